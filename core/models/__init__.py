@@ -1,0 +1,1 @@
+"""Base models: the bundled default, local Hugging Face folders, and the architecture catalog."""

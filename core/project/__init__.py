@@ -1,0 +1,11 @@
+"""Projects: a folder with project.sqlite, datasets/, runs/ and evals/."""
+
+from core.project.store import (
+    NewerSchemaError,
+    NotAProjectError,
+    Project,
+    create_project,
+    open_project,
+)
+
+__all__ = ["NewerSchemaError", "NotAProjectError", "Project", "create_project", "open_project"]

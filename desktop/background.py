@@ -1,0 +1,73 @@
+"""Run a slow core function off the GUI thread, with progress and cancel.
+
+The function receives `report(fraction, message)` and `cancelled() -> bool`; the task
+emits `progress`, then `succeeded(result)` or `failed(message)`, always on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+
+class _Worker(QObject):
+    progress = Signal(float, str)
+    succeeded = Signal(object)
+    failed = Signal(str)
+    done = Signal()
+
+    def __init__(self, function: Callable[..., Any], cancel_event: threading.Event) -> None:
+        super().__init__()
+        self._function = function
+        self._cancel = cancel_event
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            result = self._function(self.progress.emit, self._cancel.is_set)
+        except Exception as error:  # shown to the user, never swallowed
+            traceback.print_exc()
+            self.failed.emit(
+                f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            )
+        else:
+            self.succeeded.emit(result)
+        finally:
+            self.done.emit()
+
+
+class BackgroundTask(QObject):
+    progress = Signal(float, str)
+    succeeded = Signal(object)
+    failed = Signal(str)
+    finished = Signal()
+
+    def __init__(self, function: Callable[..., Any], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._cancel = threading.Event()
+        self._thread = QThread()
+        self._worker = _Worker(function, self._cancel)
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.progress.connect(self.progress)
+        self._worker.succeeded.connect(self.succeeded)
+        self._worker.failed.connect(self.failed)
+        self._worker.done.connect(self._thread.quit)
+        self._thread.finished.connect(self._worker.deleteLater)
+        self._thread.finished.connect(self.finished)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def is_running(self) -> bool:
+        return self._thread.isRunning()
+
+    def wait(self, timeout_ms: int = 30_000) -> bool:
+        return self._thread.wait(timeout_ms)

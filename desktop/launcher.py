@@ -1,0 +1,36 @@
+"""The `finetune-studio` command: the GUI with no argument, the headless core otherwise."""
+
+from __future__ import annotations
+
+import sys
+
+from core.cli import build_parser
+from desktop import screenshot
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    subparsers = next(
+        action
+        for action in parser._actions
+        if action.dest == "command"  # argparse has no getter
+    )
+    screenshot.register(subparsers)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from desktop.app import run_gui
+
+        if args.demo:
+            from core.project.demo import ensure_demo_project
+
+            return run_gui(str(ensure_demo_project().folder))
+        return run_gui(args.project)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""Test set-up: offscreen Qt, no network, a private app home, and the tiny model fixture."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+# Before anything imports Qt or transformers.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("WANDB_DISABLED", "true")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+os.environ.setdefault("FINETUNE_STUDIO_MODEL_CACHE", str(REPO_ROOT / ".test-cache" / "models"))
+
+
+@pytest.fixture(autouse=True)
+def studio_home(tmp_path, monkeypatch):
+    """Every test gets its own projects, settings and cache folders.
+
+    The converted bundled model is the one exception: FINETUNE_STUDIO_MODEL_CACHE
+    (set above) shares it, so it is converted once per machine.
+    """
+    home = tmp_path / "studio-home"
+    monkeypatch.setenv("FINETUNE_STUDIO_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A ~100k-parameter random Llama chat model with its tokenizer, built once per session."""
+    from core.models.tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture
+def project(tmp_path):
+    from core.project import create_project
+
+    proj = create_project(tmp_path / "project", name="Test project")
+    yield proj
+    proj.close()
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running(request):
+    """Fail a Qt test that leaves a QThread running (as napari's conftest does)."""
+    yield
+    if "qtbot" not in request.fixturenames:
+        return
+    from PySide6.QtCore import QThread
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        return
+    running = [t for t in app.findChildren(QThread) if t.isRunning()]
+    for widget in QApplication.topLevelWidgets():
+        running += [t for t in widget.findChildren(QThread) if t.isRunning()]
+    assert not running, f"QThreads still running after the test: {running}"
