@@ -1,0 +1,1 @@
+"""Validation of chat datasets: structural errors and the known pitfalls as findings."""
