@@ -43,7 +43,8 @@ def format_usd(amount: float) -> str:
 
 
 def format_usd_range(low: float, high: float) -> str:
-    return f"{format_usd(low)}-{format_usd(high)}"
+    low_text, high_text = format_usd(low), format_usd(high)
+    return low_text if low_text == high_text else f"{low_text}-{high_text}"
 
 
 def _hours_text(low: float, high: float) -> str:
