@@ -42,7 +42,7 @@ class MainWindow(QMainWindow):
         self.nav.setFixedWidth(170)
         self.nav.setSpacing(2)
         self.nav.setStyleSheet(
-            "QListWidget#navigation { border: none; font-size: 14px; padding-top: 8px; }"
+            "QListWidget#navigation { border: none; outline: 0; font-size: 14px; padding-top: 8px; }"
             "QListWidget#navigation::item { padding: 9px 14px; border-radius: 6px; }"
             "QListWidget#navigation::item:selected { background: #3b6fd8; color: white; }"
         )
