@@ -1,0 +1,50 @@
+"""What one evaluation produced: every answer with its scores, and how it was made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.evaluation.checks import AnswerScore
+from core.evaluation.eval_set import EvalExample, EvalSet
+from core.evaluation.generation import GenerationConfig, ReferenceLoss
+from core.evaluation.models import ModelSpec
+
+
+@dataclass(frozen=True)
+class ExampleOutput:
+    index: int  # the example's index in the eval set
+    answer: str
+    n_tokens: int
+    finished: bool
+    score: AnswerScore
+    reference_loss: ReferenceLoss | None = None
+
+
+@dataclass
+class EvalResult:
+    spec: ModelSpec
+    eval_set: EvalSet
+    config: GenerationConfig
+    outputs: list[ExampleOutput]
+    created_at: str = ""
+    run_id: int | None = None  # set once stored in a project
+    status: str = "complete"
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+    def example(self, index: int) -> EvalExample:
+        return self.eval_set.examples[index]
+
+    def output_for(self, index: int) -> ExampleOutput:
+        for output in self.outputs:
+            if output.index == index:
+                return output
+        raise KeyError(index)
+
+    def metrics(self):
+        from core.evaluation.metrics import summarize
+
+        return summarize(self.outputs)
