@@ -1,0 +1,29 @@
+"""Training: full, LoRA, QLoRA and 8-bit LoRA fine-tuning with a live, crash-safe run record.
+
+Nothing here imports torch or Qt at module level. The public API, by module:
+
+core.training.config
+    TrainConfig(...)            every field has metadata help/label/group (GUI tooltips)
+    TrainConfigError(field, message)
+    load_config(path) / save_config(config, path) / config_to_yaml(config, with_help=False)
+    PRESETS, apply_preset(config, name)
+core.training.session
+    TrainingSession(project, config, observer=None, resume_run=None)
+        .run() -> RunResult (blocking; call it from a worker thread)
+        .stop(reason) .pause() .resume()        (thread-safe, from any thread)
+        .run_id .folder .state .is_paused
+    start_run(project, config, observer=None) -> TrainingSession   (runs in a thread)
+    run_training(project, config, observer=None, resume_run=None) -> RunResult
+    resume_run(project, run_id, observer=None) -> RunResult
+core.training.observer
+    TrainingObserver: on_status, on_metrics, on_progress, on_advice, on_log, on_checkpoint,
+    on_finished (plain Python, called on the training thread)
+core.training.runs
+    list_runs(project) -> list[RunInfo]; load_run(project, run_id) -> RunInfo
+    read_metrics(run_or_folder) -> list[MetricRecord]; read_advice(run_or_folder)
+    delete_run(project, run_id)
+core.training.preflight
+    run_preflight(project_or_none, config) -> PreflightReport
+core.training.artifacts
+    load_trained_model(run, device="cpu") -> (model, tokenizer)
+"""

@@ -1,0 +1,304 @@
+"""The advisor: the guide's heuristics applied live to a run's records, each saying what to do.
+
+- Validation loss rising while training loss falls: overfitting. Name the step it began
+  (the best validation loss) and offer to stop and keep that checkpoint.
+- Training loss plummeting in the first steps: the learning rate is probably too high.
+- NaN or infinite loss or gradient norm, or a gradient norm that explodes and stays up:
+  the run has diverged; stop it.
+- Under 1,000 examples: overfitting can start within the first epoch; evaluate often.
+
+Advisors are plain objects fed one MetricRecord at a time; they never touch the trainer.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+from core.training.records import ERROR, INFO, WARNING, Advice, MetricRecord
+
+SMALL_DATASET = 1000
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+class OverfittingAdvisor:
+    """Fires once when validation loss has risen for `patience` evaluations past its best
+    while the training loss kept falling."""
+
+    def __init__(self, patience: int = 2, tolerance: float = 0.005) -> None:
+        self.patience = patience
+        self.tolerance = tolerance  # relative rise above the best that counts as rising
+        self.train: list[MetricRecord] = []
+        self.evals: list[MetricRecord] = []
+        self.best: MetricRecord | None = None
+        self.fired = False
+
+    def observe(self, record: MetricRecord) -> list[Advice]:
+        if record.kind == "train":
+            if _finite(record.loss):
+                self.train.append(record)
+            return []
+        if not _finite(record.eval_loss):
+            return []
+        self.evals.append(record)
+        if self.best is None or record.eval_loss < self.best.eval_loss:
+            self.best = record
+            return []
+        if self.fired:
+            return []
+        after_best = [e for e in self.evals if e.step > self.best.step]
+        threshold = self.best.eval_loss * (1 + self.tolerance) + 1e-6
+        if len(after_best) < self.patience or not all(
+            e.eval_loss > threshold for e in after_best[-self.patience :]
+        ):
+            return []
+        if after_best[-1].eval_loss < after_best[-self.patience].eval_loss:
+            return []  # rose, but is coming back down: not (yet) a trend
+        train_then = self._train_mean_before(self.best.step)
+        train_now = self._train_mean_before(record.step)
+        if train_then is None or train_now is None or not train_now < train_then:
+            return []  # both rising is instability, not overfitting
+        self.fired = True
+        began = self.best.step
+        return [
+            Advice(
+                step=began,
+                severity=WARNING,
+                kind="overfitting",
+                title="Overfitting",
+                message=(
+                    f"Validation loss has risen for {len(after_best)} evaluations since step "
+                    f"{began} ({self.best.eval_loss:.4f} -> {record.eval_loss:.4f}) while the "
+                    f"training loss kept falling ({train_then:.4f} -> {train_now:.4f}): the "
+                    "model has started to memorise the training set instead of learning what "
+                    f"generalises. The best model so far is the one at step {began}."
+                ),
+                action="stop_keep_best",
+                action_label=f"Stop now and keep the step-{began} checkpoint",
+                details={
+                    "began_at_step": began,
+                    "best_step": began,
+                    "best_eval_loss": self.best.eval_loss,
+                    "detected_at_step": record.step,
+                    "eval_loss_now": record.eval_loss,
+                },
+            )
+        ]
+
+    def _train_mean_before(self, step: int, window: int = 5) -> float | None:
+        losses = [r.loss for r in self.train if r.step <= step][-window:]
+        return statistics.fmean(losses) if losses else None
+
+
+class LearningRateAdvisor:
+    """Fires once when the training loss collapses within the first steps of the run."""
+
+    def __init__(self, max_steps: int, drop_ratio: float = 0.35) -> None:
+        self.window = max(3, min(100, round(max_steps * 0.1))) if max_steps else 20
+        self.drop_ratio = drop_ratio
+        self.first: MetricRecord | None = None
+        self.fired = False
+
+    def observe(self, record: MetricRecord) -> list[Advice]:
+        if self.fired or record.kind != "train" or not _finite(record.loss):
+            return []
+        if self.first is None:
+            self.first = record
+            return []
+        if record.step > self.window or self.first.loss <= 0:
+            return []
+        if record.loss > self.first.loss * self.drop_ratio:
+            return []
+        self.fired = True
+        lr = record.learning_rate
+        suggested = None
+        details = {"first_loss": self.first.loss, "loss_now": record.loss, "window": self.window}
+        label = "Stop, lower the learning rate and start again"
+        if _finite(lr) and lr > 0:
+            # The schedule is still warming up here, so suggest from the configured peak.
+            suggested = lr / 3
+            details["suggested_learning_rate"] = suggested
+        drop = 100 * (1 - record.loss / self.first.loss)
+        return [
+            Advice(
+                step=record.step,
+                severity=WARNING,
+                kind="lr_too_high",
+                title="Learning rate probably too high",
+                message=(
+                    f"Training loss fell {drop:.0f} % in the first {record.step} steps "
+                    f"({self.first.loss:.4f} -> {record.loss:.4f}). A collapse this fast usually "
+                    "means the model is memorising rather than learning patterns that "
+                    "generalise. Watch the validation loss; if it rises, restart with a lower "
+                    "learning rate (LoRA 1e-4 to 3e-4, full fine-tuning 1e-5 to 5e-5)."
+                ),
+                action="lower_learning_rate",
+                action_label=label,
+                details=details,
+            )
+        ]
+
+
+class DivergenceAdvisor:
+    """NaN/inf at once, or a gradient norm far above its running median for several records."""
+
+    def __init__(self, explode_factor: float = 25.0, sustained: int = 3, warmup: int = 5) -> None:
+        self.explode_factor = explode_factor
+        self.sustained = sustained
+        self.warmup = warmup
+        self.norms: list[float] = []
+        self.high_run = 0
+        self.fired = False
+        self.spike_warned = False
+
+    def observe(self, record: MetricRecord) -> list[Advice]:
+        if self.fired or record.kind != "train":
+            return []
+        for name, value in (("loss", record.loss), ("gradient norm", record.grad_norm)):
+            if value is not None and not math.isfinite(value):
+                self.fired = True
+                return [self._diverged(record, f"The {name} became {value} at step {record.step}.")]
+        norm = record.grad_norm
+        if not _finite(norm):
+            return []
+        advice: list[Advice] = []
+        if len(self.norms) >= self.warmup:
+            median = statistics.median(self.norms[-50:])
+            if median > 0 and norm > self.explode_factor * median:
+                self.high_run += 1
+                if self.high_run >= self.sustained:
+                    self.fired = True
+                    return [
+                        self._diverged(
+                            record,
+                            f"The gradient norm has stayed above {self.explode_factor:.0f}x its "
+                            f"usual value ({norm:.3g} against a median of {median:.3g}) for "
+                            f"{self.high_run} records: the gradients are exploding.",
+                        )
+                    ]
+                if not self.spike_warned:
+                    self.spike_warned = True
+                    advice.append(
+                        Advice(
+                            step=record.step,
+                            severity=INFO,
+                            kind="grad_spike",
+                            title="Gradient spike",
+                            message=(
+                                f"The gradient norm jumped to {norm:.3g} (median {median:.3g}). "
+                                "Clipping keeps one spike harmless; the run is stopped only if "
+                                "it persists."
+                            ),
+                        )
+                    )
+                return advice  # keep spikes out of the median
+            self.high_run = 0
+        self.norms.append(norm)
+        return advice
+
+    @staticmethod
+    def _diverged(record: MetricRecord, what: str) -> Advice:
+        return Advice(
+            step=record.step,
+            severity=ERROR,
+            kind="diverged",
+            title="Training diverged",
+            message=(
+                f"{what} The weights are no longer usable, so the run is stopped. Restart "
+                "from the last good checkpoint or from scratch with a lower learning rate "
+                "(try a third of it), and keep gradient clipping at 1.0."
+            ),
+            action="stop",
+            action_label="Lower the learning rate and start again",
+            details={"loss": record.loss, "grad_norm": record.grad_norm},
+        )
+
+
+@dataclass
+class RunFacts:
+    """What the advisor knows about a run before its first step."""
+
+    n_train: int
+    n_valid: int
+    max_steps: int
+    steps_per_epoch: int
+    eval_every: int  # 0 when there is no evaluation
+    eval_every_is_auto: bool = True
+
+
+def advice_at_start(facts: RunFacts) -> list[Advice]:
+    advice = []
+    if facts.n_valid == 0:
+        advice.append(
+            Advice(
+                step=0,
+                severity=WARNING,
+                kind="no_validation",
+                title="No validation set",
+                message=(
+                    "Without validation examples the run cannot show overfitting: the training "
+                    "loss keeps falling either way. Add a validation file or hold out 10 % of "
+                    "the training examples."
+                ),
+                action="add_validation",
+                action_label="Hold out 10 % for validation",
+            )
+        )
+    if facts.n_train < SMALL_DATASET:
+        evals_per_epoch = (
+            facts.steps_per_epoch / facts.eval_every
+            if facts.eval_every and facts.steps_per_epoch
+            else 0
+        )
+        message = (
+            f"Only {facts.n_train} training examples: with under {SMALL_DATASET:,} examples "
+            "overfitting can begin within the first epoch."
+        )
+        suggested = max(1, facts.steps_per_epoch // 4)
+        often_enough = facts.eval_every <= 1 or evals_per_epoch >= min(4, facts.steps_per_epoch)
+        if facts.n_valid and often_enough:
+            message += (
+                f" The validation loss is computed every {facts.eval_every} steps (about "
+                f"{evals_per_epoch:.0f} times per epoch); watch it, and stop when it turns up."
+            )
+            action, label = "", ""
+        elif facts.n_valid:
+            message += (
+                f" The validation loss is computed only every {facts.eval_every} steps; "
+                f"evaluate every {suggested} steps or more often to see it begin."
+            )
+            action, label = "evaluate_more_often", f"Evaluate every {suggested} steps"
+        else:
+            action, label = "add_validation", "Hold out 10 % for validation"
+        advice.append(
+            Advice(
+                step=0,
+                severity=INFO if action == "" else WARNING,
+                kind="small_dataset",
+                title="Small dataset",
+                message=message,
+                action=action,
+                action_label=label,
+                details={"n_train": facts.n_train, "suggested_eval_every": suggested},
+            )
+        )
+    return advice
+
+
+class RunAdvisor:
+    """All the live advisors together; feed it every record."""
+
+    def __init__(self, max_steps: int) -> None:
+        self.overfitting = OverfittingAdvisor()
+        self.learning_rate = LearningRateAdvisor(max_steps)
+        self.divergence = DivergenceAdvisor()
+
+    def observe(self, record: MetricRecord) -> list[Advice]:
+        out: list[Advice] = []
+        for advisor in (self.divergence, self.learning_rate, self.overfitting):
+            out += advisor.observe(record)
+        return out

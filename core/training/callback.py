@@ -1,0 +1,219 @@
+"""The TrainerCallback that turns the Trainer's events into records, progress and control.
+
+transformers' callback contract is the seam: on_log gives loss, learning rate, gradient
+norm and TRL's running count of real (non-padding) tokens; on_step_end is where a pause
+blocks and a stop is turned into "save a checkpoint, then end"; on_save marks a
+checkpoint complete. The class is built on first use so that importing this module
+does not import transformers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+from core.training.control import RunControl
+from core.training.device import memory_snapshot
+from core.training.observer import PAUSED, STOPPING, TRAINING, Progress
+from core.training.recorder import RunRecorder
+from core.training.records import MetricRecord
+
+_CALLBACK_CLASS = None
+
+
+class StepClock:
+    """Training time for this session, pauses excluded, and the ETA it implies."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.paused_total = 0.0
+        self.first_step: int | None = None
+        self.offset_s = 0.0  # time trained before a resume
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started - self.paused_total
+
+    def eta(self, step: int, max_steps: int) -> float | None:
+        if self.first_step is None or step <= self.first_step or max_steps <= 0:
+            return None
+        per_step = self.elapsed() / (step - self.first_step)
+        return max(0.0, (max_steps - step) * per_step)
+
+
+class StudioCallbackLogic:
+    """Everything the callback does, free of transformers so it is easy to follow."""
+
+    def __init__(
+        self, recorder: RunRecorder, control: RunControl, device: str, stop_on_divergence: bool
+    ):
+        self.recorder = recorder
+        self.control = control
+        self.device = device
+        self.stop_on_divergence = stop_on_divergence
+        self.clock = StepClock()
+        self.max_steps = 0
+        self.last_tokens: tuple[float, float] | None = None  # (tokens, elapsed)
+        self.tokens_offset = 0
+        self.diverged_reason = ""
+        self.stopped_by_control = False
+        self.early_stopping_patience = 0
+        self.early_stopped_reason = ""
+        self._best_eval: tuple[float, int] | None = None
+        self._evals_since_best = 0
+
+    def train_begin(self, state) -> None:
+        self.max_steps = int(state.max_steps or 0)
+        self.clock = StepClock()
+        self.clock.first_step = int(state.global_step)
+        self.last_tokens = None
+        self.recorder.status(
+            TRAINING, f"training from step {state.global_step} of {self.max_steps}"
+        )
+
+    def step_end(self, state, control) -> None:
+        step = int(state.global_step)
+        self.recorder.progress(
+            Progress(
+                step=step,
+                max_steps=self.max_steps,
+                epoch=float(state.epoch or 0.0),
+                elapsed_s=self.clock.offset_s + self.clock.elapsed(),
+                eta_s=self.clock.eta(step, self.max_steps),
+            )
+        )
+        if self.control.pause_requested and not self.control.stop_requested:
+            self.recorder.status(PAUSED, f"paused after step {step}")
+            paused_at = time.perf_counter()
+            self.control.wait_while_paused()
+            self.clock.paused_total += time.perf_counter() - paused_at
+            if not self.control.stop_requested:
+                self.recorder.status(TRAINING, f"resumed at step {step}")
+        if self.control.stop_requested or self.diverged_reason or self.early_stopped_reason:
+            control.should_training_stop = True
+            # A user's stop keeps the work: checkpoint this step. Diverged weights are not worth it.
+            control.should_save = not self.diverged_reason
+            if self.control.stop_requested and not self.stopped_by_control:
+                self.stopped_by_control = True
+                self.recorder.status(STOPPING, f"stopping after step {step}: saving a checkpoint")
+
+    def log(self, state, control, logs: dict) -> None:
+        step = int(state.global_step)
+        epoch = logs.get("epoch", state.epoch)
+        memory = memory_snapshot(self.device)
+        common = {
+            "step": step,
+            "epoch": float(epoch) if epoch is not None else None,
+            "memory_allocated": memory.allocated,
+            "memory_reserved": memory.reserved,
+            "memory_peak": memory.peak,
+            "memory_kind": memory.kind,
+            "elapsed_s": round(self.clock.offset_s + self.clock.elapsed(), 3),
+            "max_steps": self.max_steps,
+            "time": round(time.time(), 3),
+        }
+        records = []
+        if "loss" in logs:
+            tokens_per_second, tokens_seen = self._throughput(logs)
+            records.append(
+                MetricRecord(
+                    kind="train",
+                    loss=_number(logs.get("loss")),
+                    learning_rate=_number(logs.get("learning_rate")),
+                    grad_norm=_number(logs.get("grad_norm")),
+                    tokens_per_second=tokens_per_second,
+                    tokens_seen=tokens_seen,
+                    eta_s=self.clock.eta(step, self.max_steps),
+                    **common,
+                )
+            )
+        if "eval_loss" in logs:
+            records.append(
+                MetricRecord(kind="eval", eval_loss=_number(logs["eval_loss"]), **common)
+            )
+        for record in records:
+            if record.kind == "eval":
+                self._early_stopping(record, control)
+            for advice in self.recorder.record(record):
+                if advice.action == "stop" and self.stop_on_divergence and not self.diverged_reason:
+                    self.diverged_reason = f"{advice.title} at step {advice.step}. {advice.message}"
+                    control.should_training_stop = True
+                    control.should_save = False
+
+    def _early_stopping(self, record: MetricRecord, control) -> None:
+        loss = record.eval_loss
+        if loss is None or not math.isfinite(loss):
+            return
+        if self._best_eval is None or loss < self._best_eval[0]:
+            self._best_eval = (loss, record.step)
+            self._evals_since_best = 0
+            return
+        self._evals_since_best += 1
+        patience = self.early_stopping_patience
+        if patience and self._evals_since_best >= patience and not self.early_stopped_reason:
+            self.early_stopped_reason = (
+                f"Early stopping at step {record.step}: the validation loss has not improved "
+                f"for {patience} evaluations (best {self._best_eval[0]:.4f} at step "
+                f"{self._best_eval[1]})."
+            )
+            self.recorder.log(self.early_stopped_reason)
+            control.should_training_stop = True
+            control.should_save = True
+
+    def _throughput(self, logs: dict) -> tuple[float | None, int | None]:
+        tokens = logs.get("num_tokens")
+        if tokens is None:
+            return None, None
+        tokens = float(tokens)
+        now = self.clock.elapsed()
+        rate = None
+        if self.last_tokens is not None and now > self.last_tokens[1]:
+            rate = (tokens - self.last_tokens[0]) / (now - self.last_tokens[1])
+        elif self.last_tokens is None and now > 0:
+            rate = tokens / now
+        self.last_tokens = (tokens, now)
+        return (round(rate, 2) if rate is not None else None), int(tokens) + self.tokens_offset
+
+    def saved(self, args, state) -> None:
+        step = int(state.global_step)
+        path = Path(args.output_dir) / f"checkpoint-{step}"
+        self.recorder.checkpoint_saved(step, path, self.clock.offset_s + self.clock.elapsed())
+
+
+def _number(value) -> float | None:
+    """A float (NaN and inf kept: the advisor needs to see them), or None."""
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def make_callback(logic: StudioCallbackLogic):
+    """A transformers TrainerCallback that forwards to `logic`."""
+    global _CALLBACK_CLASS
+    if _CALLBACK_CLASS is None:
+        from transformers import TrainerCallback
+
+        class StudioCallback(TrainerCallback):
+            def __init__(self, logic: StudioCallbackLogic) -> None:
+                self.logic = logic
+
+            def on_train_begin(self, args, state, control, **kwargs):
+                self.logic.train_begin(state)
+                return control
+
+            def on_step_end(self, args, state, control, **kwargs):
+                self.logic.step_end(state, control)
+                return control
+
+            def on_log(self, args, state, control, logs=None, **kwargs):
+                if logs:
+                    self.logic.log(state, control, logs)
+                return control
+
+            def on_save(self, args, state, control, **kwargs):
+                self.logic.saved(args, state)
+                return control
+
+        _CALLBACK_CLASS = StudioCallback
+    return _CALLBACK_CLASS(logic)

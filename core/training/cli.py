@@ -1,0 +1,327 @@
+"""`finetune-studio train`: the same trainer headless (over ssh, under a scheduler).
+
+    finetune-studio train CONFIG.yaml [--project DIR] [--set field=value ...]
+    finetune-studio train --resume RUN [--project DIR]
+    finetune-studio train --demo
+    finetune-studio train --write-config FILE      (the defaults, with help as comments)
+    finetune-studio train --list [--project DIR]
+
+Progress goes to stdout one line per record; the run folder is the same as the app's.
+Ctrl-C stops gracefully (checkpoint, final model); a second Ctrl-C aborts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+
+from core.training.observer import TrainingObserver
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+GIB = 1024**3
+
+# The demo: the bundled SmolLM2-135M on the bundled example dataset, small enough to
+# finish on a 2-core CPU in a few minutes: LoRA r 8, 256-token sequences, a 40-step cap.
+DEMO_SETTINGS = {
+    "name": "Demo: SmolLM2 LoRA",
+    "base_model": "SmolLM2-135M-Instruct",
+    "method": "lora",
+    "lora_r": 8,
+    "lora_alpha": 16,
+    "max_seq_length": 256,
+    "micro_batch_size": 4,
+    "gradient_accumulation": 1,
+    "epochs": 1.0,
+    "max_steps": 40,
+    "learning_rate": 2e-4,
+    "eval_every_steps": 10,
+    "preflight": False,
+}
+
+
+def register(subparsers) -> None:
+    train = subparsers.add_parser(
+        "train",
+        help="fine-tune a model headless; writes the same run folder as the app",
+        description="Fine-tune a base model on a chat dataset (full, LoRA, QLoRA or 8-bit LoRA).",
+    )
+    train.add_argument("config", nargs="?", help="training configuration (YAML)")
+    train.add_argument(
+        "--project",
+        dest="train_project",
+        metavar="DIR",
+        help="project folder for the run (created if missing; default: the current folder if "
+        "it is a project, else the default project)",
+    )
+    train.add_argument(
+        "--resume", metavar="RUN", help="continue RUN from its last checkpoint (see --list)"
+    )
+    train.add_argument(
+        "--demo",
+        dest="train_demo",
+        action="store_true",
+        help="fine-tune the bundled SmolLM2 on the bundled example dataset (a few minutes on a CPU)",
+    )
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override one setting of the config, e.g. --set max_steps=20",
+    )
+    train.add_argument(
+        "--write-config",
+        metavar="FILE",
+        help="write the default configuration, with help, and exit",
+    )
+    train.add_argument("--list", action="store_true", help="list the project's runs and exit")
+    train.add_argument("--quiet", action="store_true", help="print only the summary")
+    train.set_defaults(func=run_train_command)
+
+
+class ConsoleObserver(TrainingObserver):
+    """Prints a run's progress, one line per record."""
+
+    def __init__(self, out=None, quiet: bool = False) -> None:
+        self.out = out or sys.stdout
+        self.quiet = quiet
+        self.best: tuple[float, int] | None = None
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.out, flush=True)
+
+    def on_status(self, state, message):
+        if not self.quiet:
+            self._print(f"[{state}] {message}")
+
+    def on_metrics(self, record):
+        if self.quiet:
+            return
+        total = f"/{record.max_steps}" if record.max_steps else ""
+        head = f"step {record.step}{total}"
+        if record.epoch is not None:
+            head += f"  epoch {record.epoch:.2f}"
+        if record.kind == "eval":
+            if self.best is None or record.eval_loss < self.best[0]:
+                self.best = (record.eval_loss, record.step)
+            self._print(
+                f"{head}  validation loss {record.eval_loss:.4f}  "
+                f"(best {self.best[0]:.4f} at step {self.best[1]})"
+            )
+            return
+        parts = [head, f"loss {record.loss:.4f}"]
+        if record.learning_rate is not None:
+            parts.append(f"lr {record.learning_rate:.2e}")
+        if record.grad_norm is not None:
+            parts.append(f"grad {record.grad_norm:.3g}")
+        if record.tokens_per_second is not None:
+            parts.append(f"{record.tokens_per_second:,.0f} tok/s")
+        if record.memory_allocated is not None:
+            label = "RSS" if record.memory_kind == "cpu-rss" else record.memory_kind
+            parts.append(f"mem {record.memory_allocated / GIB:.2f} GiB ({label})")
+        if record.eta_s is not None:
+            parts.append(f"ETA {_duration(record.eta_s)}")
+        self._print("  ".join(parts))
+
+    def on_advice(self, advice):
+        self._print(f"! {advice.as_line()}")
+
+    def on_checkpoint(self, step, path):
+        if not self.quiet:
+            self._print(f"checkpoint saved at step {step}")
+
+    def on_finished(self, result):
+        lines = [f"run {result.run_id or '(not started)'}: {result.status}"]
+        if result.reason:
+            lines.append(f"  {result.reason}")
+        if result.steps_done:
+            lines.append(f"  steps: {result.steps_done}/{result.max_steps}")
+        if result.final_train_loss is not None:
+            lines.append(f"  final training loss: {result.final_train_loss:.4f}")
+        if result.best_val_loss is not None:
+            lines.append(
+                f"  best validation loss: {result.best_val_loss:.4f} at step {result.best_step}"
+            )
+        if result.tokens_per_second:
+            lines.append(f"  throughput: {result.tokens_per_second:,.0f} real tokens/s")
+        if result.duration_s:
+            lines.append(f"  training time: {_duration(result.duration_s)}")
+        if result.final_model_dir:
+            lines.append(f"  final model: {result.final_model_dir}")
+        elif result.folder:
+            lines.append(f"  run folder: {result.folder}")
+        for suggestion in result.suggestions:
+            changes = " ".join(f"--set {k}={v}" for k, v in suggestion["changes"].items())
+            lines.append(f"  to fit, try: {suggestion['label']}  ({changes})")
+        self._print("\n".join(lines))
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+def _open_project(folder: str | None, demo: bool):
+    from core.project import create_project, open_project
+    from core.project.store import DB_NAME
+
+    if folder:
+        path = Path(folder).expanduser()
+        if (path / DB_NAME).is_file():
+            return open_project(path)
+        print(f"creating project {path.resolve()}")
+        return create_project(path)
+    if demo:
+        from core.project.demo import ensure_demo_project
+
+        return ensure_demo_project()
+    if (Path.cwd() / DB_NAME).is_file():
+        return open_project(Path.cwd())
+    from core.app_dirs import default_projects_dir
+
+    path = default_projects_dir() / "default"
+    if (path / DB_NAME).is_file():
+        return open_project(path)
+    return create_project(path, name="Default project")
+
+
+def bundled_example_dataset() -> tuple[Path, Path | None]:
+    """The example dataset shipped in resources/datasets/ (train and validation files)."""
+    import resources
+
+    folder = Path(resources.__file__).parent / "datasets"
+    files = sorted(folder.rglob("*.jsonl")) if folder.is_dir() else []
+    if not files:
+        raise FileNotFoundError(
+            "The bundled example dataset is not installed (resources/datasets/*.jsonl is "
+            "missing), so --demo has nothing to train on. Train on your own data instead: "
+            "finetune-studio train --write-config my.yaml, set train_file, then "
+            "finetune-studio train my.yaml"
+        )
+    valid = [f for f in files if any(k in f.stem.lower() for k in ("valid", "val", "eval", "test"))]
+    train = [f for f in files if f not in valid]
+    preferred = [f for f in train if "train" in f.stem.lower()] or train or files
+    return preferred[0], (valid[0] if valid else None)
+
+
+def _overrides(pairs: list[str]) -> dict:
+    import yaml
+
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise ValueError(f"--set {pair!r}: write it as FIELD=VALUE, e.g. --set max_steps=20")
+        name, value = pair.split("=", 1)
+        out[name.strip()] = yaml.safe_load(value) if value.strip() else ""
+    return out
+
+
+def _print_runs(project) -> int:
+    from core.training.runs import list_runs
+
+    found = list_runs(project)
+    if not found:
+        print(f"no runs in {project.folder}")
+        return EXIT_OK
+    for run in found:
+        best = f"best val {run.best_val_loss:.4f}" if run.best_val_loss is not None else ""
+        resumable = "  (resumable: --resume)" if run.resumable else ""
+        print(
+            f"{run.run_id}\t{run.status}\t{run.method}\t{run.base_model}\t"
+            f"{run.steps_done}/{run.max_steps} steps\t{best}{resumable}"
+        )
+    return EXIT_OK
+
+
+def run_train_command(args: argparse.Namespace) -> int:
+    from core.training.config import (
+        TrainConfig,
+        TrainConfigError,
+        config_from_dict,
+        load_config,
+        save_config,
+    )
+
+    if args.write_config:
+        save_config(TrainConfig(), args.write_config, with_help=True)
+        print(f"wrote {args.write_config}; set train_file (or dataset_version), then run it")
+        return EXIT_OK
+    if sum(bool(x) for x in (args.config, args.resume, args.train_demo)) != 1 and not args.list:
+        print("error: give CONFIG.yaml, or --resume RUN, or --demo", file=sys.stderr)
+        return EXIT_USAGE
+
+    try:
+        project = _open_project(args.train_project, args.train_demo)
+    except Exception as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.list:
+        return _print_runs(project)
+
+    config = None
+    try:
+        overrides = _overrides(args.overrides)
+        if args.train_demo:
+            train, valid = bundled_example_dataset()
+            config = TrainConfig(
+                **{
+                    **DEMO_SETTINGS,
+                    "train_file": str(train),
+                    "validation_file": str(valid or ""),
+                    **overrides,
+                }
+            )
+            print(
+                "demo: LoRA r 8 on the bundled SmolLM2-135M-Instruct, 256-token sequences, "
+                f"at most {config.max_steps} steps, on {train.name}"
+            )
+        elif args.config:
+            config = load_config(args.config)
+            if overrides:
+                config = config_from_dict({**config.as_dict(), **overrides}, source="--set")
+        elif overrides:
+            from core.training.runs import load_run
+
+            stored = load_run(project, args.resume).config()
+            config = config_from_dict({**stored.as_dict(), **overrides}, source="--set")
+    except (TrainConfigError, ValueError, FileNotFoundError, LookupError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+
+    from core.training.session import TrainingSession
+
+    print(f"project: {project.folder}")
+    session = TrainingSession(
+        project, config, ConsoleObserver(quiet=args.quiet), resume_run=args.resume
+    )
+    previous = _install_ctrl_c(session)
+    try:
+        result = session.run()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    return EXIT_FAILED if result.status == "failed" else EXIT_OK
+
+
+def _install_ctrl_c(session):
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    pressed = {"n": 0}
+
+    def handler(signum, frame):
+        pressed["n"] += 1
+        if pressed["n"] > 1:
+            raise KeyboardInterrupt
+        print("\nstopping after this step (saving a checkpoint); Ctrl-C again to abort", flush=True)
+        session.stop("Stopped with Ctrl-C.")
+
+    return signal.signal(signal.SIGINT, handler)

@@ -1,0 +1,149 @@
+"""Where a run trains and in what precision, and how much memory it is using.
+
+Memory on CUDA is the allocator's allocated/reserved/peak; on MPS the driver's figures;
+on the CPU there is no tensor allocator to ask, so we report the process's resident
+memory (RSS) and its peak, and label it "cpu-rss" so nobody mistakes it for GPU memory.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+from core.training.config import TrainConfig, TrainConfigError
+
+
+@dataclass(frozen=True)
+class DevicePlan:
+    device: str  # cpu, cuda, mps
+    precision: str  # bf16, fp16, fp32
+    compute_dtype_name: str  # bfloat16, float16, float32 (QLoRA compute, adapter dtype)
+    optimizer: str
+    description: str
+
+    @property
+    def memory_kind(self) -> str:
+        return "cpu-rss" if self.device == "cpu" else self.device
+
+
+def _cuda_supports_bf16() -> bool:
+    import torch
+
+    try:
+        return bool(torch.cuda.is_bf16_supported())
+    except Exception:
+        major, _minor = torch.cuda.get_device_capability(0)
+        return major >= 8
+
+
+def resolve_device(config: TrainConfig) -> DevicePlan:
+    import torch
+
+    device = config.device
+    if device == "auto":
+        if torch.cuda.is_available():
+            device = "cuda"
+        elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            device = "cpu" if config.method in ("qlora", "lora8bit") else "mps"
+        else:
+            device = "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise TrainConfigError("device", "no CUDA GPU is available here; choose auto or cpu.")
+    if device == "mps" and not (
+        getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
+    ):
+        raise TrainConfigError("device", "Apple MPS is not available here; choose auto or cpu.")
+    if device == "mps" and config.method in ("qlora", "lora8bit"):
+        raise TrainConfigError(
+            "method", f"{config.method} needs bitsandbytes, which does not run on Apple MPS."
+        )
+
+    precision = config.precision
+    if precision == "auto":
+        precision = ("bf16" if _cuda_supports_bf16() else "fp16") if device == "cuda" else "fp32"
+    if precision == "bf16" and device == "cuda" and not _cuda_supports_bf16():
+        raise TrainConfigError(
+            "precision", "this GPU has no bf16 support (it needs Ampere or newer); use fp16."
+        )
+    if precision == "fp16" and device == "cpu":
+        raise TrainConfigError("precision", "fp16 mixed precision needs a GPU; use fp32.")
+    compute = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[precision]
+    optimizer = config.effective_optimizer(device)
+    where = {
+        "cuda": lambda: f"CUDA GPU ({torch.cuda.get_device_name(0)})",
+        "mps": lambda: "Apple GPU (MPS)",
+        "cpu": lambda: f"CPU ({os.cpu_count() or 1} cores)",
+    }[device]()
+    return DevicePlan(device, precision, compute, optimizer, f"{where}, {precision}")
+
+
+@dataclass
+class MemorySnapshot:
+    allocated: int | None
+    reserved: int | None
+    peak: int | None
+    kind: str  # cuda, mps, cpu-rss
+
+
+def _cpu_peak_rss() -> int | None:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports kilobytes, macOS bytes.
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def memory_snapshot(device: str) -> MemorySnapshot:
+    import torch
+
+    if device == "cuda":
+        return MemorySnapshot(
+            int(torch.cuda.memory_allocated()),
+            int(torch.cuda.memory_reserved()),
+            int(torch.cuda.max_memory_allocated()),
+            "cuda",
+        )
+    if device == "mps":
+        allocated = int(torch.mps.current_allocated_memory())
+        reserved = int(torch.mps.driver_allocated_memory())
+        return MemorySnapshot(allocated, reserved, None, "mps")
+    import psutil
+
+    rss = int(psutil.Process().memory_info().rss)
+    return MemorySnapshot(rss, None, _cpu_peak_rss(), "cpu-rss")
+
+
+def reset_peak_memory(device: str) -> None:
+    import torch
+
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+
+def device_memory_budget(device: str) -> int | None:
+    """Memory the run may use: the GPU's total, or the machine's RAM for CPU and MPS."""
+    import torch
+
+    if device == "cuda":
+        return int(torch.cuda.get_device_properties(0).total_memory)
+    try:
+        import psutil
+
+        return int(psutil.virtual_memory().total)
+    except Exception:
+        return None
+
+
+def free_accelerator_memory(device: str) -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if device == "cuda":
+        torch.cuda.empty_cache()
+    elif device == "mps":
+        torch.mps.empty_cache()

@@ -1,0 +1,132 @@
+"""Loading the base model for a method: full, LoRA, QLoRA (NF4 4-bit) or 8-bit LoRA.
+
+- full: fp32 master weights; bf16/fp16 only as autocast (mixed precision).
+- lora: the frozen base in the compute precision, the adapters in fp32.
+- qlora: the base quantized to 4 bit by bitsandbytes (NF4, double quantization, compute
+  in bf16 where supported, fp32 on the CPU), adapters on top.
+- lora8bit: the base quantized to 8 bit (LLM.int8), adapters on top.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from core.training.config import TrainConfig
+from core.training.device import DevicePlan
+
+
+@contextlib.contextmanager
+def quiet_progress_bars() -> Iterator[None]:
+    """No tqdm bars from transformers (weights) and datasets (packing) on the console:
+    the run has its own progress, and the bars would interleave with the CLI's lines."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    hf_was_enabled = hf_logging.is_progress_bar_enabled()
+    ds_was_enabled = datasets.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if hf_was_enabled:
+            hf_logging.enable_progress_bar()
+        if ds_was_enabled:
+            datasets.enable_progress_bars()
+
+
+def drop_console_printer(trainer) -> None:
+    """With tqdm off, the Trainer prints every log dict to stdout; our records replace it."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+
+
+def load_tokenizer(model_path: Path):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(model_path))
+    if tokenizer.pad_token is None:
+        # Padding positions are masked out of attention and loss, so any token will do.
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return tokenizer
+
+
+def quantization_config(config: TrainConfig, plan: DevicePlan):
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if config.method == "qlora":
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type=config.quant_type,
+            bnb_4bit_use_double_quant=config.double_quant,
+            bnb_4bit_compute_dtype=getattr(torch, plan.compute_dtype_name),
+        )
+    if config.method == "lora8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return None
+
+
+def lora_config(config: TrainConfig):
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=list(config.lora_target_modules),
+        bias=config.lora_bias,
+        task_type="CAUSAL_LM",
+    )
+
+
+def load_base_model(config: TrainConfig, plan: DevicePlan, model_path: Path):
+    """The model ready to hand to SFTTrainer (adapters are added by TRL from lora_config)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kwargs: dict = {}
+    quant = quantization_config(config, plan)
+    if quant is not None:
+        kwargs["quantization_config"] = quant
+        kwargs["device_map"] = {"": 0 if plan.device == "cuda" else plan.device}
+        kwargs["dtype"] = getattr(torch, plan.compute_dtype_name)
+    elif config.method == "lora":
+        kwargs["dtype"] = getattr(torch, plan.compute_dtype_name)
+    else:
+        kwargs["dtype"] = torch.float32
+    model = AutoModelForCausalLM.from_pretrained(str(model_path), **kwargs)
+    if quant is not None:
+        from peft import prepare_model_for_kbit_training
+
+        model = prepare_model_for_kbit_training(
+            model, use_gradient_checkpointing=config.gradient_checkpointing
+        )
+    model.config.use_cache = False  # the KV cache is useless in training and costs memory
+    return model
+
+
+def match_adapter_dtype(model, plan: DevicePlan) -> None:
+    """TRL casts QLoRA adapters to bf16 (as the paper does on GPUs). With fp32 compute on the
+    CPU that only loses precision, so put them back in the compute dtype."""
+    import torch
+
+    if not getattr(model, "is_loaded_in_4bit", False) and not getattr(
+        model, "is_loaded_in_8bit", False
+    ):
+        return
+    target = getattr(torch, plan.compute_dtype_name)
+    if target == torch.bfloat16:
+        return
+    for _name, param in model.named_parameters():
+        if param.requires_grad and param.dtype != target:
+            param.data = param.data.to(target)
+
+
+def count_parameters(model) -> tuple[int, int]:
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    return trainable, total

@@ -1,0 +1,148 @@
+"""Getting a run's inputs ready: the base model folder, the dataset (a saved version or
+plain files), the held-out validation split and the tokenized examples.
+
+A dataset version comes from core.dataset when that feature is installed; the trainer
+works from plain JSONL files without it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.training.chat_tokens import TokenizedSplit, require_chat_template, tokenize_split
+from core.training.config import TrainConfig, TrainConfigError
+from core.training.conversations import Conversation, hold_out, read_conversations
+
+
+@dataclass
+class DatasetSource:
+    train_path: Path
+    valid_path: Path | None
+    version_id: int | None = None
+    version_label: str = ""
+    content_hash: str = ""
+
+
+@dataclass
+class PreparedData:
+    source: DatasetSource
+    train: list[Conversation]
+    valid: list[Conversation]
+    held_out: bool  # the validation examples were split off the training file
+    train_tokens: TokenizedSplit | None = None
+    valid_tokens: TokenizedSplit | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def stats(self) -> dict:
+        out = {
+            "n_train": len(self.train),
+            "n_valid": len(self.valid),
+            "validation_held_out": self.held_out,
+        }
+        if self.train_tokens is not None:
+            out.update(
+                train_tokens=self.train_tokens.n_tokens,
+                train_tokens_trained=self.train_tokens.n_trained_tokens,
+                train_truncated=self.train_tokens.n_truncated,
+            )
+        if self.valid_tokens is not None:
+            out.update(valid_tokens=self.valid_tokens.n_tokens)
+        return out
+
+
+def resolve_base_model(project, config: TrainConfig):
+    """The base model's folder (the bundled one is converted on first use)."""
+    from core.models.registry import ModelFolderError, resolve_model
+
+    try:
+        return resolve_model(config.base_model, project)
+    except ModelFolderError as error:
+        raise TrainConfigError("base_model", str(error)) from None
+
+
+def _load_dataset_version(project, label: str):
+    """A core.dataset version by label ("v3") or database id ("12"), or None if that
+    feature is not installed."""
+    try:
+        from core.dataset import versions
+    except ImportError:
+        return None
+    text = label.strip()
+    try:
+        if text.isdigit():
+            return versions.load_version(project, int(text))
+        return versions.find_version(project, text)
+    except Exception as error:  # the dataset feature's own "not found" errors
+        raise TrainConfigError("dataset_version", str(error)) from None
+
+
+def resolve_dataset(project, config: TrainConfig) -> DatasetSource:
+    if config.dataset_version.strip():
+        if project is None:
+            raise TrainConfigError(
+                "dataset_version", "a dataset version needs a project; give files instead."
+            )
+        version = _load_dataset_version(project, config.dataset_version)
+        if version is None:
+            raise TrainConfigError(
+                "dataset_version",
+                "dataset versions are not available in this installation; give the training "
+                "and validation files instead.",
+            )
+        valid = Path(version.valid_path)
+        return DatasetSource(
+            train_path=Path(version.train_path),
+            valid_path=valid if valid.is_file() and valid.stat().st_size > 0 else None,
+            version_id=int(version.id),
+            version_label=str(version.label),
+            content_hash=str(version.content_hash),
+        )
+    config.require_data()
+    train = Path(config.train_file).expanduser()
+    if not train.is_file():
+        raise TrainConfigError("train_file", f"{train} does not exist.")
+    valid = None
+    if config.validation_file.strip():
+        valid = Path(config.validation_file).expanduser()
+        if not valid.is_file():
+            raise TrainConfigError("validation_file", f"{valid} does not exist.")
+    return DatasetSource(train_path=train.resolve(), valid_path=valid.resolve() if valid else None)
+
+
+def read_data(project, config: TrainConfig) -> PreparedData:
+    source = resolve_dataset(project, config)
+    train = read_conversations(source.train_path)
+    notes = []
+    if source.valid_path is not None:
+        valid = read_conversations(source.valid_path)
+        held_out = False
+    else:
+        train, valid = hold_out(train, config.validation_fraction, config.seed)
+        held_out = bool(valid)
+        if held_out:
+            notes.append(
+                f"held out {len(valid)} of {len(train) + len(valid)} training examples for "
+                "validation (no validation file given)"
+            )
+    return PreparedData(source, train, valid, held_out, notes=notes)
+
+
+def tokenize_data(data: PreparedData, tokenizer, config: TrainConfig, model_name: str) -> None:
+    require_chat_template(tokenizer, model_name)
+    data.train_tokens = tokenize_split(
+        tokenizer, data.train, config.loss_on, config.max_seq_length, str(data.source.train_path)
+    )
+    if data.valid:
+        data.valid_tokens = tokenize_split(
+            tokenizer,
+            data.valid,
+            config.loss_on,
+            config.max_seq_length,
+            str(data.source.valid_path or data.source.train_path),
+        )
+    if data.train_tokens.n_truncated:
+        data.notes.append(
+            f"{data.train_tokens.n_truncated} training conversations are longer than "
+            f"max_seq_length {config.max_seq_length} and will be cut"
+        )

@@ -1,0 +1,186 @@
+"""Writes a run's record as it happens: metrics.jsonl, advice.jsonl, train.log, database rows,
+and passes each event on to the observer.
+
+Observer errors are logged, never raised: a broken chart must not kill a training run.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import traceback
+from pathlib import Path
+
+from core.training import runs
+from core.training.advisor import RunAdvisor
+from core.training.observer import Progress, TrainingObserver
+from core.training.records import (
+    ADVICE_FILE,
+    METRICS_FILE,
+    Advice,
+    JsonlAppender,
+    MetricRecord,
+    resumed_marker,
+)
+
+
+class _ObserverLogHandler(logging.Handler):
+    def __init__(self, recorder: RunRecorder) -> None:
+        super().__init__(level=logging.INFO)
+        self.recorder = recorder
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.recorder.notify("on_log", self.format(record))
+        except Exception:
+            pass
+
+
+class RunRecorder:
+    def __init__(
+        self,
+        project,
+        run_id: str,
+        folder: Path,
+        row_key: int,
+        observer: TrainingObserver,
+    ) -> None:
+        self.project = project
+        self.run_id = run_id
+        self.folder = folder
+        self.row_key = row_key
+        self.observer = observer
+        self.metrics = JsonlAppender(folder / METRICS_FILE)
+        self.advice_file = JsonlAppender(folder / ADVICE_FILE)
+        self.advisor: RunAdvisor | None = None
+        self.advice: list[Advice] = []
+        self.peak_memory: int | None = None
+        self.memory_kind = ""
+        self.best_val: tuple[float, int] | None = None
+        self.last_val: float | None = None
+        self.last_train: float | None = None
+        self.steps_done = 0
+        self._lock = threading.Lock()
+        self.logger = logging.getLogger(f"finetune_studio.training.{run_id}")
+        self.logger.setLevel(logging.INFO)
+        self.logger.propagate = False
+        formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S")
+        self._file_handler = logging.FileHandler(folder / runs.LOG_FILE, encoding="utf-8")
+        self._file_handler.setFormatter(formatter)
+        self._observer_handler = _ObserverLogHandler(self)
+        self._observer_handler.setFormatter(logging.Formatter("%(message)s"))
+        self.logger.addHandler(self._file_handler)
+        self.logger.addHandler(self._observer_handler)
+        # The libraries' warnings (deprecations, truncation, ...) belong in the run log.
+        self._library_loggers = [
+            logging.getLogger(name) for name in ("transformers", "trl", "peft")
+        ]
+        for library in self._library_loggers:
+            library.addHandler(self._file_handler)
+
+    # --- observer --------------------------------------------------------------------
+    def notify(self, method: str, *args) -> None:
+        callback = getattr(self.observer, method, None)
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:
+            # Written to the file only: forwarding it to the failing observer could loop.
+            self._file_handler.handle(
+                logging.LogRecord(
+                    self.logger.name,
+                    logging.ERROR,
+                    __file__,
+                    0,
+                    f"observer {method} failed:\n{traceback.format_exc()}",
+                    None,
+                    None,
+                )
+            )
+
+    def log(self, message: str, level: int = logging.INFO) -> None:
+        self.logger.log(level, message)
+
+    def status(self, state: str, message: str) -> None:
+        self.log(f"[{state}] {message}")
+        self.notify("on_status", state, message)
+
+    # --- records ---------------------------------------------------------------------
+    def start_advisor(self, max_steps: int, history: list[MetricRecord] = ()) -> None:
+        """A fresh advisor, brought up to date with a resumed run's earlier records."""
+        self.advisor = RunAdvisor(max_steps)
+        for record in history:
+            self.advisor.observe(record)  # advice on these was given the first time
+            self._track(record)
+
+    def mark_resumed(self, step: int) -> None:
+        self.metrics.append(resumed_marker(step))
+        self.advice_file.append(resumed_marker(step))
+        runs.forget_after_step(self.project, self.row_key, step)
+
+    def _track(self, record: MetricRecord) -> None:
+        if record.memory_peak is not None or record.memory_allocated is not None:
+            candidate = max(
+                v for v in (record.memory_peak, record.memory_allocated) if v is not None
+            )
+            self.peak_memory = max(self.peak_memory or 0, candidate)
+            self.memory_kind = record.memory_kind or self.memory_kind
+        if (
+            record.kind == "eval"
+            and record.eval_loss is not None
+            and math.isfinite(record.eval_loss)
+        ):
+            self.last_val = record.eval_loss
+            if self.best_val is None or record.eval_loss < self.best_val[0]:
+                self.best_val = (record.eval_loss, record.step)
+        if record.kind == "train" and record.loss is not None:
+            self.last_train = record.loss
+        self.steps_done = max(self.steps_done, record.step)
+
+    def record(self, record: MetricRecord) -> list[Advice]:
+        """Write one record everywhere, tell the observer, and return any new advice."""
+        with self._lock:
+            self._track(record)
+            self.metrics.append(record.to_json())
+            runs.insert_metric_row(self.project, self.row_key, record)
+        self.notify("on_metrics", record)
+        new_advice = self.advisor.observe(record) if self.advisor is not None else []
+        for advice in new_advice:
+            self.add_advice(advice)
+        return new_advice
+
+    def add_advice(self, advice: Advice) -> None:
+        with self._lock:
+            self.advice.append(advice)
+            self.advice_file.append(advice.to_json())
+            runs.insert_advice_row(self.project, self.row_key, advice)
+        self.log(advice.as_line(), logging.WARNING if advice.severity != "info" else logging.INFO)
+        self.notify("on_advice", advice)
+
+    def progress(self, progress: Progress) -> None:
+        self.notify("on_progress", progress)
+
+    def checkpoint_saved(self, step: int, path: Path, duration_s: float) -> None:
+        self.log(f"checkpoint saved at step {step}: {path}")
+        runs.update_run_row(
+            self.project,
+            self.run_id,
+            steps_done=step,
+            duration_s=duration_s,
+            peak_memory_bytes=self.peak_memory,
+            memory_kind=self.memory_kind,
+            best_val_loss=self.best_val[0] if self.best_val else None,
+            best_step=self.best_val[1] if self.best_val else None,
+        )
+        self.notify("on_checkpoint", step, path)
+
+    def close(self) -> None:
+        self.metrics.close()
+        self.advice_file.close()
+        for library in self._library_loggers:
+            library.removeHandler(self._file_handler)
+        self.logger.removeHandler(self._file_handler)
+        self.logger.removeHandler(self._observer_handler)
+        self._file_handler.close()
