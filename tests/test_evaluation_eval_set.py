@@ -130,10 +130,28 @@ def test_small_sets_get_a_warning_and_recommended_sizes_do_not():
 def test_dataset_validation_split_as_eval_set(project):
     """Uses core.dataset when it has landed; until then the error says to load a file."""
     try:
-        from core.dataset import load_version  # noqa: F401
+        from core.dataset.model import Dataset, Example
+        from core.dataset.split import SplitConfig
+        from core.dataset.versions import save_version
     except ImportError:
         with pytest.raises(EvalSetError, match="JSONL file"):
             eval_set_from_dataset_version(project, 1)
         return
-    with pytest.raises(Exception):  # noqa: B017 - no such version in a new project
+    with pytest.raises(EvalSetError, match="Choose a saved dataset version"):
         eval_set_from_dataset_version(project, 987654)
+    examples = [
+        Example.from_messages(
+            [
+                {"role": "user", "content": f"ticket {i}"},
+                {"role": "assistant", "content": f'{{"id": {i}}}'},
+            ]
+        )
+        for i in range(20)
+    ]
+    version = save_version(
+        project, Dataset(examples, name="tickets"), split=SplitConfig(valid_fraction=0.25, seed=1)
+    )
+    eval_set = eval_set_from_dataset_version(project, version.id)
+    assert len(eval_set.examples) == version.n_valid > 0
+    assert all(e.reference.startswith('{"id"') for e in eval_set.examples)
+    assert "validation" in eval_set.name

@@ -161,6 +161,15 @@ def blind_pairs(project, pair_set_id: int) -> list[BlindPair]:
     return pairs
 
 
+def revealed_sides(project, pair_set_id: int) -> dict[int, tuple[int, int]]:
+    """pair id -> (run shown as A, run shown as B): the identities, for reports only."""
+    rows = project.connection().execute(
+        "SELECT id, shown_a_run_id, shown_b_run_id FROM evaluation_pairs WHERE pair_set_id = ?",
+        (pair_set_id,),
+    )
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
 def rated_pair_ids(project, pair_set_id: int, rater: str) -> set[int]:
     rows = project.connection().execute(
         "SELECT r.pair_id FROM evaluation_ratings r JOIN evaluation_pairs p ON p.id = r.pair_id "
@@ -271,7 +280,7 @@ def delete_rating(project, pair_id: int, rater: str) -> None:
         )
 
 
-def raters(project, pair_set_id: int, rater_kind: str = HUMAN) -> list[str]:
+def rater_names(project, pair_set_id: int, rater_kind: str = HUMAN) -> list[str]:
     rows = project.connection().execute(
         "SELECT DISTINCT r.rater FROM evaluation_ratings r JOIN evaluation_pairs p "
         "ON p.id = r.pair_id WHERE p.pair_set_id = ? AND r.rater_kind = ? ORDER BY r.rater",

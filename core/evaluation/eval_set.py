@@ -17,7 +17,7 @@ from pathlib import Path
 
 RECOMMENDED_MIN_EXAMPLES = 100
 RECOMMENDED_MAX_EXAMPLES = 200
-ROLES = ("system", "user", "assistant")
+ROLES = ("system", "user", "assistant", "tool")
 MAX_ERRORS_SHOWN = 10
 
 
@@ -222,6 +222,9 @@ def parse_example(raw: object, index: int, source: str, line: int | None = None)
         if not isinstance(message, dict):
             raise EvalSetError(f"{where}: messages[{position}] must be an object.")
         role, content = message.get("role"), message.get("content")
+        if isinstance(content, list):  # OpenAI content parts: keep the text parts
+            texts = [p.get("text") for p in content if isinstance(p, dict)]
+            content = "\n".join(t for t in texts if isinstance(t, str))
         if role not in ROLES:
             raise EvalSetError(
                 f"{where}: messages[{position}].role is {role!r}; use one of {', '.join(ROLES)}."
@@ -298,25 +301,30 @@ def load_eval_set_file(path: str | Path, name: str | None = None) -> EvalSet:
     return EvalSet(name or path.stem, str(path.resolve()), tuple(examples))
 
 
-def eval_set_from_dataset_version(project, version_id, name: str | None = None) -> EvalSet:
+def eval_set_from_dataset_version(project, version_id: int, name: str | None = None) -> EvalSet:
     """The validation split of one dataset version, as an eval set."""
     try:
-        from core.dataset import load_version
+        from core.dataset.versions import load_version
     except ImportError as error:
         raise EvalSetError(
             "Datasets are not available in this FineTune Studio yet; load the eval set from a "
             "JSONL file instead."
         ) from error
-    version = load_version(project, version_id)
-    valid_path = getattr(version, "valid_path", None)
-    if valid_path is None or not Path(valid_path).is_file():
+    try:
+        version = load_version(project, version_id)
+    except LookupError as error:
+        raise EvalSetError(f"{error} Choose a saved dataset version.") from error
+    valid_path = Path(getattr(version, "valid_path", ""))
+    if not getattr(version, "n_valid", 1) or not valid_path.is_file():
         raise EvalSetError(
-            f"Dataset version {version_id} has no validation split; create one on the Dataset "
-            "page, or load the eval set from a JSONL file."
+            f"Dataset version {getattr(version, 'label', version_id)} has no validation split; "
+            "save a version with a validation share on the Dataset page, or load the eval set "
+            "from a JSONL file."
         )
-    examples = parse_jsonl(Path(valid_path).read_text(encoding="utf-8"), str(valid_path))
-    label = name or f"{getattr(version, 'name', None) or 'dataset'} v{version_id} validation"
-    return EvalSet(label, f"dataset version {version_id}", tuple(examples))
+    examples = parse_jsonl(valid_path.read_text(encoding="utf-8"), str(valid_path))
+    dataset = getattr(version, "dataset", None) or "dataset"
+    label = name or f"{dataset} {getattr(version, 'label', version_id)} validation"
+    return EvalSet(label, f"dataset version {version_id} ({valid_path})", tuple(examples))
 
 
 def eval_set_from_examples(name: str, source: str, records: list[dict]) -> EvalSet:

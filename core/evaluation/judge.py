@@ -196,6 +196,11 @@ class HttpJudge:
                 "Check the URL, the model name and the API key."
             ) from error
         except urllib.error.URLError as error:
+            if isinstance(error.reason, TimeoutError):
+                raise JudgeError(
+                    f"The judge at {self.url} did not answer within {self.config.timeout_s:g} s; "
+                    "raise the timeout or use a faster model."
+                ) from error
             raise JudgeError(
                 f"Could not reach the judge at {self.url} ({error.reason}). Is the server running, "
                 "and is the URL its API root (often ending in /v1)?"
