@@ -181,6 +181,17 @@ class Example:
         record.pop(STUDIO_KEY, None)
         return record
 
+    def parsed_record(self) -> Any:
+        """The record without copying, for read-only passes over many examples.
+
+        May still hold the `finetune_studio` key; None for a broken line. Never mutate it.
+        """
+        if self._record is not None:
+            return self._record
+        if self.parse_error is not None or self._raw is None:
+            return None
+        return json.loads(self._raw)
+
     @property
     def messages(self) -> list[dict]:
         """A fresh copy of the messages (an empty list when missing or not a list)."""

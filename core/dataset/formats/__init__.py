@@ -1,0 +1,356 @@
+"""Import from and export to the common dataset formats, with automatic format detection.
+
+Formats: jsonl (OpenAI messages), alpaca, sharegpt (JSON array or JSONL), csv, tsv,
+parquet, hf (a folder written by `datasets.save_to_disk`). Importing never raises for
+bad content: problems become findings, and a file that cannot be read at all gives a
+Dataset with no examples and one `unreadable` error. Exporting refuses (CannotExport)
+when the target format cannot hold the data, unless allow_loss=True.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from core.atomic_file import atomic_open
+from core.dataset.findings import ERROR, INFO, Finding
+from core.dataset.formats.conversions import (
+    ALPACA,
+    MESSAGES,
+    SHAREGPT,
+    ColumnMapping,
+    record_from_any,
+    record_kind,
+    record_to_alpaca,
+    record_to_row,
+    record_to_sharegpt,
+)
+from core.dataset.formats.json_records import read_json_records
+from core.dataset.formats.tables import (
+    preview_table,
+    read_delimited,
+    read_parquet_rows,
+    rows_to_examples,
+)
+from core.dataset.jsonl import parse_jsonl_bytes, write_jsonl
+from core.dataset.model import Dataset, Example
+from core.dataset.progress import IsCancelled, Progress
+
+FORMATS = ("jsonl", "alpaca", "sharegpt", "csv", "tsv", "parquet", "hf")
+UNREADABLE = "unreadable"
+HF_MARKERS = ("dataset_info.json", "state.json", "dataset_dict.json")
+
+__all__ = [
+    "FORMATS",
+    "UNREADABLE",
+    "CannotExport",
+    "ColumnMapping",
+    "detect_format",
+    "export_dataset",
+    "import_dataset",
+    "is_unreadable",
+    "preview_table",
+]
+
+
+class CannotExport(Exception):
+    """The chosen format cannot hold this dataset without losing something."""
+
+
+def _sniff_json_kind(path: Path) -> str:
+    """The record shape of a .json/.jsonl file from its first record."""
+    with open(path, "rb") as handle:
+        head = handle.read(256 * 1024)
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff").lstrip()
+    first = None
+    if text.startswith("["):
+        start = len(text) - len(text[1:].lstrip())
+        try:
+            first, _ = json.JSONDecoder().raw_decode(text, start)
+        except ValueError:
+            first = None
+    else:
+        for line in text.splitlines():
+            if line.strip():
+                try:
+                    first = json.loads(line)
+                except ValueError:
+                    first = None
+                break
+    return record_kind(first) or MESSAGES
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """The format of a file or folder, from its extension and its first record."""
+    path = Path(path)
+    if path.is_dir():
+        if any((path / marker).exists() for marker in HF_MARKERS):
+            return "hf"
+        raise ValueError(
+            f"{path} is a folder but not one written by datasets.save_to_disk "
+            "(no dataset_info.json or dataset_dict.json)."
+        )
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return "csv"
+    if suffix in (".tsv", ".tab"):
+        return "tsv"
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if not path.exists():
+        return {".json": "jsonl", ".jsonl": "jsonl"}.get(suffix, "jsonl")
+    head = path.read_bytes()[:4]
+    if head == b"PAR1":
+        return "parquet"
+    return _sniff_json_kind(path)
+
+
+def is_unreadable(dataset: Dataset) -> bool:
+    """True when the file could not be read at all (not even one line)."""
+    return any(f.code == UNREADABLE for f in dataset.load_findings)
+
+
+def _unreadable(path: Path, fmt: str, reason: str) -> Dataset:
+    finding = Finding(
+        ERROR,
+        UNREADABLE,
+        f"{path} cannot be read as {fmt}: {reason}",
+        fix="Check the file and the format (jsonl, alpaca, sharegpt, csv, tsv, parquet, hf).",
+        file=str(path),
+    )
+    return Dataset([], name=path.stem, source_path=path, source_format=fmt, load_findings=[finding])
+
+
+def _import_json_records(data: bytes, path: Path, kind: str) -> tuple[list[Example], list[Finding]]:
+    records, findings = read_json_records(data, str(path))
+    examples = []
+    for raw in records:
+        if raw.error is not None:
+            examples.append(Example.broken(raw.raw, raw.line or None, raw.error))
+            continue
+        this_kind = record_kind(raw.value) or kind
+        record, problem = record_from_any(raw.value, this_kind)
+        if record is None:
+            where = f"Line {raw.line}" if raw.line else f"Record {len(examples) + 1}"
+            findings.append(
+                Finding(
+                    ERROR,
+                    "not_convertible",
+                    f"{where}: cannot read it as {this_kind}: {problem}.",
+                    fix="Fix the record in the editor, or import with another --format.",
+                    file=str(path),
+                    line=raw.line or None,
+                )
+            )
+            examples.append(Example.broken(raw.raw, raw.line or None, problem))
+            continue
+        examples.append(Example.from_record(record, line=raw.line or None))
+    return examples, findings
+
+
+def _import_hf(path: Path, mapping: ColumnMapping | None) -> tuple[list[Example], list[Finding]]:
+    import datasets
+
+    loaded = datasets.load_from_disk(str(path))
+    splits = dict(loaded) if isinstance(loaded, datasets.DatasetDict) else {"train": loaded}
+    examples: list[Example] = []
+    findings: list[Finding] = []
+    for _split_name, split in splits.items():
+        columns = list(split.column_names)
+        rows = [(None, row) for row in split.to_list()]
+        if "conversations" in columns:
+            for _, row in rows:
+                record, problem = record_from_any(row, SHAREGPT)
+                examples.append(
+                    Example.from_record(record)
+                    if record is not None
+                    else Example.broken(json.dumps(row, default=str).encode(), None, problem)
+                )
+        else:
+            examples += rows_to_examples(columns, rows, mapping, str(path), findings)
+    if len(splits) > 1:
+        sizes = ", ".join(f"{name} ({len(split)})" for name, split in splits.items())
+        findings.append(
+            Finding(
+                INFO,
+                "splits_merged",
+                f"The folder holds the splits {sizes}; they were read as one dataset.",
+                fix="FineTune Studio makes its own train/validation split when you save a version.",
+                file=str(path),
+            )
+        )
+    return examples, findings
+
+
+def import_dataset(
+    path: str | os.PathLike,
+    fmt: str = "auto",
+    mapping: ColumnMapping | None = None,
+    name: str | None = None,
+    progress: Progress | None = None,
+    cancelled: IsCancelled | None = None,
+) -> Dataset:
+    """Read any supported format into a Dataset; problems are in `dataset.load_findings`."""
+    path = Path(path)
+    try:
+        fmt = detect_format(path) if fmt == "auto" else fmt
+    except (OSError, ValueError) as error:
+        return _unreadable(path, "a dataset", str(error))
+    if fmt not in FORMATS:
+        raise ValueError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    try:
+        if fmt == "hf":
+            examples, findings = _import_hf(path, mapping)
+        elif fmt in ("csv", "tsv"):
+            columns, rows, findings = read_delimited(path, "," if fmt == "csv" else "\t", cancelled)
+            examples = rows_to_examples(columns, rows, mapping, str(path), findings)
+        elif fmt == "parquet":
+            columns, rows = read_parquet_rows(path)
+            findings = []
+            examples = rows_to_examples(columns, rows, mapping, str(path), findings)
+        else:
+            data = path.read_bytes()
+            if fmt == "jsonl" and not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
+                examples, findings = parse_jsonl_bytes(data, str(path), progress, cancelled)
+            else:
+                examples, findings = _import_json_records(
+                    data, path, {"alpaca": ALPACA, "sharegpt": SHAREGPT}.get(fmt, MESSAGES)
+                )
+    except OSError as error:
+        return _unreadable(path, fmt, error.strerror or str(error))
+    except Exception as error:  # a library's parser refusing the whole file (pyarrow, datasets)
+        from core.dataset.progress import Cancelled
+
+        if isinstance(error, Cancelled):
+            raise
+        return _unreadable(path, fmt, f"{type(error).__name__}: {error}")
+    return Dataset(
+        examples,
+        name=name or path.stem,
+        source_path=path,
+        source_format=fmt,
+        load_findings=findings,
+    )
+
+
+def _export_format(path: Path, fmt: str) -> str:
+    if fmt != "auto":
+        return fmt
+    suffix = path.suffix.lower()
+    return {
+        ".csv": "csv",
+        ".tsv": "tsv",
+        ".tab": "tsv",
+        ".parquet": "parquet",
+        ".pq": "parquet",
+    }.get(suffix, "hf" if suffix == "" else "jsonl")
+
+
+def _converted(dataset: Dataset, convert, fmt: str, allow_loss: bool) -> list[dict]:
+    out = []
+    for index, example in enumerate(dataset.examples):
+        if example.is_broken:
+            problem = f"it is not a readable conversation ({example.parse_error})"
+            converted = None
+        else:
+            converted, problem = convert(example.record)
+        if converted is None:
+            if allow_loss:
+                continue
+            raise CannotExport(
+                f"Example {index + 1} cannot be written as {fmt}: {problem}. Export as JSONL "
+                "(which holds everything), fix the example, or allow leaving such examples out."
+            )
+        out.append(converted)
+    return out
+
+
+def export_dataset(
+    dataset: Dataset,
+    path: str | os.PathLike,
+    fmt: str = "auto",
+    allow_loss: bool = False,
+    studio_fields: bool = False,
+) -> int:
+    """Write the dataset in `fmt` (atomically); return how many examples were written.
+
+    jsonl holds everything (studio_fields=True also keeps tags and review marks);
+    alpaca and tables hold single exchanges; sharegpt holds no tool calls.
+    """
+    path = Path(path)
+    fmt = _export_format(path, fmt)
+    if fmt == "jsonl":
+        write_jsonl(path, dataset, studio_fields=studio_fields)
+        return len(dataset)
+    if fmt in ("alpaca", "sharegpt"):
+        convert = record_to_alpaca if fmt == "alpaca" else record_to_sharegpt
+        records = _converted(dataset, convert, fmt, allow_loss)
+        with atomic_open(path, "w") as handle:
+            if path.suffix.lower() == ".jsonl":
+                for record in records:
+                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            else:
+                json.dump(records, handle, ensure_ascii=False, indent=2)
+                handle.write("\n")
+        return len(records)
+    if fmt in ("csv", "tsv"):
+        import csv
+
+        rows = _converted(dataset, record_to_row, fmt, allow_loss)
+        columns = list(dict.fromkeys(key for row in rows for key in row)) or [
+            "system",
+            "prompt",
+            "response",
+        ]
+        with atomic_open(path, "w") as handle:
+            writer = csv.DictWriter(
+                handle,
+                fieldnames=columns,
+                delimiter="," if fmt == "csv" else "\t",
+                lineterminator="\n",
+            )
+            writer.writeheader()
+            writer.writerows(rows)
+        return len(rows)
+    if fmt in ("parquet", "hf"):
+        records = _converted(dataset, lambda record: (record, None), fmt, allow_loss)
+        try:
+            if fmt == "parquet":
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                table = pa.Table.from_pylist(records)
+                with atomic_open(path, "wb", encoding=None) as handle:
+                    pq.write_table(table, handle)
+            else:
+                _save_hf(records, path)
+        except (TypeError, ValueError) as error:  # pyarrow: one field with mixed types
+            raise CannotExport(
+                f"{fmt} needs every field to have one type across examples ({error}). "
+                "Export as JSONL, which holds any mix."
+            ) from error
+        return len(records)
+    raise ValueError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+
+
+def _save_hf(records: list[dict], path: Path) -> None:
+    """save_to_disk into a temporary folder beside `path`, then rename it into place."""
+    import shutil
+    import tempfile
+
+    import datasets
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        datasets.Dataset.from_list(records).save_to_disk(str(staging / "data"))
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            os.replace(path, old)
+            os.replace(staging / "data", path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(staging / "data", path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
