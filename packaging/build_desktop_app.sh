@@ -8,6 +8,7 @@ bash packaging/dev.sh setup
 # shellcheck disable=SC1091
 . .venv/bin/activate
 python -m pip install -q "pyinstaller>=6.10"
+export QT_QPA_PLATFORM=offscreen
 start=$(date +%s)
 pyinstaller --noconfirm --distpath dist --workpath build/pyinstaller packaging/finetune-studio.spec
 built=$(date +%s)
