@@ -1,0 +1,1 @@
+"""Datasets shipped with FineTune Studio: the demo support tickets and their generator."""
