@@ -1,0 +1,109 @@
+"""Export: write the examples to a file in a chosen format (JSONL holds everything)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.dataset.formats import CannotExport, export_dataset
+from core.dataset.model import Dataset
+
+EXPORT_FORMATS = (
+    ("jsonl", "JSONL, OpenAI chat format (holds everything)", ".jsonl"),
+    ("alpaca", "Alpaca JSON (single exchanges only)", ".json"),
+    ("sharegpt", "ShareGPT JSON", ".json"),
+    ("csv", "CSV table (single exchanges only)", ".csv"),
+    ("tsv", "TSV table (single exchanges only)", ".tsv"),
+    ("parquet", "Parquet", ".parquet"),
+)
+
+
+def export_examples(
+    dataset: Dataset, path: str, fmt: str, studio_fields: bool, allow_loss: bool
+) -> str:
+    """Write the file; return what was done, for the status bar. Raises CannotExport, OSError."""
+    written = export_dataset(dataset, path, fmt, allow_loss=allow_loss, studio_fields=studio_fields)
+    left_out = len(dataset) - written
+    text = f"Exported {written:,} examples to {path}."
+    if left_out:
+        text += f" {left_out:,} could not be written as {fmt} and were left out."
+    return text
+
+
+class ExportDialog(QDialog):
+    def __init__(self, parent: QWidget | None, dataset: Dataset) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Export examples")
+        self.dataset = dataset
+        self.written: str | None = None
+        layout = QVBoxLayout(self)
+        form = QFormLayout()
+        self.format_box = QComboBox()
+        for key, title, _suffix in EXPORT_FORMATS:
+            self.format_box.addItem(title, key)
+        self.format_box.currentIndexChanged.connect(self._format_changed)
+        form.addRow("Format", self.format_box)
+        path_row = QHBoxLayout()
+        self.path_edit = QLineEdit(str(Path.home() / f"{dataset.name}.jsonl"))
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self._browse)
+        path_row.addWidget(self.path_edit, 1)
+        path_row.addWidget(browse)
+        form.addRow("File", path_row)
+        self.studio_box = QCheckBox("Keep tags, review marks and ids (FineTune Studio fields)")
+        self.studio_box.setToolTip("Off: plain OpenAI-format records any training tool accepts")
+        form.addRow("", self.studio_box)
+        self.loss_box = QCheckBox("Leave out examples this format cannot hold")
+        self.loss_box.setToolTip("Otherwise the export stops and names the first such example")
+        form.addRow("", self.loss_box)
+        layout.addLayout(form)
+        self.error = QLabel()
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #d64545;")
+        layout.addWidget(self.error)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        buttons.accepted.connect(self.export)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def _format_changed(self) -> None:
+        key = self.format_box.currentData()
+        suffix = next(s for k, _t, s in EXPORT_FORMATS if k == key)
+        self.path_edit.setText(str(Path(self.path_edit.text()).with_suffix(suffix)))
+        self.studio_box.setEnabled(key == "jsonl")
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path_edit.text())
+        if path:
+            self.path_edit.setText(path)
+
+    def export(self) -> None:
+        try:
+            self.written = export_examples(
+                self.dataset,
+                self.path_edit.text().strip(),
+                self.format_box.currentData(),
+                self.studio_box.isChecked(),
+                self.loss_box.isChecked(),
+            )
+        except (CannotExport, OSError, ValueError) as error:
+            self.error.setText(str(error))
+            return
+        self.accept()

@@ -1,0 +1,751 @@
+"""The Dataset page: read, write, check and version the chat examples, without writing code.
+
+The page assembles the parts (list, conversation, findings, statistics, versions) and
+turns the user's actions into core edits pushed on one undo stack. Dialogs only collect
+values; the methods they call (`save_version`, `replace_in_replies`, `import_dataset`,
+...) are what the tests drive.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.dataset import edits
+from core.dataset.model import Dataset, message_text
+from core.dataset.versions import DatasetVersion, latest_version, list_versions, load_version
+from desktop.background import BackgroundTask
+from desktop.context import AppContext
+from desktop.dataset.autosave import DraftAutosaver
+from desktop.dataset.conversation_view import ConversationView
+from desktop.dataset.drafts import DraftError, DraftInfo, discard_draft, list_drafts, load_draft
+from desktop.dataset.editor import DatasetEditor, snapshot, wait_for_task
+from desktop.dataset.empty_state import EmptyState
+from desktop.dataset.examples_model import ExamplesTableModel
+from desktop.dataset.examples_panel import ExamplesPanel
+from desktop.dataset.findings_panel import FindingsPanel
+from desktop.dataset.fixing import fix_edit
+from desktop.dataset.stats_panel import StatsPanel
+from desktop.dataset.versions_panel import VersionsPanel
+
+NEW_DATASET_NAME = "my-dataset"
+DRAFT_TAG = "draft"
+# Bulk actions on more examples than this are computed in the background.
+BACKGROUND_BULK_AT = 5000
+TAB_EXAMPLES, TAB_FINDINGS, TAB_STATS, TAB_VERSIONS = range(4)
+
+
+def create_page(context: AppContext) -> QWidget:
+    return DatasetPage(context)
+
+
+class NoticeBar(QFrame):
+    """A line of news above the editor (recovered drafts, a refused save), with one action."""
+
+    def __init__(self, color: str) -> None:
+        super().__init__()
+        self.setObjectName("notice")
+        self.setStyleSheet(
+            f"QFrame#notice {{ background: {color}; border-radius: 6px; }} QLabel {{ color: #1d1d1f; }}"
+        )
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 6, 8, 6)
+        self.label = QLabel()
+        self.label.setWordWrap(True)
+        layout.addWidget(self.label, 1)
+        self.buttons = QHBoxLayout()
+        layout.addLayout(self.buttons)
+        self.hide()
+
+    def show_notice(self, text: str, actions: list[tuple[str, object]]) -> None:
+        while self.buttons.count():
+            item = self.buttons.takeAt(0)
+            if item.widget() is not None:
+                item.widget().deleteLater()
+        self.label.setText(text)
+        for title, callback in actions:
+            button = QPushButton(title)
+            button.clicked.connect(callback)
+            self.buttons.addWidget(button)
+        self.show()
+
+
+class DatasetPage(QWidget):
+    def __init__(self, context: AppContext) -> None:
+        super().__init__()
+        self.context = context
+        self.project = context.project
+        self.editor = DatasetEditor(self)
+        self.editor.project = self.project
+        self.autosaver = DraftAutosaver(self.editor, self.project, self)
+        self.model = ExamplesTableModel(self.editor, self)
+        self.last_message = ""
+        self.pending_drafts: list[DraftInfo] = []
+        self._current_id: str | None = None
+        self._bulk_task: BackgroundTask | None = None
+        self._build()
+        self._connect()
+        context.project_changed.connect(self.load_project)
+        self.load_project(self.project)
+
+    # --- layout ---------------------------------------------------------------------
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(20, 14, 20, 12)
+        layout.setSpacing(8)
+
+        header = QHBoxLayout()
+        titles = QVBoxLayout()
+        titles.setSpacing(0)
+        self.title = QLabel("Dataset")
+        self.title.setObjectName("pageTitle")
+        self.title.setStyleSheet("font-size: 22px; font-weight: 600;")
+        self.state_label = QLabel()
+        self.state_label.setStyleSheet("color: palette(placeholder-text);")
+        titles.addWidget(self.title)
+        titles.addWidget(self.state_label)
+        header.addLayout(titles, 1)
+
+        stack = self.editor.stack
+        self.undo_action = stack.createUndoAction(self, "Undo")
+        self.redo_action = stack.createRedoAction(self, "Redo")
+        self.undo_button = QToolButton()
+        self.undo_button.setDefaultAction(self.undo_action)
+        self.undo_button.setText("↶ Undo")
+        self.undo_button.setToolTip("Undo the last change (Ctrl+Z)")
+        self.redo_button = QToolButton()
+        self.redo_button.setDefaultAction(self.redo_action)
+        self.redo_button.setText("↷ Redo")
+        self.redo_button.setToolTip("Redo (Ctrl+Shift+Z)")
+        for button in (self.undo_button, self.redo_button):
+            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            header.addWidget(button)
+        header.addSpacing(10)
+        self.import_button = QPushButton("Import…")
+        self.import_button.setToolTip(
+            "Add examples from a JSONL, Alpaca, ShareGPT, CSV, TSV or Parquet file"
+        )
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Write the examples to a file in another format")
+        self.bulk_button = QPushButton("Bulk actions")
+        self.bulk_button.setToolTip("Changes to many examples at once (each one undoable)")
+        bulk_menu = QMenu(self.bulk_button)
+        bulk_menu.addAction("Find and replace in assistant replies…", self.find_replace_dialog)
+        bulk_menu.addAction("Set one system prompt for all…", self.system_prompt_dialog)
+        bulk_menu.addAction("Delete exact duplicates", self.delete_duplicates)
+        bulk_menu.addSeparator()
+        bulk_menu.addAction("Mark all shown as reviewed", lambda: self.mark_shown_reviewed(True))
+        bulk_menu.addAction("Fix all certain problems", self.fix_all)
+        self.bulk_button.setMenu(bulk_menu)
+        self.save_button = QPushButton("Save as new version…")
+        self.save_button.setToolTip("Keep an unchangeable copy for training (Ctrl+S)")
+        self.save_button.setStyleSheet(
+            "QPushButton { background: #3b6fd8; color: white; border-radius: 5px; padding: 5px 14px; }"
+            "QPushButton:disabled { background: #9fb3dd; }"
+        )
+        for button in (self.import_button, self.export_button, self.bulk_button, self.save_button):
+            header.addWidget(button)
+        layout.addLayout(header)
+
+        self.recovery_bar = NoticeBar("#fff1c2")
+        layout.addWidget(self.recovery_bar)
+        self.notice_bar = NoticeBar("#fde2e2")
+        layout.addWidget(self.notice_bar)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setMaximumHeight(8)
+        self.progress.setTextVisible(False)
+        self.progress.hide()
+        layout.addWidget(self.progress)
+
+        self.stack = QStackedWidget()
+        self.empty_state = EmptyState()
+        self.stack.addWidget(self.empty_state)
+
+        self.tabs = QTabWidget()
+        self.examples_panel = ExamplesPanel(self.model)
+        self.conversation = ConversationView(self.editor.push, stack.undo, stack.redo)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(self.examples_panel)
+        splitter.addWidget(self.conversation)
+        splitter.setStretchFactor(0, 5)
+        splitter.setStretchFactor(1, 6)
+        splitter.setSizes([480, 560])
+        splitter.setChildrenCollapsible(False)
+        self.splitter = splitter
+        self.tabs.addTab(splitter, "Examples")
+        self.findings_panel = FindingsPanel(self.editor)
+        self.tabs.addTab(self.findings_panel, "Findings")
+        self.stats_panel = StatsPanel(self.editor)
+        self.tabs.addTab(self.stats_panel, "Statistics")
+        self.versions_panel = VersionsPanel(self.project)
+        self.tabs.addTab(self.versions_panel, "Versions")
+        self.stack.addWidget(self.tabs)
+        layout.addWidget(self.stack, 1)
+
+    def _connect(self) -> None:
+        editor = self.editor
+        editor.reset.connect(self._on_reset)
+        editor.replaced.connect(self._on_replaced)
+        editor.inserted.connect(self._on_structure_changed)
+        editor.removed.connect(self._on_structure_changed)
+        editor.moved.connect(self._on_structure_changed)
+        editor.edited.connect(self._update_state)
+        editor.findings_changed.connect(self._findings_timer_start)
+        editor.stack.cleanChanged.connect(self._update_state)
+        editor.version_saved.connect(self._on_version_saved)
+        editor.save_failed.connect(self._on_save_failed)
+        self.autosaver.failed.connect(lambda message: self._notify(message))
+
+        self.examples_panel.current_changed.connect(self._show_current)
+        self.examples_panel.delete_requested.connect(self.delete_selected)
+        self.examples_panel.new_button.clicked.connect(self.new_example)
+        self.examples_panel.duplicate_button.clicked.connect(self.duplicate_selected)
+        self.examples_panel.up_button.clicked.connect(lambda: self.move_current(-1))
+        self.examples_panel.down_button.clicked.connect(lambda: self.move_current(1))
+        self.conversation.fix_requested.connect(self.fix_finding)
+        self.findings_panel.jump_requested.connect(self.jump_to)
+        self.findings_panel.fix_all_requested.connect(self.fix_all)
+        self.versions_panel.open_requested.connect(self.open_version)
+
+        self.empty_state.import_requested.connect(self.import_dialog)
+        self.empty_state.new_requested.connect(self.new_dataset)
+        self.import_button.clicked.connect(self.import_dialog)
+        self.export_button.clicked.connect(self.export_dialog)
+        self.save_button.clicked.connect(self.save_dialog)
+        self.tabs.currentChanged.connect(self._tab_changed)
+
+        self._findings_timer = QTimer(self, singleShot=True, interval=120)
+        self._findings_timer.timeout.connect(self._refresh_findings_view)
+        self._tags_timer = QTimer(self, singleShot=True, interval=800)
+        self._tags_timer.timeout.connect(self._refresh_tags)
+        editor.edited.connect(self._tags_timer.start)
+
+        def shortcut(
+            keys, slot, widget=None, context=Qt.ShortcutContext.WidgetWithChildrenShortcut
+        ):
+            item = QShortcut(QKeySequence(keys), widget or self)
+            item.setContext(context)
+            item.activated.connect(slot)
+            return item
+
+        shortcut(QKeySequence.StandardKey.Undo, editor.stack.undo)
+        shortcut("Ctrl+Shift+Z", editor.stack.redo)
+        shortcut("Ctrl+Y", editor.stack.redo)
+        shortcut(QKeySequence.StandardKey.Save, self.save_dialog)
+        shortcut(QKeySequence.StandardKey.Find, self.focus_search)
+        table = self.examples_panel.table
+        shortcut(
+            QKeySequence.StandardKey.Delete,
+            self.delete_selected,
+            table,
+            Qt.ShortcutContext.WidgetShortcut,
+        )
+        shortcut("Alt+Up", lambda: self.move_current(-1), table, Qt.ShortcutContext.WidgetShortcut)
+        shortcut("Alt+Down", lambda: self.move_current(1), table, Qt.ShortcutContext.WidgetShortcut)
+
+    # --- project and opening --------------------------------------------------------
+    def load_project(self, project) -> None:
+        """Show the project's newest dataset version, and offer to restore unsaved drafts."""
+        self.autosaver.set_project(project)
+        self.project = project
+        self.editor.project = project
+        self.versions_panel.set_project(project)
+        self.pending_drafts = list_drafts(project)
+        latest = latest_version(project)
+        if latest is not None:
+            self._open(latest.load_dataset(), latest)
+        else:
+            self.editor.close_dataset()
+        self._show_recovery()
+        self._update_state()
+
+    def _open(self, dataset: Dataset, version: DatasetVersion | None, **kwargs) -> None:
+        self.autosaver.flush()
+        self._current_id = None
+        self.examples_panel.clear_filters()
+        self.editor.open(dataset, version, **kwargs)
+
+    def open_version(self, version: DatasetVersion) -> None:
+        """Edit a saved version (unsaved edits stay in their draft, restorable later)."""
+        if not self.editor.is_saved and self.editor.is_open and self.editor.stack.count():
+            self.autosaver.flush()
+        self._open(version.load_dataset(), version)
+        self.tabs.setCurrentIndex(TAB_EXAMPLES)
+        self._say(f"Opened {version.dataset} {version.label}.")
+
+    def new_dataset(self) -> None:
+        self._open(Dataset([edits.new_example()], name=NEW_DATASET_NAME), None)
+        self.tabs.setCurrentIndex(TAB_EXAMPLES)
+        self._focus_first_empty_message()
+
+    def _show_recovery(self) -> None:
+        current = self.autosaver.path
+        self.pending_drafts = [
+            d for d in self.pending_drafts if d.path != current and d.path.exists()
+        ]
+        if not self.pending_drafts:
+            self.recovery_bar.hide()
+            return
+        draft = self.pending_drafts[0]
+        more = len(self.pending_drafts) - 1
+        self.recovery_bar.show_notice(
+            f"<b>Unsaved edits were kept for you:</b> {draft.describe()}."
+            + (f" ({more} older draft{'s' if more > 1 else ''} too.)" if more else ""),
+            [("Restore them", self.restore_draft), ("Discard", self.discard_pending_draft)],
+        )
+
+    def restore_draft(self, draft: DraftInfo | None = None) -> bool:
+        """Open a kept draft (the newest by default) as unsaved edits to its base version."""
+        draft = draft or (self.pending_drafts[0] if self.pending_drafts else None)
+        if draft is None:
+            return False
+        try:
+            dataset, base, base_by_id = load_draft(self.project, draft)
+        except (DraftError, OSError) as error:
+            self._notify(f"The draft could not be restored: {error}")
+            return False
+        self._open(dataset, base, base_by_id=base_by_id, modified=True)
+        self.autosaver.note = draft.note
+        # The restored edits now live in this session's draft; the old file can go.
+        self.autosaver.flush()
+        discard_draft(draft.path)
+        self.pending_drafts = [d for d in self.pending_drafts if d.path != draft.path]
+        self._show_recovery()
+        self.tabs.setCurrentIndex(TAB_EXAMPLES)
+        self._say(
+            f"Restored {len(dataset):,} examples from the draft of {draft.saved_at[:16].replace('T', ' ')}."
+        )
+        return True
+
+    def discard_pending_draft(self) -> None:
+        if self.pending_drafts:
+            discard_draft(self.pending_drafts.pop(0).path)
+        self._show_recovery()
+
+    # --- showing --------------------------------------------------------------------
+    def _on_reset(self) -> None:
+        opened = self.editor.is_open
+        self.stack.setCurrentIndex(1 if opened else 0)
+        self._refresh_tags()
+        if opened and len(self.editor.dataset):
+            self.examples_panel.select(0)
+        else:
+            self.examples_panel.select(None)
+        self._update_state()
+
+    def _show_current(self, index: int | None) -> None:
+        dataset = self.editor.dataset
+        if dataset is None or index is None or not 0 <= index < len(dataset):
+            self._current_id = None
+            self.conversation.show_example(None, None)
+            return
+        example = dataset.examples[index]
+        self._current_id = example.id
+        self.conversation.show_example(dataset, index, self.editor.findings_for(example))
+
+    def _on_replaced(self, indices: list[int]) -> None:
+        current = self.examples_panel.current_index
+        if current is not None and current in indices:
+            self._show_current(current)
+
+    def _on_structure_changed(self, *_args) -> None:
+        """After inserts, removals and moves, follow the same example to its new place."""
+        dataset = self.editor.dataset
+        if dataset is None:
+            return
+        index = dataset.index_of(self._current_id) if self._current_id else None
+        if index is None:
+            previous = self.examples_panel.current_index or 0
+            index = min(previous, len(dataset) - 1) if len(dataset) else None
+        self.examples_panel.select(index)
+
+    def _findings_timer_start(self) -> None:
+        self._findings_timer.start()
+
+    def _refresh_findings_view(self) -> None:
+        current = self.examples_panel.current_index
+        dataset = self.editor.dataset
+        if dataset is not None and current is not None and 0 <= current < len(dataset):
+            self.conversation.set_findings(self.editor.findings_for(dataset.examples[current]))
+        counts = self.editor.counts()
+        problems = counts["error"] + counts["warning"]
+        self.tabs.setTabText(TAB_FINDINGS, f"Findings ({problems:,})" if problems else "Findings")
+
+    def _refresh_tags(self) -> None:
+        dataset = self.editor.dataset
+        self.examples_panel.set_tags(dataset.all_tags() if dataset is not None else [])
+
+    def _update_state(self, *_args) -> None:
+        editor = self.editor
+        if not editor.is_open:
+            self.title.setText("Dataset")
+            self.state_label.setText("No dataset in this project yet.")
+        else:
+            self.title.setText(editor.dataset.name)
+            n = len(editor.dataset)
+            base = editor.base_version
+            if base is None:
+                state = "not saved as a version yet · edits are autosaved as a draft"
+            elif editor.stack.isClean():
+                state = f"{base.label} · saved {base.created_at[:10]}"
+            else:
+                state = f"● unsaved changes to {base.label} · autosaved as a draft"
+            self.state_label.setText(f"{n:,} examples · {state}")
+        for widget in (self.export_button, self.bulk_button, self.save_button):
+            widget.setEnabled(editor.is_open and not editor.is_saving)
+        self.save_button.setText(
+            "Save as new version…"
+            if editor.base_version is None or not editor.is_saved
+            else "Saved ✓"
+        )
+        if editor.is_saved:
+            self.save_button.setEnabled(False)
+
+    def _tab_changed(self, index: int) -> None:
+        if index == TAB_STATS:
+            self.stats_panel.refresh_if_stale()
+        elif index == TAB_VERSIONS:
+            self.versions_panel.refresh()
+
+    def focus_search(self) -> None:
+        self.tabs.setCurrentIndex(TAB_EXAMPLES)
+        self.examples_panel.search.setFocus()
+        self.examples_panel.search.selectAll()
+
+    def _focus_first_empty_message(self) -> None:
+        for bubble in self.conversation.bubbles:
+            if not bubble.text_edit.toPlainText():
+                bubble.text_edit.setFocus()
+                return
+
+    def _say(self, text: str) -> None:
+        self.last_message = text
+        self.context.show_status(text, 8000)
+
+    def _notify(self, text: str, actions: list | None = None) -> None:
+        """A problem the user must see (not a modal dialog: the page stays usable)."""
+        self.last_message = text
+        self.notice_bar.show_notice(text, (actions or []) + [("Close", self.notice_bar.hide)])
+
+    # --- examples -------------------------------------------------------------------
+    def _common_system_prompt(self) -> str | None:
+        dataset = self.editor.dataset
+        counts: Counter[str] = Counter()
+        for example in dataset.examples[:500]:
+            messages = example.messages if not example.is_broken else []
+            if messages and isinstance(messages[0], dict) and messages[0].get("role") == "system":
+                counts[message_text(messages[0].get("content"))] += 1
+        return counts.most_common(1)[0][0] if counts else None
+
+    def new_example(self) -> None:
+        if not self.editor.is_open:
+            self.new_dataset()
+            return
+        current = self.examples_panel.current_index
+        at = len(self.editor.dataset) if current is None else current + 1
+        example = edits.new_example(self._common_system_prompt())
+        self.editor.push(edits.add_examples(self.editor.dataset, [example], at, "New example"))
+        self._current_id = example.id
+        self.examples_panel.select(at)
+        self._focus_first_empty_message()
+
+    def duplicate_selected(self) -> None:
+        indices = self.examples_panel.selected_indices()
+        if self.editor.is_open and indices:
+            self.editor.push(edits.duplicate_examples(self.editor.dataset, indices))
+
+    def delete_selected(self) -> None:
+        indices = self.examples_panel.selected_indices()
+        if self.editor.is_open and indices:
+            self.editor.push(edits.remove_examples(indices))
+            self._say(f"Deleted {len(indices)} example(s). Ctrl+Z brings them back.")
+
+    def move_current(self, delta: int) -> None:
+        current = self.examples_panel.current_index
+        if not self.editor.is_open or current is None:
+            return
+        target = current + delta
+        if 0 <= target < len(self.editor.dataset):
+            self.editor.push(edits.MoveExample(current, target))
+
+    def mark_shown_reviewed(self, reviewed: bool) -> None:
+        model = self.model
+        indices = [model.dataset_index(row) for row in range(model.rowCount())]
+        if self.editor.push(edits.set_reviewed(self.editor.dataset, indices, reviewed)):
+            self._say(f"Marked {len(indices):,} example(s) as reviewed.")
+
+    # --- findings -------------------------------------------------------------------
+    def jump_to(self, finding, example) -> None:
+        """Show the finding's example (clearing filters that hide it) and its message."""
+        self.tabs.setCurrentIndex(TAB_EXAMPLES)
+        if example is None:
+            return
+        index = self.editor.position_of(example)
+        if index is None:
+            return
+        if self.model.row_of(index) is None:
+            self.examples_panel.clear_filters()
+            self.model.finish_filtering()
+        self.examples_panel.select(index)
+        self.conversation.focus_message(finding.message_index)
+
+    def fix_finding(self, finding, example) -> bool:
+        edit = fix_edit(
+            [(finding, example)], self.editor.position_of, "Fix: " + finding.code.replace("_", " ")
+        )
+        return self.editor.push(edit)
+
+    def fix_all(self) -> int:
+        pairs = [(f, e) for f, e in self.editor.all_findings() if f.fixable and e is not None]
+        edit = fix_edit(pairs, self.editor.position_of, "Fix all certain problems")
+        if edit is None:
+            self._say("Nothing to fix automatically.")
+            return 0
+        with self.editor.macro("Fix all certain problems"):
+            self.editor.push(edit)
+        self._say(f"Fixed {len(edit.changes):,} example(s). Ctrl+Z undoes it.")
+        return len(edit.changes)
+
+    # --- bulk actions ---------------------------------------------------------------
+    def _run_bulk(self, build, label: str) -> None:
+        """Build a bulk edit (in the background for big datasets) and push it as one macro."""
+        dataset = self.editor.dataset
+        if dataset is None or self._bulk_task is not None:
+            return
+        if len(dataset) < BACKGROUND_BULK_AT:
+            self._finish_bulk(build(dataset, None, None), label, self.editor.revision)
+            return
+        snap, revision = snapshot(dataset), self.editor.revision
+        self._bulk_task = BackgroundTask(
+            lambda report, cancelled: build(snap, report, cancelled), self
+        )
+        self._bulk_task.progress.connect(lambda f, _m: self.progress.setValue(int(f * 100)))
+        self._bulk_task.succeeded.connect(lambda result: self._finish_bulk(result, label, revision))
+        self._bulk_task.failed.connect(self._notify)
+        self._bulk_task.finished.connect(self._bulk_finished)
+        self.progress.show()
+        self.setEnabled(False)  # the bulk edit is built from this exact state
+        self._bulk_task.start()
+
+    def _bulk_finished(self) -> None:
+        self._bulk_task = None
+        self.progress.hide()
+        self.setEnabled(True)
+
+    def _finish_bulk(self, result: edits.BulkResult, label: str, revision: int) -> None:
+        if revision != self.editor.revision:
+            self._notify(
+                "The dataset changed while the bulk action ran; nothing was changed. Try again."
+            )
+            return
+        if result.edit is not None:
+            with self.editor.macro(label):
+                self.editor.push(result.edit)
+        self._say(result.summary + (" Ctrl+Z undoes it." if result.edit is not None else ""))
+
+    def replace_in_replies(
+        self, find: str, replace: str, case_sensitive: bool = True, whole_words: bool = False
+    ) -> None:
+        self._run_bulk(
+            lambda ds, report, cancelled: edits.replace_in_assistant_replies(
+                ds, find, replace, case_sensitive, whole_words, report, cancelled
+            ),
+            f"Replace “{find}” in replies",
+        )
+
+    def set_system_prompt_for_all(self, prompt: str) -> None:
+        self._run_bulk(
+            lambda ds, report, cancelled: edits.set_system_prompt(ds, prompt, report, cancelled),
+            "Set one system prompt",
+        )
+
+    def delete_duplicates(self) -> None:
+        self._run_bulk(
+            lambda ds, report, cancelled: edits.remove_duplicates(ds, report, cancelled),
+            "Delete exact duplicates",
+        )
+
+    def find_replace_dialog(self) -> None:
+        from desktop.dataset.dialogs import FindReplaceDialog
+
+        dialog = FindReplaceDialog(self, self.examples_panel.search.text())
+        if dialog.exec():
+            find, replace, case, words = dialog.values()
+            if find:
+                self.replace_in_replies(find, replace, case, words)
+
+    def system_prompt_dialog(self) -> None:
+        from desktop.dataset.dialogs import SystemPromptDialog
+
+        prompts = Counter()
+        for example in self.editor.dataset.examples[:2000]:
+            messages = [] if example.is_broken else example.messages
+            if messages and isinstance(messages[0], dict) and messages[0].get("role") == "system":
+                prompts[message_text(messages[0].get("content"))] += 1
+        common = prompts.most_common(1)[0][0] if prompts else ""
+        dialog = SystemPromptDialog(self, common, len(prompts))
+        if dialog.exec():
+            self.set_system_prompt_for_all(dialog.prompt())
+
+    # --- saving ---------------------------------------------------------------------
+    def next_version_label(self, name: str) -> str:
+        numbers = [v.number for v in list_versions(self.project, name)]
+        return f"v{max(numbers, default=0) + 1}"
+
+    def save_dialog(self) -> None:
+        if not self.editor.is_open or self.editor.is_saving:
+            return
+        from desktop.dataset.dialogs import SaveVersionDialog
+
+        name = self.editor.dataset.name
+        dialog = SaveVersionDialog(
+            self,
+            name,
+            self.editor.base_version is None,
+            self.next_version_label(name),
+            self.autosaver.note,
+        )
+        if dialog.exec():
+            name, note, split = dialog.values()
+            self.save_version(note, name=name or None, split=split)
+
+    def save_version(self, note: str = "", name: str | None = None, split=None) -> bool:
+        """Save the examples as the next version (in the background); False if it cannot start."""
+        if not self.editor.is_open or self.editor.is_saving:
+            return False
+        if name and self.editor.base_version is None:
+            self.editor.dataset.name = name
+        self.autosaver.note = note
+        task = self.editor.save_as_version(self.project, note, split)
+        if task is None:
+            return False
+        self.progress.setValue(0)
+        self.progress.show()
+        task.progress.connect(lambda fraction, _m: self.progress.setValue(int(fraction * 100)))
+        task.finished.connect(self.progress.hide)
+        task.finished.connect(self._update_state)
+        self._update_state()
+        return True
+
+    def _on_version_saved(self, version: DatasetVersion) -> None:
+        self.notice_bar.hide()
+        self.autosaver.note = ""
+        self.versions_panel.refresh()
+        self._update_state()
+        self._say(
+            f"Saved {version.dataset} {version.label}: {version.n_train:,} for training, "
+            f"{version.n_valid:,} for validation."
+        )
+
+    def _on_save_failed(self, message: str, findings: list) -> None:
+        if findings:
+            self._notify(
+                f"Not saved: {len(findings)} error(s) would break training. Fix them first "
+                "(the Findings tab lists them; click one to go to it).",
+                [("Show errors", self._show_errors)],
+            )
+        else:
+            self._notify(f"Not saved: {message}")
+
+    def _show_errors(self) -> None:
+        self.tabs.setCurrentIndex(TAB_FINDINGS)
+        self.findings_panel.filter_box.setCurrentIndex(1)
+
+    # --- import and export ----------------------------------------------------------
+    def import_dialog(self) -> None:
+        from desktop.dataset.import_dialog import ImportDialog
+
+        dialog = ImportDialog(self, can_append=self.editor.is_open)
+        if dialog.exec() and dialog.dataset is not None:
+            self.take_import(dialog.dataset, append=dialog.append)
+
+    def take_import(self, dataset: Dataset, append: bool) -> None:
+        """Use an imported dataset: as the dataset being edited, or appended to it (undoable)."""
+        if append and self.editor.is_open:
+            self.editor.push(
+                edits.add_examples(
+                    self.editor.dataset, dataset.examples, label=f"Import {len(dataset):,} examples"
+                )
+            )
+            self._say(f"Added {len(dataset):,} examples from {dataset.name}. Ctrl+Z removes them.")
+        else:
+            self._open(dataset, None)
+            self._say(
+                f"Imported {len(dataset):,} examples from {dataset.name}. Save a version to train on them."
+            )
+        self.tabs.setCurrentIndex(TAB_EXAMPLES)
+
+    def export_dialog(self) -> None:
+        if not self.editor.is_open:
+            return
+        from desktop.dataset.export_dialog import ExportDialog
+
+        dialog = ExportDialog(self, snapshot(self.editor.dataset))
+        if dialog.exec() and dialog.written is not None:
+            self._say(dialog.written)
+
+    # --- other pages ----------------------------------------------------------------
+    def receive(self, payload) -> None:
+        """Another page hands over data. Evaluate sends failing cases to write better examples:
+        {"action": "new_version_with_drafts", "base_version_id": id, "drafts": [...], "note": str}
+        """
+        if not isinstance(payload, dict) or payload.get("action") != "new_version_with_drafts":
+            return
+        base_id = payload.get("base_version_id")
+        version = load_version(self.project, int(base_id)) if base_id is not None else None
+        if version is not None and (
+            self.editor.base_version is None
+            or self.editor.base_version.id != version.id
+            or not self.editor.is_saved
+        ):
+            self._open(version.load_dataset(), version)
+        elif version is None and not self.editor.is_open:
+            self._open(Dataset([], name=NEW_DATASET_NAME), None)
+        drafts = edits.conversations_as_examples(payload.get("drafts") or [], tag=DRAFT_TAG)
+        if drafts:
+            self.editor.push(
+                edits.add_examples(
+                    self.editor.dataset, drafts, label=f"Add {len(drafts)} draft examples"
+                )
+            )
+        self.autosaver.note = str(payload.get("note") or "")
+        self.tabs.setCurrentIndex(TAB_EXAMPLES)
+        self.examples_panel.show_tag(DRAFT_TAG)
+        self.model.finish_filtering()
+        if drafts:
+            first = len(self.editor.dataset) - len(drafts)
+            self._current_id = drafts[0].id
+            self.examples_panel.select(first)
+        self._say(
+            f"Added {len(drafts)} draft example(s) tagged “{DRAFT_TAG}”: edit them into good "
+            "examples, then save a new version."
+        )
+
+    def can_close(self) -> bool:
+        """Unsaved edits are kept in the draft (offered again next time); closing is safe."""
+        self.autosaver.flush()
+        self.autosaver.stop()
+        self.editor.cancel_checks()
+        if self._bulk_task is not None:
+            self._bulk_task.cancel()
+            wait_for_task(self._bulk_task)
+        self.editor.wait_for_save()
+        self.stats_panel.stop()
+        return True

@@ -1,0 +1,290 @@
+"""The Dataset page, driven like a user: edit in place, undo and redo, filter, fix, bulk edits."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+
+from core.dataset import edits
+from core.dataset.model import Dataset
+from core.dataset.versions import save_version
+from core.hardware import detect_hardware
+from desktop.context import AppContext
+from desktop.dataset.examples_model import COL_REVIEWED, FINDINGS_ROLE
+from desktop.dataset.page import DatasetPage
+
+SYSTEM = "You turn support requests into JSON."
+
+
+def support_conversations(n: int = 12) -> list[list[dict]]:
+    conversations = []
+    for i in range(n):
+        reply = json.dumps({"intent": "late_order" if i % 2 else "refund", "order": i})
+        if i == 3:
+            reply += "  "  # trailing whitespace: a fixable warning
+        conversations.append(
+            [
+                {"role": "system", "content": SYSTEM},
+                {"role": "user", "content": f"Order {i} is late, where is it?"},
+                {"role": "assistant", "content": reply},
+            ]
+        )
+    return conversations
+
+
+@pytest.fixture
+def saved(project):
+    dataset = Dataset.from_conversations(support_conversations(), name="support")
+    dataset.examples[5] = dataset.examples[5].replace(tags=("billing",), reviewed=True)
+    version = save_version(project, dataset, note="first")
+    return project, version
+
+
+def make_page(qtbot, project) -> DatasetPage:
+    page = DatasetPage(AppContext(project, detect_hardware(use_torch=False)))
+    qtbot.addWidget(page)
+    page.resize(1200, 760)
+    page.show()
+    page.editor.wait_for_checks()
+    qtbot.wait(150)  # the findings view refreshes on a short timer
+    return page
+
+
+@pytest.fixture
+def page(qtbot, saved):
+    page = make_page(qtbot, saved[0])
+    yield page
+    page.can_close()
+
+
+def texts(page, index):
+    return [m["content"] for m in page.editor.dataset.examples[index].messages]
+
+
+def test_the_latest_version_opens_with_its_findings_on_the_rows(page):
+    assert page.stack.currentIndex() == 1
+    assert page.model.rowCount() == 12
+    assert "v1" in page.state_label.text() and "saved" in page.state_label.text()
+    assert len(page.conversation.bubbles) == 3
+    findings = page.model.data(page.model.index(3, 1), FINDINGS_ROLE)
+    assert any(f.code == "whitespace" and f.fixable for f in findings)
+    assert "warning" in page.model.data(page.model.index(3, 1))
+    assert (
+        page.model.data(page.model.index(5, COL_REVIEWED), Qt.ItemDataRole.CheckStateRole)
+        == Qt.CheckState.Checked
+    )
+
+
+def test_typing_in_a_bubble_is_one_undo_step_and_ctrl_z_in_the_bubble_undoes_it(page, qtbot):
+    bubble = page.conversation.bubbles[2]
+    bubble.text_edit.setFocus()
+    bubble.text_edit.moveCursor(bubble.text_edit.textCursor().MoveOperation.End)
+    qtbot.keyClicks(bubble.text_edit, " thanks")
+    assert texts(page, 0)[2].endswith("} thanks")
+    assert page.editor.stack.count() == 1  # seven keystrokes merged into one step
+    assert "unsaved" in page.state_label.text()
+    assert page.save_button.isEnabled()
+    qtbot.keyClick(bubble.text_edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not texts(page, 0)[2].endswith("thanks")
+    assert page.editor.stack.isClean() and "saved" in page.state_label.text()
+    assert page.conversation.bubbles[2].text_edit.toPlainText() == texts(page, 0)[2]
+    qtbot.keyClick(
+        page.conversation.bubbles[2].text_edit,
+        Qt.Key.Key_Z,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert texts(page, 0)[2].endswith("} thanks")
+
+
+def test_role_picker_and_message_buttons_are_undoable(page, qtbot):
+    page.conversation.bubbles[1].role_box.setCurrentText("assistant")
+    assert page.editor.dataset.examples[0].messages[1]["role"] == "assistant"
+    qtbot.mouseClick(
+        page.conversation.findChildren(type(page.undo_button), "bubble_delete")[0],
+        Qt.MouseButton.LeftButton,
+    )
+    assert len(page.editor.dataset.examples[0].messages) == 2
+    assert len(page.conversation.bubbles) == 2
+    page.conversation.add_message()
+    assert page.editor.dataset.examples[0].messages[-1] == {"role": "user", "content": ""}
+    for _ in range(3):
+        page.editor.stack.undo()
+    assert page.editor.stack.isClean()
+    assert [m["role"] for m in page.editor.dataset.examples[0].messages] == [
+        "system",
+        "user",
+        "assistant",
+    ]
+    assert [b.role for b in page.conversation.bubbles] == ["system", "user", "assistant"]
+
+
+def test_tags_review_mark_and_rating_from_the_conversation_view(page, qtbot):
+    view = page.conversation
+    view.tags_edit.setText("refund, urgent")
+    view.tags_edit.editingFinished.emit()
+    qtbot.mouseClick(view.reviewed_box, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(view.stars.buttons[3], Qt.MouseButton.LeftButton)
+    example = page.editor.dataset.examples[0]
+    assert (example.tags, example.reviewed, example.rating) == (("refund", "urgent"), True, 4)
+    assert page.model.data(page.model.index(0, 5)) == "★★★★"
+    assert page.editor.stack.count() == 3
+
+
+def test_search_tag_severity_and_review_filters(page):
+    panel = page.examples_panel
+    panel.search.setText("ORDER 1")  # case-insensitive: orders 1, 10, 11
+    panel.apply_filter()
+    page.model.finish_filtering()
+    assert page.model.rowCount() == 3
+    assert "Showing 3 of 12" in panel.count_label.text()
+    panel.search.clear()
+    panel.tag_box.setCurrentIndex(panel.tag_box.findData("billing"))
+    page.model.finish_filtering()
+    assert [page.model.dataset_index(r) for r in range(page.model.rowCount())] == [5]
+    panel.clear_filters()
+    panel.severity_box.setCurrentIndex(panel.severity_box.findData("warning"))
+    page.model.finish_filtering()
+    assert 3 in [page.model.dataset_index(r) for r in range(page.model.rowCount())]
+    panel.clear_filters()
+    panel.review_box.setCurrentIndex(panel.review_box.findData(False))
+    page.model.finish_filtering()
+    assert page.model.rowCount() == 11
+    panel.clear_filters()
+    assert page.model.rowCount() == 12
+
+
+def test_an_edited_row_stays_visible_under_a_filter_and_deletion_keeps_the_mapping(page):
+    panel = page.examples_panel
+    panel.search.setText("order 1")
+    panel.apply_filter()
+    page.model.finish_filtering()
+    shown = [page.model.dataset_index(r) for r in range(page.model.rowCount())]
+    assert shown == [1, 10, 11]
+    page.editor.push(edits.remove_examples([0]))
+    assert [page.model.dataset_index(r) for r in range(page.model.rowCount())] == [0, 9, 10]
+    page.editor.stack.undo()
+    # Examples that come back (or are added) are shown, so the user sees what changed.
+    assert [page.model.dataset_index(r) for r in range(page.model.rowCount())] == [0, 1, 10, 11]
+
+
+def test_one_click_fix_trims_the_reply_and_undo_brings_it_back(page, qtbot):
+    panel = page.examples_panel
+    panel.select(3)
+    view = page.conversation
+    assert view.bubbles[2]._severity == "warning"  # the offending message is highlighted
+    fix_buttons = [
+        b for b in view.findings_box.findChildren(type(page.save_button)) if b.text() == "Fix"
+    ]
+    assert fix_buttons
+    qtbot.mouseClick(fix_buttons[0], Qt.MouseButton.LeftButton)
+    assert texts(page, 3)[2] == texts(page, 3)[2].strip()
+    page.editor.wait_for_checks()
+    assert not any(
+        f.code == "whitespace" for f in page.editor.findings_for(page.editor.dataset.examples[3])
+    )
+    page.editor.stack.undo()
+    assert texts(page, 3)[2].endswith("  ")
+
+
+def test_clicking_a_finding_jumps_to_its_example_and_message(page, qtbot):
+    page.tabs.setCurrentIndex(1)
+    page.findings_panel.refresh()
+    model = page.findings_panel.model
+    row = next(r for r, (f, _e) in enumerate(model.rows) if f.code == "whitespace")
+    page.findings_panel.table.clicked.emit(model.index(row, 2))
+    assert page.tabs.currentIndex() == 0
+    assert page.examples_panel.current_index == 3
+    assert page.conversation.bubbles[2].text_edit.hasFocus()
+
+
+def test_fix_all_is_one_step(page):
+    page.editor.push(edits.set_message_text(page.editor.dataset, 7, 2, "ok "))
+    page.editor.wait_for_checks()
+    fixed = page.fix_all()
+    assert fixed == 2
+    assert texts(page, 7)[2] == "ok" and not texts(page, 3)[2].endswith(" ")
+    page.editor.stack.undo()
+    assert texts(page, 7)[2] == "ok " and texts(page, 3)[2].endswith("  ")
+
+
+def test_bulk_replace_is_one_macro_undone_by_one_ctrl_z(page, qtbot):
+    page.replace_in_replies("late_order", "delayed_order")
+    replies = [texts(page, i)[2] for i in range(12)]
+    assert sum("delayed_order" in r for r in replies) == 6
+    assert "Replaced 6" in page.last_message
+    assert page.editor.stack.count() == 1
+    page.examples_panel.table.setFocus()
+    qtbot.keyClick(page.examples_panel.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not any("delayed_order" in texts(page, i)[2] for i in range(12))
+    assert page.editor.stack.isClean()
+
+
+def test_one_system_prompt_and_delete_duplicates(page):
+    page.set_system_prompt_for_all("Reply with JSON only.")
+    assert all(texts(page, i)[0] == "Reply with JSON only." for i in range(12))
+    dup = edits.duplicate_examples(page.editor.dataset, [2, 4])
+    page.editor.push(dup)
+    assert len(page.editor.dataset) == 14
+    page.delete_duplicates()
+    assert len(page.editor.dataset) == 12
+    page.editor.stack.undo()
+    assert len(page.editor.dataset) == 14
+
+
+def test_new_duplicate_delete_and_move_examples_with_keys(page, qtbot):
+    panel = page.examples_panel
+    panel.select(2)
+    page.new_example()
+    assert len(page.editor.dataset) == 13 and panel.current_index == 3
+    assert [m["role"] for m in page.editor.dataset.examples[3].messages] == [
+        "system",
+        "user",
+        "assistant",
+    ]
+    assert page.conversation.bubbles[1].text_edit.hasFocus()  # ready to type the question
+    page.duplicate_selected()
+    assert len(page.editor.dataset) == 14
+    first_id = page.editor.dataset.examples[0].id
+    panel.select(0)
+    panel.table.setFocus()
+    qtbot.keyClick(panel.table, Qt.Key.Key_Down, Qt.KeyboardModifier.AltModifier)
+    assert page.editor.dataset.examples[1].id == first_id and panel.current_index == 1
+    qtbot.keyClick(panel.table, Qt.Key.Key_Delete)
+    assert len(page.editor.dataset) == 13 and first_id not in [
+        e.id for e in page.editor.dataset.examples
+    ]
+    for _ in range(4):
+        page.editor.stack.undo()
+    assert page.editor.stack.isClean() and len(page.editor.dataset) == 12
+
+
+def test_the_review_checkbox_in_the_list_is_undoable(page):
+    index = page.model.index(0, COL_REVIEWED)
+    assert page.model.setData(index, Qt.CheckState.Checked.value, Qt.ItemDataRole.CheckStateRole)
+    assert page.editor.dataset.examples[0].reviewed
+    page.editor.stack.undo()
+    assert not page.editor.dataset.examples[0].reviewed
+
+
+def test_a_broken_line_can_be_repaired_in_place(qtbot, project, tmp_path):
+    from core.dataset.formats import import_dataset
+
+    path = tmp_path / "broken.jsonl"
+    good = json.dumps({"messages": support_conversations(1)[0]})
+    path.write_text(good + "\n" + '{"messages": [{"role": "user", "content": "hi"}\n')
+    page = make_page(qtbot, project)
+    try:
+        page.take_import(import_dataset(path), append=False)
+        page.editor.wait_for_checks()
+        assert len(page.editor.dataset) == 2 and page.editor.dataset.examples[1].is_broken
+        page.examples_panel.select(1)
+        assert page.conversation.raw_box.isVisibleTo(page.conversation)
+        page.conversation.raw_edit.setPlainText(good)
+        page.conversation.raw_apply.click()
+        assert not page.editor.dataset.examples[1].is_broken
+        page.editor.wait_for_checks()
+        assert page.editor.counts()["error"] == 0
+    finally:
+        page.can_close()
