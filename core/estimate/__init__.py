@@ -1,0 +1,69 @@
+"""Estimate: peak GPU memory, training time and cost of full fine-tuning, LoRA and QLoRA.
+
+Pure Python (no torch): it reads a model's config facts and does arithmetic, so it answers
+in well under a millisecond, before anything is downloaded or trained.
+
+    from core.estimate import load_architecture, find_gpu, RunSettings, estimate, recommend
+    model = load_architecture("Llama-3.1-8B")      # catalog name, HF folder or config.json
+    gpu = find_gpu("RTX 4090")                       # or detected_gpu(detect_hardware())
+    result = estimate(model, RunSettings(method="qlora"), gpu)
+    result.fits, result.peak_gib, result.memory.breakdown(), result.hours, result.cost_usd
+    pick = recommend(model, RunSettings(), gpu, Goals(task_kind="format"))
+    pick.method, pick.reason, pick.estimates, pick.fitting_fixes()
+"""
+
+from core.estimate.architecture import (
+    ArchitectureError,
+    ModelArchitecture,
+    architecture_from_config,
+    catalog_names,
+    load_architecture,
+)
+from core.estimate.estimator import Estimate, compare_methods, estimate
+from core.estimate.gpus import (
+    GpuCatalogError,
+    GpuSpec,
+    detected_gpu,
+    find_gpu,
+    gpu_catalog,
+    remove_user_gpu,
+    save_user_gpu,
+)
+from core.estimate.recommend import Fix, Goals, Recommendation, recommend, suggest_fixes
+from core.estimate.settings import (
+    METHOD_TITLES,
+    METHODS,
+    OPTIMIZERS,
+    PROJECT_STACK,
+    RunSettings,
+    StackAssumptions,
+)
+
+__all__ = [
+    "METHODS",
+    "METHOD_TITLES",
+    "OPTIMIZERS",
+    "PROJECT_STACK",
+    "ArchitectureError",
+    "Estimate",
+    "Fix",
+    "Goals",
+    "GpuCatalogError",
+    "GpuSpec",
+    "ModelArchitecture",
+    "Recommendation",
+    "RunSettings",
+    "StackAssumptions",
+    "architecture_from_config",
+    "catalog_names",
+    "compare_methods",
+    "detected_gpu",
+    "estimate",
+    "find_gpu",
+    "gpu_catalog",
+    "load_architecture",
+    "recommend",
+    "remove_user_gpu",
+    "save_user_gpu",
+    "suggest_fixes",
+]

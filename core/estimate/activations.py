@@ -1,0 +1,287 @@
+"""Activation memory: the tensors autograd keeps between the forward and the backward pass.
+
+Counted tensor by tensor for a transformers layer rather than with one constant (the
+34*s*b*h of Korthikanti et al. assumes GPT-3 with dropout and every weight trained):
+with a frozen base a linear layer keeps its input only when something trainable needs
+it, LoRA dropout makes each adapted layer keep its own copy of its input, HF RMSNorm
+keeps an fp32 copy, SDPA keeps q, k, v and its output but no s x s scores, while eager
+attention (Gemma 2's soft-capping, T5) keeps the scores.
+All sizes are bytes per token of the micro batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.estimate.architecture import ModelArchitecture
+from core.estimate.settings import RunSettings, StackAssumptions
+
+# Which LoRA target names mean which kind of linear layer, across model families.
+TARGET_ROLES: dict[str, tuple[str, ...]] = {
+    "q_proj": ("q",), "q": ("q",), "query": ("q",),
+    "k_proj": ("k",), "k": ("k",), "key": ("k",),
+    "v_proj": ("v",), "v": ("v",), "value": ("v",),
+    "o_proj": ("o",), "o": ("o",), "out_proj": ("o",), "dense": ("o",), "self_attn.o_proj": ("o",),
+    "qkv_proj": ("qkv",), "c_attn": ("qkv",), "query_key_value": ("qkv",), "Wqkv": ("qkv",),
+    "gate_proj": ("gate",), "w1": ("gate",), "wi_0": ("gate",),
+    "up_proj": ("up",), "w3": ("up",), "wi_1": ("up",), "wi": ("up",), "c_fc": ("up",),
+    "fc1": ("up",), "dense_h_to_4h": ("up",),
+    "gate_up_proj": ("gate_up",),
+    "down_proj": ("down",), "w2": ("down",), "wo": ("down",), "fc2": ("down",),
+    "dense_4h_to_h": ("down",),
+    "c_proj": ("o", "down"),
+    "gate": ("router",), "router": ("router",),
+}  # fmt: skip
+
+
+def adapted_roles(arch: ModelArchitecture, settings: RunSettings) -> frozenset[str]:
+    """The roles of the linear layers that get LoRA adapters; ValueError for unknown names."""
+    available = {layer.role for layer in arch.linear_layers()}
+    names = settings.target_names()
+    if names is None:
+        # PEFT's all-linear: every linear layer except the output head (routers included).
+        return frozenset(available)
+    roles: set[str] = set()
+    for name in names:
+        short = name.rsplit(".", 1)[-1]
+        wanted = TARGET_ROLES.get(short)
+        if wanted is None:
+            raise ValueError(
+                f"unknown LoRA target {name!r}; use all-linear or names like "
+                "q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj"
+            )
+        present = [role for role in wanted if role in available]
+        if not present:
+            fused = {"q": "qkv", "k": "qkv", "v": "qkv", "gate": "gate_up", "up": "gate_up"}
+            instead = fused.get(wanted[0])
+            extra = f" (it has a fused {instead}_proj instead)" if instead in available else ""
+            raise ValueError(f"{arch.name} has no {name!r} layer{extra}")
+        roles.update(present)
+    return frozenset(roles)
+
+
+@dataclass(frozen=True)
+class ActivationFacts:
+    """The per-run facts the layer formulas need, worked out once."""
+
+    act_bytes: int  # bytes of a 16- or 32-bit activation
+    norm_bytes: int  # bytes a norm keeps per element of its input
+    residual_bytes: int
+    base_keeps_inputs: bool  # frozen/trained base layers keep their input (full FT, int8, old bnb)
+    roles: frozenset[str]  # adapted roles (empty for full fine-tuning)
+    adapter_input_bytes: int  # bytes of the copy an adapter keeps of its input (0: shares it)
+    lora_dropout: bool
+    lora_r: int
+    eager: bool
+    repeat_kv: bool
+    dropout: bool  # the model's own dropout (T5, GPT-2)
+
+
+def activation_facts(
+    arch: ModelArchitecture, settings: RunSettings, stack: StackAssumptions, adapter_bytes: int
+) -> ActivationFacts:
+    full_precision = settings.precision == "fp32"
+    act = 4 if full_precision else 2
+    train_base = settings.method == "full"
+    # HF RMSNorm upcasts its input to fp32 and keeps that copy; LayerNorm keeps the input.
+    norm = act if arch.layer_norm else 4
+    if train_base:
+        norm += act  # the weight's gradient needs the normalised input too
+    residual = 4 if settings.precision in ("fp32", "bf16-mixed") else act
+    keeps = (
+        train_base
+        or settings.method == "lora8bit"  # bitsandbytes int8 matmul keeps its input
+        or (settings.method == "qlora" and stack.bnb_saves_input)
+    )
+    roles = frozenset() if train_base else adapted_roles(arch, settings)
+    if adapter_bytes == act:
+        adapter_copy = 0  # the adapter reads the very tensor the base layer read
+    elif stack.adapters_autocast and not full_precision:
+        adapter_copy = act  # fp32 adapter: PEFT casts the input up, autocast casts it back down
+    else:
+        adapter_copy = adapter_bytes
+    eager = stack.attention == "eager" or (stack.attention == "auto" and arch.needs_eager_attention)
+    repeat_kv = arch.num_kv_heads != arch.num_heads and (
+        eager or (not settings.packing and not stack.shared_kv_heads)
+    )
+    return ActivationFacts(
+        act_bytes=act,
+        norm_bytes=norm,
+        residual_bytes=residual,
+        base_keeps_inputs=keeps,
+        roles=roles,
+        adapter_input_bytes=adapter_copy,
+        lora_dropout=settings.lora_dropout > 0,
+        lora_r=settings.lora_r,
+        eager=eager,
+        repeat_kv=repeat_kv,
+        dropout=arch.dropout > 0,
+    )
+
+
+def _input_group(facts: ActivationFacts, roles_here: list[tuple[str, int]], d_in: int) -> float:
+    """Bytes per token kept for one input shared by several linear layers.
+
+    roles_here: (role, copies) of the layers reading this input, e.g. [("q",1),("k",1),("v",1)].
+    """
+    adapted = [(role, copies) for role, copies in roles_here if role in facts.roles]
+    total = 0.0
+    shares_input = bool(adapted) and not facts.lora_dropout and facts.adapter_input_bytes == 0
+    if facts.base_keeps_inputs or shares_input:
+        total += facts.act_bytes * d_in
+    for _role, copies in adapted:
+        per_adapter = 0.0
+        if facts.lora_dropout:
+            # dropout keeps a 1-byte mask; lora_A keeps the dropped-out input it multiplies
+            per_adapter += d_in * (1 + (facts.adapter_input_bytes or facts.act_bytes))
+        elif facts.adapter_input_bytes:
+            per_adapter += d_in * facts.adapter_input_bytes
+        per_adapter += facts.lora_r * facts.act_bytes  # lora_A's output, kept by lora_B
+        total += per_adapter * copies
+    return total
+
+
+def _attention_core(arch: ModelArchitecture, facts: ActivationFacts, context: int) -> float:
+    """Bytes per query token kept inside self-attention over `context` tokens."""
+    b = facts.act_bytes
+    q = arch.q_dim
+    kv = q if facts.repeat_kv else arch.kv_dim
+    total = b * (q + 2 * kv)  # q and k after RoPE, v
+    if arch.qk_norm:
+        total += 4 * (q + arch.kv_dim)  # fp32 inputs of the per-head norms
+    heads = arch.num_heads
+    if facts.eager:
+        scores = heads * context
+        # fp32 softmax output, and the 16-bit probabilities the value matmul keeps
+        total += 4 * scores + (b * scores if b < 4 else 0)
+        if arch.needs_eager_attention:
+            total += b * scores  # tanh soft-capping keeps its output
+        if facts.dropout:
+            total += (1 + b) * scores  # mask, and the dropped-out probabilities
+    else:
+        total += b * q + 4 * heads  # SDPA keeps its output and the log-sum-exp
+    return total
+
+
+def _mlp(arch: ModelArchitecture, facts: ActivationFacts, inner: int) -> float:
+    """Bytes per token kept by one MLP of width `inner` (its inputs counted separately)."""
+    b = facts.act_bytes
+    # A fused activation keeps its input; a Python-level one (gelu_new) keeps about four tensors.
+    activation = b * inner * (4 if arch.unfused_activation else 1)
+    if arch.gated_mlp:
+        activation += 2 * b * inner  # act(gate) * up keeps both factors
+    if facts.dropout:
+        activation += inner  # T5 drops out inside the MLP: a 1-byte mask
+    if arch.gated_mlp and arch.fused_gate_up:
+        mlp_in = _input_group(facts, [("gate_up", 1)], arch.hidden_size)
+    elif arch.gated_mlp:
+        mlp_in = _input_group(facts, [("gate", 1), ("up", 1)], arch.hidden_size)
+    else:
+        mlp_in = _input_group(facts, [("up", 1)], arch.hidden_size)
+    down_in = _input_group(facts, [("down", 1)], inner)
+    return activation + mlp_in + down_in
+
+
+def _feed_forward(arch: ModelArchitecture, facts: ActivationFacts) -> float:
+    if not arch.is_moe:
+        return _mlp(arch, facts, arch.intermediate_size)
+    k = arch.experts_per_token
+    routed = k * _mlp(arch, facts, arch.expert_intermediate_size)
+    dispatch = k * facts.act_bytes * arch.hidden_size  # tokens gathered per expert
+    router = 4 * arch.num_experts + _input_group(facts, [("router", 1)], arch.hidden_size)
+    shared = (
+        _mlp(arch, facts, arch.shared_expert_intermediate_size)
+        if arch.shared_expert_intermediate_size
+        else 0.0
+    )
+    return routed + dispatch + router + shared
+
+
+def _attention_block(arch: ModelArchitecture, facts: ActivationFacts, context: int) -> float:
+    if arch.fused_qkv:
+        qkv_in = _input_group(facts, [("qkv", 1)], arch.hidden_size)
+    else:
+        qkv_in = _input_group(facts, [("q", 1), ("k", 1), ("v", 1)], arch.hidden_size)
+    o_in = _input_group(facts, [("o", 1)], arch.q_dim)
+    return qkv_in + _attention_core(arch, facts, context) + o_in
+
+
+def decoder_layer_bytes_per_token(
+    arch: ModelArchitecture, facts: ActivationFacts, context: int
+) -> float:
+    """One decoder-only layer (or one encoder layer of an encoder-decoder)."""
+    total = arch.norms_per_layer * facts.norm_bytes * arch.hidden_size
+    total += _attention_block(arch, facts, context)
+    total += _feed_forward(arch, facts)
+    if facts.dropout:
+        total += 2 * arch.hidden_size  # masks after attention and after the MLP
+    return total
+
+
+def cross_decoder_layer_bytes(
+    arch: ModelArchitecture, facts: ActivationFacts, batch: int, decoder_len: int, encoder_len: int
+) -> float:
+    """One decoder layer of an encoder-decoder (self-attention, cross-attention, MLP), in bytes
+    for the whole micro batch: cross-attention keeps K and V for every encoder token."""
+    b = facts.act_bytes
+    per_decoder_token = decoder_layer_bytes_per_token(arch, facts, decoder_len)
+    per_decoder_token += facts.norm_bytes * arch.hidden_size  # the third norm
+    per_decoder_token += _input_group(facts, [("q", 1)], arch.hidden_size) + b * arch.q_dim
+    per_decoder_token += _input_group(facts, [("o", 1)], arch.q_dim)
+    scores = arch.num_heads * encoder_len
+    per_decoder_token += 4 * scores + (b * scores if b < 4 else 0)
+    if facts.dropout:
+        per_decoder_token += (1 + b) * scores + arch.hidden_size
+    # The encoder output itself is one tensor shared by every layer, so it is not counted
+    # here; its K and V projections and the adapters' copies of it are, per layer.
+    shared_input = b * arch.hidden_size if facts.base_keeps_inputs else 0
+    per_encoder_token = 2 * b * arch.q_dim
+    per_encoder_token += _input_group(facts, [("k", 1), ("v", 1)], arch.hidden_size) - shared_input
+    return per_decoder_token * batch * decoder_len + per_encoder_token * batch * encoder_len
+
+
+@dataclass(frozen=True)
+class ActivationEstimate:
+    saved_bytes: float  # kept for the backward pass at its peak
+    per_layer_bytes: float  # one layer's saved tensors (the recompute working set)
+    note: str
+
+
+def estimate_activations(
+    arch: ModelArchitecture,
+    settings: RunSettings,
+    stack: StackAssumptions,
+    adapter_bytes: int,
+    decoder_tokens_per_sequence: int,
+) -> ActivationEstimate:
+    """Activation bytes at the start of the backward pass for one micro batch."""
+    facts = activation_facts(arch, settings, stack, adapter_bytes)
+    batch = settings.micro_batch_size
+    seq = settings.seq_len
+    # With packing each document attends only to itself; memory is sized for full-length
+    # documents, the worst case a packed batch can hold.
+    tokens = batch * seq
+    layer = decoder_layer_bytes_per_token(arch, facts, seq) * tokens
+    layers_total = arch.num_layers * layer
+    if arch.encoder_decoder:
+        dec_tokens = batch * decoder_tokens_per_sequence
+        cross = cross_decoder_layer_bytes(arch, facts, batch, decoder_tokens_per_sequence, seq)
+        layers_total += arch.num_decoder_layers * cross
+        layer = max(layer, cross)
+        head_tokens = dec_tokens
+    else:
+        head_tokens = tokens
+    final = facts.norm_bytes * arch.hidden_size * head_tokens
+    gradient_flow = 2 * facts.act_bytes * (arch.hidden_size + arch.intermediate_size) * tokens
+    if settings.gradient_checkpointing:
+        all_layers = arch.num_layers + arch.num_decoder_layers
+        kept = all_layers * facts.residual_bytes * arch.hidden_size * tokens
+        saved = kept + layer + final + gradient_flow
+        note = (
+            f"gradient checkpointing: each of the {all_layers} layers keeps its input; one "
+            "layer is recomputed at a time in the backward pass"
+        )
+    else:
+        saved = layers_total + final + gradient_flow
+        note = "no checkpointing: every layer keeps its activations until its backward step"
+    return ActivationEstimate(saved, layer, note)

@@ -1,0 +1,128 @@
+"""`finetune-studio estimate`: memory, time and cost of full, LoRA and QLoRA, and the pick."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from core.estimate.architecture import ArchitectureError, load_architecture
+from core.estimate.gpus import GpuCatalogError, detected_gpu, find_gpu, gpu_catalog
+from core.estimate.recommend import TASK_KINDS, Goals, recommend
+from core.estimate.report import recommendation_dict, recommendation_text
+from core.estimate.settings import METHODS, OPTIMIZERS, PRECISIONS, SHARDINGS, RunSettings
+
+EXIT_OK, EXIT_USAGE = 0, 2
+DEFAULTS = RunSettings()
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "estimate",
+        help="peak GPU memory, time and cost of full fine-tuning, LoRA and QLoRA; the pick",
+        description="Estimates each method for a model on a GPU without loading anything, and "
+        "recommends one. Defaults are the fine-tuning guide's.",
+    )
+    parser.add_argument(
+        "--model", required=True, help="catalog name, Hugging Face model folder, or config.json"
+    )
+    parser.add_argument(
+        "--gpu", default="auto", help="catalog GPU name, or auto for the detected one (default)"
+    )
+    parser.add_argument("--gpus", type=int, default=1, help="number of GPUs (default 1)")
+    parser.add_argument(
+        "--sharding",
+        choices=SHARDINGS,
+        help="how several GPUs split the model (default: fsdp when --gpus > 1)",
+    )
+    parser.add_argument(
+        "--method",
+        default="auto",
+        choices=("auto", *METHODS),
+        help="report this method, or auto for the recommended one",
+    )
+    parser.add_argument("--batch", type=int, default=DEFAULTS.micro_batch_size, help="micro batch")
+    parser.add_argument("--grad-accum", type=int, default=DEFAULTS.grad_accum)
+    parser.add_argument("--seq-len", type=int, default=DEFAULTS.seq_len)
+    parser.add_argument("--lora-r", type=int, default=DEFAULTS.lora_r)
+    parser.add_argument(
+        "--lora-targets", default=DEFAULTS.lora_targets, help="all-linear or q_proj,v_proj,..."
+    )
+    parser.add_argument(
+        "--grad-checkpointing",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULTS.gradient_checkpointing,
+        help="recompute activations in the backward pass (default on)",
+    )
+    parser.add_argument(
+        "--packing",
+        action=argparse.BooleanOptionalAction,
+        default=DEFAULTS.packing,
+        help="pack examples into full sequences (default on)",
+    )
+    parser.add_argument(
+        "--optim", default=DEFAULTS.optimizer, help=f"one of {', '.join(OPTIMIZERS)}"
+    )
+    parser.add_argument("--precision", default=DEFAULTS.precision, choices=PRECISIONS)
+    parser.add_argument("--examples", type=int, default=DEFAULTS.examples)
+    parser.add_argument("--avg-tokens", type=int, default=DEFAULTS.avg_tokens)
+    parser.add_argument("--epochs", type=float, default=DEFAULTS.epochs)
+    parser.add_argument(
+        "--task", choices=TASK_KINDS, help="what the fine-tuning teaches (from the Decide wizard)"
+    )
+    parser.add_argument(
+        "--keep-broad",
+        action="store_true",
+        help="the model must keep its general skills (argues against full fine-tuning)",
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(func=run_estimate)
+
+
+def _gpu(name: str):
+    if name.lower() != "auto":
+        return find_gpu(name)
+    from core.hardware import detect_hardware
+
+    gpu = detected_gpu(detect_hardware())
+    if gpu is None:
+        raise GpuCatalogError(
+            "no CUDA GPU detected; name one with --gpu (for example "
+            f"{', '.join(list(gpu_catalog())[:4])}, ...)"
+        )
+    return gpu
+
+
+def run_estimate(args: argparse.Namespace) -> int:
+    try:
+        model = load_architecture(args.model)
+        gpu = _gpu(args.gpu)
+        settings = RunSettings(
+            method="qlora" if args.method == "auto" else args.method,
+            precision=args.precision,
+            optimizer=args.optim,
+            micro_batch_size=args.batch,
+            grad_accum=args.grad_accum,
+            seq_len=args.seq_len,
+            packing=args.packing,
+            gradient_checkpointing=args.grad_checkpointing,
+            lora_r=args.lora_r,
+            lora_targets=args.lora_targets,
+            num_gpus=args.gpus,
+            sharding=args.sharding or ("fsdp" if args.gpus > 1 else "none"),
+            examples=args.examples,
+            avg_tokens=args.avg_tokens,
+            epochs=args.epochs,
+        )
+        goals = Goals(
+            task_kind=args.task, examples=args.examples, keep_broad_capabilities=args.keep_broad
+        )
+        rec = recommend(model, settings, gpu, goals, method=args.method)
+    except (ArchitectureError, GpuCatalogError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(recommendation_dict(rec), indent=2))
+    else:
+        print(recommendation_text(rec))
+    return EXIT_OK

@@ -1,0 +1,383 @@
+"""Peak GPU memory per GPU for one training run, with its breakdown and assumptions.
+
+The peak is the larger of two moments: the start of the backward pass (weights,
+optimizer states, all saved activations and the loss buffers) and the optimizer step
+(weights, states, every gradient and the optimizer's temporaries). The caching
+allocator's fragmentation and the CUDA context come on top; paged optimizer states can
+spill to CPU RAM, so they count in the peak but not against fitting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.estimate.activations import adapted_roles, estimate_activations
+from core.estimate.architecture import ModelArchitecture
+from core.estimate.gpus import GpuSpec
+from core.estimate.settings import OPTIMIZERS, RunSettings, StackAssumptions
+
+GIB = 1024**3
+# NF4 (QLoRA paper, section 3): 4 bits per weight plus an fp32 absmax per block of 64;
+# double quantization stores that absmax in 8 bits with an fp32 constant per 256 blocks.
+NF4_BYTES = 0.5 + 4 / 64
+NF4_DOUBLE_QUANT_BYTES = 0.5 + 1 / 64 + 4 / (64 * 256)
+# Transformers' fused LM head in TRL scores 4096 tokens x 32768 vocabulary entries at a time.
+FUSED_HEAD_TOKENS = 4096
+FUSED_HEAD_VOCAB = 32768
+
+COMPONENT_TITLES = {
+    "weights": "Weights",
+    "lora": "LoRA adapters",
+    "gradients": "Gradients",
+    "optimizer": "Optimizer states",
+    "activations": "Activations",
+    "logits": "Logits and loss",
+    "overhead": "CUDA and framework overhead",
+}
+
+
+@dataclass(frozen=True)
+class MemoryComponent:
+    key: str
+    gib: float
+    detail: str
+
+    @property
+    def title(self) -> str:
+        return COMPONENT_TITLES[self.key]
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    components: tuple[MemoryComponent, ...]
+    allocated_gib: float  # what torch.cuda.max_memory_allocated would report
+    reserved_gib: float  # ... max_memory_reserved (allocated + fragmentation)
+    peak_gib: float  # what the card must hold (nvidia-smi): reserved + context + paged states
+    paged_gib: float  # part of the peak that a paged optimizer can move to CPU RAM
+    capacity_gib: float
+    phase: str
+    trainable_params: int
+    lora_params: int
+    assumptions: tuple[str, ...] = field(default_factory=tuple)
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def fits(self) -> bool:
+        return self.peak_gib - self.paged_gib <= self.capacity_gib
+
+    @property
+    def pages_to_cpu(self) -> bool:
+        return self.fits and self.peak_gib > self.capacity_gib
+
+    @property
+    def headroom_gib(self) -> float:
+        return self.capacity_gib - self.peak_gib
+
+    def breakdown(self) -> dict[str, float]:
+        return {component.key: component.gib for component in self.components}
+
+
+def param_bytes(settings: RunSettings) -> int:
+    """Bytes per stored weight of the (non-quantized) model."""
+    if settings.precision in ("fp32", "bf16-mixed"):
+        return 4
+    if settings.method == "full" and settings.precision == "fp16":
+        return 4  # fp16 training needs fp32 trainable weights for the gradient scaler
+    return 2
+
+
+def adapter_bytes(settings: RunSettings, stack: StackAssumptions) -> int:
+    if settings.precision == "fp32" or stack.adapter_dtype == "fp32":
+        return 4
+    if stack.adapter_dtype == "compute":
+        return 2
+    # PEFT keeps adapters in fp32 on a 16-bit model; TRL casts them to bf16 on a quantized one.
+    return 2 if settings.quantized_bits else 4
+
+
+def lora_parameter_count(arch: ModelArchitecture, settings: RunSettings) -> tuple[int, int]:
+    """(LoRA parameters, adapted linear layers) for the settings' rank and targets."""
+    if settings.method == "full":
+        return 0, 0
+    roles = adapted_roles(arch, settings)
+    params = layers = 0
+    for layer in arch.linear_layers():
+        if layer.role in roles:
+            params += settings.lora_r * (layer.d_in + layer.d_out) * layer.count
+            layers += layer.count
+    return params, layers
+
+
+def _weights(arch: ModelArchitecture, settings: RunSettings, stack: StackAssumptions):
+    """(bytes, 16-bit working copies, detail)."""
+    p = param_bytes(settings)
+    other = arch.embedding_params + arch.lm_head_params + arch.small_params
+    bits = settings.quantized_bits
+    if bits:
+        per = (NF4_DOUBLE_QUANT_BYTES if settings.double_quant else NF4_BYTES) if bits == 4 else 1
+        other_bytes = 4 if stack.kbit_fp32_upcast else p
+        quantized = arch.linear_params * per
+        if bits == 8:
+            quantized += 4 * sum(layer.d_out * layer.count for layer in arch.linear_layers())
+        total = quantized + other * other_bytes
+        label = (
+            f"NF4 {'with' if settings.double_quant else 'without'} double quantization "
+            f"({per * 8:.3f} bits)"
+            if bits == 4
+            else "int8 (LLM.int8) with an fp32 scale per row"
+        )
+        detail = (
+            f"{arch.linear_params / 1e9:.2f}B linear weights in {label}; embeddings, "
+            f"LM head and norms ({other / 1e9:.2f}B) in {other_bytes * 8}-bit"
+        )
+        return total, 0, detail
+    total = arch.total_params * p
+    copies = 0
+    if p == 4 and settings.precision != "fp32":
+        # Autocast keeps a 16-bit copy of each matmul weight for the backward pass.
+        copies = 2 * (arch.linear_params + (arch.lm_head_params or arch.embedding_params))
+    detail = f"{arch.total_params / 1e9:.2f}B weights in {p * 8}-bit"
+    if copies:
+        detail += " plus 16-bit autocast copies of the matmul weights"
+    return total, copies, detail
+
+
+def _optimizer_bytes(
+    arch: ModelArchitecture,
+    settings: RunSettings,
+    stack: StackAssumptions,
+    trainable: int,
+    state_dtype_bytes: int,
+) -> tuple[float, float, str]:
+    """(state bytes, step temporaries, detail) for the trainable parameters."""
+    spec = OPTIMIZERS[settings.optimizer]
+    if spec.factored:
+        if settings.method == "full":
+            rows_cols = sum(
+                (layer.d_in + layer.d_out) * layer.count for layer in arch.linear_layers()
+            )
+            rows_cols += (arch.vocab_size + arch.hidden_size) * (1 if arch.tie_embeddings else 2)
+            states = 4.0 * (rows_cols + arch.small_params)
+        else:
+            roles = adapted_roles(arch, settings)
+            states = 4.0 * sum(
+                (2 * settings.lora_r + layer.d_in + layer.d_out) * layer.count
+                for layer in arch.linear_layers()
+                if layer.role in roles
+            )
+        return (
+            states,
+            0.0,
+            "Adafactor: factored second moments only (about 4 bytes per row and column)",
+        )
+    moment = spec.moment_bytes or state_dtype_bytes
+    states = float(trainable * spec.moments * moment)
+    foreach = spec.foreach_temporaries and stack.foreach_optimizer
+    temporaries = float(trainable * state_dtype_bytes) if foreach else 0.0
+    per_param = spec.moments * moment
+    detail = f"{settings.optimizer}: {per_param} bytes per trainable parameter"
+    if spec.paged:
+        detail += " (paged: can spill to CPU RAM)"
+    return states, temporaries, detail
+
+
+def decoder_length(arch: ModelArchitecture, settings: RunSettings) -> int:
+    if not arch.encoder_decoder:
+        return 0
+    return settings.decoder_seq_len or max(1, settings.seq_len // 4)
+
+
+def _logits(
+    arch: ModelArchitecture, settings: RunSettings, stack: StackAssumptions, act: int, p: int
+) -> tuple[float, str]:
+    batch = settings.micro_batch_size
+    vocab = arch.vocab_size
+    if arch.encoder_decoder:
+        tokens = batch * decoder_length(arch, settings)
+    else:
+        tokens = batch * settings.seq_len
+    if stack.fused_lm_head and not arch.encoder_decoder:
+        tile = min(tokens, FUSED_HEAD_TOKENS) * min(vocab, FUSED_HEAD_VOCAB) * act
+        hidden = tokens * arch.hidden_size * (act + 4 + act)  # copy, fp32 gradient, its cast
+        stats = tokens * 40
+        total = tile + hidden + stats
+        detail = "fused LM head: scored in tiles of 4096 tokens x 32768 entries, no full logits"
+        if settings.method == "full":
+            total += vocab * arch.hidden_size * (4 + p)  # the head's fp32 gradient accumulator
+            detail += "; the head's gradient is accumulated in fp32"
+        return total, detail
+    total = stack.logits_bytes * tokens * vocab
+    detail = (
+        f"{tokens} tokens x {vocab} vocabulary: {stack.logits_bytes:g} bytes each at the loss "
+        "backward (fp32 log-softmax, its gradient and the logits' gradient)"
+    )
+    return total, detail
+
+
+def _sharded(value: float, gpus: int) -> float:
+    return value / gpus
+
+
+def estimate_memory(
+    arch: ModelArchitecture, settings: RunSettings, gpu: GpuSpec, stack: StackAssumptions
+) -> MemoryEstimate:
+    """Peak memory per GPU; ValueError for settings the model cannot take."""
+    p = param_bytes(settings)
+    a_bytes = adapter_bytes(settings, stack)
+    act = 4 if settings.precision == "fp32" else 2
+    lora_params, lora_layers = lora_parameter_count(arch, settings)
+    full = settings.method == "full"
+    trainable = arch.total_params if full else lora_params
+    state_dtype = p if full else a_bytes
+    grad_bytes = (2 if full and p == 2 else 4) if full else a_bytes
+
+    weights, copies, weights_detail = _weights(arch, settings, stack)
+    lora = float(lora_params * a_bytes)
+    grads = float(trainable * grad_bytes)
+    optimizer, step_temp, optimizer_detail = _optimizer_bytes(
+        arch, settings, stack, trainable, state_dtype
+    )
+    dec_len = decoder_length(arch, settings)
+    activations = estimate_activations(arch, settings, stack, a_bytes, dec_len)
+    logits, logits_detail = _logits(arch, settings, stack, act, p)
+    temporaries = 0.0
+    if settings.quantized_bits:
+        temporaries = arch.largest_linear_params * act  # one dequantized weight at a time
+
+    assumptions = [f"Stack: {stack.name}."]
+    warnings: list[str] = []
+    gpus = settings.num_gpus
+    sharding = settings.effective_sharding
+    gathered = 0.0
+    if sharding == "fsdp":
+        layers = arch.num_layers + arch.num_decoder_layers
+        gathered = 2 * weights / max(1, layers)  # the layer being computed and the prefetched one
+        weights, lora = _sharded(weights, gpus), _sharded(lora, gpus)
+        grads, optimizer = _sharded(grads, gpus), _sharded(optimizer, gpus)
+        step_temp = _sharded(step_temp, gpus)
+        assumptions.append(
+            f"FSDP full shard (ZeRO-3) over {gpus} GPUs: weights, gradients and optimizer states "
+            "are split; two layers are gathered whole at a time; activations are not split."
+        )
+    elif sharding == "zero2":
+        grads, optimizer = _sharded(grads, gpus), _sharded(optimizer, gpus)
+        step_temp = _sharded(step_temp, gpus)
+        assumptions.append(
+            f"ZeRO-2 over {gpus} GPUs: gradients and optimizer states are split, each GPU "
+            "holds all weights."
+        )
+    elif gpus > 1:
+        grads *= 2  # DDP's gradient buckets are a second copy
+        assumptions.append(
+            f"DDP over {gpus} GPUs: each holds everything, plus DDP's gradient buckets."
+        )
+    if settings.sharding != "none" and gpus == 1:
+        warnings.append(f"Sharding ({settings.sharding}) has no effect on one GPU.")
+
+    spec = OPTIMIZERS[settings.optimizer]
+    paged = optimizer if spec.paged else 0.0
+    resident_optimizer = optimizer - paged
+    persistent = weights + gathered + lora + resident_optimizer
+    grads_in_pass = grads if settings.grad_accum > 1 else 0.0
+    forward_backward = (
+        persistent + copies + grads_in_pass + activations.saved_bytes + logits + temporaries
+    )
+    step = persistent + grads + step_temp
+    if forward_backward >= step:
+        phase = "start of the backward pass"
+        allocated = forward_backward
+        parts = {
+            "weights": weights + gathered + copies,
+            "gradients": grads_in_pass,
+            "activations": activations.saved_bytes,
+            "logits": logits,
+            "temporaries": temporaries,
+        }
+    else:
+        phase = "optimizer step"
+        allocated = step
+        parts = {
+            "weights": weights + gathered,
+            "gradients": grads,
+            "activations": 0.0,
+            "logits": 0.0,
+            "temporaries": step_temp,
+        }
+    # Fragmentation comes from the tensors whose sizes change within a step; weights, states
+    # and gradients are the same blocks every step and reuse the cache exactly.
+    dynamic = parts["activations"] + parts["logits"] + parts["temporaries"]
+    slack = stack.allocator_slack * dynamic
+    context = stack.cuda_context_gib * GIB
+    overhead = slack + context + parts["temporaries"]
+    peak = allocated + slack + context + paged
+
+    def gib(value: float) -> float:
+        return value / GIB
+
+    lora_detail = "none (every weight trains)"
+    if lora_params:
+        lora_detail = (
+            f"r {settings.lora_r} on {lora_layers} linear layers ({settings.lora_targets}): "
+            f"{lora_params / 1e6:.1f}M parameters in {'fp32' if a_bytes == 4 else '16-bit'}"
+        )
+    gradients_detail = f"{trainable / 1e6:,.1f}M trainable parameters x {grad_bytes} bytes"
+    if not grads_in_pass and phase != "optimizer step":
+        gradients_detail += (
+            " (with accumulation 1 they appear as activations are freed, so not at this peak)"
+        )
+    components = (
+        MemoryComponent("weights", gib(parts["weights"]), weights_detail),
+        MemoryComponent("lora", gib(lora), lora_detail),
+        MemoryComponent("gradients", gib(parts["gradients"]), gradients_detail),
+        MemoryComponent("optimizer", gib(optimizer), optimizer_detail),
+        MemoryComponent("activations", gib(parts["activations"]), activations.note),
+        MemoryComponent("logits", gib(parts["logits"]), logits_detail),
+        MemoryComponent(
+            "overhead",
+            gib(overhead),
+            f"CUDA context {stack.cuda_context_gib:g} GiB, allocator fragmentation "
+            f"({stack.allocator_slack:.0%} of activations, logits and temporaries)"
+            + (", one dequantized weight at a time" if temporaries else ""),
+        ),
+    )
+    tokens = settings.micro_batch_size * settings.seq_len
+    assumptions += [
+        f"Peak at the {phase}, for a micro batch of {settings.micro_batch_size} x "
+        f"{settings.seq_len} = {tokens:,} tokens (the longest batch; shorter batches need less).",
+        f"Weights: {weights_detail}.",
+        f"Adapters: {lora_detail}.",
+        f"Optimizer: {optimizer_detail}.",
+        f"Activations: {activations.note}.",
+        f"Loss: {logits_detail}.",
+    ]
+    if arch.encoder_decoder:
+        assumptions.append(
+            f"Encoder-decoder: {settings.seq_len} input tokens and {dec_len} target tokens per "
+            "example; each decoder layer keeps the cross-attention K and V of every input token."
+        )
+    if arch.is_moe:
+        assumptions.append(
+            f"Mixture of experts: all {arch.num_experts} experts are held in memory; each token "
+            f"runs through {arch.experts_per_token}, so activations and compute count "
+            f"{arch.experts_per_token} expert MLPs."
+        )
+    if settings.precision == "bf16" and not gpu.bf16:
+        warnings.append(f"{gpu.name} has no bfloat16: train in fp16 instead.")
+    if spec.paged and peak > gpu.memory_gib * GIB and peak - paged <= gpu.memory_gib * GIB:
+        warnings.append(
+            "The paged optimizer states do not all fit: they will page to CPU RAM, which slows "
+            "each step."
+        )
+    return MemoryEstimate(
+        components=components,
+        allocated_gib=gib(allocated),
+        reserved_gib=gib(allocated + slack),
+        peak_gib=gib(peak),
+        paged_gib=gib(paged),
+        capacity_gib=gpu.memory_gib,
+        phase=phase,
+        trainable_params=trainable,
+        lora_params=lora_params,
+        assumptions=tuple(assumptions),
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,914 @@
+"""The Estimate page: will it fit, how long, what will it cost, and which method to use.
+
+Every control maps to a RunSettings field (its tooltip is the field's help text); any
+change re-runs the pure-Python estimator at once (well under a millisecond), so the bar,
+the table and the pick follow the settings live. Slow work (counting the dataset's
+tokens) runs in a BackgroundTask.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.estimate import (
+    METHOD_TITLES,
+    OPTIMIZERS,
+    ArchitectureError,
+    Goals,
+    GpuCatalogError,
+    GpuSpec,
+    ModelArchitecture,
+    Recommendation,
+    RunSettings,
+    catalog_names,
+    detected_gpu,
+    gpu_catalog,
+    load_architecture,
+    recommend,
+    save_user_gpu,
+)
+from core.estimate.dataset_tokens import (
+    DatasetTokens,
+    project_dataset_tokens,
+)
+from core.estimate.memory import COMPONENT_TITLES
+from core.estimate.recommend import TASK_KINDS
+from core.estimate.settings import PRECISIONS, SHARDING_TITLES, SHARDINGS, field_help
+from core.models.bundled import BUNDLED_MODEL_NAME
+from core.models.registry import list_base_models
+from desktop.background import BackgroundTask
+from desktop.context import AppContext
+from desktop.estimate.memory_bar import BarSegment, MemoryBar
+from desktop.settings import app_settings
+
+DEFAULT_MODEL = "Llama-3.1-8B"
+DEFAULT_GPU = "RTX 4090"
+DEFAULTS = RunSettings()
+TARGET_PRESETS = ("all-linear", "q_proj,k_proj,v_proj,o_proj", "q_proj,v_proj")
+TASK_TITLES = {
+    None: "not answered",
+    "format": "format or style",
+    "domain": "domain adaptation",
+    "reasoning": "new reasoning patterns",
+}
+SHOW_CHOICES = ("auto", "full", "lora", "qlora", "lora8bit")
+SETTINGS_KEY = "estimate/"
+
+
+def create_page(context: AppContext) -> QWidget:
+    return EstimatePage(context)
+
+
+def _spin(low: int, high: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setSuffix(suffix)
+    box.setGroupSeparatorShown(True)
+    return box
+
+
+class EstimatePage(QScrollArea):
+    def __init__(self, context: AppContext) -> None:
+        super().__init__()
+        self.context = context
+        self._models: dict[str, ModelArchitecture] = {}
+        self._dataset_tokens: DatasetTokens | None = None
+        self._task: BackgroundTask | None = None
+        self._updating = True
+        self.recommendation: Recommendation | None = None
+        self.last_recompute_ms = 0.0
+        self._title_fits: bool | None = None
+        self._assumptions_html = ""
+        self._fit_colors = {True: QColor("#2e8b57"), False: QColor("#c0392b")}
+        self._plain_font = QFont(self.font())
+        self._bold_font = QFont(self.font())
+        self._bold_font.setBold(True)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+
+        body = QWidget()
+        outer = QVBoxLayout(body)
+        outer.setContentsMargins(24, 18, 24, 18)
+        outer.setSpacing(10)
+        title = QLabel("Estimate")
+        title.setStyleSheet("font-size: 22px; font-weight: 600;")
+        subtitle = QLabel(
+            "Peak GPU memory, training time and cost of full fine-tuning, LoRA and QLoRA, "
+            "before you spend them. Everything updates as you change a setting."
+        )
+        subtitle.setWordWrap(True)
+        subtitle.setStyleSheet("color: palette(placeholder-text);")
+        outer.addWidget(title)
+        outer.addWidget(subtitle)
+
+        columns = QHBoxLayout()
+        columns.setSpacing(18)
+        settings_column = QVBoxLayout()
+        settings_column.setSpacing(10)
+        settings_column.addWidget(self._model_box())
+        settings_column.addWidget(self._gpu_box())
+        settings_column.addWidget(self._training_box())
+        settings_column.addWidget(self._lora_box())
+        settings_column.addWidget(self._data_box())
+        settings_column.addStretch(1)
+        left = QWidget()
+        left.setLayout(settings_column)
+        left.setFixedWidth(390)
+        columns.addWidget(left, 0, Qt.AlignmentFlag.AlignTop)
+        columns.addLayout(self._results_column(), 1)
+        outer.addLayout(columns)
+        self.setWidget(body)
+
+        self._fill_models()
+        self._fill_gpus()
+        self._restore_choices()
+        self._connect_live_updates()
+        QShortcut(QKeySequence("Ctrl+Shift+C"), self, activated=self.copy_summary)
+        context.project_changed.connect(self._on_project_changed)
+        self._updating = False
+        self.recompute()
+
+    # Building ------------------------------------------------------------------
+    def _model_box(self) -> QGroupBox:
+        box = QGroupBox("Model")
+        form = QFormLayout(box)
+        self.model_combo = QComboBox()
+        self.model_combo.setToolTip(
+            "A catalog architecture (nothing is downloaded), the bundled model, or one of the "
+            "project's local model folders"
+        )
+        open_button = QPushButton("Open…")
+        open_button.setToolTip("Estimate a Hugging Face model folder or a config.json file")
+        open_button.clicked.connect(self._open_model_dialog)
+        row = QHBoxLayout()
+        row.addWidget(self.model_combo, 1)
+        row.addWidget(open_button)
+        label = QLabel("&Model")
+        label.setBuddy(self.model_combo)
+        form.addRow(label, row)
+        self.model_label = QLabel()
+        self.model_label.setWordWrap(True)
+        self.model_label.setStyleSheet("color: palette(placeholder-text);")
+        form.addRow(self.model_label)
+        return box
+
+    def _gpu_box(self) -> QGroupBox:
+        box = QGroupBox("GPU")
+        form = QFormLayout(box)
+        self.gpu_combo = QComboBox()
+        self.gpu_combo.setToolTip(
+            "The detected GPU, or any GPU of the catalog (prices and GPUs are yours to edit)"
+        )
+        add_button = QPushButton("Add…")
+        add_button.setToolTip("Add a GPU that is not in the catalog")
+        add_button.clicked.connect(self._add_gpu_dialog)
+        row = QHBoxLayout()
+        row.addWidget(self.gpu_combo, 1)
+        row.addWidget(add_button)
+        label = QLabel("&GPU")
+        label.setBuddy(self.gpu_combo)
+        form.addRow(label, row)
+        self.gpu_count = _spin(1, 64, 1)
+        self.gpu_count.setToolTip(field_help("num_gpus"))
+        self.sharding_combo = QComboBox()
+        for name in SHARDINGS:
+            self.sharding_combo.addItem(SHARDING_TITLES[name], name)
+        self.sharding_combo.setCurrentIndex(SHARDINGS.index("fsdp"))
+        self.sharding_combo.setToolTip(field_help("sharding"))
+        form.addRow("GPUs", self.gpu_count)
+        form.addRow("Sharding", self.sharding_combo)
+        self.price_spin = QDoubleSpinBox()
+        self.price_spin.setRange(0, 1000)
+        self.price_spin.setDecimals(2)
+        self.price_spin.setPrefix("$ ")
+        self.price_spin.setSuffix(" per GPU-hour")
+        self.price_spin.setToolTip(
+            "What one GPU-hour costs you; your price is saved for this GPU (0 for a card you own)"
+        )
+        self.price_spin.editingFinished.connect(self._price_edited)
+        form.addRow("&Price", self.price_spin)
+        self.gpu_label = QLabel()
+        self.gpu_label.setWordWrap(True)
+        self.gpu_label.setStyleSheet("color: palette(placeholder-text);")
+        form.addRow(self.gpu_label)
+        return box
+
+    def _training_box(self) -> QGroupBox:
+        box = QGroupBox("Training")
+        form = QFormLayout(box)
+        self.show_combo = QComboBox()
+        for name in SHOW_CHOICES:
+            self.show_combo.addItem(
+                "the recommended one" if name == "auto" else METHOD_TITLES[name], name
+            )
+        self.show_combo.setToolTip(
+            "Which method the memory bar and the details show; the table compares all three. "
+            + field_help("method")
+        )
+        form.addRow("M&ethod shown", self.show_combo)
+        self.precision_combo = QComboBox()
+        self.precision_combo.addItems(PRECISIONS)
+        self.precision_combo.setToolTip(field_help("precision"))
+        form.addRow("Precision", self.precision_combo)
+        self.optimizer_combo = QComboBox()
+        for name, spec in OPTIMIZERS.items():
+            self.optimizer_combo.addItem(name, name)
+            self.optimizer_combo.setItemData(
+                self.optimizer_combo.count() - 1, spec.help, Qt.ItemDataRole.ToolTipRole
+            )
+        self.optimizer_combo.setCurrentText(DEFAULTS.optimizer)
+        self.optimizer_combo.setToolTip(field_help("optimizer"))
+        form.addRow("&Optimizer", self.optimizer_combo)
+        self.batch_spin = _spin(1, 1024, DEFAULTS.micro_batch_size)
+        self.batch_spin.setToolTip(field_help("micro_batch_size"))
+        form.addRow("Micro &batch", self.batch_spin)
+        self.accum_spin = _spin(1, 4096, DEFAULTS.grad_accum)
+        self.accum_spin.setToolTip(field_help("grad_accum"))
+        form.addRow("Accumulation", self.accum_spin)
+        self.seq_spin = _spin(64, 262144, DEFAULTS.seq_len, step=256, suffix=" tokens")
+        self.seq_spin.setToolTip(field_help("seq_len"))
+        form.addRow("&Sequence length", self.seq_spin)
+        self.packing_check = QCheckBox("Pack examples into full sequences")
+        self.packing_check.setChecked(DEFAULTS.packing)
+        self.packing_check.setToolTip(field_help("packing"))
+        form.addRow(self.packing_check)
+        self.checkpointing_check = QCheckBox("Gradient checkpointing")
+        self.checkpointing_check.setChecked(DEFAULTS.gradient_checkpointing)
+        self.checkpointing_check.setToolTip(field_help("gradient_checkpointing"))
+        form.addRow(self.checkpointing_check)
+        return box
+
+    def _lora_box(self) -> QGroupBox:
+        box = QGroupBox("LoRA and QLoRA")
+        form = QFormLayout(box)
+        self.rank_spin = _spin(1, 1024, DEFAULTS.lora_r)
+        self.rank_spin.setToolTip(field_help("lora_r"))
+        form.addRow("&Rank r", self.rank_spin)
+        self.targets_combo = QComboBox()
+        self.targets_combo.setEditable(True)
+        self.targets_combo.addItems(TARGET_PRESETS)
+        self.targets_combo.setToolTip(field_help("lora_targets"))
+        form.addRow("&Targets", self.targets_combo)
+        self.dropout_spin = QDoubleSpinBox()
+        self.dropout_spin.setRange(0, 0.9)
+        self.dropout_spin.setSingleStep(0.05)
+        self.dropout_spin.setValue(DEFAULTS.lora_dropout)
+        self.dropout_spin.setToolTip(field_help("lora_dropout"))
+        form.addRow("Dropout", self.dropout_spin)
+        self.double_quant_check = QCheckBox("Double quantization (QLoRA)")
+        self.double_quant_check.setChecked(DEFAULTS.double_quant)
+        self.double_quant_check.setToolTip(field_help("double_quant"))
+        form.addRow(self.double_quant_check)
+        return box
+
+    def _data_box(self) -> QGroupBox:
+        box = QGroupBox("Data and task")
+        form = QFormLayout(box)
+        self.examples_spin = _spin(1, 100_000_000, DEFAULTS.examples)
+        self.examples_spin.setToolTip(field_help("examples"))
+        form.addRow("E&xamples", self.examples_spin)
+        self.avg_spin = _spin(1, 262144, DEFAULTS.avg_tokens, suffix=" tokens")
+        self.avg_spin.setToolTip(field_help("avg_tokens"))
+        form.addRow("Average length", self.avg_spin)
+        self.epochs_spin = QDoubleSpinBox()
+        self.epochs_spin.setRange(0.1, 100)
+        self.epochs_spin.setDecimals(1)
+        self.epochs_spin.setValue(DEFAULTS.epochs)
+        self.epochs_spin.setToolTip(field_help("epochs"))
+        form.addRow("Epochs", self.epochs_spin)
+        self.dataset_button = QPushButton("Use the current dataset's tokens")
+        self.dataset_button.setToolTip(
+            "Count the tokens of the project's latest dataset version (training split) and use "
+            "them instead of examples x average length"
+        )
+        self.dataset_button.clicked.connect(self.count_dataset_tokens)
+        form.addRow(self.dataset_button)
+        self.dataset_progress = QProgressBar()
+        self.dataset_progress.setRange(0, 100)
+        self.dataset_progress.hide()
+        form.addRow(self.dataset_progress)
+        self.dataset_label = QLabel("Using examples x average length.")
+        self.dataset_label.setWordWrap(True)
+        self.dataset_label.setStyleSheet("color: palette(placeholder-text);")
+        form.addRow(self.dataset_label)
+        self.task_combo = QComboBox()
+        for kind in (None, *TASK_KINDS):
+            self.task_combo.addItem(TASK_TITLES[kind], kind)
+        self.task_combo.setToolTip(
+            "What fine-tuning should teach (the Decide page fills this in). Full fine-tuning "
+            "is only recommended for new reasoning patterns with 2,000+ examples."
+        )
+        form.addRow("T&ask", self.task_combo)
+        self.keep_broad_check = QCheckBox("Must keep its general skills")
+        self.keep_broad_check.setToolTip(
+            "Full fine-tuning risks catastrophic forgetting; with this checked it is never picked"
+        )
+        form.addRow(self.keep_broad_check)
+        return box
+
+    def _results_column(self) -> QVBoxLayout:
+        column = QVBoxLayout()
+        column.setSpacing(10)
+        self.pick_title = QLabel()
+        self.pick_title.setStyleSheet("font-size: 18px; font-weight: 600;")
+        self.pick_reason = QLabel()
+        self.pick_reason.setWordWrap(True)
+        self.pick_reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #c0392b; font-weight: 600;")
+        self.error_label.hide()
+        column.addWidget(self.pick_title)
+        column.addWidget(self.pick_reason)
+        column.addWidget(self.error_label)
+
+        self.bar = MemoryBar()
+        column.addWidget(self.bar)
+
+        self.methods_table = QTableWidget(0, 6)
+        self.methods_table.setHorizontalHeaderLabels(
+            ["Method", "Fits", "Peak GiB", "Spare GiB", "Time", "Cost"]
+        )
+        self.methods_table.verticalHeader().hide()
+        self.methods_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.methods_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.methods_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        header = self.methods_table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in range(1, 6):
+            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.methods_table.setToolTip("Click a method to show its memory in the bar above")
+        self.methods_table.cellClicked.connect(self._table_clicked)
+        column.addWidget(self.methods_table)
+
+        self.fixes_label = QLabel()
+        self.fixes_label.setWordWrap(True)
+        self.fixes_label.setTextFormat(Qt.TextFormat.RichText)
+        self.fixes_label.hide()
+        column.addWidget(self.fixes_label)
+        self.warnings_label = QLabel()
+        self.warnings_label.setWordWrap(True)
+        self.warnings_label.setStyleSheet("color: #b9770e;")
+        self.warnings_label.hide()
+        column.addWidget(self.warnings_label)
+
+        details = self.details_box = QGroupBox("How this was estimated")
+        details_layout = QVBoxLayout(details)
+        # A text browser lays its text out inside its own viewport; a word-wrapped label
+        # here would make the whole page re-measure itself on every change.
+        self.assumptions_view = QTextBrowser()
+        self.assumptions_view.setOpenLinks(False)
+        self.assumptions_view.setFrameShape(QFrame.Shape.NoFrame)
+        self.assumptions_view.setMinimumHeight(230)
+        self.assumptions_view.viewport().setAutoFillBackground(False)
+        small = QFont(self.font())
+        small.setPointSizeF(max(7.0, small.pointSizeF() - 1))
+        self.assumptions_view.setFont(small)
+        details_layout.addWidget(self.assumptions_view)
+        column.addWidget(details)
+        column.addStretch(1)
+        return column
+
+    # Choices -------------------------------------------------------------------
+    def _fill_models(self) -> None:
+        current = self.model_combo.currentData()
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for model in list_base_models(self.context.project):
+            if model.source == "bundled":
+                self.model_combo.addItem(f"{model.name} (bundled)", f"catalog:{BUNDLED_MODEL_NAME}")
+            elif model.path is not None:
+                self.model_combo.addItem(f"{model.name} (local folder)", f"path:{model.path}")
+        self.model_combo.insertSeparator(self.model_combo.count())
+        for name in catalog_names():
+            if name != BUNDLED_MODEL_NAME:
+                self.model_combo.addItem(name, f"catalog:{name}")
+        index = self.model_combo.findData(current) if current else -1
+        self.model_combo.setCurrentIndex(max(0, index))
+        self.model_combo.blockSignals(False)
+
+    def _fill_gpus(self, select: str | None = None) -> None:
+        current = select or self.gpu_combo.currentData()
+        self.gpu_combo.blockSignals(True)
+        self.gpu_combo.clear()
+        detected = detected_gpu(self.context.hardware)
+        if detected is not None:
+            self.gpu_combo.addItem(
+                f"{detected.name} (detected, {detected.memory_gib:.1f} GiB)", "detected"
+            )
+            self.gpu_combo.insertSeparator(1)
+        for spec in gpu_catalog().values():
+            marker = " ✎" if spec.source == "user" else ""
+            self.gpu_combo.addItem(f"{spec.name} ({spec.memory_gib:.0f} GiB){marker}", spec.name)
+        index = self.gpu_combo.findData(current) if current else -1
+        if index < 0:
+            index = 0 if detected is not None else self.gpu_combo.findData(DEFAULT_GPU)
+        self.gpu_combo.setCurrentIndex(max(0, index))
+        self.gpu_combo.blockSignals(False)
+
+    def _restore_choices(self) -> None:
+        settings = app_settings()
+        model = settings.value(SETTINGS_KEY + "model", f"catalog:{DEFAULT_MODEL}")
+        index = self.model_combo.findData(model)
+        if index < 0:
+            index = self.model_combo.findData(f"catalog:{DEFAULT_MODEL}")
+        self.model_combo.setCurrentIndex(max(0, index))
+        if detected_gpu(self.context.hardware) is None:
+            gpu = settings.value(SETTINGS_KEY + "gpu", DEFAULT_GPU)
+            index = self.gpu_combo.findData(gpu)
+            if index >= 0:
+                self.gpu_combo.setCurrentIndex(index)
+
+    def _connect_live_updates(self) -> None:
+        for combo in (
+            self.model_combo,
+            self.gpu_combo,
+            self.sharding_combo,
+            self.show_combo,
+            self.precision_combo,
+            self.optimizer_combo,
+            self.task_combo,
+        ):
+            combo.currentIndexChanged.connect(self.recompute)
+        self.targets_combo.currentTextChanged.connect(self.recompute)
+        for spin in (
+            self.gpu_count,
+            self.batch_spin,
+            self.accum_spin,
+            self.seq_spin,
+            self.rank_spin,
+            self.dropout_spin,
+            self.epochs_spin,
+        ):
+            spin.valueChanged.connect(self.recompute)
+        for spin in (self.examples_spin, self.avg_spin):
+            spin.valueChanged.connect(self._data_edited)
+        for check in (
+            self.packing_check,
+            self.checkpointing_check,
+            self.double_quant_check,
+            self.keep_broad_check,
+        ):
+            check.toggled.connect(self.recompute)
+        self.model_combo.currentIndexChanged.connect(self._remember_choices)
+        self.gpu_combo.currentIndexChanged.connect(self._remember_choices)
+
+    def _remember_choices(self) -> None:
+        settings = app_settings()
+        settings.setValue(SETTINGS_KEY + "model", self.model_combo.currentData())
+        if self.gpu_combo.currentData() != "detected":
+            settings.setValue(SETTINGS_KEY + "gpu", self.gpu_combo.currentData())
+
+    # Reading the controls ---------------------------------------------------------
+    def current_model(self) -> ModelArchitecture:
+        key = self.model_combo.currentData() or f"catalog:{DEFAULT_MODEL}"
+        if key not in self._models:
+            _kind, _, value = key.partition(":")
+            self._models[key] = load_architecture(value)
+        return self._models[key]
+
+    def current_gpu(self) -> GpuSpec:
+        key = self.gpu_combo.currentData()
+        if key == "detected":
+            detected = detected_gpu(self.context.hardware)
+            if detected is not None:
+                return detected
+        catalog = gpu_catalog()
+        return catalog.get(key) or catalog[DEFAULT_GPU]
+
+    def current_settings(self) -> RunSettings:
+        gpus = self.gpu_count.value()
+        tokens = self._dataset_tokens
+        return RunSettings(
+            method="qlora",
+            precision=self.precision_combo.currentText(),
+            optimizer=self.optimizer_combo.currentData(),
+            micro_batch_size=self.batch_spin.value(),
+            grad_accum=self.accum_spin.value(),
+            seq_len=self.seq_spin.value(),
+            packing=self.packing_check.isChecked(),
+            gradient_checkpointing=self.checkpointing_check.isChecked(),
+            lora_r=self.rank_spin.value(),
+            lora_targets=self.targets_combo.currentText() or "all-linear",
+            lora_dropout=round(self.dropout_spin.value(), 3),
+            double_quant=self.double_quant_check.isChecked(),
+            num_gpus=gpus,
+            sharding=self.sharding_combo.currentData() if gpus > 1 else "none",
+            examples=self.examples_spin.value(),
+            avg_tokens=self.avg_spin.value(),
+            epochs=round(self.epochs_spin.value(), 2),
+            dataset_tokens=tokens.total_tokens if tokens else None,
+        )
+
+    def current_goals(self) -> Goals:
+        return Goals(
+            task_kind=self.task_combo.currentData(),
+            examples=self.examples_spin.value(),
+            keep_broad_capabilities=self.keep_broad_check.isChecked(),
+        )
+
+    # Live estimate -----------------------------------------------------------------
+    def recompute(self, *_args) -> None:
+        if self._updating:
+            return
+        started = time.perf_counter()
+        self.sharding_combo.setEnabled(self.gpu_count.value() > 1)
+        gpu = self.current_gpu()
+        self.price_spin.blockSignals(True)
+        self.price_spin.setValue(gpu.price_per_hour)
+        self.price_spin.blockSignals(False)
+        self.gpu_label.setText(self._gpu_text(gpu))
+        try:
+            model = self.current_model()
+            self.model_label.setText(model.describe())
+            rec = recommend(
+                model,
+                self.current_settings(),
+                gpu,
+                self.current_goals(),
+                method=self.show_combo.currentData(),
+            )
+        except (ArchitectureError, GpuCatalogError, ValueError) as error:
+            self._show_error(str(error))
+            self.last_recompute_ms = (time.perf_counter() - started) * 1000
+            return
+        self.recommendation = rec
+        self._show(rec)
+        self.last_recompute_ms = (time.perf_counter() - started) * 1000
+
+    def _gpu_text(self, gpu: GpuSpec) -> str:
+        text = f"{gpu.tflops:g} TFLOP/s 16-bit, {'bf16' if gpu.bf16 else 'no bf16 (fp16 only)'}"
+        if self.context.hardware.gpus:
+            return text
+        return text + ". No GPU was detected on this machine: estimating for the one chosen."
+
+    def _show_error(self, message: str) -> None:
+        self.recommendation = None
+        self.pick_title.setText("Cannot estimate with these settings")
+        self._set_title_color(False)
+        self.pick_reason.setText("Change the setting named below; the estimate comes back at once.")
+        self.error_label.setText(message[0].upper() + message[1:] if message else message)
+        self.error_label.show()
+        self.bar.hide()
+        self.methods_table.setRowCount(0)
+        self.methods_table.hide()
+        self.fixes_label.hide()
+        self.warnings_label.hide()
+        self.assumptions_view.clear()
+        self._assumptions_html = ""
+        self.details_box.hide()
+
+    @staticmethod
+    def _set_text(label: QLabel, text: str) -> None:
+        if label.text() != text:  # an unchanged rich-text label still re-lays itself out
+            label.setText(text)
+
+    def _set_title_color(self, fits: bool) -> None:
+        if self._title_fits is not fits:  # style sheets are slow to re-apply
+            color = "#2e8b57" if fits else "#c0392b"
+            self.pick_title.setStyleSheet(f"font-size: 18px; font-weight: 600; color: {color};")
+            self._title_fits = fits
+
+    def _show(self, rec: Recommendation) -> None:
+        self.error_label.hide()
+        self.bar.show()
+        self.methods_table.show()
+        self.details_box.show()
+        chosen = rec.chosen
+        verdict = chosen.fit_summary()
+        self._set_text(self.pick_title, f"{METHOD_TITLES[rec.method]}: {verdict}")
+        self._set_title_color(chosen.fits)
+        self._set_text(self.pick_reason, rec.reason)
+        segments = [
+            BarSegment(c.key, COMPONENT_TITLES[c.key], c.gib, c.detail)
+            for c in chosen.memory.components
+        ]
+        self.bar.set_breakdown(
+            segments,
+            chosen.memory.capacity_gib,
+            f"{METHOD_TITLES[rec.method]}: {chosen.peak_gib:.1f} GiB per GPU at the "
+            f"{chosen.memory.phase}",
+        )
+        self._fill_table(rec)
+        fitting = rec.fitting_fixes()
+        if rec.fixes:
+            items = fitting or sorted(rec.fixes, key=lambda fix: fix.peak_gib)[:3]
+            heading = "What would fit:" if fitting else "Nothing tried fits. Closest:"
+            bullets = "".join(
+                f"<li>{fix.change}: {fix.peak_gib:.1f} GiB"
+                + (
+                    f", {fix.estimate.hours:.1f} h, ${fix.estimate.cost_usd:,.2f}"
+                    if fix.fits
+                    else ""
+                )
+                + "</li>"
+                for fix in items[:6]
+            )
+            self._set_text(
+                self.fixes_label, f"<b>{heading}</b><ul style='margin-top:2px'>{bullets}</ul>"
+            )
+            self.fixes_label.show()
+        else:
+            self.fixes_label.hide()
+        if chosen.warnings:
+            self.warnings_label.setText("  ".join(f"⚠ {text}" for text in chosen.warnings))
+            self.warnings_label.show()
+        else:
+            self.warnings_label.hide()
+        items = "".join(f"<li>{text}</li>" for text in chosen.assumptions)
+        html = f"<ul style='margin-left:-20px'>{items}</ul>"
+        if html != self._assumptions_html:
+            self.assumptions_view.setHtml(html)
+            self._assumptions_html = html
+
+    def _fill_table(self, rec: Recommendation) -> None:
+        table = self.methods_table
+        if table.rowCount() != len(rec.estimates):
+            # Items are made once and then updated: re-creating them costs more than the estimate.
+            table.setRowCount(len(rec.estimates))
+            for row in range(table.rowCount()):
+                for col in range(table.columnCount()):
+                    item = QTableWidgetItem()
+                    if col:
+                        item.setTextAlignment(
+                            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                        )
+                    table.setItem(row, col, item)
+            table.setFixedHeight(
+                table.horizontalHeader().height()
+                + sum(table.rowHeight(r) for r in range(table.rowCount()))
+                + 4
+            )
+        for row, (method, result) in enumerate(rec.estimates.items()):
+            fits = "yes" if result.fits else "no"
+            if result.memory.pages_to_cpu:
+                fits = "paged"
+            hours = result.hours
+            cells = [
+                METHOD_TITLES[method] + ("  ★" if method == rec.method else ""),
+                fits,
+                f"{result.peak_gib:.1f}",
+                f"{result.headroom_gib:+.1f}",
+                f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h",
+                f"${result.cost_usd:,.2f}",
+            ]
+            summary = result.fit_summary()
+            for col, text in enumerate(cells):
+                item = table.item(row, col)
+                if item.text() != text:
+                    item.setText(text)
+                if item.data(Qt.ItemDataRole.UserRole) != method:
+                    item.setData(Qt.ItemDataRole.UserRole, method)
+                if col == 1:
+                    item.setForeground(self._fit_colors[result.fits])
+                chosen = method == rec.method
+                if item.font().bold() != chosen:
+                    item.setFont(self._bold_font if chosen else self._plain_font)
+                if item.toolTip() != summary:
+                    item.setToolTip(summary)
+
+    def _table_clicked(self, row: int, _column: int) -> None:
+        item = self.methods_table.item(row, 0)
+        if item is not None:
+            index = self.show_combo.findData(item.data(Qt.ItemDataRole.UserRole))
+            if index >= 0:
+                self.show_combo.setCurrentIndex(index)
+
+    # Data --------------------------------------------------------------------------
+    def _data_edited(self) -> None:
+        if self._updating:
+            return
+        if self._dataset_tokens is not None:
+            self._dataset_tokens = None
+            self.dataset_label.setText("Using examples x average length.")
+        self.recompute()
+
+    def apply_dataset_tokens(self, tokens: DatasetTokens) -> None:
+        """Use a dataset's counts; editing examples or length by hand goes back to them."""
+        self._updating = True
+        self.examples_spin.setValue(tokens.examples)
+        self.avg_spin.setValue(tokens.avg_tokens)
+        self._updating = False
+        self._dataset_tokens = tokens
+        self.dataset_label.setText(
+            f"From {tokens.label}: {tokens.examples:,} examples, {tokens.total_tokens:,} tokens "
+            f"(longest {tokens.max_tokens:,}; counted with {tokens.counted_with})."
+        )
+        if tokens.max_tokens > self.seq_spin.value():
+            self.dataset_label.setText(
+                self.dataset_label.text()
+                + f" Examples longer than {self.seq_spin.value():,} tokens will be truncated."
+            )
+        self.recompute()
+
+    def _tokenizer_source(self):
+        key = self.model_combo.currentData() or ""
+        if key.startswith("path:"):
+            folder = Path(key[5:])
+            return folder if folder.is_dir() else None
+        return None
+
+    def count_dataset_tokens(self) -> None:
+        if self._task is not None:
+            return
+        project = self.context.project
+        source = self._tokenizer_source()
+        self.dataset_button.setEnabled(False)
+        self.dataset_progress.setValue(0)
+        self.dataset_progress.show()
+        self._task = BackgroundTask(
+            lambda report, cancelled: project_dataset_tokens(project, source, report, cancelled),
+            self,
+        )
+        self._task.progress.connect(
+            lambda fraction, _m: self.dataset_progress.setValue(int(fraction * 100))
+        )
+        self._task.succeeded.connect(self.apply_dataset_tokens)
+        self._task.failed.connect(self._dataset_failed)
+        self._task.finished.connect(self._dataset_done)
+        self._task.start()
+
+    def _dataset_failed(self, message: str) -> None:
+        text = (
+            message.split(": ", 1)[1] if message.startswith("DatasetTokensUnavailable") else message
+        )
+        self.dataset_label.setText(text)
+
+    def _dataset_done(self) -> None:
+        self._task = None
+        self.dataset_button.setEnabled(True)
+        self.dataset_progress.hide()
+
+    # Model folders and GPUs ----------------------------------------------------------
+    def _open_model_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a Hugging Face model folder")
+        if folder:
+            self.use_model_path(folder)
+
+    def use_model_path(self, path: str | Path) -> str | None:
+        """Estimate a folder or config.json; returns what went wrong, or None."""
+        try:
+            model = load_architecture(path)
+        except ArchitectureError as error:
+            self._show_error(str(error))
+            return str(error)
+        key = f"path:{Path(path).expanduser()}"
+        self._models[key] = model
+        index = self.model_combo.findData(key)
+        if index < 0:
+            self.model_combo.addItem(f"{model.name} ({Path(path).name})", key)
+            index = self.model_combo.count() - 1
+        self.model_combo.setCurrentIndex(index)
+        self.recompute()
+        return None
+
+    def _price_edited(self) -> None:
+        gpu = self.current_gpu()
+        price = round(self.price_spin.value(), 2)
+        if abs(price - gpu.price_per_hour) < 0.005:
+            return
+        self.set_gpu_price(gpu, price)
+
+    def set_gpu_price(self, gpu: GpuSpec, price: float) -> None:
+        fields = {"price_per_hour": price}
+        if gpu.name not in gpu_catalog():  # a detected card the catalog does not know
+            fields.update(memory_gib=gpu.memory_gib, tflops=gpu.tflops, bf16=gpu.bf16)
+        save_user_gpu(gpu.name, **fields)
+        self._fill_gpus()
+        self.context.show_status(f"Saved ${price:.2f}/GPU-hour for {gpu.name}")
+        self.recompute()
+
+    def add_gpu(self, name: str, memory_gib: float, tflops: float, price: float) -> str | None:
+        """Add a GPU to the user's catalog and select it; returns what went wrong, or None."""
+        try:
+            spec = save_user_gpu(
+                name, memory_gib=memory_gib, tflops=tflops, price_per_hour=price, bf16=True
+            )
+        except GpuCatalogError as error:
+            return str(error)
+        self._fill_gpus(select=spec.name)
+        self.recompute()
+        return None
+
+    def _add_gpu_dialog(self) -> None:
+        dialog = QDialog(self)
+        dialog.setWindowTitle("Add a GPU")
+        form = QFormLayout(dialog)
+        name = QLineEdit()
+        memory = QDoubleSpinBox()
+        memory.setRange(1, 2048)
+        memory.setValue(24)
+        memory.setSuffix(" GiB")
+        tflops = QDoubleSpinBox()
+        tflops.setRange(1, 100000)
+        tflops.setValue(100)
+        tflops.setSuffix(" TFLOP/s")
+        price = QDoubleSpinBox()
+        price.setRange(0, 1000)
+        price.setPrefix("$ ")
+        form.addRow("Name", name)
+        form.addRow("Memory", memory)
+        form.addRow("Dense bf16", tflops)
+        form.addRow("Price per hour", price)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        error = QLabel()
+        error.setStyleSheet("color: #c0392b;")
+        form.addRow(error)
+        form.addRow(buttons)
+
+        def accept() -> None:
+            problem = self.add_gpu(name.text(), memory.value(), tflops.value(), price.value())
+            if problem:
+                error.setText(problem)
+            else:
+                dialog.accept()
+
+        buttons.accepted.connect(accept)
+        buttons.rejected.connect(dialog.reject)
+        dialog.open()
+
+    # Navigation and project ------------------------------------------------------------
+    def receive(self, payload) -> None:
+        """Settings handed over by another page, e.g. the Decide wizard's answers."""
+        if not isinstance(payload, dict):
+            return
+        self._updating = True
+        examples = payload.get("examples")
+        if isinstance(examples, int) and examples > 0:
+            self.examples_spin.setValue(examples)
+            self._dataset_tokens = None
+            self.dataset_label.setText("Using examples x average length.")
+        rank = payload.get("preset_lora_r")
+        if isinstance(rank, int) and rank > 0:
+            self.rank_spin.setValue(rank)
+        kind = payload.get("task_kind")
+        if kind in TASK_KINDS:
+            self.task_combo.setCurrentIndex(self.task_combo.findData(kind))
+        if "keep_broad_capabilities" in payload:
+            self.keep_broad_check.setChecked(bool(payload["keep_broad_capabilities"]))
+        self._updating = False
+        self.recompute()
+        if payload.get("source") == "decide":
+            self.context.show_status(
+                f"From Decide: {TASK_TITLES.get(kind, 'task')}, "
+                f"{self.examples_spin.value():,} examples, LoRA r {self.rank_spin.value()}"
+            )
+
+    def _on_project_changed(self, _project) -> None:
+        self._dataset_tokens = None
+        self.dataset_label.setText("Using examples x average length.")
+        self._fill_models()
+        self.recompute()
+
+    def summary_text(self) -> str:
+        """The pick and the table as plain text (copied with Ctrl+Shift+C)."""
+        if self.recommendation is None:
+            return self.error_label.text()
+        from core.estimate.report import recommendation_text
+
+        return recommendation_text(self.recommendation)
+
+    def copy_summary(self) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.clipboard().setText(self.summary_text())
+        self.context.show_status("Estimate copied to the clipboard")
+
+    def can_close(self) -> bool:
+        if self._task is not None:
+            self._task.cancel()
+            self._task.wait(5000)
+        return True

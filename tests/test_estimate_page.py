@@ -1,0 +1,154 @@
+"""The Estimate page driven through its real widgets (offscreen)."""
+
+import pytest
+from PySide6.QtCore import Qt
+
+from core.dataset.model import Dataset
+from core.dataset.split import SplitConfig
+from core.dataset.versions import save_version
+from core.estimate.gpus import find_gpu, user_catalog_path
+from core.hardware.detect import GpuInfo, HardwareInfo
+from desktop.context import AppContext
+from desktop.estimate.page import EstimatePage
+
+
+@pytest.fixture
+def page(qtbot, project):
+    widget = EstimatePage(AppContext(project, HardwareInfo(cpu_cores=2)))
+    qtbot.addWidget(widget)
+    widget.resize(1300, 900)
+    widget.show()
+    return widget
+
+
+def select(combo, data):
+    index = combo.findData(data)
+    assert index >= 0, data
+    combo.setCurrentIndex(index)
+
+
+def test_opens_with_the_seed_defaults_and_a_pick(page):
+    rec = page.recommendation
+    assert rec is not None and rec.chosen.model.name == "Llama-3.1-8B"
+    assert rec.chosen.gpu.name == "RTX 4090"
+    assert page.pick_title.text().startswith("QLoRA (4-bit): fits")
+    assert "usual starting point" in page.pick_reason.text()
+    assert page.methods_table.rowCount() == 3
+    assert page.methods_table.item(2, 0).text().endswith("★")
+    assert page.bar.total_gib == pytest.approx(rec.chosen.peak_gib, rel=0.01)
+    assert "No GPU was detected" in page.gpu_label.text()
+    assert page.batch_spin.toolTip().startswith("Sequences per GPU")
+    assert page.last_recompute_ms < 500  # gross limit; typically about a millisecond
+
+
+def test_every_change_recomputes_live(page):
+    before = page.recommendation.estimates["qlora"].peak_gib
+    page.seq_spin.setValue(512)
+    assert page.recommendation.estimates["qlora"].peak_gib < before
+    assert page.recommendation.method == "lora"  # now LoRA fits comfortably
+    page.checkpointing_check.setChecked(False)
+    assert page.recommendation.chosen.settings.gradient_checkpointing is False
+    select(page.gpu_combo, "A100 80GB")
+    assert page.recommendation.method == "lora"
+    assert page.recommendation.chosen.memory.capacity_gib == 80
+    page.gpu_count.setValue(4)
+    assert page.sharding_combo.isEnabled()
+    assert page.recommendation.chosen.settings.sharding == "fsdp"
+
+
+def test_clicking_a_method_shows_its_memory(page, qtbot):
+    rect = page.methods_table.visualItemRect(page.methods_table.item(0, 0))
+    qtbot.mouseClick(page.methods_table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert page.show_combo.currentData() == "full"
+    assert page.recommendation.method == "full" and not page.recommendation.fits
+    assert page.fixes_label.isVisible() and "What would fit" in page.fixes_label.text()
+    assert page.pick_title.text().startswith("Full fine-tuning: does not fit")
+
+
+def test_impossible_settings_show_an_error_not_a_crash(page):
+    page.targets_combo.setCurrentText("attn")
+    assert page.recommendation is None
+    assert page.error_label.isVisible() and "Unknown LoRA target 'attn'" in page.error_label.text()
+    assert page.pick_title.text() == "Cannot estimate with these settings"
+    assert page.methods_table.rowCount() == 0 and not page.bar.isVisible()
+    page.targets_combo.setCurrentText("q_proj,v_proj")
+    assert page.recommendation is not None and not page.error_label.isVisible()
+
+
+def test_decide_answers_arrive_through_navigation(qtbot, project):
+    from desktop.main_window import MainWindow
+
+    context = AppContext(project, HardwareInfo(cpu_cores=2))
+    window = MainWindow(context)
+    qtbot.addWidget(window)
+    payload = {
+        "source": "decide",
+        "decision_id": 1,
+        "task_kind": "format",
+        "examples": 150,
+        "preset_lora_r": 8,
+        "keep_broad_capabilities": True,
+    }
+    context.navigate("estimate", payload)
+    page = window.page("estimate")
+    assert window.stack.currentWidget() is page
+    assert page.examples_spin.value() == 150 and page.rank_spin.value() == 8
+    assert page.task_combo.currentData() == "format" and page.keep_broad_check.isChecked()
+    assert page.recommendation.chosen.settings.lora_r == 8
+    assert "From Decide" in window.statusBar().currentMessage()
+
+
+def test_detected_gpu_is_the_default(qtbot, project):
+    card = GpuInfo(0, "NVIDIA GeForce RTX 3090", int(23.6 * 1024**3), compute_capability=(8, 6))
+    widget = EstimatePage(AppContext(project, HardwareInfo(gpus=[card])))
+    qtbot.addWidget(widget)
+    assert widget.gpu_combo.currentData() == "detected"
+    gpu = widget.recommendation.chosen.gpu
+    assert gpu.name == "RTX 3090" and gpu.memory_gib == 23.6
+
+
+def test_prices_and_new_gpus_are_saved(page, studio_home):
+    page.set_gpu_price(find_gpu("RTX 4090"), 0.0)
+    assert find_gpu("RTX 4090").price_per_hour == 0.0
+    assert page.recommendation.chosen.cost_usd == 0.0
+    assert page.add_gpu("Lab card", 48, 150, 0.5) is None
+    assert page.gpu_combo.currentData() == "Lab card"
+    assert page.recommendation.chosen.gpu.memory_gib == 48
+    assert "memory_gib must be" in page.add_gpu("Bad", 0, 150, 0.5)
+    assert user_catalog_path().is_file()
+
+
+def test_a_local_model_folder_can_be_estimated(page, tiny_model_dir, tmp_path):
+    assert page.use_model_path(tiny_model_dir) is None
+    assert page.recommendation.chosen.model.hidden_size == 64
+    assert "parameters" in page.model_label.text()
+    assert "no config.json" in page.use_model_path(tmp_path)
+    assert page.error_label.isVisible()
+
+
+def test_uses_the_current_dataset_tokens(page, qtbot, project):
+    page.count_dataset_tokens()
+    with qtbot.waitSignal(page._task.finished, timeout=20_000):
+        pass
+    assert "no saved dataset version" in page.dataset_label.text()
+    conversations = [
+        [
+            {"role": "user", "content": "hello " * (5 + i)},
+            {"role": "assistant", "content": "hi " * 30},
+        ]
+        for i in range(20)
+    ]
+    save_version(
+        project,
+        Dataset.from_conversations(conversations, name="greetings"),
+        split=SplitConfig(valid_fraction=0.0),
+    )
+    page.count_dataset_tokens()
+    with qtbot.waitSignal(page._task.finished, timeout=20_000):
+        pass
+    assert page.examples_spin.value() == 20
+    settings = page.recommendation.chosen.settings
+    assert settings.dataset_tokens and settings.dataset_tokens > 20 * 20
+    assert "greetings v1" in page.dataset_label.text()
+    page.examples_spin.setValue(500)  # typing a number goes back to examples x length
+    assert page.recommendation.chosen.settings.dataset_tokens is None
