@@ -144,7 +144,7 @@ class EstimatePage(QScrollArea):
         settings_column.addStretch(1)
         left = QWidget()
         left.setLayout(settings_column)
-        left.setFixedWidth(390)
+        left.setFixedWidth(370)
         columns.addWidget(left, 0, Qt.AlignmentFlag.AlignTop)
         columns.addLayout(self._results_column(), 1)
         outer.addLayout(columns)
@@ -341,6 +341,7 @@ class EstimatePage(QScrollArea):
         column = QVBoxLayout()
         column.setSpacing(10)
         self.pick_title = QLabel()
+        self.pick_title.setWordWrap(True)
         self.pick_title.setStyleSheet("font-size: 18px; font-weight: 600;")
         self.pick_reason = QLabel()
         self.pick_reason.setWordWrap(True)
@@ -349,7 +350,15 @@ class EstimatePage(QScrollArea):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #c0392b; font-weight: 600;")
         self.error_label.hide()
-        column.addWidget(self.pick_title)
+        title_row = QHBoxLayout()
+        title_row.addWidget(self.pick_title, 1)
+        copy_button = QPushButton("Copy")
+        copy_button.setToolTip(
+            "Copy the pick, the table and the assumptions as text (Ctrl+Shift+C)"
+        )
+        copy_button.clicked.connect(self.copy_summary)
+        title_row.addWidget(copy_button, 0, Qt.AlignmentFlag.AlignTop)
+        column.addLayout(title_row)
         column.addWidget(self.pick_reason)
         column.addWidget(self.error_label)
 
