@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
@@ -52,7 +53,9 @@ class GpuSpec:
         return data
 
 
+@lru_cache(maxsize=1)
 def _shipped() -> dict[str, dict]:
+    """The shipped catalog (read once; callers copy entries before changing them)."""
     text = resources.files("resources").joinpath("catalog/gpus.json").read_text("utf-8")
     return json.loads(text)["gpus"]
 
