@@ -28,7 +28,9 @@ def _mapping(args: argparse.Namespace):
     if not (args.prompt_column or args.response_column):
         return None
     return ColumnMapping(
-        prompt=args.prompt_column or "", response=args.response_column or "", system=args.system_column
+        prompt=args.prompt_column or "",
+        response=args.response_column or "",
+        system=args.system_column,
     )
 
 
@@ -42,10 +44,14 @@ def register(subparsers) -> None:
         description="Print every finding as LINE:SEVERITY:CODE:message. Exit 0 without "
         "errors (warnings allowed), 1 with errors, 2 when the file cannot be read.",
     )
-    validate.add_argument("file", help="a .jsonl/.json/.csv/.tsv/.parquet file or a save_to_disk folder")
+    validate.add_argument(
+        "file", help="a .jsonl/.json/.csv/.tsv/.parquet file or a save_to_disk folder"
+    )
     validate.add_argument("--format", choices=INPUT_FORMATS, default="auto", help="input format")
     validate.add_argument(
-        "--max-seq-len", type=int, help="flag examples longer than this many tokens (needs --tokenizer)"
+        "--max-seq-len",
+        type=int,
+        help="flag examples longer than this many tokens (needs --tokenizer)",
     )
     validate.add_argument(
         "--tokenizer", help="model folder (or SmolLM2-135M-Instruct) whose tokenizer counts tokens"
@@ -133,9 +139,7 @@ def _validate(args: argparse.Namespace) -> int:
             print(finding.as_line())
     n_errors = sum(1 for f in findings if f.severity == ERROR)
     n_warnings = sum(1 for f in findings if f.severity == "warning")
-    print(
-        f"{len(dataset):,} examples: {n_errors} errors, {n_warnings} warnings", file=sys.stderr
-    )
+    print(f"{len(dataset):,} examples: {n_errors} errors, {n_warnings} warnings", file=sys.stderr)
     if is_unreadable(dataset):
         return EXIT_UNREADABLE
     return EXIT_ERRORS if n_errors else EXIT_OK
