@@ -148,6 +148,10 @@ class RunRecorder:
         self.notify("on_metrics", record)
         new_advice = self.advisor.observe(record) if self.advisor is not None else []
         for advice in new_advice:
+            best_step = advice.details.get("best_step")
+            if best_step is not None:
+                path = self.folder / runs.CHECKPOINTS_DIR / f"checkpoint-{best_step}"
+                advice.details["checkpoint"] = str(path) if path.is_dir() else None
             self.add_advice(advice)
         return new_advice
 
