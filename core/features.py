@@ -12,7 +12,7 @@ import importlib
 import importlib.util
 from types import ModuleType
 
-FEATURES = ("decide", "estimate", "dataset", "training", "evaluation", "runs", "export")
+FEATURES = ("decide", "estimate", "dataset", "training", "evaluation", "runs", "export", "scaleout")
 
 
 def feature_module(package: str, feature: str, part: str) -> ModuleType | None:
