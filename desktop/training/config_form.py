@@ -1,0 +1,385 @@
+"""The training settings form, generated from TrainConfig's fields and their metadata.
+
+Each field gets an editor chosen by its type (check box, drop-down for `choices`, spin
+box for whole numbers, text for numbers and names), its `label`, its `help` as the
+tooltip, and a place under it for the validation message. The form never validates on
+its own: it hands the raw values to TrainConfig, which says which field is wrong and why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.training.config import (
+    LORA_METHODS,
+    TrainConfig,
+    TrainConfigError,
+    config_fields,
+)
+
+# What 0 means for the whole-number settings where 0 is a choice, not a mistake.
+ZERO_MEANS = {
+    "max_steps": "no limit",
+    "eval_every_steps": "auto",
+    "checkpoint_every_steps": "auto",
+    "early_stopping_patience": "off",
+}
+FLOAT_PLACEHOLDERS = {"learning_rate": "auto: 2e-4 for LoRA and QLoRA, 2e-5 for full"}
+# Rarely changed: folded away until the user opens them.
+FOLDED_GROUPS = ("Monitoring",)
+ERROR_STYLE = "color: #d23f31; font-size: 11px;"
+INT_LIMIT = 1_000_000_000
+
+
+@dataclass
+class FieldEditor:
+    """One field's editor: the widget in the form, how to read and set it, its error label."""
+
+    name: str
+    widget: QWidget  # what the form shows (may hold a browse button beside the editor)
+    editor: QWidget  # the control itself (tests type into it)
+    get: Callable[[], Any]
+    set: Callable[[Any], None]
+    error: QLabel
+
+
+class ConfigForm(QObject):
+    """Builds the group boxes; `changed` fires on every edit (validation runs after it)."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.editors: dict[str, FieldEditor] = {}
+        self.groups: dict[str, QGroupBox] = {}
+        self.errors: dict[str, str] = {}
+        self.general_error = ""
+        self.defaults = TrainConfig()
+        self._base_models: list[tuple[str, str]] = []  # (shown text, value)
+        self._versions: list[tuple[str, str]] = []
+        self._loading = False
+        self.widget = QWidget()
+        layout = QVBoxLayout(self.widget)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(8)
+        forms: dict[str, QFormLayout] = {}
+        for spec in config_fields():
+            group = spec.metadata["group"]
+            if group not in forms:
+                forms[group] = self._add_group(layout, group)
+            editor = self._make_editor(spec)
+            self.editors[spec.name] = editor
+            label = QLabel(spec.metadata["label"])
+            label.setToolTip(spec.metadata["help"])
+            label.setBuddy(editor.editor)
+            forms[group].addRow(label, editor.widget)
+        layout.addStretch(1)
+        self.set_config(self.defaults)
+        self._update_enabled()
+
+    # --- building -----------------------------------------------------------------
+    def _add_group(self, layout: QVBoxLayout, title: str) -> QFormLayout:
+        box = QGroupBox()
+        box.setObjectName(f"group_{title}")
+        outer = QVBoxLayout(box)
+        outer.setContentsMargins(10, 4, 10, 8)
+        header = QToolButton()
+        header.setText(title)
+        header.setCheckable(True)
+        header.setChecked(title not in FOLDED_GROUPS)
+        header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        header.setStyleSheet("QToolButton { border: none; font-weight: 600; }")
+        header.setToolTip(f"Show or hide the {title.lower()} settings")
+        body = QWidget()
+        form = QFormLayout(body)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+
+        def fold(opened: bool) -> None:
+            header.setArrowType(Qt.ArrowType.DownArrow if opened else Qt.ArrowType.RightArrow)
+            body.setVisible(opened)
+
+        header.toggled.connect(fold)
+        fold(header.isChecked())
+        outer.addWidget(header)
+        outer.addWidget(body)
+        layout.addWidget(box)
+        self.groups[title] = box
+        box.setProperty("fold_button", header)
+        return form
+
+    def _make_editor(self, spec: dataclasses.Field) -> FieldEditor:
+        name, meta = spec.name, spec.metadata
+        default = getattr(self.defaults, name)
+        if name == "base_model":
+            control, get, set_ = self._model_combo()
+        elif name == "dataset_version":
+            control, get, set_ = self._version_combo()
+        elif meta.get("choices"):
+            control = QComboBox()
+            control.addItems(list(meta["choices"]))
+            control.currentTextChanged.connect(self._edited)
+
+            def set_(value, box=control):
+                box.setCurrentIndex(max(0, box.findText(str(value))))
+
+            get = control.currentText
+        elif isinstance(default, bool):
+            control = QCheckBox()
+            control.toggled.connect(self._edited)
+            get = control.isChecked
+
+            def set_(value, box=control):
+                box.setChecked(bool(value))
+        elif isinstance(default, int):
+            control = QSpinBox()
+            control.setRange(0, INT_LIMIT)
+            control.setGroupSeparatorShown(True)
+            if name in ZERO_MEANS:
+                control.setSpecialValueText(ZERO_MEANS[name])
+            control.valueChanged.connect(self._edited)
+            get = control.value
+
+            def set_(value, box=control):
+                box.setValue(int(value))
+        elif isinstance(default, list):
+            control = QLineEdit()
+            control.setPlaceholderText("comma-separated names")
+            control.textEdited.connect(self._edited)
+
+            def get(box=control):
+                return box.text()
+
+            def set_(value, box=control):
+                box.setText(", ".join(value) if isinstance(value, list) else str(value))
+        elif isinstance(default, float):
+            control = QLineEdit()
+            control.setPlaceholderText(FLOAT_PLACEHOLDERS.get(name, ""))
+            control.textEdited.connect(self._edited)
+            optional = name in FLOAT_PLACEHOLDERS
+
+            def get(box=control, optional=optional):
+                text = box.text().strip()
+                return 0.0 if optional and not text else text
+
+            def set_(value, box=control, optional=optional):
+                box.setText("" if optional and value == 0 else f"{value:g}")
+        else:
+            control = QLineEdit()
+            control.textEdited.connect(self._edited)
+            get = control.text
+
+            def set_(value, box=control):
+                box.setText(str(value))
+
+        control.setToolTip(meta["help"])
+        control.setObjectName(f"field_{name}")
+        widget: QWidget = control
+        if name in ("train_file", "validation_file"):
+            control.setPlaceholderText("a .jsonl file, or choose a dataset version above")
+            widget = self._with_browse(control, name)
+        elif name == "name":
+            control.setPlaceholderText("automatic: method, model and date")
+        error = QLabel()
+        error.setObjectName(f"error_{name}")
+        error.setWordWrap(True)
+        error.setStyleSheet(ERROR_STYLE)
+        error.hide()
+        holder = QWidget()
+        column = QVBoxLayout(holder)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(1)
+        column.addWidget(widget)
+        column.addWidget(error)
+        return FieldEditor(name, holder, control, get, set_, error)
+
+    def _with_browse(self, line: QLineEdit, name: str) -> QWidget:
+        holder = QWidget()
+        row = QHBoxLayout(holder)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(line, 1)
+        button = QPushButton("…")
+        button.setFixedWidth(30)
+        button.setToolTip("Choose a JSONL file")
+
+        def browse() -> None:
+            path, _ = QFileDialog.getOpenFileName(
+                self.widget, "Choose a JSONL file", line.text(), "JSON Lines (*.jsonl);;All (*)"
+            )
+            if path:
+                line.setText(path)
+                self._edited()
+
+        button.clicked.connect(browse)
+        row.addWidget(button)
+        return holder
+
+    def _model_combo(self):
+        combo = QComboBox()
+        combo.setEditable(True)  # a Hugging Face folder path may be typed or pasted
+        combo.lineEdit().setPlaceholderText("a model name or folder")
+        combo.currentTextChanged.connect(self._edited)
+
+        def get() -> str:
+            index = combo.findText(combo.currentText())
+            if index >= 0 and combo.itemData(index):
+                return str(combo.itemData(index))
+            return combo.currentText().strip()
+
+        def set_(value) -> None:
+            for index in range(combo.count()):
+                if combo.itemData(index) == value:
+                    combo.setCurrentIndex(index)
+                    return
+            combo.setEditText(str(value))
+
+        return combo, get, set_
+
+    def _version_combo(self):
+        combo = QComboBox()
+        combo.currentIndexChanged.connect(self._edited)
+
+        def get() -> str:
+            return str(combo.currentData() or "")
+
+        def set_(value) -> None:
+            index = combo.findData(str(value)) if value else 0
+            if index < 0:  # a label such as "v3" from a saved config
+                index = next(
+                    (i for i in range(combo.count()) if combo.itemText(i).endswith(f" {value}")),
+                    -1,
+                )
+            if index < 0 and value:
+                combo.addItem(f"{value} (not in this project)", str(value))
+                index = combo.count() - 1
+            combo.setCurrentIndex(max(0, index))
+
+        return combo, get, set_
+
+    # --- choices from the project ----------------------------------------------------
+    def set_base_models(self, models: list[tuple[str, str]]) -> None:
+        """(shown text, value) pairs; the current choice is kept."""
+        current = self.editors["base_model"].get()
+        combo: QComboBox = self.editors["base_model"].editor
+        self._loading = True
+        combo.clear()
+        for text, value in models:
+            combo.addItem(text, value)
+        self.editors["base_model"].set(current)
+        self._loading = False
+        self.validate()
+
+    def set_dataset_versions(self, versions: list[tuple[str, str]], note: str = "") -> None:
+        current = self.editors["dataset_version"].get()
+        combo: QComboBox = self.editors["dataset_version"].editor
+        self._loading = True
+        combo.clear()
+        combo.addItem(note or "none: use the training file below", "")
+        for text, value in versions:
+            combo.addItem(text, value)
+        self.editors["dataset_version"].set(current)
+        self._loading = False
+        self.validate()
+
+    # --- values -----------------------------------------------------------------------
+    def values(self) -> dict[str, Any]:
+        return {name: editor.get() for name, editor in self.editors.items()}
+
+    def set_values(self, values: dict[str, Any]) -> None:
+        self._loading = True
+        for name, value in values.items():
+            if name in self.editors:
+                self.editors[name].set(value)
+        self._loading = False
+        self._edited()
+
+    def set_config(self, config: TrainConfig) -> None:
+        self.set_values(config.as_dict())
+
+    def config(self) -> TrainConfig | None:
+        """The settings as a TrainConfig, or None while a field is wrong (see `errors`)."""
+        self.validate()
+        if self.errors or self.general_error:
+            return None
+        return TrainConfig(**self.values())
+
+    def validate(self) -> dict[str, str]:
+        """Find every wrong field: fix each reported one to its default and ask again."""
+        values = self.values()
+        errors: dict[str, str] = {}
+        general = ""
+        for _ in range(len(values)):
+            try:
+                TrainConfig(**values)
+                break
+            except TrainConfigError as error:
+                if error.field not in values or error.field in errors:
+                    general = str(error)
+                    break
+                errors[error.field] = error.message
+                values[error.field] = getattr(self.defaults, error.field)
+        self.errors, self.general_error = errors, general
+        for name, editor in self.editors.items():
+            message = errors.get(name, "")
+            editor.error.setText(message)
+            editor.error.setVisible(bool(message))
+        return errors
+
+    def show_error(self, name: str, message: str) -> None:
+        """An error found elsewhere (no data chosen, pre-flight) shown at its field."""
+        editor = self.editors.get(name)
+        if editor is None:
+            self.general_error = message
+            return
+        self.errors[name] = message
+        editor.error.setText(message)
+        editor.error.show()
+
+    def focus(self, name: str) -> None:
+        editor = self.editors[name]
+        for box in self.groups.values():
+            if box.isAncestorOf(editor.editor):
+                box.property("fold_button").setChecked(True)
+        editor.editor.setFocus()
+
+    # --- reacting -----------------------------------------------------------------------
+    def _edited(self, *_args) -> None:
+        if self._loading:
+            return
+        self._update_enabled()
+        self.validate()
+        self.changed.emit()
+
+    def _update_enabled(self) -> None:
+        method = self.editors["method"].get()
+        adapters = method in LORA_METHODS
+        box = self.groups.get("LoRA")
+        if box is not None:
+            box.setEnabled(adapters)
+            box.setToolTip("" if adapters else "LoRA settings apply to lora, qlora and lora8bit.")
+        for name in ("quant_type", "double_quant"):
+            self.editors[name].editor.setEnabled(method == "qlora")
+        uses_version = bool(self.editors["dataset_version"].get())
+        for name in ("train_file", "validation_file"):
+            self.editors[name].widget.setEnabled(not uses_version)

@@ -1,0 +1,371 @@
+"""The live monitor: loss curves with the advisor's markers, learning rate, gradient norm,
+tokens per second and memory, progress with ETA, the advice list and the run log.
+
+Signals from the training thread only store what they bring (appending to numpy buffers,
+keeping the latest progress, queueing log lines); a 10 Hz timer turns that into drawing.
+So a burst of records costs the GUI one redraw, not one per record.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.training.observer import Progress
+from core.training.records import Advice, MetricRecord
+from desktop.training.advice_panel import AdvicePanel
+from desktop.training.charts import TRAIN_COLOR, VALID_COLOR, LossChart, MetricChart
+from desktop.training.curves import SeriesBuffer
+
+REDRAW_INTERVAL_MS = 100  # about 10 Hz: smooth to the eye, cheap for the GUI thread
+LOG_LINES_KEPT = 5000
+GIB = 1024**3
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "unknown"
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+class RunMonitor(QWidget):
+    pause_clicked = Signal()
+    resume_clicked = Signal()
+    stop_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.series = {
+            name: SeriesBuffer()
+            for name in (
+                "loss",
+                "eval_loss",
+                "learning_rate",
+                "grad_norm",
+                "tokens_per_second",
+                "memory_allocated",
+                "memory_peak",
+            )
+        }
+        self._progress: Progress | None = None
+        self._progress_shown: Progress | None = None
+        self._pending_log: list[str] = []
+        self.memory_kind = ""
+        self.redraws = 0
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addLayout(self._header())
+        layout.addLayout(self._progress_row())
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.setChildrenCollapsible(False)
+        splitter.addWidget(self._loss_area())
+        splitter.addWidget(self._small_charts())
+        splitter.addWidget(self._tabs())
+        splitter.setStretchFactor(0, 5)
+        splitter.setStretchFactor(1, 4)
+        splitter.setStretchFactor(2, 3)
+        layout.addWidget(splitter, 1)
+
+        self.timer = QTimer(self)
+        self.timer.setInterval(REDRAW_INTERVAL_MS)
+        self.timer.timeout.connect(self.redraw)
+        self.set_controls("idle")
+
+    # --- building -----------------------------------------------------------------
+    def _header(self) -> QHBoxLayout:
+        row = QHBoxLayout()
+        label = QLabel("&Run")
+        self.run_combo = QComboBox()
+        self.run_combo.setObjectName("runPicker")
+        self.run_combo.setToolTip(
+            "Show a finished or past run's curves, advice and log (while nothing trains)"
+        )
+        self.run_combo.setMinimumContentsLength(28)
+        self.run_combo.setPlaceholderText("choose a past run to show its curves")
+        label.setBuddy(self.run_combo)
+        self.continue_button = QPushButton("Continue run")
+        self.continue_button.setToolTip(
+            "Resume this stopped, failed or interrupted run from its last checkpoint"
+        )
+        self.continue_button.setEnabled(False)
+        row.addWidget(label)
+        row.addWidget(self.run_combo, 1)
+        row.addWidget(self.continue_button)
+        return row
+
+    def _progress_row(self) -> QVBoxLayout:
+        column = QVBoxLayout()
+        column.setSpacing(4)
+        self.status_label = QLabel("No run yet: choose the settings on the left and press Start.")
+        self.status_label.setObjectName("runStatus")
+        self.status_label.setWordWrap(True)
+        row = QHBoxLayout()
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setObjectName("runProgress")
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("not started")
+        self.progress_bar.setTextVisible(True)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Hold after the current step (F6)")
+        self.pause_button.clicked.connect(self.pause_clicked)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Go on training (F5)")
+        self.resume_button.clicked.connect(self.resume_clicked)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip(
+            "Finish the current step, save a checkpoint and the final model, and end (Shift+F5)"
+        )
+        self.stop_button.clicked.connect(self.stop_clicked)
+        row.addWidget(self.progress_bar, 1)
+        for button in (self.pause_button, self.resume_button, self.stop_button):
+            row.addWidget(button)
+        column.addWidget(self.status_label)
+        column.addLayout(row)
+        return column
+
+    def _loss_area(self) -> QWidget:
+        holder = QWidget()
+        column = QVBoxLayout(holder)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        tools = QHBoxLayout()
+        self.smooth_check = QCheckBox("Smooth")
+        self.smooth_check.setToolTip(
+            "Show an exponential moving average of the training loss over the raw curve"
+        )
+        self.smooth_weight = QDoubleSpinBox()
+        self.smooth_weight.setRange(0.5, 0.99)
+        self.smooth_weight.setSingleStep(0.01)
+        self.smooth_weight.setDecimals(2)
+        self.smooth_weight.setValue(0.9)
+        self.smooth_weight.setToolTip("Smoothing weight: higher is smoother (0.9 is usual)")
+        self.smooth_weight.setEnabled(False)
+        self.log_check = QCheckBox("Log scale")
+        self.log_check.setToolTip("A logarithmic loss axis: small late changes become visible")
+        self.nonfinite_label = QLabel()
+        self.nonfinite_label.setStyleSheet("color: #d23f31;")
+        self.nonfinite_label.hide()
+        legend = QLabel(
+            f"<span style='color:{TRAIN_COLOR}'>━ training</span>&nbsp;&nbsp;"
+            f"<span style='color:{VALID_COLOR}'>━● validation</span>"
+        )
+        tools.addWidget(legend)
+        tools.addWidget(self.nonfinite_label)
+        tools.addStretch(1)
+        tools.addWidget(self.smooth_check)
+        tools.addWidget(self.smooth_weight)
+        tools.addWidget(self.log_check)
+        self.loss_chart = LossChart(self.series["loss"], self.series["eval_loss"])
+        self.loss_chart.setMinimumHeight(180)
+        self.smooth_check.toggled.connect(self._smoothing_changed)
+        self.smooth_weight.valueChanged.connect(self._smoothing_changed)
+        self.log_check.toggled.connect(self.loss_chart.set_log_scale)
+        column.addLayout(tools)
+        column.addWidget(self.loss_chart, 1)
+        return holder
+
+    def _small_charts(self) -> QWidget:
+        holder = QWidget()
+        grid = QGridLayout(holder)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(4)
+        self.lr_chart = MetricChart("Learning rate")
+        self.lr_chart.add_curve(self.series["learning_rate"], "#7a5cc8")
+        self.grad_chart = MetricChart("Gradient norm")
+        self.grad_chart.add_curve(self.series["grad_norm"], "#2a9d8f")
+        self.speed_chart = MetricChart("Tokens per second")
+        self.speed_chart.add_curve(self.series["tokens_per_second"], "#5a8f29")
+        self.memory_chart = MetricChart("Memory (GiB)")
+        self.memory_chart.add_curve(self.series["memory_allocated"], "#b5527a")
+        self.memory_chart.add_curve(
+            self.series["memory_peak"], "#b5527a", width=1, style=Qt.PenStyle.DashLine
+        )
+        self.small_charts = (self.lr_chart, self.grad_chart, self.speed_chart, self.memory_chart)
+        for index, chart in enumerate(self.small_charts):
+            grid.addWidget(chart, index // 2, index % 2)
+        return holder
+
+    def _tabs(self) -> QTabWidget:
+        self.tabs = QTabWidget()
+        self.advice_panel = AdvicePanel()
+        self.advice_panel.count_changed.connect(
+            lambda n: self.tabs.setTabText(0, f"Advice ({n})" if n else "Advice")
+        )
+        self.log_view = QPlainTextEdit()
+        self.log_view.setObjectName("runLog")
+        self.log_view.setReadOnly(True)
+        self.log_view.setMaximumBlockCount(LOG_LINES_KEPT)
+        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.log_view.setPlaceholderText("The run log appears here (also saved as train.log).")
+        self.tabs.addTab(self.advice_panel, "Advice")
+        self.tabs.addTab(self.log_view, "Log")
+        return self.tabs
+
+    # --- what the run reports (stored; drawn by the timer) ---------------------------
+    def reset(self) -> None:
+        for buffer in self.series.values():
+            buffer.clear()
+        self.loss_chart.clear_markers()
+        self.advice_panel.clear()
+        self.log_view.clear()
+        self._pending_log.clear()
+        self._progress = self._progress_shown = None
+        self.progress_bar.setRange(0, 1)
+        self.progress_bar.setValue(0)
+        self.progress_bar.setFormat("starting")
+        self.memory_kind = ""
+        self.redraw()
+
+    def add_record(self, record: MetricRecord) -> None:
+        series = self.series
+        if record.kind == "eval":
+            last = series["eval_loss"].last()
+            if last is not None and record.step <= last[0]:
+                self.forget_after(record.step - 1)
+            series["eval_loss"].append(record.step, record.eval_loss)
+            return
+        last = series["loss"].last()
+        if last is not None and record.step <= last[0]:
+            self.forget_after(record.step - 1)  # a resumed run redoes steps past its checkpoint
+        step = record.step
+        series["loss"].append(step, record.loss)
+        series["learning_rate"].append(step, record.learning_rate)
+        series["grad_norm"].append(step, record.grad_norm)
+        series["tokens_per_second"].append(step, record.tokens_per_second)
+        if record.memory_allocated is not None:
+            series["memory_allocated"].append(step, record.memory_allocated / GIB)
+        if record.memory_peak is not None:
+            series["memory_peak"].append(step, record.memory_peak / GIB)
+        if record.memory_kind and record.memory_kind != self.memory_kind:
+            self._set_memory_kind(record.memory_kind)
+        if record.max_steps and self._progress is None:
+            self.progress_bar.setRange(0, record.max_steps)
+
+    def load_records(self, records: list[MetricRecord]) -> None:
+        """A replayed run: all its records at once, appended column by column."""
+        import numpy as np
+
+        def column(rows, name, scale=1.0):
+            values = [getattr(r, name) for r in rows]
+            keep = [i for i, v in enumerate(values) if v is not None]
+            steps = np.fromiter((rows[i].step for i in keep), dtype=np.float64, count=len(keep))
+            data = np.fromiter((values[i] for i in keep), dtype=np.float64, count=len(keep))
+            return steps, data / scale
+
+        train = [r for r in records if r.kind == "train"]
+        evals = [r for r in records if r.kind == "eval"]
+        for name in ("loss", "learning_rate", "grad_norm", "tokens_per_second"):
+            self.series[name].extend(*column(train, name))
+        self.series["eval_loss"].extend(*column(evals, "eval_loss"))
+        self.series["memory_allocated"].extend(*column(train, "memory_allocated", GIB))
+        self.series["memory_peak"].extend(*column(train, "memory_peak", GIB))
+        kinds = [r.memory_kind for r in train if r.memory_kind]
+        if kinds:
+            self._set_memory_kind(kinds[-1])
+
+    def _set_memory_kind(self, kind: str) -> None:
+        self.memory_kind = kind
+        title = (
+            "Memory: process RAM, peak dashed (GiB)"
+            if kind == "cpu-rss"
+            else f"Memory: {kind.upper()} allocated, peak dashed (GiB)"
+        )
+        self.memory_chart.getPlotItem().setTitle(title)
+
+    def forget_after(self, step: float) -> None:
+        for buffer in self.series.values():
+            buffer.truncate_after(step)
+
+    def add_advice(self, advice: Advice) -> None:
+        self.advice_panel.add(advice)
+        if advice.step > 0:  # start-of-run advice is about the data, not a point of the curve
+            self.loss_chart.add_marker(advice)
+        if advice.severity != "info":
+            self.tabs.setCurrentIndex(0)
+
+    def set_progress(self, progress: Progress) -> None:
+        self._progress = progress
+
+    def append_log(self, line: str) -> None:
+        self._pending_log.append(line.rstrip("\n"))
+
+    def set_status(self, text: str) -> None:
+        self.status_label.setText(text)
+
+    # --- drawing ------------------------------------------------------------------------
+    def redraw(self) -> None:
+        """One timer tick: redraw the changed curves, the progress bar and the log."""
+        self.redraws += 1
+        for chart in (self.loss_chart, *self.small_charts):
+            chart.redraw()
+        skipped = self.series["loss"].skipped
+        if skipped:
+            self.nonfinite_label.setText(f"{skipped} NaN/inf losses not drawn")
+        self.nonfinite_label.setVisible(bool(skipped))
+        progress = self._progress
+        if progress is not None and progress is not self._progress_shown:
+            self._progress_shown = progress
+            maximum = max(1, progress.max_steps)
+            self.progress_bar.setRange(0, maximum)
+            self.progress_bar.setValue(min(progress.step, maximum))
+            eta = f" · ETA {format_duration(progress.eta_s)}" if progress.eta_s is not None else ""
+            self.progress_bar.setFormat(
+                f"step {progress.step:,} of {progress.max_steps:,} · epoch {progress.epoch:.2f}"
+                f" · {format_duration(progress.elapsed_s)} so far{eta}"
+            )
+        if self._pending_log:
+            self.log_view.appendPlainText("\n".join(self._pending_log))
+            self._pending_log.clear()
+
+    def set_smoothing(self, on: bool) -> None:
+        self.smooth_check.setChecked(on)
+
+    def _smoothing_changed(self, *_args) -> None:
+        on = self.smooth_check.isChecked()
+        self.smooth_weight.setEnabled(on)
+        self.loss_chart.set_smoothing(on, self.smooth_weight.value())
+
+    # --- controls -----------------------------------------------------------------------
+    def set_controls(self, state: str) -> None:
+        """idle (nothing running), running, paused or stopping."""
+        live = state in ("running", "paused", "stopping")
+        self.pause_button.setEnabled(state == "running")
+        self.resume_button.setEnabled(state == "paused")
+        self.stop_button.setEnabled(state in ("running", "paused"))
+        self.run_combo.setEnabled(not live)
+        self.advice_panel.set_run_live(state in ("running", "paused"))
+        if live and not self.timer.isActive():
+            self.timer.start()
+        elif not live and self.timer.isActive():
+            self.timer.stop()
+            self.redraw()
+
+    def finish_progress(self, steps_done: int, max_steps: int, text: str) -> None:
+        maximum = max(1, max_steps or steps_done)
+        self.progress_bar.setRange(0, maximum)
+        self.progress_bar.setValue(min(steps_done, maximum))
+        self.progress_bar.setFormat(text)

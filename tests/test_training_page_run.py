@@ -1,0 +1,156 @@
+"""The Train page driving a real run of the tiny model on its QThread: the curves fill,
+pause holds, resume goes on, stop saves and ends, and closing during a run stops it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from PySide6.QtCore import Qt, QThread
+from PySide6.QtWidgets import QApplication
+
+from core.hardware import HardwareInfo
+from core.models.registry import add_local_model
+from core.training.runs import list_runs, read_metrics
+from desktop.context import AppContext
+from desktop.training.page import TrainingPage
+
+TEAMS = ["billing", "shipping", "login", "refund"]
+RUN_TIMEOUT_MS = 90_000
+
+
+def write_dataset(path, n=16):
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Ticket {i}: which team handles this?"},
+                {"role": "assistant", "content": TEAMS[i % 4]},
+            ]
+        }
+        for i in range(n)
+    ]
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def page(qtbot, project, tiny_model_dir, tmp_path):
+    add_local_model(project, tiny_model_dir, name="tiny")
+    page = TrainingPage(AppContext(project, HardwareInfo(cpu_cores=2)))
+    qtbot.addWidget(page)
+    page.resize(1280, 800)
+    page.show()
+    yield page
+    # Whatever a test did, never leave its training thread behind.
+    page.host.shutdown(120)
+
+
+def fill_form(qtbot, page, train_file, **changes):
+    form = page.form
+    base = form.editors["base_model"].editor
+    base.setCurrentIndex(base.findData("tiny"))
+    line = form.editors["train_file"].editor
+    line.clear()
+    qtbot.keyClicks(line, str(train_file))
+    settings = {
+        "method": "lora",
+        "epochs": 50.0,
+        "micro_batch_size": 4,
+        "gradient_accumulation": 1,
+        "learning_rate": 1e-2,
+        "max_seq_length": 64,
+        "packing": False,
+        "validation_fraction": 0.25,
+        "eval_every_steps": 3,
+        "checkpoint_every_steps": 3,
+        "lora_r": 8,
+        "lora_alpha": 16,
+        "preflight": False,
+    }
+    settings.update(changes)
+    form.set_values(settings)
+    assert form.config() is not None, form.errors
+
+
+def train_points(page) -> int:
+    return page.monitor.series["loss"].n
+
+
+def test_start_curves_fill_pause_resume_stop(qtbot, page, tmp_path):
+    fill_form(qtbot, page, write_dataset(tmp_path / "train.jsonl"))
+    on_gui_thread = []
+    page.host.metrics.connect(
+        lambda _record: on_gui_thread.append(
+            QThread.currentThread() is QApplication.instance().thread()
+        )
+    )
+    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    assert page.host.is_busy() and not page.start_button.isEnabled()
+    assert not page.form.widget.isEnabled()
+
+    # The curves fill: points reach the plot items, not only the buffers.
+    qtbot.waitUntil(lambda: page.monitor.loss_chart.point_count() >= 4, timeout=RUN_TIMEOUT_MS)
+    assert page.monitor.lr_chart.point_count() >= 2
+    assert page.monitor.speed_chart.point_count() >= 2
+    assert page.monitor.progress_bar.maximum() == 150
+    assert (
+        "step" in page.monitor.progress_bar.format() and "ETA" in page.monitor.progress_bar.format()
+    )
+    assert on_gui_thread and all(on_gui_thread)
+
+    qtbot.mouseClick(page.monitor.pause_button, Qt.MouseButton.LeftButton)
+    assert page.monitor.resume_button.isEnabled() and not page.monitor.pause_button.isEnabled()
+    qtbot.waitUntil(lambda: page.monitor.status_label.text().startswith("Paused"), timeout=30_000)
+    held = train_points(page)
+    qtbot.wait(1200)
+    assert train_points(page) == held, "a paused run must not take steps"
+
+    qtbot.keyClick(page, Qt.Key.Key_F5)  # F5 resumes a paused run
+    qtbot.waitUntil(lambda: train_points(page) > held + 1, timeout=RUN_TIMEOUT_MS)
+    assert page.monitor.pause_button.isEnabled()
+
+    qtbot.mouseClick(page.monitor.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not page.host.is_busy(), timeout=RUN_TIMEOUT_MS)
+    result = page.last_result
+    assert result.status == "stopped" and 0 < result.steps_done < 150
+    assert "Stopped after" in page.monitor.status_label.text()
+    assert page.start_button.isEnabled() and page.form.widget.isEnabled()
+    # The run is listed, shown, and can be continued from the checkpoint stop saved.
+    combo = page.monitor.run_combo
+    assert combo.currentData() == result.run_id
+    assert page.monitor.continue_button.isEnabled()
+    recorded = [r for r in read_metrics(result.folder) if r.kind == "train"]
+    assert len(recorded) == train_points(page)
+
+
+def test_closing_during_a_run_asks_then_stops_and_joins_the_thread(qtbot, page, tmp_path):
+    fill_form(qtbot, page, write_dataset(tmp_path / "train.jsonl"))
+    asked = []
+    page.confirm_close = lambda: asked.append("no") or False
+    assert page.start()
+    qtbot.waitUntil(lambda: train_points(page) >= 1, timeout=RUN_TIMEOUT_MS)
+
+    assert page.can_close() is False  # the user said no: the run goes on
+    assert asked == ["no"] and page.host.is_running()
+
+    page.confirm_close = lambda: asked.append("yes") or True
+    started = time.monotonic()
+    assert page.can_close() is True
+    assert asked == ["no", "yes"]
+    assert not page.host.is_busy() and not page.host.is_running()
+    assert time.monotonic() - started < 60  # gross: a stop finishes one step and saves
+    run = list_runs(page.context.project)[0]
+    assert run.status == "stopped" and "window closed" in run.reason
+
+
+def test_a_run_that_cannot_start_says_why_and_leaves_nothing_running(qtbot, page, tmp_path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n', encoding="utf-8")
+    fill_form(qtbot, page, bad)
+    assert page.start()
+    qtbot.waitUntil(lambda: not page.host.is_busy(), timeout=RUN_TIMEOUT_MS)
+    assert page.last_result.status == "failed"
+    text = page.monitor.status_label.text()
+    assert text.startswith("Failed:") and "line 1" in text
+    assert page.start_button.isEnabled()
