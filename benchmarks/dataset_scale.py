@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+SLICE = 5_000
 SYSTEM_PROMPTS = [
     "You are a helpful support assistant for Acme Cloud. Answer precisely and briefly.",
     "You are a careful medical coding assistant. Cite the ICD-10 code you choose.",
@@ -78,6 +79,25 @@ def peak_memory(function) -> int:
     return peak
 
 
+def _max_rss(statement: str, path: Path) -> int:
+    """Peak resident bytes of a fresh interpreter that runs `statement` on the file."""
+    import subprocess
+
+    script = (
+        "import resource, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
+        "from pathlib import Path\n"
+        "from dataset_scale import baseline_loads\n"
+        "from core.dataset.jsonl import read_jsonl\n"
+        f"path = Path({str(path)!r})\n"
+        f"{statement}\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[-1]) * 1024  # Linux reports KiB
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=100_000)
@@ -110,8 +130,14 @@ def main(argv: list[str] | None = None) -> int:
         f"({len(report.findings):,} findings)"
     )
 
-    filter_s, rows = timed(lambda: matching_rows(dataset, "thanks"))
-    print(f"filter    {filter_s * 1000:6.0f} ms  ({len(rows):,} rows match)   target < 100 ms")
+    # The GUI filters in slices between events; what it blocks on is one slice.
+    for phrase in ("thanks", "user"):  # "user" is in every raw line (a key): the worst case
+        filter_s, rows = timed(lambda phrase=phrase: matching_rows(dataset, phrase))
+        slice_s, _ = timed(lambda phrase=phrase: matching_rows(dataset, phrase, stop=SLICE))
+        print(
+            f"filter    {phrase!r}: all rows {filter_s * 1000:5.0f} ms ({len(rows):,} match), "
+            f"one {SLICE:,}-row slice {slice_s * 1000:4.0f} ms   target < 100 ms per GUI step"
+        )
 
     save_s, _ = timed(lambda: write_jsonl(folder / "saved.jsonl", dataset))
     print(f"save      {save_s:6.2f} s   ratio {save_s / base_s:4.2f}x")
@@ -122,6 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"memory    open {open_mem / size:4.2f}x file size   baseline json.loads "
         f"{base_mem / size:4.2f}x   ratio {open_mem / base_mem:4.2f}x   target < 3x file size"
+    )
+    bare = _max_rss("pass", path)
+    opened = _max_rss("read_jsonl(path)", path)
+    loaded = _max_rss("baseline_loads(path)", path)
+    print(
+        f"memory    peak resident growth, fresh process: open {(opened - bare) / size:4.2f}x "
+        f"file size   baseline {(loaded - bare) / size:4.2f}x"
     )
     return 0
 

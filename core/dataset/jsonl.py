@@ -8,6 +8,7 @@ Writing is atomic, and an unedited example is written back byte for byte.
 from __future__ import annotations
 
 import codecs
+import io
 import json
 import os
 from collections.abc import Iterable
@@ -126,22 +127,26 @@ def parse_jsonl_line(
     return example, None
 
 
-def parse_jsonl_bytes(
-    data: bytes,
+def parse_jsonl_lines(
+    lines: Iterable[bytes],
     file: str | None = None,
     progress: Progress | None = None,
     cancelled: IsCancelled | None = None,
+    total_bytes: int | None = None,
 ) -> tuple[list[Example], list[Finding]]:
-    """Every line of a JSONL file to examples, with findings for the ones that are broken."""
-    data, findings = decode_file_bytes(data, file)
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
+    """Lines (with or without their newline) to examples, with findings for broken ones.
+
+    A UTF-8 byte-order mark on the first line is stripped and reported.
+    """
     examples: list[Example] = []
-    total = max(len(lines), 1)
+    findings: list[Finding] = []
+    seen = 0
     for index, raw in enumerate(lines):
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
+        seen += len(raw)
+        if index == 0 and raw.startswith(_UTF8_BOM):
+            raw = raw[len(_UTF8_BOM) :]
+            findings += decode_file_bytes(_UTF8_BOM, file)[1]
+        raw = raw.rstrip(b"\r\n")
         if not raw.strip():
             continue  # a blank line holds no data
         example, finding = parse_jsonl_line(raw, index + 1, file)
@@ -151,8 +156,23 @@ def parse_jsonl_bytes(
         if index % _PROGRESS_EVERY == 0 and index:
             check(cancelled)
             if progress is not None:
-                progress(index / total, f"Read {index:,} of {total:,} lines")
+                fraction = seen / total_bytes if total_bytes else 0.0
+                progress(fraction, f"Read {index:,} lines")
     return examples, findings
+
+
+def parse_jsonl_bytes(
+    data: bytes,
+    file: str | None = None,
+    progress: Progress | None = None,
+    cancelled: IsCancelled | None = None,
+) -> tuple[list[Example], list[Finding]]:
+    """Every line of JSONL data to examples, with findings for the ones that are broken."""
+    data, findings = decode_file_bytes(data, file)
+    examples, more = parse_jsonl_lines(
+        io.BytesIO(data), file, progress, cancelled, total_bytes=len(data)
+    )
+    return examples, findings + more
 
 
 def read_jsonl(
@@ -161,10 +181,27 @@ def read_jsonl(
     progress: Progress | None = None,
     cancelled: IsCancelled | None = None,
 ) -> Dataset:
-    """Read a JSONL file of conversations. Raises OSError only when the file cannot be read."""
+    """Read a JSONL file of conversations. Raises OSError only when the file cannot be read.
+
+    The file is read a line at a time, so memory holds the examples and never a second
+    copy of the whole file.
+    """
     path = Path(path)
-    data = path.read_bytes()
-    examples, findings = parse_jsonl_bytes(data, str(path), progress, cancelled)
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+        if any(head.startswith(bom) for bom, _, _ in _OTHER_BOMS):
+            examples, findings = parse_jsonl_bytes(
+                head + handle.read(), str(path), progress, cancelled
+            )
+        else:
+            handle.seek(0)
+            examples, findings = parse_jsonl_lines(
+                handle,
+                str(path),
+                progress,
+                cancelled,
+                total_bytes=os.fstat(handle.fileno()).st_size,
+            )
     return Dataset(
         examples,
         name=name or path.stem,

@@ -27,6 +27,54 @@ def prefilter_key(phrase: str) -> bytes | None:
     return longest.lower().encode("ascii") if len(longest) >= 2 else None
 
 
+_KEYS = (
+    "messages",
+    "role",
+    "content",
+    "finetune_studio",
+    "tags",
+    "reviewed",
+    "rating",
+    "id",
+    "name",
+    "weight",
+    "tool_calls",
+    "tool_call_id",
+    "type",
+    "function",
+    "arguments",
+    "tools",
+)
+# JSON text that is structure, not message text: keys, and the role values.
+STRUCTURE = tuple(
+    token.encode()
+    for token in (
+        *(f'"{key}":' for key in _KEYS),
+        *(f'"role": "{role}"' for role in ("system", "user", "assistant", "tool")),
+        *(f'"role":"{role}"' for role in ("system", "user", "assistant", "tool")),
+    )
+)
+
+
+def structure_tokens(key: bytes) -> tuple[tuple[bytes, int], ...]:
+    """The structural tokens containing `key`, with how often each contains it."""
+    return tuple((token, token.count(key)) for token in STRUCTURE if key in token)
+
+
+def line_may_match(raw_lower: bytes, key: bytes, tokens: tuple[tuple[bytes, int], ...]) -> bool:
+    """Whether a lowercased raw line may hold `key` in text, not only in keys or roles.
+
+    A phrase like "user" is in every line (`"role": "user"`); counting its occurrences
+    against those inside structural tokens skips such lines without parsing them.
+    """
+    found = raw_lower.count(key)
+    if not found:
+        return False
+    if not tokens:
+        return True
+    return found > sum(raw_lower.count(token) * inside for token, inside in tokens)
+
+
 def example_contains(example: Example, phrase_lower: str, roles: Sequence[str] | None) -> bool:
     """Whether any message (of the given roles) contains the phrase, case-insensitively."""
     record = example.parsed_record()
@@ -58,12 +106,13 @@ def matching_rows(
     if not phrase:
         return list(range(start, stop))
     key = prefilter_key(phrase)
+    tokens = structure_tokens(key) if key is not None else ()
     phrase_lower = phrase.lower()
     found = []
     for index in range(start, stop):
         example = examples[index]
         raw = example.raw
-        if key is not None and raw is not None and key not in raw.lower():
+        if key is not None and raw is not None and not line_may_match(raw.lower(), key, tokens):
             continue
         if example_contains(example, phrase_lower, roles):
             found.append(index)
