@@ -189,13 +189,7 @@ def test_delete_duplicates_keeps_the_first_of_each():
     assert edits.remove_duplicates(dataset).edit is None
 
 
-def test_trim_whitespace_and_repair_a_broken_line():
-    example = Example.from_messages(
-        [{"role": "user", "content": " hi "}, {"role": "assistant", "content": "ok\n"}]
-    )
-    trimmed = edits.trim_whitespace(example)
-    assert [m["content"] for m in trimmed.messages] == ["hi", "ok"]
-    assert edits.trim_whitespace(trimmed) is None
+def test_a_broken_line_is_repaired_keeping_its_id():
     broken = Example.broken(b'{"messages": [', 7, "Expecting value")
     dataset = Dataset([broken])
     record = {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}

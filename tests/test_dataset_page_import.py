@@ -123,14 +123,14 @@ def test_statistics_show_the_histogram_and_what_max_seq_length_cuts(qtbot, page)
     stats = page.stats_panel
     page.tabs.setCurrentIndex(2)
     stats.wait()
-    assert stats.stats is not None and len(stats.stats["lengths"]) == 10
+    assert stats.stats is not None and len(stats.stats["tokens"]) == 10
     x, height = stats.bars.opts["x"], stats.bars.opts["height"]
     assert len(x) > 0 and sum(height) == 10
     assert stats.labels["over"].text() == "none ✓"
     stats.max_len_box.setValue(100)
     assert stats.max_line.value() == 100
     over, lost = stats.over_limit()
-    lengths = stats.stats["lengths"]
+    lengths = stats.stats["tokens"]
     assert over == int((lengths > 100).sum()) > 0 and lost == int(
         (lengths[lengths > 100] - 100).sum()
     )

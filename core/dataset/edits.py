@@ -438,19 +438,3 @@ def remove_duplicates(
         len(drop),
         f"Deleted {len(drop):,} exact duplicate(s); the first of each was kept.",
     )
-
-
-def trim_whitespace(example: Example) -> Example | None:
-    """Every message without leading or trailing whitespace; None when nothing changes."""
-    if example.is_broken:
-        return None
-    messages = example.messages
-    changed = False
-    for position, message in enumerate(messages):
-        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
-            continue
-        stripped = message["content"].strip()
-        if stripped != message["content"]:
-            messages[position] = {**message, "content": stripped}
-            changed = True
-    return example.replace(messages=messages) if changed else None

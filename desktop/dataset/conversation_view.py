@@ -7,7 +7,9 @@ typing, also after undo and redo).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from html import escape
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
@@ -128,8 +130,9 @@ class MessageBubble(QFrame):
         top.addWidget(self.role_box)
         self.finding_label = QLabel()
         self.finding_label.setWordWrap(False)
-        top.addWidget(self.finding_label)
-        top.addStretch(1)
+        # Never widen the bubble: the full text is in the list above and in the tooltip.
+        self.finding_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        top.addWidget(self.finding_label, 1)
         for name, glyph, tip in (
             ("up", "↑", "Move this message up"),
             ("down", "↓", "Move this message down"),
@@ -219,6 +222,22 @@ class MessageBubble(QFrame):
             f"QFrame#bubble {{ background: {bubble_color(self.role)}; border: {width}px solid {border};"
             " border-radius: 10px; }"
         )
+
+
+class FindingLabel(QLabel):
+    """A finding's text (wrapped, with what to do); clicking it goes to the message."""
+
+    clicked = Signal()
+
+    def __init__(self, html: str) -> None:
+        super().__init__(html)
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def mousePressEvent(self, event) -> None:
+        self.clicked.emit()
+        super().mousePressEvent(event)
 
 
 class StarRating(QWidget):
@@ -492,19 +511,28 @@ class ConversationView(QWidget):
         layout = QHBoxLayout(row)
         layout.setContentsMargins(0, 0, 0, 0)
         where = (
-            f"message {finding.message_index + 1}: " if finding.message_index is not None else ""
+            f"Message {finding.message_index + 1}: " if finding.message_index is not None else ""
         )
-        label = QPushButton(f"{SEVERITY_ICONS[finding.severity]}  {where}{_short(finding)}")
-        label.setFlat(True)
-        label.setStyleSheet(f"text-align: left; color: {SEVERITY_COLORS[finding.severity]};")
-        label.setToolTip(finding.message + (f"\nWhat to do: {finding.fix}" if finding.fix else ""))
-        label.clicked.connect(lambda _=False, f=finding: self.focus_message(f.message_index))
+        color = SEVERITY_COLORS[finding.severity]
+        label = FindingLabel(
+            f"<span style='color:{color}'>{SEVERITY_ICONS[finding.severity]}</span> "
+            f"{escape(where + _short(finding))}"
+            + (
+                f"<br><span style='color:palette(placeholder-text)'>What to do: {escape(finding.fix)}</span>"
+                if finding.fix
+                else ""
+            )
+        )
+        label.setToolTip(
+            "Click to go to the message" if finding.message_index is not None else finding.message
+        )
+        label.clicked.connect(lambda f=finding: self.focus_message(f.message_index))
         layout.addWidget(label, 1)
         if finding.fixable:
             fix = QPushButton("Fix")
             fix.setToolTip(finding.fix or "Apply the certain fix (undo with Ctrl+Z)")
             fix.clicked.connect(lambda _=False, f=finding: self.fix_requested.emit(f, self.example))
-            layout.addWidget(fix)
+            layout.addWidget(fix, 0, Qt.AlignmentFlag.AlignTop)
         return row
 
     def focus_message(self, message_index: int | None) -> None:
@@ -581,11 +609,19 @@ class ConversationView(QWidget):
         self._edit(edits.replace_example_record(self.dataset, self.index, record))
 
 
+_PLACE = re.compile(
+    r"^Example \d+(?: \(line \d+\))?(?:, message \d+(?: \([a-z]+\))?)?(?P<sep>: |, | )"
+)
+
+
 def _short(finding: Finding) -> str:
+    """The finding without "Example 12 (line 14), message 3": the view already shows where."""
     text = finding.message
-    # Findings start with "Example 12 (line 14), message 3: ..." — the view already says where.
-    for separator in (": ", "; "):
-        head, found, tail = text.partition(separator)
-        if found and head.startswith("Example"):
-            return tail[:1].upper() + tail[1:]
-    return text
+    match = _PLACE.match(text)
+    if not match:
+        return text
+    rest = text[match.end() :]
+    if match.group("sep") == " ":  # "Example 3 has ..." / "Example 6 is 86% the same ..."
+        subject = "This message" if finding.message_index is not None else "This example"
+        return f"{subject} {rest}"
+    return rest[:1].upper() + rest[1:]

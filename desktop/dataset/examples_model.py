@@ -31,7 +31,7 @@ WORST_SEVERITY_ROLE = Qt.ItemDataRole.UserRole + 3  # "error", "warning", "info"
 
 _ROOT = QModelIndex()  # the invisible root: these are flat tables
 COL_NUMBER, COL_FINDINGS, COL_CONVERSATION, COL_TAGS, COL_REVIEWED, COL_RATING = range(6)
-HEADERS = ("#", "Check", "Conversation", "Tags", "Reviewed", "Rating")
+HEADERS = ("#", "Check", "Conversation", "Tags", "✓", "Rating")
 HEADER_TIPS = (
     "Position in the dataset",
     "Problems found in this example (red: blocks training; orange: a known pitfall)",
@@ -41,8 +41,32 @@ HEADER_TIPS = (
     "The reviewer's rating, 1 to 5 stars (double-click to edit)",
 )
 SEVERITY_COLORS = {"error": "#d64545", "warning": "#d98b1f", "info": "#6b7a90"}
-BADGE_TEXT = {"error": "● error", "warning": "▲ warning", "info": "• note"}
+BADGE_TEXT = {"error": "●", "warning": "▲", "info": "•"}  # the count follows; tooltip says what
 FILTER_STEP_S = 0.03
+PROGRESSIVE_ROWS = 200  # matches shown while a long filter still runs
+_ANSWERED_ROLES = frozenset(
+    {
+        Qt.ItemDataRole.DisplayRole,
+        Qt.ItemDataRole.EditRole,
+        Qt.ItemDataRole.CheckStateRole,
+        Qt.ItemDataRole.ForegroundRole,
+        Qt.ItemDataRole.ToolTipRole,
+        Qt.ItemDataRole.TextAlignmentRole,
+        FINDINGS_ROLE,
+        EXAMPLE_INDEX_ROLE,
+        WORST_SEVERITY_ROLE,
+    }
+)
+_SELECTABLE = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_COLUMN_FLAGS = (
+    _SELECTABLE,
+    _SELECTABLE,
+    _SELECTABLE,
+    _SELECTABLE | Qt.ItemFlag.ItemIsEditable,  # tags
+    _SELECTABLE | Qt.ItemFlag.ItemIsUserCheckable,  # reviewed
+    _SELECTABLE | Qt.ItemFlag.ItemIsEditable,  # rating
+)
+_RIGHT_ALIGNED = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 class ExamplesTableModel(QAbstractTableModel):
@@ -100,10 +124,12 @@ class ExamplesTableModel(QAbstractTableModel):
 
     # --- cells ----------------------------------------------------------------------
     def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        # The view asks ~10 roles per cell while painting; leave the others at once.
+        if role not in _ANSWERED_ROLES or not index.isValid():
             return None
-        position = self.dataset_index(index.row())
-        example = self.examples[position]
+        row = index.row()
+        position = row if self.visible is None else self.visible[row]
+        example = self.editor.dataset.examples[position]
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if column == COL_NUMBER:
@@ -113,7 +139,7 @@ class ExamplesTableModel(QAbstractTableModel):
                 if worst is None:
                     return ""
                 count = len(self.editor.findings_for(example))
-                return BADGE_TEXT[worst] + (f" +{count - 1}" if count > 1 else "")
+                return f"{BADGE_TEXT[worst]} {count}"
             if column == COL_CONVERSATION:
                 if example.is_broken:
                     return f"⚠ unreadable line {example.line or ''}: {example.raw_text[:120]}"
@@ -139,12 +165,15 @@ class ExamplesTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == COL_FINDINGS:
                 findings = self.editor.findings_for(example)
-                return "\n".join(f"• {f.message}" for f in findings[:8]) or "No problems found"
+                return (
+                    "\n".join(f"{f.severity}: {f.message}" for f in findings[:8])
+                    or "No problems found"
+                )
             if column == COL_CONVERSATION:
                 return example.first_user_text
             return HEADER_TIPS[column]
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (COL_NUMBER, COL_RATING):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return _RIGHT_ALIGNED
         if role == FINDINGS_ROLE:
             return self.editor.findings_for(example)
         if role == WORST_SEVERITY_ROLE:
@@ -154,14 +183,9 @@ class ExamplesTableModel(QAbstractTableModel):
         return None
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        base = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        if index.column() == COL_REVIEWED:
-            return base | Qt.ItemFlag.ItemIsUserCheckable
-        if index.column() in (COL_TAGS, COL_RATING):
-            return base | Qt.ItemFlag.ItemIsEditable
-        return base
+        return _COLUMN_FLAGS[index.column()]
 
     def setData(
         self, index: QModelIndex | QPersistentModelIndex, value, role=Qt.ItemDataRole.EditRole
@@ -274,13 +298,19 @@ class ExamplesTableModel(QAbstractTableModel):
 
     # --- filtering ------------------------------------------------------------------
     def set_filter(self, spec: ExampleFilter) -> None:
-        """Start filtering; rows update when the run is done (slices of ~30 ms meanwhile)."""
+        """Filter in slices of ~30 ms; matches appear in the list as they are found."""
         self.spec = spec
         self._cancel_run()
         if spec.is_empty:
             self._show(None)
             return
-        self._run = FilterRun(self.examples, spec, self.editor.worst_severity)
+        run = FilterRun(self.examples, spec, self.editor.worst_severity)
+        if run.step(FILTER_STEP_S):  # small datasets: done at once, one update
+            self._show(run.matches)
+            return
+        self._run = run
+        self._show(list(run.matches), finished=False)
+        self.filtering.emit(run.fraction)
         self._timer.start()
 
     def _cancel_run(self) -> bool:
@@ -294,23 +324,40 @@ class ExamplesTableModel(QAbstractTableModel):
     def is_filtering(self) -> bool:
         return self._run is not None
 
+    @property
+    def filter_fraction(self) -> float:
+        return self._run.fraction if self._run is not None else 1.0
+
     def _filter_step(self) -> None:
         run = self._run
         if run is None:
             self._timer.stop()
             return
-        if run.step(FILTER_STEP_S):
+        done = run.step(FILTER_STEP_S)
+        # The first screenfuls appear at once; the rest in one update at the end (row by
+        # row insertion into a view grows costly with tens of thousands of rows).
+        first = len(self.visible)
+        if first < PROGRESSIVE_ROWS and len(run.matches) > first:
+            new = run.matches[first:PROGRESSIVE_ROWS]
+            self.beginInsertRows(_ROOT, first, first + len(new) - 1)
+            self.visible.extend(new)
+            self.endInsertRows()
+        if done:
             self._timer.stop()
             self._run = None
-            self._show(run.matches)
+            if len(run.matches) > len(self.visible):
+                self._show(run.matches)
+            else:
+                self.filter_applied.emit()
         else:
             self.filtering.emit(run.fraction)
 
-    def _show(self, visible: list[int] | None) -> None:
+    def _show(self, visible: list[int] | None, finished: bool = True) -> None:
         self.beginResetModel()
         self.visible = visible
         self.endResetModel()
-        self.filter_applied.emit()
+        if finished:
+            self.filter_applied.emit()
 
     def finish_filtering(self) -> None:
         """Run the current filter to the end now (tests; a small dataset)."""

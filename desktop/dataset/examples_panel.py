@@ -95,19 +95,17 @@ class ExamplesPanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(COL_CONVERSATION, QHeaderView.ResizeMode.Stretch)
         for column, width in (
-            (COL_NUMBER, 48),
-            (COL_FINDINGS, 86),
-            (COL_TAGS, 90),
-            (COL_REVIEWED, 74),
-            (COL_RATING, 64),
+            (COL_NUMBER, 44),
+            (COL_FINDINGS, 54),
+            (COL_TAGS, 80),
+            (COL_REVIEWED, 28),
+            (COL_RATING, 62),
         ):
             self.table.setColumnWidth(column, width)
         self.table.selectionModel().currentRowChanged.connect(self._on_current_row)
         model.modelReset.connect(self._after_reset)
-        model.filter_applied.connect(self._update_count)
-        model.filtering.connect(
-            lambda fraction: self.count_label.setText(f"Filtering… {fraction:.0%}")
-        )
+        model.filter_applied.connect(self._filter_done)
+        model.filtering.connect(self._update_count)
         model.rowsInserted.connect(self._update_count)
         model.rowsRemoved.connect(self._update_count)
         layout.addWidget(self.table, 1)
@@ -156,10 +154,7 @@ class ExamplesPanel(QWidget):
     def apply_filter(self) -> None:
         self._typing.stop()
         self.model.set_filter(self.current_filter())
-        if self.model.is_filtering:
-            self.count_label.setText("Filtering…")
-        else:
-            self._update_count()
+        self._update_count()
 
     def set_tags(self, tags: list[str]) -> None:
         current = self.tag_box.currentData()
@@ -187,10 +182,19 @@ class ExamplesPanel(QWidget):
         self.search.blockSignals(False)
         self.apply_filter()
 
+    def _filter_done(self) -> None:
+        self._update_count()
+        if self._current is not None and self.model.row_of(self._current) is not None:
+            self.select(self._current)
+
     def _update_count(self, *_args) -> None:
         total = len(self.model.examples)
         shown = self.model.rowCount()
-        if self.model.visible is None:
+        if self.model.is_filtering:
+            self.count_label.setText(
+                f"Searching… {self.model.filter_fraction:.0%} · {shown:,} found so far"
+            )
+        elif self.model.visible is None:
             self.count_label.setText(f"{total:,} examples")
         else:
             self.count_label.setText(f"Showing {shown:,} of {total:,} examples")

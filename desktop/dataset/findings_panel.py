@@ -79,10 +79,10 @@ class FindingsTableModel(QAbstractTableModel):
         column = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return (
-                finding.severity,
+                finding.severity + (" · fixable" if finding.fixable else ""),
                 self.where(finding, example),
                 finding.message,
-                finding.fix + ("  (one click: Fix all)" if finding.fixable else ""),
+                finding.fix,
             )[column]
         if role == Qt.ItemDataRole.ToolTipRole:
             return (
@@ -138,7 +138,7 @@ class FindingsPanel(QWidget):
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
-        self.table.setColumnWidth(0, 80)
+        self.table.setColumnWidth(0, 118)
         self.table.setColumnWidth(1, 170)
         self.table.setColumnWidth(3, 320)
         self.table.clicked.connect(self._clicked)

@@ -184,9 +184,9 @@ class DatasetPage(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(self.examples_panel)
         splitter.addWidget(self.conversation)
-        splitter.setStretchFactor(0, 5)
-        splitter.setStretchFactor(1, 6)
-        splitter.setSizes([480, 560])
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([540, 520])
         splitter.setChildrenCollapsible(False)
         self.splitter = splitter
         self.tabs.addTab(splitter, "Examples")
@@ -394,6 +394,9 @@ class DatasetPage(QWidget):
 
     def _update_state(self, *_args) -> None:
         editor = self.editor
+        base_id = editor.base_version.id if editor.base_version is not None else None
+        if base_id != self.versions_panel.open_version_id:
+            self.versions_panel.set_open_version(base_id)
         if not editor.is_open:
             self.title.setText("Dataset")
             self.state_label.setText("No dataset in this project yet.")
@@ -508,13 +511,18 @@ class DatasetPage(QWidget):
 
     def fix_finding(self, finding, example) -> bool:
         edit = fix_edit(
-            [(finding, example)], self.editor.position_of, "Fix: " + finding.code.replace("_", " ")
+            [(finding, example)],
+            self.editor.position_of,
+            self.editor.dataset.examples,
+            "Fix: " + finding.code.replace("_", " "),
         )
         return self.editor.push(edit)
 
     def fix_all(self) -> int:
         pairs = [(f, e) for f, e in self.editor.all_findings() if f.fixable and e is not None]
-        edit = fix_edit(pairs, self.editor.position_of, "Fix all certain problems")
+        edit = fix_edit(
+            pairs, self.editor.position_of, self.editor.dataset.examples, "Fix all certain problems"
+        )
         if edit is None:
             self._say("Nothing to fix automatically.")
             return 0
@@ -741,7 +749,6 @@ class DatasetPage(QWidget):
     def can_close(self) -> bool:
         """Unsaved edits are kept in the draft (offered again next time); closing is safe."""
         self.autosaver.flush()
-        self.autosaver.stop()
         self.editor.cancel_checks()
         if self._bulk_task is not None:
             self._bulk_task.cancel()

@@ -7,8 +7,6 @@ Examples right of the red max_seq_length line would be cut during training.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -25,53 +23,25 @@ from PySide6.QtWidgets import (
 )
 
 from core.dataset.model import Dataset
-from core.dataset.progress import check
-from core.dataset.tokens import count_tokens, estimate_tokens, load_tokenizer, tokenizer_name
+from core.dataset.stats import dataset_statistics
+from core.dataset.tokens import load_tokenizer, tokenizer_name
 from desktop.background import BackgroundTask
 from desktop.dataset.editor import DatasetEditor, snapshot, wait_for_task
 from desktop.theme import ACCENT
 
 DEFAULT_MAX_SEQ_LENGTH = 2048  # the guide's starting configuration
 ESTIMATE = "estimate"
+HISTOGRAM_BINS = 64
 
 
-def dataset_statistics(
-    dataset: Dataset, tokenizer_source=None, report=None, cancelled=None
-) -> dict:
-    """Counts, role mix and per-example token lengths (estimated without a tokenizer)."""
-    roles: Counter[str] = Counter()
-    conversations = []
-    reviewed = tagged = broken = 0
-    for position, example in enumerate(dataset.examples):
-        if position % 2000 == 0:
-            check(cancelled)
-            if report is not None and position:
-                report(0.4 * position / len(dataset.examples), f"Read {position:,} examples")
-        if example.is_broken:
-            broken += 1
-            continue
-        messages = example.messages
-        roles.update(m.get("role") for m in messages if isinstance(m, dict))
-        conversations.append(messages)
-        reviewed += example.reviewed
-        tagged += bool(example.tags)
-    if tokenizer_source in (None, ESTIMATE):
-        lengths = np.asarray([estimate_tokens(m) for m in conversations], dtype=np.int64)
-        counted_with = None
-    else:
-        tokenizer = load_tokenizer(tokenizer_source)
-        lengths = count_tokens(conversations, tokenizer, len(conversations), report, cancelled)
-        counted_with = tokenizer_name(tokenizer)
-    return {
-        "examples": len(dataset.examples),
-        "broken": broken,
-        "messages": sum(roles.values()),
-        "roles": dict(roles),
-        "reviewed": reviewed,
-        "tagged": tagged,
-        "lengths": lengths,
-        "counted_with": counted_with,
-    }
+def panel_statistics(dataset: Dataset, tokenizer_source=None, report=None, cancelled=None) -> dict:
+    """The core statistics (core.dataset.stats) plus the review progress the panel shows."""
+    tokenizer = None if tokenizer_source in (None, ESTIMATE) else tokenizer_source
+    stats = dataset_statistics(dataset, tokenizer, progress=report, cancelled=cancelled)
+    stats["reviewed"] = sum(1 for example in dataset.examples if example.reviewed)
+    stats["messages"] = sum(stats["roles"].values())
+    stats["counted_with"] = None if tokenizer is None else tokenizer_name(load_tokenizer(tokenizer))
+    return stats
 
 
 class StatsPanel(QWidget):
@@ -94,18 +64,23 @@ class StatsPanel(QWidget):
             ("examples", "Examples"),
             ("messages", "Messages"),
             ("roles", "By role"),
+            ("turns", "Conversations"),
+            ("formats", "Reply formats"),
+            ("systems", "System prompts"),
             ("reviewed", "Reviewed"),
-            ("tokens", "Tokens per epoch"),
+            ("tokens", "Tokens, all examples"),
             ("median", "Median length"),
             ("longest", "Longest"),
             ("over", "Cut by max length"),
         ):
             label = QLabel("–")
+            label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.labels[key] = label
             self.form.addRow(title, label)
         self.labels["tokens"].setToolTip(
-            "Tokens the model reads in one pass over the training examples (the estimator uses it)"
+            "Tokens in every example together; one epoch reads the training share of them "
+            "(the rest is held out for validation)"
         )
         side.addWidget(numbers)
 
@@ -136,7 +111,7 @@ class StatsPanel(QWidget):
         side.addStretch(1)
         holder = QWidget()
         holder.setLayout(side)
-        holder.setMaximumWidth(340)
+        holder.setMaximumWidth(360)
         layout.addWidget(holder)
 
         self.plot = pg.PlotWidget(background=None)
@@ -145,7 +120,7 @@ class StatsPanel(QWidget):
         self.plot.setTitle("How long the examples are")
         self.plot.showGrid(x=False, y=True, alpha=0.25)
         self.plot.setMouseEnabled(x=True, y=False)
-        self.bars = pg.BarGraphItem(x=[], height=[], width=1, brush=ACCENT, pen=None)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=1, brush=ACCENT, pen=pg.mkPen(ACCENT))
         self.plot.addItem(self.bars)
         self.max_line = pg.InfiniteLine(
             pos=DEFAULT_MAX_SEQ_LENGTH,
@@ -168,7 +143,7 @@ class StatsPanel(QWidget):
         self.tokenizer_box.blockSignals(True)
         current = self.tokenizer_box.currentData()
         self.tokenizer_box.clear()
-        self.tokenizer_box.addItem("Estimate (~4 characters per token)", ESTIMATE)
+        self.tokenizer_box.addItem("Estimate (4 chars ≈ 1 token)", ESTIMATE)
         try:
             models = list_base_models(self.editor.project)
         except Exception:  # a broken registry must not hide the statistics
@@ -204,7 +179,7 @@ class StatsPanel(QWidget):
         source = self.tokenizer_box.currentData()
         revision = self.editor.revision
         self._task = BackgroundTask(
-            lambda report, cancelled: dataset_statistics(snap, source, report, cancelled), self
+            lambda report, cancelled: panel_statistics(snap, source, report, cancelled), self
         )
         self._task.progress.connect(lambda f, m: self.status.setText(f"{m} ({f:.0%})"))
         self._task.succeeded.connect(lambda stats: self._take(stats, revision))
@@ -240,13 +215,13 @@ class StatsPanel(QWidget):
 
     def _max_len_changed(self, value: int) -> None:
         self.max_line.setValue(value)
-        self._draw_over()
+        self._draw()
 
     def over_limit(self) -> tuple[int, int]:
         """(examples longer than max_seq_length, tokens they lose in all)."""
-        if not self.stats or not len(self.stats["lengths"]):
+        if not self.stats or not len(self.stats["tokens"]):
             return 0, 0
-        lengths = self.stats["lengths"]
+        lengths = self.stats["tokens"]
         limit = self.max_len_box.value()
         over = lengths[lengths > limit]
         return int(over.size), int((over - limit).sum())
@@ -258,7 +233,7 @@ class StatsPanel(QWidget):
             for label in self.labels.values():
                 label.setText("–")
             return
-        lengths = stats["lengths"]
+        lengths = stats["tokens"]
         roles = stats["roles"]
         self.labels["examples"].setText(
             f"{stats['examples']:,}"
@@ -274,17 +249,33 @@ class StatsPanel(QWidget):
             or "–"
         )
         self.labels["reviewed"].setText(f"{stats['reviewed']:,} of {stats['examples']:,}")
+        turns = stats["turns"]
+        self.labels["turns"].setText(
+            f"{turns['single']:,} single-turn · {turns['multi']:,} multi-turn"
+        )
+        formats = sorted(stats["reply_formats"].items(), key=lambda item: -item[1])
+        self.labels["formats"].setText(" · ".join(f"{n:,} {name}" for name, n in formats) or "–")
+        self.labels["formats"].setToolTip(
+            "How the assistant replies are written. One format throughout teaches one format; "
+            "a mix teaches the model to mix (the guide's first pitfall)."
+        )
+        systems = stats["system_prompts"]
+        self.labels["systems"].setText(
+            f"{systems} different"
+            + (" — consider one for all (Bulk actions)" if systems > 1 else "")
+        )
         estimated = "" if stats["counted_with"] else " (estimated)"
         if len(lengths):
             self.labels["tokens"].setText(f"{int(lengths.sum()):,}{estimated}")
             self.labels["median"].setText(f"{int(np.median(lengths)):,} tokens")
             self.labels["longest"].setText(f"{int(lengths.max()):,} tokens")
-            counts, edges = np.histogram(lengths, bins=min(60, max(5, len(lengths) // 3)))
-            width = float(edges[1] - edges[0]) if len(edges) > 1 else 1.0
-            self.bars.setOpts(x=(edges[:-1] + edges[1:]) / 2, height=counts, width=width * 0.92)
-            self.plot.setXRange(
-                0, max(float(edges[-1]), self.max_len_box.value()) * 1.05, padding=0
-            )
+            # Bins span 0 to the cut-off (or the longest), so the red line has context.
+            top = max(int(lengths.max()), self.max_len_box.value())
+            counts, edges = np.histogram(lengths, bins=HISTOGRAM_BINS, range=(0, top))
+            width = float(edges[1] - edges[0])
+            self.bars.setOpts(x=(edges[:-1] + edges[1:]) / 2, height=counts, width=width * 0.9)
+            self.plot.setXRange(0, top * 1.04, padding=0)
+            self.plot.setYRange(0, max(int(counts.max()), 1) * 1.1, padding=0)
         else:
             self.bars.setOpts(x=[], height=[], width=1)
         how = (

@@ -62,6 +62,7 @@ class VersionsPanel(QWidget):
         super().__init__()
         self.project = project
         self.versions: list[DatasetVersion] = []
+        self.open_version_id: int | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         hint = QLabel(
@@ -79,6 +80,9 @@ class VersionsPanel(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().hide()
         self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table.verticalHeader().setDefaultSectionSize(26)
+        for column, width in ((0, 150), (1, 90), (3, 130), (4, 80), (5, 80), (6, 110)):
+            self.table.setColumnWidth(column, width)
         self.table.itemSelectionChanged.connect(self._selection_changed)
         self.table.doubleClicked.connect(lambda _index: self.open_selected())
         splitter.addWidget(self.table)
@@ -106,6 +110,10 @@ class VersionsPanel(QWidget):
         layout.addLayout(buttons)
         self.refresh()
 
+    def set_open_version(self, version_id: int | None) -> None:
+        self.open_version_id = version_id
+        self.refresh()
+
     def set_project(self, project) -> None:
         self.project = project
         self.diff_view.clear()
@@ -115,9 +123,10 @@ class VersionsPanel(QWidget):
         self.versions = list(reversed(list_versions(self.project)))  # newest first
         self.table.setRowCount(len(self.versions))
         for row, version in enumerate(self.versions):
+            is_open = version.id == self.open_version_id
             values = (
                 version.dataset,
-                version.label,
+                version.label + ("  (open)" if is_open else ""),
                 version.note,
                 version.created_at[:16].replace("T", " "),
                 f"{version.n_train:,}",
@@ -126,6 +135,10 @@ class VersionsPanel(QWidget):
             )
             for column, value in enumerate(values):
                 item = QTableWidgetItem(value)
+                if is_open:
+                    font = item.font()
+                    font.setBold(True)
+                    item.setFont(font)
                 if column == 6:
                     item.setToolTip(
                         f"sha256 of the training and validation files: {version.content_hash}"
