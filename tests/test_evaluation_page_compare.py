@@ -156,7 +156,7 @@ def test_evaluate_base_against_a_lora_run_then_read_filter_draft_export_and_rate
     headers = model.grid.headers
     assert headers[0] == "Metric" and headers[1].endswith("(baseline)")
     assert "+ prompt" in headers[1] and headers[2] == "run-1"
-    assert headers[3] == "Change vs baseline" and model.rowCount() == 6
+    assert headers[3] == "Change vs\nbaseline" and model.rowCount() == 6
     titles = [model.cell(r, 0).text for r in range(model.rowCount())]
     assert titles[:2] == ["Format compliance", "Task accuracy"]
     format_run, format_change = model.cell(0, 2), model.cell(0, 3)

@@ -117,11 +117,11 @@ def test_bad_folders_and_files_are_explained(qtbot, project, tmp_path):
 def test_metric_grid_speaks_in_words_with_intervals():
     results = _results()
     grid = build_grid(results)
-    assert grid.headers == ["Metric", "base  (baseline)", "tuned", "Change vs baseline"]
+    assert grid.headers == ["Metric", "base\n(baseline)", "tuned", "Change vs\nbaseline"]
     rows = {row[0].text: row for row in grid.rows}
     fmt = rows["Format compliance"]
     assert fmt[1].text == "25%  (14%–40%)" and fmt[2].text == "75%  (60%–86%)"
-    assert fmt[3].text == "+50.0 pts · better" and fmt[3].color == "#1a7f37"
+    assert fmt[3].text == "+50.0 pts\nbetter" and fmt[3].color == "#1a7f37"
     assert "McNemar" in fmt[3].tooltip and "p = " in fmt[3].tooltip
     assert rows["Perplexity on references"][3].text.endswith("better")
     assert rows["Answer length (tokens)"][3].text.endswith("shorter")

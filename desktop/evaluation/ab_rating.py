@@ -165,6 +165,7 @@ class ABRatingView(QWidget):
         splitter.addWidget(results)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 2)
+        splitter.setSizes([620, 440])
         layout.addWidget(splitter, 1)
 
         self.pair_set_combo.currentIndexChanged.connect(self._load_pair_set)

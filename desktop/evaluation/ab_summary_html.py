@@ -101,7 +101,7 @@ def summary_html(summary: ABSummary, reveal: bool, with_judges: bool = True) -> 
             "<p><b>Scores (1-5)</b></p>"
             "<table cellspacing='0' cellpadding='4' border='1' style='border-color:#ccc'>"
             f"<tr><th>Dimension</th><th>{escape(first)}</th><th>{escape(second)}</th>"
-            f"<th>Difference (95% CI)</th><th>Verdict</th></tr>{rows}</table>"
+            f"<th>Δ (95% CI)</th><th>Verdict</th></tr>{rows}</table>"
         )
     agreement = summary.agreement
     if agreement is None:

@@ -63,7 +63,9 @@ class EvalSetChoice(QWidget):
             self._files = []
         self.combo.blockSignals(True)
         self.combo.clear()
-        for version in reversed(self._dataset_versions()):
+        versions = self._dataset_versions()
+        listed = {v.id for v in versions if v.n_valid}
+        for version in reversed(versions):
             if version.n_valid:
                 self.combo.addItem(
                     f"{version.dataset} {version.label}: validation split "
@@ -71,7 +73,7 @@ class EvalSetChoice(QWidget):
                     ("version", version.id),
                 )
         for stored in list_eval_sets(self.project):
-            if dataset_version_of(EvalSet(stored.name, stored.source, ())) is not None:
+            if dataset_version_of(EvalSet(stored.name, stored.source, ())) in listed:
                 continue  # the dataset version above is the same set
             self.combo.addItem(
                 f"{stored.name} ({stored.n_examples} examples, used before)",

@@ -38,9 +38,15 @@ from desktop.evaluation.answer_diff import diff_html, plain_html
 
 FILTER_TITLES = {
     "all": "All examples",
-    "regressions": "Regressions (baseline passed, candidate failed)",
-    "failures": "Failures of the candidate",
-    "improvements": "Improvements (baseline failed, candidate passed)",
+    "regressions": "Regressions",
+    "failures": "Candidate failures",
+    "improvements": "Improvements",
+}
+FILTER_HELP = {
+    "all": "Every example of the eval set",
+    "regressions": "The baseline passed, the candidate failed",
+    "failures": "The candidate failed, whatever the baseline did",
+    "improvements": "The baseline failed, the candidate passed",
 }
 STATUS_COLORS = {
     REGRESSION: "#c62828",
@@ -54,6 +60,10 @@ COLUMNS = ("#", "Prompt", "Baseline", "Candidate", "Status")
 
 def _verdict(passed: bool | None) -> str:
     return "not checked" if passed is None else ("pass" if passed else "fail")
+
+
+def _short(text: str, limit: int = 90) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class ExampleRowsModel(QAbstractTableModel):
@@ -125,6 +135,9 @@ class ExamplesView(QWidget):
         )
         for key in FILTER_TITLES:
             self.filter_combo.addItem(FILTER_TITLES[key], key)
+            self.filter_combo.setItemData(
+                self.filter_combo.count() - 1, FILTER_HELP[key], Qt.ItemDataRole.ToolTipRole
+            )
         self.count_label = QLabel()
         self.count_label.setStyleSheet("color: palette(placeholder-text);")
         self.candidate_label = QLabel("Candidate")
@@ -153,11 +166,10 @@ class ExamplesView(QWidget):
         self.detail.setObjectName("exampleDetail")
         self.detail.setOpenLinks(False)
 
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
         splitter.addWidget(self.detail)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([220, 360])
         layout.addWidget(splitter, 1)
 
         actions = QHBoxLayout()
@@ -280,9 +292,9 @@ class ExamplesView(QWidget):
         title = f"Example {row.index + 1}"
         if not self.single:
             title += f" · <span style='color:{color}'>{escape(row.status)}</span>"
-        parts = [f"<h3>{title}</h3>", "<b>Prompt</b>", plain_html(prompt)]
+        parts = [f"<h3>{title}</h3>", "<p><b>Prompt</b></p>", plain_html(prompt)]
         if example.reference is not None:
-            parts += ["<b>Reference answer</b>", plain_html(example.reference)]
+            parts += ["<p><b>Reference answer</b></p>", plain_html(example.reference)]
         parts.append(self._answer_heading(self.baseline.label, row.passed_a, row.failed_checks_a))
         parts.append(plain_html(row.output_a.answer))
         if not self.single:
@@ -307,7 +319,7 @@ class ExamplesView(QWidget):
         else:
             verdict = "<span style='color:#c62828'>fail</span>"
         detail = (
-            f"<br><span style='color:#c62828'>{escape('; '.join(failures))}</span>"
+            f"<br><span style='color:#c62828'>{escape('; '.join(_short(f) for f in failures))}</span>"
             if failures
             else ""
         )

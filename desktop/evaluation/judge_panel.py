@@ -62,8 +62,13 @@ class JudgePanel(QWidget):
         self.is_revealed = is_revealed
         self.task: BackgroundTask | None = None
         self.last_error = ""
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 6, 0, 0)
+        outer = QHBoxLayout(self)
+        outer.setContentsMargins(0, 6, 0, 0)
+        settings = QWidget()
+        settings.setMaximumWidth(520)
+        layout = QVBoxLayout(settings)
+        layout.setContentsMargins(0, 0, 8, 0)
+        outer.addWidget(settings)
         intro = QLabel(
             "A judge model rates the blind pairs on the same rubric as the human raters "
             "(accuracy, format, tone, completeness). Each pair is judged twice, with the "
@@ -100,7 +105,22 @@ class JudgePanel(QWidget):
 
         self.local_combo = QComboBox()
         self.local_combo.setToolTip(HELP["model_path"])
-        form.addRow("Model", self.local_combo)
+        self.folder_button = QPushButton("Other folder…")
+        self.folder_button.setToolTip("Any Hugging Face chat model folder on this machine")
+        self.folder_button.clicked.connect(self._folder_dialog)
+        self.local_row = QWidget()
+        local_layout = QHBoxLayout(self.local_row)
+        local_layout.setContentsMargins(0, 0, 0, 0)
+        local_layout.addWidget(self.local_combo, 1)
+        local_layout.addWidget(self.folder_button)
+        form.addRow("Model", self.local_row)
+        self.no_local_label = QLabel(
+            "No local model is ready: prepare the bundled model on the Project page (it is "
+            "the demo's judge), choose a folder, or use a server."
+        )
+        self.no_local_label.setWordWrap(True)
+        self.no_local_label.setStyleSheet("color: #b26a00;")
+        form.addRow(self.no_local_label)
         self.url_edit = QLineEdit()
         self.url_edit.setObjectName("judgeUrl")
         self.url_edit.setPlaceholderText("http://127.0.0.1:8080/v1")
@@ -146,11 +166,16 @@ class JudgePanel(QWidget):
         run_row.addWidget(self.progress, 1)
         layout.addLayout(run_row)
         layout.addWidget(self.progress_label)
+        layout.addStretch(1)
+        results = QVBoxLayout()
+        title = QLabel("The judge's verdicts")
+        title.setStyleSheet("font-weight: 600; font-size: 14px;")
         self.results_view = QTextBrowser()
         self.results_view.setObjectName("judgeResults")
-        layout.addWidget(self.results_view, 1)
+        results.addWidget(title)
+        results.addWidget(self.results_view, 1)
+        outer.addLayout(results, 1)
         self.refresh()
-        self._show_kind()
 
     def refresh(self, project=None) -> None:
         if project is not None:
@@ -174,6 +199,7 @@ class JudgePanel(QWidget):
             self.local_combo.setCurrentIndex(self.local_combo.findData(keep_model))
         self.update_results()
         self._update_buttons()
+        self._show_kind()
 
     def select_pair_set(self, pair_set_id: int | None) -> None:
         index = self.pair_set_combo.findData(pair_set_id)
@@ -183,11 +209,40 @@ class JudgePanel(QWidget):
     def add_local_model(self, name: str, path: str) -> None:
         self.local_combo.addItem(name, path)
         self.local_combo.setCurrentIndex(self.local_combo.count() - 1)
+        self._show_kind()
+
+    def add_local_folder(self, folder: str) -> str | None:
+        """Use a model folder as the judge; what is wrong with it, or None."""
+        from pathlib import Path
+
+        from core.models.registry import ModelFolderError, check_model_folder
+
+        try:
+            check = check_model_folder(folder)
+        except ModelFolderError as error:
+            return str(error)
+        if check.needs_remote_code or check.pickle_only:
+            return (
+                f"{folder} needs custom code or pickle weights; add it on the Project page, "
+                "where you can allow that, then pick it here."
+            )
+        self.add_local_model(Path(folder).name, str(folder))
+        return None
+
+    def _folder_dialog(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
+        folder = QFileDialog.getExistingDirectory(self, "Choose a judge model folder")
+        if folder:
+            problem = self.add_local_folder(folder)
+            if problem:
+                self._say(problem)
 
     def _show_kind(self, *_args) -> None:
         local = self.local_radio.isChecked()
         form = self._form
-        form.setRowVisible(self.local_combo, local)
+        form.setRowVisible(self.local_row, local)
+        form.setRowVisible(self.no_local_label, local and self.local_combo.count() == 0)
         for widget in self._server_rows:
             form.setRowVisible(widget, not local)
 

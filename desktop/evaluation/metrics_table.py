@@ -3,6 +3,7 @@ beside it, in plain words: better, worse, or not enough examples to tell."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ from core.evaluation.results import EvalResult
 from core.evaluation.statistics import BETTER, CANNOT_TELL, WORSE, Rate
 from desktop.evaluation.intervals import mean_length_interval, perplexity_interval
 
+HEADER_WIDTH = 24  # characters before a model name wraps in the column header
 GOOD_COLOR, BAD_COLOR, MUTED_COLOR = "#1a7f37", "#c62828", "#6b6f76"
 RATE_KEYS = {
     "format_compliance": "format_compliance",
@@ -98,7 +100,7 @@ def delta_cell(comparison: MetricComparison) -> Cell:
         "examples (100-200 recommended) to tell."
     )
     return Cell(
-        f"{change} · {comparison.verdict}",
+        f"{change}\n{comparison.verdict}",
         f"95% CI of the change: {interval}. {comparison.test}{p_value}; "
         f"{comparison.n_paired} paired examples. {explanation}",
         color,
@@ -122,10 +124,12 @@ def build_grid(results: Sequence[EvalResult]) -> MetricGrid:
     comparisons = [{c.metric: c for c in compare(baseline, r)} for r in results[1:]]
     headers, tips = ["Metric"], [""]
     for number, result in enumerate(results):
-        headers.append(result.label + ("  (baseline)" if number == 0 else ""))
+        headers.append(
+            textwrap.fill(result.label, HEADER_WIDTH) + ("\n(baseline)" if number == 0 else "")
+        )
         tips.append(_model_tip(result, number == 0))
         if number:
-            headers.append("Change vs baseline")
+            headers.append("Change vs\nbaseline")
             tips.append(
                 f"{result.label} minus {baseline.label}, paired on the same examples "
                 "(McNemar for rates, paired bootstrap for perplexity and length)."
@@ -223,8 +227,16 @@ def metrics_view(model: MetricsTableModel) -> QTableView:
     view.verticalHeader().hide()
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     view.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-    view.setWordWrap(False)
-    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    view.horizontalHeader().setStretchLastSection(True)
+    view.setWordWrap(True)
+    view.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    model.modelReset.connect(
+        lambda: (
+            header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+            if model.columnCount()
+            else None
+        )
+    )
     view.setAlternatingRowColors(True)
     return view

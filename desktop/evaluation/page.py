@@ -51,7 +51,7 @@ from desktop.evaluation.examples_view import ExamplesView
 from desktop.evaluation.judge_panel import JudgePanel
 from desktop.evaluation.metrics_table import MetricsTableModel, metrics_view
 from desktop.evaluation.model_choice import ModelChoicePanel
-from desktop.evaluation.regression_panel import WARN_STYLE, RegressionPanel
+from desktop.evaluation.regression_panel import WARN_STYLE, RegressionPanel, forgetting_summary
 from desktop.evaluation.report_export import default_report_name, export_report
 from desktop.pages import page_names
 
@@ -131,7 +131,7 @@ class EvaluatePage(QWidget):
         splitter.addWidget(self._results_column())
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([420, 780])
+        splitter.setSizes([380, 820])
         return splitter
 
     def _setup_column(self) -> QWidget:
@@ -326,6 +326,7 @@ class EvaluatePage(QWidget):
         for comparison in comparisons:
             when = comparison.created_at[:16].replace("T", " ")
             self.history_combo.addItem(f"{comparison.title} · {when}", comparison)
+        self.history_combo.setCurrentIndex(0 if comparisons else -1)
         self.history_combo.blockSignals(False)
         self.show_comparison(comparisons[0] if comparisons else None)
         self._update_run_state()
@@ -373,8 +374,9 @@ class EvaluatePage(QWidget):
         self.regression_panel.set_reports(regressions, note)
         forgetting = [r for r in regressions if r.forgetting]
         self.forgetting_banner.setText(
-            "<b>Regression probes: catastrophic forgetting.</b> "
-            + " ".join(f"{r.tuned_label}: {r.message}" for r in forgetting)
+            "<br>".join(forgetting_summary(r) for r in forgetting)
+            + "<br>Mix a small share (5-10%) of general-purpose instruction data into the "
+            "training set. Details and the full advice: the Regression probes tab."
         )
         self.forgetting_banner.setVisible(bool(forgetting))
         if len(results) > 1:

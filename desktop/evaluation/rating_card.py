@@ -178,9 +178,9 @@ class RatingCard(QFrame):
                 view.setHtml("")
         else:
             prompt = "\n".join(f"[{m['role']}] {m['content']}" for m in pair.prompt)
-            html = "<b>Prompt</b>" + plain_html(prompt)
+            html = "<p><b>Prompt</b></p>" + plain_html(prompt)
             if pair.reference:
-                html += "<b>Reference answer</b>" + plain_html(pair.reference)
+                html += "<p><b>Reference answer</b></p>" + plain_html(pair.reference)
             self.prompt_view.setHtml(html)
             self.answer_views["A"].setHtml(plain_html(pair.answer_a))
             self.answer_views["B"].setHtml(plain_html(pair.answer_b))

@@ -44,6 +44,19 @@ def regression_html(reports: Sequence[RegressionReport]) -> str:
     return "".join(parts)
 
 
+def forgetting_summary(report: RegressionReport) -> str:
+    """One line of rich text: which probes dropped, from what to what."""
+    dropped = ", ".join(
+        f"{escape(c.category)} {c.base.value:.0%} → {c.tuned.value:.0%}"
+        for c in report.categories
+        if c.flagged
+    )
+    return (
+        f"<b>Catastrophic forgetting in {escape(report.tuned_label)}:</b> general probes "
+        f"dropped beyond {report.threshold:.0%} ({dropped})."
+    )
+
+
 class RegressionPanel(QWidget):
     def __init__(self) -> None:
         super().__init__()
