@@ -288,3 +288,11 @@ def test_a_broken_line_can_be_repaired_in_place(qtbot, project, tmp_path):
         assert page.editor.counts()["error"] == 0
     finally:
         page.can_close()
+
+
+def test_ctrl_f_goes_to_the_search_from_anywhere_on_the_page(page, qtbot):
+    page.tabs.setCurrentIndex(2)
+    page.conversation.setFocus()
+    page.examples_panel.table.setFocus()
+    qtbot.keyClick(page.examples_panel.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert page.tabs.currentIndex() == 0 and page.examples_panel.search.hasFocus()

@@ -62,8 +62,10 @@ def test_csv_import_previews_with_the_column_mapping_the_user_picks(qtbot, page,
     assert dialog.mapping_box.isVisibleTo(dialog)
     columns = [dialog.prompt_column.itemText(i) for i in range(dialog.prompt_column.count())]
     assert columns == ["persona", "ticket_text", "ideal_reply"]
-    dialog.prompt_column.setCurrentIndex(dialog.prompt_column.findData("ticket_text"))
-    dialog.response_column.setCurrentIndex(dialog.response_column.findData("ideal_reply"))
+    # The names say nothing; the first guess is the varied column and the last one.
+    assert dialog.prompt_column.currentData() == "ticket_text"
+    assert dialog.response_column.currentData() == "ideal_reply"
+    assert dialog.system_column.currentData() is None
     dialog.system_column.setCurrentIndex(dialog.system_column.findData("persona"))
     dialog.wait()
     assert dialog.dataset is not None and len(dialog.dataset) == 3
@@ -171,3 +173,19 @@ def test_the_list_stays_responsive_with_100k_examples(qtbot):
     assert model.rowCount() == 1 and model.data(model.index(0, COL_CONVERSATION)).startswith(
         "Where is order 4242?"
     )
+
+
+def test_with_a_tokenizer_chosen_the_checks_name_the_examples_max_seq_length_cuts(
+    qtbot, page, tiny_model_dir
+):
+    stats = page.stats_panel
+    stats.tokenizer_box.addItem("tiny tokenizer", str(tiny_model_dir))
+    stats.max_len_box.setValue(64)
+    stats.tokenizer_box.setCurrentIndex(stats.tokenizer_box.count() - 1)
+    stats.wait()
+    assert stats.stats["counted_with"] and "estimated" not in stats.labels["tokens"].text()
+    page.editor.wait_for_checks()
+    too_long = [f for f, _e in page.editor.all_findings() if f.code == "too_long"]
+    over, _lost = stats.over_limit()
+    assert len(too_long) == over > 0
+    assert page.editor.validation_options.max_seq_length == 64

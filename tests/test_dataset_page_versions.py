@@ -219,3 +219,20 @@ def test_an_empty_project_shows_the_way_to_start(qtbot, project):
     with qtbot.waitSignal(page.editor.version_saved, timeout=20_000):
         page.save_version("first examples", name="parcels")
     assert [(v.dataset, v.label) for v in list_versions(project)] == [("parcels", "v1")]
+
+
+def test_a_large_version_opens_in_the_background(qtbot, saved, monkeypatch):
+    import desktop.dataset.page as page_module
+
+    project, v1 = saved
+    monkeypatch.setattr(page_module, "BACKGROUND_OPEN_AT", 5)  # "large" for this test
+    page = make_page(qtbot, project)
+    page.wait_for_open()
+    assert page.editor.base_version.id == v1.id and len(page.editor.dataset) == 8
+    page.editor.push(edits.remove_examples([0]))
+    page.open_version(v1)
+    assert page.progress.isVisible() or page._open_task is None
+    page.wait_for_open()
+    assert len(page.editor.dataset) == 8 and page.editor.stack.isClean()
+    assert len(list_drafts(project)) == 1  # the set-aside edit stays restorable
+    assert page.recovery_bar.isVisible()

@@ -8,6 +8,7 @@ the examples are exactly a saved version again, the draft is deleted.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -16,6 +17,9 @@ from desktop.dataset.drafts import discard_draft, new_draft_path, write_draft
 from desktop.dataset.editor import DatasetEditor
 
 AUTOSAVE_INTERVAL_MS = 3000
+# A draft that takes long to write (a big dataset not saved as a version yet) is written
+# less often, so the disk is busy at most a tenth of the time.
+BUSY_SHARE = 10
 
 
 class DraftAutosaver(QObject):
@@ -30,6 +34,7 @@ class DraftAutosaver(QObject):
         self._written_revision = editor.revision
         self._thread: threading.Thread | None = None
         self._error: str | None = None
+        self._next_write_at = 0.0
         self._timer = QTimer(self, interval=AUTOSAVE_INTERVAL_MS)
         self._timer.timeout.connect(self.tick)
         self._timer.start()
@@ -63,7 +68,7 @@ class DraftAutosaver(QObject):
             self.failed.emit(error)
         if self._thread is not None and self._thread.is_alive():
             return
-        if not self._needs_writing():
+        if not self._needs_writing() or time.monotonic() < self._next_write_at:
             return
         job = self._job()
         if job is None:
@@ -93,11 +98,14 @@ class DraftAutosaver(QObject):
         )
 
     def _run(self, job) -> None:
+        started = time.monotonic()
         try:
             write_draft(*job)
         except Exception as error:  # disk full, permissions: say so, keep editing
             self._error = f"Could not autosave the draft to {job[0]}: {error}"
             self._written_revision = -1  # try again at the next tick
+        took = time.monotonic() - started
+        self._next_write_at = time.monotonic() + took * BUSY_SHARE
 
     def _join(self) -> None:
         if self._thread is not None:
@@ -107,7 +115,7 @@ class DraftAutosaver(QObject):
     def flush(self) -> None:
         """Write the draft now, on this thread (before closing or switching projects)."""
         self._join()
-        if not self._needs_writing():
+        if not self._needs_writing() or time.monotonic() < self._next_write_at:
             return
         job = self._job()
         if job is not None:

@@ -259,6 +259,11 @@ class DatasetEditor(QObject):
             counts[finding.severity] += 1
         return counts
 
+    def check_later(self) -> None:
+        """Run the whole-dataset checks after a short pause (settings being adjusted)."""
+        if self.dataset is not None:
+            self._check_timer.start()
+
     def check_now(self) -> None:
         """Run the whole-dataset validation in the background (again, if one is running)."""
         self._check_timer.stop()

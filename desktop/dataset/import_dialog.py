@@ -75,6 +75,22 @@ def preview_rows(dataset: Dataset, rows: int = PREVIEW_ROWS) -> list[tuple[str, 
     return out
 
 
+def likely_mapping(columns: list[str], rows: list[dict]) -> ColumnMapping | None:
+    """A first guess when the column names say nothing: the reply is the last column, the
+    question the most varied of the others (a column repeating one value is rarely it)."""
+    if len(columns) < 2:
+        return None
+    response = columns[-1]
+    others = columns[:-1]
+
+    def variety(column: str) -> tuple[int, float]:
+        values = [str(row.get(column) or "") for row in rows]
+        return len(set(values)), sum(map(len, values)) / max(len(values), 1)
+
+    prompt = max(others, key=variety)
+    return ColumnMapping(prompt=prompt, response=response)
+
+
 def findings_summary(dataset: Dataset) -> str:
     counts = {ERROR: 0, WARNING: 0, INFO: 0}
     for finding in dataset.load_findings:
@@ -230,12 +246,12 @@ class ImportDialog(QDialog):
             self.mapping_box.hide()
             return
         try:
-            columns, _rows = preview_table(path, rows=5)
+            columns, rows = preview_table(path, rows=PREVIEW_ROWS)
         except Exception as error:  # an unreadable table: the read below reports it
             self.summary.setText(f"Cannot read the columns: {error}")
             self.mapping_box.hide()
             return
-        guess = guess_mapping(columns)
+        guess = guess_mapping(columns) or likely_mapping(columns, rows)
         for box, chosen, optional in (
             (self.prompt_column, guess.prompt if guess else None, False),
             (self.response_column, guess.response if guess else None, False),

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from core.dataset import edits
 from core.dataset.model import Dataset, message_text
+from core.dataset.validation import ValidationOptions
 from core.dataset.versions import DatasetVersion, latest_version, list_versions, load_version
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
@@ -48,6 +49,8 @@ NEW_DATASET_NAME = "my-dataset"
 DRAFT_TAG = "draft"
 # Bulk actions on more examples than this are computed in the background.
 BACKGROUND_BULK_AT = 5000
+# Versions with more examples than this are read in the background (a progress bar shows).
+BACKGROUND_OPEN_AT = 20_000
 TAB_EXAMPLES, TAB_FINDINGS, TAB_STATS, TAB_VERSIONS = range(4)
 
 
@@ -99,6 +102,7 @@ class DatasetPage(QWidget):
         self.pending_drafts: list[DraftInfo] = []
         self._current_id: str | None = None
         self._bulk_task: BackgroundTask | None = None
+        self._open_task: BackgroundTask | None = None
         self._build()
         self._connect()
         context.project_changed.connect(self.load_project)
@@ -223,6 +227,7 @@ class DatasetPage(QWidget):
         self.findings_panel.jump_requested.connect(self.jump_to)
         self.findings_panel.fix_all_requested.connect(self.fix_all)
         self.versions_panel.open_requested.connect(self.open_version)
+        self.stats_panel.length_settings_changed.connect(self._length_settings_changed)
 
         self.empty_state.import_requested.connect(self.import_dialog)
         self.empty_state.new_requested.connect(self.new_dataset)
@@ -270,25 +275,63 @@ class DatasetPage(QWidget):
         self.pending_drafts = list_drafts(project)
         latest = latest_version(project)
         if latest is not None:
-            self._open(latest.load_dataset(), latest)
+            self._open_version(latest)
         else:
             self.editor.close_dataset()
         self._show_recovery()
         self._update_state()
 
     def _open(self, dataset: Dataset, version: DatasetVersion | None, **kwargs) -> None:
+        """Edit another dataset; unsaved edits to this one stay in their draft, offered above."""
         self.autosaver.flush()
+        set_aside = self.autosaver.path
         self._current_id = None
         self.examples_panel.clear_filters()
         self.editor.open(dataset, version, **kwargs)
+        if set_aside is not None and set_aside.exists():
+            self.pending_drafts = list_drafts(self.project)
+            self._show_recovery()
 
     def open_version(self, version: DatasetVersion) -> None:
         """Edit a saved version (unsaved edits stay in their draft, restorable later)."""
-        if not self.editor.is_saved and self.editor.is_open and self.editor.stack.count():
-            self.autosaver.flush()
-        self._open(version.load_dataset(), version)
+        self._open_version(version)
         self.tabs.setCurrentIndex(TAB_EXAMPLES)
+
+    def _open_version(self, version: DatasetVersion) -> None:
+        """Open a version: at once when small, else read in the background with progress."""
+        if version.n_examples < BACKGROUND_OPEN_AT:
+            self._open(version.load_dataset(), version)
+            self._say(f"Opened {version.dataset} {version.label}.")
+            return
+        if self._open_task is not None:
+            return
+        self.autosaver.flush()
+        self.state_label.setText(
+            f"Opening {version.dataset} {version.label} ({version.n_examples:,} examples)…"
+        )
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        task = BackgroundTask(lambda report, cancelled: version.load_dataset(), self)
+        task.succeeded.connect(lambda dataset: self._open_loaded(dataset, version))
+        task.failed.connect(
+            lambda message: self._notify(f"Could not open {version.label}: {message}")
+        )
+        task.finished.connect(self._open_finished)
+        self._open_task = task
+        task.start()
+
+    def _open_loaded(self, dataset: Dataset, version: DatasetVersion) -> None:
+        self._open(dataset, version)
         self._say(f"Opened {version.dataset} {version.label}.")
+
+    def _open_finished(self) -> None:
+        self._open_task = None
+        self.progress.hide()
+        self.progress.setRange(0, 100)
+        self._update_state()
+
+    def wait_for_open(self, timeout_ms: int = 60_000) -> None:
+        wait_for_task(self._open_task, timeout_ms)
 
     def new_dataset(self) -> None:
         self._open(Dataset([edits.new_example()], name=NEW_DATASET_NAME), None)
@@ -420,6 +463,13 @@ class DatasetPage(QWidget):
         )
         if editor.is_saved:
             self.save_button.setEnabled(False)
+
+    def _length_settings_changed(self, tokenizer, max_seq_length: int) -> None:
+        """With a tokenizer chosen, the checks also say which examples max_seq_length cuts."""
+        self.editor.validation_options = ValidationOptions(
+            max_seq_length=max_seq_length, tokenizer=tokenizer
+        )
+        self.editor.check_later()
 
     def _tab_changed(self, index: int) -> None:
         if index == TAB_STATS:
@@ -750,6 +800,7 @@ class DatasetPage(QWidget):
         """Unsaved edits are kept in the draft (offered again next time); closing is safe."""
         self.autosaver.flush()
         self.editor.cancel_checks()
+        wait_for_task(self._open_task)
         if self._bulk_task is not None:
             self._bulk_task.cancel()
             wait_for_task(self._bulk_task)

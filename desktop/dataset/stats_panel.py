@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -45,6 +45,9 @@ def panel_statistics(dataset: Dataset, tokenizer_source=None, report=None, cance
 
 
 class StatsPanel(QWidget):
+    # (tokenizer folder or None for estimates, max_seq_length): the checks use them too
+    length_settings_changed = Signal(object, int)
+
     def __init__(self, editor: DatasetEditor) -> None:
         super().__init__()
         self.editor = editor
@@ -133,6 +136,7 @@ class StatsPanel(QWidget):
         layout.addWidget(self.plot, 1)
 
         self.tokenizer_box.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.tokenizer_box.currentIndexChanged.connect(lambda _i: self._announce_settings())
         editor.edited.connect(self._mark_stale)
         editor.reset.connect(self._fill_tokenizers)
         self._fill_tokenizers()
@@ -216,6 +220,14 @@ class StatsPanel(QWidget):
     def _max_len_changed(self, value: int) -> None:
         self.max_line.setValue(value)
         self._draw()
+        self._announce_settings()
+
+    def tokenizer_source(self):
+        source = self.tokenizer_box.currentData()
+        return None if source in (None, ESTIMATE) else source
+
+    def _announce_settings(self) -> None:
+        self.length_settings_changed.emit(self.tokenizer_source(), self.max_len_box.value())
 
     def over_limit(self) -> tuple[int, int]:
         """(examples longer than max_seq_length, tokens they lose in all)."""
