@@ -8,6 +8,11 @@ from core.dataset.findings import WARNING, Finding
 # adaptation; 2,000-10,000 for new reasoning patterns. Without a recorded decision,
 # fewer than the smallest of these is worth saying.
 MIN_WITHOUT_DECISION = 50
+TASK_KIND_WORDS = {
+    "format": "a format or style change",
+    "domain": "domain adaptation",
+    "reasoning": "new reasoning patterns",
+}
 
 
 def recorded_need(project) -> tuple[str, tuple[int, int]] | None:
@@ -43,7 +48,8 @@ def size_findings(n_usable: int, need: tuple[str, tuple[int, int]] | None) -> li
             Finding(
                 WARNING,
                 "too_few_examples",
-                f"{n_usable:,} examples; for the change you described ({kind}) "
+                f"{n_usable:,} usable examples; for the change recorded in Decide "
+                f"({TASK_KIND_WORDS.get(kind, kind)}) "
                 f"{low:,} to {high:,} good examples are typical.",
                 fix=f"Add at least {low - n_usable:,} more, written or reviewed by someone who "
                 "knows what the ideal reply is. Quality matters more than quantity.",
@@ -55,7 +61,7 @@ def size_findings(n_usable: int, need: tuple[str, tuple[int, int]] | None) -> li
         Finding(
             WARNING,
             "too_few_examples",
-            f"{n_usable:,} examples; even a simple format or style change usually needs "
+            f"{n_usable:,} usable examples; even a simple format or style change usually needs "
             f"{MIN_WITHOUT_DECISION} to 200 good ones.",
             fix="Add more examples, or record your goal in Decide for a tailored target.",
         )
