@@ -79,21 +79,41 @@ def test_killing_a_save_leaves_the_old_file_or_the_new_one_never_a_truncated_one
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(
-        st.sampled_from(
-            ["messages", "role", "content", "conversations", "from", "value", "instruction",
-             "input", "output", "system", "tools", "finetune_studio", "tags", "id", "x"]
-        ) | st.text(max_size=5),
-        children,
-        max_size=5,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "messages",
+                    "role",
+                    "content",
+                    "conversations",
+                    "from",
+                    "value",
+                    "instruction",
+                    "input",
+                    "output",
+                    "system",
+                    "tools",
+                    "finetune_studio",
+                    "tags",
+                    "id",
+                    "x",
+                ]
+            )
+            | st.text(max_size=5),
+            children,
+            max_size=5,
+        )
     ),
     max_leaves=20,
 )
 ROLE_MESSAGES = st.lists(
     st.fixed_dictionaries(
-        {"role": st.sampled_from(["system", "user", "assistant", "tool", "bot"]),
-         "content": st.text(max_size=30) | st.none()}
+        {
+            "role": st.sampled_from(["system", "user", "assistant", "tool", "bot"]),
+            "content": st.text(max_size=30) | st.none(),
+        }
     ),
     max_size=5,
 )
@@ -143,6 +163,28 @@ def test_random_tables_never_crash_the_table_importer(tmp_path, rows, fmt):
             [["prompt", "response", "system"], *rows]
         )
     _import_and_validate(path, fmt)
+
+
+ODD_MESSAGES = st.lists(
+    st.fixed_dictionaries(
+        {"role": JSON | st.sampled_from(["user", "assistant", "system"]), "content": JSON}
+    )
+    | JSON,
+    max_size=5,
+)
+
+
+@FAST
+@given(conversations=st.lists(ODD_MESSAGES, max_size=5), tags=st.lists(st.text(max_size=3)))
+def test_odd_values_inside_messages_give_findings_not_crashes(conversations, tags):
+    records = [{"messages": m, "finetune_studio": {"tags": tags}} for m in conversations]
+    dataset = Dataset.from_records(records)
+    validate_dataset(dataset)
+    from core.dataset.search import matching_rows
+    from core.dataset.stats import dataset_statistics
+
+    dataset_statistics(dataset)
+    matching_rows(dataset, "a")
 
 
 @FAST

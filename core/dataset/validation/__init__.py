@@ -76,7 +76,7 @@ def _estimated_tokens(system: str | None, users: list[str], replies: list[str], 
 def _exact_key(messages: list) -> int:
     return hash(
         tuple(
-            (m.get("role"), message_text(m.get("content")).strip())
+            (str(m.get("role")), message_text(m.get("content")).strip())
             for m in messages
             if isinstance(m, dict)
         )

@@ -98,7 +98,7 @@ def check_record(
             roles.append(None)
             continue
         role = message.get("role")
-        role = _TURN_ROLES.get(role, role)
+        role = _TURN_ROLES.get(role, role) if isinstance(role, str) else role
         if role not in ROLES:
             findings.append(
                 finding(
