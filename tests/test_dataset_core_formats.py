@@ -161,3 +161,27 @@ def test_unreadable_files_give_one_finding_not_an_exception(tmp_path, name):
         assert "cannot be read" in dataset.load_findings[0].message
     else:
         assert len(dataset) == 0
+
+
+def test_parquet_dates_bytes_and_decimals_become_json_values(tmp_path):
+    import datetime
+    import decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table(
+        {
+            "prompt": ["q"],
+            "response": ["a"],
+            "when": [datetime.datetime(2024, 5, 1, 12, 0)],
+            "blob": [b"\x00raw"],
+            "price": [decimal.Decimal("9.99")],
+        }
+    )
+    pq.write_table(table, tmp_path / "t.parquet")
+    dataset = import_dataset(tmp_path / "t.parquet")
+    record = dataset[0].record
+    assert record["when"] == "2024-05-01T12:00:00" and record["price"] == 9.99
+    export_dataset(dataset, tmp_path / "out.jsonl")
+    assert json.loads((tmp_path / "out.jsonl").read_text())["blob"] == "\x00raw"

@@ -28,6 +28,7 @@ from core.dataset.formats.conversions import (
 )
 from core.dataset.formats.json_records import read_json_records
 from core.dataset.formats.tables import (
+    json_safe,
     preview_table,
     read_delimited,
     read_parquet_rows,
@@ -158,7 +159,7 @@ def _import_hf(path: Path, mapping: ColumnMapping | None) -> tuple[list[Example]
     findings: list[Finding] = []
     for _split_name, split in splits.items():
         columns = list(split.column_names)
-        rows = [(None, row) for row in split.to_list()]
+        rows = [(None, json_safe(row)) for row in split.to_list()]
         if "conversations" in columns:
             for _, row in rows:
                 record, problem = record_from_any(row, SHAREGPT)

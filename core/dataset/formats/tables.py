@@ -100,11 +100,31 @@ def read_delimited(
     return columns or [], rows, findings
 
 
+def json_safe(value: Any) -> Any:
+    """A value JSON can hold: Arrow's dates, bytes and decimals become text or numbers."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    try:
+        return float(value)  # Decimal, numpy scalars
+    except (TypeError, ValueError):
+        return str(value)
+
+
 def read_parquet_rows(path: Path) -> tuple[list[str], list[tuple[int | None, dict]]]:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    return list(table.column_names), [(None, row) for row in table.to_pylist()]
+    return list(table.column_names), [(None, json_safe(row)) for row in table.to_pylist()]
 
 
 def rows_to_examples(
