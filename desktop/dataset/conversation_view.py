@@ -558,6 +558,14 @@ class ConversationView(QWidget):
     def _role_picked(self, message_index: int, role: str) -> None:
         if role in ROLES:
             self._edit(edits.set_message_role(self.dataset, self.index, message_index, role))
+            # Users sit on the right, the assistant on the left: lay the chat out again once
+            # the combo box that sent this signal is done with it.
+            QTimer.singleShot(0, self, self._realign)
+
+    def _realign(self) -> None:
+        if self.dataset is not None and self.index is not None and self.example is not None:
+            self._rebuild(self.dataset.examples[self.index].messages)
+            self.set_findings(self._findings)
 
     def _bubble_action(self, message_index: int, action: str) -> None:
         count = len(self.bubbles)
