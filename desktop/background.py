@@ -11,7 +11,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 
 class _Worker(QObject):
@@ -56,7 +56,9 @@ class BackgroundTask(QObject):
         self._worker.progress.connect(self.progress)
         self._worker.succeeded.connect(self.succeeded)
         self._worker.failed.connect(self.failed)
-        self._worker.done.connect(self._thread.quit)
+        # Direct: quit() is thread-safe, and a queued call would wait for the GUI thread,
+        # which deadlocks a GUI-thread wait() until its timeout.
+        self._worker.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
         self._thread.finished.connect(self._worker.deleteLater)
         self._thread.finished.connect(self.finished)
 
