@@ -25,6 +25,8 @@ KEY_SETTINGS = (
 ADAPTER_ONLY = ("lora_r",)
 # Settings whose difference is not a difference in training.
 NOT_TRAINING = ("name",)
+# Settings that choose the data: the data diff says how the data changed.
+DATA_KEYS = ("dataset_version", "train_file", "validation_file")
 
 
 def config_values(config_yaml: str) -> dict[str, str]:
@@ -36,7 +38,10 @@ def config_values(config_yaml: str) -> dict[str, str]:
         key, sep, value = line.partition(":")
         if not sep or key in HEADER_KEYS:
             continue
-        values[key.strip()] = value.strip()
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]  # a quoted YAML string: the text it stands for
+        values[key.strip()] = value
     return values
 
 

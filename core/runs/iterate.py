@@ -12,7 +12,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from core.runs.compare import diff_dataset_versions
-from core.runs.config_text import diff_configs
+from core.runs.config_text import DATA_KEYS, diff_configs
 from core.runs.evals import SUMMARY_METRICS, EvalLink, baselines, format_metric
 from core.runs.summaries import RunSummary, load_summaries, load_summary
 
@@ -131,7 +131,8 @@ def _changes(
         out.append(f"data: {diff.summary}")
     if previous.chosen is not None and step.chosen is not None:
         config = diff_configs([previous.chosen.config_yaml, step.chosen.config_yaml])
-        for item in config.differences[:6]:
+        settings = [d for d in config.differences if d.key not in DATA_KEYS]
+        for item in settings[:6]:
             out.append(f"{item.key}: {item.values[0] or '—'} → {item.values[1] or '—'}")
         a, b = previous.chosen.best_val_loss, step.chosen.best_val_loss
         if a is not None and b is not None:

@@ -36,19 +36,19 @@ COLUMNS = (
     ("name", "Name", "The run's name; double-click or F2 to rename"),
     ("started", "When", "When the run started (UTC)"),
     ("status", "Status", "running, finished, stopped, failed or interrupted, and why"),
-    ("base_model", "Base model", "The model that was fine-tuned"),
-    ("method", "Method", "full, lora, qlora or lora8bit"),
     ("dataset", "Data", "The dataset version (or training file) it trained on"),
-    ("settings", "Settings", "The settings that tell runs apart"),
-    ("duration", "Duration", "Training time, pauses excluded"),
-    ("hours", "GPU hours", "Hours the run held its hardware (CPU runs say so)"),
-    ("peak", "Peak memory", "Measured peak: GPU memory on CUDA/MPS, process memory on the CPU"),
-    ("estimated_peak", "Est. memory", "The estimator's peak-memory prediction for these settings"),
     ("best_val", "Best val loss", "Lowest validation loss (at which step in the tooltip)"),
     ("final_val", "Final val loss", "Validation loss at the end of training"),
     ("eval", "Eval results", "The latest evaluation of the run (Evaluate page)"),
     ("cost", "Cost", "GPU hours x the GPU's price per hour"),
     ("estimated_cost", "Est. cost", "The estimated hours x the same price"),
+    ("hours", "GPU hours", "Hours the run held its hardware (CPU runs say so)"),
+    ("duration", "Duration", "Training time, pauses excluded"),
+    ("peak", "Peak memory", "Measured peak: GPU memory on CUDA/MPS, process memory on the CPU"),
+    ("estimated_peak", "Est. memory", "The estimator's peak-memory prediction for these settings"),
+    ("method", "Method", "full, lora, qlora or lora8bit"),
+    ("base_model", "Base model", "The model that was fine-tuned"),
+    ("settings", "Settings", "The settings that tell runs apart"),
     ("note", "Note", "Your note on the run; double-click to edit"),
 )
 KEYS = [key for key, _, _ in COLUMNS]
@@ -83,6 +83,15 @@ class RunsTableModel(QAbstractTableModel):
 
     # --- contents -------------------------------------------------------------------
     def set_summaries(self, summaries: list[RunSummary]) -> None:
+        """Show these runs. The same runs again (a live refresh, estimates filled in) update
+        in place, so the user's scroll position, sort and open editor are kept."""
+        same_runs = [s.run_id for s in summaries] == [s.run_id for s in self._runs]
+        if same_runs and self._runs:
+            self._runs = list(summaries)
+            self.dataChanged.emit(
+                self.index(0, 0), self.index(len(self._runs) - 1, len(COLUMNS) - 1)
+            )
+            return
         self.beginResetModel()
         self._runs = list(summaries)
         self.endResetModel()

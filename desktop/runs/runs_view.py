@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -20,7 +22,14 @@ from PySide6.QtWidgets import (
 from core.runs.summaries import STATUSES, RunSummary
 from desktop.runs.runs_table import RUN_ID_ROLE, RunsFilterModel, RunsTableModel, column
 
-WIDE_COLUMNS = {"name": 190, "settings": 230, "eval": 200, "status": 130, "note": 160}
+WIDE_COLUMNS = {
+    "name": 190,
+    "started": 128,
+    "settings": 230,
+    "eval": 200,
+    "status": 130,
+    "note": 160,
+}
 
 
 class RunsTableView(QWidget):
@@ -208,13 +217,12 @@ class RunsTableView(QWidget):
             )
             return
         run = runs[0]
-        parts = [f"<b>{run.name}</b> ({run.run_id}) — {run.status_text}"]
-        parts.append(
-            f"{run.device or 'device not recorded'}; steps {run.steps_done}/{run.max_steps}"
-        )
+        lines = [f"{run.device or 'device not recorded'}; steps {run.steps_done}/{run.max_steps}"]
         if run.price.per_hour is not None:
-            parts.append(f"price ${run.price.per_hour:,.2f}/h from the {run.price.source}")
+            lines.append(f"price ${run.price.per_hour:,.2f}/h from the {run.price.source}")
         if run.note:
-            parts.append(f"Note: {run.note}")
-        parts.append(str(run.folder))
+            lines.append(f"Note: {run.note}")
+        lines.append(str(run.folder))
+        parts = [f"<b>{escape(run.name)}</b> ({escape(run.run_id)}) — {escape(run.status_text)}"]
+        parts += [escape(line) for line in lines]
         self.details.setText("<br>".join(parts))

@@ -4,6 +4,7 @@ expert hours spent on data (usually the larger cost, the guide says)."""
 from __future__ import annotations
 
 import math
+from html import escape
 
 from PySide6.QtCore import QDate, Qt, Signal
 from PySide6.QtWidgets import (
@@ -51,6 +52,7 @@ def _money_spin(maximum: float = 10_000_000.0, suffix: str = "") -> QDoubleSpinB
     spin.setSpecialValueText("not set")
     spin.setSuffix(suffix)
     spin.setMinimumWidth(140)
+    spin.setMaximumWidth(220)
     return spin
 
 
@@ -69,6 +71,7 @@ class SpendView(QWidget):
         self.budget_bar.setRange(0, 1000)
         self.budget_bar.setTextVisible(True)
         form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         self.budget_spin = _money_spin()
         self.budget_spin.setPrefix("$")
         self.budget_spin.setToolTip(_help("budget"))
@@ -212,9 +215,12 @@ class SpendView(QWidget):
         self.remove_button.setEnabled(bool(entries))
 
     def show_summary(self, summary: SpendSummary) -> None:
+        def money(value):
+            return escape(money_text(value))
+
         lines = [
             f"<b>{summary.runs}</b> runs, <b>{hours_text(summary.gpu_hours)}</b> GPU hours, "
-            f"<b>{money_text(summary.compute_cost)}</b> of compute"
+            f"<b>{money(summary.compute_cost)}</b> of compute"
         ]
         if summary.unpriced_hours > 0:
             lines.append(
@@ -223,8 +229,8 @@ class SpendView(QWidget):
             )
         lines.append(
             f"Expert work on data: <b>{summary.expert_hours:g} h</b> "
-            f"({money_text(summary.expert_cost)}). Total so far: "
-            f"<b>{money_text(summary.total_cost)}</b>"
+            f"({money(summary.expert_cost)}). Total so far: "
+            f"<b>{money(summary.total_cost)}</b>"
             + (
                 f", {summary.data_share:.0%} of it on data."
                 if summary.data_share is not None
