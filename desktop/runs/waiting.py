@@ -1,9 +1,11 @@
-"""Waiting for a BackgroundTask from the GUI thread without deadlocking.
+"""Waiting for a BackgroundTask from the GUI thread, with its results delivered.
 
-desktop/background.py connects the worker's `done` to `QThread.quit` across threads, so
-the quit is queued to the GUI thread: a plain `task.wait()` there blocks the very event
-loop that would deliver it, and only returns at its timeout. This waits in short slices
-and lets queued events through in between.
+A plain `task.wait()` returns when the thread ends, but the task's `succeeded` and
+`finished` signals are queued to the GUI thread and not yet handled; the page's state
+(its task reference, the refreshed table) would lag behind. This waits in short slices
+and lets queued events through, so on return the task's handlers have run. (Older
+desktop/background.py versions also queued the thread's quit, which made a plain wait
+block until its timeout; this never depended on that.)
 """
 
 from __future__ import annotations
