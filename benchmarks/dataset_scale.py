@@ -84,7 +84,7 @@ def _max_rss(statement: str, path: Path) -> int:
     import subprocess
 
     script = (
-        "import resource, sys\n"
+        "import sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parent.parent)!r})\n"
         "from pathlib import Path\n"
@@ -92,7 +92,8 @@ def _max_rss(statement: str, path: Path) -> int:
         "from core.dataset.jsonl import read_jsonl\n"
         f"path = Path({str(path)!r})\n"
         f"{statement}\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+        # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec.
+        "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))\n"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     return int(out.stdout.split()[-1]) * 1024  # Linux reports KiB
@@ -141,6 +142,16 @@ def main(argv: list[str] | None = None) -> int:
 
     save_s, _ = timed(lambda: write_jsonl(folder / "saved.jsonl", dataset))
     print(f"save      {save_s:6.2f} s   ratio {save_s / base_s:4.2f}x")
+    from core.dataset.versions import save_version
+    from core.project import create_project
+
+    project = create_project(folder / "project")
+    version_s, version = timed(lambda: save_version(project, dataset))
+    print(
+        f"version   {version_s:6.2f} s   ratio {version_s / base_s:4.2f}x   "
+        f"({version.label}: {version.n_train:,} train, {version.n_valid:,} valid)"
+    )
+    project.close()
     dataset = report = None  # free them before measuring memory
 
     base_mem = peak_memory(lambda: baseline_loads(path))

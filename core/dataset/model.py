@@ -213,15 +213,25 @@ class Example:
     def has_explicit_id(self) -> bool:
         return self._id is not None
 
-    def content_hash(self) -> str:
+    def content_hash(self, parsed: Any = None) -> str:
         """sha256 of the record as training sees it, independent of formatting and key order.
 
         FineTune Studio's own key is excluded, so tagging an example does not change it.
+        `parsed` may pass this example's already parsed record, to skip parsing it again.
         """
         if self.parse_error is not None:
             return hashlib.sha256(self._raw or b"").hexdigest()
-        canonical = json.dumps(self.record, sort_keys=True, separators=(",", ":"))
+        record = self.record if parsed is None else parsed
+        if STUDIO_KEY in record:
+            record = {k: v for k, v in record.items() if k != STUDIO_KEY}
+        canonical = json.dumps(record, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+    def ensure_id(self, parsed: Any = None) -> str:
+        """The id, derived now from `parsed` (this example's parsed record) if not known yet."""
+        if self._id is None:
+            self._id = self.content_hash(parsed)[:12]
+        return self._id
 
     def studio_fields(self) -> dict:
         """FineTune Studio's metadata as stored under `finetune_studio` (id always included)."""

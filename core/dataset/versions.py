@@ -10,6 +10,7 @@ that records the version records what it saw.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -20,10 +21,10 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.atomic_file import write_text_atomic
+from core.atomic_file import atomic_open, write_text_atomic
 from core.dataset.findings import Finding
-from core.dataset.jsonl import read_jsonl, write_jsonl, write_records_jsonl
-from core.dataset.model import Dataset, Example
+from core.dataset.jsonl import read_jsonl
+from core.dataset.model import STUDIO_KEY, Dataset, Example, dump_json_bytes
 from core.dataset.progress import IsCancelled, Progress, check
 from core.dataset.split import SplitConfig, split_indices
 from core.dataset.validation.structure import check_record
@@ -144,7 +145,10 @@ def dataset_slug(name: str) -> str:
 
 
 def structural_errors(dataset: Dataset) -> list[Finding]:
-    """The findings that make a dataset untrainable (checked before saving a version)."""
+    """The findings that make a dataset untrainable (checked before saving a version).
+
+    Examples without a stored id get their content-derived one on the way (one parse).
+    """
     file = str(dataset.source_path) if dataset.source_path else None
     errors: list[Finding] = []
     for index, example in enumerate(dataset.examples):
@@ -163,10 +167,33 @@ def structural_errors(dataset: Dataset) -> list[Finding]:
                 )
             )
             continue
-        errors += [
-            f for f in check_record(example.record, index, example.line, file, None) if f.is_error
-        ]
+        record = example.parsed_record()
+        errors += [f for f in check_record(record, index, example.line, file, None) if f.is_error]
+        if isinstance(record, dict):
+            example.ensure_id(record)
     return errors
+
+
+def _write_version_files(folder: Path, examples: list[Example], valid: set[int], cancelled) -> None:
+    """train.jsonl, valid.jsonl and examples.jsonl in one pass (each example parsed once)."""
+    with contextlib.ExitStack() as stack:
+        train_file = stack.enter_context(atomic_open(folder / TRAIN_FILE, "wb", encoding=None))
+        valid_file = stack.enter_context(atomic_open(folder / VALID_FILE, "wb", encoding=None))
+        all_file = stack.enter_context(atomic_open(folder / EXAMPLES_FILE, "wb", encoding=None))
+        for index, example in enumerate(examples):
+            if index % 5000 == 0:
+                check(cancelled)
+            parsed = example.parsed_record()
+            record = {k: v for k, v in parsed.items() if k != STUDIO_KEY}
+            training = {"messages": record.get("messages", [])}
+            if "tools" in record:
+                training["tools"] = record["tools"]
+            side = "valid" if index in valid else "train"
+            (valid_file if side == "valid" else train_file).write(dump_json_bytes(training) + b"\n")
+            studio = example.studio_fields()
+            studio[SPLIT_KEY] = side
+            record[STUDIO_KEY] = studio
+            all_file.write(dump_json_bytes(record) + b"\n")
 
 
 def _hash_files(train: Path, valid: Path) -> str:
@@ -231,20 +258,7 @@ def save_version(
     incoming = parent / f".incoming-{uuid.uuid4().hex[:8]}"
     incoming.mkdir()
     try:
-        examples = dataset.examples
-        write_records_jsonl(
-            incoming / TRAIN_FILE, (examples[i].training_record() for i in train_idx)
-        )
-        check(cancelled)
-        write_records_jsonl(
-            incoming / VALID_FILE, (examples[i].training_record() for i in valid_idx)
-        )
-        check(cancelled)
-        sides = {i: "valid" for i in valid_idx}
-        write_jsonl(
-            incoming / EXAMPLES_FILE,
-            [_with_split(examples[i], sides.get(i, "train")) for i in range(len(examples))],
-        )
+        _write_version_files(incoming, dataset.examples, set(valid_idx), cancelled)
         if progress:
             progress(0.8, "Recording the version")
         content_hash = _hash_files(incoming / TRAIN_FILE, incoming / VALID_FILE)
@@ -299,30 +313,6 @@ def save_version(
     if progress:
         progress(1.0, f"Saved {name} v{number}")
     return load_version(project, version_id)
-
-
-def _with_split(example: Example, side: str) -> _SplitExample:
-    """A view of the example whose stored metadata also says which side of the split it is on."""
-    return _SplitExample(example, side)
-
-
-class _SplitExample:
-    """Wraps an example so write_jsonl stores its split side beside its other metadata."""
-
-    def __init__(self, example: Example, side: str) -> None:
-        self._example = example
-        self._side = side
-
-    def to_json_bytes(self, studio_fields: bool = True) -> bytes:
-        from core.dataset.model import STUDIO_KEY, dump_json_bytes
-
-        record = self._example.record
-        if self._example.is_broken:
-            return self._example.to_json_bytes(studio_fields)
-        studio = self._example.studio_fields()
-        studio[SPLIT_KEY] = self._side
-        record[STUDIO_KEY] = studio
-        return dump_json_bytes(record)
 
 
 def list_versions(project, dataset: str | None = None) -> list[DatasetVersion]:
