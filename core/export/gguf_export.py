@@ -126,3 +126,19 @@ def run_llama_cpp(
         )
     report(1.0, "GGUF written")
     return GgufFileInfo(out_file, outtype, f"llama.cpp ({script})", 0, ())
+
+
+def gguf_route(source, preference: str = "auto", configured: str = "") -> tuple[bool, str]:
+    """Before exporting: (a GGUF file can be written, which converter or what is missing)."""
+    if preference in ("auto", "llama.cpp"):
+        script = find_llama_cpp_script(configured)
+        if script is not None:
+            return True, f"llama.cpp's converter: {script}"
+    reasons = [] if preference == "builtin" else ["llama.cpp's convert_hf_to_gguf.py not found"]
+    if preference in ("auto", "builtin"):
+        config_dir = source.base_path if source.is_adapter else source.model_dir
+        problem = builtin_support_problem(config_dir, source.model_dir)
+        if problem is None:
+            return True, "the built-in GGUF writer (Llama models; llama.cpp not found)"
+        reasons.append(problem)
+    return False, missing_converter_message("THE_EXPORT_FOLDER", reasons)

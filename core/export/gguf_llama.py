@@ -66,8 +66,11 @@ def pre_tokenizer_name(tokenizer_json: dict) -> str | None:
     return None
 
 
-def builtin_support_problem(model_dir: Path) -> str | None:
-    """Why the built-in writer cannot convert this merged model folder (None: it can)."""
+def builtin_support_problem(model_dir: Path, tokenizer_dir: Path | None = None) -> str | None:
+    """Why the built-in writer cannot convert this merged model folder (None: it can).
+
+    `tokenizer_dir`: where tokenizer.json is, when not beside config.json (an adapter run:
+    the base's config, the run's tokenizer), so the dialog can tell before merging."""
     config = _read_json(model_dir / "config.json")
     architectures = config.get("architectures") or []
     if not any(a in SUPPORTED_ARCHITECTURES for a in architectures):
@@ -80,7 +83,7 @@ def builtin_support_problem(model_dir: Path) -> str | None:
     rope = config.get("rope_parameters") or config.get("rope_scaling") or {}
     if isinstance(rope, dict) and rope.get("rope_type", "default") not in ("default", None):
         return f"the built-in GGUF writer does not handle {rope.get('rope_type')} RoPE scaling"
-    tokenizer = _read_json(model_dir / "tokenizer.json")
+    tokenizer = _read_json((tokenizer_dir or model_dir) / "tokenizer.json")
     if (tokenizer.get("model") or {}).get("type") != "BPE":
         return "the built-in GGUF writer needs a byte-level BPE tokenizer (tokenizer.json)"
     if pre_tokenizer_name(tokenizer) is None:

@@ -1,0 +1,148 @@
+"""The Export dialog driven with qtbot: export a real run in the background with parity, see
+the result and the card path; cancel half-way; a non-empty folder is refused up front."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from core.hardware import HardwareInfo
+
+CATEGORIES = ["billing", "shipping"]
+
+
+def rows(n, offset=0):
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": f"Ticket {i}: which team?"},
+                {"role": "assistant", "content": f'{{"category": "{CATEGORIES[i % 2]}"}}'},
+            ]
+        }
+        for i in range(offset, offset + n)
+    ]
+
+
+def write_jsonl(path, records):
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_model_dir):
+    import torch
+
+    from core.evaluation.eval_set import load_eval_set_file
+    from core.evaluation.store import save_eval_set
+    from core.project import create_project
+    from core.training.config import TrainConfig
+    from core.training.session import run_training
+
+    root = tmp_path_factory.mktemp("export-dialog")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FINETUNE_STUDIO_HOME", str(root / "home"))
+        project = create_project(root / "project", name="Dialog")
+        config = TrainConfig(
+            base_model=str(tiny_model_dir),
+            train_file=str(write_jsonl(root / "train.jsonl", rows(8))),
+            validation_fraction=0.0,
+            method="lora",
+            epochs=10.0,
+            max_steps=6,
+            micro_batch_size=4,
+            gradient_accumulation=1,
+            learning_rate=1e-2,
+            max_seq_length=64,
+            packing=False,
+            warmup_ratio=0.0,
+            checkpoint_every_steps=100,
+            lora_r=8,
+            lora_alpha=16,
+            lora_dropout=0.0,
+            preflight=False,
+            name="Ticket router",
+        )
+        result = run_training(project, config)
+        assert result.status == "finished", result.reason
+    torch.set_num_threads(threads)
+    eval_set = load_eval_set_file(write_jsonl(root / "eval.jsonl", rows(4, 30)), name="tickets")
+    save_eval_set(project, eval_set)
+    yield project, result.run_id
+    project.close()
+
+
+@pytest.fixture
+def dialog(qtbot, trained):
+    from desktop.context import AppContext
+    from desktop.export.dialog import ExportDialog
+
+    project, run_id = trained
+    widget = ExportDialog(AppContext(project, HardwareInfo(cpu_cores=2)), run_id)
+    qtbot.addWidget(widget)
+    widget.show()
+    return widget
+
+
+def test_export_in_the_background_shows_parity_and_the_card(dialog, qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
+    assert dialog.format_buttons["adapter"].isChecked()  # an adapter run starts on adapter
+    assert dialog.folder_edit.text().endswith("exports/ticket-router-adapter")
+    assert "PEFT" in dialog.format_buttons["adapter"].text()
+    assert "interrupted export" in dialog.folder_edit.toolTip()
+    assert dialog.parity_choice.currentText().startswith("tickets (4 prompts)")
+    dialog.format_buttons["merged"].setChecked(True)
+    assert dialog.folder_edit.text().endswith("ticket-router-merged")
+    assert not dialog.gguf_type.isVisible()
+    dialog.format_buttons["gguf"].setChecked(True)
+    assert dialog.gguf_type.isVisible() and "built-in GGUF writer" in dialog.converter_label.text()
+    dialog.format_buttons["adapter"].setChecked(True)
+    out = tmp_path / "my-adapter"
+    dialog.folder_edit.clear()
+    qtbot.keyClicks(dialog.folder_edit, str(out))
+
+    with qtbot.waitSignal(dialog.exported, timeout=120_000) as exported:
+        qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
+        assert dialog.is_running() and not dialog.export_button.isEnabled()
+        assert dialog.progress.isVisible() and dialog.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=30_000)
+    result = exported.args[0]
+    assert result.folder == out and (out / "adapter_config.json").is_file()
+    assert dialog.parity_label.text().startswith("Parity passed: all 4 answers")
+    assert str(out / "README.md") in dialog.card_label.text() and dialog.card_row.isVisible()
+    assert not dialog.progress.isVisible() and dialog.export_button.isEnabled()
+
+
+def test_cancel_half_way_leaves_no_folder(dialog, qtbot, tmp_path):
+    from PySide6.QtCore import Qt
+
+    out = tmp_path / "merged"
+    dialog.format_buttons["merged"].setChecked(True)
+    dialog.folder_edit.setText(str(out))
+    fractions = []
+
+    def cancel_half_way(fraction, _message):
+        fractions.append(fraction)
+        if fraction >= 0.45 and dialog.cancel_button.isVisible():
+            qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+
+    assert dialog.start_export()
+    dialog.task.progress.connect(cancel_half_way)
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=120_000)
+    assert max(fractions) >= 0.45 and not out.exists()
+    assert "Cancelled" in dialog.status_label.text() and dialog.result is None
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".merged")]
+
+
+def test_a_non_empty_folder_is_refused_before_starting(dialog, tmp_path):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    dialog.folder_edit.setText(str(out))
+    assert not dialog.start_export() and not dialog.is_running()
+    assert "not empty" in dialog.status_label.text()
+    dialog.overwrite.setChecked(True)
+    assert dialog.options().overwrite
