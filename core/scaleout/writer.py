@@ -1,0 +1,143 @@
+"""Writing a scale-out plan to a folder: the files a user copies to (or shares with) the nodes.
+
+accelerate_config.yaml   accelerate's launch configuration
+train_config.yaml        the training configuration every node runs
+launch_node_<r>.sh       the exact command for node r (executable)
+README.md                what to do, the estimate on the same sharding, the warnings
+plan.json                the same, for tools
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from core.atomic_file import write_text_atomic
+from core.scaleout.accelerate_config import MAIN_PROCESS_IP_PLACEHOLDER
+from core.scaleout.plan import ScaleOutPlan
+from core.scaleout.strategies import strategy_for
+
+GIB = 1024**3
+
+
+def launch_script(plan: ScaleOutPlan, rank: int) -> str:
+    request = plan.request
+    title = strategy_for(plan.strategy).title
+    lines = [
+        "#!/usr/bin/env bash",
+        f"# FineTune Studio scale-out: node {rank} of {request.nodes}, {request.gpus_per_node} "
+        f"GPUs here, {request.total_gpus} training processes in all, {title}.",
+        "set -euo pipefail",
+        'cd "$(dirname "$0")"',
+    ]
+    if request.nodes > 1:
+        lines += [
+            "# Node 0's address, reachable from every node. Fill it in here or export it.",
+            f'MAIN_PROCESS_IP="${{MAIN_PROCESS_IP:-{MAIN_PROCESS_IP_PLACEHOLDER}}}"',
+            f'MAIN_PROCESS_PORT="${{MAIN_PROCESS_PORT:-{request.main_process_port}}}"',
+            f'if [ "$MAIN_PROCESS_IP" = "{MAIN_PROCESS_IP_PLACEHOLDER}" ]; then',
+            '  echo "Set MAIN_PROCESS_IP to node 0\'s IP address (edit this file or export it)." >&2',
+            "  exit 2",
+            "fi",
+        ]
+    lines.append(f"exec {plan.node_commands[rank]}")
+    return "\n".join(lines) + "\n"
+
+
+def _yaml(data: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
+
+
+def _duration(hours: float) -> str:
+    if hours < 1:
+        return f"{max(1, round(hours * 60))} min"
+    return f"{hours:.1f} h"
+
+
+def estimate_lines(plan: ScaleOutPlan) -> list[str]:
+    estimate = plan.estimate
+    if estimate is None:
+        return ["No estimate (see the warnings)."]
+    memory = estimate.memory
+    lines = [
+        f"Estimated on {plan.estimate_note} x {plan.request.total_gpus}, with the same "
+        f"sharding as the launch ({plan.estimator_sharding}):",
+        "",
+        f"- peak memory per GPU: {estimate.peak_gib:.1f} GiB of {memory.capacity_gib:.1f} GiB "
+        f"({estimate.fit_summary()})",
+        f"- training time: {_duration(estimate.hours)} on all GPUs together",
+        f"- cost: ${estimate.cost_usd:,.2f}",
+    ]
+    lines += [f"- {line}" for line in estimate.assumptions if "GPU" in line][:3]
+    return lines
+
+
+def readme(plan: ScaleOutPlan) -> str:
+    request = plan.request
+    chosen = strategy_for(plan.strategy)
+    lines = [
+        "# Scale-out launch",
+        "",
+        f"{request.nodes} node(s) x {request.gpus_per_node} GPUs = {request.total_gpus} "
+        f"training processes, **{chosen.title}**. {chosen.help}",
+        "",
+        "Each node runs the same headless `finetune-studio train train_config.yaml` under "
+        "`accelerate launch`. Rank 0 (on node 0) writes the run folder, metrics, checkpoints "
+        "and final model into the project; the other ranks only train.",
+        "",
+        "## Start",
+        "",
+    ]
+    if request.nodes > 1:
+        lines += [
+            "Copy this folder to every node (or keep it on the shared filesystem), fill in "
+            f"node 0's IP address (`MAIN_PROCESS_IP`, port {request.main_process_port}), then "
+            "start every node (in any order within a few minutes):",
+            "",
+        ]
+    for rank, command in enumerate(plan.node_commands):
+        lines += [
+            f"Node {rank}: `bash launch_node_{rank}.sh`, which runs",
+            "",
+            "```bash",
+            command,
+            "```",
+            "",
+        ]
+    lines += ["## Estimate", "", *estimate_lines(plan), ""]
+    if plan.warnings:
+        lines += ["## Warnings", "", *[f"- {w}" for w in plan.warnings], ""]
+    lines += [
+        "## Stop and resume",
+        "",
+        "Ctrl-C on node 0 stops after the current step with a checkpoint. Resume with the same "
+        "launcher and `finetune-studio train --resume RUN` in place of `train train_config.yaml`.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_plan(plan: ScaleOutPlan, out_dir: str | Path) -> list[Path]:
+    """Write the launch files; the paths written."""
+    folder = Path(out_dir).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+
+    def put(name: str, text: str, executable: bool = False) -> None:
+        path = folder / name
+        write_text_atomic(path, text)
+        umask = os.umask(0)
+        os.umask(umask)
+        path.chmod((0o777 if executable else 0o666) & ~umask)
+        written.append(path)
+
+    put("accelerate_config.yaml", _yaml(plan.accelerate))
+    put("train_config.yaml", plan.config_yaml)
+    for rank in range(plan.request.nodes):
+        put(f"launch_node_{rank}.sh", launch_script(plan, rank), executable=True)
+    put("README.md", readme(plan))
+    put("plan.json", json.dumps(plan.as_dict(), indent=2, sort_keys=True, default=str) + "\n")
+    return written
