@@ -83,6 +83,11 @@ def _exact_key(messages: list) -> int:
     )
 
 
+def _exact_key_of_texts(system, users: list[str], replies: list[str], n_messages: int) -> int:
+    """The duplicate key from texts already extracted (the validation pass's fast path)."""
+    return hash((system, tuple(users), tuple(replies), n_messages))
+
+
 def check_example(dataset: Dataset, index: int) -> list[Finding]:
     """The findings one example has on its own (structure, whitespace): for live editing."""
     example = dataset.examples[index]
@@ -188,7 +193,7 @@ def validate_dataset(
             if isinstance(message, dict):
                 role = str(message.get("role"))
                 role_counts[role] = role_counts.get(role, 0) + 1
-        key = _exact_key(messages)
+        key = _exact_key_of_texts(system, users, replies, len(messages))
         first = first_with_key.setdefault(key, i)
         if first != i:
             exact_of[i] = first

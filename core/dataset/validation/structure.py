@@ -23,7 +23,7 @@ def _content_is_text(content: Any) -> bool:
 
 def _content_blank(content: Any) -> bool:
     if isinstance(content, str):
-        return not content.strip()
+        return not content or content.isspace()
     if isinstance(content, list):
         for part in content:
             text = part.get("text") if isinstance(part, dict) else part
