@@ -15,7 +15,9 @@ def write(path, lines):
 
 
 def test_validate_prints_line_severity_code_message_and_exits_1_on_errors(tmp_path, capsys):
-    path = write(tmp_path / "d.jsonl", [GOOD, "{broken", {"messages": [{"role": "user", "content": "x"}]}])
+    path = write(
+        tmp_path / "d.jsonl", [GOOD, "{broken", {"messages": [{"role": "user", "content": "x"}]}]
+    )
     assert main(["data", "validate", path]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("2:error:invalid_json:Line 2 is not valid JSON")
@@ -40,7 +42,12 @@ def test_validate_exits_2_when_the_file_cannot_be_read(tmp_path, capsys):
 
 
 def test_validate_counts_tokens_with_a_model_tokenizer(tmp_path, capsys, tiny_model_dir):
-    long = {"messages": [{"role": "user", "content": "word " * 700}, {"role": "assistant", "content": "ok"}]}
+    long = {
+        "messages": [
+            {"role": "user", "content": "word " * 700},
+            {"role": "assistant", "content": "ok"},
+        ]
+    }
     path = write(tmp_path / "d.jsonl", [GOOD, long])
     code = main(
         ["data", "validate", path, "--max-seq-len", "256", "--tokenizer", str(tiny_model_dir)]
@@ -60,3 +67,9 @@ def test_convert_between_formats_and_refuse_lossy_targets(tmp_path, capsys):
     assert main(["data", "convert", multi, str(tmp_path / "m.csv"), "--allow-loss"]) == 0
     assert main(["data", "convert", multi, str(tmp_path / "m.json"), "--to", "sharegpt"]) == 0
     assert json.loads((tmp_path / "m.json").read_text())[0]["conversations"][1]["from"] == "gpt"
+
+
+def test_an_empty_file_has_nothing_to_train_on(tmp_path, capsys):
+    (tmp_path / "empty.jsonl").write_text("")
+    assert main(["data", "validate", str(tmp_path / "empty.jsonl")]) == 1
+    assert "0:error:no_examples:" in capsys.readouterr().out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.dataset.findings import WARNING, Finding
+from core.dataset.findings import ERROR, WARNING, Finding
 
 # The seed: 50-200 examples for a simple format/style change; 500-2,000 for domain
 # adaptation; 2,000-10,000 for new reasoning patterns. Without a recorded decision,
@@ -40,6 +40,15 @@ def recorded_need(project) -> tuple[str, tuple[int, int]] | None:
 
 
 def size_findings(n_usable: int, need: tuple[str, tuple[int, int]] | None) -> list[Finding]:
+    if n_usable == 0:
+        return [
+            Finding(
+                ERROR,
+                "no_examples",
+                "There is not one usable example to train on.",
+                fix="Add conversations (user message, assistant reply), or import a file.",
+            )
+        ]
     if need is not None:
         kind, (low, high) = need
         if n_usable >= low:
