@@ -51,7 +51,7 @@ def trained(tmp_path_factory, tiny_model_dir):
             validation_fraction=0.0,
             method="lora",
             epochs=10.0,
-            max_steps=6,
+            max_steps=3,
             micro_batch_size=4,
             gradient_accumulation=1,
             learning_rate=1e-2,

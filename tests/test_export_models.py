@@ -134,6 +134,8 @@ def test_adapter_export_loads_in_peft_and_follows_vllm_rules(runs, tmp_path):
     } <= names
     assert not names & {"training_args.bin", "studio_model.json"}
     assert vllm_adapter_problems(out) == [] and result.warnings == []
+    adapter_config = json.loads((out / "adapter_config.json").read_text())
+    assert None not in adapter_config.values() and adapter_config["inference_mode"] is True
     with safe_open(str(out / "adapter_model.safetensors"), "pt") as handle:
         keys = list(handle.keys())
     assert keys and all(k.endswith((".lora_A.weight", ".lora_B.weight")) for k in keys)

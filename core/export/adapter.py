@@ -37,6 +37,9 @@ def write_adapter(source: ExportSource, folder: Path) -> list[str]:
         )
     shutil.copy2(weights, folder / ADAPTER_WEIGHTS)
     config = json.loads((source.model_dir / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+    # Unset options are left out: each is its default when absent, and an older PEFT on a
+    # serving machine rejects or warns about option names it does not know.
+    config = {key: value for key, value in config.items() if value is not None}
     config["inference_mode"] = True
     config["base_model_name_or_path"] = str(source.base_path)
     write_text_atomic(folder / ADAPTER_CONFIG, json.dumps(config, indent=2, sort_keys=True) + "\n")
