@@ -11,7 +11,16 @@ import pytest
 from core.training.config import TrainConfig
 from core.training.observer import PAUSED, CollectingObserver
 from core.training.records import read_metrics_file
-from core.training.runs import list_runs, load_run, read_advice, read_metrics
+from core.training.runs import (
+    RunBusy,
+    best_checkpoint,
+    checkpoints,
+    delete_run,
+    list_runs,
+    load_run,
+    read_advice,
+    read_metrics,
+)
 from core.training.session import TrainingSession, run_training, start_run
 
 ANSWERS = ["billing", "shipping", "login", "refund"]
@@ -125,6 +134,12 @@ def test_run_folder_and_database_rows(project, tiny_model_dir, tmp_path):
     assert rows == len(read_metrics(run)) == len(lines)
     assert [a.kind for a in read_advice(run)] == ["small_dataset"]
     assert [r.run_id for r in list_runs(project)] == [result.run_id]
+    # Checkpoints: the most recent ones, plus the best by validation loss.
+    kept = checkpoints(folder)
+    assert 1 <= len(kept) <= config.keep_checkpoints + 1
+    assert best_checkpoint(folder).name == f"checkpoint-{run.best_step}"
+    delete_run(project, result.run_id)
+    assert list_runs(project) == [] and not folder.exists()
 
 
 def test_bad_data_fails_before_a_run_exists(project, tiny_model_dir, tmp_path):
@@ -152,6 +167,10 @@ def test_stop_from_another_thread_saves_a_checkpoint_and_the_model(
     observer = StopAtStep3()
     session = start_run(project, config, observer)
     assert reached.wait(120)
+    running = load_run(project, session.run_id)
+    assert running.status == "running" and not running.resumable
+    with pytest.raises(RunBusy):
+        delete_run(project, session.run_id)
     threading.Thread(target=session.stop).start()
     assert session.wait(120)
     result = session.result
@@ -228,6 +247,10 @@ def test_out_of_memory_at_the_cuda_boundary_fails_the_run_with_suggestions(
     run = load_run(project, result.run_id)
     assert run.status == "failed" and run.reason == result.reason and run.resumable
     assert [a.kind for a in read_advice(run)][-1] == "out_of_memory"
-    # ... and the app can train again.
+    # ... and the run continues from its checkpoint with the suggested settings.
     monkeypatch.setattr(LlamaModel, "forward", original)
-    assert run_training(project, config.replace(epochs=1.0)).status == "finished"
+    smaller = config.replace(**result.suggestions[0]["changes"])
+    resumed = TrainingSession(project, smaller, resume_run=result.run_id).run()
+    assert resumed.status == "finished" and resumed.steps_done == 20, resumed.reason
+    assert load_run(project, result.run_id).config().micro_batch_size == 2
+    assert list(result.folder.glob("config.before-resume-*.yaml"))

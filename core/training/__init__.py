@@ -22,8 +22,14 @@ core.training.runs
     list_runs(project) -> list[RunInfo]; load_run(project, run_id) -> RunInfo
     read_metrics(run_or_folder) -> list[MetricRecord]; read_advice(run_or_folder)
     delete_run(project, run_id)
+    RunInfo: run_id, name, status (running/finished/stopped/failed/interrupted), reason,
+    method, base_model(_path), dataset_version_*, folder, final_model_dir, best_val_loss,
+    best_step, peak_memory_bytes, memory_kind, duration_s, resumable, config()
 core.training.preflight
-    run_preflight(project_or_none, config) -> PreflightReport
-core.training.artifacts
-    load_trained_model(run, device="cpu") -> (model, tokenizer)
+    run_preflight(project, config, verify=True) -> PreflightReport (.fits, .message,
+    .peak_memory_bytes, .step_time_s, .estimate, .suggestions[Suggestion(label, changes)])
+core.training.records
+    MetricRecord, Advice, read_metrics_file(path), read_advice_file(path)
+core.training.cli
+    `finetune-studio train CONFIG.yaml [--project DIR] [--resume RUN] [--demo] [--set k=v]`
 """

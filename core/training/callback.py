@@ -61,6 +61,31 @@ class StudioCallbackLogic:
         self.early_stopped_reason = ""
         self._best_eval: tuple[float, int] | None = None
         self._evals_since_best = 0
+        # Time spent in our own bookkeeping (records, files, database, observer, advisor),
+        # pauses excluded: what this trainer costs on top of a bare TRL run.
+        self.bookkeeping_s = 0.0
+        self._waited = 0.0
+
+    def step_end(self, state, control) -> None:
+        started, self._waited = time.perf_counter(), 0.0
+        try:
+            self._step_end(state, control)
+        finally:
+            self.bookkeeping_s += time.perf_counter() - started - self._waited
+
+    def log(self, state, control, logs: dict) -> None:
+        started = time.perf_counter()
+        try:
+            self._log(state, control, logs)
+        finally:
+            self.bookkeeping_s += time.perf_counter() - started
+
+    def saved(self, args, state) -> None:
+        started = time.perf_counter()
+        try:
+            self._saved(args, state)
+        finally:
+            self.bookkeeping_s += time.perf_counter() - started
 
     def train_begin(self, state) -> None:
         self.max_steps = int(state.max_steps or 0)
@@ -71,7 +96,7 @@ class StudioCallbackLogic:
             TRAINING, f"training from step {state.global_step} of {self.max_steps}"
         )
 
-    def step_end(self, state, control) -> None:
+    def _step_end(self, state, control) -> None:
         step = int(state.global_step)
         self.recorder.progress(
             Progress(
@@ -86,7 +111,9 @@ class StudioCallbackLogic:
             self.recorder.status(PAUSED, f"paused after step {step}")
             paused_at = time.perf_counter()
             self.control.wait_while_paused()
-            self.clock.paused_total += time.perf_counter() - paused_at
+            waited = time.perf_counter() - paused_at
+            self.clock.paused_total += waited
+            self._waited += waited
             if not self.control.stop_requested:
                 self.recorder.status(TRAINING, f"resumed at step {step}")
         if self.control.stop_requested or self.diverged_reason or self.early_stopped_reason:
@@ -97,7 +124,7 @@ class StudioCallbackLogic:
                 self.stopped_by_control = True
                 self.recorder.status(STOPPING, f"stopping after step {step}: saving a checkpoint")
 
-    def log(self, state, control, logs: dict) -> None:
+    def _log(self, state, control, logs: dict) -> None:
         step = int(state.global_step)
         epoch = logs.get("epoch", state.epoch)
         memory = memory_snapshot(self.device)
@@ -174,7 +201,7 @@ class StudioCallbackLogic:
         self.last_tokens = (tokens, now)
         return (round(rate, 2) if rate is not None else None), int(tokens) + self.tokens_offset
 
-    def saved(self, args, state) -> None:
+    def _saved(self, args, state) -> None:
         step = int(state.global_step)
         path = Path(args.output_dir) / f"checkpoint-{step}"
         self.recorder.checkpoint_saved(step, path, self.clock.offset_s + self.clock.elapsed())

@@ -64,8 +64,10 @@ class RunResult:
     duration_s: float = 0.0
     peak_memory_bytes: int | None = None
     memory_kind: str = ""
-    tokens_per_second: float | None = None
-    tokens_seen: int = 0
+    tokens_per_second: float | None = None  # real tokens over the Trainer's train_runtime
+    tokens_seen: int = 0  # real (non-padding) tokens trained on in this session
+    train_runtime_s: float = 0.0  # the Trainer's train() time in this session
+    bookkeeping_s: float = 0.0  # of which our callback's own work (records, files, database)
     advice: list = field(default_factory=list)
     suggestions: list = field(default_factory=list)  # settings that would fit, after an OOM
 

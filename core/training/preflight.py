@@ -84,7 +84,13 @@ class PreflightReport:
         else:
             text = f"The longest batch needs {peak}, more than the {budget} of {where} available."
         if self.estimate and self.estimate.get("peak_bytes"):
-            text += f" The estimator predicted {_gib(self.estimate['peak_bytes'])}."
+            measured = self.peak_memory_bytes
+            text += f" The estimator predicted {_gib(self.estimate['peak_bytes'])}"
+            if measured and self.memory_kind != "cpu-rss":
+                text += f" ({measured / self.estimate['peak_bytes']:.2f}x measured/estimated)"
+            elif measured:
+                text += " for the tensors alone (the CPU figure is the whole process)"
+            text += "."
         if self.suggestions:
             text += (
                 " Settings that should fit: " + "; ".join(s.label for s in self.suggestions) + "."
@@ -173,14 +179,67 @@ def longest_batch_rows(train: TokenizedSplit, config: TrainConfig) -> list[dict]
     return rows
 
 
-def core_estimate(config: TrainConfig, plan: DevicePlan, model_path: Path) -> dict | None:
-    """The estimator's prediction for these settings, if core.estimate is installed."""
+def estimator_settings(config: TrainConfig, plan: DevicePlan, n_train: int, train_tokens: int):
+    """core.estimate's RunSettings for this run (what the Estimate page would be told)."""
+    from core.estimate.settings import OPTIMIZERS, RunSettings
+
+    if plan.precision == "fp32":
+        precision = "fp32"
+    elif plan.precision == "fp16":
+        precision = "fp16"
+    else:
+        # Full fine-tuning keeps fp32 master weights under bf16 autocast; adapters train on
+        # a bf16 base.
+        precision = "bf16-mixed" if config.method == "full" else "bf16"
+    return RunSettings(
+        method=config.method,
+        precision=precision,
+        optimizer=plan.optimizer if plan.optimizer in OPTIMIZERS else "adamw_torch",
+        micro_batch_size=config.micro_batch_size,
+        grad_accum=config.gradient_accumulation,
+        seq_len=config.max_seq_length,
+        packing=config.packing,
+        gradient_checkpointing=config.gradient_checkpointing,
+        lora_r=config.lora_r,
+        lora_targets=",".join(config.lora_target_modules) or "all-linear",
+        lora_dropout=config.lora_dropout,
+        double_quant=config.double_quant,
+        examples=max(1, n_train),
+        epochs=config.epochs,
+        dataset_tokens=train_tokens or None,
+    )
+
+
+def core_estimate(
+    config: TrainConfig, plan: DevicePlan, model_path: Path, n_train: int = 0, train_tokens: int = 0
+) -> dict | None:
+    """The estimator's prediction for these settings, when core.estimate is installed:
+    {"peak_bytes", "fits", "hours", "gpu", "summary"} or {"error": ...}."""
     try:
-        from core.estimate import bridge
+        from core.estimate import GpuSpec, detected_gpu, estimate, load_architecture
     except ImportError:
         return None
     try:
-        return bridge.estimate_for_training(config, plan, model_path)
+        settings = estimator_settings(config, plan, n_train, train_tokens)
+        model = load_architecture(model_path)
+        gpu = None
+        if plan.device == "cuda":
+            from core.hardware.detect import detect_hardware
+
+            gpu = detected_gpu(detect_hardware())
+        if gpu is None:
+            # The estimator models GPU memory; on the CPU or MPS its peak is still the
+            # tensors' share, compared with the whole process's resident memory.
+            budget = device_memory_budget(plan.device) or 16 * GIB
+            gpu = GpuSpec(name=plan.device.upper(), memory_gib=budget / GIB, tflops=1.0)
+        result = estimate(model, settings, gpu)
+        return {
+            "peak_bytes": int(result.peak_gib * GIB),
+            "fits": bool(result.fits),
+            "hours": float(result.hours) if plan.device == "cuda" else None,
+            "gpu": gpu.name,
+            "summary": result.fit_summary(),
+        }
     except Exception as error:  # the estimator is advice; never let it stop a run
         return {"error": f"{type(error).__name__}: {error}"}
 
@@ -378,13 +437,21 @@ def suggest_fitting_settings(config: TrainConfig, report: PreflightReport) -> li
         )
     if usable is None:
         return candidates[:4]
-    fitting = [
-        c
-        for c in candidates
-        if c.estimated_peak_bytes is not None and c.estimated_peak_bytes <= usable
-    ]
-    unknown = [c for c in candidates if c.estimated_peak_bytes is None]
-    return (fitting + unknown)[:4]
+    # One proposal per remedy: the mildest change of each kind that is expected to fit.
+    chosen: list[Suggestion] = []
+    kinds_done: set[str] = set()
+    for candidate in candidates:
+        kind = (
+            "checkpointing"
+            if "gradient_checkpointing" in candidate.changes
+            else next(iter(candidate.changes))
+        )
+        if kind in kinds_done:
+            continue
+        if candidate.estimated_peak_bytes is None or candidate.estimated_peak_bytes <= usable:
+            chosen.append(candidate)
+            kinds_done.add(kind)
+    return chosen[:4]
 
 
 def run_preflight_prepared(
@@ -402,7 +469,7 @@ def run_preflight_prepared(
     )
     if report.step_time_s is not None and total_steps:
         report.estimated_run_time_s = report.step_time_s * total_steps
-    report.estimate = core_estimate(config, plan, model_path)
+    report.estimate = core_estimate(config, plan, model_path, len(train.examples), train.n_tokens)
     if not report.fits:
         report.suggestions = suggest_fitting_settings(config, report)
         if verify:

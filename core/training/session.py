@@ -176,10 +176,16 @@ class TrainingSession:
         except Exception as error:
             from core.training.preflight import is_out_of_memory
 
-            if is_out_of_memory(error):
-                return self._out_of_memory(error, config, trainer, logic)
+            if not is_out_of_memory(error):
+                self._log(traceback.format_exc(), logging.ERROR)
+                return self._finish(
+                    FAILED, f"{type(error).__name__}: {error}".strip(), trainer, logic
+                )
+            oom_text = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
             self._log(traceback.format_exc(), logging.ERROR)
-            return self._finish(FAILED, f"{type(error).__name__}: {error}".strip(), trainer, logic)
+        # Handled outside the except block: the traceback's frames hold the activations,
+        # and the memory can only be given back once they are gone.
+        return self._out_of_memory(oom_text, config, trainer, logic)
 
     # --- setting up -----------------------------------------------------------------
     def _open_run(self, config, base, data, plan, previous) -> None:
@@ -219,9 +225,15 @@ class TrainingSession:
             self._previous_duration = 0.0
         else:
             key = runs.row_key(project, self.run_id)
-            runs.update_run_row(
-                project, self.run_id, status="running", status_reason="", ended_at=None
-            )
+            changes = {"status": "running", "status_reason": "", "ended_at": None}
+            stored = (self.folder / runs.CONFIG_FILE).read_text(encoding="utf-8")
+            if stored != config_yaml:
+                # Resumed with other settings (say a smaller micro batch after running out
+                # of memory): the run's config now says what it continues with.
+                write_text_atomic(self.folder / f"config.before-resume-{_stamp()}.yaml", stored)
+                write_text_atomic(self.folder / runs.CONFIG_FILE, config_yaml)
+                changes["config_yaml"] = config_yaml
+            runs.update_run_row(project, self.run_id, **changes)
             self._previous_duration = previous.duration_s
         self._recorder = RunRecorder(project, self.run_id, self.folder, key, self.observer)
         self._recorder.log(
@@ -475,7 +487,7 @@ class TrainingSession:
         except Exception:
             return ""
 
-    def _out_of_memory(self, error, config, trainer, logic) -> RunResult:
+    def _out_of_memory(self, first_line: str, config, trainer, logic) -> RunResult:
         from core.training.preflight import PreflightReport, suggest_fitting_settings
 
         step = int(trainer.state.global_step) if trainer is not None else 0
@@ -495,7 +507,6 @@ class TrainingSession:
         )
         suggestions = suggest_fitting_settings(config, report)
         self._suggestions = [s.as_dict() for s in suggestions]
-        first_line = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
         latest = runs.latest_checkpoint(self.folder)
         reason = (
             f"Out of memory at step {step} ({first_line}). Try: "
@@ -503,7 +514,6 @@ class TrainingSession:
             + "."
             + (f" The checkpoint {latest.name} is kept." if latest else "")
         )
-        self._log(traceback.format_exc(), logging.ERROR)
         if self._recorder is not None:
             self._recorder.add_advice(
                 Advice(
@@ -563,6 +573,8 @@ class TrainingSession:
             memory_kind=recorder.memory_kind if recorder else "",
             tokens_per_second=rate,
             tokens_seen=tokens_seen,
+            train_runtime_s=getattr(self, "_train_runtime", 0.0),
+            bookkeeping_s=logic.bookkeeping_s if logic is not None else 0.0,
             advice=list(recorder.advice) if recorder else [],
             suggestions=list(getattr(self, "_suggestions", [])),
         )
@@ -615,6 +627,12 @@ class TrainingSession:
         trainer.optimizer = None
         trainer.lr_scheduler = None
         free_accelerator_memory(device)
+
+
+def _stamp() -> str:
+    import datetime as _dt
+
+    return _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
 
 
 def start_run(
