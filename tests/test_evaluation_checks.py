@@ -63,6 +63,19 @@ def test_json_reference_implies_the_format_and_is_compared_as_json():
     assert (missing_key.format_ok, missing_key.correct) == (False, False)
     prose = score_answer(example, "It is about billing.")
     assert (prose.format_ok, prose.correct) == (False, False)
+    assert (
+        "priority: expected 'high', got 'low'"
+        in score_answer(example, '{"category": "billing", "priority": "low"}').failures[0].detail
+    )
+
+
+def test_free_text_fields_of_a_json_reference_need_only_be_present():
+    example = _example(
+        reference='{"category": "billing", "summary": "Customer was charged twice this month."}'
+    )
+    reworded = '{"category": "Billing ", "summary": "Charged two times in one month."}'
+    assert score_answer(example, reworded).correct is True
+    assert score_answer(example, '{"category": "billing", "summary": ""}').correct is False
 
 
 def test_explicit_format_checks_replace_the_inferred_ones():
@@ -93,6 +106,7 @@ def test_nothing_to_check_gives_none():
     [
         ("I'm sorry, but I can't help with that.", True),
         ("I cannot assist with this request.", True),
+        ("I\u2019m sorry, but I can\u2019t do that.", True),
         ("As an AI language model, I cannot provide that.", True),
         ("Sure. I'm not able to help with that, though.", True),
         ("I'm not able to verify it, but here it is: 42.", False),

@@ -155,3 +155,27 @@ def test_dataset_validation_split_as_eval_set(project):
     assert len(eval_set.examples) == version.n_valid > 0
     assert all(e.reference.startswith('{"id"') for e in eval_set.examples)
     assert "validation" in eval_set.name
+
+
+def test_demo_project_gets_the_validation_split_as_its_eval_set(project):
+    from core.evaluation.demo import DEMO_EVAL_SET_NAME, populate
+    from core.evaluation.store import list_eval_sets
+
+    try:
+        from core.dataset.model import Dataset, Example
+        from core.dataset.split import SplitConfig
+        from core.dataset.versions import save_version
+    except ImportError:
+        pytest.skip("core.dataset has not landed")
+    records = [
+        [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]
+        for i in range(20)
+    ]
+    save_version(
+        project,
+        Dataset([Example.from_messages(m) for m in records], name="demo"),
+        split=SplitConfig(valid_fraction=0.2, seed=0),
+    )
+    populate(project)
+    stored = list_eval_sets(project)
+    assert [s.name for s in stored] == [DEMO_EVAL_SET_NAME] and stored[0].n_examples == 4

@@ -14,7 +14,13 @@ from core.evaluation.error_analysis import compare_examples, draft_training_exam
 from core.evaluation.eval_set import eval_set_from_examples
 from core.evaluation.generation import EvaluationCancelled, GenerationConfig
 from core.evaluation.metrics import compare
-from core.evaluation.models import ModelSpecError, baseline_spec, find_trained_model, run_spec
+from core.evaluation.models import (
+    ModelSpecError,
+    baseline_spec,
+    find_trained_model,
+    list_run_models,
+    run_spec,
+)
 from core.evaluation.regression import run_regression
 from core.evaluation.report import build_report, report_from_project
 from core.evaluation.runner import evaluate_model, run_evaluation
@@ -112,7 +118,7 @@ def _eval_set():
 
 
 def test_run_folder_is_found_and_its_base_read_from_the_adapter(
-    run_folder, tiny_model_dir, tmp_path
+    run_folder, tiny_model_dir, tmp_path, project
 ):
     trained = find_trained_model(run_folder)
     assert trained.kind == "adapter" and trained.folder.name == "final"
@@ -125,6 +131,11 @@ def test_run_folder_is_found_and_its_base_read_from_the_adapter(
     full = tmp_path / "run-full" / "model"
     shutil.copytree(tiny_model_dir, full)
     assert run_spec(full.parent).kind == "full"
+    shutil.copytree(run_folder, project.runs_dir / "run-7")
+    (project.runs_dir / "run-8-still-training").mkdir()
+    offered = list_run_models(project)
+    assert [m.name for m in offered] == ["run-7"]
+    assert offered[0].spec("Be brief.").system_prompt == "Be brief."
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelSpecError, match="holds no adapter"):
         run_spec(tmp_path / "empty")

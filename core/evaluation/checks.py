@@ -6,9 +6,10 @@ from the reference (valid JSON with the same keys), since that is what the user'
 data shows the model should produce.
 
 Accuracy: the answer checks (exact, contains) when the example has any; otherwise the
-reference, when it is verifiable by matching (JSON, compared as parsed values, or a
-short answer of at most MAX_WORDS_TO_MATCH words, compared ignoring case, spacing and a
-final period). Long free-text references are left to human raters and the LLM judge.
+reference, when it is verifiable by matching: JSON, compared field by field (free-text
+fields of more than MAX_WORDS_IN_JSON_FIELD words need only be present), or a short
+answer of at most MAX_WORDS_TO_MATCH words, compared ignoring case, spacing and a final
+period. Long free-text references are left to human raters and the LLM judge.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from core.evaluation.eval_set import Checks, EvalExample
 
 MAX_WORDS_TO_MATCH = 20
+MAX_WORDS_IN_JSON_FIELD = 3
 
 # Phrases with which assistants decline a task; matched at the start of the answer or
 # of a sentence, so "I can't wait" in the middle of a story is not a refusal.
@@ -31,7 +33,11 @@ REFUSAL_PATTERNS = (
     r"i(?:'m| am) not (?:allowed|permitted) to",
     r"sorry,? (?:but )?i (?:can(?:'|no)t|cannot)",
 )
-_REFUSAL = re.compile(r"(?:^|[.!?]\s+)(?:" + "|".join(REFUSAL_PATTERNS) + r")", re.IGNORECASE)
+# Models write typographic apostrophes as often as straight ones.
+_REFUSAL = re.compile(
+    r"(?:^|[.!?]\s+)(?:" + "|".join(REFUSAL_PATTERNS).replace("'", "['\u2019]") + r")",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -157,6 +163,42 @@ def _answer_results(answer: str, checks: Checks) -> list[CheckResult]:
     return results
 
 
+def json_differences(answer: object, expected: object, path: str = "") -> list[str]:
+    """Where a JSON answer departs from the reference, field by field.
+
+    Strings of more than MAX_WORDS_IN_JSON_FIELD words (a summary, an explanation) are
+    free text: they only have to be present, since wording cannot be checked by matching.
+    Short strings are compared ignoring case and surrounding spaces.
+    """
+    where = path or "the answer"
+    if isinstance(expected, dict):
+        if not isinstance(answer, dict):
+            return [f"{where}: expected an object"]
+        problems = []
+        for key, value in expected.items():
+            if key not in answer:
+                problems.append(f"{path + '.' if path else ''}{key}: missing")
+            else:
+                problems += json_differences(
+                    answer[key], value, f"{path + '.' if path else ''}{key}"
+                )
+        return problems
+    if isinstance(expected, list):
+        if not isinstance(answer, list) or len(answer) != len(expected):
+            return [f"{where}: expected a list of {len(expected)}"]
+        problems = []
+        for i, (got, want) in enumerate(zip(answer, expected)):
+            problems += json_differences(got, want, f"{path}[{i}]")
+        return problems
+    if isinstance(expected, str):
+        if len(expected.split()) > MAX_WORDS_IN_JSON_FIELD:
+            return [] if isinstance(answer, str) and answer.strip() else [f"{where}: empty"]
+        if isinstance(answer, str) and normalise(answer) == normalise(expected):
+            return []
+        return [f"{where}: expected {expected!r}, got {answer!r}"]
+    return [] if answer == expected else [f"{where}: expected {expected!r}, got {answer!r}"]
+
+
 def reference_match(answer: str, reference: str | None) -> CheckResult | None:
     """Compare with the reference when it is verifiable by matching (see the module doc)."""
     if reference is None:
@@ -164,9 +206,10 @@ def reference_match(answer: str, reference: str | None) -> CheckResult | None:
     expected = reference_json(reference)
     if expected is not None:
         ok, value, error = parse_json(answer)
-        passed = ok and value == expected
-        detail = "" if passed else (error or "JSON differs from the reference")
-        return CheckResult("matches the reference (JSON)", "answer", passed, detail)
+        problems = json_differences(value, expected) if ok else [error]
+        return CheckResult(
+            "matches the reference (JSON fields)", "answer", not problems, "; ".join(problems[:3])
+        )
     if len(reference.split()) > MAX_WORDS_TO_MATCH:
         return None
     passed = normalise(answer) == normalise(reference)

@@ -140,10 +140,11 @@ def run_spec(
     base_model: str | Path | None = None,
     label: str | None = None,
     system_prompt: str | None = None,
+    training_run: str | None = None,
 ) -> ModelSpec:
     """A fine-tuned model from a run folder; an adapter runs on `base_model` (or the base it names)."""
     trained = find_trained_model(run_folder)
-    run_name = Path(run_folder).name
+    run_name = training_run or Path(run_folder).name
     label = label or run_name
     if trained.kind == "full":
         return ModelSpec(
@@ -174,15 +175,55 @@ def run_spec(
     )
 
 
-def list_run_models(project) -> list[tuple[str, TrainedModel]]:
-    """(run name, what it holds) for every run folder of the project that holds a model."""
-    found = []
+@dataclass(frozen=True)
+class RunModel:
+    """A finished training run the Evaluate page can offer, with what it saved."""
+
+    run_id: str
+    name: str
+    folder: Path  # the run's folder
+    trained: TrainedModel
+    base_model: str | None  # the base folder the run trained on, when known
+
+    def spec(self, system_prompt: str | None = None) -> ModelSpec:
+        return run_spec(self.folder, self.base_model, self.name, system_prompt, self.run_id)
+
+
+def list_run_models(project) -> list[RunModel]:
+    """Every training run of the project that saved a final adapter or model.
+
+    Uses the trainer's run records when core.training is present (names, base model
+    paths); otherwise, or for folders it does not know, scans project.runs_dir.
+    """
+    found: dict[str, RunModel] = {}
+    known: set[str] = set()  # run folders the trainer has records for, finished or not
+    try:
+        from core.training.runs import list_runs
+    except ImportError:
+        list_runs = None
+    if list_runs is not None:
+        for run in list_runs(project):
+            known.add(str(Path(run.folder).resolve()))
+            final_dir = getattr(run, "final_model_dir", None)
+            if final_dir is None:
+                continue
+            try:
+                trained = find_trained_model(final_dir)
+            except ModelSpecError:
+                continue
+            base = getattr(run, "base_model_path", None) or trained.base_model
+            folder = Path(run.folder)
+            found[str(folder.resolve())] = RunModel(run.run_id, run.name, folder, trained, base)
     runs_dir = Path(project.runs_dir)
-    if not runs_dir.is_dir():
-        return found
-    for run_folder in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
-        try:
-            found.append((run_folder.name, find_trained_model(run_folder)))
-        except ModelSpecError:
-            continue  # a run still training, or one that failed before saving
-    return found
+    if runs_dir.is_dir():
+        for run_folder in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
+            if str(run_folder.resolve()) in known:
+                continue
+            try:
+                trained = find_trained_model(run_folder)
+            except ModelSpecError:
+                continue  # a run still training, or one that failed before saving
+            found[str(run_folder.resolve())] = RunModel(
+                run_folder.name, run_folder.name, run_folder, trained, trained.base_model
+            )
+    return list(found.values())
