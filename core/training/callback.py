@@ -65,6 +65,8 @@ class StudioCallbackLogic:
         # pauses excluded: what this trainer costs on top of a bare TRL run.
         self.bookkeeping_s = 0.0
         self._waited = 0.0
+        # Under a distributed launcher: shares a stop asked of one rank with all of them.
+        self.synchronize_stop = None
 
     def step_end(self, state, control) -> None:
         started, self._waited = time.perf_counter(), 0.0
@@ -116,6 +118,8 @@ class StudioCallbackLogic:
             self._waited += waited
             if not self.control.stop_requested:
                 self.recorder.status(TRAINING, f"resumed at step {step}")
+        if self.synchronize_stop is not None:
+            self.synchronize_stop(self.control)
         if self.control.stop_requested or self.diverged_reason or self.early_stopped_reason:
             control.should_training_stop = True
             # A user's stop keeps the work: checkpoint this step. Diverged weights are not worth it.

@@ -30,6 +30,7 @@ from core.training.chat_tokens import ChatTemplateError
 from core.training.config import TrainConfig, TrainConfigError, config_to_yaml
 from core.training.control import RunControl
 from core.training.conversations import TrainingDataError
+from core.training.distributed import current_world
 from core.training.observer import (
     CREATED,
     FAILED,
@@ -65,7 +66,9 @@ class TrainingSession:
             raise ValueError("give a config, or the run to resume")
         self.project = project
         self.config = config
-        self.observer = observer or TrainingObserver()
+        self.world = current_world()  # rank 0 of 1 unless started by a distributed launcher
+        # Rank 0 reports for the whole distributed run; the others would repeat each line.
+        self.observer = (observer if self.world.is_main else None) or TrainingObserver()
         self.resume_from = resume_run
         self.control = RunControl()
         self.state = CREATED
@@ -134,7 +137,7 @@ class TrainingSession:
         try:
             if self.resume_from:
                 previous = runs.load_run(self.project, self.resume_from)
-                if previous.status == "running":
+                if previous.status == "running" and self.world.is_main:
                     raise TrainConfigError("run", f"{previous.run_id} is training right now.")
                 if previous.status == "finished":
                     raise TrainConfigError("run", f"{previous.run_id} has already finished.")
@@ -190,6 +193,13 @@ class TrainingSession:
     # --- setting up -----------------------------------------------------------------
     def _open_run(self, config, base, data, plan, previous) -> None:
         project = self.project
+        if self.world.distributed:
+            from core.training.distributed import join_process_group
+
+            join_process_group(plan.device)
+            if not self.world.is_main:
+                self._follow_run(previous)
+                return
         if previous is None:
             self.run_id = runs.new_run_id(project, config.method)
             self.folder = project.runs_dir / self.run_id
@@ -239,8 +249,23 @@ class TrainingSession:
         self._recorder.log(
             f"FineTune Studio {__version__}, run {self.run_id}" + (" (resumed)" if previous else "")
         )
+        if self.world.distributed:
+            from core.training.distributed import share_from_main
+
+            share_from_main(self.run_id)
+            self._recorder.log(f"distributed: {self.world.size} processes; rank 0 keeps the record")
         for note in data.notes:
             self._recorder.log(note)
+
+    def _follow_run(self, previous) -> None:
+        """A rank other than 0: train in rank 0's run, write nothing of the record."""
+        from core.training.distributed import FollowerRecorder, share_from_main
+
+        self.run_id = share_from_main(None)
+        self.folder = self.project.runs_dir / self.run_id
+        self.folder.mkdir(parents=True, exist_ok=True)  # a node without the shared folder
+        self._previous_duration = previous.duration_s if previous else 0.0
+        self._recorder = FollowerRecorder(self.project, self.run_id, self.folder, self.observer)
 
     def _check_stop(self) -> None:
         if self.control.stop_requested:
@@ -282,7 +307,7 @@ class TrainingSession:
         )
         self._check_stop()
 
-        if config.preflight and checkpoint is None:
+        if config.preflight and checkpoint is None and not self.world.distributed:
             self._run_preflight(config, base, data, plan, tokenizer)
         self._check_stop()
 
@@ -303,6 +328,10 @@ class TrainingSession:
             recorder.log(note)
         logic = StudioCallbackLogic(recorder, self.control, plan.device, config.stop_on_divergence)
         logic.early_stopping_patience = config.early_stopping_patience
+        if self.world.distributed:
+            from core.training.distributed import stop_on_every_rank
+
+            logic.synchronize_stop = stop_on_every_rank
         trainer = SFTTrainer(
             model=model,
             args=build_sft_config(**kwargs),
@@ -328,10 +357,13 @@ class TrainingSession:
             f"epoch, {max_steps} steps; evaluate every {schedule.eval_every or '-'} and "
             f"checkpoint every {schedule.save_every} steps"
         )
-        self._write_run_json(
-            config, base, data, plan, schedule, max_steps, per_epoch, trainable, total
-        )
-        runs.update_run_row(self.project, self.run_id, max_steps=max_steps, device=plan.description)
+        if self.world.is_main:
+            self._write_run_json(
+                config, base, data, plan, schedule, max_steps, per_epoch, trainable, total
+            )
+            runs.update_run_row(
+                self.project, self.run_id, max_steps=max_steps, device=plan.description
+            )
 
         history = []
         if checkpoint is not None:
@@ -438,6 +470,7 @@ class TrainingSession:
                 "python": platform.python_version(),
             },
             "final_model_dir": runs.FINAL_DIR,
+            "processes": self.world.size,
         }
         write_text_atomic(self.folder / runs.RUN_FILE, json.dumps(info, indent=2, sort_keys=True))
 
@@ -458,8 +491,12 @@ class TrainingSession:
     def _save_final(self, trainer, config) -> Path:
         final_dir = self.folder / runs.FINAL_DIR
         staging = self.folder / f".{runs.FINAL_DIR}.saving"
-        shutil.rmtree(staging, ignore_errors=True)
+        if self.world.is_main:
+            shutil.rmtree(staging, ignore_errors=True)
+        # Every rank takes part (FSDP and ZeRO-3 gather the weights); rank 0 writes them.
         trainer.save_model(str(staging))
+        if not self.world.is_main:
+            return final_dir
         trainer.processing_class.save_pretrained(str(staging))
         best = runs.best_checkpoint(self.folder)
         meta = {
@@ -578,7 +615,7 @@ class TrainingSession:
             advice=list(recorder.advice) if recorder else [],
             suggestions=list(getattr(self, "_suggestions", [])),
         )
-        if self.run_id and recorder is not None:
+        if self.run_id and recorder is not None and self.world.is_main:
             runs.update_run_row(
                 self.project,
                 self.run_id,
