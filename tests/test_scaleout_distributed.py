@@ -1,0 +1,199 @@
+"""Scale-out for real: the generated launch script starts two CPU processes (accelerate launch,
+gloo) that train the tiny model together; both ranks step, the run's metrics, advice, rows and
+checkpoints are written once, and the result loads. A stop asked of one rank stops all."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import yaml
+
+from core.scaleout.plan import ScaleOutRequest, plan_scale_out
+from core.scaleout.writer import write_plan
+from core.training.config import load_config
+
+REPO = Path(__file__).resolve().parent.parent
+ANSWERS = ["billing", "shipping"]
+
+
+def process_env(home: Path) -> dict:
+    bin_dir = str(Path(sys.executable).parent)  # accelerate and finetune-studio of this venv
+    return {
+        **os.environ,
+        "PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO),
+        "FINETUNE_STUDIO_HOME": str(home),
+        "OMP_NUM_THREADS": "1",  # two processes on a 2-core machine
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+
+
+def test_two_cpu_processes_train_together_and_the_run_is_recorded_once(tmp_path, tiny_model_dir):
+    from core.project import create_project
+
+    project = create_project(tmp_path / "project", name="Scale-out")
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Ticket {i}: which team?"},
+                {"role": "assistant", "content": f'{{"category": "{ANSWERS[i % 2]}"}}'},
+            ]
+        }
+        for i in range(8)
+    ]
+    train = tmp_path / "train.jsonl"
+    train.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    config_path = tmp_path / "run.yaml"
+    config_path.write_text(
+        yaml.safe_dump(
+            {
+                "base_model": str(tiny_model_dir),
+                "train_file": str(train),
+                "validation_fraction": 0.0,
+                "method": "lora",
+                "max_steps": 4,
+                "micro_batch_size": 2,
+                "gradient_accumulation": 1,
+                "learning_rate": 0.01,
+                "max_seq_length": 64,
+                "packing": False,
+                "warmup_ratio": 0.0,
+                "checkpoint_every_steps": 2,
+                "log_every_steps": 1,
+                "lora_r": 8,
+                "lora_alpha": 16,
+                "lora_dropout": 0.0,
+                "name": "two ranks",
+            }
+        )
+    )
+    launch = tmp_path / "launch"
+    plan = plan_scale_out(
+        load_config(config_path),
+        ScaleOutRequest(
+            gpus_per_node=2,
+            nodes=1,
+            strategy="ddp",
+            out_dir=str(launch),
+            project_dir=str(project.folder),
+        ),
+    )
+    write_plan(plan, launch)
+    # On a machine without GPUs the trainer picks the CPU, and the processes join over gloo.
+    process = subprocess.run(
+        ["bash", str(launch / "launch_node_0.sh")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=process_env(tmp_path / "home"),
+    )
+    output = process.stdout + process.stderr
+    assert process.returncode == 0, output[-4000:]
+
+    from core.training.runs import list_runs
+
+    [run] = list_runs(project)  # one run row, not one per rank
+    assert run.status == "finished" and run.steps_done == 4, run.reason
+    assert [p.name for p in project.runs_dir.iterdir()] == [run.run_id]
+    assert json.loads((run.folder / "run.json").read_text())["processes"] == 2
+
+    records = [json.loads(line) for line in (run.folder / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]  # each step once
+    # Both ranks stepped: each step took a micro batch of 2 on each of 2 ranks, so 4 steps
+    # are 2 epochs of the 8 examples (one process would be at epoch 1.0).
+    assert records[-1]["epoch"] == 2.0
+    db_rows = (
+        project.connection()
+        .execute(
+            "SELECT step FROM training_metrics JOIN training_runs ON training_runs.id = run "
+            "WHERE run_id = ? ORDER BY step",
+            (run.run_id,),
+        )
+        .fetchall()
+    )
+    assert [r[0] for r in db_rows] == [1, 2, 3, 4]
+    advice = [
+        json.loads(line)["kind"] for line in (run.folder / "advice.jsonl").read_text().splitlines()
+    ]
+    assert len(advice) == len(set(advice)) and advice
+    log = (run.folder / "train.log").read_text()
+    assert log.count("distributed: 2 processes") == 1
+    assert not (run.folder / "preflight.json").exists()  # pre-flight is one process's test
+
+    checkpoints = sorted(p.name for p in (run.folder / "checkpoints").iterdir() if p.is_dir())
+    assert checkpoints == ["checkpoint-2", "checkpoint-4"]
+    for name in checkpoints:
+        files = {p.name for p in (run.folder / "checkpoints" / name).iterdir()}
+        # One model, written by rank 0; each rank saved its own RNG state (rank 1 was there).
+        assert {"adapter_model.safetensors", "rng_state_0.pth", "rng_state_1.pth"} <= files
+    assert output.count("checkpoint saved at step 2") == 1
+    assert output.count("run " + run.run_id + ": finished") == 1
+
+    from core.evaluation.eval_set import eval_set_from_examples
+    from core.evaluation.generation import GenerationConfig, generate_answers, load_model
+    from core.evaluation.models import run_spec
+
+    loaded = load_model(run_spec(run.folder), device="cpu")
+    eval_set = eval_set_from_examples(
+        "t", "test", [{"messages": [{"role": "user", "content": "Ticket 9: which team?"}]}]
+    )
+    [answer] = generate_answers(loaded, eval_set.examples, GenerationConfig(max_new_tokens=8))
+    assert isinstance(answer.answer, str)
+    project.close()
+
+
+STOP_WORKER = textwrap.dedent(
+    """
+    import json, sys
+    from core.training.control import RunControl
+    from core.training.distributed import current_world, join_process_group, stop_on_every_rank
+
+    world = current_world()
+    join_process_group("cpu")
+    control = RunControl()
+    if world.rank == 1:
+        control.request_stop("Ctrl-C on rank 1")
+    stop_on_every_rank(control)
+    print(json.dumps({"rank": world.rank, "stop": control.stop_requested,
+                      "reason": control.stop_reason}))
+    """
+)
+
+
+def test_a_stop_asked_of_one_rank_stops_every_rank(tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = process_env(tmp_path / "home")
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", STOP_WORKER],
+            env={
+                **env,
+                "RANK": str(rank),
+                "LOCAL_RANK": str(rank),
+                "WORLD_SIZE": "2",
+                "MASTER_ADDR": "127.0.0.1",
+                "MASTER_PORT": str(port),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in range(2)
+    ]
+    results = []
+    for process in processes:
+        out, err = process.communicate(timeout=180)
+        assert process.returncode == 0, err[-3000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    assert [r["stop"] for r in results] == [True, True]
+    assert results[0]["reason"] == "Stopped on another process of the distributed run."
+    assert results[1]["reason"] == "Ctrl-C on rank 1"
