@@ -66,7 +66,7 @@ ACTION_TIPS = {
 
 
 class AdvicePanel(QScrollArea):
-    """A scrolling list of AdviceCards, newest last; `action_requested(advice)` on a click."""
+    """A scrolling list of AdviceCards, newest first; `action_requested(advice)` on a click."""
 
     action_requested = Signal(object)
     count_changed = Signal(int)
@@ -93,7 +93,7 @@ class AdvicePanel(QScrollArea):
 
     def add(self, advice: Advice) -> AdviceCard:
         card = AdviceCard(advice, self.action_requested.emit)
-        self._layout.insertWidget(self._layout.count() - 1, card)
+        self._layout.insertWidget(1, card)  # below the (hidden) empty note, above older cards
         self.cards.append(card)
         self.empty.hide()
         self._enable(card)

@@ -383,3 +383,6 @@ class ConfigForm(QObject):
         uses_version = bool(self.editors["dataset_version"].get())
         for name in ("train_file", "validation_file"):
             self.editors[name].widget.setEnabled(not uses_version)
+        # The hold-out applies only when the training file must give up its own examples.
+        has_validation = uses_version or bool(self.editors["validation_file"].get().strip())
+        self.editors["validation_fraction"].editor.setEnabled(not has_validation)

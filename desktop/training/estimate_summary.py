@@ -118,7 +118,12 @@ def summarize(config, model_path: str | Path | None, hardware, facts: DataFacts)
     except Exception as error:
         return EstimateSummary(f"No estimate for these settings: {error}", details, None)
     hours = result.hours
-    duration = f"{hours * 60:.0f} min" if hours < 1.5 else f"{hours:.1f} h"
+    if hours * 60 < 1:
+        duration = "under a minute"
+    elif hours < 1.5:
+        duration = f"{hours * 60:.0f} min"
+    else:
+        duration = f"{hours:.1f} h"
     where = "this GPU" if device == "cuda" else gpu.name
     headline = (
         f"Peak {result.peak_gib:.1f} GiB on {where}: {result.fit_summary()}; about {duration}."

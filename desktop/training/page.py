@@ -88,6 +88,7 @@ class TrainingPage(QWidget):
         self._replay_task: BackgroundTask | None = None
         self._shown_run_id = ""
         self._paused = False
+        self._closing = False  # set while the window waits for a stopping run
 
         self.form = ConfigForm(self)
         self.monitor = RunMonitor()
@@ -263,7 +264,7 @@ class TrainingPage(QWidget):
                 ],
                 "none: use the training file below"
                 if versions
-                else "no saved version yet: use a training file, or save one on the Dataset page",
+                else "none saved yet (Dataset page)",
             )
         self.refresh_runs()
         self.update_estimate()
@@ -394,7 +395,7 @@ class TrainingPage(QWidget):
     # --- running ----------------------------------------------------------------------------
     def start(self) -> bool:
         """Start a run with the form's settings; False (and the reason shown) if it cannot."""
-        if self.host.is_busy() or self._preflight_task is not None:
+        if self.host.is_busy() or self._preflight_task is not None or self._closing:
             return False
         config = self._checked_config()
         if config is None:
@@ -404,7 +405,7 @@ class TrainingPage(QWidget):
 
     def continue_run(self) -> bool:
         run_id = self.monitor.run_combo.currentData() or ""
-        if not run_id or self.host.is_busy() or self._preflight_task is not None:
+        if not run_id or self.host.is_busy() or self._preflight_task is not None or self._closing:
             return False
         self._begin(None, run_id)
         return True
@@ -416,6 +417,7 @@ class TrainingPage(QWidget):
             self._shown_run_id = ""
         self.last_result = None
         self._paused = False
+        self.monitor.status_label.setStyleSheet("")
         self.monitor.set_status("Starting…")
         self.monitor.set_controls("running")
         self.form.widget.setEnabled(False)
@@ -454,7 +456,11 @@ class TrainingPage(QWidget):
             self._shown_run_id = session.run_id
         if state in (FINISHED, STOPPED, FAILED):
             return  # _on_finished says it with the result
-        self.monitor.set_status(f"{STATE_TITLES.get(state, state.title())}: {message}")
+        title = STATE_TITLES.get(state, state.title())
+        if message.lower().startswith(title.lower()):  # "training from step 0" needs no title
+            self.monitor.set_status(message[:1].upper() + message[1:])
+        else:
+            self.monitor.set_status(f"{title}: {message}")
         if state == PAUSED:
             self._paused = True
             self.monitor.set_controls("paused")
@@ -645,8 +651,15 @@ class TrainingPage(QWidget):
         if not self.confirm_close():
             return False
         self.monitor.set_status("Stopping the run and saving a checkpoint before closing…")
-        if self.host.shutdown(STOP_WAIT_S):
-            return True
+        # The GUI keeps running while we wait; nothing on this page may start meanwhile.
+        self._closing = True
+        self.setEnabled(False)
+        try:
+            if self.host.shutdown(STOP_WAIT_S):
+                return True
+        finally:
+            self._closing = False
+            self.setEnabled(True)
         self.monitor.set_status("The run is still saving; close again in a moment.")
         return False
 
