@@ -172,6 +172,18 @@ def test_export_csv_from_the_page(qtbot, project, tmp_path):
     page.wait_for_background()
 
 
+def test_export_menu_opens_the_model_export_dialog_for_a_run(qtbot, project):
+    add_run(project, "r1")
+    page = open_page(qtbot, project)
+    titles = [action.text() for action in page.runs_view.export_button.menu().actions()]
+    assert titles[0].startswith("Model: adapter, merged or GGUF")
+    dialog = page.export_model_dialog("r1")
+    qtbot.addWidget(dialog)
+    assert dialog.isVisible()
+    dialog.reject()
+    page.wait_for_background()
+
+
 @pytest.mark.slow
 def test_two_hundred_runs_open_quickly_and_only_selected_curves_are_read(qtbot, project):
     for number in range(200):

@@ -184,6 +184,9 @@ class RunsPage(QWidget):
 
     def _build_export_menu(self) -> None:
         menu = QMenu(self)
+        model_action = menu.addAction("Model: adapter, merged or GGUF…")
+        model_action.setToolTip("Export the trained model where people serve it, with a model card")
+        model_action.triggered.connect(self.export_model_dialog)
         csv_action = menu.addAction("Metrics as CSV…")
         csv_action.triggered.connect(self.export_csv_dialog)
         self.tensorboard_action = menu.addAction("TensorBoard event files…")
@@ -388,6 +391,20 @@ class RunsPage(QWidget):
     def _single_selected(self) -> RunSummary | None:
         runs = self.runs_view.selected_summaries()
         return runs[0] if len(runs) == 1 else None
+
+    def export_model_dialog(self, run_id: str | None = None):
+        """Open the Export dialog for the selected run (non-blocking); returns it."""
+        if run_id is None:
+            run = self._single_selected()
+            if run is None:
+                self.context.show_status("Select one run to export its model")
+                return None
+            run_id = run.run_id
+        from desktop.export.dialog import ExportDialog  # only when asked: it pulls the export core
+
+        dialog = ExportDialog(self.context, run_id, self)
+        dialog.open()
+        return dialog
 
     def export_csv_dialog(self) -> None:
         run = self._single_selected()
