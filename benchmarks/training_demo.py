@@ -37,7 +37,9 @@ def main() -> None:
                 if first_step is None and line.startswith("step 1/"):
                     first_step = time.perf_counter() - started
         total = time.perf_counter() - started
-    losses = [float(m.group(1)) for m in (re.search(r" loss (\d+\.\d+)", x) for x in lines) if m]
+    losses = [
+        float(m.group(1)) for m in (re.match(r"step .*?  loss (\d+\.\d+)", x) for x in lines) if m
+    ]
     vals = [
         float(m.group(1)) for m in (re.search(r"validation loss (\d+\.\d+)", x) for x in lines) if m
     ]

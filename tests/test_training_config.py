@@ -145,3 +145,13 @@ def test_data_is_required_only_when_starting():
         config.require_data()
     assert caught.value.field == "train_file"
     TrainConfig(train_file="x.jsonl").require_data()
+
+
+def test_cpu_threads_leave_a_core_free_on_small_machines(monkeypatch):
+    from core.training.device import cpu_thread_count
+
+    assert cpu_thread_count(TrainConfig(cpu_threads=3)) == 3
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert cpu_thread_count(TrainConfig()) == 1
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert cpu_thread_count(TrainConfig()) == 16

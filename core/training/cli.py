@@ -24,7 +24,7 @@ GIB = 1024**3
 
 # The demo: the bundled SmolLM2-135M on the bundled support tickets, small enough to finish
 # on a 2-core CPU in a few minutes: LoRA r 8, 256-token packed rows, micro batch 2, a
-# 20-step cap (40 conversations seen), 10 % held out for validation, evaluated twice.
+# 16-step cap (32 conversations seen), 5 % held out for validation, evaluated twice.
 DEMO_SETTINGS = {
     "name": "Demo: SmolLM2 LoRA on support tickets",
     "base_model": "SmolLM2-135M-Instruct",
@@ -35,9 +35,10 @@ DEMO_SETTINGS = {
     "micro_batch_size": 2,
     "gradient_accumulation": 1,
     "epochs": 1.0,
-    "max_steps": 20,
+    "max_steps": 16,
     "learning_rate": 5e-4,
-    "eval_every_steps": 10,
+    "validation_fraction": 0.05,
+    "eval_every_steps": 8,
     "preflight": False,
 }
 

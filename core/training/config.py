@@ -149,6 +149,14 @@ class TrainConfig:
         "Double quantization",
         "QLoRA: also quantize the quantization constants (saves about 0.4 bit per weight).",
     )
+    cpu_threads: int = _f(
+        0,
+        "Method",
+        "CPU threads",
+        "Threads for training on the CPU. 0: automatic, all cores but one on machines with "
+        "4 cores or fewer (so the desktop stays responsive and a busy machine does not "
+        "thrash), all cores otherwise.",
+    )
     gradient_checkpointing: bool = _f(
         False,
         "Method",
@@ -415,6 +423,7 @@ class TrainConfig:
             positive(name)
         for name in (
             "max_steps",
+            "cpu_threads",
             "eval_every_steps",
             "checkpoint_every_steps",
             "early_stopping_patience",

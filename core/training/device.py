@@ -7,8 +7,10 @@ memory (RSS) and its peak, and label it "cpu-rss" so nobody mistakes it for GPU 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from core.training.config import TrainConfig, TrainConfigError
@@ -147,3 +149,27 @@ def free_accelerator_memory(device: str) -> None:
         torch.cuda.empty_cache()
     elif device == "mps":
         torch.mps.empty_cache()
+
+
+def cpu_thread_count(config: TrainConfig) -> int:
+    if config.cpu_threads > 0:
+        return config.cpu_threads
+    cores = os.cpu_count() or 1
+    return max(1, cores - 1) if cores <= 4 else cores
+
+
+@contextlib.contextmanager
+def cpu_threads(config: TrainConfig, plan: DevicePlan) -> Iterator[int | None]:
+    """Train on the CPU with cpu_thread_count() threads, and give back the old count after."""
+    import torch
+
+    if plan.device != "cpu":
+        yield None
+        return
+    before = torch.get_num_threads()
+    wanted = cpu_thread_count(config)
+    torch.set_num_threads(wanted)
+    try:
+        yield wanted
+    finally:
+        torch.set_num_threads(before)

@@ -496,7 +496,7 @@ def run_preflight(project, config: TrainConfig, verify: bool = True) -> Prefligh
     """Pre-flight for a config on its own (the Train page's "Check it fits" button)."""
     import tempfile
 
-    from core.training.device import resolve_device
+    from core.training.device import cpu_threads, resolve_device
     from core.training.model_loading import load_tokenizer
     from core.training.prepare import read_data, resolve_base_model, tokenize_data
     from core.training.schedule import total_steps
@@ -509,7 +509,7 @@ def run_preflight(project, config: TrainConfig, verify: bool = True) -> Prefligh
     rows_estimate = len(data.train_tokens.examples)
     if config.packing:
         rows_estimate = max(1, -(-data.train_tokens.n_tokens // config.max_seq_length))
-    with tempfile.TemporaryDirectory(prefix="preflight-") as work:
+    with tempfile.TemporaryDirectory(prefix="preflight-") as work, cpu_threads(config, plan):
         return run_preflight_prepared(
             config,
             plan,

@@ -128,7 +128,7 @@ class TrainingSession:
             self._recorder.log(message, level)
 
     def _run(self) -> RunResult:
-        from core.training.device import resolve_device
+        from core.training.device import cpu_threads, resolve_device
         from core.training.prepare import read_data, resolve_base_model
 
         self._status(PREPARING, "checking the settings and reading the data")
@@ -160,6 +160,12 @@ class TrainingSession:
             return self._finish(FAILED, str(error), None, None)
 
         self._open_run(config, base, data, plan, previous)
+        with cpu_threads(config, plan) as threads:
+            if threads:
+                self._log(f"training on {threads} CPU threads")
+            return self._train(config, base, data, plan, checkpoint)
+
+    def _train(self, config, base, data, plan, checkpoint) -> RunResult:
         trainer = None
         logic = None
         try:
