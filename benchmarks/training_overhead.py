@@ -98,6 +98,8 @@ BOOKKEEPING: list[tuple[float, float]] = []  # (our callback's seconds, train() 
 
 
 def ours(project, model_dir: Path, train_file: Path, packing: bool = True) -> tuple[float, float]:
+    import torch
+
     from core.training.config import TrainConfig
     from core.training.session import TrainingSession
 
@@ -116,6 +118,7 @@ def ours(project, model_dir: Path, train_file: Path, packing: bool = True) -> tu
         packing=packing,
         checkpoint_every_steps=STEPS,
         preflight=False,
+        cpu_threads=torch.get_num_threads(),  # the bare script's thread count
     )
     result = TrainingSession(project, config).run()
     assert result.status == "finished", result.reason

@@ -254,3 +254,20 @@ def test_out_of_memory_at_the_cuda_boundary_fails_the_run_with_suggestions(
     assert resumed.status == "finished" and resumed.steps_done == 20, resumed.reason
     assert load_run(project, result.run_id).config().micro_batch_size == 2
     assert list(result.folder.glob("config.before-resume-*.yaml"))
+
+
+def test_a_run_from_a_dataset_version_is_linked_to_it(project, tiny_model_dir, tmp_path):
+    from core.dataset.jsonl import read_jsonl
+    from core.dataset.versions import save_version
+
+    version = save_version(project, read_jsonl(write_dataset(tmp_path / "tickets.jsonl", n=20)))
+    config = small_config(tiny_model_dir, "", dataset_version=version.label, epochs=1.0)
+    result = run_training(project, config)
+    assert result.status == "finished", result.reason
+    run = load_run(project, result.run_id)
+    assert (run.dataset_version_id, run.dataset_version_label) == (version.id, version.label)
+    assert run.dataset_content_hash == version.content_hash
+    assert run.train_file == str(version.train_path)
+    data = json.loads((result.folder / "run.json").read_text())["data"]
+    assert data["n_train"] == version.n_train and data["n_valid"] == version.n_valid
+    assert data["validation_held_out"] is False
