@@ -300,3 +300,23 @@ def test_regression_probes_reuse_the_stored_base_run(project, run_folder, tiny_m
     again = run_regression(project, base, tuned, config)
     assert (again.base_run_id, again.tuned_run_id) == (report.base_run_id, report.tuned_run_id)
     assert len(list_runs(project)) == 2  # nothing answered twice
+
+
+def test_cli_regression_probes_and_saving_to_a_project(
+    run_folder, tiny_model_dir, eval_file, capsys, project
+):
+    args = ["eval", "--model", str(tiny_model_dir), "--adapter", str(run_folder)]
+    args += ["--eval-set", str(eval_file), "--json", "--max-new-tokens", "4", "--no-baseline"]
+    assert main([*args, "--regression", "--save-to", str(project.folder)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert "baseline" not in out and out["model"] == "run-1"
+    regression = out["regression"]
+    assert regression["categories"][0]["category"] == "all"
+    assert regression["categories"][0]["base"]["n"] == 48
+    assert isinstance(regression["forgetting"], bool) and regression["message"]
+    assert [r.label for r in list_runs(project)] == ["run-1"]
+    assert (
+        main(["eval", "--model", str(tiny_model_dir), "--eval-set", str(eval_file), "--regression"])
+        == 2
+    )
+    assert "add --adapter" in capsys.readouterr().err
