@@ -117,6 +117,7 @@ def redraw_cost(points: int, repeats: int = 12) -> float:
     for name in ("loss", "learning_rate", "grad_norm", "tokens_per_second", "memory_allocated"):
         monitor.series[name].extend(steps, values)
     monitor.series["eval_loss"].extend(steps[::100], values[::100])
+    monitor.set_max_steps(points + 1000)  # as in a live run: the step axis spans the run
     monitor.set_smoothing(True)
     monitor.redraw()
     QApplication.processEvents()

@@ -94,6 +94,9 @@ def test_start_curves_fill_pause_resume_stop(qtbot, page, tmp_path):
     assert page.monitor.lr_chart.point_count() >= 2
     assert page.monitor.speed_chart.point_count() >= 2
     assert page.monitor.progress_bar.maximum() == 150
+    # The step axis spans the whole run, so the user sees how far along it is.
+    x_min, x_max = page.monitor.loss_chart.getPlotItem().viewRange()[0]
+    assert x_min <= 0 and 150 <= x_max < 160
     assert (
         "step" in page.monitor.progress_bar.format() and "ETA" in page.monitor.progress_bar.format()
     )

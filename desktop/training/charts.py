@@ -52,7 +52,7 @@ class MetricChart(pg.PlotWidget):
             item.setLabel("left", unit)
         self.setMinimumHeight(110)
         self._curves: list[tuple[pg.PlotDataItem, SeriesBuffer, list[int]]] = []
-        self.empty_text = pg.TextItem("waiting for the first step", color=text, anchor=(0.5, 0.5))
+        self.empty_text = pg.TextItem("no run yet", color=text, anchor=(0.5, 0.5))
         self.empty_text.setParentItem(item.getViewBox())
         self.empty_text.setPos(0, 0)
         item.getViewBox().sigResized.connect(self._place_empty_text)
@@ -81,6 +81,19 @@ class MetricChart(pg.PlotWidget):
         if changed:
             self.empty_text.setVisible(not any(len(b) for _, b, _ in self._curves))
         return changed
+
+    def set_step_range(self, max_steps: int | None) -> None:
+        """Fix the x axis to the run's length (None: follow the data).
+
+        A fixed axis shows how far the run has gone, and spares the GUI thread re-laying
+        out the axis and its labels on every new step.
+        """
+        item = self.getPlotItem()
+        if max_steps:
+            item.enableAutoRange(x=False)
+            item.setXRange(0, max_steps, padding=0.02)
+        else:
+            item.enableAutoRange(x=True)
 
     def point_count(self) -> int:
         """Points handed to the curves (what a test can check the user would see)."""

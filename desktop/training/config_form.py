@@ -43,6 +43,7 @@ ZERO_MEANS = {
     "eval_every_steps": "auto",
     "checkpoint_every_steps": "auto",
     "early_stopping_patience": "off",
+    "cpu_threads": "auto",
 }
 FLOAT_PLACEHOLDERS = {"learning_rate": "auto: 2e-4 for LoRA and QLoRA, 2e-5 for full"}
 # Rarely changed: folded away until the user opens them.

@@ -121,13 +121,11 @@ def summarize(config, model_path: str | Path | None, hardware, facts: DataFacts)
     if hours * 60 < 1:
         duration = "under a minute"
     elif hours < 1.5:
-        duration = f"{hours * 60:.0f} min"
+        duration = f"about {hours * 60:.0f} min"
     else:
-        duration = f"{hours:.1f} h"
+        duration = f"about {hours:.1f} h"
     where = "this GPU" if device == "cuda" else gpu.name
-    headline = (
-        f"Peak {result.peak_gib:.1f} GiB on {where}: {result.fit_summary()}; about {duration}."
-    )
+    headline = f"Peak {result.peak_gib:.1f} GiB on {where}: {result.fit_summary()}; {duration}."
     details.append(
         f"Data: {facts.examples:,} examples of about {facts.avg_tokens} tokens ({facts.source})."
         if facts.examples and facts.avg_tokens

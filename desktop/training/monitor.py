@@ -72,6 +72,7 @@ class RunMonitor(QWidget):
         self._progress_shown: Progress | None = None
         self._pending_log: list[str] = []
         self.memory_kind = ""
+        self.max_steps = 0
         self.redraws = 0
 
         layout = QVBoxLayout(self)
@@ -236,6 +237,9 @@ class RunMonitor(QWidget):
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("starting")
         self.memory_kind = ""
+        self.set_max_steps(0)
+        for chart in (self.loss_chart, *self.small_charts):
+            chart.set_empty_text("waiting for the first step")
         self.redraw()
 
     def add_record(self, record: MetricRecord) -> None:
@@ -260,8 +264,10 @@ class RunMonitor(QWidget):
             series["memory_peak"].append(step, record.memory_peak / GIB)
         if record.memory_kind and record.memory_kind != self.memory_kind:
             self._set_memory_kind(record.memory_kind)
-        if record.max_steps and self._progress is None:
-            self.progress_bar.setRange(0, record.max_steps)
+        if record.max_steps and record.max_steps != self.max_steps:
+            self.set_max_steps(record.max_steps)
+            if self._progress is None:
+                self.progress_bar.setRange(0, record.max_steps)
 
     def load_records(self, records: list[MetricRecord]) -> None:
         """A replayed run: all its records at once, appended column by column."""
@@ -285,12 +291,18 @@ class RunMonitor(QWidget):
         if kinds:
             self._set_memory_kind(kinds[-1])
 
+    def set_max_steps(self, max_steps: int) -> None:
+        """The run's length: every chart's step axis spans it (0: follow the data)."""
+        self.max_steps = max_steps
+        for chart in (self.loss_chart, *self.small_charts):
+            chart.set_step_range(max_steps or None)
+
     def _set_memory_kind(self, kind: str) -> None:
         self.memory_kind = kind
         title = (
-            "Memory (GiB): process RAM, its peak lighter"
+            "RAM, GiB (lighter: peak)"
             if kind == "cpu-rss"
-            else f"Memory (GiB): {kind.upper()} allocated, its peak lighter"
+            else f"{kind.upper()} memory, GiB (lighter: peak)"
         )
         self.memory_chart.getPlotItem().setTitle(title)
 

@@ -584,7 +584,11 @@ class TrainingPage(QWidget):
             return  # a run started meanwhile; its live curves win
         monitor = self.monitor
         monitor.reset()
+        for chart in (monitor.loss_chart, *monitor.small_charts):
+            chart.set_empty_text("no steps recorded")
         monitor.load_records(records)
+        last_step = max((r.step for r in records), default=0)
+        monitor.set_max_steps(max(run.max_steps or 0, last_step))
         for item in advice:
             monitor.add_advice(item)
         monitor.log_view.setPlainText(log)
