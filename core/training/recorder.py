@@ -144,7 +144,7 @@ class RunRecorder:
         with self._lock:
             self._track(record)
             self.metrics.append(record.to_json())
-            runs.insert_metric_row(self.project, self.row_key, record)
+            self._to_database(runs.insert_metric_row, self.project, self.row_key, record)
         self.notify("on_metrics", record)
         new_advice = self.advisor.observe(record) if self.advisor is not None else []
         for advice in new_advice:
@@ -159,16 +159,29 @@ class RunRecorder:
         with self._lock:
             self.advice.append(advice)
             self.advice_file.append(advice.to_json())
-            runs.insert_advice_row(self.project, self.row_key, advice)
+            self._to_database(runs.insert_advice_row, self.project, self.row_key, advice)
         self.log(advice.as_line(), logging.WARNING if advice.severity != "info" else logging.INFO)
         self.notify("on_advice", advice)
+
+    def _to_database(self, write, *args, **kwargs) -> None:
+        """A database that stays locked (another process holding it past the busy timeout)
+        must not kill the run: the files keep the record, and the row catches up later."""
+        import sqlite3
+
+        try:
+            write(*args, **kwargs)
+        except sqlite3.Error as error:
+            self.log(
+                f"database write skipped ({error}); the run folder has the record", logging.WARNING
+            )
 
     def progress(self, progress: Progress) -> None:
         self.notify("on_progress", progress)
 
     def checkpoint_saved(self, step: int, path: Path, duration_s: float) -> None:
         self.log(f"checkpoint saved at step {step}: {path}")
-        runs.update_run_row(
+        self._to_database(
+            runs.update_run_row,
             self.project,
             self.run_id,
             steps_done=step,
