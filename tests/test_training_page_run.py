@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from core.hardware import HardwareInfo
 from core.models.registry import add_local_model
+from core.training.records import Advice
 from core.training.runs import list_runs, read_metrics
 from desktop.context import AppContext
 from desktop.training.page import TrainingPage
@@ -91,8 +92,9 @@ def test_start_curves_fill_pause_resume_stop(qtbot, page, tmp_path):
 
     # The curves fill: points reach the plot items, not only the buffers.
     qtbot.waitUntil(lambda: page.monitor.loss_chart.point_count() >= 4, timeout=RUN_TIMEOUT_MS)
-    assert page.monitor.lr_chart.point_count() >= 2
-    assert page.monitor.speed_chart.point_count() >= 2
+    # The small charts are repainted in turn, a few times a second each.
+    qtbot.waitUntil(lambda: page.monitor.lr_chart.point_count() >= 2, timeout=5000)
+    qtbot.waitUntil(lambda: page.monitor.speed_chart.point_count() >= 2, timeout=5000)
     assert page.monitor.progress_bar.maximum() == 150
     # The step axis spans the whole run, so the user sees how far along it is.
     x_min, x_max = page.monitor.loss_chart.getPlotItem().viewRange()[0]
@@ -157,3 +159,30 @@ def test_a_run_that_cannot_start_says_why_and_leaves_nothing_running(qtbot, page
     text = page.monitor.status_label.text()
     assert text.startswith("Failed:") and "line 1" in text
     assert page.start_button.isEnabled()
+
+
+def test_the_overfitting_advice_stops_the_live_run_and_keeps_the_best(qtbot, page, tmp_path):
+    fill_form(qtbot, page, write_dataset(tmp_path / "train.jsonl"))
+    assert page.start()
+    qtbot.waitUntil(lambda: train_points(page) >= 2, timeout=RUN_TIMEOUT_MS)
+    # The advice arrives the way the session's advisor sends it: through the host's signal.
+    page.host.advice.emit(
+        Advice(
+            step=2,
+            severity="warning",
+            kind="overfitting",
+            title="Overfitting",
+            message="Validation loss has risen since step 2.",
+            action="stop_keep_best",
+            action_label="Stop now and keep the step-2 checkpoint",
+            details={"best_step": 2},
+        )
+    )
+    card = page.monitor.advice_panel.cards[-1]
+    assert card.button.isEnabled()
+    assert [m.value() for m in page.monitor.loss_chart.markers] == [2]
+    qtbot.mouseClick(card.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not page.host.is_busy(), timeout=RUN_TIMEOUT_MS)
+    assert page.last_result.status == "stopped"
+    assert "keeping the best checkpoint (step 2)" in page.last_result.reason
+    assert not card.button.isEnabled()  # the run is over: nothing left to stop

@@ -39,18 +39,19 @@ class AdviceCard(QFrame):
         message = QLabel(advice.message)
         message.setWordWrap(True)
         message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        layout.addWidget(title)
-        layout.addWidget(message)
+        # The action sits on the title row, so it is visible without scrolling the card.
+        header = QHBoxLayout()
+        header.addWidget(title)
+        header.addStretch(1)
         self.button: QPushButton | None = None
         if advice.action and advice.action_label:
-            row = QHBoxLayout()
             self.button = QPushButton(advice.action_label)
             self.button.setObjectName(f"advice_{advice.action}")
             self.button.setToolTip(ACTION_TIPS.get(advice.action, advice.action_label))
             self.button.clicked.connect(lambda: on_action(advice))
-            row.addWidget(self.button)
-            row.addStretch(1)
-            layout.addLayout(row)
+            header.addWidget(self.button)
+        layout.addLayout(header)
+        layout.addWidget(message)
 
 
 ACTION_TIPS = {

@@ -17,11 +17,19 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import time
 import traceback
 
 import shiboken6
-from PySide6.QtCore import QEventLoop, QObject, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import (
+    QCoreApplication,
+    QEventLoop,
+    QObject,
+    Qt,
+    QThread,
+    QTimer,
+    Signal,
+    Slot,
+)
 
 from core.training.config import TrainConfig
 from core.training.observer import FAILED, RunResult
@@ -74,6 +82,11 @@ class TrainingWorker(QObject):
         except BaseException:  # run() catches failures itself; this is a bug of ours
             traceback.print_exc()
         finally:
+            # Hand this object back to the GUI thread, so its deleteLater (wired to the
+            # thread's finished) runs there rather than in a thread that is shutting down.
+            app = QCoreApplication.instance()
+            if app is not None:
+                self.moveToThread(app.thread())
             self.done.emit(result)
 
 
@@ -156,17 +169,24 @@ class TrainingHost(QObject):
 
     def wait_finished(self, timeout_s: float) -> bool:
         """Wait for the thread to end while the GUI keeps processing events."""
-        deadline = time.monotonic() + timeout_s
-        while self.is_busy():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            loop = QEventLoop()
-            self.thread_finished.connect(loop.quit)
-            QTimer.singleShot(int(min(left, 0.1) * 1000) + 1, loop.quit)
+        if not self.is_busy():
+            return True
+        loop = QEventLoop()
+        # Owned by the loop, so no timer outlives it (a pending singleShot calling into a
+        # deleted loop crashes the app).
+        deadline = QTimer(loop)
+        deadline.setSingleShot(True)
+        deadline.timeout.connect(loop.quit)
+        # thread_finished is emitted on this (the GUI) thread, so it cannot slip by
+        # between the is_busy() check above and exec() below.
+        self.thread_finished.connect(loop.quit)
+        try:
+            deadline.start(max(1, int(timeout_s * 1000)))
             loop.exec()
+        finally:
+            deadline.stop()
             self.thread_finished.disconnect(loop.quit)
-        return True
+        return not self.is_busy()
 
     def shutdown(
         self, timeout_s: float = 300.0, reason: str = "Stopped: the window closed."

@@ -382,6 +382,7 @@ class RunMonitor(QWidget):
             self.redraw()
 
     def finish_progress(self, steps_done: int, max_steps: int, text: str) -> None:
+        self._progress_shown = self._progress  # the run's end outranks its last step
         maximum = max(1, max_steps or steps_done)
         self.progress_bar.setRange(0, maximum)
         self.progress_bar.setValue(min(steps_done, maximum))

@@ -474,7 +474,10 @@ class TrainingPage(QWidget):
         self.monitor.set_status(self.result_text(result))
         style = "color: #d23f31;" if result.status == FAILED else ""
         self.monitor.status_label.setStyleSheet(style)
-        self.monitor.finish_progress(result.steps_done, result.max_steps, f"{result.status}")
+        steps = (
+            f" · {result.steps_done:,} of {result.max_steps:,} steps" if result.max_steps else ""
+        )
+        self.monitor.finish_progress(result.steps_done, result.max_steps, f"{result.status}{steps}")
 
     def _on_thread_finished(self) -> None:
         self._paused = False
