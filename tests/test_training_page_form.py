@@ -281,3 +281,12 @@ def test_smoothing_is_the_debiased_moving_average_kept_up_incrementally():
     assert np.allclose(smoothed.update().y, smooth(values[:3000], 0.9))
     buffer.truncate_after(999)
     assert smoothed.update().n == 1000
+
+
+def test_settings_sent_by_another_page_fill_the_form(qtbot, page):
+    messages = []
+    page.context.status_message.connect(lambda text, _ms: messages.append(text))
+    page.receive({"lora_r": 8, "learning_rate": 1e-4, "name": "next", "action": "train_like"})
+    config = page.form.config()
+    assert (config.lora_r, config.learning_rate, config.name) == (8, 1e-4, "next")
+    assert messages and "press Start" in messages[-1]

@@ -634,17 +634,29 @@ class TrainingPage(QWidget):
 
     # --- other pages and closing -------------------------------------------------------
     def receive(self, payload) -> None:
-        """Settings from another page ({"dataset_version": "12", "lora_r": 8, ...}) or a
-        run to show ({"run_id": ...})."""
+        """Settings from another page, by TrainConfig field ({"dataset_version": "12",
+        "lora_r": 8, ...}), and maybe a run to show ({"run_id": ...}). The Runs page's
+        "train next" sends a past run's settings with new data and action "train_like"."""
         if not isinstance(payload, dict):
             return
+        if self.host.is_busy():
+            self.context.show_status("A run is training; stop it before starting another.")
+            return
+        self.refresh()  # a version or model added on another page since
+        settings = {k: v for k, v in payload.items() if k in self.form.editors}
+        if settings:
+            self.form.set_values(settings)
         run_id = payload.get("run_id")
-        if run_id and not self.host.is_busy():
+        if run_id:
             self.refresh_runs(select=run_id)
             self.show_run(run_id)
-        settings = {k: v for k, v in payload.items() if k in self.form.editors}
-        if settings and not self.host.is_busy():
-            self.form.set_values(settings)
+        if payload.get("action") == "train_like":
+            self.context.show_status(
+                f"The settings of {run_id} with the new data: check them and press Start (F5).",
+                10_000,
+            )
+            self.start_button.setFocus()
+        elif settings:
             self.context.show_status("Settings received: " + ", ".join(settings))
 
     def can_close(self) -> bool:
