@@ -186,3 +186,14 @@ def test_the_overfitting_advice_stops_the_live_run_and_keeps_the_best(qtbot, pag
     assert page.last_result.status == "stopped"
     assert "keeping the best checkpoint (step 2)" in page.last_result.reason
     assert not card.button.isEnabled()  # the run is over: nothing left to stop
+
+
+def test_preflight_runs_real_steps_in_the_background_and_reports(qtbot, page, tmp_path):
+    fill_form(qtbot, page, write_dataset(tmp_path / "train.jsonl"))
+    qtbot.mouseClick(page.preflight_button, Qt.MouseButton.LeftButton)
+    assert not page.start_button.isEnabled() and page.preflight_busy.isVisible()
+    assert page.start() is False  # one thing at a time
+    qtbot.waitUntil(lambda: page._preflight_task is None, timeout=RUN_TIMEOUT_MS)
+    text = page.preflight_label.text()
+    assert "The longest batch fits" in text and "GiB" in text, text
+    assert page.start_button.isEnabled() and not page.preflight_busy.isVisible()
