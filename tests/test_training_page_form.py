@@ -20,6 +20,7 @@ from core.training.config import TrainConfig
 from core.training.records import Advice, MetricRecord
 from core.training.session import run_training
 from desktop.context import AppContext
+from desktop.training.advice_actions import AdviceAction, action_for
 from desktop.training.curves import SeriesBuffer, SmoothedSeries, smooth
 from desktop.training.monitor import RunMonitor
 from desktop.training.page import TrainingPage
@@ -290,3 +291,24 @@ def test_settings_sent_by_another_page_fill_the_form(qtbot, page):
     config = page.form.config()
     assert (config.lora_r, config.learning_rate, config.name) == (8, 1e-4, "next")
     assert messages and "press Start" in messages[-1]
+
+
+def test_each_advice_action_stops_or_sets_up_the_next_run():
+    def advice(action, **details):
+        return Advice(7, "warning", "kind", "Title", "Message.", action, "Do it", details)
+
+    config = TrainConfig(method="lora")  # automatic learning rate: 2e-4
+    keep = action_for(advice("stop_keep_best", best_step=5), config)
+    assert "best checkpoint (step 5)" in keep.stop_reason and keep.changes == {}
+    lower = action_for(advice("lower_learning_rate", suggested_learning_rate=6.66e-5), config)
+    assert lower.stop_reason and lower.changes == {"learning_rate": 6.7e-05}
+    diverged = action_for(advice("stop"), config)  # the session already stopped it
+    assert diverged.stop_reason == "" and diverged.changes == {"learning_rate": 6.7e-05}
+    assert action_for(advice("add_validation"), config).changes == {"validation_fraction": 0.1}
+    often = action_for(advice("evaluate_more_often", suggested_eval_every=3), config)
+    assert often.changes == {"eval_every_steps": 3}
+    fit = action_for(
+        advice("apply_settings", suggestions=[{"changes": {"micro_batch_size": 1}}]), config
+    )
+    assert fit.changes == {"micro_batch_size": 1} and not fit.stop_reason
+    assert action_for(advice(""), config) == AdviceAction()

@@ -30,13 +30,15 @@ from PySide6.QtWidgets import (
 from core.models.registry import list_base_models
 from core.training.config import PRESETS, TrainConfig, TrainConfigError, apply_preset
 from core.training.observer import FAILED, FINISHED, PAUSED, STOPPED, STOPPING, RunResult
-from core.training.runs import list_runs, load_run, read_advice, read_metrics
+from core.training.runs import list_runs, load_run
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
+from desktop.training.advice_actions import action_for
 from desktop.training.config_form import ConfigForm
 from desktop.training.estimate_summary import data_facts, summarize
 from desktop.training.host import TrainingHost
 from desktop.training.monitor import RunMonitor, format_duration
+from desktop.training.replay import ReplayedRun, read_run_for_replay
 
 STOP_WAIT_S = 600.0  # a big model's final save can take minutes; the GUI stays live meanwhile
 PRIMARY_STYLE = (
@@ -56,7 +58,6 @@ STATE_TITLES = {
     STOPPED: "Stopped",
     FAILED: "Failed",
 }
-LOG_TAIL_BYTES = 200_000
 PRESET_SHORT_NAMES = {
     "format_or_tone": "Format, tone",
     "domain_adaptation": "Domain",
@@ -519,35 +520,13 @@ class TrainingPage(QWidget):
 
     # --- advice -----------------------------------------------------------------------------
     def apply_advice(self, advice) -> None:
-        """Do what the advisor suggests: stop a run, or change the settings for the next one."""
-        action = advice.action
-        details = advice.details or {}
-        if action == "stop_keep_best":
-            self.stop(
-                f"Stopped at the advisor's suggestion, keeping the best checkpoint (step "
-                f"{details.get('best_step', advice.step)})."
-            )
-            return
-        if action in ("lower_learning_rate", "stop"):
-            if action == "lower_learning_rate":
-                self.stop("Stopped to restart with a lower learning rate.")
-            current = self.form.config() or TrainConfig()
-            suggested = details.get("suggested_learning_rate") or (
-                current.effective_learning_rate / 3
-            )
-            changes = {"learning_rate": float(f"{suggested:.2g}")}
-        elif action == "add_validation":
-            changes = {"validation_fraction": 0.1}
-        elif action == "evaluate_more_often":
-            changes = {"eval_every_steps": int(details.get("suggested_eval_every", 0))}
-        elif action == "apply_settings":
-            suggestions = details.get("suggestions") or []
-            changes = dict(suggestions[0].get("changes", {})) if suggestions else {}
-        else:
-            return
-        if changes:
-            self.form.set_values(changes)
-            said = ", ".join(f"{k} = {v}" for k, v in changes.items())
+        """Do what the advisor suggests: stop the run, and/or set up the next one."""
+        action = action_for(advice, self.form.config())
+        if action.stop_reason:
+            self.stop(action.stop_reason)
+        if action.changes:
+            self.form.set_values(action.changes)
+            said = ", ".join(f"{k} = {v}" for k, v in action.changes.items())
             self.context.show_status(f"Set for the next run: {said}", 8000)
 
     # --- replaying a past run -----------------------------------------------------------
@@ -564,13 +543,7 @@ class TrainingPage(QWidget):
         project = self.context.project
 
         def load(_report, _cancelled):
-            run = load_run(project, run_id)
-            log = ""
-            if run.log_path.is_file():
-                with open(run.log_path, "rb") as handle:
-                    handle.seek(max(0, run.log_path.stat().st_size - LOG_TAIL_BYTES))
-                    log = handle.read().decode("utf-8", errors="replace")
-            return run, read_metrics(run), read_advice(run), log
+            return read_run_for_replay(project, run_id)
 
         task = BackgroundTask(load, self)
         task.succeeded.connect(self._show_loaded_run)
@@ -581,20 +554,19 @@ class TrainingPage(QWidget):
         self.monitor.set_status(f"Loading {run_id}…")
         task.start()
 
-    def _show_loaded_run(self, loaded) -> None:
-        run, records, advice, log = loaded
+    def _show_loaded_run(self, loaded: ReplayedRun) -> None:
+        run = loaded.run
         if self.host.is_busy():
             return  # a run started meanwhile; its live curves win
         monitor = self.monitor
         monitor.reset()
         for chart in (monitor.loss_chart, *monitor.small_charts):
             chart.set_empty_text("no steps recorded")
-        monitor.load_records(records)
-        last_step = max((r.step for r in records), default=0)
-        monitor.set_max_steps(max(run.max_steps or 0, last_step))
-        for item in advice:
+        monitor.load_records(loaded.records)
+        monitor.set_max_steps(max(run.max_steps or 0, loaded.last_step))
+        for item in loaded.advice:
             monitor.add_advice(item)
-        monitor.log_view.setPlainText(log)
+        monitor.log_view.setPlainText(loaded.log)
         monitor.finish_progress(
             run.steps_done, run.max_steps, f"{run.status} · {run.steps_done:,} steps"
         )
