@@ -9,12 +9,15 @@ core.training.config
     PRESETS, apply_preset(config, name)
 core.training.session
     TrainingSession(project, config, observer=None, resume_run=None)
-        .run() -> RunResult (blocking; call it from a worker thread)
-        .stop(reason) .pause() .resume()        (thread-safe, from any thread)
-        .run_id .folder .state .is_paused
-    start_run(project, config, observer=None) -> TrainingSession   (runs in a thread)
-    run_training(project, config, observer=None, resume_run=None) -> RunResult
-    resume_run(project, run_id, observer=None) -> RunResult
+        .run() -> RunResult (blocking, never raises for a failed run; call it on a worker
+        thread)   .stop(reason) .pause() .resume() .wait(timeout)   (from any thread)
+        .run_id .folder .state .is_paused .result
+    start_run(project, config, observer=None, resume_run=None) -> TrainingSession (a thread)
+    run_training(project, config, observer=None) -> RunResult
+    resume_run(project, run_id, observer=None) -> RunResult   (config from the run folder)
+    RunResult: run_id, folder, status, reason, final_model_dir, best_checkpoint,
+    best_val_loss, best_step, final_val_loss, final_train_loss, steps_done, max_steps,
+    duration_s, peak_memory_bytes, memory_kind, tokens_per_second, advice, suggestions
 core.training.observer
     TrainingObserver: on_status, on_metrics, on_progress, on_advice, on_log, on_checkpoint,
     on_finished (plain Python, called on the training thread)
