@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from ticket_router_run import rows, train_ticket_router, write_jsonl
 
 from core.export.exporter import ExportCancelled, export_run
 from core.export.options import ExportOptions
@@ -22,66 +23,17 @@ from core.export.source import load_export_source
 from core.export.staging import ExportFolderError, partial_folders
 
 REPO = Path(__file__).resolve().parent.parent
-CATEGORIES = ["billing", "shipping"]
-
-
-def rows(n, offset=0):
-    return [
-        {
-            "messages": [
-                {"role": "user", "content": f"Ticket {i}: which team?"},
-                {"role": "assistant", "content": f'{{"category": "{CATEGORIES[i % 2]}"}}'},
-            ]
-        }
-        for i in range(offset, offset + n)
-    ]
-
-
-def write_jsonl(path, records):
-    path.write_text("\n".join(json.dumps(r) for r in records) + "\n", encoding="utf-8")
-    return path
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, tiny_model_dir):
     """A project with a LoRA run trained until it answers, and an eval set file."""
-    import torch
-
-    from core.project import create_project
-    from core.training.config import TrainConfig
-    from core.training.session import run_training
-
     root = tmp_path_factory.mktemp("export-safety")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FINETUNE_STUDIO_HOME", str(root / "home"))
-        project = create_project(root / "project", name="Export safety")
-        config = TrainConfig(
-            base_model=str(tiny_model_dir),
-            train_file=str(write_jsonl(root / "train.jsonl", rows(8))),
-            validation_fraction=0.0,
-            method="lora",
-            epochs=10.0,
-            max_steps=10,
-            micro_batch_size=4,
-            gradient_accumulation=1,
-            learning_rate=1e-2,
-            max_seq_length=64,
-            packing=False,
-            warmup_ratio=0.0,
-            checkpoint_every_steps=100,
-            lora_r=8,
-            lora_alpha=16,
-            lora_dropout=0.0,
-            preflight=False,
-            name="Ticket router",
-        )
-        result = run_training(project, config)
-        assert result.status == "finished", result.reason
-    torch.set_num_threads(threads)
+    project, run_id = train_ticket_router(
+        root, tiny_model_dir, max_steps=10, project_name="Export safety"
+    )
     eval_file = write_jsonl(root / "eval.jsonl", rows(6, offset=20))
-    yield project, result.run_id, eval_file
+    yield project, run_id, eval_file
     project.close()
 
 
