@@ -9,6 +9,9 @@ from desktop import screenshot
 
 
 def main(argv: list[str] | None = None) -> int:
+    from core.network_policy import go_offline
+
+    go_offline()  # before any Hugging Face library is imported: nothing reaches the network
     parser = build_parser()
     subparsers = next(
         action

@@ -1,0 +1,163 @@
+"""Hostile model folders and a hostile network: no code runs and nothing connects unasked."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+# Runs in a fresh interpreter: huggingface_hub reads HF_HUB_OFFLINE once, at import.
+NO_SOCKETS_SCRIPT = textwrap.dedent(
+    """
+    import json, socket, sys, threading
+    attempts = []
+
+    def refuse(name):
+        def call(*args, **kwargs):
+            attempts.append(f"{name}{args[1:2] if name.startswith('socket.') else args[:1]}")
+            raise OSError("network refused by the test")
+        return call
+
+    socket.socket.connect = refuse("socket.connect")
+    socket.socket.connect_ex = refuse("socket.connect_ex")
+    socket.create_connection = refuse("create_connection")
+    socket.getaddrinfo = refuse("getaddrinfo")
+
+    import torch
+    torch.set_num_threads(1)
+    from desktop.launcher import main
+
+    codes = [main(argv) for argv in json.loads(sys.argv[1])]
+    # TRL's telemetry is sent from a daemon thread: let it finish before counting.
+    telemetry = sys.modules.get("huggingface_hub.utils._telemetry")
+    if telemetry is not None and telemetry._TELEMETRY_THREAD is not None:
+        done = threading.Thread(target=telemetry._TELEMETRY_QUEUE.join, daemon=True)
+        done.start()
+        done.join(60)
+    print("RESULT " + json.dumps({"codes": codes, "attempts": attempts}))
+    """
+)
+
+
+def _chat_rows(n: int, answer: str = "billing team") -> list[dict]:
+    return [
+        {
+            "messages": [
+                {"role": "user", "content": f"Ticket {i}"},
+                {"role": "assistant", "content": answer},
+            ]
+        }
+        for i in range(n)
+    ]
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return path
+
+
+def test_train_eval_and_export_open_no_socket(tiny_model_dir, tmp_path):
+    data = _write_jsonl(tmp_path / "data" / "train.jsonl", _chat_rows(12))
+    eval_set = _write_jsonl(tmp_path / "eval.jsonl", _chat_rows(3))
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        f"base_model: {tiny_model_dir}\ntrain_file: {data}\nmethod: lora\n"
+        "micro_batch_size: 4\ngradient_accumulation: 1\nmax_seq_length: 64\n"
+        "packing: false\npreflight: false\nvalidation_fraction: 0\n"
+    )
+    project = tmp_path / "proj"
+    train = ["train", str(config), "--project", str(project), "--set", "max_steps=2", "--quiet"]
+    env = {k: v for k, v in os.environ.items() if k not in ("CI",)}
+    for name in (
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
+        "HF_DATASETS_OFFLINE",
+        "HF_HUB_DISABLE_TELEMETRY",
+        "DISABLE_TELEMETRY",
+        "DO_NOT_TRACK",
+        "FINETUNE_STUDIO_ONLINE",
+    ):
+        env.pop(name, None)  # the app's own policy is what is tested here
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    env["FINETUNE_STUDIO_HOME"] = str(tmp_path / "home")
+
+    def run(argvs):
+        done = subprocess.run(
+            [sys.executable, "-c", NO_SOCKETS_SCRIPT, json.dumps(argvs)],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+        assert lines, done.stdout[-3000:] + done.stderr[-3000:]
+        return json.loads(lines[-1][len("RESULT ") :]), done
+
+    result, done = run([train])
+    assert result["codes"] == [0], done.stdout[-3000:] + done.stderr[-3000:]
+    from core.project import open_project
+    from core.training.runs import list_runs
+
+    (run_record,) = list_runs(open_project(project))
+    evaluate = [
+        "eval",
+        "--model",
+        str(tiny_model_dir),
+        "--adapter",
+        str(run_record.folder),
+        "--eval-set",
+        str(eval_set),
+        "--max-new-tokens",
+        "4",
+        "--no-baseline",
+    ]
+    export = [
+        "export",
+        run_record.run_id,
+        "--to",
+        "adapter",
+        "--out",
+        str(tmp_path / "exported"),
+        "--project",
+        str(project),
+    ]
+    result2, done2 = run([evaluate, export])
+    assert result2["codes"] == [0, 0], done2.stdout[-3000:] + done2.stderr[-3000:]
+    assert result["attempts"] + result2["attempts"] == []
+
+
+def test_opting_in_keeps_the_users_choices_and_a_download_child_is_online():
+    from core.network_policy import go_offline, online_environment
+
+    env = {"FINETUNE_STUDIO_ONLINE": "1", "HF_HUB_OFFLINE": "0"}
+    go_offline(env)
+    assert env["HF_HUB_OFFLINE"] == "0" and env["HF_HUB_DISABLE_TELEMETRY"] == "1"
+    env = {"HF_HUB_OFFLINE": "0", "DO_NOT_TRACK": "0"}
+    go_offline(env)  # not opted in: our policy wins over a stray variable
+    assert env["HF_HUB_OFFLINE"] == "1" and env["DO_NOT_TRACK"] == "1"
+    child = online_environment(env)
+    assert "HF_HUB_OFFLINE" not in child and child["HF_HUB_DISABLE_TELEMETRY"] == "1"
+
+
+@pytest.fixture
+def never_prompt(monkeypatch):
+    """transformers asks on stdin before running a folder's code; answer 'y' if it does."""
+    import builtins
+
+    asked = []
+
+    def fake_input(prompt=""):
+        asked.append(prompt)
+        return "y"
+
+    monkeypatch.setattr(builtins, "input", fake_input)
+    return asked
