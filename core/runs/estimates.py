@@ -69,29 +69,17 @@ def _from_preflight(folder: Path) -> RunEstimate | None:
 
 def _settings_for(config, run_json: dict):
     """core.estimate's RunSettings for a run's TrainConfig and what run.json recorded."""
-    from core.estimate.settings import OPTIMIZERS, PRECISIONS, RunSettings
+    from core.estimate.from_train_config import run_settings_from_train_config
 
     data = run_json.get("data") if isinstance(run_json.get("data"), dict) else {}
-    precision = run_json.get("precision", "bf16")
-    optimizer = run_json.get("optimizer", "")
-    examples = int(data.get("n_train") or 0) or 1000
+    precision = run_json.get("precision")
     tokens = data.get("train_tokens")
-    return RunSettings(
-        method=config.method,
-        precision=precision if precision in PRECISIONS else "bf16",
-        optimizer=optimizer if optimizer in OPTIMIZERS else "adamw_torch",
-        micro_batch_size=config.micro_batch_size,
-        grad_accum=config.gradient_accumulation,
-        seq_len=config.max_seq_length,
-        packing=config.packing,
-        gradient_checkpointing=config.gradient_checkpointing,
-        lora_r=config.lora_r,
-        lora_targets=",".join(config.lora_target_modules) or "all-linear",
-        lora_dropout=config.lora_dropout,
-        double_quant=config.double_quant,
-        examples=examples,
-        epochs=config.epochs,
-        dataset_tokens=int(tokens) if isinstance(tokens, int) and tokens > 0 else None,
+    return run_settings_from_train_config(
+        config,
+        precision=precision if precision in ("bf16", "fp16", "fp32") else None,
+        optimizer=str(run_json.get("optimizer", "")) or None,
+        examples=int(data.get("n_train") or 0) or None,
+        dataset_tokens=tokens if isinstance(tokens, int) else None,
     )
 
 

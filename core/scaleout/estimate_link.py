@@ -21,30 +21,13 @@ def count_examples(train_file: str) -> int | None:
 
 def run_settings_for(config, total_gpus: int, strategy: str, examples: int | None = None):
     """core.estimate.RunSettings for a TrainConfig trained on `total_gpus` GPUs."""
-    from core.estimate.settings import OPTIMIZERS, RunSettings
+    from core.estimate.from_train_config import run_settings_from_train_config
 
-    precision = {"fp16": "fp16", "fp32": "fp32"}.get(config.precision, "bf16")
-    if config.method == "full" and precision == "bf16":
-        precision = "bf16-mixed"  # the trainer keeps fp32 master weights and autocasts
-    optimizer = config.effective_optimizer("cuda")
-    targets = ",".join(config.lora_target_modules) or "all-linear"
-    return RunSettings(
-        method=config.method,
-        precision=precision,
-        optimizer=optimizer if optimizer in OPTIMIZERS else "adamw_torch",
-        micro_batch_size=config.micro_batch_size,
-        grad_accum=config.gradient_accumulation,
-        seq_len=config.max_seq_length,
-        packing=config.packing,
-        gradient_checkpointing=config.gradient_checkpointing,
-        lora_r=config.lora_r,
-        lora_targets=targets,
-        lora_dropout=config.lora_dropout,
-        double_quant=config.double_quant,
+    return run_settings_from_train_config(
+        config,
+        examples=examples,
         num_gpus=total_gpus,
         sharding=strategy_for(strategy).estimator_sharding,
-        examples=examples or 1000,
-        epochs=config.epochs if config.epochs > 0 else 1.0,
     )
 
 

@@ -181,31 +181,14 @@ def longest_batch_rows(train: TokenizedSplit, config: TrainConfig) -> list[dict]
 
 def estimator_settings(config: TrainConfig, plan: DevicePlan, n_train: int, train_tokens: int):
     """core.estimate's RunSettings for this run (what the Estimate page would be told)."""
-    from core.estimate.settings import OPTIMIZERS, RunSettings
+    from core.estimate.from_train_config import run_settings_from_train_config
 
-    if plan.precision == "fp32":
-        precision = "fp32"
-    elif plan.precision == "fp16":
-        precision = "fp16"
-    else:
-        # Full fine-tuning keeps fp32 master weights under bf16 autocast; adapters train on
-        # a bf16 base.
-        precision = "bf16-mixed" if config.method == "full" else "bf16"
-    return RunSettings(
-        method=config.method,
-        precision=precision,
-        optimizer=plan.optimizer if plan.optimizer in OPTIMIZERS else "adamw_torch",
-        micro_batch_size=config.micro_batch_size,
-        grad_accum=config.gradient_accumulation,
-        seq_len=config.max_seq_length,
-        packing=config.packing,
-        gradient_checkpointing=config.gradient_checkpointing,
-        lora_r=config.lora_r,
-        lora_targets=",".join(config.lora_target_modules) or "all-linear",
-        lora_dropout=config.lora_dropout,
-        double_quant=config.double_quant,
+    return run_settings_from_train_config(
+        config,
+        precision=plan.precision,
+        optimizer=plan.optimizer,
+        device=plan.device,
         examples=max(1, n_train),
-        epochs=config.epochs,
         dataset_tokens=train_tokens or None,
     )
 

@@ -2,8 +2,8 @@
 
 core.estimate belongs to another feature and may be missing: then the summary says so
 and the pre-flight check (real steps) is the way to know. No Qt here; the page shows
-the lines. The mapping from TrainConfig to the estimator's RunSettings would belong in
-core (preflight looks for `core.estimate.bridge`); it lives here until that exists.
+the lines. The TrainConfig -> RunSettings mapping is core.estimate.from_train_config, the
+same one pre-flight, the Runs page and scale-out use.
 """
 
 from __future__ import annotations
@@ -58,16 +58,10 @@ def data_facts(config, version=None) -> DataFacts:
     return DataFacts(train_examples, avg, f"{source}, about {CHARS_PER_TOKEN} characters a token")
 
 
-def _precision(config, bf16: bool) -> str:
-    if config.precision == "auto":
-        return "bf16" if bf16 else "fp16"
-    return config.precision
-
-
 def summarize(config, model_path: str | Path | None, hardware, facts: DataFacts) -> EstimateSummary:
     try:
-        from core.estimate import RunSettings, detected_gpu, estimate, find_gpu, load_architecture
-        from core.estimate.settings import OPTIMIZERS
+        from core.estimate import detected_gpu, estimate, find_gpu, load_architecture
+        from core.estimate.from_train_config import run_settings_from_train_config
     except ImportError:
         return EstimateSummary(
             "The estimator is not installed: use Pre-flight to measure memory and step time.",
@@ -89,30 +83,12 @@ def summarize(config, model_path: str | Path | None, hardware, facts: DataFacts)
         model = load_architecture(model_path or config.base_model)
     except Exception as error:  # an unknown folder or name: the estimate is optional
         return EstimateSummary(f"No estimate for this model: {error}", details, None)
-    optimizer = config.effective_optimizer("cuda")
-    if optimizer not in OPTIMIZERS:
-        optimizer = "adamw_torch"
-    changes = {}
-    if facts.examples:
-        changes["examples"] = facts.examples
-    if facts.avg_tokens:
-        changes["avg_tokens"] = facts.avg_tokens
     try:
-        settings = RunSettings(
-            method=config.method,
-            precision=_precision(config, gpu.bf16),
-            optimizer=optimizer,
-            micro_batch_size=config.micro_batch_size,
-            grad_accum=config.gradient_accumulation,
-            seq_len=config.max_seq_length,
-            packing=config.packing,
-            gradient_checkpointing=config.gradient_checkpointing,
-            lora_r=config.lora_r,
-            lora_targets=",".join(config.lora_target_modules) or "all-linear",
-            lora_dropout=config.lora_dropout,
-            double_quant=config.double_quant,
-            epochs=config.epochs,
-            **changes,
+        settings = run_settings_from_train_config(
+            config,
+            bf16_supported=gpu.bf16,
+            examples=facts.examples,
+            avg_tokens=facts.avg_tokens,
         )
         result = estimate(model, settings, gpu)
     except Exception as error:
