@@ -83,10 +83,10 @@ def lora_config(config: TrainConfig):
     )
 
 
-def load_base_model(config: TrainConfig, plan: DevicePlan, model_path: Path):
-    """The model ready to hand to SFTTrainer (adapters are added by TRL from lora_config)."""
+def model_load_kwargs(config: TrainConfig, plan: DevicePlan) -> dict:
+    """from_pretrained's dtype and quantization for the method (also used by the
+    estimator's simulation, so that it builds the model exactly as training does)."""
     import torch
-    from transformers import AutoModelForCausalLM
 
     kwargs: dict = {}
     quant = quantization_config(config, plan)
@@ -98,8 +98,12 @@ def load_base_model(config: TrainConfig, plan: DevicePlan, model_path: Path):
         kwargs["dtype"] = getattr(torch, plan.compute_dtype_name)
     else:
         kwargs["dtype"] = torch.float32
-    model = AutoModelForCausalLM.from_pretrained(str(model_path), **kwargs)
-    if quant is not None:
+    return kwargs
+
+
+def prepare_loaded_model(model, config: TrainConfig):
+    """What training does to the model right after loading it."""
+    if config.method in ("qlora", "lora8bit"):
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(
@@ -107,6 +111,15 @@ def load_base_model(config: TrainConfig, plan: DevicePlan, model_path: Path):
         )
     model.config.use_cache = False  # the KV cache is useless in training and costs memory
     return model
+
+
+def load_base_model(config: TrainConfig, plan: DevicePlan, model_path: Path):
+    """The model ready to hand to SFTTrainer (adapters are added by TRL from lora_config)."""
+    from transformers import AutoModelForCausalLM
+
+    kwargs = model_load_kwargs(config, plan)
+    model = AutoModelForCausalLM.from_pretrained(str(model_path), **kwargs)
+    return prepare_loaded_model(model, config)
 
 
 def match_adapter_dtype(model, plan: DevicePlan) -> None:
