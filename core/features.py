@@ -12,7 +12,17 @@ import importlib
 import importlib.util
 from types import ModuleType
 
-FEATURES = ("decide", "estimate", "dataset", "training", "evaluation", "runs", "export", "scaleout")
+FEATURES = (
+    "decide",
+    "estimate",
+    "dataset",
+    "training",
+    "evaluation",
+    "runs",
+    "export",
+    "scaleout",
+    "chat",
+)
 
 
 def feature_module(package: str, feature: str, part: str) -> ModuleType | None:

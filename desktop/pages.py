@@ -26,6 +26,7 @@ WORKFLOW = (
     PageSpec("dataset", "Dataset", "Edit, import, validate and version the training data"),
     PageSpec("training", "Train", "Train and watch the loss curves live"),
     PageSpec("evaluation", "Evaluate", "Baseline against fine-tuned, with evidence"),
+    PageSpec("chat", "Chat", "Talk to the base and fine-tuned models side by side"),
     PageSpec("runs", "Runs", "Every run, compared, with what it cost"),
 )
 

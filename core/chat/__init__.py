@@ -1,0 +1,1 @@
+"""Chat: talk to the base model and fine-tuned runs side by side, and keep the good answers."""

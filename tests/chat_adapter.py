@@ -1,0 +1,38 @@
+"""A LoRA adapter on the tiny model that answers every ticket with the same JSON, shared by
+the chat tests: trained here for real with peft in a few seconds, so a fine-tuned reply
+differs visibly from the random base model's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ANSWER = '{"category": "billing"}'
+
+
+def train_chat_adapter(base_dir: Path, out_dir: Path, steps: int = 40) -> Path:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(base_dir)
+    model = AutoModelForCausalLM.from_pretrained(base_dir)
+    torch.manual_seed(0)
+    model = get_peft_model(
+        model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", lora_dropout=0.0)
+    )
+    conversations = [
+        [{"role": "user", "content": f"ticket {w}"}, {"role": "assistant", "content": ANSWER}]
+        for w in ("billing", "refund", "invoice", "charge")
+    ]
+    texts = [tokenizer.apply_chat_template(c, tokenize=False) for c in conversations]
+    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
+    labels = batch["input_ids"].clone()
+    labels[batch["attention_mask"] == 0] = -100
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+    model.train()
+    for _ in range(steps):
+        model(**batch, labels=labels).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.save_pretrained(out_dir)
+    return out_dir
