@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
@@ -51,19 +52,50 @@ def project(tmp_path):
     proj.close()
 
 
+_started_threads: weakref.WeakSet | None = None
+
+
+def _track_started_qthreads() -> weakref.WeakSet:
+    """Record every QThread started from Python, parented or not (napari patches start too).
+
+    A parentless QThread (BackgroundTask makes one) is invisible to findChildren, so a
+    check that only walks the object tree misses exactly the threads most likely to leak.
+    """
+    global _started_threads
+    if _started_threads is None:
+        from PySide6.QtCore import QThread
+
+        _started_threads = weakref.WeakSet()
+        original_start = QThread.start
+
+        def start(thread, *args, **kwargs):
+            _started_threads.add(thread)
+            return original_start(thread, *args, **kwargs)
+
+        QThread.start = start
+    return _started_threads
+
+
 @pytest.fixture(autouse=True)
 def no_thread_left_running(request):
-    """Fail a Qt test that leaves a QThread running (as napari's conftest does)."""
+    """Fail a Qt test that leaves a QThread running, with or without a parent."""
+    started = _track_started_qthreads() if "qtbot" in request.fixturenames else None
     yield
-    if "qtbot" not in request.fixturenames:
+    if started is None:
         return
+    import shiboken6
     from PySide6.QtCore import QThread
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance()
     if app is None:
         return
-    running = [t for t in app.findChildren(QThread) if t.isRunning()]
+    candidates = list(started) + app.findChildren(QThread)
     for widget in QApplication.topLevelWidgets():
-        running += [t for t in widget.findChildren(QThread) if t.isRunning()]
-    assert not running, f"QThreads still running after the test: {running}"
+        candidates += widget.findChildren(QThread)
+    running = {
+        id(thread): thread
+        for thread in candidates
+        if shiboken6.isValid(thread) and thread.isRunning()
+    }
+    assert not running, f"QThreads still running after the test: {list(running.values())}"
