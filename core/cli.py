@@ -23,25 +23,6 @@ def _doctor(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _models(args: argparse.Namespace) -> int:
-    from core.models.bundled import BundledModelMissing, ensure_bundled_model
-    from core.models.registry import list_base_models
-
-    if args.models_command == "prepare":
-        try:
-            path = ensure_bundled_model(
-                lambda fraction, message: print(f"{fraction:4.0%} {message}")
-            )
-        except BundledModelMissing as error:
-            print(f"error: {error}")
-            return EXIT_USAGE
-        print(f"bundled model ready: {path}")
-        return EXIT_OK
-    for model in list_base_models(None):
-        print(f"{model.name}\t{model.source}\t{model.path or 'not prepared (run: models prepare)'}")
-    return EXIT_OK
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="finetune-studio",
@@ -56,13 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--json", action="store_true", help="print one JSON object")
     doctor.set_defaults(func=_doctor)
-    models = subparsers.add_parser("models", help="the bundled default model and base models")
-    models.add_argument(
-        "models_command",
-        choices=["list", "prepare"],
-        help="list, or prepare (convert) the bundled model",
-    )
-    models.set_defaults(func=_models)
+    from core.models.cli import register as register_models
+
+    register_models(subparsers)
     for _feature, module in core_parts("cli"):
         module.register(subparsers)
     return parser

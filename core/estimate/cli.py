@@ -24,7 +24,14 @@ def register(subparsers) -> None:
         "recommends one. Defaults are the fine-tuning guide's.",
     )
     parser.add_argument(
-        "--model", required=True, help="catalog name, Hugging Face model folder, or config.json"
+        "--model",
+        required=True,
+        help="catalog name, Hugging Face id (org/name), model folder, or config.json",
+    )
+    parser.add_argument(
+        "--fetch-config",
+        action="store_true",
+        help="for a Hugging Face id not in the cache: download only its config.json",
     )
     parser.add_argument(
         "--gpu", default="auto", help="catalog GPU name, or auto for the detected one (default)"
@@ -93,9 +100,29 @@ def _gpu(name: str):
     return gpu
 
 
+def _load_model(text: str, fetch: bool):
+    """A Hub id is read from the catalog or a cached (or, if asked, fetched) config.json."""
+    import dataclasses
+
+    from core.models.hub_cache import looks_like_hub_id
+    from core.models.hub_config import HubConfigMissing, hub_model_config
+
+    if not looks_like_hub_id(text):
+        return load_architecture(text)
+    try:
+        source = hub_model_config(
+            text, fetch=fetch, progress=lambda fraction, message: print(message, file=sys.stderr)
+        )
+    except HubConfigMissing as error:
+        raise ArchitectureError(str(error)) from None
+    model = load_architecture(source)
+    # A cached config.json sits in a folder named for its commit: show the Hub id instead.
+    return model if isinstance(source, str) else dataclasses.replace(model, name=text)
+
+
 def run_estimate(args: argparse.Namespace) -> int:
     try:
-        model = load_architecture(args.model)
+        model = _load_model(args.model, args.fetch_config)
         gpu = _gpu(args.gpu)
         settings = RunSettings(
             method="qlora" if args.method == "auto" else args.method,

@@ -24,3 +24,28 @@ def catalog_model(name: str) -> dict:
             "folder or a config.json path."
         )
     return catalog[key]
+
+
+def catalog_name_for_hub_id(hub_id: str) -> str | None:
+    """The catalog entry whose `hf_id` is this Hub id (case-insensitive), if any."""
+    wanted = hub_id.strip().lower()
+    for name, facts in model_catalog().items():
+        if str(facts.get("hf_id", "")).lower() == wanted:
+            return name
+    return None
+
+
+def catalog_relative_of(hub_id: str) -> str | None:
+    """A catalog entry of the same family, e.g. Llama-3.1-8B for .../Llama-3.1-8B-Instruct:
+    instruct and base versions share one architecture."""
+    tail = hub_id.strip().lower().rsplit("/", 1)[-1]
+    for suffix in ("-instruct", "-chat", "-it", "-hf"):
+        tail = tail.removesuffix(suffix)
+    best = None
+    for name, facts in model_catalog().items():
+        other = str(facts.get("hf_id", "")).lower().rsplit("/", 1)[-1]
+        for suffix in ("-instruct", "-chat", "-it", "-hf"):
+            other = other.removesuffix(suffix)
+        if other == tail or name.lower() == tail:
+            best = name
+    return best

@@ -1,4 +1,5 @@
-"""The base models a user can pick: the bundled default and local Hugging Face folders.
+"""The base models a user can pick: the bundled default, local Hugging Face folders the
+project added, and models already in the Hugging Face cache (listed from disk, no network).
 
 Local folders are checked before they are accepted: custom code (`auto_map`) needs
 the user's explicit trust for that folder, and pickle `.bin` weights (which can run
@@ -8,12 +9,20 @@ code when loaded) need the user's explicit confirmation.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.models.bundled import BUNDLED_MODEL_NAME, bundled_model_dir, is_converted
+from core.models.hub_cache import (
+    CachedModel,
+    cached_model,
+    cached_models,
+    hub_cache_dir,
+    looks_like_hub_id,
+)
 from core.project.store import Project, utc_now
 
+BUNDLED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # where the bundled GGUF came from
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
 
 
@@ -25,9 +34,11 @@ class ModelFolderError(Exception):
 class BaseModel:
     name: str
     path: Path | None  # None until the bundled model is converted
-    source: str  # "bundled" or "local"
+    source: str  # "bundled", "local" or "hub" (the Hugging Face cache)
     trust_remote_code: bool = False
     allow_pickle: bool = False
+    hub_id: str | None = None  # "org/name" when the model came from the Hub
+    revision: str | None = None  # the commit sha of that snapshot, pinned in the run record
 
 
 @dataclass
@@ -93,10 +104,15 @@ def add_local_model(
     return BaseModel(name, folder, "local", trust_remote_code, allow_pickle)
 
 
-def list_base_models(project: Project | None) -> list[BaseModel]:
-    """The bundled model first, then the project's local folders."""
+def list_base_models(project: Project | None, hub_cache: bool = True) -> list[BaseModel]:
+    """The bundled model first, then the project's local folders, then the HF cache's models."""
     models = [
-        BaseModel(BUNDLED_MODEL_NAME, bundled_model_dir() if is_converted() else None, "bundled")
+        BaseModel(
+            BUNDLED_MODEL_NAME,
+            bundled_model_dir() if is_converted() else None,
+            "bundled",
+            hub_id=BUNDLED_HUB_ID,
+        )
     ]
     if project is not None:
         rows = project.connection().execute(
@@ -105,7 +121,15 @@ def list_base_models(project: Project | None) -> list[BaseModel]:
         models += [
             BaseModel(row[0], Path(row[1]), "local", bool(row[2]), bool(row[3])) for row in rows
         ]
+    if hub_cache:
+        models += [_hub_model(cached) for cached in cached_models()]
     return models
+
+
+def _hub_model(cached: CachedModel) -> BaseModel:
+    return BaseModel(
+        cached.hub_id, cached.path, "hub", hub_id=cached.hub_id, revision=cached.revision
+    )
 
 
 def resolve_model(
@@ -115,10 +139,31 @@ def resolve_model(
     from core.models.bundled import ensure_bundled_model
 
     if name_or_path.lower() in (BUNDLED_MODEL_NAME.lower(), "bundled", "smollm2"):
-        return BaseModel(BUNDLED_MODEL_NAME, ensure_bundled_model(), "bundled")
-    for model in list_base_models(project):
+        return BaseModel(
+            BUNDLED_MODEL_NAME, ensure_bundled_model(), "bundled", hub_id=BUNDLED_HUB_ID
+        )
+    for model in list_base_models(project, hub_cache=False):
         if model.name == name_or_path and model.path is not None:
             return model
+    if looks_like_hub_id(name_or_path):
+        cached = cached_model(name_or_path)
+        if cached is None:
+            raise ModelFolderError(
+                f"{name_or_path} is not in the Hugging Face cache ({hub_cache_dir()}): download "
+                f"it from the model picker, or run: finetune-studio models download {name_or_path}"
+            )
+        check = check_model_folder(cached.path)
+        if check.needs_remote_code:
+            raise ModelFolderError(
+                f"{name_or_path} needs custom code; add its folder ({cached.path}) to the "
+                "project and allow remote code first."
+            )
+        if check.pickle_only and not allow_pickle:
+            raise ModelFolderError(
+                f"{name_or_path} has only pickle .bin weights, which can run code when loaded; "
+                "convert them to safetensors or confirm that you trust this model."
+            )
+        return replace(_hub_model(cached), allow_pickle=allow_pickle)
     folder = Path(name_or_path).expanduser()
     if folder.is_dir():
         check = check_model_folder(folder)
@@ -133,5 +178,6 @@ def resolve_model(
             )
         return BaseModel(folder.name, folder.resolve(), "local", allow_pickle=allow_pickle)
     raise ModelFolderError(
-        f"Unknown model '{name_or_path}': give a model folder, or '{BUNDLED_MODEL_NAME}'."
+        f"Unknown model '{name_or_path}': give a model folder, a Hugging Face id (org/name) "
+        f"in the cache, or '{BUNDLED_MODEL_NAME}'."
     )

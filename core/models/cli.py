@@ -1,0 +1,98 @@
+"""`finetune-studio models list|prepare|download`: the models on this machine, and fetching one."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
+
+
+def register(subparsers) -> None:
+    models = subparsers.add_parser(
+        "models",
+        help="list the models on this machine, prepare the bundled one, download from the Hub",
+        description="list: the bundled model, the project's folders and the Hugging Face cache "
+        "(read from disk, no network). download: fetch a Hub model into the Hugging Face cache.",
+    )
+    models.add_argument(
+        "models_command",
+        choices=["list", "prepare", "download"],
+        help="list, prepare (convert) the bundled model, or download HUB_ID",
+    )
+    models.add_argument("hub_id", nargs="?", help="for download: org/name on the Hugging Face Hub")
+    models.add_argument("--revision", help="for download: branch, tag or commit (default main)")
+    models.add_argument(
+        "--project", dest="models_project", help="for list: also the folders this project added"
+    )
+    models.set_defaults(func=run_models)
+
+
+def _list(args) -> int:
+    from core.models.inventory import available_models
+    from core.models.model_facts import human_size
+
+    project = None
+    if args.models_project:
+        from core.project import open_project
+
+        project = open_project(args.models_project)
+    try:
+        entries = available_models(project)
+    finally:
+        if project is not None:
+            project.close()
+    print("NAME\tSOURCE\tSIZE\tARCHITECTURE\tLICENSE\tWEIGHTS\tPATH")
+    for entry in entries:
+        model, facts = entry.model, entry.facts
+        if facts is None:
+            print(f"{model.name}\t{model.source}\t-\t-\t-\t-\tnot prepared (run: models prepare)")
+            continue
+        print(
+            f"{model.name}\t{entry.source_text}\t{human_size(facts.size_bytes)}\t"
+            f"{facts.architecture or '-'}\t{facts.license or '-'}\t{facts.weights_text}\t"
+            f"{model.path}"
+        )
+    return EXIT_OK
+
+
+def _download(args) -> int:
+    from core.models.download import DownloadError, download_model
+
+    if not args.hub_id:
+        print("error: name the model: finetune-studio models download ORG/NAME", file=sys.stderr)
+        return EXIT_USAGE
+    last = [-1]
+
+    def progress(fraction: float, message: str) -> None:
+        percent = int(fraction * 100)
+        if percent != last[0] or fraction == 0.0:
+            last[0] = percent
+            print(f"{percent:3d}% {message}", file=sys.stderr, flush=True)
+
+    try:
+        result = download_model(args.hub_id, args.revision, progress=progress)
+    except KeyboardInterrupt:
+        print("cancelled; run the same command again to continue", file=sys.stderr)
+        return EXIT_ERRORS
+    except DownloadError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE if error.kind in ("usage", "gated", "not_found", "auth") else EXIT_ERRORS
+    print(f"{result.hub_id} at revision {result.revision}: {result.path}")
+    return EXIT_OK
+
+
+def run_models(args: argparse.Namespace) -> int:
+    if args.models_command == "download":
+        return _download(args)
+    if args.models_command == "list":
+        return _list(args)
+    from core.models.bundled import BundledModelMissing, ensure_bundled_model
+
+    try:
+        path = ensure_bundled_model(lambda fraction, message: print(f"{fraction:4.0%} {message}"))
+    except BundledModelMissing as error:
+        print(f"error: {error}")
+        return EXIT_USAGE
+    print(f"bundled model ready: {path}")
+    return EXIT_OK
