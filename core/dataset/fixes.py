@@ -2,14 +2,50 @@
 
 A fix never guesses content: trimming whitespace and setting the dataset's common system
 prompt are certain; rewriting a reply in another format is not, so it has no fix here.
-Deleting duplicates removes examples, which is an edit on the dataset (core.dataset.edits).
+An exact duplicate's fix removes the copy, which is an edit on the dataset
+(core.dataset.edits); `duplicate_copies` says which copies can go without losing anything.
 """
 
 from __future__ import annotations
 
-from core.dataset.model import Example
+from collections.abc import Iterable, Sequence
+
+from core.dataset.model import Example, message_text
 
 FIXABLE_CODES = ("whitespace", "system_prompt_differs")
+REMOVING_CODES = ("duplicate",)  # fixed by deleting the example the finding is about
+
+
+def conversation_key(example: Example) -> tuple | None:
+    """What training sees of an example: each message's role and text (None if unreadable)."""
+    if example.is_broken:
+        return None
+    return tuple(
+        (str(m.get("role")), message_text(m.get("content")))
+        for m in example.messages
+        if isinstance(m, dict)
+    )
+
+
+def duplicate_copies(examples: Sequence[Example], candidates: Iterable[int]) -> list[int]:
+    """The candidate positions whose conversation an earlier, kept example holds word for word.
+
+    Findings may predate an edit, so this looks at the examples as they are now: a copy
+    whose twin has changed since is kept, and the first of its kind is never removed.
+    """
+    wanted = set(candidates)
+    seen: set[tuple] = set()
+    copies = []
+    for position, example in enumerate(examples):
+        key = conversation_key(example)
+        if key is None:
+            continue
+        if key in seen:
+            if position in wanted:
+                copies.append(position)
+        else:
+            seen.add(key)
+    return copies
 
 
 def trim_whitespace(example: Example) -> Example | None:

@@ -3,12 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
-from core.dataset.edits import ReplaceExamples
+from core.dataset.edits import EditBatch, RemoveExamples, ReplaceExamples
 from core.dataset.findings import Finding
-from core.dataset.fixes import fix_example
+from core.dataset.fixes import REMOVING_CODES, duplicate_copies, fix_example
 from core.dataset.model import Example, message_text
 from core.dataset.validation.system_prompts import most_common_system_prompt
+
+
+@dataclass(frozen=True)
+class FixPlan:
+    """The edit that applies the fixes, and what it does (for the message to the user)."""
+
+    edit: ReplaceExamples | RemoveExamples | EditBatch
+    fixed: int  # examples changed in place
+    removed: int  # duplicate copies deleted
+
+    def summary(self) -> str:
+        parts = []
+        if self.fixed:
+            parts.append(f"fixed {self.fixed:,} example(s)")
+        if self.removed:
+            parts.append(f"deleted {self.removed:,} duplicate copy(ies), keeping the first")
+        return " and ".join(parts).capitalize() + "."
 
 
 def common_system_prompt(examples: Sequence[Example]) -> str | None:
@@ -24,18 +42,26 @@ def common_system_prompt(examples: Sequence[Example]) -> str | None:
     return most_common_system_prompt(first_system(example) for example in examples)
 
 
-def fix_edit(
+def fix_plan(
     pairs: Iterable[tuple[Finding, Example]],
     position_of,
     examples: Sequence[Example],
     label: str = "Fix",
-) -> ReplaceExamples | None:
-    """One edit fixing every (finding, example) it can; `position_of(example)` gives the index."""
+) -> FixPlan | None:
+    """One edit fixing every (finding, example) it can; `position_of(example)` gives the index.
+
+    Examples are changed first and duplicate copies removed after, in one undoable edit;
+    a copy that goes is not also changed.
+    """
     fixed: dict[int, Example] = {}
+    copy_candidates: set[int] = set()
     prompt: list[str | None] = []  # computed once, only if a system-prompt fix needs it
     for finding, example in pairs:
         position = position_of(example)
         if position is None or not finding.fixable:
+            continue
+        if finding.code in REMOVING_CODES:
+            copy_candidates.add(position)
             continue
         if finding.code == "system_prompt_differs" and not prompt:
             prompt.append(common_system_prompt(examples))
@@ -43,6 +69,15 @@ def fix_edit(
         result = fix_example(current, finding.code, prompt[0] if prompt else None)
         if result is not None:
             fixed[position] = result
-    if not fixed:
+    copies = duplicate_copies(examples, copy_candidates) if copy_candidates else []
+    gone = set(copies)
+    changes = tuple(sorted(((i, e) for i, e in fixed.items() if i not in gone), key=lambda c: c[0]))
+    parts = []
+    if changes:
+        parts.append(ReplaceExamples(changes, label))
+    if copies:
+        parts.append(RemoveExamples(tuple(copies), label))
+    if not parts:
         return None
-    return ReplaceExamples(tuple(sorted(fixed.items(), key=lambda item: item[0])), label)
+    edit = parts[0] if len(parts) == 1 else EditBatch(tuple(parts), label)
+    return FixPlan(edit, len(changes), len(copies))

@@ -41,7 +41,7 @@ from desktop.dataset.empty_state import EmptyState
 from desktop.dataset.examples_model import ExamplesTableModel
 from desktop.dataset.examples_panel import ExamplesPanel
 from desktop.dataset.findings_panel import FindingsPanel
-from desktop.dataset.fixing import fix_edit
+from desktop.dataset.fixing import fix_plan
 from desktop.dataset.stats_panel import StatsPanel
 from desktop.dataset.versions_panel import VersionsPanel
 
@@ -539,6 +539,8 @@ class DatasetPage(QWidget):
             self.editor.push(edits.MoveExample(current, target))
 
     def mark_shown_reviewed(self, reviewed: bool) -> None:
+        if not self.editor.is_open:
+            return
         model = self.model
         indices = [model.dataset_index(row) for row in range(model.rowCount())]
         if self.editor.push(edits.set_reviewed(self.editor.dataset, indices, reviewed)):
@@ -560,26 +562,38 @@ class DatasetPage(QWidget):
         self.conversation.focus_message(finding.message_index)
 
     def fix_finding(self, finding, example) -> bool:
-        edit = fix_edit(
+        if not self.editor.is_open:
+            return False
+        plan = fix_plan(
             [(finding, example)],
             self.editor.position_of,
             self.editor.dataset.examples,
             "Fix: " + finding.code.replace("_", " "),
         )
-        return self.editor.push(edit)
+        return plan is not None and self.editor.push(plan.edit)
 
     def fix_all(self) -> int:
-        pairs = [(f, e) for f, e in self.editor.all_findings() if f.fixable and e is not None]
-        edit = fix_edit(
+        """Apply every certain fix as one undo step; returns how many examples it touched."""
+        if not self.editor.is_open:
+            return 0
+        findings = [(f, e) for f, e in self.editor.all_findings() if f.fixable]
+        pairs = [(f, e) for f, e in findings if e is not None]
+        plan = fix_plan(
             pairs, self.editor.position_of, self.editor.dataset.examples, "Fix all certain problems"
         )
-        if edit is None:
-            self._say("Nothing to fix automatically.")
+        if plan is None:
+            on_file = any(e is None for _f, e in findings)
+            self._say(
+                "Nothing to fix in the examples. The file's encoding problems go away when you "
+                "save a version (FineTune Studio writes plain UTF-8)."
+                if on_file
+                else "Nothing to fix automatically."
+            )
             return 0
         with self.editor.macro("Fix all certain problems"):
-            self.editor.push(edit)
-        self._say(f"Fixed {len(edit.changes):,} example(s). Ctrl+Z undoes it.")
-        return len(edit.changes)
+            self.editor.push(plan.edit)
+        self._say(f"{plan.summary()} Ctrl+Z undoes it.")
+        return plan.fixed + plan.removed
 
     # --- bulk actions ---------------------------------------------------------------
     def _run_bulk(self, build, label: str) -> None:
@@ -641,6 +655,8 @@ class DatasetPage(QWidget):
         )
 
     def find_replace_dialog(self) -> None:
+        if not self.editor.is_open:  # the Bulk menu is greyed out then; a shortcut is not
+            return
         from desktop.dataset.dialogs import FindReplaceDialog
 
         dialog = FindReplaceDialog(self, self.examples_panel.search.text())
@@ -650,6 +666,8 @@ class DatasetPage(QWidget):
                 self.replace_in_replies(find, replace, case, words)
 
     def system_prompt_dialog(self) -> None:
+        if not self.editor.is_open:
+            return
         from desktop.dataset.dialogs import SystemPromptDialog
 
         prompts = Counter()

@@ -186,7 +186,8 @@ class RunsPage(QWidget):
         menu = QMenu(self)
         model_action = menu.addAction("Model: adapter, merged or GGUF…")
         model_action.setToolTip("Export the trained model where people serve it, with a model card")
-        model_action.triggered.connect(self.export_model_dialog)
+        # triggered(bool) would pass `checked` as the run id: the selected run is meant.
+        model_action.triggered.connect(lambda _checked=False: self.export_model_dialog())
         csv_action = menu.addAction("Metrics as CSV…")
         csv_action.triggered.connect(self.export_csv_dialog)
         self.tensorboard_action = menu.addAction("TensorBoard event files…")
