@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from core.hardware import detect_hardware
-from core.project import NewerSchemaError, NotAProjectError, Project, open_project
+from core.project import Project
 from core.project.demo import ensure_demo_project
 from core.project.recent import remember_project
 from desktop.context import AppContext
 from desktop.main_window import MainWindow
+from desktop.project_opening import CannotOpenProject, open_project_folder
 from desktop.settings import app_settings
 from desktop.theme import apply_theme
 
@@ -26,17 +27,22 @@ def application() -> QApplication:
 
 
 def _startup_project(requested: str | None) -> tuple[Project, str | None]:
-    """The requested project, else the last one, else the demo (made on first start)."""
-    problem = None
-    candidates = [requested] if requested else [app_settings().value("last_project")]
-    for folder in candidates:
-        if not folder:
-            continue
+    """The requested project, else the last one, else the demo (made on first start).
+
+    A project that cannot be opened (damaged, read-only, newer) is left untouched and the
+    demo opens instead; the second value says which folder and what is wrong with it.
+    """
+    folder = requested or app_settings().value("last_project")
+    if folder:
         try:
-            return open_project(Path(folder)), None
-        except (NotAProjectError, NewerSchemaError, OSError) as error:
-            problem = str(error)
-    return ensure_demo_project(), problem
+            return open_project_folder(folder), None
+        except CannotOpenProject as error:
+            which = "the project" if requested else "the last project"
+            return ensure_demo_project(), (
+                f"Could not open {which} {error.folder}: {error.reason}\n\n"
+                "The demo project is open instead."
+            )
+    return ensure_demo_project(), None
 
 
 def build_main_window(project_dir: str | None = None) -> MainWindow:
@@ -46,17 +52,32 @@ def build_main_window(project_dir: str | None = None) -> MainWindow:
     # NVML only: asking torch would add seconds to start-up; `doctor` asks both.
     context = AppContext(project, detect_hardware(use_torch=False))
     window = MainWindow(context)
+    window.startup_problem = problem
     if problem:
-        window.statusBar().showMessage(f"Opened the demo project instead: {problem}", 15000)
-        window.startup_problem = problem
+        window.statusBar().showMessage(problem.replace("\n\n", " "), 30000)
     return window
+
+
+def start_window(project_dir: str | None = None) -> tuple[MainWindow, QMessageBox | None]:
+    """Build and show the main window; a project that could not be opened is explained in a
+    message box over it (not blocking: the window is usable behind it)."""
+    window = build_main_window(project_dir)
+    window.show()
+    if not window.startup_problem:
+        return window, None
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        "Could not open the project",
+        window.startup_problem,
+        QMessageBox.StandardButton.Ok,
+        window,
+    )
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # copy the path
+    box.open()
+    return window, box
 
 
 def run_gui(project_dir: str | None = None) -> int:
     app = application()
-    window = build_main_window(project_dir)
-    window.show()
-    problem = getattr(window, "startup_problem", None)
-    if problem and project_dir:
-        QMessageBox.warning(window, "Could not open the project", problem)
+    _window, _box = start_window(project_dir)  # held while the app runs
     return app.exec()

@@ -21,10 +21,12 @@ from PySide6.QtWidgets import (
 
 from core import __version__
 from core.app_dirs import default_projects_dir
-from core.project import NewerSchemaError, NotAProjectError, create_project, open_project
+from core.project import create_project
 from core.project.recent import recent_projects, remember_project
 from desktop.context import AppContext
 from desktop.pages import PageSpec, available_pages, create_page
+from desktop.project_opening import CannotOpenProject
+from desktop.project_opening import open_project_folder as open_existing_project
 from desktop.settings import app_settings
 
 
@@ -170,9 +172,14 @@ class MainWindow(QMainWindow):
 
     def open_project_folder(self, folder: Path) -> bool:
         try:
-            project = open_project(folder)
-        except (NotAProjectError, NewerSchemaError, OSError) as error:
-            QMessageBox.warning(self, "Could not open the project", str(error))
+            project = open_existing_project(folder)
+        except CannotOpenProject as error:
+            QMessageBox.warning(
+                self,
+                "Could not open the project",
+                f"Could not open {error.folder}: {error.reason}\n\n"
+                f"{self.context.project.name} stays open.",
+            )
             return False
         self._switch_to(project)
         return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QTimer
@@ -64,10 +65,13 @@ def modal_dialogs_cancelled():
     """While inside, any modal dialog (message box, file chooser) is cancelled as it opens,
     as a user pressing Escape would, so an action's blocking exec() returns."""
 
+    seen: list[str] = []  # the text of each modal dialog, as the user read it
+
     def cancel_modal() -> None:
         modal = QApplication.activeModalWidget()
         if modal is None:
             return
+        seen.append(getattr(modal, "text", modal.windowTitle)())
         if isinstance(modal, QDialog):
             modal.reject()
         else:
@@ -78,7 +82,7 @@ def modal_dialogs_cancelled():
     timer.timeout.connect(cancel_modal)
     timer.start()
     try:
-        yield
+        yield seen
     finally:
         timer.stop()
 
@@ -204,3 +208,135 @@ def test_a_duplicate_finding_that_went_stale_deletes_nothing():
     dataset.examples[0] = edited
     assert duplicate_copies(dataset.examples, [2]) == []
     assert duplicate_copies(dataset.examples, [0]) == []  # never the first of its kind
+
+
+# --- 5. a damaged last project at start-up ---------------------------------------------------
+def _start_on_last_project(qtbot, folder):
+    """Start as `finetune-studio` with no argument does: the last project, else the demo."""
+    from desktop.app import start_window
+
+    app_settings().setValue("last_project", str(folder))
+    window, message_box = start_window(None)
+    qtbot.addWidget(window)
+    if message_box is not None:
+        qtbot.addWidget(message_box)
+    return window, message_box
+
+
+def _files_of(folder) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "content, what",
+    [(b"", "empty"), (b"this is no database\n" * 200, "not a FineTune Studio database")],
+    ids=["zero-byte", "garbage"],
+)
+def test_a_damaged_last_project_opens_the_demo_with_a_message_and_is_left_alone(
+    qtbot, tmp_path, content, what
+):
+    folder = tmp_path / "damaged"
+    (folder / "runs" / "run-1").mkdir(parents=True)
+    (folder / "runs" / "run-1" / "run.json").write_text('{"run_id": "run-1"}')
+    (folder / "project.sqlite").write_bytes(content)
+    before = _files_of(folder)
+
+    window, box = _start_on_last_project(qtbot, folder)
+
+    assert window.isVisible()
+    assert window.context.project.name == "Demo project"
+    assert box is not None and box.isVisible()
+    assert str(folder) in box.text() and what in box.text()
+    assert "demo project" in box.text().lower()
+    assert str(folder) in window.statusBar().currentMessage()
+    assert _files_of(folder) == before  # never modified, never deleted
+    box.close()
+
+
+START_ON_LAST_PROJECT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from desktop.settings import app_settings
+from desktop.app import start_window
+app_settings().setValue("last_project", sys.argv[2])
+window, box = start_window(None)
+print(json.dumps({"project": window.context.project.name, "box": box and box.text(),
+                  "visible": window.isVisible()}))
+"""
+
+
+@pytest.mark.parametrize("closed", [True, False], ids=["closed", "left-open"])
+def test_a_read_only_last_project_opens_the_demo_with_a_message(closed):
+    """A real read-only folder: the GUI starts in a process that may not write to it (as
+    `nobody` when the tests run as root, since root ignores permission bits)."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    from core.project import create_project
+    from tests.conftest import REPO_ROOT
+
+    as_root = os.geteuid() == 0
+    if as_root and shutil.which("setpriv") is None:
+        pytest.skip("running as root without setpriv: no way to be a user who cannot write")
+    # Somewhere the other user can reach (pytest's own tmp folders are private to us).
+    base = Path(tempfile.mkdtemp(prefix="read-only-project-", dir="/tmp"))
+    project = create_project(base / "shared", name="Shared project")
+    try:
+        if closed:  # no -wal/-shm files left: SQLite itself refuses it
+            project.close()
+        folder = project.folder
+        (folder / "runs" / "run-1").mkdir()
+        (folder / "runs" / "run-1" / "run.json").write_text('{"run_id": "run-1"}')
+        home = base / "home"
+        home.mkdir()
+        before = _files_of(folder)
+        base.chmod(0o755)
+        for path in folder.rglob("*"):
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        folder.chmod(0o555)
+        command = [sys.executable, "-c", START_ON_LAST_PROJECT, str(REPO_ROOT), str(folder)]
+        if as_root:
+            os.chown(home, 65534, 65534)
+            command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        env = {**os.environ, "FINETUNE_STUDIO_HOME": str(home), "QT_QPA_PLATFORM": "offscreen"}
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-3000:]
+        shown = json.loads(done.stdout.strip().splitlines()[-1])
+        assert shown["visible"] and shown["project"] == "Demo project"
+        assert str(folder) in shown["box"]
+        assert "read-only" in shown["box"] and "write permission" in shown["box"]
+        assert _files_of(folder) == before
+    finally:
+        project.close()
+        for path in [base, *base.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        shutil.rmtree(base)
+
+
+def test_a_good_last_project_opens_without_a_message(qtbot, project):
+    project.close()
+    window, box = _start_on_last_project(qtbot, project.folder)
+    assert box is None
+    assert window.context.project.folder == project.folder
+
+
+def test_file_open_of_a_damaged_project_explains_and_keeps_the_open_one(qtbot, tmp_path):
+    folder = tmp_path / "damaged"
+    folder.mkdir()
+    (folder / "project.sqlite").write_bytes(b"this is no database\n" * 200)
+    window = build_main_window()
+    qtbot.addWidget(window)
+    window.show()
+    with modal_dialogs_cancelled() as dialogs, qtbot.capture_exceptions() as exceptions:
+        assert window.open_project_folder(folder) is False
+    assert not exceptions
+    assert len(dialogs) == 1 and str(folder) in dialogs[0]
+    assert (
+        "not a FineTune Studio database" in dialogs[0] and "Demo project stays open" in dialogs[0]
+    )
+    assert window.context.project.name == "Demo project"
+    assert (folder / "project.sqlite").read_bytes() == b"this is no database\n" * 200
