@@ -17,7 +17,7 @@ from core.training.control import RunControl
 from core.training.device import memory_snapshot
 from core.training.observer import PAUSED, STOPPING, TRAINING, Progress
 from core.training.recorder import RunRecorder
-from core.training.records import MetricRecord
+from core.training.records import WARNING, Advice, MetricRecord
 
 _CALLBACK_CLASS = None
 
@@ -67,6 +67,9 @@ class StudioCallbackLogic:
         self._waited = 0.0
         # Under a distributed launcher: shares a stop asked of one rank with all of them.
         self.synchronize_stop = None
+        # The session's MemoryGuard: its warnings (GPU nearly full) become advice here, on
+        # the training thread, where the recorder may be used.
+        self.memory_guard = None
 
     def step_end(self, state, control) -> None:
         started, self._waited = time.perf_counter(), 0.0
@@ -109,6 +112,11 @@ class StudioCallbackLogic:
                 eta_s=self.clock.eta(step, self.max_steps),
             )
         )
+        if self.memory_guard is not None:
+            for text in self.memory_guard.take_warnings():
+                self.recorder.add_advice(
+                    Advice(step, WARNING, "gpu_memory_high", "GPU memory nearly full", text)
+                )
         if self.control.pause_requested and not self.control.stop_requested:
             self.recorder.status(PAUSED, f"paused after step {step}")
             paused_at = time.perf_counter()

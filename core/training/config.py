@@ -316,6 +316,21 @@ class TrainConfig:
         "Stop the run when the loss or gradient norm becomes NaN or infinite, or the "
         "gradient norm explodes: the weights are no longer usable.",
     )
+    memory_stop_available_percent: int = _f(
+        10,
+        "Monitoring",
+        "Stop when free RAM under",
+        "Percent of the machine's RAM. The memory guard stops the run (saving a checkpoint) "
+        "when less RAM than this is available, before the system's out-of-memory killer "
+        "closes the app. 0: off.",
+    )
+    memory_stop_rss_percent: int = _f(
+        85,
+        "Monitoring",
+        "Stop when app uses over",
+        "Percent of the machine's RAM. The memory guard stops the run (saving a checkpoint) "
+        "when this app holds more than this. 0: off.",
+    )
 
     def __post_init__(self) -> None:
         self._coerce_types()
@@ -433,6 +448,11 @@ class TrainConfig:
             "lora_alpha",
         ):
             positive(name, allow_zero=True)
+        for name in ("memory_stop_available_percent", "memory_stop_rss_percent"):
+            if not 0 <= getattr(self, name) <= 100:
+                raise TrainConfigError(
+                    name, f"must be a percentage from 0 (off) to 100, got {getattr(self, name)}."
+                )
         if self.keep_checkpoints < 1:
             raise TrainConfigError(
                 "keep_checkpoints", "keep at least 1 checkpoint, or a crash cannot be resumed."
@@ -568,7 +588,38 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+# The start on a machine without a CUDA GPU: the GPU defaults (QLoRA, 2048 tokens, micro
+# batch 4) grow a CPU process past 20 GB on a 135M model. LoRA on the fp32 base (bitsandbytes'
+# 4-bit kernels are slow on the CPU and save little on small models), short sequences,
+# one or two examples at a time and the effective batch kept by accumulation.
+CPU_PRESET = Preset(
+    "cpu",
+    "CPU",
+    "For a machine without a CUDA GPU: LoRA, 512-token sequences, micro batch 2 x "
+    "accumulation 8 (effective batch 16), gradient checkpointing on (less RAM for some "
+    "extra time).",
+    {
+        "method": "lora",
+        "device": "cpu",
+        "precision": "auto",
+        "optimizer": "auto",
+        "max_seq_length": 512,
+        "micro_batch_size": 2,
+        "gradient_accumulation": 8,
+        "gradient_checkpointing": True,
+    },
+)
+
+
+def default_config(has_cuda: bool) -> TrainConfig:
+    """The settings a new project's Train page starts from on this machine."""
+    config = TrainConfig()
+    return config if has_cuda else config.replace(**CPU_PRESET.changes)
+
+
 def apply_preset(config: TrainConfig, name: str) -> TrainConfig:
+    if name == CPU_PRESET.name:
+        return config.replace(**CPU_PRESET.changes)
     try:
         preset = PRESETS[name]
     except KeyError:

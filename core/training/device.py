@@ -173,3 +173,14 @@ def cpu_threads(config: TrainConfig, plan: DevicePlan) -> Iterator[int | None]:
         yield wanted
     finally:
         torch.set_num_threads(before)
+
+
+def offered_devices(hardware) -> list[str]:
+    """The device choices worth showing on this machine (a core.hardware HardwareInfo):
+    auto and cpu always, cuda only with a CUDA GPU, mps only on Apple silicon."""
+    choices = ["auto", "cpu"]
+    if hardware is not None and hardware.has_cuda:
+        choices.append("cuda")
+    if hardware is not None and hardware.mps:
+        choices.append("mps")
+    return choices

@@ -11,6 +11,7 @@ Proposals are checked with real steps too when `verify` is on.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,9 +26,57 @@ from core.training.device import (
 )
 
 PREFLIGHT_STEPS = 3
+# Three steps of a model that fits take seconds to a few minutes on a CPU; a pre-flight
+# still going after this long is swapping or far too big, and says so.
+PREFLIGHT_TIME_LIMIT_S = 15 * 60
 # Leave room for fragmentation, the CUDA context and whatever else runs on the card.
 USABLE_FRACTION = 0.92
 GIB = 1024**3
+
+
+class PreflightCancelled(Exception):
+    """The user cancelled the pre-flight check."""
+
+
+@dataclass
+class PreflightWatch:
+    """What pre-flight reports as it goes and when it must end early.
+
+    progress(message) is called with "loading the model", "step 2 of 3" and the like;
+    should_stop() returns why to stop now ("" to go on: the memory guard's reason, or the
+    user's cancel); the time limit ends a check that takes far too long.
+    """
+
+    progress: Callable[[str], None] = lambda _message: None
+    should_stop: Callable[[], str] = lambda: ""
+    cancelled: Callable[[], bool] = lambda: False
+    time_limit_s: float = PREFLIGHT_TIME_LIMIT_S
+    started: float = field(default_factory=time.monotonic)
+
+    def stop_reason(self) -> str:
+        if self.cancelled():
+            return "cancelled"
+        reason = self.should_stop()
+        if reason:
+            return reason
+        if time.monotonic() - self.started > self.time_limit_s:
+            return (
+                f"it hit its time limit of {_duration(self.time_limit_s)} (the machine may be "
+                "swapping, or the run is far too big for it)"
+            )
+        return ""
+
+    def check(self) -> None:
+        """Between phases: raise PreflightCancelled on a cancel, PreflightStopped otherwise."""
+        reason = self.stop_reason()
+        if reason == "cancelled":
+            raise PreflightCancelled("Pre-flight cancelled.")
+        if reason:
+            raise PreflightStopped(reason)
+
+
+class PreflightStopped(Exception):
+    """Pre-flight ended early: the memory guard, or the time limit (the message says)."""
 
 
 @dataclass
@@ -39,6 +88,7 @@ class Suggestion:
     reason: str
     estimated_peak_bytes: int | None = None
     verified: bool = False  # pre-flight ran with it and it fitted
+    fits_estimate: bool | None = None  # the estimator's verdict, when it was asked
 
     def as_dict(self) -> dict:
         return {
@@ -66,13 +116,22 @@ class PreflightReport:
     error: str = ""
     estimate: dict | None = None
     suggestions: list[Suggestion] = field(default_factory=list)
+    stopped: str = ""  # why the check ended before its steps (memory guard, time limit)
+    measured: bool = True  # False: not run, the estimate alone says it cannot fit
 
     @property
     def message(self) -> str:
         peak = _gib(self.peak_memory_bytes)
         budget = _gib(self.budget_bytes)
         where = "RAM (process resident memory)" if self.memory_kind == "cpu-rss" else "GPU memory"
-        if self.out_of_memory:
+        if not self.measured and self.estimate:
+            text = (
+                f"Not run: this run would need {self.estimate.get('summary', '')}, so "
+                "pre-flight did not start it (the system would close the app)."
+            )
+        elif self.stopped:
+            text = f"Pre-flight stopped early: {self.stopped}."
+        elif self.out_of_memory:
             text = f"The longest batch ran out of {where} ({self.error})."
         elif self.fits:
             text = f"The longest batch fits: peak {peak} of {budget} {where}"
@@ -83,13 +142,13 @@ class PreflightReport:
             text += "."
         else:
             text = f"The longest batch needs {peak}, more than the {budget} of {where} available."
-        if self.estimate and self.estimate.get("peak_bytes"):
+        if self.measured and self.estimate and self.estimate.get("peak_bytes"):
             measured = self.peak_memory_bytes
             text += f" The estimator predicted {_gib(self.estimate['peak_bytes'])}"
-            if measured and self.memory_kind != "cpu-rss":
+            if measured:
                 text += f" ({measured / self.estimate['peak_bytes']:.2f}x measured/estimated)"
-            elif measured:
-                text += " for the tensors alone (the CPU figure is the whole process)"
+            if self.memory_kind == "cpu-rss":
+                text += " for the whole process"
             text += "."
         if self.suggestions:
             text += (
@@ -113,6 +172,8 @@ class PreflightReport:
             "error": self.error,
             "estimate": self.estimate,
             "suggestions": [s.as_dict() for s in self.suggestions],
+            "stopped": self.stopped,
+            "measured": self.measured,
             "message": self.message,
         }
 
@@ -141,8 +202,8 @@ def is_out_of_memory(error: BaseException) -> bool:
         )
         if t
     )
-    if isinstance(error, oom_types):
-        return True
+    if isinstance(error, (*oom_types, MemoryError)):
+        return True  # MemoryError: CPU allocation failed, or the memory guard interrupted
     # MPS and some CPU allocators raise a RuntimeError that says so.
     text = str(error).lower()
     return isinstance(error, RuntimeError) and "out of memory" in text
@@ -197,7 +258,9 @@ def core_estimate(
     config: TrainConfig, plan: DevicePlan, model_path: Path, n_train: int = 0, train_tokens: int = 0
 ) -> dict | None:
     """The estimator's prediction for these settings, when core.estimate is installed:
-    {"peak_bytes", "fits", "hours", "gpu", "summary"} or {"error": ...}."""
+    {"peak_bytes", "fits", "hours", "gpu", "summary"} or {"error": ...}. On the CPU (and
+    MPS, which shares RAM) the peak is the whole process's RAM, compared with the RAM
+    available now."""
     try:
         from core.estimate import GpuSpec, detected_gpu, estimate, load_architecture
     except ImportError:
@@ -205,26 +268,60 @@ def core_estimate(
     try:
         settings = estimator_settings(config, plan, n_train, train_tokens)
         model = load_architecture(model_path)
-        gpu = None
-        if plan.device == "cuda":
-            from core.hardware.detect import detect_hardware
+        if plan.device != "cuda":
+            from core.estimate.cpu_ram import estimate_cpu_ram, this_machine_ram
 
-            gpu = detected_gpu(detect_hardware())
+            ram = estimate_cpu_ram(model, settings, *this_machine_ram())
+            return {
+                "peak_bytes": ram.peak_bytes,
+                "fits": ram.fits,
+                "hours": None,
+                "gpu": "RAM",
+                "available_bytes": ram.available_bytes,
+                "summary": ram.summary(),
+            }
+        from core.hardware.detect import detect_hardware
+
+        gpu = detected_gpu(detect_hardware())
         if gpu is None:
-            # The estimator models GPU memory; on the CPU or MPS its peak is still the
-            # tensors' share, compared with the whole process's resident memory.
             budget = device_memory_budget(plan.device) or 16 * GIB
             gpu = GpuSpec(name=plan.device.upper(), memory_gib=budget / GIB, tflops=1.0)
         result = estimate(model, settings, gpu)
         return {
             "peak_bytes": int(result.peak_gib * GIB),
             "fits": bool(result.fits),
-            "hours": float(result.hours) if plan.device == "cuda" else None,
+            "hours": float(result.hours),
             "gpu": gpu.name,
             "summary": result.fit_summary(),
         }
     except Exception as error:  # the estimator is advice; never let it stop a run
         return {"error": f"{type(error).__name__}: {error}"}
+
+
+def estimated_ram_suggestions(config: TrainConfig, plan: DevicePlan, model_path: Path) -> list:
+    """When the estimate says a CPU run cannot fit: the standard remedies, each with the
+    estimator's RAM figure, those expected to fit first."""
+    report = PreflightReport(
+        fits=False,
+        device=plan.device,
+        memory_kind=plan.memory_kind,
+        peak_memory_bytes=None,
+        static_memory_bytes=None,
+        budget_bytes=None,
+        micro_step_time_s=None,
+        step_time_s=None,
+        estimated_run_time_s=None,
+        batch_tokens=0,
+    )
+    suggestions = suggest_fitting_settings(config, report, limit=8)
+    for suggestion in suggestions:
+        trial = core_estimate(config.replace(**suggestion.changes), plan, model_path)
+        if trial and trial.get("peak_bytes"):
+            suggestion.estimated_peak_bytes = trial["peak_bytes"]
+            suggestion.reason += f" Estimated: {trial['summary']}."
+            suggestion.fits_estimate = bool(trial.get("fits"))
+    suggestions.sort(key=lambda s: not s.fits_estimate)
+    return suggestions[:4]
 
 
 def measure(
@@ -234,8 +331,12 @@ def measure(
     tokenizer,
     rows: list[dict],
     output_dir: Path,
+    watch: PreflightWatch | None = None,
 ) -> PreflightReport:
-    """Load the model, run PREFLIGHT_STEPS real steps on `rows`, measure, clean up."""
+    """Load the model, run PREFLIGHT_STEPS real steps on `rows`, measure, clean up.
+
+    A stop asked through `watch` ends the steps early (report.stopped says why); a cancel
+    raises PreflightCancelled."""
     import shutil
 
     from datasets import Dataset
@@ -274,11 +375,15 @@ def measure(
     static = None
     report_error = ""
     oom = False
+    watch = watch or PreflightWatch()
+    stopped: list[str] = []
     try:
         free_accelerator_memory(plan.device)
         reset_peak_memory(plan.device)
+        watch.progress("loading the model")
         with quiet_progress_bars():
             model = load_base_model(config, plan, model_path)
+            watch.check()
             static = memory_snapshot(plan.device).allocated
             dataset = Dataset.from_list(rows * PREFLIGHT_STEPS)
             trainer = SFTTrainer(
@@ -290,13 +395,21 @@ def measure(
             )
         drop_console_printer(trainer)
         match_adapter_dtype(trainer.model, plan)
-        trainer.add_callback(_timing_callback(step_times, peaks, plan.device))
+        trainer.add_callback(_timing_callback(step_times, peaks, plan.device, watch, stopped))
+        watch.progress(f"step 1 of {PREFLIGHT_STEPS} on the longest batch")
         trainer.train()
+    except PreflightStopped as error:
+        stopped.append(str(error))
     except Exception as error:
-        if not is_out_of_memory(error):
+        from core.training.memory_guard import MemoryGuardInterrupt
+
+        if isinstance(error, MemoryGuardInterrupt):
+            stopped.append(watch.stop_reason() or "the memory guard stopped it")
+        elif not is_out_of_memory(error):
             raise
-        oom = True
-        report_error = str(error).splitlines()[0][:200]
+        else:
+            oom = True
+            report_error = (str(error).splitlines() or [type(error).__name__])[0][:200]
     finally:
         del trainer, model
         free_accelerator_memory(plan.device)
@@ -306,7 +419,13 @@ def measure(
     timed = step_times[1:] or step_times
     micro = sum(timed) / len(timed) if timed else None
     step = micro * config.gradient_accumulation if micro is not None else None
-    fits = not oom and (peak is None or budget is None or peak <= budget * USABLE_FRACTION)
+    if stopped and stopped[0] == "cancelled":
+        raise PreflightCancelled("Pre-flight cancelled.")
+    fits = (
+        not oom
+        and not stopped
+        and (peak is None or budget is None or peak <= budget * USABLE_FRACTION)
+    )
     return PreflightReport(
         fits=fits,
         device=plan.device,
@@ -320,10 +439,11 @@ def measure(
         batch_tokens=batch_tokens,
         out_of_memory=oom,
         error=report_error,
+        stopped=stopped[0] if stopped else "",
     )
 
 
-def _timing_callback(step_times: list, peaks: list, device: str):
+def _timing_callback(step_times: list, peaks: list, device: str, watch, stopped: list):
     from transformers import TrainerCallback
 
     class PreflightTiming(TrainerCallback):
@@ -338,11 +458,21 @@ def _timing_callback(step_times: list, peaks: list, device: str):
             step_times.append(time.perf_counter() - self.started)
             snapshot = memory_snapshot(device)
             peaks.append(max(v for v in (snapshot.peak, snapshot.allocated) if v is not None))
+            reason = watch.stop_reason()
+            if reason:
+                stopped.append(reason)
+                control.should_training_stop = True
+            elif state.global_step < PREFLIGHT_STEPS:
+                watch.progress(
+                    f"step {state.global_step + 1} of {PREFLIGHT_STEPS} on the longest batch"
+                )
 
     return PreflightTiming()
 
 
-def suggest_fitting_settings(config: TrainConfig, report: PreflightReport) -> list[Suggestion]:
+def suggest_fitting_settings(
+    config: TrainConfig, report: PreflightReport, limit: int = 4
+) -> list[Suggestion]:
     """Settings likely to fit, best first. Scales the measured activation memory when there
     is a measurement; otherwise lists the standard remedies in order of cost."""
     budget = report.budget_bytes
@@ -419,7 +549,7 @@ def suggest_fitting_settings(config: TrainConfig, report: PreflightReport) -> li
             )
         )
     if usable is None:
-        return candidates[:4]
+        return candidates[:limit]
     # One proposal per remedy: the mildest change of each kind that is expected to fit.
     chosen: list[Suggestion] = []
     kinds_done: set[str] = set()
@@ -434,7 +564,7 @@ def suggest_fitting_settings(config: TrainConfig, report: PreflightReport) -> li
         if candidate.estimated_peak_bytes is None or candidate.estimated_peak_bytes <= usable:
             chosen.append(candidate)
             kinds_done.add(kind)
-    return chosen[:4]
+    return chosen[:limit]
 
 
 def run_preflight_prepared(
@@ -446,18 +576,41 @@ def run_preflight_prepared(
     total_steps: int | None,
     work_dir: Path,
     verify: bool = False,
+    watch: PreflightWatch | None = None,
 ) -> PreflightReport:
+    watch = watch or PreflightWatch()
+    watch.progress("estimating the memory the run needs")
+    estimate = core_estimate(config, plan, model_path, len(train.examples), train.n_tokens)
+    if plan.device != "cuda" and estimate and estimate.get("fits") is False:
+        # Measuring would grow this process past the machine's RAM, and the kernel's OOM
+        # killer would close the app: say what to change instead.
+        return PreflightReport(
+            fits=False,
+            device=plan.device,
+            memory_kind=plan.memory_kind,
+            peak_memory_bytes=None,
+            static_memory_bytes=None,
+            budget_bytes=estimate.get("available_bytes"),
+            micro_step_time_s=None,
+            step_time_s=None,
+            estimated_run_time_s=None,
+            batch_tokens=config.micro_batch_size * config.max_seq_length,
+            estimate=estimate,
+            suggestions=estimated_ram_suggestions(config, plan, model_path),
+            measured=False,
+        )
     report = measure(
-        config, plan, model_path, tokenizer, longest_batch_rows(train, config), work_dir
+        config, plan, model_path, tokenizer, longest_batch_rows(train, config), work_dir, watch
     )
     if report.step_time_s is not None and total_steps:
         report.estimated_run_time_s = report.step_time_s * total_steps
-    report.estimate = core_estimate(config, plan, model_path, len(train.examples), train.n_tokens)
+    report.estimate = estimate
     if not report.fits:
         report.suggestions = suggest_fitting_settings(config, report)
-        if verify:
+        if verify and not report.stopped:
             for suggestion in report.suggestions[:3]:
                 trial_config = config.replace(**suggestion.changes)
+                watch.progress(f"trying {suggestion.label}")
                 trial = measure(
                     trial_config,
                     plan,
@@ -465,8 +618,11 @@ def run_preflight_prepared(
                     tokenizer,
                     longest_batch_rows(train, trial_config),
                     work_dir,
+                    watch,
                 )
                 suggestion.estimated_peak_bytes = trial.peak_memory_bytes
+                if trial.stopped:
+                    break
                 if trial.fits:
                     suggestion.verified = True
                     report.suggestions.remove(suggestion)
@@ -475,31 +631,65 @@ def run_preflight_prepared(
     return report
 
 
-def run_preflight(project, config: TrainConfig, verify: bool = True) -> PreflightReport:
-    """Pre-flight for a config on its own (the Train page's "Check it fits" button)."""
+def run_preflight(
+    project,
+    config: TrainConfig,
+    verify: bool = True,
+    report: Callable[[float, str], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+    time_limit_s: float = PREFLIGHT_TIME_LIMIT_S,
+) -> PreflightReport:
+    """Pre-flight for a config on its own (the Train page's "Pre-flight check" button).
+
+    report(fraction, message) hears each phase; cancelled() ends it with PreflightCancelled.
+    The memory guard watches it as it watches a run; if it trips, the report says why."""
     import tempfile
+    import threading
 
     from core.training.device import cpu_threads, resolve_device
+    from core.training.memory_guard import MemoryGuard, MemoryLimits
     from core.training.model_loading import load_tokenizer
     from core.training.prepare import read_data, resolve_base_model, tokenize_data
     from core.training.schedule import total_steps
 
-    base = resolve_base_model(project, config)
-    data = read_data(project, config)
-    plan = resolve_device(config)
-    tokenizer = load_tokenizer(base.path)
-    tokenize_data(data, tokenizer, config, base.name)
-    rows_estimate = len(data.train_tokens.examples)
-    if config.packing:
-        rows_estimate = max(1, -(-data.train_tokens.n_tokens // config.max_seq_length))
-    with tempfile.TemporaryDirectory(prefix="preflight-") as work, cpu_threads(config, plan):
-        return run_preflight_prepared(
-            config,
-            plan,
-            base.path,
-            tokenizer,
-            data.train_tokens,
-            total_steps(rows_estimate, config),
-            Path(work) / "out",
-            verify=verify,
-        )
+    phases = {"reading": 0.05, "loading": 0.2, "step 1": 0.4, "step 2": 0.6, "step 3": 0.8}
+
+    def progress(message: str) -> None:
+        if report is not None:
+            fraction = next((f for key, f in phases.items() if message.startswith(key)), 0.1)
+            report(fraction, f"Pre-flight: {message}…")
+
+    guard = MemoryGuard(MemoryLimits.from_config(config), on_stop=lambda _reason: None)
+    watch = PreflightWatch(
+        progress=progress,
+        should_stop=lambda: guard.stop_reason,
+        cancelled=cancelled or (lambda: False),
+        time_limit_s=time_limit_s,
+    )
+    guard.start(threading.get_ident())
+    try:
+        progress("reading and tokenizing the data")
+        base = resolve_base_model(project, config)
+        data = read_data(project, config)
+        plan = resolve_device(config)
+        guard.watch_gpu = plan.device == "cuda"
+        tokenizer = load_tokenizer(base.path)
+        tokenize_data(data, tokenizer, config, base.name)
+        watch.check()
+        rows_estimate = len(data.train_tokens.examples)
+        if config.packing:
+            rows_estimate = max(1, -(-data.train_tokens.n_tokens // config.max_seq_length))
+        with tempfile.TemporaryDirectory(prefix="preflight-") as work, cpu_threads(config, plan):
+            return run_preflight_prepared(
+                config,
+                plan,
+                base.path,
+                tokenizer,
+                data.train_tokens,
+                total_steps(rows_estimate, config),
+                Path(work) / "out",
+                verify=verify,
+                watch=watch,
+            )
+    finally:
+        guard.close()

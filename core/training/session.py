@@ -51,7 +51,7 @@ STUDIO_MODEL_FILE = "studio_model.json"
 
 
 class _Stopped(Exception):
-    """The user stopped the run before training began."""
+    """The user (or the memory guard) stopped the run before training began."""
 
 
 class TrainingSession:
@@ -77,6 +77,8 @@ class TrainingSession:
         self.result: RunResult | None = None
         self._recorder: RunRecorder | None = None
         self._done = threading.Event()
+        self.memory_guard = None  # a MemoryGuard while the run prepares, checks and trains
+        self.memory_stop_reason = ""  # set (from the guard's thread) when memory ran out
 
     # --- control from any thread ----------------------------------------------------
     def stop(self, reason: str = "Stopped by the user.") -> None:
@@ -159,11 +161,37 @@ class TrainingSession:
         except runs.RunNotFound as error:
             return self._finish(FAILED, str(error), None, None)
 
-        self._open_run(config, base, data, plan, previous)
-        with cpu_threads(config, plan) as threads:
-            if threads:
-                self._log(f"training on {threads} CPU threads")
-            return self._train(config, base, data, plan, checkpoint)
+        self._start_memory_guard(config, plan)
+        try:
+            self._open_run(config, base, data, plan, previous)
+            with cpu_threads(config, plan) as threads:
+                if threads:
+                    self._log(f"training on {threads} CPU threads")
+                return self._train(config, base, data, plan, checkpoint)
+        finally:
+            self._close_memory_guard()
+
+    # --- the memory guard -----------------------------------------------------------
+    def _start_memory_guard(self, config, plan) -> None:
+        from core.training.memory_guard import MemoryGuard, MemoryLimits
+
+        self.memory_guard = MemoryGuard(
+            MemoryLimits.from_config(config),
+            on_stop=self._memory_ran_out,
+            watch_gpu=plan.device == "cuda",
+            on_warning=lambda _text: None,  # read at the next step end (see the callback)
+        )
+        self.memory_guard.start(threading.get_ident())
+
+    def _close_memory_guard(self) -> None:
+        guard = self.memory_guard
+        if guard is not None:
+            guard.close()
+
+    def _memory_ran_out(self, reason: str) -> None:
+        """Called on the guard's thread: only flags, the training thread does the rest."""
+        self.memory_stop_reason = reason
+        self.control.request_stop(f"Out of memory: {reason}.")
 
     def _train(self, config, base, data, plan, checkpoint) -> RunResult:
         trainer = None
@@ -179,21 +207,29 @@ class TrainingSession:
             self._train_runtime = float(output.metrics.get("train_runtime", 0.0))
             return self._conclude(trainer, logic, config, plan)
         except _Stopped:
+            if self.memory_stop_reason:
+                return self._memory_stopped(config, trainer, logic)
             return self._finish(STOPPED, self.control.stop_reason, trainer, logic)
         except SETUP_ERRORS as error:
             return self._finish(FAILED, str(error), trainer, logic)
         except Exception as error:
             from core.training.preflight import is_out_of_memory
 
-            if not is_out_of_memory(error):
+            if self.memory_stop_reason and isinstance(error, MemoryError):
+                # The guard interrupted a step that would not end in time.
+                oom_text = ""
+            elif not is_out_of_memory(error):
                 self._log(traceback.format_exc(), logging.ERROR)
                 return self._finish(
                     FAILED, f"{type(error).__name__}: {error}".strip(), trainer, logic
                 )
-            oom_text = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
-            self._log(traceback.format_exc(), logging.ERROR)
+            else:
+                oom_text = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+                self._log(traceback.format_exc(), logging.ERROR)
         # Handled outside the except block: the traceback's frames hold the activations,
         # and the memory can only be given back once they are gone.
+        if self.memory_stop_reason:
+            return self._memory_stopped(config, trainer, logic)
         return self._out_of_memory(oom_text, config, trainer, logic)
 
     # --- setting up -----------------------------------------------------------------
@@ -334,6 +370,7 @@ class TrainingSession:
             recorder.log(note)
         logic = StudioCallbackLogic(recorder, self.control, plan.device, config.stop_on_divergence)
         logic.early_stopping_patience = config.early_stopping_patience
+        logic.memory_guard = self.memory_guard
         if self.world.distributed:
             from core.training.distributed import stop_on_every_rank
 
@@ -396,24 +433,41 @@ class TrainingSession:
         return trainer, logic, max_steps
 
     def _run_preflight(self, config, base, data, plan, tokenizer) -> None:
-        from core.training.preflight import run_preflight_prepared
+        from core.training.preflight import (
+            PreflightCancelled,
+            PreflightWatch,
+            run_preflight_prepared,
+        )
         from core.training.schedule import total_steps
 
         self._status(PREFLIGHT, "pre-flight: 3 real steps on the longest batch")
         rows = len(data.train_tokens.examples)
         if config.packing:
             rows = max(1, -(-data.train_tokens.n_tokens // config.max_seq_length))
-        report = run_preflight_prepared(
-            config,
-            plan,
-            base.path,
-            tokenizer,
-            data.train_tokens,
-            total_steps(rows, config),
-            self.folder / "preflight",
-            verify=plan.device != "cpu",
+        guard = self.memory_guard
+        watch = PreflightWatch(
+            progress=lambda message: self._status(PREFLIGHT, f"pre-flight: {message}"),
+            should_stop=lambda: guard.stop_reason if guard is not None else "",
+            cancelled=lambda: self.control.stop_requested and not self.memory_stop_reason,
         )
+        try:
+            report = run_preflight_prepared(
+                config,
+                plan,
+                base.path,
+                tokenizer,
+                data.train_tokens,
+                total_steps(rows, config),
+                self.folder / "preflight",
+                verify=plan.device != "cpu",
+                watch=watch,
+            )
+        except PreflightCancelled:
+            raise _Stopped() from None
         self._preflight = report
+        if report.stopped and self.memory_stop_reason:
+            self._recorder.log(f"pre-flight: {report.message}")
+            raise _Stopped()
         self._recorder.log(f"pre-flight: {report.message}")
         write_text_atomic(
             self.folder / "preflight.json", json.dumps(report.as_dict(), indent=2, sort_keys=True)
@@ -484,6 +538,10 @@ class TrainingSession:
     def _conclude(self, trainer, logic: StudioCallbackLogic, config, plan) -> RunResult:
         if logic.diverged_reason:
             return self._finish(FAILED, logic.diverged_reason, trainer, logic)
+        if self.memory_stop_reason:
+            # The checkpoint of the last step is saved; no final model from a run cut short
+            # for memory (saving it would need memory too): Continue run resumes it.
+            return self._memory_stopped(config, trainer, logic)
         if self.control.stop_requested:
             status, reason = STOPPED, self.control.stop_reason
         elif logic.early_stopped_reason:
@@ -572,7 +630,59 @@ class TrainingSession:
             )
         return self._finish(FAILED, reason, trainer, logic)
 
+    def _memory_stopped(self, config, trainer, logic) -> RunResult:
+        """The memory guard stopped the run: keep the checkpoint, say what to change."""
+        from core.training.preflight import PreflightReport, suggest_fitting_settings
+
+        self._close_memory_guard()
+        step = int(trainer.state.global_step) if trainer is not None else 0
+        empty = PreflightReport(
+            fits=False,
+            device=config.device,
+            memory_kind="",
+            peak_memory_bytes=None,
+            static_memory_bytes=None,
+            budget_bytes=None,
+            micro_step_time_s=None,
+            step_time_s=None,
+            estimated_run_time_s=None,
+            batch_tokens=0,
+            out_of_memory=True,
+        )
+        suggestions = suggest_fitting_settings(config, empty)
+        self._suggestions = [s.as_dict() for s in suggestions]
+        latest = runs.latest_checkpoint(self.folder) if self.folder else None
+        where = f"at step {step}" if step else "before the first training step"
+        kept = (
+            f" Its checkpoint {latest.name} is kept: Continue run resumes it (with the "
+            "settings below it needs less memory)."
+            if latest
+            else " There is no checkpoint yet; start it again with less memory-hungry settings."
+        )
+        reason = (
+            f"Out of memory: the memory guard stopped the run {where}, before the system "
+            f"would have closed the app ({self.memory_stop_reason}).{kept} Try: "
+            + "; ".join(s.label for s in suggestions)
+            + " (or LoRA/QLoRA instead of full fine-tuning)."
+        )
+        peak = self.memory_guard.peak_rss_bytes if self.memory_guard is not None else None
+        if self._recorder is not None:
+            self._recorder.add_advice(
+                Advice(
+                    step=step,
+                    severity=ERROR,
+                    kind="out_of_memory",
+                    title="Stopped: out of memory",
+                    message=reason,
+                    action="apply_settings" if suggestions else "",
+                    action_label=suggestions[0].label if suggestions else "",
+                    details={"suggestions": self._suggestions, "peak_rss_bytes": peak},
+                )
+            )
+        return self._finish(STOPPED, reason, trainer, logic)
+
     def _finish(self, status, reason, trainer, logic, final_dir: Path | None = None) -> RunResult:
+        self._close_memory_guard()  # no interrupt while the run is written up
         recorder = self._recorder
         steps = (
             int(trainer.state.global_step)
