@@ -40,7 +40,7 @@ class FakeHub:
     repos: dict[str, FakeRepo] = field(default_factory=dict)
     bytes_per_second: float | None = None  # throttles file bodies, so a test can cancel mid-file
     requests: list[tuple[str, str, str]] = field(default_factory=list)  # method, path, Range
-    served_bytes: dict[str, int] = field(default_factory=dict)
+    bodies: list[tuple[str, int, int]] = field(default_factory=list)  # file, start, bytes sent
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -187,13 +187,15 @@ class FakeHub:
         handler.end_headers()
         if not body:
             return
-        step = 8192
+        step, sent = 8192, 0
         try:
             for offset in range(0, len(chunk), step):
                 piece = chunk[offset : offset + step]
                 handler.wfile.write(piece)
-                self.served_bytes[name] = self.served_bytes.get(name, 0) + len(piece)
+                sent += len(piece)
                 if self.bytes_per_second:
                     time.sleep(len(piece) / self.bytes_per_second)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client was killed (Cancel): exactly what the resume test does
+        finally:
+            self.bodies.append((name, start, sent))

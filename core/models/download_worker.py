@@ -22,7 +22,7 @@ import sys
 import time
 from pathlib import Path
 
-CHUNK = 1 << 20
+CHUNK = 64 * 1024  # small enough that a kill loses little and progress moves
 REPORT_EVERY_S = 0.1
 # Formats the trainer never loads; with safetensors present, pickle and originals too.
 NEVER = ("*.gguf", "*.onnx", "*.onnx_data", "*.msgpack", "*.h5", "*.tflite", "*.ot", "*.mlmodel")
@@ -79,6 +79,7 @@ def _fetch_blob(url: str, headers: dict, partial: Path, size: int | None, on_byt
         with partial.open(mode) as out:
             for chunk in response.iter_bytes(CHUNK):
                 out.write(chunk)
+                out.flush()  # what arrived is on disk if Cancel kills this process
                 on_bytes(len(chunk))
     got = partial.stat().st_size
     if size is not None and got != size:
