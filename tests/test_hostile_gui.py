@@ -340,3 +340,66 @@ def test_file_open_of_a_damaged_project_explains_and_keeps_the_open_one(qtbot, t
     )
     assert window.context.project.name == "Demo project"
     assert (folder / "project.sqlite").read_bytes() == b"this is no database\n" * 200
+
+
+# --- 3. Decide: the recommendation follows the answers; navigation stays in view -------------
+def _decide_page(qtbot, project, size=(1100, 800)):
+    from core.hardware import HardwareInfo
+    from desktop.context import AppContext
+    from desktop.decide.page import DecidePage
+
+    page = DecidePage(AppContext(project, HardwareInfo(cpu_cores=2)))
+    qtbot.addWidget(page)
+    page.resize(*size)
+    page.show()
+    qtbot.waitExposed(page)
+    return page
+
+
+def test_decide_never_shows_a_saved_recommendation_that_contradicts_the_answers(qtbot, project):
+    from core.decide import Answers, load_decision, save_decision
+    from desktop.decide.page import RESULT_STEP
+
+    save_decision(project, Answers(("complex_behaviour",), "measured", "yes", "none", True))
+    page = _decide_page(qtbot, project)
+    assert "Fine-tune" in page.card.headline.text()
+
+    page.change_button.click()
+    page.steps[0].buttons["complex_behaviour"].click()  # untick
+    page.steps[0].buttons["format_simple"].click()  # a prompt can fix this one
+    page.step_buttons[RESULT_STEP].click()  # straight to the recommendation
+
+    assert page.current_step == RESULT_STEP
+    assert "prompt engineering" in page.card.headline.text().lower()
+    assert page.decision.answers.problems == ("format_simple",)
+    assert load_decision(project).answers.problems == ("format_simple",)  # saved as current
+    assert "(current)" in page.history.itemText(page.history.currentIndex())
+
+
+def test_decide_back_and_next_stay_in_view_and_each_step_starts_at_the_top(qtbot, project):
+    page = _decide_page(qtbot, project, size=(960, 420))  # the window's smallest height, less
+    scroll = page.findChild(type(page.scroll_area), "decideScroll")
+    bar = scroll.verticalScrollBar()
+    assert bar.maximum() > 0  # the questions do not fit: the page scrolls
+    for button in (page.back_button, page.next_button):
+        assert not scroll.isAncestorOf(button)  # outside the scrolled area
+        top_left = button.mapTo(page, button.rect().topLeft())
+        assert page.rect().contains(top_left) and not button.visibleRegion().isEmpty()
+
+    page.steps[0].buttons["complex_behaviour"].click()
+    bar.setValue(bar.maximum())
+    page.next_button.click()
+    assert page.current_step == 1 and bar.value() == 0
+    bar.setValue(bar.maximum())
+    page.back_button.click()
+    assert page.current_step == 0 and bar.value() == 0
+
+    for step, value in ((0, "format_complex"), (1, "measured"), (2, "yes"), (3, "none")):
+        page.steps[step].buttons[value].click()
+        page.next_button.click()
+    page.steps[4].buttons[True].click()
+    bar.setValue(bar.maximum())
+    page.next_button.click()  # See recommendation
+    assert page.card.isVisible() and bar.value() == 0
+    for button in (page.change_button, page.copy_button):  # the card's actions, in view too
+        assert not scroll.isAncestorOf(button) and not button.visibleRegion().isEmpty()

@@ -52,16 +52,20 @@ def create_page(context: AppContext) -> QWidget:
     return DecidePage(context)
 
 
-class DecidePage(QScrollArea):
+class DecidePage(QWidget):
+    """The questions and the card scroll; Back/Next sit below them, always in view."""
+
     def __init__(self, context: AppContext) -> None:
         super().__init__()
         self.context = context
         self.decision: Decision | None = None  # the one the card shows
-        self.setWidgetResizable(True)
-        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll_area = QScrollArea()
+        self.scroll_area.setObjectName("decideScroll")
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QScrollArea.Shape.NoFrame)
         body = QWidget()
         layout = QVBoxLayout(body)
-        layout.setContentsMargins(28, 22, 28, 22)
+        layout.setContentsMargins(28, 22, 28, 12)
         layout.setSpacing(12)
 
         title = QLabel("Should you fine-tune?")
@@ -97,8 +101,18 @@ class DecidePage(QScrollArea):
         self._add_rate_control(self.steps[3])
         self.stack.addWidget(self._result_view())
         layout.addWidget(self.stack, 1)
-        layout.addLayout(self._navigation_row())
-        self.setWidget(body)
+        self.scroll_area.setWidget(body)
+
+        self.navigation = QWidget()
+        self.navigation.setObjectName("decideNavigation")
+        navigation = self._navigation_row()
+        navigation.setContentsMargins(28, 8, 28, 14)
+        self.navigation.setLayout(navigation)
+        page = QVBoxLayout(self)
+        page.setContentsMargins(0, 0, 0, 0)
+        page.setSpacing(0)
+        page.addWidget(self.scroll_area, 1)
+        page.addWidget(self.navigation)
 
         context.project_changed.connect(self.reload)
         self.reload()
@@ -168,7 +182,7 @@ class DecidePage(QScrollArea):
         self.card = RecommendationCard()
         layout.addWidget(self.card)
 
-        actions = QHBoxLayout()
+        # The card's actions sit in the navigation bar below (always in view), not here.
         self.estimate_button = QPushButton("Estimate memory and cost")
         self.estimate_button.setToolTip(
             "Open the Estimate page with this task's kind, data size and LoRA rank filled in: "
@@ -185,11 +199,6 @@ class DecidePage(QScrollArea):
         self.copy_button = QPushButton("Copy as text")
         self.copy_button.setToolTip("Copy the whole recommendation, to paste into a plan or ticket")
         self.copy_button.clicked.connect(self.copy_as_text)
-        actions.addWidget(self.estimate_button)
-        actions.addWidget(self.change_button)
-        actions.addWidget(self.copy_button)
-        actions.addStretch(1)
-        layout.addLayout(actions)
         layout.addStretch(1)
         return view
 
@@ -204,6 +213,8 @@ class DecidePage(QScrollArea):
         self.hint = QLabel()
         self.hint.setStyleSheet("color: palette(placeholder-text);")
         row.addWidget(self.back_button)
+        for button in (self.estimate_button, self.change_button, self.copy_button):
+            row.addWidget(button)  # shown on the recommendation only
         row.addStretch(1)
         row.addWidget(self.hint)
         row.addWidget(self.next_button)
@@ -231,8 +242,8 @@ class DecidePage(QScrollArea):
         return all(self._answered(i) for i in range(min(index, RESULT_STEP)))
 
     def go_to_step(self, index: int) -> None:
-        if index == RESULT_STEP and self.decision is None:
-            self.finish()
+        if index == RESULT_STEP and not self._decision_matches_answers():
+            self.finish()  # never show a recommendation made for other answers
             return
         if not self._reachable(index):
             self._update_controls()
@@ -240,7 +251,19 @@ class DecidePage(QScrollArea):
         self.stack.setCurrentIndex(index)
         if index < RESULT_STEP:
             self.steps[index].focus_first()
+        self._scroll_to_top()
         self._update_controls()
+
+    def _decision_matches_answers(self) -> bool:
+        if self.decision is None:
+            return False
+        try:
+            return self.decision.answers == self.answers()
+        except AnswersError:  # a question is still unanswered
+            return False
+
+    def _scroll_to_top(self) -> None:
+        self.scroll_area.verticalScrollBar().setValue(0)
 
     def go_next(self) -> None:
         step = self.current_step
@@ -277,14 +300,15 @@ class DecidePage(QScrollArea):
         step = self.current_step
         for index, button in enumerate(self.step_buttons):
             button.setChecked(index == step)
-            button.setEnabled(
-                self._reachable(index) and (index < RESULT_STEP or self.decision is not None)
-            )
+            button.setEnabled(self._reachable(index))
         on_result = step == RESULT_STEP
         self.back_button.setEnabled(step > 0)
-        # The card has its own "Change answers"; Alt+Left still goes back a question.
+        # The recommendation has "Change answers" instead; Alt+Left still goes back a question.
         for widget in (self.back_button, self.next_button, self.hint):
             widget.setVisible(not on_result)
+        self.change_button.setVisible(on_result)
+        self.copy_button.setVisible(on_result)
+        self.estimate_button.setVisible(on_result and self._estimate_offered())
         if not on_result:
             answered = self._answered(step)
             self.next_button.setEnabled(answered)
@@ -311,6 +335,7 @@ class DecidePage(QScrollArea):
                 step.set_value(None)
             self.rate.setValue(DEFAULT_EXPERT_RATE_USD)
             self.stack.setCurrentIndex(0)
+            self._scroll_to_top()
             self._update_controls()
         else:
             self._show_decision(decision)
@@ -321,12 +346,14 @@ class DecidePage(QScrollArea):
             step.set_value(getattr(decision.answers, step.question.key))
         self.rate.setValue(decision.answers.expert_hourly_rate_usd)
         self.card.show_recommendation(decision.recommendation)
-        self.estimate_button.setVisible(
-            decision.recommendation.fine_tuning_advised and "estimate" in page_names()
-        )
         self.stack.setCurrentIndex(RESULT_STEP)
+        self._scroll_to_top()
         self._select_in_history(decision.id)
         self._update_controls()
+
+    def _estimate_offered(self) -> bool:
+        advised = self.decision is not None and self.decision.recommendation.fine_tuning_advised
+        return advised and "estimate" in page_names()
 
     def _show_error(self, text: str) -> None:
         self.error_banner.setText(text)
