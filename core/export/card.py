@@ -103,6 +103,20 @@ def _config_dict(source: ExportSource) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def card_base_model(source: ExportSource) -> str:
+    """The Hub id the base model came from when known (the run record pins it; the
+    catalog knows the bundled model's), else the name the run used."""
+    recorded = source.run_json.get("base_model_hub_id")
+    if recorded:
+        return str(recorded)
+    from core.models.catalog import model_catalog
+
+    for name, facts in model_catalog().items():
+        if name.lower() == source.base_name.lower() and facts.get("hf_id"):
+            return str(facts["hf_id"])
+    return source.base_name
+
+
 def _front_matter(source: ExportSource, facts: CardFacts) -> str:
     library = "peft" if facts.fmt == "adapter" else "transformers"
     if facts.fmt == "gguf":
@@ -110,7 +124,11 @@ def _front_matter(source: ExportSource, facts: CardFacts) -> str:
     tags = ["finetune-studio", source.method, "text-generation"]
     if facts.fmt == "gguf":
         tags += ["gguf", "llama.cpp"]
-    lines = ["---", f"base_model: {json.dumps(source.base_name)}", f"library_name: {library}"]
+    lines = [
+        "---",
+        f"base_model: {json.dumps(card_base_model(source))}",
+        f"library_name: {library}",
+    ]
     lines += ["pipeline_tag: text-generation", "tags:"] + [f"- {t}" for t in tags] + ["---"]
     return "\n".join(lines)
 

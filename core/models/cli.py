@@ -62,13 +62,14 @@ def _download(args) -> int:
     if not args.hub_id:
         print("error: name the model: finetune-studio models download ORG/NAME", file=sys.stderr)
         return EXIT_USAGE
-    last = [-1]
+    last = [(-1, "")]
 
     def progress(fraction: float, message: str) -> None:
-        percent = int(fraction * 100)
-        if percent != last[0] or fraction == 0.0:
-            last[0] = percent
-            print(f"{percent:3d}% {message}", file=sys.stderr, flush=True)
+        # One line per percent or per file, not one per chunk.
+        key = (int(fraction * 100), message.split(" · ")[0])
+        if key != last[0]:
+            last[0] = key
+            print(f"{key[0]:3d}% {message}", file=sys.stderr, flush=True)
 
     try:
         result = download_model(args.hub_id, args.revision, progress=progress)

@@ -501,6 +501,9 @@ class TrainingSession:
             "studio_version": __version__,
             "base_model": base.name,
             "base_model_path": str(base.path),
+            # Where a Hub model came from, pinned to the commit it was trained on.
+            "base_model_hub_id": getattr(base, "hub_id", None),
+            "base_model_revision": getattr(base, "revision", None),
             "method": config.method,
             "device": plan.device,
             "precision": plan.precision,
