@@ -1,0 +1,221 @@
+"""The Chat page driven like a user: the tiny base model on the left, a LoRA run trained here
+on the right; real streaming from a generation thread, Stop, conversations kept in the
+project, and a corrected answer handed to the Dataset page and to an eval set."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from chat_adapter import ANSWER, bare_greedy_reply, train_chat_adapter
+from PySide6.QtCore import Qt
+
+from core.chat.generation import conversation_messages
+from core.chat.store import list_conversations, load_conversation
+from core.evaluation.eval_set import load_eval_set_file
+from core.hardware import HardwareInfo
+from core.models.registry import add_local_model
+from core.training.runs import insert_run_row
+from desktop.chat.page import EMPTY_LEFT, NO_SECOND_MODEL, ChatPage
+from desktop.context import AppContext
+
+pages: list[ChatPage] = []
+
+
+@pytest.fixture(autouse=True)
+def close_pages():
+    yield
+    while pages:
+        pages.pop().can_close()
+
+
+@pytest.fixture(scope="module")
+def adapter_dir(tiny_model_dir, tmp_path_factory):
+    return train_chat_adapter(tiny_model_dir, tmp_path_factory.mktemp("chat-adapter") / "final")
+
+
+@pytest.fixture
+def chat_project(project, tiny_model_dir, adapter_dir):
+    """The tiny model as a base model, and a finished run that saved a LoRA adapter."""
+    add_local_model(project, tiny_model_dir)
+    shutil.copytree(adapter_dir, project.runs_dir / "run-1" / "final")
+    insert_run_row(
+        project,
+        "run-1",
+        {
+            "name": "run-1",
+            "status": "finished",
+            "base_model": tiny_model_dir.name,
+            "base_model_path": str(tiny_model_dir),
+            "method": "lora",
+            "config_yaml": "",
+            "folder": "run-1",
+            "started_at": "2025-01-01T10:00:00",
+            "final_model_dir": "final",
+        },
+    )
+    return project
+
+
+def open_page(qtbot, project, context=None) -> ChatPage:
+    context = context or AppContext(project, HardwareInfo(cpu_cores=2))
+    page = ChatPage(context)
+    qtbot.addWidget(page)
+    page.resize(1280, 800)
+    with qtbot.waitExposed(page):
+        page.show()
+    pages.append(page)
+    return page
+
+
+def pick_tiny_and_run(page, tiny_model_dir) -> None:
+    page.choose_model(0, tiny_model_dir.name)
+    page.choose_model(1, "run-1")
+
+
+def send(qtbot, page, prompt: str, timeout=60_000) -> None:
+    qtbot.keyClicks(page.prompt_edit, prompt)
+    with qtbot.waitSignal(page.reply_finished, timeout=timeout):
+        qtbot.mouseClick(page.send_button, Qt.MouseButton.LeftButton)
+        assert page.is_running() and page.stop_button.isEnabled()
+        assert not page.send_button.isEnabled() and not page.model_combos[0].isEnabled()
+    assert not page.last_error, page.last_error
+
+
+def test_both_panes_stream_what_a_plain_greedy_generate_says(
+    qtbot, chat_project, tiny_model_dir, adapter_dir
+):
+    page = open_page(qtbot, chat_project)
+    assert page.model_combos[1].currentText().startswith("run-1")  # the latest run, by default
+    pick_tiny_and_run(page, tiny_model_dir)
+    page.max_tokens_spin.setValue(24)
+    streamed = {0: [], 1: []}
+    qtbot.keyClicks(page.prompt_edit, "ticket refund")
+    with qtbot.waitSignal(page.reply_finished, timeout=60_000):
+        page.send_button.click()
+        page.job.text.connect(lambda side, piece: streamed[side].append(piece))
+    assert not page.last_error, page.last_error
+
+    messages = conversation_messages("", [], "ticket refund")
+    expected = {
+        0: bare_greedy_reply(tiny_model_dir, None, messages, 24),
+        1: bare_greedy_reply(tiny_model_dir, adapter_dir, messages, 24),
+    }
+    assert expected[1] == ANSWER
+    for side, pane in enumerate(page.panes):
+        assert len(streamed[side]) > 3  # token by token, not all at once
+        assert "".join(streamed[side]) == pane.streamed == expected[side]
+        assert "tokens/s" in pane.stats_label.text() and "app memory" in pane.stats_label.text()
+        assert pane.dataset_button.isEnabled()
+    assert ANSWER in page.panes[1].transcript.toPlainText()
+    assert "ticket refund" in page.panes[0].transcript.toPlainText()
+    (conversation,) = list_conversations(chat_project)
+    stored = load_conversation(chat_project, conversation.id).turns[0]
+    assert stored.answers[0].text == expected[0] and stored.answers[1].text == ANSWER
+    assert conversation.title == "ticket refund"
+    assert page.send_button.isEnabled() and not page.stop_button.isEnabled()
+    assert page.prompt_edit.toPlainText() == ""
+
+
+def test_escape_stops_the_answer_mid_stream(qtbot, chat_project, tiny_model_dir):
+    page = open_page(qtbot, chat_project)
+    pick_tiny_and_run(page, tiny_model_dir)
+    page.max_tokens_spin.setValue(400)
+    pieces = []
+
+    def on_text(side, piece):
+        pieces.append(piece)
+        if len(pieces) == 3:
+            qtbot.keyClick(page.prompt_edit, Qt.Key.Key_Escape)
+
+    qtbot.keyClicks(page.prompt_edit, "hello")
+    with qtbot.waitSignal(page.reply_finished, timeout=60_000):
+        page.send_button.click()
+        page.job.text.connect(on_text)
+    conversation = load_conversation(chat_project, list_conversations(chat_project)[0].id)
+    answers = conversation.turns[0].answers
+    assert answers[0].stopped and answers[0].n_tokens < 400
+    assert 1 not in answers  # stopped before the right model began
+    assert "No answer from this model" in page.panes[1].transcript.toPlainText()
+    assert page.status_label.text() == "Stopped." and page.send_button.isEnabled()
+
+
+def test_an_edited_answer_lands_in_a_dataset_draft_and_an_eval_set(
+    qtbot, chat_project, tiny_model_dir, tmp_path
+):
+    from desktop.dataset.page import DatasetPage
+
+    context = AppContext(chat_project, HardwareInfo(cpu_cores=2))
+    dataset_page = DatasetPage(context)
+    qtbot.addWidget(dataset_page)
+    context.navigate_requested.connect(lambda name, payload: dataset_page.receive(payload))
+    page = open_page(qtbot, chat_project, context)
+    pick_tiny_and_run(page, tiny_model_dir)
+    page.system_edit.setText("Answer in JSON.")
+    page.max_tokens_spin.setValue(16)
+    send(qtbot, page, "ticket billing")
+
+    better = '{"category": "billing", "priority": "high"}'
+    assert page.edit_last_answer(1, better)
+    assert "edited by you" in page.panes[1].transcript.toPlainText()
+    assert not page.edit_last_answer(1, "   ")  # an empty answer is refused, with why
+    assert "empty answer" in page.status_label.text()
+    page.panes[1].dataset_button.click()
+    draft = dataset_page.editor.dataset.examples[-1]
+    assert draft.tags == ("draft",)
+    assert [(m["role"], m["content"]) for m in draft.messages] == [
+        ("system", "Answer in JSON."),
+        ("user", "ticket billing"),
+        ("assistant", better),
+    ]
+    assert dataset_page.autosaver.note == "from chat"
+
+    path = tmp_path / "chat-evals.jsonl"
+    assert page.add_to_eval_set(1, path) and "1 examples" in page.status_label.text()
+    (example,) = load_eval_set_file(path).examples
+    assert example.reference == better and example.user_text == "ticket billing"
+    dataset_page.can_close()
+
+
+def test_conversations_persist_across_pages_and_can_be_renamed_and_deleted(
+    qtbot, chat_project, tiny_model_dir
+):
+    page = open_page(qtbot, chat_project)
+    assert page.no_conversations_label.isVisible() and not page.rename_button.isEnabled()
+    assert page.panes[0].transcript.placeholderText() == EMPTY_LEFT
+    page.choose_model(0, tiny_model_dir.name)
+    page.choose_model(1, NO_SECOND_MODEL)
+    assert not page.panes[1].isVisible()
+    page.temperature_spin.setValue(1.2)
+    page.seed_spin.setValue(11)
+    page.max_tokens_spin.setValue(12)
+    send(qtbot, page, "first question")
+    first_answer = load_conversation(chat_project, page.conversation.id).turns[0].answers[0]
+    send(qtbot, page, "second question")
+    page.new_conversation()
+    assert page.panes[0].transcript.toPlainText() == ""
+    send(qtbot, page, "first question")  # same seed and settings: the same answer
+    again = load_conversation(chat_project, page.conversation.id).turns[0].answers[0]
+    assert again.text == first_answer.text and again.n_tokens == first_answer.n_tokens
+
+    second = open_page(qtbot, chat_project)  # as if the app were opened again
+    assert second.conversation_list.count() == 2
+    assert second.conversation.title == "first question" and len(second.conversation.turns) == 1
+    second.conversation_list.setCurrentRow(1)
+    second.open_conversation(second.conversation_list.item(1).data(Qt.ItemDataRole.UserRole))
+    assert [t.prompt for t in second.conversation.turns] == ["first question", "second question"]
+    assert second.temperature_spin.value() == 1.2 and second.seed_spin.value() == 11
+    assert "second question" in second.panes[0].transcript.toPlainText()
+    assert second.rename_current("Parcel questions")
+    assert second.conversation_list.item(0).text() in ("Parcel questions", "first question")
+    assert not second.rename_current("  ") and "needs a name" in second.status_label.text()
+    second.delete_current()
+    assert second.conversation_list.count() == 1
+    assert [c.title for c in list_conversations(chat_project)] == ["first question"]
+
+
+def test_sending_nothing_says_what_to_do(qtbot, chat_project, tiny_model_dir):
+    page = open_page(qtbot, chat_project)
+    page.choose_model(0, tiny_model_dir.name)
+    assert not page.send()
+    assert page.status_label.text() == "Type a message first." and not page.is_running()
