@@ -16,6 +16,7 @@ from desktop.main_window import MainWindow
 from desktop.project_opening import CannotOpenProject, open_project_folder
 from desktop.settings import app_settings
 from desktop.theme import apply_theme
+from desktop.wheel_guard import install_wheel_guard
 
 
 def application() -> QApplication:
@@ -23,6 +24,7 @@ def application() -> QApplication:
     app.setApplicationName("FineTune Studio")
     app.setOrganizationName("FineTuneStudio")
     apply_theme(app)
+    install_wheel_guard(app)  # the wheel scrolls forms instead of changing their settings
     return app
 
 

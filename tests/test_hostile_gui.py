@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
@@ -403,3 +403,133 @@ def test_decide_back_and_next_stay_in_view_and_each_step_starts_at_the_top(qtbot
     assert page.card.isVisible() and bar.value() == 0
     for button in (page.change_button, page.copy_button):  # the card's actions, in view too
         assert not scroll.isAncestorOf(button) and not button.visibleRegion().isEmpty()
+
+
+# --- 2. the mouse wheel scrolls the page, not the setting under the pointer ------------------
+def _wheel(widget: QWidget, notches: int = -1) -> None:
+    """A real wheel event (one notch down by default) over the middle of `widget`."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+
+    middle = QPointF(widget.rect().center())
+    event = QWheelEvent(
+        middle,
+        QPointF(widget.mapToGlobal(middle.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 120 * notches),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def _value(control):
+    from PySide6.QtWidgets import QComboBox
+
+    return control.currentIndex() if isinstance(control, QComboBox) else control.value()
+
+
+@pytest.fixture
+def tall_form(qtbot):
+    """A form taller than its scroll area, with each kind of control the wheel can change."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import (
+        QComboBox,
+        QDoubleSpinBox,
+        QFormLayout,
+        QLineEdit,
+        QScrollArea,
+        QSlider,
+        QSpinBox,
+    )
+
+    from desktop.app import application
+
+    application()  # as the app starts: the guard is installed on the application
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    body = QWidget()
+    form = QFormLayout(body)
+    name = QLineEdit("run-1")  # where the focus is: first in the form, as on the Train page
+    form.addRow("Name", name)
+    combo = QComboBox()
+    combo.addItems(["auto", "cpu", "cuda", "mps"])
+    combo.setCurrentIndex(1)
+    spin, double, slider = QSpinBox(), QDoubleSpinBox(), QSlider(Qt.Orientation.Horizontal)
+    for control in (spin, double, slider):
+        control.setRange(0, 100)
+        control.setValue(50)
+    form.addRow("Device", combo)
+    form.addRow("Steps", spin)
+    form.addRow("Rate", double)
+    form.addRow("Share", slider)
+    for i in range(30):
+        form.addRow(f"Row {i}", QComboBox())
+    area.setWidget(body)
+    area.resize(400, 200)
+    qtbot.addWidget(area)
+    area.show()
+    qtbot.waitExposed(area)
+    area.activateWindow()
+    qtbot.waitUntil(area.isActiveWindow)
+    name.setFocus()
+    qtbot.waitUntil(name.hasFocus)
+    return area, (combo, spin, double, slider)
+
+
+def test_the_wheel_over_an_unfocused_control_scrolls_the_form(tall_form):
+    area, controls = tall_form
+    bar = area.verticalScrollBar()
+    for control in controls:
+        before, scrolled = _value(control), bar.value()
+        _wheel(control)
+        assert _value(control) == before, type(control).__name__
+        assert bar.value() > scrolled, type(control).__name__  # the form moved instead
+        assert control.focusPolicy() == Qt.FocusPolicy.StrongFocus  # the wheel gives no focus
+
+
+def test_a_focused_control_still_takes_the_wheel(qtbot, tall_form):
+    area, controls = tall_form
+    bar = area.verticalScrollBar()
+    for control in controls:
+        control.setFocus()
+        qtbot.waitUntil(control.hasFocus)
+        before, scrolled = _value(control), bar.value()
+        _wheel(control, notches=1)  # up: each starts above its minimum
+        assert _value(control) != before, type(control).__name__
+        assert bar.value() == scrolled
+
+
+def test_every_page_form_in_a_scroll_area_scrolls_instead_of_changing(qtbot):
+    """The real pages: each unfocused combo or spin box inside a scroll area ignores the wheel."""
+    from PySide6.QtWidgets import QAbstractSpinBox, QComboBox, QScrollArea
+
+    window = build_main_window()
+    qtbot.addWidget(window)
+    window.resize(1000, 560)  # small enough that the forms scroll
+    window.show()
+    window.setFocus()
+    checked = []
+    for spec in window._specs:
+        page = window.show_page(spec.name)
+        QApplication.processEvents()
+        areas = [page] if isinstance(page, QScrollArea) else []  # Estimate is one itself
+        for area in areas + page.findChildren(QScrollArea):
+            if not area.isVisible() or area.widget() is None:
+                continue
+            found = [*area.widget().findChildren(QComboBox)]
+            found += area.widget().findChildren(QAbstractSpinBox)
+            controls = [c for c in found if c.isVisible() and c.isEnabled() and not c.hasFocus()]
+            for control in controls[:6]:
+                before = _value(control)
+                for notches in (-1, 1):  # one of the two can move any control not at a limit
+                    _wheel(control, notches)
+                    assert _value(control) == before, f"{spec.name}: {control.objectName()}"
+                checked.append(spec.name)
+    assert {"estimate", "training"} <= set(checked)
+    for page in window._pages.values():
+        wait = getattr(page, "wait_for_background", None)
+        if callable(wait):
+            wait()
