@@ -174,7 +174,7 @@ class MemoryGuard:
         if not self.stop_reason:
             why = breach(self.limits, reading)
             if why:
-                self.stop_reason = f"{why}; {reading.describe()}"
+                self.stop_reason = why
                 self.on_stop(self.stop_reason)
         elif not self._interrupted and breach(self.limits, reading, HARD_STOP_SHARE):
             # Still climbing after the stop was asked: the step in progress will not end in

@@ -635,7 +635,11 @@ class TrainingSession:
 
     def _memory_stopped(self, config, trainer, logic) -> RunResult:
         """The memory guard stopped the run: keep the checkpoint, say what to change."""
-        from core.training.preflight import PreflightReport, suggest_fitting_settings
+        from core.training.preflight import (
+            PreflightReport,
+            Suggestion,
+            suggest_fitting_settings,
+        )
 
         self._close_memory_guard()
         step = int(trainer.state.global_step) if trainer is not None else 0
@@ -653,20 +657,34 @@ class TrainingSession:
             out_of_memory=True,
         )
         suggestions = suggest_fitting_settings(config, empty)
+        if config.max_seq_length >= 256 and not any(
+            "max_seq_length" in s.changes for s in suggestions
+        ):
+            # On the CPU the sequence length is the biggest lever (activations grow with it).
+            suggestions.insert(
+                0,
+                Suggestion(
+                    f"max sequence length {config.max_seq_length // 2}",
+                    {"max_seq_length": config.max_seq_length // 2},
+                    "Activations grow with sequence length; longer conversations are cut.",
+                ),
+            )
         self._suggestions = [s.as_dict() for s in suggestions]
         latest = runs.latest_checkpoint(self.folder) if self.folder else None
         where = f"at step {step}" if step else "before the first training step"
         kept = (
-            f" Its checkpoint {latest.name} is kept: Continue run resumes it (with the "
-            "settings below it needs less memory)."
+            f" The checkpoint of step {latest.name.rsplit('-', 1)[-1]} is kept."
             if latest
-            else " There is no checkpoint yet; start it again with less memory-hungry settings."
+            else " There is no checkpoint yet, so start it again with the settings below."
         )
+        remedies = "; ".join(s.label for s in suggestions)
+        if config.method == "full":
+            remedies += "; LoRA or QLoRA instead of full fine-tuning"
+        then = " Then Continue run resumes it with them." if latest else ""
         reason = (
             f"Out of memory: the memory guard stopped the run {where}, before the system "
-            f"would have closed the app ({self.memory_stop_reason}).{kept} Try: "
-            + "; ".join(s.label for s in suggestions)
-            + " (or LoRA/QLoRA instead of full fine-tuning)."
+            f"would have closed the app ({self.memory_stop_reason}).{kept} Less memory: "
+            f"{remedies}.{then}"
         )
         peak = self.memory_guard.peak_rss_bytes if self.memory_guard is not None else None
         if self._recorder is not None:

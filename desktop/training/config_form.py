@@ -44,7 +44,10 @@ ZERO_MEANS = {
     "checkpoint_every_steps": "auto",
     "early_stopping_patience": "off",
     "cpu_threads": "auto",
+    "memory_stop_available_percent": "off",
+    "memory_stop_rss_percent": "off",
 }
+PERCENT_FIELDS = ("memory_stop_available_percent", "memory_stop_rss_percent")
 FLOAT_PLACEHOLDERS = {"learning_rate": "auto: 2e-4 for LoRA and QLoRA, 2e-5 for full"}
 # Rarely changed: folded away until the user opens them.
 FOLDED_GROUPS = ("Monitoring",)
@@ -159,6 +162,9 @@ class ConfigForm(QObject):
             control.setGroupSeparatorShown(True)
             if name in ZERO_MEANS:
                 control.setSpecialValueText(ZERO_MEANS[name])
+            if name in PERCENT_FIELDS:
+                control.setRange(0, 100)
+                control.setSuffix(" %")
             control.valueChanged.connect(self._edited)
             get = control.value
 
@@ -300,6 +306,18 @@ class ConfigForm(QObject):
         for text, value in versions:
             combo.addItem(text, value)
         self.editors["dataset_version"].set(current)
+        self._loading = False
+        self.validate()
+
+    def set_choices(self, name: str, choices: list[str]) -> None:
+        """Offer only these choices for a drop-down field (the devices this machine has);
+        a current value that is no longer offered falls back to the first choice."""
+        combo: QComboBox = self.editors[name].editor
+        current = combo.currentText()
+        self._loading = True
+        combo.clear()
+        combo.addItems(list(choices))
+        combo.setCurrentIndex(max(0, combo.findText(current)))
         self._loading = False
         self.validate()
 

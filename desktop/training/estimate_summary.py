@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-REFERENCE_GPU = "RTX 4090"  # shown when this machine has no CUDA GPU
+GIB = 1024**3
 CHARS_PER_TOKEN = 4  # the usual rough figure for English text
 COUNT_LINES_UNDER_BYTES = 50 * 1024**2  # counting lines of bigger files would stall the GUI
 
@@ -58,9 +58,25 @@ def data_facts(config, version=None) -> DataFacts:
     return DataFacts(train_examples, avg, f"{source}, about {CHARS_PER_TOKEN} characters a token")
 
 
-def summarize(config, model_path: str | Path | None, hardware, facts: DataFacts) -> EstimateSummary:
+def _data_line(facts: DataFacts, settings) -> str:
+    if facts.examples and facts.avg_tokens:
+        return f"Data: {facts.examples:,} examples of about {facts.avg_tokens} tokens ({facts.source})."
+    return (
+        f"Data: {facts.source}; the estimate assumes {settings.examples:,} examples of "
+        f"{settings.avg_tokens} tokens."
+    )
+
+
+def summarize(
+    config,
+    model_path: str | Path | None,
+    hardware,
+    facts: DataFacts,
+    ram: tuple[int | None, int | None] | None = None,
+) -> EstimateSummary:
+    """ram: (available, total) bytes of this machine's RAM; read with psutil when None."""
     try:
-        from core.estimate import detected_gpu, estimate, find_gpu, load_architecture
+        from core.estimate import detected_gpu, estimate, load_architecture
         from core.estimate.from_train_config import run_settings_from_train_config
     except ImportError:
         return EstimateSummary(
@@ -69,30 +85,26 @@ def summarize(config, model_path: str | Path | None, hardware, facts: DataFacts)
             None,
         )
     gpu = detected_gpu(hardware) if hardware is not None else None
-    details: list[str] = []
-    if gpu is None:
-        gpu = find_gpu(REFERENCE_GPU)
-        details.append(
-            f"No CUDA GPU here, so the run trains on the CPU in RAM; figures are for an "
-            f"{gpu.name} ({gpu.memory_gib:.0f} GiB) for reference. Pre-flight measures this machine."
-        )
-        device = "cpu"
-    else:
-        device = "cuda"
     try:
         model = load_architecture(model_path or config.base_model)
     except Exception as error:  # an unknown folder or name: the estimate is optional
-        return EstimateSummary(f"No estimate for this model: {error}", details, None)
+        return EstimateSummary(f"No estimate for this model: {error}", [], None)
     try:
         settings = run_settings_from_train_config(
             config,
-            bf16_supported=gpu.bf16,
+            bf16_supported=bool(gpu and gpu.bf16),
+            device="cuda" if gpu is not None else "cpu",
             examples=facts.examples,
             avg_tokens=facts.avg_tokens,
         )
+    except Exception as error:
+        return EstimateSummary(f"No estimate for these settings: {error}", [], None)
+    if gpu is None:
+        return _summarize_ram(model, settings, facts, ram)
+    try:
         result = estimate(model, settings, gpu)
     except Exception as error:
-        return EstimateSummary(f"No estimate for these settings: {error}", details, None)
+        return EstimateSummary(f"No estimate for these settings: {error}", [], None)
     hours = result.hours
     if hours * 60 < 1:
         duration = "under a minute"
@@ -100,13 +112,46 @@ def summarize(config, model_path: str | Path | None, hardware, facts: DataFacts)
         duration = f"about {hours * 60:.0f} min"
     else:
         duration = f"about {hours:.1f} h"
-    where = "this GPU" if device == "cuda" else gpu.name
-    headline = f"Peak {result.peak_gib:.1f} GiB on {where}: {result.fit_summary()}; {duration}."
-    details.append(
-        f"Data: {facts.examples:,} examples of about {facts.avg_tokens} tokens ({facts.source})."
-        if facts.examples and facts.avg_tokens
-        else f"Data: {facts.source}; the estimate assumes {settings.examples:,} examples of "
-        f"{settings.avg_tokens} tokens."
+    headline = f"Peak {result.peak_gib:.1f} GiB on this GPU: {result.fit_summary()}; {duration}."
+    details = [_data_line(facts, settings), *result.warnings]
+    return EstimateSummary(headline, details, result.fits)
+
+
+def _summarize_ram(model, settings, facts: DataFacts, ram) -> EstimateSummary:
+    """No CUDA GPU: the run trains on the CPU, in this machine's RAM."""
+    from core.estimate.cpu_ram import estimate_cpu_ram, this_machine_ram
+
+    available, total = ram if ram is not None else this_machine_ram()
+    try:
+        result = estimate_cpu_ram(model, settings, available, total)
+    except Exception as error:
+        return EstimateSummary(f"No estimate for these settings: {error}", [], None)
+    need = result.peak_bytes / GIB
+    if available:
+        verdict = "fits" if result.fits else "does not fit"
+        headline = (
+            f"About {need:.1f} GiB of RAM on this machine ({available / GIB:.1f} GiB of "
+            f"{(total or 0) / GIB:.0f} GiB free): {verdict}."
+        )
+    else:
+        headline = f"About {need:.1f} GiB of RAM (free RAM unknown here)."
+    parts = ", ".join(
+        f"{key} {value / GIB:.2f}" for key, value in result.breakdown.items() if value >= 0.01 * GIB
     )
-    details += list(result.warnings)
+    tensors = f" (GiB: {parts})" if parts else " (under 0.01 GiB each)"
+    details = [
+        "No CUDA GPU here: the run trains on the CPU, in RAM. "
+        f"That is {result.baseline_bytes / GIB:.1f} GiB for Python and the libraries plus "
+        f"the run's tensors{tensors}.",
+        _data_line(facts, settings),
+    ]
+    if result.fits is False:
+        details.append(
+            "It would not fit: shorten the max sequence length, lower the micro batch (raise "
+            "gradient accumulation to keep the effective batch), turn on gradient "
+            "checkpointing, or use LoRA instead of full fine-tuning. The memory guard stops "
+            "a run that runs out before the system closes the app."
+        )
+    else:
+        details.append("Pre-flight measures the real peak and step time on this machine.")
     return EstimateSummary(headline, details, result.fits)

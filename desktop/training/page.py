@@ -28,11 +28,22 @@ from PySide6.QtWidgets import (
 )
 
 from core.models.registry import list_base_models
-from core.training.config import PRESETS, TrainConfig, TrainConfigError, apply_preset
+from core.training.config import (
+    CPU_PRESET,
+    PRESETS,
+    TrainConfig,
+    TrainConfigError,
+    apply_preset,
+    config_from_dict,
+    config_to_yaml,
+    default_config,
+)
+from core.training.device import offered_devices
 from core.training.observer import FAILED, FINISHED, PAUSED, STOPPED, STOPPING, RunResult
 from core.training.runs import list_runs, load_run
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
+from desktop.models.picker import attach_model_picker
 from desktop.training.advice_actions import action_for
 from desktop.training.config_form import ConfigForm
 from desktop.training.estimate_summary import data_facts, summarize
@@ -63,6 +74,21 @@ PRESET_SHORT_NAMES = {
     "domain_adaptation": "Domain",
     "new_reasoning": "Reasoning",
 }
+PREFLIGHT_TOOLTIP = (
+    "Run 3 real steps on the longest batch: measure peak memory and step time, and get "
+    "settings that fit if it would run out of memory. Click again to cancel."
+)
+# The Train settings of each project, saved in its database on every change and at Start.
+SETTINGS_META_KEY = "train_settings"
+# Changing these is how a run that ran out of memory continues with less.
+MEMORY_FIELDS = (
+    "micro_batch_size",
+    "gradient_accumulation",
+    "gradient_checkpointing",
+    "max_seq_length",
+    "memory_stop_available_percent",
+    "memory_stop_rss_percent",
+)
 
 
 def create_page(context: AppContext) -> QWidget:
@@ -86,12 +112,17 @@ class TrainingPage(QWidget):
         self._versions: dict[str, object] = {}
         self._model_paths: dict[str, Path | None] = {}
         self._preflight_task: BackgroundTask | None = None
+        self._preflight_cancelling = False
         self._replay_task: BackgroundTask | None = None
         self._shown_run_id = ""
         self._paused = False
         self._closing = False  # set while the window waits for a stopping run
 
         self.form = ConfigForm(self)
+        # The picker (desktop/models): every model on this machine, and Hub downloads.
+        attach_model_picker(
+            self.form.editors["base_model"].editor, lambda: self.context.project, self._model_picked
+        )
         self.monitor = RunMonitor()
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.setChildrenCollapsible(False)
@@ -108,15 +139,24 @@ class TrainingPage(QWidget):
         self._estimate_timer.setSingleShot(True)
         self._estimate_timer.setInterval(200)
         self._estimate_timer.timeout.connect(self.update_estimate)
+        self._estimate_timer.timeout.connect(self.save_settings)
         self.form.changed.connect(self._form_changed)
         self._connect_host()
         self._connect_monitor()
         self._shortcuts()
-        context.project_changed.connect(self.refresh)
+        context.project_changed.connect(self._project_changed)
         app = QApplication.instance()
         if app is not None:  # last line of defence: never let Qt destroy a running thread
             app.aboutToQuit.connect(self._shutdown_quietly)
+        self.form.set_choices("device", offered_devices(context.hardware))
         self.refresh()
+        self.restore_settings()
+
+    def _project_changed(self, *_args) -> None:
+        self.refresh()
+        self.restore_settings()
+        self._show_preflight("", None)
+        self.preflight_label.hide()
 
     # --- building -----------------------------------------------------------------------
     def _setup_panel(self) -> QWidget:
@@ -151,6 +191,17 @@ class TrainingPage(QWidget):
             self.preset_buttons[preset.name] = button
         presets.addStretch(1)
         column.addLayout(presets)
+        machine = QHBoxLayout()
+        machine.setSpacing(4)
+        machine.addWidget(QLabel("Machine"))
+        cpu = QPushButton("CPU: LoRA, 512 tokens, micro batch 2")
+        cpu.setObjectName("preset_cpu")
+        cpu.setToolTip(f"{CPU_PRESET.label}: {CPU_PRESET.description}")
+        cpu.clicked.connect(lambda _=False: self.apply_preset(CPU_PRESET.name))
+        machine.addWidget(cpu)
+        machine.addStretch(1)
+        column.addLayout(machine)
+        self.preset_buttons[CPU_PRESET.name] = cpu
 
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -172,13 +223,12 @@ class TrainingPage(QWidget):
 
         preflight_row = QHBoxLayout()
         self.preflight_button = QPushButton("Pre-flight check")
-        self.preflight_button.setToolTip(
-            "Run 3 real steps on the longest batch: measure peak memory and step time, and "
-            "get settings that fit if it would run out of memory"
-        )
-        self.preflight_button.clicked.connect(self.run_preflight)
+        self.preflight_button.setToolTip(PREFLIGHT_TOOLTIP)
+        self.preflight_button.clicked.connect(self._preflight_clicked)
         self.preflight_busy = QProgressBar()
-        self.preflight_busy.setRange(0, 0)
+        self.preflight_busy.setObjectName("preflightProgress")
+        self.preflight_busy.setRange(0, 100)
+        self.preflight_busy.setTextVisible(False)
         self.preflight_busy.setMaximumWidth(90)
         self.preflight_busy.hide()
         preflight_row.addWidget(self.preflight_button)
@@ -235,6 +285,10 @@ class TrainingPage(QWidget):
             QShortcut(QKeySequence(keys), self, activated=slot)
 
     # --- the project's models, dataset versions and runs ------------------------------------
+    def _model_picked(self, model) -> None:
+        self.refresh()  # a model just downloaded joins the list
+        self.form.editors["base_model"].set(model.name)
+
     def refresh(self, *_args) -> None:
         project = self.context.project
         models = []
@@ -242,6 +296,8 @@ class TrainingPage(QWidget):
         for model in list_base_models(project):
             if model.source == "bundled":
                 text = f"{model.name} (bundled)"
+            elif model.source == "hub":
+                text = f"{model.name} (Hugging Face cache)"
             else:
                 text = f"{model.name} ({model.path})"
             models.append((text, model.name))
@@ -288,10 +344,44 @@ class TrainingPage(QWidget):
 
     # --- the form ---------------------------------------------------------------------------
     def apply_preset(self, name: str) -> None:
+        preset = CPU_PRESET if name == CPU_PRESET.name else PRESETS[name]
         base = self.form.config() or TrainConfig()
         changed = apply_preset(base, name)
-        self.form.set_values({k: getattr(changed, k) for k in PRESETS[name].changes})
-        self.context.show_status(f"Preset: {PRESETS[name].label}. {PRESETS[name].description}")
+        self.form.set_values({k: getattr(changed, k) for k in preset.changes})
+        self.context.show_status(f"Preset: {preset.label}. {preset.description}")
+
+    # --- settings kept per project ------------------------------------------------------
+    def restore_settings(self) -> None:
+        """The project's last Train settings; a new project starts from this machine's
+        defaults (the CPU preset without a CUDA GPU)."""
+        project = self.context.project
+        has_cuda = bool(self.context.hardware is not None and self.context.hardware.has_cuda)
+        config = default_config(has_cuda)
+        note = ""
+        saved = project.get_meta(SETTINGS_META_KEY) if project is not None else None
+        if saved:
+            import yaml
+
+            try:
+                config = config_from_dict(yaml.safe_load(saved) or {}, "the saved Train settings")
+            except (TrainConfigError, yaml.YAMLError) as error:
+                note = f"The saved Train settings could not be used ({error}); defaults shown."
+        self.form.set_config(config)
+        self._estimate_timer.stop()  # restoring is not an edit: nothing to save back
+        self.update_estimate()
+        if note:
+            self.context.show_status(note, 10_000)
+
+    def save_settings(self) -> bool:
+        """Keep the form's settings in the project (only valid ones; atomic in SQLite)."""
+        project = self.context.project
+        config = self.form.config()
+        if project is None or config is None:
+            return False
+        text = config_to_yaml(config)
+        if project.get_meta(SETTINGS_META_KEY) != text:
+            project.set_meta(SETTINGS_META_KEY, text)
+        return True
 
     def _form_changed(self) -> None:
         self.start_hint.hide()
@@ -344,31 +434,67 @@ class TrainingPage(QWidget):
         self.start_hint.setVisible(bool(text))
 
     # --- pre-flight -------------------------------------------------------------------------
+    def _preflight_clicked(self) -> None:
+        if self._preflight_task is not None:
+            self.cancel_preflight()
+        else:
+            self.run_preflight()
+
     def run_preflight(self) -> None:
         if self._preflight_task is not None or self.host.is_busy():
             return
         config = self._checked_config()
         if config is None:
             return
-        from core.training.preflight import run_preflight
+        self.save_settings()
+        from core.training.preflight import PreflightCancelled, run_preflight
 
         project = self.context.project
-        task = BackgroundTask(lambda _report, _cancelled: run_preflight(project, config), self)
+
+        def check(report, cancelled):
+            try:
+                return run_preflight(project, config, report=report, cancelled=cancelled)
+            except PreflightCancelled:
+                return None
+
+        task = BackgroundTask(check, self)
+        task.progress.connect(self._preflight_progress)
         task.succeeded.connect(self._preflight_done)
         task.failed.connect(
-            lambda message: self._show_preflight(f"Pre-flight failed: {message}", False)
+            lambda message: self._show_preflight(
+                f"Pre-flight failed: {message}. Check the settings marked above, or start "
+                "the run: it reports the same problem with more detail in its log.",
+                False,
+            )
         )
         task.finished.connect(self._preflight_finished)
         self._preflight_task = task
+        self.preflight_busy.setValue(0)
         self.preflight_busy.show()
-        self.preflight_button.setEnabled(False)
+        self.preflight_button.setText("Cancel pre-flight")
+        self.preflight_button.setToolTip("Stop the pre-flight check (nothing is changed)")
         self.start_button.setEnabled(False)
-        self._show_preflight(
-            "Pre-flight: loading the model and running 3 steps on the longest batch…", None
-        )
+        self._show_preflight("Pre-flight: reading and tokenizing the data…", None)
         task.start()
 
+    def cancel_preflight(self) -> None:
+        task = self._preflight_task
+        if task is not None:
+            task.cancel()
+            self._preflight_cancelling = True
+            self.preflight_button.setEnabled(False)
+            self._show_preflight("Cancelling the pre-flight check after the current step…", None)
+
+    def _preflight_progress(self, fraction: float, message: str) -> None:
+        if self._preflight_task is None or self._preflight_cancelling:
+            return
+        self.preflight_busy.setValue(int(fraction * 100))
+        self.preflight_label.setText(message)
+
     def _preflight_done(self, report) -> None:
+        if report is None:
+            self._show_preflight("Pre-flight cancelled: nothing was changed.", None)
+            return
         self._show_preflight(report.message, report.fits)
         for suggestion in report.suggestions:
             button = QPushButton(f"Use: {suggestion.label}")
@@ -386,11 +512,14 @@ class TrainingPage(QWidget):
         color = {True: "#2e7d32", False: "#d23f31"}.get(fits, "palette(window-text)")
         self.preflight_label.setStyleSheet(f"color: {color};")
         self.preflight_label.setText(text)
-        self.preflight_label.show()
+        self.preflight_label.setVisible(bool(text))
 
     def _preflight_finished(self) -> None:
         self._preflight_task = None
+        self._preflight_cancelling = False
         self.preflight_busy.hide()
+        self.preflight_button.setText("Pre-flight check")
+        self.preflight_button.setToolTip(PREFLIGHT_TOOLTIP)
         self._update_start_controls()
 
     # --- running ----------------------------------------------------------------------------
@@ -401,15 +530,58 @@ class TrainingPage(QWidget):
         config = self._checked_config()
         if config is None:
             return False
+        self.save_settings()
         self._begin(config, None)
         return True
 
     def continue_run(self) -> bool:
+        """Resume the chosen run from its last checkpoint; False (and why) if it cannot."""
         run_id = self.monitor.run_combo.currentData() or ""
         if not run_id or self.host.is_busy() or self._preflight_task is not None or self._closing:
             return False
-        self._begin(None, run_id)
+        why = self._why_not_resumable(run_id)
+        if why:
+            self.monitor.set_status(why)
+            return False
+        self._begin(self._continue_config(run_id), run_id)
         return True
+
+    def _continue_config(self, run_id: str) -> TrainConfig | None:
+        """A run that ran out of memory continues with the memory settings now in the form
+        (after the user applied the advice); any other run with its own settings."""
+        try:
+            run = load_run(self.context.project, run_id)
+            if not (run.reason or "").startswith("Out of memory"):
+                return None
+            form = self.form.config()
+            if form is None:
+                return None
+            own = run.config()
+            changes = {
+                name: getattr(form, name)
+                for name in MEMORY_FIELDS
+                if getattr(form, name) != getattr(own, name)
+            }
+            return own.replace(**changes) if changes else None
+        except Exception:
+            return None
+
+    def _why_not_resumable(self, run_id: str) -> str:
+        """Why Continue cannot resume this run ("" when it can)."""
+        try:
+            run = load_run(self.context.project, run_id)
+        except Exception as error:
+            return f"Cannot continue: {error}"
+        if run.resumable:
+            return ""
+        if run.status == FINISHED:
+            return "This run has finished: there is nothing to continue. Start a new run."
+        if run.status == "running":
+            return "This run is training right now (in this or another window)."
+        return (
+            f"This run {run.status} before its first checkpoint was saved, so there is nothing "
+            "to continue from: start it again (Start training)."
+        )
 
     def _begin(self, config: TrainConfig | None, resume_run: str | None) -> None:
         self._cancel_replay()
@@ -418,6 +590,9 @@ class TrainingPage(QWidget):
             self._shown_run_id = ""
         self.last_result = None
         self._paused = False
+        # A pre-flight verdict (red or green) was for the settings before this run.
+        self._show_preflight("", None)
+        self.start_hint.hide()
         self.monitor.status_label.setStyleSheet("")
         self.monitor.set_status("Starting…")
         self.monitor.set_controls("running")
@@ -473,7 +648,8 @@ class TrainingPage(QWidget):
     def _on_finished(self, result: RunResult) -> None:
         self.last_result = result
         self.monitor.set_status(self.result_text(result))
-        style = "color: #d23f31;" if result.status == FAILED else ""
+        bad = result.status == FAILED or (result.reason or "").startswith("Out of memory")
+        style = "color: #d23f31;" if bad else ""
         self.monitor.status_label.setStyleSheet(style)
         steps = (
             f" · {result.steps_done:,} of {result.max_steps:,} steps" if result.max_steps else ""
@@ -505,7 +681,11 @@ class TrainingPage(QWidget):
             )
         if result.final_model_dir is not None:
             parts.append(f"Final model: {result.final_model_dir}")
-        if result.status in (STOPPED, FAILED) and result.steps_done:
+        if (
+            result.status in (STOPPED, FAILED)
+            and result.steps_done
+            and "Continue run" not in (result.reason or "")
+        ):
             parts.append("Continue run resumes it from its last checkpoint.")
         return " ".join(parts)
 
@@ -513,7 +693,8 @@ class TrainingPage(QWidget):
         busy = self.host.is_busy() if running is None else running
         idle = not busy and self._preflight_task is None
         self.start_button.setEnabled(idle)
-        self.preflight_button.setEnabled(idle)
+        # While pre-flight runs, its button is the way to cancel it.
+        self.preflight_button.setEnabled(not busy and not self._preflight_cancelling)
         for button in self.preset_buttons.values():
             button.setEnabled(not busy)
         self._update_continue_button()
@@ -576,7 +757,11 @@ class TrainingPage(QWidget):
             else ""
         )
         reason = f" {run.reason}" if run.reason else ""
-        monitor.status_label.setStyleSheet("color: #d23f31;" if run.status == FAILED else "")
+        why_not = self._why_not_resumable(run.run_id) if run.status != FINISHED else ""
+        if why_not and run.status != "running":
+            reason += f" {why_not}"
+        bad = run.status == FAILED or (run.reason or "").startswith("Out of memory")
+        monitor.status_label.setStyleSheet("color: #d23f31;" if bad else "")
         monitor.set_status(
             f"{run.name}: {run.status} after {run.steps_done:,} steps, "
             f"{format_duration(run.duration_s)} ({run.method} on {run.device or 'unknown device'})."
@@ -596,13 +781,19 @@ class TrainingPage(QWidget):
 
     def _update_continue_button(self) -> None:
         run_id = self.monitor.run_combo.currentData() or ""
-        resumable = False
-        if run_id and not self.host.is_busy():
-            try:
-                resumable = load_run(self.context.project, run_id).resumable
-            except Exception:
-                resumable = False
-        self.monitor.continue_button.setEnabled(resumable)
+        if not run_id:
+            why = "No run chosen: pick a stopped, failed or interrupted run above."
+        elif self.host.is_busy():
+            why = "A run is training; continue another one when it has ended."
+        else:
+            why = self._why_not_resumable(run_id)
+        button = self.monitor.continue_button
+        button.setEnabled(not why)
+        button.setToolTip(
+            why
+            or "Resume this run from its last checkpoint (a run that ran out of memory "
+            "continues with the memory settings now on the left)"
+        )
 
     # --- other pages and closing -------------------------------------------------------
     def receive(self, payload) -> None:
