@@ -1,0 +1,174 @@
+"""What streaming a chat reply costs: our path against a bare transformers generate call.
+
+Ours is core.chat.generation.generate_reply (chat template, incremental decoding of every
+token, a Stop check per token, the text handed to a callback). The baseline is a bare
+`model.generate` on the same tokens with a streamer that only notes when the first token
+came. Both run greedy on the same prompt and model with the same thread count, taking
+turns in the same process (the machine is noisy); medians are compared.
+
+Model: the bundled SmolLM2-135M if it is prepared, else the tiny test model (or --model).
+Usage: python benchmarks/chat_streaming.py [--tokens 32] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+PROMPT = "My parcel is a week late and nobody answers my emails. What should I do?"
+SYSTEM = "You are a support assistant. Be brief and polite."
+
+
+class _FirstTokenClock:
+    """The baseline's only streaming work: note when the first new token arrives."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.first_at: float | None = None
+
+    def put(self, value) -> None:
+        self.calls += 1
+        if self.calls == 2:  # the first call is the prompt
+            self.first_at = time.perf_counter()
+
+    def end(self) -> None:
+        pass
+
+
+def _model_folder(requested: str | None, scratch: Path) -> Path:
+    if requested:
+        return Path(requested)
+    from core.models.bundled import bundled_model_dir, is_converted
+
+    if is_converted():
+        return bundled_model_dir()
+    from core.models.tiny_model import build_tiny_model
+
+    return build_tiny_model(scratch / "tiny-model")
+
+
+def bare_run(loaded, messages, tokens: int) -> tuple[float, float, int]:
+    """(seconds to first token, total seconds, new tokens) for a bare generate call."""
+    import torch
+
+    from core.chat.generation import stop_token_ids
+    from core.evaluation.generation import render_prompt
+
+    started = time.perf_counter()
+    tokenizer = loaded.tokenizer
+    inputs = tokenizer(
+        render_prompt(tokenizer, messages), add_special_tokens=False, return_tensors="pt"
+    ).to(loaded.device)
+    clock = _FirstTokenClock()
+    with torch.inference_mode():
+        output = loaded.model.generate(
+            **inputs,
+            max_new_tokens=tokens,
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=stop_token_ids(loaded),
+            streamer=clock,
+        )
+    total = time.perf_counter() - started
+    stops = set(stop_token_ids(loaded))
+    new = output[0, inputs["input_ids"].shape[1] :].tolist()
+    kept = next((k for k, token in enumerate(new) if token in stops), len(new))
+    return clock.first_at - started, total, kept  # counted as ours: no end-of-turn token
+
+
+def _time_our_streamer() -> list[float]:
+    """Wrap our streamer so the time spent in it (not in the model) is added up."""
+    from core.chat import generation
+
+    spent = [0.0]
+    original = generation._TextStreamer.put
+
+    def timed_put(self, value):
+        start = time.perf_counter()
+        original(self, value)
+        spent[0] += time.perf_counter() - start
+
+    generation._TextStreamer.put = timed_put
+    return spent
+
+
+def main() -> None:
+    import torch
+
+    from core.chat.generation import (
+        ChatSettings,
+        conversation_messages,
+        cpu_thread_count,
+        generate_reply,
+        load_chat_model,
+    )
+    from core.evaluation.models import baseline_spec
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", help="model folder (default: bundled SmolLM2, else tiny)")
+    parser.add_argument("--tokens", type=int, default=32, help="new tokens per reply")
+    parser.add_argument("--repeats", type=int, default=3, help="replies per side")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = _model_folder(args.model, Path(scratch))
+        loaded = load_chat_model(baseline_spec(folder))
+    messages = conversation_messages(SYSTEM, [], PROMPT)
+    settings = ChatSettings(max_new_tokens=args.tokens)
+    if loaded.device == "cpu":
+        torch.set_num_threads(cpu_thread_count())  # the baseline gets the same threads as ours
+    generate_reply(loaded, messages, ChatSettings(max_new_tokens=4))  # warm-up, both sides
+    bare_run(loaded, messages, 4)
+
+    streaming_seconds = _time_our_streamer()
+    ours, bare = [], []
+    for repeat in range(args.repeats):
+        order = ("ours", "bare") if repeat % 2 == 0 else ("bare", "ours")
+        for side in order:
+            if side == "ours":
+                pieces: list[str] = []
+                reply = generate_reply(loaded, messages, settings, on_text=pieces.append)
+                ours.append((reply.first_token_seconds, reply.seconds, reply.n_tokens))
+            else:
+                bare.append(bare_run(loaded, messages, args.tokens))
+
+    pair_ratios = [(o[2] / o[1]) / (b[2] / b[1]) for o, b in zip(ours, bare)]
+    ours_tokens = sum(r[2] for r in ours)
+    ours_seconds = sum(r[1] for r in ours)
+
+    def summary(runs):
+        first = statistics.median(r[0] for r in runs)
+        rate = statistics.median(r[2] / r[1] for r in runs)
+        return first, rate
+
+    ours_first, ours_rate = summary(ours)
+    bare_first, bare_rate = summary(bare)
+    print(
+        f"model: {Path(folder).name}, device {loaded.device}, threads {torch.get_num_threads()}, "
+        f"up to {args.tokens} new tokens, {args.repeats} replies per side"
+    )
+    print(f"bare generate:  first token {bare_first * 1000:7.1f} ms   {bare_rate:7.1f} tokens/s")
+    print(f"our streaming:  first token {ours_first * 1000:7.1f} ms   {ours_rate:7.1f} tokens/s")
+    print(
+        f"our streaming work (incremental decoding, callback): "
+        f"{streaming_seconds[0] / max(1, ours_tokens) * 1e6:.0f} us a token, "
+        f"{streaming_seconds[0] / ours_seconds:.1%} of our reply time"
+    )
+    print(
+        f"RATIO tokens/s ours/bare: {statistics.median(pair_ratios):.2f}x (median of "
+        f"{len(pair_ratios)} side-by-side pairs; target >= 0.95x); "
+        f"first-token latency bare/ours: {bare_first / ours_first:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
