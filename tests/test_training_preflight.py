@@ -147,3 +147,44 @@ def test_a_run_that_would_not_fit_stops_before_training(
     (advice,) = [a for a in read_advice(result.folder) if a.kind == "out_of_memory"]
     assert advice.action == "apply_settings" and advice.details["suggestions"]
     assert (result.folder / "preflight.json").is_file()
+
+
+def test_preflight_reports_its_phases_and_stops_at_its_time_limit(
+    project, tiny_model_dir, tmp_path
+):
+    heard: list[str] = []
+    report = run_preflight(
+        project,
+        _config(tiny_model_dir, tmp_path),
+        report=lambda _fraction, message: heard.append(message),
+        time_limit_s=0,
+    )
+    assert not report.fits and "time limit" in report.stopped
+    assert report.message.startswith("Pre-flight stopped early: it hit its time limit")
+    assert heard[0].startswith("Pre-flight: reading")
+
+
+def test_a_cancelled_preflight_raises_and_leaves_nothing(project, tiny_model_dir, tmp_path):
+    from core.training.preflight import PreflightCancelled
+
+    with pytest.raises(PreflightCancelled):
+        run_preflight(project, _config(tiny_model_dir, tmp_path), cancelled=lambda: True)
+
+
+def test_a_cpu_run_that_cannot_fit_in_ram_is_not_measured(project, tiny_model_dir, tmp_path):
+    """Measuring it would grow the app past the machine's RAM; the estimate says so first."""
+    import psutil
+
+    # Activations of 4096 sequences of 32k tokens: far beyond any machine's RAM.
+    config = _config(
+        tiny_model_dir, tmp_path, device="cpu", micro_batch_size=4096, max_seq_length=32768
+    )
+    before = psutil.Process().memory_info().rss
+    report = run_preflight(project, config)
+    assert not report.fits and not report.measured and report.peak_memory_bytes is None
+    assert report.estimate["fits"] is False
+    assert report.estimate["peak_bytes"] > psutil.virtual_memory().total
+    assert report.message.startswith("Not run: this run would need about")
+    labels = [s.label for s in report.suggestions]
+    assert any("micro batch" in label for label in labels), labels
+    assert psutil.Process().memory_info().rss - before < 2 * GIB

@@ -647,7 +647,7 @@ def run_preflight(
     import threading
 
     from core.training.device import cpu_threads, resolve_device
-    from core.training.memory_guard import MemoryGuard, MemoryLimits
+    from core.training.memory_guard import MemoryGuard, MemoryGuardInterrupt, MemoryLimits
     from core.training.model_loading import load_tokenizer
     from core.training.prepare import read_data, resolve_base_model, tokenize_data
     from core.training.schedule import total_steps
@@ -691,5 +691,23 @@ def run_preflight(
                 verify=verify,
                 watch=watch,
             )
+    except (PreflightStopped, MemoryGuardInterrupt) as error:
+        # Stopped before the steps (while reading the data): nothing measured.
+        reason = guard.stop_reason if isinstance(error, MemoryGuardInterrupt) else str(error)
+        stopped = PreflightReport(
+            fits=False,
+            device=config.device,
+            memory_kind="",
+            peak_memory_bytes=None,
+            static_memory_bytes=None,
+            budget_bytes=None,
+            micro_step_time_s=None,
+            step_time_s=None,
+            estimated_run_time_s=None,
+            batch_tokens=0,
+            stopped=reason or "the memory guard stopped it",
+        )
+        stopped.suggestions = suggest_fitting_settings(config, stopped)
+        return stopped
     finally:
         guard.close()
