@@ -117,7 +117,8 @@ class FindingsPanel(QWidget):
         top.addWidget(self.filter_box)
         self.fix_all_button = QPushButton("Fix all certain ones")
         self.fix_all_button.setToolTip(
-            "Apply every fix that is certain (such as trimming whitespace) as one step you can undo"
+            "Apply every fix that is certain as one step you can undo: trim whitespace, use "
+            "the common system prompt, delete exact copies of an earlier example"
         )
         self.fix_all_button.clicked.connect(self.fix_all_requested)
         top.addWidget(self.fix_all_button)

@@ -25,7 +25,11 @@ class FixPlan:
         if self.fixed:
             parts.append(f"fixed {self.fixed:,} example(s)")
         if self.removed:
-            parts.append(f"deleted {self.removed:,} duplicate copy(ies), keeping the first")
+            plural = "s" if self.removed != 1 else ""
+            parts.append(
+                f"deleted {self.removed:,} duplicate{plural} (exact copies; the first of each "
+                "is kept)"
+            )
         return " and ".join(parts).capitalize() + "."
 
 
