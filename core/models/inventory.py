@@ -4,11 +4,13 @@ model, the project's folders and the Hugging Face cache. Local files only, no ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.models.model_facts import ModelFacts, model_facts
 from core.models.registry import BaseModel, list_base_models
 
+# The converted bundled folder has no README; SmolLM2's Hub card says Apache-2.0.
+BUNDLED_LICENSE = "apache-2.0"
 SOURCE_TEXT = {"bundled": "bundled", "local": "project folder", "hub": "Hugging Face cache"}
 
 
@@ -33,5 +35,8 @@ def available_models(project=None) -> list[ModelEntry]:
         if model.path is None or not model.path.is_dir():
             entries.append(ModelEntry(model, None))
         else:
-            entries.append(ModelEntry(model, model_facts(model.path)))
+            facts = model_facts(model.path)
+            if model.source == "bundled" and not facts.license:
+                facts = replace(facts, license=BUNDLED_LICENSE)
+            entries.append(ModelEntry(model, facts))
     return entries

@@ -8,6 +8,7 @@ tokens) runs in a BackgroundTask.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -68,6 +69,7 @@ from core.models.registry import list_base_models
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.estimate.memory_bar import BarSegment, MemoryBar
+from desktop.models.picker import model_picker_button
 from desktop.settings import app_settings
 
 DEFAULT_MODEL = "Llama-3.1-8B"
@@ -174,6 +176,7 @@ class EstimatePage(QScrollArea):
         row = QHBoxLayout()
         row.addWidget(self.model_combo, 1)
         row.addWidget(open_button)
+        row.addWidget(model_picker_button(self, lambda: self.context.project, self._model_picked))
         label = QLabel("&Model")
         label.setBuddy(self.model_combo)
         form.addRow(label, row)
@@ -417,6 +420,14 @@ class EstimatePage(QScrollArea):
         for model in list_base_models(self.context.project):
             if model.source == "bundled":
                 self.model_combo.addItem(f"{model.name} (bundled)", f"catalog:{BUNDLED_MODEL_NAME}")
+            elif model.source == "hub":
+                key = f"path:{model.path}"
+                self.model_combo.addItem(f"{model.name} (Hugging Face cache)", key)
+                try:  # the cache's folder is named for a commit: show the Hub id
+                    arch = load_architecture(model.path)
+                    self._models[key] = dataclasses.replace(arch, name=model.name)
+                except ArchitectureError:
+                    pass
             elif model.path is not None:
                 self.model_combo.addItem(f"{model.name} (local folder)", f"path:{model.path}")
         self.model_combo.insertSeparator(self.model_combo.count())
@@ -780,6 +791,15 @@ class EstimatePage(QScrollArea):
         self.dataset_progress.hide()
 
     # Model folders and GPUs ----------------------------------------------------------
+    def _model_picked(self, model) -> None:
+        """A model taken in the picker (perhaps just downloaded) becomes the estimated one."""
+        if model.source == "bundled" or model.path is None:
+            key = f"catalog:{BUNDLED_MODEL_NAME}"
+        else:
+            self._fill_models()
+            key = f"path:{model.path}"
+        self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(key)))
+
     def _open_model_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a Hugging Face model folder")
         if folder:

@@ -1,0 +1,1 @@
+"""The model picker: models on this machine and downloads from the Hub."""

@@ -1,0 +1,358 @@
+"""The model picker: every model on this machine in one table (bundled, project folders,
+Hugging Face cache) with size, architecture, license and weight format, and a download
+from the Hub that runs only when the user presses Download, with progress and Cancel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.models.inventory import ModelEntry, available_models
+from core.models.model_facts import human_size
+from core.models.registry import BaseModel
+from desktop.background import BackgroundTask
+
+COLUMNS = ("Name", "Source", "Size", "Architecture", "License", "Weights")
+ERROR_STYLE = "color: #c0392b;"
+EXAMPLE_ID = "HuggingFaceTB/SmolLM2-360M-Instruct"
+
+
+class ModelTable(QAbstractTableModel):
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.entries: list[ModelEntry] = []
+
+    def set_entries(self, entries: list[ModelEntry]) -> None:
+        self.beginResetModel()
+        self.entries = entries
+        self.endResetModel()
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt's signature)
+        return 0 if parent.isValid() else len(self.entries)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        entry = self.entries[index.row()]
+        facts, column = entry.facts, index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if column == 0:
+                return entry.model.name
+            if column == 1:
+                return entry.source_text
+            if facts is None:
+                return "not prepared yet" if column == 2 else ""
+            return (
+                human_size(facts.size_bytes),
+                facts.architecture or "unknown",
+                facts.license or "not stated",
+                facts.weights_text,
+            )[column - 2]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if entry.model.path is None:
+                return "Converted from the bundled GGUF file the first time it is used (~30 s)."
+            tip = str(entry.model.path)
+            if entry.model.revision:
+                tip += f"\nrevision {entry.model.revision}"
+            if facts is not None and not facts.safetensors and facts.pickle_weights:
+                tip += "\nPickle weights can run code when loaded: use only if you trust them."
+            return tip
+        if role == Qt.ItemDataRole.ForegroundRole and column == 5 and facts is not None:
+            from PySide6.QtGui import QColor
+
+            return None if facts.safetensors else QColor("#c0392b")
+        return None
+
+
+class ModelPickerDialog(QDialog):
+    """Choose a base model; `chosen` carries the BaseModel when the user confirms."""
+
+    chosen = Signal(object)
+
+    def __init__(self, project=None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self.task: BackgroundTask | None = None
+        self.setWindowTitle("Choose a base model")
+        self.resize(860, 520)
+        layout = QVBoxLayout(self)
+        intro = QLabel(
+            "Models on this machine: the bundled one, folders added to the project, and the "
+            "Hugging Face cache. Nothing here uses the network until you press Download."
+        )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
+
+        self.table_model = ModelTable(self)
+        self.table = QTableView()
+        self.table.setModel(self.table_model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().hide()
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.doubleClicked.connect(lambda _index: self.accept())
+        layout.addWidget(self.table, 1)
+        self.cache_note = QLabel()
+        self.cache_note.setWordWrap(True)
+        self.cache_note.setStyleSheet("color: palette(placeholder-text);")
+        layout.addWidget(self.cache_note)
+
+        layout.addWidget(self._download_box())
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Close
+        )
+        self.use_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.use_button.setText("Use this model")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.refresh()
+
+    def _download_box(self) -> QGroupBox:
+        box = QGroupBox("Download from the Hugging Face Hub")
+        column = QVBoxLayout(box)
+        row = QHBoxLayout()
+        self.hub_id_edit = QLineEdit()
+        self.hub_id_edit.setPlaceholderText(f"org/name, for example {EXAMPLE_ID}")
+        self.hub_id_edit.setToolTip("The model's id as on its Hub page")
+        self.hub_id_edit.returnPressed.connect(self.start_download)
+        self.revision_edit = QLineEdit()
+        self.revision_edit.setPlaceholderText("main")
+        self.revision_edit.setMaximumWidth(130)
+        self.revision_edit.setToolTip(
+            "Branch, tag or commit; the commit downloaded is pinned in each run's record"
+        )
+        self.token_button = QPushButton("Access token…")
+        self.token_button.setToolTip(
+            "For gated models (Llama, Gemma): paste a token from huggingface.co/settings/tokens "
+            "once; it goes to the OS keyring, never into the project"
+        )
+        self.token_button.clicked.connect(self.ask_token)
+        self.download_button = QPushButton("Download")
+        self.download_button.setToolTip(
+            "Fetch the weights and tokenizer into the Hugging Face cache (disk space is checked "
+            "first; a cancelled download continues next time)"
+        )
+        self.download_button.clicked.connect(self.start_download)
+        row.addWidget(self.hub_id_edit, 1)
+        row.addWidget(QLabel("Revision"))
+        row.addWidget(self.revision_edit)
+        row.addWidget(self.token_button)
+        row.addWidget(self.download_button)
+        column.addLayout(row)
+        progress_row = QHBoxLayout()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the download; what was fetched is kept for next time")
+        self.cancel_button.clicked.connect(self.cancel_download)
+        progress_row.addWidget(self.progress, 1)
+        progress_row.addWidget(self.cancel_button)
+        column.addLayout(progress_row)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        column.addWidget(self.status)
+        self._set_downloading(False)
+        return box
+
+    # --- the list ----------------------------------------------------------------------
+    def refresh(self, select: str | None = None) -> None:
+        from core.models.hub_cache import hub_cache_dir
+
+        current = select or (self.selected_model().name if self.selected_model() else None)
+        entries = available_models(self.project)
+        self.table_model.set_entries(entries)
+        in_cache = [e for e in entries if e.model.source == "hub"]
+        if in_cache:
+            self.cache_note.setText(f"Hugging Face cache: {hub_cache_dir()}")
+        else:
+            self.cache_note.setText(
+                f"No models in the Hugging Face cache yet ({hub_cache_dir()}). Download one "
+                "below, or add a model folder on the Project page."
+            )
+        names = [e.model.name for e in entries]
+        row = names.index(current) if current in names else 0
+        self.table.selectRow(row)
+        self._selection_changed()
+
+    def selected_model(self) -> BaseModel | None:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if not rows:
+            return None
+        return self.table_model.entries[rows[0].row()].model
+
+    def _selection_changed(self, *_args) -> None:
+        self.use_button.setEnabled(self.selected_model() is not None)
+
+    def accept(self) -> None:
+        model = self.selected_model()
+        if model is None:
+            return
+        if self.task is not None and self.task.is_running():
+            self.status.setStyleSheet(ERROR_STYLE)
+            self.status.setText("Wait for the download to finish, or cancel it first.")
+            return
+        self.chosen.emit(model)
+        super().accept()
+
+    def reject(self) -> None:
+        self.cancel_download()
+        if self.task is not None:
+            self.task.wait()
+        super().reject()
+
+    # --- downloading -----------------------------------------------------------------
+    def ask_token(self) -> None:
+        from core.models.hub_token import save_token
+
+        token, ok = QInputDialog.getText(
+            self,
+            "Hugging Face access token",
+            "Paste a read token from huggingface.co/settings/tokens:",
+            QLineEdit.EchoMode.Password,
+        )
+        if ok and token.strip():
+            where = save_token(token)
+            self.status.setStyleSheet("")
+            self.status.setText(f"Access token {where}.")
+
+    def _set_downloading(self, running: bool) -> None:
+        self.progress.setVisible(running)
+        self.cancel_button.setVisible(running)
+        self.cancel_button.setEnabled(running)
+        self.download_button.setEnabled(not running)
+        self.hub_id_edit.setEnabled(not running)
+        self.revision_edit.setEnabled(not running)
+
+    def start_download(self) -> None:
+        from core.models.download import DownloadError, download_model
+        from core.models.hub_cache import HUB_ID
+
+        hub_id = self.hub_id_edit.text().strip()
+        revision = self.revision_edit.text().strip() or None
+        if not HUB_ID.match(hub_id):
+            self._show_error(f"Write the model id as org/name, for example {EXAMPLE_ID}.")
+            return
+        if self.task is not None and self.task.is_running():
+            return
+
+        def work(report, cancelled):
+            try:
+                return download_model(hub_id, revision, progress=report, cancelled=cancelled)
+            except DownloadError as error:
+                return error  # shown in the dialog as it is: one line saying what to do
+
+        self.status.setStyleSheet("")
+        self.status.setText(f"Starting the download of {hub_id}…")
+        self.progress.setValue(0)
+        self._set_downloading(True)
+        self.task = BackgroundTask(work, self)
+        self.task.progress.connect(self._progress)
+        self.task.succeeded.connect(self._finished)
+        self.task.failed.connect(self._show_error)
+        self.task.finished.connect(lambda: self._set_downloading(False))
+        self.task.start()
+
+    def cancel_download(self) -> None:
+        if self.task is not None and self.task.is_running():
+            self.cancel_button.setEnabled(False)
+            self.status.setText("Cancelling…")
+            self.task.cancel()
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.status.setText(message)
+
+    def _finished(self, result) -> None:
+        from core.models.download import DownloadError
+
+        if isinstance(result, DownloadError):
+            if result.kind == "cancelled":
+                self.status.setStyleSheet("")
+                self.status.setText(str(result))
+            else:
+                self._show_error(str(result))
+                if result.kind == "gated":
+                    self.token_button.setFocus()
+            return
+        self.status.setStyleSheet("")
+        self.status.setText(
+            f"Downloaded {result.hub_id} at revision {result.revision[:10]} "
+            f"({human_size(result.total_bytes)})."
+        )
+        self.refresh(select=result.hub_id)
+
+    def _show_error(self, message: str) -> None:
+        self.status.setStyleSheet(ERROR_STYLE)
+        self.status.setText(message)
+
+
+def model_picker_button(
+    parent: QWidget, project: Callable[[], object], on_chosen: Callable[[BaseModel], None]
+) -> QPushButton:
+    """A "Browse…" button that opens the picker; `on_chosen` gets the model the user took."""
+    button = QPushButton("Browse…", parent)
+    button.setObjectName("browse_models")
+    button.setToolTip(
+        "All models on this machine (Hugging Face cache, project folders, bundled) with their "
+        "size and license, and downloads from the Hub"
+    )
+
+    def open_picker() -> None:
+        dialog = ModelPickerDialog(project(), button.window())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.chosen.connect(on_chosen)
+        button.picker_dialog = dialog  # the open dialog, for tests and screenshots
+        dialog.open()
+
+    button.clicked.connect(open_picker)
+    return button
+
+
+def attach_model_picker(
+    combo: QComboBox, project: Callable[[], object], on_chosen: Callable[[BaseModel], None]
+) -> QPushButton:
+    """Put the picker's button right of `combo`, taking the combo's place in its layout."""
+    holder = QWidget()
+    row = QHBoxLayout(holder)
+    row.setContentsMargins(0, 0, 0, 0)
+    layout = combo.parentWidget().layout() if combo.parentWidget() else None
+    if layout is not None:
+        layout.replaceWidget(combo, holder)
+    row.addWidget(combo, 1)
+    button = model_picker_button(holder, project, on_chosen)
+    row.addWidget(button)
+    return button
