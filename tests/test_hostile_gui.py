@@ -197,6 +197,30 @@ def test_fix_all_deletes_an_exact_duplicate_and_undo_brings_it_back(qtbot, proje
     page.can_close()
 
 
+def test_the_duplicate_own_button_deletes_that_copy(qtbot, project):
+    from PySide6.QtWidgets import QPushButton
+
+    from core.dataset.model import Dataset
+    from core.dataset.versions import save_version
+    from core.hardware import HardwareInfo
+    from desktop.context import AppContext
+    from desktop.dataset.page import DatasetPage
+
+    conversations = [_ticket(i) for i in range(4)] + [_ticket(2)]
+    save_version(project, Dataset.from_conversations(conversations, name="tickets"), note="v1")
+    page = DatasetPage(AppContext(project, HardwareInfo(cpu_cores=2)))
+    qtbot.addWidget(page)
+    page.show()
+    page.editor.wait_for_checks()
+    page.examples_panel.select(4)
+    buttons = page.conversation.findings_box.findChildren(QPushButton)
+    delete = next(b for b in buttons if b.text() == "Delete this copy")
+    assert "Delete the copy" in delete.toolTip()
+    delete.click()
+    assert len(page.editor.dataset) == 4
+    page.can_close()
+
+
 def test_a_duplicate_finding_that_went_stale_deletes_nothing():
     """Findings may predate an edit: the copy is deleted only if its twin still holds it."""
     from core.dataset.fixes import duplicate_copies

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from core.dataset import edits
 from core.dataset.findings import SEVERITY_RANK, Finding
+from core.dataset.fixes import REMOVING_CODES
 from core.dataset.model import ROLES, Example, message_text
 from desktop.dataset.examples_model import SEVERITY_COLORS
 from desktop.theme import is_dark
@@ -529,7 +530,8 @@ class ConversationView(QWidget):
         label.clicked.connect(lambda f=finding: self.focus_message(f.message_index))
         layout.addWidget(label, 1)
         if finding.fixable:
-            fix = QPushButton("Fix")
+            # A duplicate's fix deletes this example: the button says so.
+            fix = QPushButton("Delete this copy" if finding.code in REMOVING_CODES else "Fix")
             fix.setToolTip(finding.fix or "Apply the certain fix (undo with Ctrl+Z)")
             fix.clicked.connect(lambda _=False, f=finding: self.fix_requested.emit(f, self.example))
             layout.addWidget(fix, 0, Qt.AlignmentFlag.AlignTop)
