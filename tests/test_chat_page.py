@@ -73,10 +73,13 @@ def pick_tiny_and_run(page, tiny_model_dir) -> None:
     page.choose_model(1, "run-1")
 
 
-def send(qtbot, page, prompt: str, timeout=60_000) -> None:
+def send(qtbot, page, prompt: str, keyboard=False, timeout=60_000) -> None:
     qtbot.keyClicks(page.prompt_edit, prompt)
     with qtbot.waitSignal(page.reply_finished, timeout=timeout):
-        qtbot.mouseClick(page.send_button, Qt.MouseButton.LeftButton)
+        if keyboard:
+            qtbot.keyClick(page.prompt_edit, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        else:
+            qtbot.mouseClick(page.send_button, Qt.MouseButton.LeftButton)
         assert page.is_running() and page.stop_button.isEnabled()
         assert not page.send_button.isEnabled() and not page.model_combos[0].isEnabled()
     assert not page.last_error, page.last_error
@@ -89,12 +92,15 @@ def test_both_panes_stream_what_a_plain_greedy_generate_says(
     assert page.model_combos[1].currentText().startswith("run-1")  # the latest run, by default
     pick_tiny_and_run(page, tiny_model_dir)
     page.max_tokens_spin.setValue(24)
-    streamed = {0: [], 1: []}
+    streamed, loading = {0: [], 1: []}, []
     qtbot.keyClicks(page.prompt_edit, "ticket refund")
     with qtbot.waitSignal(page.reply_finished, timeout=60_000):
         page.send_button.click()
+        page.job.loading.connect(lambda fraction, message: loading.append(message))
         page.job.text.connect(lambda side, piece: streamed[side].append(piece))
     assert not page.last_error, page.last_error
+    assert loading[:2] == [f"Loading {tiny_model_dir.name} (1 of 2)…", "Loading run-1 (2 of 2)…"]
+    assert not page.progress.isVisible()
 
     messages = conversation_messages("", [], "ticket refund")
     expected = {
@@ -191,7 +197,7 @@ def test_conversations_persist_across_pages_and_can_be_renamed_and_deleted(
     page.max_tokens_spin.setValue(12)
     send(qtbot, page, "first question")
     first_answer = load_conversation(chat_project, page.conversation.id).turns[0].answers[0]
-    send(qtbot, page, "second question")
+    send(qtbot, page, "second question", keyboard=True)  # Ctrl+Enter sends
     page.new_conversation()
     assert page.panes[0].transcript.toPlainText() == ""
     send(qtbot, page, "first question")  # same seed and settings: the same answer
