@@ -164,3 +164,25 @@ def test_the_estimate_page_takes_a_cached_model_from_the_picker(qtbot, hub, proj
     qtbot.mouseClick(dialog.use_button, Qt.MouseButton.LeftButton)
     assert page.model_combo.currentText() == "acme/tiny (Hugging Face cache)"
     assert page.current_model().name == "acme/tiny"
+
+
+def test_the_train_page_takes_a_downloaded_model_from_the_picker(qtbot, hub, project):
+    from core.hardware.detect import HardwareInfo
+    from core.models.registry import resolve_model
+    from desktop.context import AppContext
+    from desktop.training.page import TrainingPage
+
+    page = TrainingPage(AppContext(project, HardwareInfo(cpu_cores=2)))
+    qtbot.addWidget(page)
+    button = page.findChild(QPushButton, "browse_models")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    dialog = button.picker_dialog
+    download(qtbot, dialog, "acme/tiny")  # downloaded from inside the Train page's picker
+    qtbot.waitUntil(lambda: "Downloaded acme/tiny" in dialog.status.text())
+    assert dialog.selected_model().name == "acme/tiny"
+    qtbot.mouseClick(dialog.use_button, Qt.MouseButton.LeftButton)
+    editor = page.form.editors["base_model"]
+    assert editor.get() == "acme/tiny"
+    assert editor.editor.currentText() == "acme/tiny (Hugging Face cache)"
+    base = resolve_model(editor.get(), project)  # what the run resolves and records
+    assert (base.hub_id, base.revision) == ("acme/tiny", COMMIT)
