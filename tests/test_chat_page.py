@@ -225,3 +225,48 @@ def test_sending_nothing_says_what_to_do(qtbot, chat_project, tiny_model_dir):
     page.choose_model(0, tiny_model_dir.name)
     assert not page.send()
     assert page.status_label.text() == "Type a message first." and not page.is_running()
+
+
+def test_a_model_that_cannot_load_says_so_and_keeps_the_prompt(
+    qtbot, chat_project, tiny_model_dir, tmp_path
+):
+    broken = tmp_path / "broken-model"
+    shutil.copytree(tiny_model_dir, broken)
+    add_local_model(chat_project, broken)
+    for weights in broken.glob("*.safetensors"):
+        weights.write_bytes(b"not weights")
+    page = open_page(qtbot, chat_project)
+    page.choose_model(0, "broken-model")
+    page.choose_model(1, NO_SECOND_MODEL)
+    qtbot.keyClicks(page.prompt_edit, "hello")
+    with qtbot.waitSignal(page.reply_finished, timeout=60_000):
+        page.send_button.click()
+    assert page.last_error
+    assert page.status_label.text().startswith(f"Could not load broken-model from {broken}")
+    assert "send the message again" in page.status_label.text()
+    (turn,) = page.conversation.turns
+    assert turn.prompt == "hello" and turn.answers == {}
+    assert page.send_button.isEnabled() and not page.panes[0].dataset_button.isEnabled()
+
+
+def test_switching_project_mid_answer_stops_it_and_keeps_it_in_the_old_project(
+    qtbot, chat_project, tiny_model_dir, tmp_path
+):
+    from core.project import create_project
+
+    page = open_page(qtbot, chat_project)
+    page.choose_model(0, tiny_model_dir.name)
+    page.choose_model(1, NO_SECOND_MODEL)
+    page.max_tokens_spin.setValue(400)
+    qtbot.keyClicks(page.prompt_edit, "hello")
+    page.send_button.click()
+    with qtbot.waitSignal(page.job.text, timeout=60_000):
+        pass
+    other = create_project(tmp_path / "other", name="Other")
+    page.context.set_project(other)
+    assert not page.is_running() and page.conversation is None
+    assert page.conversation_list.count() == 0
+    (summary,) = list_conversations(chat_project)
+    answer = load_conversation(chat_project, summary.id).turns[0].answers[0]
+    assert answer.stopped and 0 < answer.n_tokens < 400
+    other.close()

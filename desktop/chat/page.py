@@ -561,8 +561,7 @@ class ChatPage(QWidget):
     def _on_failed(self, message: str) -> None:
         self.last_error = message
         self._error(
-            f"Could not answer: {message}. Check the model choice (and free memory), then "
-            "send again."
+            f"{message}. Choose another model (or free memory), then send the message again."
         )
 
     def _on_finished(self) -> None:

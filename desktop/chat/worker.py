@@ -19,6 +19,10 @@ from core.chat.generation import ChatSettings, generate_reply, load_chat_model, 
 from core.evaluation.models import ModelSpec
 
 
+class _LoadError(Exception):
+    """A chosen model could not be loaded; the message names it and its folder."""
+
+
 def model_key(spec: ModelSpec) -> tuple:
     """Specs that load the same weights share one loaded model."""
     return (spec.kind, spec.base_model, spec.adapter)
@@ -47,11 +51,13 @@ class _Worker(QObject):
 
     @Slot()
     def run(self) -> None:
+        doing = "loading the models"
         try:
             self._load()
             for request in self._requests:
                 if self._cancel.is_set():
                     break
+                doing = f"{request.spec.label} was answering"
                 loaded = self._models[model_key(request.spec)]
                 reply = generate_reply(
                     loaded,
@@ -63,9 +69,12 @@ class _Worker(QObject):
                 self.answered.emit(
                     request.side, reply, (memory_in_use(loaded.device), loaded.device)
                 )
+        except _LoadError as error:
+            traceback.print_exc()
+            self.failed.emit(str(error))
         except Exception as error:  # shown to the user, never swallowed
             traceback.print_exc()
-            self.failed.emit(f"{type(error).__name__}: {error}" if str(error) else repr(error))
+            self.failed.emit(f"Failed while {doing}: {type(error).__name__}: {error}")
         finally:
             self.done.emit()
 
@@ -81,7 +90,13 @@ class _Worker(QObject):
             self.loading.emit(
                 (number - 1) / len(missing), f"Loading {spec.label} ({number} of {len(missing)})…"
             )
-            self._models[model_key(spec)] = load_chat_model(spec)
+            try:
+                self._models[model_key(spec)] = load_chat_model(spec)
+            except Exception as error:
+                where = spec.adapter or spec.base_model
+                raise _LoadError(
+                    f"Could not load {spec.label} from {where} ({type(error).__name__}: {error})"
+                ) from error
         if missing:
             self.loading.emit(1.0, "Models loaded")
 
