@@ -8,7 +8,8 @@ import shutil
 
 import pytest
 from chat_adapter import ANSWER, bare_greedy_reply, train_chat_adapter
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QApplication
 
 from core.chat.generation import conversation_messages
 from core.chat.store import list_conversations, load_conversation
@@ -162,8 +163,17 @@ def test_an_edited_answer_lands_in_a_dataset_draft_and_an_eval_set(
     send(qtbot, page, "ticket billing")
 
     better = '{"category": "billing", "priority": "high"}'
-    assert page.edit_last_answer(1, better)
+
+    def type_the_better_answer():
+        dialog = QApplication.activeModalWidget()
+        assert dialog.textValue().endswith(ANSWER)  # the model's answer, to correct
+        dialog.setTextValue(better)
+        dialog.accept()
+
+    QTimer.singleShot(0, type_the_better_answer)
+    page.panes[1].edit_button.click()
     assert "edited by you" in page.panes[1].transcript.toPlainText()
+    assert better in page.panes[1].transcript.toPlainText()
     assert not page.edit_last_answer(1, "   ")  # an empty answer is refused, with why
     assert "empty answer" in page.status_label.text()
     page.panes[1].dataset_button.click()
