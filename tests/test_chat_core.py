@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from chat_adapter import ANSWER, train_chat_adapter
+from chat_adapter import ANSWER, bare_greedy_reply, train_chat_adapter
 
 from core.chat.examples import append_to_eval_set, dataset_draft_payload, example_record
 from core.chat.generation import (
@@ -49,26 +49,6 @@ def tuned(tiny_model_dir, adapter_dir):
 @pytest.fixture(scope="module")
 def base(tiny_model_dir):
     return load_chat_model(baseline_spec(tiny_model_dir), device="cpu")
-
-
-def bare_greedy_reply(model_dir, adapter_dir, messages, max_new_tokens) -> str:
-    """The same reply from plain transformers + peft: no streamer, one generate call."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), adapter_dir)
-    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False)
-    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    with torch.inference_mode():
-        out = model.generate(
-            **inputs, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=[end]
-        )
-    new = out[0, inputs["input_ids"].shape[1] :].tolist()
-    new = new[: new.index(end)] if end in new else new
-    return tokenizer.decode(new, skip_special_tokens=True)
 
 
 def test_a_streamed_reply_equals_a_plain_greedy_generate(tuned, tiny_model_dir, adapter_dir):
@@ -134,6 +114,7 @@ def test_conversations_are_kept_renamed_and_deleted(project):
     turn = add_turn(project, first, "Where is my parcel?")
     save_answer(project, turn.id, 0, "tiny", "It is on its way.", 5, 0.5)
     save_answer(project, turn.id, 1, "run-1", ANSWER, 8, 0.25, stopped=True)
+    save_answer(project, turn.id, 0, "tiny", "It is on its way.", 5, 0.5, cut_off=True)
     second_turn = add_turn(project, first, "Thanks")
     save_answer(project, second_turn.id, 1, "run-1", "You are welcome.", 4, 0.1)
     second = create_conversation(project)
@@ -143,6 +124,7 @@ def test_conversations_are_kept_renamed_and_deleted(project):
     assert conversation.title == "Where is my parcel?" and conversation.settings == settings
     assert [t.prompt for t in conversation.turns] == ["Where is my parcel?", "Thanks"]
     assert conversation.turns[0].answers[1].stopped
+    assert conversation.turns[0].answers[0].cut_off and not conversation.turns[0].answers[1].cut_off
     assert conversation.turns[0].answers[1].tokens_per_second == 32
     assert conversation.history(0) == [("Where is my parcel?", "It is on its way.")]
     assert conversation.history(1, before=1) == [("Where is my parcel?", ANSWER)]

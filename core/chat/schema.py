@@ -34,4 +34,6 @@ MIGRATIONS = [
         PRIMARY KEY (turn_id, side)
     );
     """,
+    # v2: whether a reply ended at the token limit rather than on its own.
+    "ALTER TABLE chat_answers ADD COLUMN cut_off INTEGER NOT NULL DEFAULT 0;",
 ]

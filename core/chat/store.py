@@ -30,6 +30,7 @@ class Answer:
     n_tokens: int
     seconds: float
     stopped: bool
+    cut_off: bool = False  # ended at the token limit, not on its own
 
     @property
     def tokens_per_second(self) -> float:
@@ -115,12 +116,12 @@ def load_conversation(project, conversation_id: int) -> Conversation:
     answers: dict[int, dict[int, Answer]] = {}
     for a in conn.execute(
         "SELECT a.turn_id, a.side, a.model_label, a.answer, a.edited, a.n_tokens, a.seconds, "
-        "a.stopped FROM chat_answers a JOIN chat_turns t ON t.id = a.turn_id "
+        "a.stopped, a.cut_off FROM chat_answers a JOIN chat_turns t ON t.id = a.turn_id "
         "WHERE t.conversation_id = ?",
         (conversation_id,),
     ):
         answers.setdefault(a[0], {})[a[1]] = Answer(
-            a[1], a[2], a[3], bool(a[4]), a[5], a[6], bool(a[7])
+            a[1], a[2], a[3], bool(a[4]), a[5], a[6], bool(a[7]), bool(a[8])
         )
     turns = tuple(
         Turn(t[0], t[1], t[2], answers.get(t[0], {}))
@@ -194,14 +195,16 @@ def save_answer(
     n_tokens: int,
     seconds: float,
     stopped: bool = False,
+    cut_off: bool = False,
 ) -> None:
     with project.transaction() as conn:
         conn.execute(
             "INSERT INTO chat_answers(turn_id, side, model_label, answer, n_tokens, seconds, "
-            "stopped) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(turn_id, side) DO UPDATE SET "
-            "model_label = excluded.model_label, answer = excluded.answer, edited = 0, "
-            "n_tokens = excluded.n_tokens, seconds = excluded.seconds, stopped = excluded.stopped",
-            (turn_id, side, model_label, text, n_tokens, seconds, int(stopped)),
+            "stopped, cut_off) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(turn_id, side) DO "
+            "UPDATE SET model_label = excluded.model_label, answer = excluded.answer, "
+            "edited = 0, n_tokens = excluded.n_tokens, seconds = excluded.seconds, "
+            "stopped = excluded.stopped, cut_off = excluded.cut_off",
+            (turn_id, side, model_label, text, n_tokens, seconds, int(stopped), int(cut_off)),
         )
 
 

@@ -105,6 +105,8 @@ class AnswerPane(QFrame):
                 note.append("edited by you")
             if answer.stopped:
                 note.append("stopped")
+            if answer.cut_off:
+                note.append("cut off at the token limit: raise Max tokens for longer answers")
             parts.append(self._speaker_html(answer.model_label, ", ".join(note)))
             parts.append(f"<p>{_paragraphs(answer.text)}</p>")
         if pending_prompt is not None:

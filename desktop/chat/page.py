@@ -553,6 +553,7 @@ class ChatPage(QWidget):
             reply.n_tokens,
             reply.seconds,
             reply.stopped,
+            cut_off=not reply.finished and not reply.stopped,
         )
         self.panes[side].show_stats(reply, *memory)
         if side + 1 in self._labels and not reply.stopped:
