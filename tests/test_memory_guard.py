@@ -35,6 +35,11 @@ def test_defaults_stop_below_10_percent_available_or_above_85_percent_rss():
     limits = MemoryLimits()
     assert breach(limits, reading(2, 8)) == ""
     assert "only 1.5 GiB" in breach(limits, reading(2, 1.5))
+    # The interrupt level lies further on: half the free-RAM floor, 5 % more held.
+    assert breach(limits, reading(2, 1.5), hard=True) == ""
+    assert breach(limits, reading(2, 0.7), hard=True)
+    assert breach(limits, reading(14.2, 8), hard=True) == ""
+    assert "more than 85 %" in breach(limits, reading(14.5, 8), hard=True)
     assert "more than 85 %" in breach(limits, reading(14, 1.7))
     assert breach(MemoryLimits(min_available_percent=0, max_rss_percent=0), reading(15, 0.1)) == ""
 
@@ -73,7 +78,7 @@ def test_guard_asks_to_stop_once_then_interrupts_a_step_that_does_not_end():
     worker.start()
     worker.join(60)
     assert not worker.is_alive() and interrupted.is_set()
-    assert len(stops) == 1 and "only 1.2 GiB of 16.0 GiB RAM" in stops[0]
+    assert len(stops) == 1 and "only 1.2 GiB of the 16.0 GiB RAM" in stops[0]
     assert guard.tripped and guard.peak_rss_bytes == 2 * GIB
 
 

@@ -18,9 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 GIB = 1024**3
-# Below this share of the stop threshold, the step in progress is interrupted: waiting for
-# it to end would let the kernel's OOM killer act first.
-HARD_STOP_SHARE = 0.5
+# Past the stop limit by this much (half the free-RAM floor; 5 % more of the RAM held by
+# the app), the step in progress is interrupted: waiting for it to end would let the
+# kernel's OOM killer act first.
+HARD_AVAILABLE_SHARE = 0.5
+HARD_RSS_MARGIN_PERCENT = 5.0
 
 
 class MemoryGuardInterrupt(MemoryError):
@@ -80,18 +82,20 @@ def read_gpu_used_fraction() -> float | None:
     return 1.0 - free / total if total else None
 
 
-def breach(limits: MemoryLimits, reading: MemoryReading, share: float = 1.0) -> str:
-    """Why this reading is over the limits (scaled by `share` towards danger), or ""."""
+def breach(limits: MemoryLimits, reading: MemoryReading, hard: bool = False) -> str:
+    """Why this reading is over the limits (with `hard`, over the interrupt level), or ""."""
     total = reading.total_bytes
     if total <= 0:
         return ""
+    share = HARD_AVAILABLE_SHARE if hard else 1.0
     available_floor = total * limits.min_available_percent / 100 * share
     if limits.min_available_percent > 0 and reading.available_bytes < available_floor:
         return (
-            f"only {reading.available_bytes / GIB:.1f} GiB of {total / GIB:.1f} GiB RAM was "
-            f"left (the guard stops below {limits.min_available_percent:g} %)"
+            f"only {reading.available_bytes / GIB:.1f} GiB of the {total / GIB:.1f} GiB RAM "
+            f"was free, under the guard's {limits.min_available_percent:g} %"
         )
-    rss_ceiling = total * (1 - (1 - limits.max_rss_percent / 100) * share)
+    margin = HARD_RSS_MARGIN_PERCENT if hard else 0.0
+    rss_ceiling = total * min(100.0, limits.max_rss_percent + margin) / 100
     if limits.max_rss_percent > 0 and reading.rss_bytes > rss_ceiling:
         return (
             f"the app held {reading.rss_bytes / GIB:.1f} GiB, more than "
@@ -176,7 +180,7 @@ class MemoryGuard:
             if why:
                 self.stop_reason = why
                 self.on_stop(self.stop_reason)
-        elif not self._interrupted and breach(self.limits, reading, HARD_STOP_SHARE):
+        elif not self._interrupted and breach(self.limits, reading, hard=True):
             # Still climbing after the stop was asked: the step in progress will not end in
             # time, so interrupt it (the last checkpoint is kept).
             self._interrupt()

@@ -683,7 +683,7 @@ class TrainingSession:
         then = " Then Continue run resumes it with them." if latest else ""
         reason = (
             f"Out of memory: the memory guard stopped the run {where}, before the system "
-            f"would have closed the app ({self.memory_stop_reason}).{kept} Less memory: "
+            f"would have closed the app: {self.memory_stop_reason}.{kept} Less memory: "
             f"{remedies}.{then}"
         )
         peak = self.memory_guard.peak_rss_bytes if self.memory_guard is not None else None

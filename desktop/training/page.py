@@ -672,7 +672,8 @@ class TrainingPage(QWidget):
         if result.status == FINISHED:
             parts.append(f"Finished: {steps} in {format_duration(result.duration_s)}.")
         elif result.status == STOPPED:
-            parts.append(f"Stopped after {steps}. {result.reason}".strip())
+            after = f" after {steps}" if steps else ""
+            parts.append(f"Stopped{after}. {result.reason}".strip())
         else:
             parts.append(f"Failed: {result.reason}")
         if result.best_val_loss is not None:
