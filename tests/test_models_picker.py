@@ -3,6 +3,7 @@ a gated model's error, and the Train and Estimate pages taking the picked model.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -186,3 +187,68 @@ def test_the_train_page_takes_a_downloaded_model_from_the_picker(qtbot, hub, pro
     assert editor.editor.currentText() == "acme/tiny (Hugging Face cache)"
     base = resolve_model(editor.get(), project)  # what the run resolves and records
     assert (base.hub_id, base.revision) == ("acme/tiny", COMMIT)
+
+
+def test_the_estimate_page_fetches_only_a_config_or_uses_the_catalog(qtbot, hub, project, tmp_path):
+    from core.hardware.detect import HardwareInfo
+    from desktop.context import AppContext
+    from desktop.estimate.page import EstimatePage
+
+    big = tmp_path / "big"
+    big.mkdir()
+    config = {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": 2048,
+        "intermediate_size": 8192,
+        "num_hidden_layers": 16,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "vocab_size": 32000,
+    }
+    (big / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    (big / "model.safetensors").write_bytes(b"\0" * 300_000)  # never fetched
+    hub.repos["acme/big"] = FakeRepo(big)
+    page = EstimatePage(AppContext(project, HardwareInfo(cpu_cores=2)))
+    qtbot.addWidget(page)
+    button = page.findChild(QPushButton, "browse_models")
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    dialog = button.picker_dialog
+    assert dialog.config_button.isVisible()
+    qtbot.keyClicks(dialog.hub_id_edit, "acme/big")
+    with qtbot.waitSignal(dialog.chosen, timeout=60_000):
+        qtbot.mouseClick(dialog.config_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not dialog.task.is_running())
+    assert page.model_combo.currentText() == "acme/big (config only)"
+    assert page.current_model().name == "acme/big"
+    assert page.current_model().hidden_size == 2048
+    fetched = [p for m, p, r in hub.requests if m == "GET" and "/resolve/" in p]
+    assert fetched == [f"/acme/big/resolve/{COMMIT}/config.json"]
+
+    hub.requests.clear()
+    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    dialog = button.picker_dialog
+    qtbot.keyClicks(dialog.hub_id_edit, "meta-llama/Llama-3.1-8B")
+    qtbot.mouseClick(dialog.config_button, Qt.MouseButton.LeftButton)
+    assert page.model_combo.currentData() == "catalog:Llama-3.1-8B"
+    assert hub.requests == []  # the catalog knew it: no network at all
+
+
+def test_a_token_entered_once_goes_to_the_os_keyring(monkeypatch):
+    """The keyring is the OS boundary: a stand-in module records what would be stored."""
+    import sys
+    import types
+
+    from core.models import hub_token
+
+    stored = {}
+    fake = types.ModuleType("keyring")
+    fake.set_password = lambda service, user, secret: stored.__setitem__((service, user), secret)
+    fake.get_password = lambda service, user: stored.get((service, user))
+    monkeypatch.setitem(sys.modules, "keyring", fake)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    assert hub_token.save_token(" hf_abc \n") == "saved in the OS keyring"
+    assert stored == {(hub_token.KEYRING_SERVICE, hub_token.KEYRING_USER): "hf_abc"}
+    assert hub_token.find_token() == "hf_abc"
+    with pytest.raises(ValueError, match="empty"):
+        hub_token.save_token("  ")

@@ -176,7 +176,11 @@ class EstimatePage(QScrollArea):
         row = QHBoxLayout()
         row.addWidget(self.model_combo, 1)
         row.addWidget(open_button)
-        row.addWidget(model_picker_button(self, lambda: self.context.project, self._model_picked))
+        row.addWidget(
+            model_picker_button(
+                self, lambda: self.context.project, self._model_picked, config_only=True
+            )
+        )
         label = QLabel("&Model")
         label.setBuddy(self.model_combo)
         form.addRow(label, row)
@@ -793,11 +797,21 @@ class EstimatePage(QScrollArea):
     # Model folders and GPUs ----------------------------------------------------------
     def _model_picked(self, model) -> None:
         """A model taken in the picker (perhaps just downloaded) becomes the estimated one."""
-        if model.source == "bundled" or model.path is None:
+        if model.source == "catalog":  # a Hub id the catalog knows: nothing was fetched
+            key = f"catalog:{model.name}"
+        elif model.source == "bundled" or model.path is None:
             key = f"catalog:{BUNDLED_MODEL_NAME}"
         else:
             self._fill_models()
             key = f"path:{model.path}"
+            if self.model_combo.findData(key) < 0:  # config.json fetched alone, no weights
+                try:
+                    arch = load_architecture(model.path)
+                except ArchitectureError as error:
+                    self._show_error(str(error))
+                    return
+                self._models[key] = dataclasses.replace(arch, name=model.name)
+                self.model_combo.addItem(f"{model.name} (config only)", key)
         self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(key)))
 
     def _open_model_dialog(self) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -96,9 +97,12 @@ class ModelPickerDialog(QDialog):
 
     chosen = Signal(object)
 
-    def __init__(self, project=None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, project=None, parent: QWidget | None = None, config_only: bool = False
+    ) -> None:
         super().__init__(parent)
         self.project = project
+        self.config_only = config_only  # the Estimate page needs config.json, not weights
         self.task: BackgroundTask | None = None
         self.setWindowTitle("Choose a base model")
         self.resize(860, 520)
@@ -137,6 +141,11 @@ class ModelPickerDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self._fetching_config = False
+        self._pending_choice: BaseModel | None = None
+        app = QApplication.instance()
+        if app is not None:  # quitting with the dialog open must not leave the thread running
+            app.aboutToQuit.connect(self.stop_download)
         self.refresh()
 
     def _download_box(self) -> QGroupBox:
@@ -165,10 +174,18 @@ class ModelPickerDialog(QDialog):
             "first; a cancelled download continues next time)"
         )
         self.download_button.clicked.connect(self.start_download)
+        self.config_button = QPushButton("Config only")
+        self.config_button.setToolTip(
+            "Estimate a Hub model without its weights: fetch its config.json alone (a few KB), "
+            "or use the built-in catalog when it knows the model"
+        )
+        self.config_button.clicked.connect(self.start_config_fetch)
+        self.config_button.setVisible(self.config_only)
         row.addWidget(self.hub_id_edit, 1)
         row.addWidget(QLabel("Revision"))
         row.addWidget(self.revision_edit)
         row.addWidget(self.token_button)
+        row.addWidget(self.config_button)
         row.addWidget(self.download_button)
         column.addLayout(row)
         progress_row = QHBoxLayout()
@@ -219,8 +236,10 @@ class ModelPickerDialog(QDialog):
 
     def accept(self) -> None:
         model = self.selected_model()
-        if model is None:
-            return
+        if model is not None:
+            self._choose(model)
+
+    def _choose(self, model: BaseModel) -> None:
         if self.task is not None and self.task.is_running():
             self.status.setStyleSheet(ERROR_STYLE)
             self.status.setText("Wait for the download to finish, or cancel it first.")
@@ -229,10 +248,14 @@ class ModelPickerDialog(QDialog):
         super().accept()
 
     def reject(self) -> None:
+        self.stop_download()
+        super().reject()
+
+    def stop_download(self) -> None:
+        """Cancel and wait (the child process is killed within a tenth of a second)."""
         self.cancel_download()
         if self.task is not None:
             self.task.wait()
-        super().reject()
 
     # --- downloading -----------------------------------------------------------------
     def ask_token(self) -> None:
@@ -254,37 +277,71 @@ class ModelPickerDialog(QDialog):
         self.cancel_button.setVisible(running)
         self.cancel_button.setEnabled(running)
         self.download_button.setEnabled(not running)
+        self.config_button.setEnabled(not running)
         self.hub_id_edit.setEnabled(not running)
         self.revision_edit.setEnabled(not running)
 
-    def start_download(self) -> None:
-        from core.models.download import DownloadError, download_model
+    def _typed_hub_id(self) -> str | None:
         from core.models.hub_cache import HUB_ID
 
         hub_id = self.hub_id_edit.text().strip()
-        revision = self.revision_edit.text().strip() or None
         if not HUB_ID.match(hub_id):
             self._show_error(f"Write the model id as org/name, for example {EXAMPLE_ID}.")
+            return None
+        return hub_id
+
+    def start_download(self) -> None:
+        hub_id = self._typed_hub_id()
+        if hub_id is not None:
+            self._run_download(hub_id, None)
+
+    def start_config_fetch(self) -> None:
+        """config.json alone, for an estimate; nothing at all when the catalog knows the id."""
+        from core.models.catalog import catalog_name_for_hub_id
+
+        hub_id = self._typed_hub_id()
+        if hub_id is None:
             return
+        known = catalog_name_for_hub_id(hub_id)
+        if known is not None:
+            self._choose(BaseModel(known, None, "catalog", hub_id=hub_id))
+            return
+        self._run_download(hub_id, ["config.json"])
+
+    def _run_download(self, hub_id: str, files: list[str] | None) -> None:
+        from core.models.download import DownloadError, download_model
+
+        revision = self.revision_edit.text().strip() or None
         if self.task is not None and self.task.is_running():
             return
 
         def work(report, cancelled):
             try:
-                return download_model(hub_id, revision, progress=report, cancelled=cancelled)
+                return download_model(
+                    hub_id, revision, files=files, progress=report, cancelled=cancelled
+                )
             except DownloadError as error:
                 return error  # shown in the dialog as it is: one line saying what to do
 
+        what = "config.json of" if files else "download of"
         self.status.setStyleSheet("")
-        self.status.setText(f"Starting the download of {hub_id}…")
+        self.status.setText(f"Starting the {what} {hub_id}…")
         self.progress.setValue(0)
         self._set_downloading(True)
+        self._fetching_config = bool(files)
         self.task = BackgroundTask(work, self)
         self.task.progress.connect(self._progress)
         self.task.succeeded.connect(self._finished)
         self.task.failed.connect(self._show_error)
-        self.task.finished.connect(lambda: self._set_downloading(False))
+        self.task.finished.connect(self._task_done)
         self.task.start()
+
+    def _task_done(self) -> None:
+        self._set_downloading(False)
+        if self._pending_choice is not None:
+            model, self._pending_choice = self._pending_choice, None
+            self.task.wait()  # finished is emitted as the thread ends: this returns at once
+            self._choose(model)
 
     def cancel_download(self) -> None:
         if self.task is not None and self.task.is_running():
@@ -308,6 +365,12 @@ class ModelPickerDialog(QDialog):
                 if result.kind == "gated":
                     self.token_button.setFocus()
             return
+        if self._fetching_config:  # not listed (no weights): to the estimate once done
+            self._pending_choice = BaseModel(
+                result.hub_id, result.path, "hub", hub_id=result.hub_id, revision=result.revision
+            )
+            self.status.setText(f"Fetched the config.json of {result.hub_id}.")
+            return
         self.status.setStyleSheet("")
         self.status.setText(
             f"Downloaded {result.hub_id} at revision {result.revision[:10]} "
@@ -321,7 +384,10 @@ class ModelPickerDialog(QDialog):
 
 
 def model_picker_button(
-    parent: QWidget, project: Callable[[], object], on_chosen: Callable[[BaseModel], None]
+    parent: QWidget,
+    project: Callable[[], object],
+    on_chosen: Callable[[BaseModel], None],
+    config_only: bool = False,
 ) -> QPushButton:
     """A "Browse…" button that opens the picker; `on_chosen` gets the model the user took."""
     button = QPushButton("Browse…", parent)
@@ -332,7 +398,7 @@ def model_picker_button(
     )
 
     def open_picker() -> None:
-        dialog = ModelPickerDialog(project(), button.window())
+        dialog = ModelPickerDialog(project(), button.window(), config_only=config_only)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.chosen.connect(on_chosen)
         button.picker_dialog = dialog  # the open dialog, for tests and screenshots
