@@ -120,7 +120,7 @@ def test_both_panes_stream_what_a_plain_greedy_generate_says(
     stored = load_conversation(chat_project, conversation.id).turns[0]
     assert stored.answers[0].text == expected[0] and stored.answers[1].text == ANSWER
     assert stored.answers[0].cut_off and not stored.answers[1].cut_off  # random base: no end
-    assert "cut off at the token limit" in page.panes[0].transcript.toPlainText()
+    assert "cut off at Max tokens" in page.panes[0].transcript.toPlainText()
     assert "cut off" not in page.panes[1].transcript.toPlainText()
     assert conversation.title == "ticket refund"
     assert page.send_button.isEnabled() and not page.stop_button.isEnabled()

@@ -106,7 +106,7 @@ class AnswerPane(QFrame):
             if answer.stopped:
                 note.append("stopped")
             if answer.cut_off:
-                note.append("cut off at the token limit: raise Max tokens for longer answers")
+                note.append("cut off at Max tokens")
             parts.append(self._speaker_html(answer.model_label, ", ".join(note)))
             parts.append(f"<p>{_paragraphs(answer.text)}</p>")
         if pending_prompt is not None:

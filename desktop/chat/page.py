@@ -110,7 +110,7 @@ class ChatPage(QWidget):
         splitter.addWidget(self._chat_column())
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([220, 980])
+        splitter.setSizes([190, 1010])
         layout.addWidget(splitter, 1)
 
         QShortcut(QKeySequence("Ctrl+Return"), self, self.send)
