@@ -36,6 +36,11 @@ DEFAULT_LR_ADAPTER = 2e-4
 DEFAULT_LR_FULL = 2e-5
 
 
+# Far beyond any model's context today (the estimator allows the same), yet finite: a
+# typo like 1e20 must stop at validation, not after a pre-flight that cannot fit it.
+MAX_SEQ_LENGTH = 2_097_152
+
+
 class TrainConfigError(ValueError):
     """A setting that cannot be used; `field` names it so the GUI can point at it."""
 
@@ -482,6 +487,12 @@ class TrainConfig:
         if self.max_seq_length < 16:
             raise TrainConfigError(
                 "max_seq_length", f"must be at least 16 tokens, got {self.max_seq_length}."
+            )
+        if self.max_seq_length > MAX_SEQ_LENGTH:
+            raise TrainConfigError(
+                "max_seq_length",
+                f"{self.max_seq_length:g} tokens is surely a typo (at most {MAX_SEQ_LENGTH:,}; "
+                "2048 suits most chat data).",
             )
         if self.is_adapter_method and not self.lora_target_modules:
             raise TrainConfigError(
