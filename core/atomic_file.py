@@ -42,6 +42,14 @@ def atomic_open(
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
+    except OSError as error:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        if error.filename is None:  # e.g. ENOSPC from write(): say which file it was
+            raise OSError(error.errno, error.strerror or str(error), str(path)) from error
+        if error.filename == tmp_name:  # the user knows the target, not our temporary name
+            raise type(error)(error.errno, error.strerror, str(path)) from error
+        raise
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)

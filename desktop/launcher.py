@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from core.cli import build_parser
+from core.cli import build_parser, run_command
 from desktop import screenshot
 
 
@@ -28,11 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_gui(str(ensure_demo_project().folder))
         return run_gui(args.project)
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_command(args)
 
 
 if __name__ == "__main__":

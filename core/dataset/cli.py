@@ -68,13 +68,23 @@ def register(subparsers) -> None:
         help="convert between JSONL (OpenAI messages), Alpaca, ShareGPT, CSV, TSV, Parquet, save_to_disk",
     )
     convert.add_argument("input", help="file or folder to read")
-    convert.add_argument("output", help="file or folder to write (replaced atomically)")
+    convert.add_argument(
+        "output",
+        help="file or folder to write (a name without suffix: a save_to_disk folder); "
+        "an existing one is refused unless --overwrite",
+    )
     convert.add_argument("--from", dest="source_format", choices=INPUT_FORMATS, default="auto")
     convert.add_argument("--to", dest="target_format", choices=INPUT_FORMATS, default="auto")
     convert.add_argument(
         "--allow-loss",
         action="store_true",
         help="leave out examples the target format cannot hold (instead of refusing)",
+    )
+    convert.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output file, or a folder an earlier convert wrote (a folder "
+        "FineTune Studio did not write is never replaced)",
     )
     _add_mapping_arguments(convert)
     convert.set_defaults(func=_convert)
@@ -157,7 +167,11 @@ def _convert(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     try:
         written = export_dataset(
-            dataset, args.output, fmt=args.target_format, allow_loss=args.allow_loss
+            dataset,
+            args.output,
+            fmt=args.target_format,
+            allow_loss=args.allow_loss,
+            overwrite=args.overwrite,
         )
     except CannotExport as error:
         print(f"error: {error}", file=sys.stderr)

@@ -23,7 +23,7 @@ from core.export.card import CardFacts, model_card
 from core.export.options import ExportOptions
 from core.export.parity import ParityResult, check_parity
 from core.export.source import ExportSource, load_export_source
-from core.export.staging import StagedFolder
+from core.export.staging import StagedFolder, check_output_folder
 
 Progress = Callable[[float, str], None]
 Cancelled = Callable[[], bool]
@@ -228,11 +228,14 @@ def _export_run(project, run_id, options, progress, cancelled) -> ExportResult:
     from core.project.store import utc_now
 
     steps = _Steps(progress, cancelled)
+    # The output is checked before anything is loaded: a refused path costs nothing.
+    run_folder = project.runs_dir / run_id if project is not None else None
+    check_output_folder(options.out_path, options.overwrite, project, run_folder)
     source: ExportSource = load_export_source(project, run_id)
     result = ExportResult(options.out_path, options.format, run_id)
     facts = CardFacts(fmt=options.format, warnings=result.warnings)
     steps.report(0.0, f"exporting {run_id} as {options.format}")
-    with StagedFolder(options.out_path, options.overwrite) as staged:
+    with StagedFolder(options.out_path, options.overwrite, project, source.run.folder) as staged:
         folder = staged.path
         parity_format = options.format
         if options.format == "adapter":

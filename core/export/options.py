@@ -43,8 +43,9 @@ class ExportOptions:
     overwrite: bool = field(
         default=False,
         metadata={
-            "help": "Replace the folder if it already exists (the old one stays until "
-            "the new one is complete)."
+            "help": "Replace the folder if an earlier export wrote it (the old one stays until "
+            "the new one is complete). A folder FineTune Studio did not write, the project "
+            "and the run itself are never replaced."
         },
     )
     parity_eval_set: str = field(

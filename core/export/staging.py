@@ -12,11 +12,19 @@ import os
 import shutil
 from pathlib import Path
 
+from core.output_folder import (
+    OutputPathError,
+    prepare_output_folder,
+    refuse_project_data,
+    write_marker,
+)
+
 PARTIAL_MARK = ".partial-"
 
 
-class ExportFolderError(ValueError):
-    """The output folder cannot be used, with what to do instead."""
+# One error type for every refused output path, so callers catch one thing.
+ExportFolderError = OutputPathError
+EXPORT_KIND = "export"
 
 
 def _process_alive(pid: int) -> bool:
@@ -51,36 +59,44 @@ def remove_stale_partials(final: Path) -> list[Path]:
     return removed
 
 
-def check_output_folder(final: Path, overwrite: bool) -> None:
-    """Refuse a target that would lose the user's files."""
-    if final.exists() and not final.is_dir():
-        raise ExportFolderError(f"{final} is a file; choose a folder for the export.")
-    if final.is_dir() and any(final.iterdir()) and not overwrite:
-        raise ExportFolderError(
-            f"{final} already exists and is not empty; choose a new folder, or replace it "
-            "(--overwrite on the command line)."
+def check_output_folder(
+    final: Path, overwrite: bool, project=None, run_folder: Path | None = None
+) -> None:
+    """Refuse a target that would lose files: the user's (any non-empty folder we did not
+    write, even with overwrite), the project's own data, or the run being exported."""
+    if project is not None or run_folder is not None:
+        refuse_project_data(
+            final,
+            project=Path(project.folder) if project is not None else None,
+            protected=[run_folder] if run_folder is not None else [],
         )
+    prepare_output_folder(final, overwrite)
 
 
 class StagedFolder:
     """Write into `.path` (a sibling of `final`); `commit()` renames it to `final`."""
 
-    def __init__(self, final: str | Path, overwrite: bool = False) -> None:
+    def __init__(
+        self, final: str | Path, overwrite: bool = False, project=None, run_folder=None
+    ) -> None:
         self.final = Path(final).expanduser().absolute()
         self.overwrite = overwrite
+        self.project = project
+        self.run_folder = run_folder
         self.path = self.final.parent / f".{self.final.name}{PARTIAL_MARK}{os.getpid()}"
         self.committed = False
 
     def __enter__(self) -> StagedFolder:
-        check_output_folder(self.final, self.overwrite)
+        check_output_folder(self.final, self.overwrite, self.project, self.run_folder)
         self.final.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_partials(self.final)
         self.path.mkdir()
+        write_marker(self.path, EXPORT_KIND)  # lets a later --overwrite replace it
         return self
 
     def commit(self) -> Path:
         """Put the finished folder under its final name (replacing an old one if allowed)."""
-        check_output_folder(self.final, self.overwrite)
+        check_output_folder(self.final, self.overwrite, self.project, self.run_folder)
         old = None
         if self.final.exists():
             # Moved aside first, so at every instant `final` is the old export or the new one.

@@ -1,5 +1,6 @@
 """Projects: a folder with project.sqlite, datasets/, runs/ and evals/."""
 
+from core.project.recover import ProjectDatabaseError
 from core.project.store import (
     NewerSchemaError,
     NotAProjectError,
@@ -8,4 +9,11 @@ from core.project.store import (
     open_project,
 )
 
-__all__ = ["NewerSchemaError", "NotAProjectError", "Project", "create_project", "open_project"]
+__all__ = [
+    "NewerSchemaError",
+    "NotAProjectError",
+    "Project",
+    "ProjectDatabaseError",
+    "create_project",
+    "open_project",
+]

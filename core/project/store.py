@@ -129,6 +129,8 @@ class Project:
 
     folder: Path
     _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
+    # Set when opening had to repair something (core.project.recover): show it to the user.
+    notice: str = field(default="", compare=False)
 
     @property
     def db_path(self) -> Path:
@@ -224,7 +226,44 @@ def open_project(folder: str | Path) -> Project:
             f"{folder} is not a FineTune Studio project (no {DB_NAME}). "
             "Choose a project folder, or create a new project there."
         )
-    migrate(db_path)
-    for sub in SUBFOLDERS:
-        (folder / sub).mkdir(exist_ok=True)
-    return Project(folder)
+    from core.project import recover
+
+    problem = recover.database_problem(db_path)
+    if problem is None:
+        try:
+            migrate(db_path)
+        except sqlite3.OperationalError as error:  # locked, read-only, disk I/O
+            raise recover.ProjectDatabaseError(
+                f"{db_path} cannot be opened ({error}); nothing was changed. Check that the "
+                "folder is writable and that no other program holds the file."
+            ) from None
+        except sqlite3.DatabaseError as error:  # "malformed", "file is not a database"
+            problem = f"SQLite says: {error}"
+    if problem is None:
+        for sub in SUBFOLDERS:
+            (folder / sub).mkdir(exist_ok=True)
+        return Project(folder)
+    return _reopen_damaged(folder, db_path, problem)
+
+
+def _reopen_damaged(folder: Path, db_path: Path, problem: str) -> Project:
+    """Keep the damaged database aside, start a new one and list the runs from their
+    folders (the runs do not vanish); the project's `notice` says what happened."""
+    from core.project import recover
+
+    kept = recover.set_aside(db_path)
+    project = create_project(folder)
+    listed, skipped = [], []
+    for run_folder in sorted(project.runs_dir.iterdir()):
+        if not run_folder.is_dir() or run_folder.name.startswith("."):
+            continue
+        try:
+            if recover.rebuild_run(project, run_folder):
+                listed.append(run_folder.name)
+        except Exception as error:  # one unreadable run folder must not hide the others
+            skipped.append(f"{run_folder.name} ({type(error).__name__}: {error})")
+    project.notice = recover.recovery_notice(db_path, problem, kept, listed)
+    if skipped:
+        project.notice += " Not listed: " + "; ".join(skipped) + "."
+    recover.log_notice(project.notice)
+    return project

@@ -285,7 +285,12 @@ class ExportDialog(QDialog):
         from core.export.staging import ExportFolderError, check_output_folder
 
         try:
-            check_output_folder(options.out_path, options.overwrite)
+            check_output_folder(
+                options.out_path,
+                options.overwrite,
+                self.project,
+                self.project.runs_dir / self.run_id if self.project is not None else None,
+            )
         except ExportFolderError as error:
             self._show_error(str(error))
             return False

@@ -69,14 +69,14 @@ def _sniff_json_kind(path: Path) -> str:
         start = len(text) - len(text[1:].lstrip())
         try:
             first, _ = json.JSONDecoder().raw_decode(text, start)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: brackets nested 100k deep
             first = None
     else:
         for line in text.splitlines():
             if line.strip():
                 try:
                     first = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):
                     first = None
                 break
     return record_kind(first) or MESSAGES
@@ -101,10 +101,47 @@ def detect_format(path: str | os.PathLike) -> str:
         return "parquet"
     if not path.exists():
         return {".json": "jsonl", ".jsonl": "jsonl"}.get(suffix, "jsonl")
-    head = path.read_bytes()[:4]
+    with open(path, "rb") as handle:  # 4 bytes, not the whole (maybe huge) file
+        head = handle.read(4)
     if head == b"PAR1":
         return "parquet"
     return _sniff_json_kind(path)
+
+
+# What starts files that are surely not text, for the ones without an early NUL byte.
+_BINARY_MAGIC = {
+    b"%PDF-": "a PDF document",
+    b"PK\x03\x04": "a ZIP archive (or an .xlsx/.docx file)",
+    b"\x1f\x8b": "a gzip archive",
+    b"\x89PNG": "a PNG image",
+    b"\xff\xd8\xff": "a JPEG image",
+    b"SQLite format 3\x00": "an SQLite database",
+    b"\x7fELF": "a program (an ELF executable)",
+}
+_TEXT_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")  # UTF-16/32: read elsewhere
+BINARY_SNIFF_BYTES = 8192
+
+
+def binary_reason(path: Path) -> str | None:
+    """Why `path` is surely not a text file (NUL bytes, control bytes, a known binary
+    header), from its first bytes; None when it looks like text."""
+    with open(path, "rb") as handle:
+        head = handle.read(BINARY_SNIFF_BYTES)
+    for magic, what in _BINARY_MAGIC.items():
+        if head.startswith(magic):
+            return f"it is {what}"
+    if head.startswith(_TEXT_BOMS):
+        return None
+    nul = head.find(b"\x00")
+    if nul >= 0:
+        return (
+            f"a NUL byte at offset {nul} (UTF-16 text without a byte-order "
+            "mark looks like this too: save it as UTF-8)"
+        )
+    control = sum(1 for byte in head if byte < 32 and byte not in b"\t\n\r\f\x1b")
+    if head and control / len(head) > 0.1:
+        return f"{control} control bytes in its first {len(head)} bytes"
+    return None
 
 
 def is_unreadable(dataset: Dataset) -> bool:
@@ -200,6 +237,14 @@ def import_dataset(
         return _unreadable(path, "a dataset", str(error))
     if fmt not in FORMATS:
         raise ValueError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
+    if fmt not in ("hf", "parquet"):
+        # A binary file split at its newline bytes would import as "18 examples".
+        try:
+            reason = binary_reason(path)
+        except OSError as error:
+            return _unreadable(path, fmt, error.strerror or str(error))
+        if reason:
+            return _unreadable(path, fmt, f"it is not a text file: {reason}")
     try:
         if fmt == "hf":
             examples, findings = _import_hf(path, mapping)
@@ -273,14 +318,23 @@ def export_dataset(
     fmt: str = "auto",
     allow_loss: bool = False,
     studio_fields: bool = False,
+    overwrite: bool = True,
 ) -> int:
     """Write the dataset in `fmt` (atomically); return how many examples were written.
 
     jsonl holds everything (studio_fields=True also keeps tags and review marks);
     alpaca and tables hold single exchanges; sharegpt holds no tool calls.
+    overwrite=False refuses an existing file (OutputPathError). An existing folder (hf)
+    is replaced only when we wrote it (core.output_folder's marker) and overwrite is set.
     """
+    from core.output_folder import prepare_output_file, prepare_output_folder
+
     path = Path(path)
     fmt = _export_format(path, fmt)
+    if fmt == "hf":
+        prepare_output_folder(path, overwrite)
+    else:
+        prepare_output_file(path, overwrite)
     if fmt == "jsonl":
         write_jsonl(path, dataset, studio_fields=studio_fields)
         return len(dataset)
@@ -325,7 +379,7 @@ def export_dataset(
                 with atomic_open(path, "wb", encoding=None) as handle:
                     pq.write_table(table, handle)
             else:
-                _save_hf(records, path)
+                _save_hf(records, path, overwrite)
         except (TypeError, ValueError) as error:  # pyarrow: one field with mixed types
             raise CannotExport(
                 f"{fmt} needs every field to have one type across examples ({error}). "
@@ -335,17 +389,25 @@ def export_dataset(
     raise ValueError(f"Unknown format {fmt!r}; choose one of {', '.join(FORMATS)}.")
 
 
-def _save_hf(records: list[dict], path: Path) -> None:
-    """save_to_disk into a temporary folder beside `path`, then rename it into place."""
+def _save_hf(records: list[dict], path: Path, overwrite: bool) -> None:
+    """save_to_disk into a temporary folder beside `path`, then rename it into place.
+
+    The folder gets our marker, so a later --overwrite may replace it; a folder without
+    the marker (the user's) is never renamed or removed.
+    """
     import shutil
     import tempfile
 
     import datasets
 
+    from core.output_folder import prepare_output_folder, write_marker
+
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
         datasets.Dataset.from_list(records).save_to_disk(str(staging / "data"))
+        write_marker(staging / "data", "dataset")
+        prepare_output_folder(path, overwrite)  # again: the folder may have changed meanwhile
         if path.exists():
             old = path.with_name(f".{path.name}.old")
             os.replace(path, old)

@@ -1,0 +1,157 @@
+"""A damaged project.sqlite: keep it aside, start a new one, and list the runs again.
+
+The database is an index; each run folder (runs/<run_id>/) keeps its own record:
+config.yaml, run.json, metrics.jsonl, advice.jsonl and final/. So when project.sqlite is
+empty or not a database at all (a sync tool, a full disk, a bad copy), the runs are
+rebuilt from their folders rather than silently vanishing. The damaged file is renamed,
+never deleted. Dataset versions, evaluations and exports live only in the database and
+are not rebuilt; the notice says so.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import sqlite3
+from pathlib import Path
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+log = logging.getLogger("finetune_studio.project")
+
+
+class ProjectDatabaseError(sqlite3.DatabaseError):
+    """project.sqlite cannot be used and was not changed; says what to do. A DatabaseError,
+    so code that already catches sqlite3's errors catches this one too."""
+
+
+def database_problem(db_path: Path) -> str | None:
+    """Why `db_path` is surely not a database (checked without opening it); None if it
+    looks like one."""
+    with open(db_path, "rb") as handle:
+        head = handle.read(len(SQLITE_HEADER))
+    if not head:
+        return "it is empty (0 bytes)"
+    if head != SQLITE_HEADER:
+        return "it is not an SQLite database"
+    return None
+
+
+def set_aside(db_path: Path) -> Path:
+    """Rename the damaged database (and its -wal/-shm companions); return the new name."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    kept = db_path.with_name(f"{db_path.name}.damaged-{stamp}")
+    n = 2
+    while kept.exists():
+        kept = db_path.with_name(f"{db_path.name}.damaged-{stamp}-{n}")
+        n += 1
+    for suffix in ("-wal", "-shm"):
+        companion = db_path.with_name(db_path.name + suffix)
+        if companion.exists():
+            os.replace(companion, kept.with_name(kept.name + suffix))
+    os.replace(db_path, kept)
+    return kept
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _read_yaml(path: Path) -> tuple[str, dict]:
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        value = yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError, RecursionError):
+        return "", {}
+    return text, value if isinstance(value, dict) else {}
+
+
+def _started_at(folder: Path) -> str:
+    # Run ids start with their local start time (YYYYmmdd-HHMMSS); else the folder's age.
+    try:
+        moment = _dt.datetime.strptime(folder.name[:15], "%Y%m%d-%H%M%S").astimezone()
+    except ValueError:
+        moment = _dt.datetime.fromtimestamp(folder.stat().st_mtime).astimezone()
+    return moment.astimezone(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _finite(values: list) -> list[float]:
+    import math
+
+    return [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+
+
+def rebuild_run(project, folder: Path) -> bool:
+    """Add one run folder back to the index (with its metrics and advice); False when the
+    folder is not a run (no config.yaml and no run.json)."""
+    from core.training import runs
+
+    info = _read_json(folder / runs.RUN_FILE)
+    config_yaml, config = _read_yaml(folder / runs.CONFIG_FILE)
+    if not info and not config:
+        return False
+    data = info.get("data") if isinstance(info.get("data"), dict) else {}
+    method = str(info.get("method") or config.get("method") or "lora")
+    base_model = str(info.get("base_model") or config.get("base_model") or "unknown")
+    name = str(config.get("name") or "").strip() or f"{method} {Path(base_model).name}"
+    metrics = runs.read_metrics(folder)
+    train_losses = _finite([r.loss for r in metrics if r.kind == "train"])
+    evals = [(r.eval_loss, r.step) for r in metrics if r.kind == "eval" and r.eval_loss]
+    evals = [(loss, step) for loss, step in evals if _finite([loss])]
+    best = min(evals) if evals else None
+    final = folder / runs.FINAL_DIR
+    finished = final.is_dir() and any(final.iterdir())
+    key = runs.insert_run_row(
+        project,
+        folder.name,
+        {
+            "name": name,
+            "status": "finished" if finished else "stopped",
+            "status_reason": "Listed again from its folder after project.sqlite was damaged"
+            + ("." if finished else "; how it ended was not recorded there."),
+            "base_model": base_model,
+            "base_model_path": str(info.get("base_model_path") or ""),
+            "method": method,
+            "dataset_version_id": None,  # the versions were in the damaged database
+            "dataset_version_label": str(data.get("dataset_version_label") or ""),
+            "dataset_content_hash": str(data.get("dataset_content_hash") or ""),
+            "train_file": str(data.get("train_file") or config.get("train_file") or ""),
+            "validation_file": str(data.get("validation_file") or ""),
+            "config_yaml": config_yaml,
+            "folder": folder.name,
+            "device": str(info.get("device") or ""),
+            "started_at": _started_at(folder),
+            "steps_done": max((r.step for r in metrics), default=0),
+            "max_steps": int(info.get("max_steps") or 0),
+            "best_val_loss": best[0] if best else None,
+            "best_step": best[1] if best else None,
+            "final_val_loss": evals[-1][0] if evals else None,
+            "final_train_loss": train_losses[-1] if train_losses else None,
+            "final_model_dir": runs.FINAL_DIR if finished else "",
+        },
+    )
+    for record in metrics:
+        runs.insert_metric_row(project, key, record)
+    for advice in runs.read_advice(folder):
+        runs.insert_advice_row(project, key, advice)
+    return True
+
+
+def recovery_notice(db_path: Path, problem: str, kept: Path, listed: list[str]) -> str:
+    return (
+        f"{db_path} could not be used ({problem}). It was kept as {kept.name} and a new "
+        f"database was started; {len(listed)} run(s) were listed again from their folders. "
+        "Dataset versions, evaluations and exports recorded only in the old database are not "
+        "listed; restore project.sqlite from a backup to get them back."
+    )
+
+
+def log_notice(notice: str) -> None:
+    log.warning(notice)
