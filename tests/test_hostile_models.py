@@ -161,3 +161,130 @@ def never_prompt(monkeypatch):
 
     monkeypatch.setattr(builtins, "input", fake_input)
     return asked
+
+
+EVIL_CODE = """
+from pathlib import Path
+Path({marker!r}).write_text("the folder's code ran")
+from transformers import {base}
+class Evil({base}):
+    pass
+"""
+
+
+def _hostile_folder(tiny_model_dir, tmp_path, config_name: str, auto_map: dict, base: str):
+    """The tiny model plus an auto_map entry in `config_name` pointing at evil.py."""
+    import shutil
+
+    folder = tmp_path / f"hostile-{config_name.split('.')[0]}"
+    shutil.copytree(tiny_model_dir, folder)
+    marker = tmp_path / "code-ran.txt"
+    (folder / "evil.py").write_text(EVIL_CODE.format(marker=str(marker), base=base))
+    path = folder / config_name
+    config = json.loads(path.read_text()) if path.is_file() else {}
+    config["auto_map"] = auto_map
+    path.write_text(json.dumps(config))
+    return folder, marker
+
+
+@pytest.fixture
+def hostile_tokenizer_folder(tiny_model_dir, tmp_path):
+    return _hostile_folder(
+        tiny_model_dir,
+        tmp_path,
+        "tokenizer_config.json",
+        {"AutoTokenizer": [None, "evil.Evil"]},
+        "PreTrainedTokenizerFast",
+    )
+
+
+def test_auto_map_in_tokenizer_config_runs_no_code_anywhere(hostile_tokenizer_folder, never_prompt):
+    from core.dataset.tokens import load_tokenizer as dataset_tokenizer
+    from core.evaluation.generation import load_model
+    from core.evaluation.models import baseline_spec
+    from core.models.remote_code import UntrustedCodeError
+    from core.training.model_loading import load_tokenizer as training_tokenizer
+
+    folder, marker = hostile_tokenizer_folder
+    for load in (
+        lambda: training_tokenizer(folder),
+        lambda: dataset_tokenizer(folder),
+        lambda: load_model(baseline_spec(folder), device="cpu"),
+    ):
+        with pytest.raises(UntrustedCodeError) as error:
+            load()
+        message = str(error.value)
+        assert "tokenizer_config.json: field auto_map" in message
+        assert f"models trust {folder.resolve()}" in message
+    assert not marker.exists() and never_prompt == []
+
+
+def test_auto_map_in_config_json_stops_training_model_load(tiny_model_dir, tmp_path, never_prompt):
+    from core.models.remote_code import UntrustedCodeError
+    from core.training.config import TrainConfig
+    from core.training.device import DevicePlan
+    from core.training.model_loading import load_base_model
+
+    folder, marker = _hostile_folder(
+        tiny_model_dir,
+        tmp_path,
+        "config.json",
+        {"AutoModelForCausalLM": "evil.Evil"},
+        "LlamaForCausalLM",
+    )
+    plan = DevicePlan.__new__(DevicePlan)  # never reached: the check comes first
+    with pytest.raises(UntrustedCodeError, match=r"config\.json: field auto_map"):
+        load_base_model(TrainConfig(method="full"), plan, folder)
+    assert not marker.exists() and never_prompt == []
+
+
+def test_a_python_file_alone_or_a_nested_auto_map_is_found(tiny_model_dir, tmp_path):
+    from core.models.remote_code import find_custom_code
+
+    folder, _ = _hostile_folder(
+        tiny_model_dir,
+        tmp_path,
+        "processor_config.json",
+        {"AutoProcessor": "evil.Evil"},
+        "PreTrainedTokenizerFast",
+    )
+    (folder / "generation_config.json").write_text(json.dumps({"x": {"auto_map": {"a": "b"}}}))
+    found = "\n".join(find_custom_code(folder))
+    assert "processor_config.json: field auto_map" in found
+    assert "generation_config.json: field x.auto_map" in found
+    assert "evil.py: Python file" in found
+    assert find_custom_code(tiny_model_dir) == []
+
+
+def test_cli_eval_with_stdin_closed_refuses_in_one_line(hostile_tokenizer_folder, tmp_path):
+    folder, marker = hostile_tokenizer_folder
+    eval_set = _write_jsonl(tmp_path / "eval.jsonl", _chat_rows(2))
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "desktop.launcher", "eval", "--model", str(folder)),
+            *("--eval-set", str(eval_set), "--max-new-tokens", "2"),
+        ],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    (line,) = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert "auto_map" in line and "models trust" in line
+    assert "Traceback" not in done.stderr and not marker.exists()
+
+
+def test_a_trusted_folder_loads_with_its_code(hostile_tokenizer_folder, never_prompt, capsys):
+    from core.cli import build_parser
+    from core.training.model_loading import load_tokenizer
+
+    folder, marker = hostile_tokenizer_folder
+    args = build_parser().parse_args(["models", "trust", str(folder)])
+    assert args.func(args) == 0
+    assert "trusted:" in capsys.readouterr().out
+    tokenizer = load_tokenizer(folder)
+    assert type(tokenizer).__name__ == "Evil" and marker.exists()
+    assert never_prompt == []  # trust was passed explicitly, never asked on stdin

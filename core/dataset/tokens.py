@@ -46,7 +46,9 @@ def load_tokenizer(source: Any):
                 f"No tokenizer at {source}: give a model folder (with tokenizer files) "
                 f"or '{BUNDLED_MODEL_NAME}'."
             )
-    return AutoTokenizer.from_pretrained(str(path))
+    from core.models.remote_code import trust_remote_code_for
+
+    return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code_for(path))
 
 
 def tokenizer_name(tokenizer: Any) -> str:

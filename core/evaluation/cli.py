@@ -117,6 +117,12 @@ def run_eval_command(args: argparse.Namespace) -> int:
         if args.adapter:
             tuned = run_spec(args.adapter, base_model=base.path)
             specs = [tuned] if args.no_baseline else [baseline, tuned]
+        from core.models.remote_code import trust_remote_code_for
+
+        # Refuse a folder that would run its own code now, in one line, before any loading.
+        trust_remote_code_for(base.path)
+        if args.adapter:
+            trust_remote_code_for(args.adapter)
         if args.regression and not args.adapter:
             raise ModelSpecError(
                 "--regression compares a fine-tuned model with its base; add --adapter."

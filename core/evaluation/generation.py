@@ -106,10 +106,17 @@ def load_model(spec: ModelSpec, device: str | None = None) -> LoadedModel:
     dtype = torch.float32
     if device == "cuda":
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    tokenizer = AutoTokenizer.from_pretrained(_tokenizer_folder(spec))
+    from core.models.remote_code import trust_remote_code_for
+
+    tokenizer_folder = _tokenizer_folder(spec)
+    tokenizer = AutoTokenizer.from_pretrained(
+        tokenizer_folder, trust_remote_code=trust_remote_code_for(tokenizer_folder)
+    )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(spec.base_model, dtype=dtype)
+    model = AutoModelForCausalLM.from_pretrained(
+        spec.base_model, dtype=dtype, trust_remote_code=trust_remote_code_for(spec.base_model)
+    )
     if spec.kind == "adapter":
         from peft import PeftModel
 

@@ -100,10 +100,16 @@ def write_merged(
 
     dtype = stored_dtype(source.base_path)
     report(start, f"loading the base model {source.base_name} unquantized ({dtype})")
+    from core.models.remote_code import trust_remote_code_for
+
     model = AutoModelForCausalLM.from_pretrained(
-        str(source.base_path), dtype=getattr(torch, dtype, torch.float32)
+        str(source.base_path),
+        dtype=getattr(torch, dtype, torch.float32),
+        trust_remote_code=trust_remote_code_for(source.base_path),
     )
-    tokenizer = AutoTokenizer.from_pretrained(str(source.model_dir))
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(source.model_dir), trust_remote_code=trust_remote_code_for(source.model_dir)
+    )
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer))
     report(start + (end - start) * 0.4, "merging the adapter into the base weights")

@@ -126,11 +126,14 @@ def _load_gguf(folder: Path, gguf_name: str, spec):
 
     from core.evaluation.generation import LoadedModel
 
-    tokenizer = AutoTokenizer.from_pretrained(str(folder), gguf_file=gguf_name)
+    # The GGUF export is our own file, never custom code: say so, so transformers never asks.
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(folder), gguf_file=gguf_name, trust_remote_code=False
+    )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(
-        str(folder), gguf_file=gguf_name, dtype=torch.float32
+        str(folder), gguf_file=gguf_name, dtype=torch.float32, trust_remote_code=False
     )
     model.eval()
     return LoadedModel(model, tokenizer, "cpu", spec)

@@ -72,9 +72,14 @@ def ensure_bundled_model(progress: Progress | None = None) -> Path:
     report(0.02, "Reading the tokenizer from the GGUF file")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    # Our own bundled GGUF: no custom code, and transformers must never ask on stdin.
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False
+    )
     report(0.1, "De-quantizing the GGUF weights (about 20 s on a small CPU)")
-    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(
+        str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False
+    )
     # transformers 5 refuses save_pretrained while the GGUF quantizer is attached; the
     # weights are already de-quantized to ordinary tensors, so dropping it is safe.
     model.hf_quantizer = None

@@ -17,10 +17,15 @@ def register(subparsers) -> None:
     )
     models.add_argument(
         "models_command",
-        choices=["list", "prepare", "download"],
-        help="list, prepare (convert) the bundled model, or download HUB_ID",
+        choices=["list", "prepare", "download", "trust"],
+        help="list, prepare (convert) the bundled model, download HUB_ID, or trust FOLDER's "
+        "own code (auto_map, .py files)",
     )
-    models.add_argument("hub_id", nargs="?", help="for download: org/name on the Hugging Face Hub")
+    models.add_argument(
+        "hub_id",
+        nargs="?",
+        help="for download: org/name on the Hugging Face Hub; for trust: the model folder",
+    )
     models.add_argument("--revision", help="for download: branch, tag or commit (default main)")
     models.add_argument(
         "--project", dest="models_project", help="for list: also the folders this project added"
@@ -83,7 +88,25 @@ def _download(args) -> int:
     return EXIT_OK
 
 
+def _trust(args) -> int:
+    from core.models.remote_code import find_custom_code, trust_folder
+
+    if not args.hub_id:
+        print("error: give the model folder to trust: models trust FOLDER", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        folder = trust_folder(args.hub_id)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    reasons = find_custom_code(folder)
+    print(f"trusted: {folder} may now run its own code ({len(reasons)} places ask for it)")
+    return EXIT_OK
+
+
 def run_models(args: argparse.Namespace) -> int:
+    if args.models_command == "trust":
+        return _trust(args)
     if args.models_command == "download":
         return _download(args)
     if args.models_command == "list":

@@ -20,6 +20,12 @@ from core.models.hub_cache import (
     hub_cache_dir,
     looks_like_hub_id,
 )
+from core.models.remote_code import (
+    UntrustedCodeError,
+    find_custom_code,
+    trust_folder,
+    trust_remote_code_for,
+)
 from core.project.store import Project, utc_now
 
 BUNDLED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # where the bundled GGUF came from
@@ -68,7 +74,8 @@ def check_model_folder(folder: str | Path) -> FolderCheck:
             "save the tokenizer into the same folder."
         )
     return FolderCheck(
-        needs_remote_code="auto_map" in config,
+        # auto_map in any config file (tokenizer_config.json too) or .py files in the folder.
+        needs_remote_code=bool(find_custom_code(folder)),
         pickle_only=not safetensors,
         model_type=config.get("model_type"),
     )
@@ -101,6 +108,8 @@ def add_local_model(
             "trust_remote_code = excluded.trust_remote_code, allow_pickle = excluded.allow_pickle",
             (name, str(folder), int(trust_remote_code), int(allow_pickle), utc_now()),
         )
+    if check.needs_remote_code and trust_remote_code:
+        trust_folder(folder)  # every load site asks core.models.remote_code, not the project
     return BaseModel(name, folder, "local", trust_remote_code, allow_pickle)
 
 
@@ -168,15 +177,22 @@ def resolve_model(
     if folder.is_dir():
         check = check_model_folder(folder)
         if check.needs_remote_code:
-            raise ModelFolderError(
-                f"{folder} needs custom code; add it to the project and allow remote code first."
-            )
+            try:
+                trust_remote_code_for(folder)  # names the file and field, unless trusted
+            except UntrustedCodeError as error:
+                raise ModelFolderError(str(error)) from error
         if check.pickle_only and not allow_pickle:
             raise ModelFolderError(
                 f"{folder} has only pickle .bin weights, which can run code when loaded; "
                 "convert them to safetensors or confirm that you trust this folder."
             )
-        return BaseModel(folder.name, folder.resolve(), "local", allow_pickle=allow_pickle)
+        return BaseModel(
+            folder.name,
+            folder.resolve(),
+            "local",
+            trust_remote_code=check.needs_remote_code,
+            allow_pickle=allow_pickle,
+        )
     raise ModelFolderError(
         f"Unknown model '{name_or_path}': give a model folder, a Hugging Face id (org/name) "
         f"in the cache, or '{BUNDLED_MODEL_NAME}'."

@@ -47,7 +47,11 @@ def drop_console_printer(trainer) -> None:
 def load_tokenizer(model_path: Path):
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(model_path))
+    from core.models.remote_code import trust_remote_code_for
+
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(model_path), trust_remote_code=trust_remote_code_for(model_path)
+    )
     if tokenizer.pad_token is None:
         # Padding positions are masked out of attention and loss, so any token will do.
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
@@ -117,7 +121,10 @@ def load_base_model(config: TrainConfig, plan: DevicePlan, model_path: Path):
     """The model ready to hand to SFTTrainer (adapters are added by TRL from lora_config)."""
     from transformers import AutoModelForCausalLM
 
+    from core.models.remote_code import trust_remote_code_for
+
     kwargs = model_load_kwargs(config, plan)
+    kwargs["trust_remote_code"] = trust_remote_code_for(model_path)
     model = AutoModelForCausalLM.from_pretrained(str(model_path), **kwargs)
     return prepare_loaded_model(model, config)
 

@@ -94,13 +94,18 @@ def model_generator(model_dir: str | Path, max_new_tokens: int) -> tuple[Generat
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(model_dir))
+    from core.models.remote_code import trust_remote_code_for
+
+    trust = trust_remote_code_for(model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=trust)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model = AutoModelForCausalLM.from_pretrained(
-        str(model_dir), dtype=torch.bfloat16 if device == "cuda" else torch.float32
+        str(model_dir),
+        dtype=torch.bfloat16 if device == "cuda" else torch.float32,
+        trust_remote_code=trust,
     ).to(device)
     model.eval()
 

@@ -1,0 +1,118 @@
+"""Whether a model folder may run its own Python code, decided before transformers sees it.
+
+A folder can ask transformers to import its .py files through `auto_map` in any of its
+config files (config.json, tokenizer_config.json, processor and generation configs). Left
+to itself, transformers asks "run the custom code? [y/N]" on stdin, so a stray "y" (or a
+pipe) runs whatever the folder holds. Every load site asks `trust_remote_code_for(folder)`
+instead: False when the folder has no custom code, True when the user trusted this folder,
+and an UntrustedCodeError (nothing loaded) otherwise. Trusted folders are kept in the app's
+settings folder, one absolute path each.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+TRUSTED_FILE = "trusted_code_folders.json"
+MAX_CONFIG_BYTES = 4 * 1024 * 1024  # config files are small; tokenizer.json is skipped below
+NOT_CONFIGS = ("tokenizer.json",)  # the vocabulary, never read for code
+
+
+class UntrustedCodeError(ValueError):
+    """A model folder that wants to run its own code, and the user has not trusted it."""
+
+
+def _auto_map_paths(value, path: str = "") -> list[str]:
+    """Where `auto_map` occurs in a parsed JSON value (e.g. 'auto_map' or 'processor.auto_map')."""
+    found: list[str] = []
+    stack = [(value, path)]
+    while stack:  # iterative: a hostile, deeply nested file must not blow the stack
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                child_path = f"{where}.{key}" if where else str(key)
+                if key == "auto_map" and child:
+                    found.append(child_path)
+                elif isinstance(child, (dict, list)):
+                    stack.append((child, child_path))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{i}]") for i, child in enumerate(item))
+    return sorted(found)
+
+
+def find_custom_code(folder: str | Path) -> list[str]:
+    """Each reason the folder would run its own code, as 'FILE: field auto_map (...)'."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        return []
+    reasons: list[str] = []
+    for config in sorted(folder.glob("*.json")):
+        if config.name in NOT_CONFIGS or config.name.endswith(".index.json"):
+            continue
+        try:
+            if config.stat().st_size > MAX_CONFIG_BYTES:
+                continue
+            parsed = json.loads(config.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            continue  # an unreadable config fails the load itself, with its own message
+        for field in _auto_map_paths(parsed):
+            reasons.append(f"{config}: field {field}")
+    for script in sorted([*folder.glob("*.py"), *folder.glob("*/*.py")]):
+        reasons.append(f"{script}: Python file in the model folder")
+    return reasons
+
+
+def _store_path() -> Path:
+    from core.app_dirs import config_dir
+
+    return config_dir() / TRUSTED_FILE
+
+
+def trusted_folders() -> list[Path]:
+    try:
+        raw = json.loads(_store_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    return [Path(p) for p in raw.get("folders", []) if isinstance(p, str)]
+
+
+def _save(folders: list[Path]) -> None:
+    from core.atomic_file import atomic_open
+
+    with atomic_open(_store_path()) as handle:
+        json.dump({"version": 1, "folders": sorted({str(f) for f in folders})}, handle, indent=2)
+
+
+def trust_folder(folder: str | Path) -> Path:
+    """Allow this folder's own code from now on (the user said they trust where it came from)."""
+    folder = Path(folder).expanduser().resolve()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder} is not a folder; give the model folder to trust.")
+    _save([*trusted_folders(), folder])
+    return folder
+
+
+def untrust_folder(folder: str | Path) -> None:
+    folder = Path(folder).expanduser().resolve()
+    _save([f for f in trusted_folders() if f != folder])
+
+
+def is_trusted(folder: str | Path) -> bool:
+    return Path(folder).expanduser().resolve() in trusted_folders()
+
+
+def trust_remote_code_for(folder: str | Path) -> bool:
+    """The `trust_remote_code` value to pass when loading from `folder`; raise if untrusted."""
+    reasons = find_custom_code(folder)
+    if not reasons:
+        return False
+    if is_trusted(folder):
+        return True
+    more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
+    raise UntrustedCodeError(
+        f"{reasons[0]}{more}: this model folder asks to run its own Python code, and nothing "
+        "was loaded. If you trust where it came from, allow its code with "
+        f"`finetune-studio models trust {Path(folder).expanduser().resolve()}` (or add it on the "
+        "Project page and allow remote code); otherwise use a folder without auto_map."
+    )
