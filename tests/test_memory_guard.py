@@ -223,3 +223,27 @@ def test_guard_stops_preflight_and_the_run_says_so(project, tiny_model_dir, tmp_
     assert result.reason.startswith("Out of memory") and result.steps_done == 0
     assert any("Pre-flight stopped early" in line for line in observer.lines)
     assert any(a.kind == "out_of_memory" for a in observer.advice)
+
+
+class NearlyFullGpu(CollectingObserver):
+    """A card 97 % full, as torch.cuda.mem_get_info would say (the boundary replaced)."""
+
+    session: TrainingSession | None = None
+
+    def on_status(self, state, message) -> None:
+        super().on_status(state, message)
+        guard = self.session.memory_guard
+        if state == "loading" and guard is not None:
+            guard.watch_gpu = True
+            guard._read_gpu = lambda: 0.97
+
+
+def test_gpu_above_95_percent_is_a_warning_in_the_run_not_a_stop(project, tiny_model_dir, tmp_path):
+    config = tiny_config(tiny_model_dir, write_dataset(tmp_path / "train.jsonl", n=8), epochs=2.0)
+    observer = NearlyFullGpu()
+    session = TrainingSession(project, config, observer)
+    observer.session = session
+    result = session.run()
+    assert result.status == "finished", result.reason
+    (warning,) = [a for a in observer.advice if a.kind == "gpu_memory_high"]
+    assert warning.severity == "warning" and "97% full" in warning.message

@@ -479,7 +479,7 @@ class TrainingSession:
                     step=0,
                     severity=ERROR,
                     kind="out_of_memory",
-                    title="Would not fit",
+                    title="Pre-flight stopped" if report.stopped else "Would not fit",
                     message=report.message,
                     action="apply_settings" if report.suggestions else "",
                     action_label=report.suggestions[0].label if report.suggestions else "",
