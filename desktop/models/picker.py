@@ -390,7 +390,7 @@ def model_picker_button(
     config_only: bool = False,
 ) -> QPushButton:
     """A "Browse…" button that opens the picker; `on_chosen` gets the model the user took."""
-    button = QPushButton("Browse…", parent)
+    button = QPushButton("Models…", parent)
     button.setObjectName("browse_models")
     button.setToolTip(
         "All models on this machine (Hugging Face cache, project folders, bundled) with their "
