@@ -283,3 +283,17 @@ def test_switching_project_mid_answer_stops_it_and_keeps_it_in_the_old_project(
     answer = load_conversation(chat_project, summary.id).turns[0].answers[0]
     assert answer.stopped and 0 < answer.n_tokens < 400
     other.close()
+
+
+def test_two_runs_side_by_side_an_adapter_and_a_full_model(qtbot, chat_project, tiny_model_dir):
+    # A run folder trained elsewhere that holds a full model (here: the tiny model's weights).
+    shutil.copytree(tiny_model_dir, chat_project.runs_dir / "full-run" / "final")
+    page = open_page(qtbot, chat_project)
+    page.choose_model(0, "run-1 (LoRA adapter)")
+    page.choose_model(1, "full-run (full model)")
+    page.max_tokens_spin.setValue(8)
+    send(qtbot, page, "ticket invoice")
+    messages = conversation_messages("", [], "ticket invoice")
+    assert page.panes[0].streamed == ANSWER
+    assert page.panes[1].streamed == bare_greedy_reply(tiny_model_dir, None, messages, 8)
+    assert page.panes[1].title_label.text() == "full-run"

@@ -7,6 +7,7 @@ good or corrected answer goes to the Dataset page as a draft example, or into an
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, Qt, Signal
@@ -47,7 +48,7 @@ from core.chat.store import (
     save_settings,
 )
 from core.evaluation.eval_set import EvalSetError
-from core.evaluation.models import ModelSpec, ModelSpecError, list_run_models
+from core.evaluation.models import ModelSpec, ModelSpecError, list_run_models, run_spec
 from core.models.registry import list_base_models
 from desktop.chat.answer_pane import AnswerPane
 from desktop.chat.worker import ReplyJob, SideRequest, model_key
@@ -284,24 +285,14 @@ class ChatPage(QWidget):
             spec = ModelSpec(label=model.name, base_model=str(model.path))
             default_base = default_base or str(model.path)
             choices.append((f"{model.name} (base)", spec, str(model.path)))
-        for run in reversed(list_run_models(self.project)):  # the latest run first
+        for run in list_run_models(self.project):  # the trainer lists the latest run first
             try:
                 spec = run.spec()
-            except ModelSpecError:
-                try:  # an adapter whose base is not on this machine: the first base model
-                    spec = (
-                        ModelSpec(
-                            label=run.name,
-                            base_model=default_base,
-                            kind="adapter",
-                            adapter=str(run.trained.folder),
-                            training_run=run.run_id,
-                        )
-                        if default_base and run.trained.kind == "adapter"
-                        else None
-                    )
-                except ModelSpecError:
-                    spec = None
+            except ModelSpecError:  # an adapter whose base is not on this machine
+                spec = None
+                if default_base:
+                    with contextlib.suppress(ModelSpecError):
+                        spec = run_spec(run.folder, default_base, run.name, None, run.run_id)
             kind = "LoRA adapter" if run.trained.kind == "adapter" else "full model"
             choices.append((f"{run.name} ({kind})", spec, str(run.folder)))
         first_run = next(
