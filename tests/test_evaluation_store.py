@@ -132,3 +132,25 @@ def test_comparison_says_better_only_with_enough_evidence():
 def test_results_on_different_eval_sets_are_not_compared():
     with pytest.raises(NotComparableError, match="same version"):
         compare(_result(_eval_set(3), "a", ["x"] * 3), _result(_eval_set(4), "b", ["x"] * 4))
+
+
+def test_probe_results_are_never_taken_as_a_runs_task_evaluation(project):
+    """The task scored 100 %; the regression probes 0 %: runs show the task's number."""
+    from dataclasses import replace
+
+    from core.runs.evals import baselines, evals_by_run, summary_text
+
+    task = _eval_set(5, "tickets")
+    probes = _eval_set(5, "general-capability probes")
+    task_id = save_eval_set(project, task)
+    probes_id = save_eval_set(project, probes, purpose="probes")
+    tuned = ModelSpec(label="tuned", base_model="/models/base", kind="full", training_run="run-1")
+    base = ModelSpec(label="base", base_model="/models/base")
+    for eval_set_id, eval_set, answer in ((task_id, task, REFERENCE), (probes_id, probes, "x")):
+        for spec in (base, tuned):
+            result = replace(_result(eval_set, spec.label, [answer] * 5), spec=spec)
+            save_result(project, eval_set_id, result)
+    (link,) = evals_by_run(project)["run-1"]
+    assert link.eval_set_id == task_id and link.metrics["accuracy"] == 1.0
+    assert "accuracy 100%" in summary_text(link)
+    assert [b.eval_set_id for b in baselines(project)] == [task_id]

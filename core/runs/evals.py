@@ -33,6 +33,10 @@ class EvalLink:
 
 
 def _rows(project, where: str = "", params: tuple = ()) -> list:
+    # Only task eval sets: the regression probes measure general capability, and their
+    # scores shown as "the run's evaluation" would be a wrong number in the runs table.
+    task_only = "s.purpose = 'task'"
+    where = f"{where} AND {task_only}" if where else f"WHERE {task_only}"
     sql = (
         "SELECT r.id, r.eval_set_id, s.name, r.label, r.kind, r.training_run, r.created_at, "
         "r.metrics_json FROM evaluation_runs r JOIN evaluation_sets s ON s.id = r.eval_set_id "
