@@ -3,7 +3,8 @@
 It serves model folders the way the Hub does for huggingface_hub 2.x's snapshot path:
 GET /api/models/{id}/revision/{rev}, GET /api/models/{id}/tree/{rev}, and HEAD/GET
 /{id}/resolve/{rev}/{file} with X-Repo-Commit, ETag, Content-Length and Range requests
-(206). A gated repo answers 401 with X-Error-Code: GatedRepo unless the right token comes.
+(206). A gated repo's files answer 401 with X-Error-Code: GatedRepo unless the right
+token comes; its info and file list stay public, as on the Hub.
 """
 
 from __future__ import annotations
@@ -108,7 +109,8 @@ class FakeHub:
             self._error(handler, 404, "RepoNotFound", "Repository not found")
             return
         repo_id, repo, rest = found
-        if repo.gated_token is not None:
+        # As on the Hub, a gated repo's info and file list are public; its files are not.
+        if repo.gated_token is not None and not api:
             auth = handler.headers.get("Authorization", "")
             if auth != f"Bearer {repo.gated_token}":
                 self._error(

@@ -115,3 +115,14 @@ def test_the_card_names_the_hub_id_the_run_recorded():
     assert card_base_model(bundled) == "HuggingFaceTB/SmolLM2-135M-Instruct"
     folder = _source("my-folder-model", {"base_model_hub_id": None})
     assert card_base_model(folder) == "my-folder-model"
+
+
+def test_models_list_shows_a_project_folder(project, tiny_model_dir, hub_cache, capsys):
+    from core.models.registry import add_local_model
+
+    add_local_model(project, tiny_model_dir, name="tiny")
+    assert main(["models", "list", "--project", str(project.folder)]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    tiny = next(row for row in rows if row[0] == "tiny")
+    assert tiny[1] == "project folder" and tiny[3] == "LlamaForCausalLM"
+    assert tiny[6] == str(tiny_model_dir.resolve())

@@ -29,6 +29,14 @@ NEVER = ("*.gguf", "*.onnx", "*.onnx_data", "*.msgpack", "*.h5", "*.tflite", "*.
 DUPLICATES_OF_SAFETENSORS = ("*.bin", "*.pt", "*.pth", "original/*", "*.ckpt")
 
 
+class Refused(Exception):
+    """Stopped before fetching anything, for a reason the parent explains (`kind`)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
 def emit(event: str, **fields) -> None:
     sys.stdout.write(json.dumps({"event": event, **fields}) + "\n")
     sys.stdout.flush()
@@ -100,6 +108,8 @@ def run(request: dict) -> None:
     api = HfApi(token=token)
     info = api.model_info(hub_id, revision=revision, token=token)
     commit = info.sha
+    if info.gated and not token:  # the Hub shows a gated repo's file list, not its files
+        raise Refused("gated", f"{hub_id} is gated and no access token was given")
     tree = {
         f.path: f.size
         for f in api.list_repo_tree(hub_id, recursive=True, revision=commit, token=token)
@@ -169,6 +179,8 @@ def _error_kind(error: BaseException) -> str:
         RevisionNotFoundError,
     )
 
+    if isinstance(error, Refused):
+        return error.kind
     if isinstance(error, GatedRepoError):
         return "gated"
     if isinstance(error, RevisionNotFoundError):
