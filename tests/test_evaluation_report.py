@@ -200,3 +200,30 @@ def test_charts_are_valid_svg_with_escaped_labels():
     assert "a&lt;b" in svg and "n/a" in svg
     assert "No ratings yet" in win_tie_loss_bar("A", "B", 0, 0, 0)
     assert "tie: 2" in win_tie_loss_bar("A", "B", 1, 2, 3)
+
+
+def _probe_result_passing(label, passing_ids):
+    probes = load_probe_set()
+    outputs = []
+    for example in probes.examples:
+        score = score_answer(example, "never passes anything")
+        passed = example.example_id in passing_ids
+        score = type(score)(
+            passed, passed, False, tuple(type(c)(c.name, c.kind, passed) for c in score.checks)
+        )
+        outputs.append(ExampleOutput(example.index, "", 1, True, score))
+    return EvalResult(ModelSpec(label=label, base_model="/m"), probes, GenerationConfig(), outputs)
+
+
+def test_a_drop_within_chance_is_not_called_forgetting():
+    """3 arithmetic probes lost, 1 gained: a big drop on a small category, but p = 0.62."""
+    arithmetic = [e.example_id for e in load_probe_set().examples if e.category == "arithmetic"]
+    base = _probe_result_passing("base", set(arithmetic[:3]))
+    tuned = _probe_result_passing("tuned", {arithmetic[3]})
+    report = compare_probes(base, tuned)
+    category = next(c for c in report.categories if c.category == "arithmetic")
+    assert category.delta < -report.threshold and category.p_value == pytest.approx(0.625)
+    assert not category.flagged and not report.forgetting
+    assert "within chance" in report.message and FORGETTING_ADVICE not in report.message
+    html = build_report(ReportInput([base, tuned], regressions=[report]))
+    assert "catastrophic forgetting" not in html.lower().replace("no catastrophic", "")

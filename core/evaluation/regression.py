@@ -16,7 +16,7 @@ from core.evaluation.eval_set import EvalSet, parse_jsonl
 from core.evaluation.generation import Cancelled, GenerationConfig, Progress
 from core.evaluation.models import ModelSpec
 from core.evaluation.results import EvalResult, ExampleOutput
-from core.evaluation.statistics import Rate, mcnemar, paired_outcomes, rate
+from core.evaluation.statistics import ALPHA, Rate, mcnemar, paired_outcomes, rate
 
 PROBES_RESOURCE = "probes/general.jsonl"
 PROBE_SET_NAME = "General-capability probes"
@@ -55,11 +55,18 @@ class CategoryRegression:
     tuned: Rate
     delta: float  # tuned - base pass rate
     p_value: float  # McNemar on the paired probes
-    flagged: bool  # dropped by more than the threshold
+    flagged: bool  # dropped by more than the threshold, and significantly (forgetting)
 
     @property
     def significant(self) -> bool:
-        return self.p_value < 0.05
+        return self.p_value < ALPHA
+
+    @property
+    def dropped(self) -> bool:
+        """Below the threshold, significant or not (a hint to measure with more probes)."""
+        return self.delta < -self.threshold_used
+
+    threshold_used: float = DEFAULT_DROP_THRESHOLD
 
 
 @dataclass(frozen=True)
@@ -82,18 +89,34 @@ class RegressionReport:
     @property
     def message(self) -> str:
         """What to tell the user, in words."""
+        # The app's rule everywhere: worse only when significant (p < 0.05).
+        chance = [c for c in self.categories if c.dropped and not c.flagged]
+        chance_text = ""
+        if chance:
+            chance_text = (
+                " Dropped beyond the threshold but within chance on so few probes, so not "
+                "called forgetting: "
+                + ", ".join(
+                    f"{c.category} {c.base.value:.0%} -> {c.tuned.value:.0%} (p={c.p_value:.2f})"
+                    for c in chance
+                )
+                + "; evaluate again or with more probes to tell."
+            )
         if not self.forgetting:
             return (
                 f"No regression beyond {self.threshold:.0%} on the general-capability probes "
                 f"({self.overall.base.value:.0%} -> {self.overall.tuned.value:.0%} passed)."
+                + chance_text
             )
         dropped = ", ".join(
-            f"{c.category} {c.base.value:.0%} -> {c.tuned.value:.0%}"
-            + (" (significant)" if c.significant else " (within chance on so few probes)")
+            f"{c.category} {c.base.value:.0%} -> {c.tuned.value:.0%} (p={c.p_value:.2g})"
             for c in self.categories
             if c.flagged
         )
-        return f"Dropped beyond {self.threshold:.0%}: {dropped}. {FORGETTING_ADVICE}"
+        return (
+            f"Dropped significantly beyond {self.threshold:.0%}: {dropped}.{chance_text} "
+            f"{FORGETTING_ADVICE}"
+        )
 
     def as_dict(self) -> dict:
         return {
@@ -138,14 +161,16 @@ def compare_probes(
         base_rate, tuned_rate = rate(base_outcomes), rate(tuned_outcomes)
         only_base, only_tuned, _ = paired_outcomes(base_outcomes, tuned_outcomes)
         delta = (tuned_rate.value or 0.0) - (base_rate.value or 0.0)
+        p_value = mcnemar(only_base, only_tuned).p_value
         categories.append(
             CategoryRegression(
                 name,
                 base_rate,
                 tuned_rate,
                 delta,
-                mcnemar(only_base, only_tuned).p_value,
-                delta < -threshold,
+                p_value,
+                flagged=delta < -threshold and p_value < ALPHA,
+                threshold_used=threshold,
             )
         )
     return RegressionReport(base.label, tuned.label, threshold, tuple(categories))
