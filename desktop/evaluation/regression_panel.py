@@ -65,8 +65,8 @@ class RegressionPanel(QWidget):
         self.intro = QLabel(
             "General-capability probes (arithmetic, instruction following, short facts, "
             f"format following) on the base model and each fine-tuned model. A drop of more "
-            f"than {DEFAULT_DROP_THRESHOLD:.0%} in any category is flagged as catastrophic "
-            "forgetting."
+            f"than {DEFAULT_DROP_THRESHOLD:.0%} in any category, significant at p < 0.05, is "
+            "flagged as catastrophic forgetting."
         )
         self.intro.setWordWrap(True)
         self.intro.setStyleSheet("color: palette(placeholder-text);")
