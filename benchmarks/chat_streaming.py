@@ -3,8 +3,10 @@
 Ours is core.chat.generation.generate_reply (chat template, incremental decoding of every
 token, a Stop check per token, the text handed to a callback). The baseline is a bare
 `model.generate` on the same tokens with a streamer that only notes when the first token
-came. Both run greedy on the same prompt and model with the same thread count, taking
-turns in the same process (the machine is noisy); medians are compared.
+came. The Chat page's path (the reply job's thread, each piece queued to the GUI thread)
+is timed too, from the start to the arrival of the first and last piece. All run greedy on
+the same prompt and model with the same thread count, taking turns in the same process
+(the machine is noisy); medians of side-by-side ratios are compared.
 
 Model: the bundled SmolLM2-135M if it is prepared, else the tiny test model (or --model).
 Usage: python benchmarks/chat_streaming.py [--tokens 32] [--repeats 3]
@@ -85,6 +87,26 @@ def bare_run(loaded, messages, tokens: int) -> tuple[float, float, int]:
     return clock.first_at - started, total, kept  # counted as ours: no end-of-turn token
 
 
+def page_run(loaded, spec, messages, settings) -> tuple[float, float, int]:
+    """The Chat page's path: the reply job's thread, pieces queued to this (GUI) thread."""
+    from PySide6.QtCore import QEventLoop
+
+    from desktop.chat.worker import ReplyJob, SideRequest, model_key
+
+    arrivals: list[float] = []
+    replies = []
+    job = ReplyJob([SideRequest(0, spec, messages)], settings, {model_key(spec): loaded})
+    job.text.connect(lambda side, piece: arrivals.append(time.perf_counter()))
+    job.answered.connect(lambda side, reply, memory: replies.append(reply))
+    loop = QEventLoop()
+    job.finished.connect(loop.quit)
+    started = time.perf_counter()
+    job.start()
+    loop.exec()
+    total = (arrivals[-1] if arrivals else time.perf_counter()) - started
+    return arrivals[0] - started, total, replies[0].n_tokens
+
+
 def _time_our_streamer() -> list[float]:
     """Wrap our streamer so the time spent in it (not in the model) is added up."""
     from core.chat import generation
@@ -103,6 +125,7 @@ def _time_our_streamer() -> list[float]:
 
 def main() -> None:
     import torch
+    from PySide6.QtCore import QCoreApplication
 
     from core.chat.generation import (
         ChatSettings,
@@ -119,9 +142,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="replies per side")
     args = parser.parse_args()
 
+    app = QCoreApplication.instance() or QCoreApplication([])  # the page path's event loop
     with tempfile.TemporaryDirectory() as scratch:
         folder = _model_folder(args.model, Path(scratch))
-        loaded = load_chat_model(baseline_spec(folder))
+        spec = baseline_spec(folder)
+        loaded = load_chat_model(spec)
     messages = conversation_messages(SYSTEM, [], PROMPT)
     settings = ChatSettings(max_new_tokens=args.tokens)
     if loaded.device == "cpu":
@@ -130,18 +155,22 @@ def main() -> None:
     bare_run(loaded, messages, 4)
 
     streaming_seconds = _time_our_streamer()
-    ours, bare = [], []
+    ours, bare, page = [], [], []
     for repeat in range(args.repeats):
-        order = ("ours", "bare") if repeat % 2 == 0 else ("bare", "ours")
-        for side in order:
+        order = ["ours", "bare", "page"]
+        for side in order[repeat % 3 :] + order[: repeat % 3]:  # each goes first in turn
             if side == "ours":
                 pieces: list[str] = []
                 reply = generate_reply(loaded, messages, settings, on_text=pieces.append)
                 ours.append((reply.first_token_seconds, reply.seconds, reply.n_tokens))
-            else:
+            elif side == "bare":
                 bare.append(bare_run(loaded, messages, args.tokens))
+            else:
+                page.append(page_run(loaded, spec, messages, settings))
+    del app
 
     pair_ratios = [(o[2] / o[1]) / (b[2] / b[1]) for o, b in zip(ours, bare)]
+    page_ratios = [(p[2] / p[1]) / (b[2] / b[1]) for p, b in zip(page, bare)]
     ours_tokens = sum(r[2] for r in ours)
     ours_seconds = sum(r[1] for r in ours)
 
@@ -152,12 +181,17 @@ def main() -> None:
 
     ours_first, ours_rate = summary(ours)
     bare_first, bare_rate = summary(bare)
+    page_first, page_rate = summary(page)
     print(
         f"model: {Path(folder).name}, device {loaded.device}, threads {torch.get_num_threads()}, "
         f"up to {args.tokens} new tokens, {args.repeats} replies per side"
     )
     print(f"bare generate:  first token {bare_first * 1000:7.1f} ms   {bare_rate:7.1f} tokens/s")
     print(f"our streaming:  first token {ours_first * 1000:7.1f} ms   {ours_rate:7.1f} tokens/s")
+    print(
+        f"Chat page path: first token {page_first * 1000:7.1f} ms   {page_rate:7.1f} tokens/s"
+        "   (reply thread, pieces queued to the GUI thread)"
+    )
     print(
         f"our streaming work (incremental decoding, callback): "
         f"{streaming_seconds[0] / max(1, ours_tokens) * 1e6:.0f} us a token, "
@@ -167,6 +201,10 @@ def main() -> None:
         f"RATIO tokens/s ours/bare: {statistics.median(pair_ratios):.2f}x (median of "
         f"{len(pair_ratios)} side-by-side pairs; target >= 0.95x); "
         f"first-token latency bare/ours: {bare_first / ours_first:.2f}x"
+    )
+    print(
+        f"RATIO tokens/s Chat page/bare: {statistics.median(page_ratios):.2f}x; "
+        f"first-token latency bare/page: {bare_first / page_first:.2f}x"
     )
 
 
