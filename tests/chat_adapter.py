@@ -36,3 +36,26 @@ def train_chat_adapter(base_dir: Path, out_dir: Path, steps: int = 40) -> Path:
         optimizer.zero_grad()
     model.save_pretrained(out_dir)
     return out_dir
+
+
+def bare_greedy_reply(model_dir, adapter_dir, messages, max_new_tokens) -> str:
+    """The same reply from plain transformers (+ peft): no streamer, one generate call."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    if adapter_dir is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter_dir)
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    with torch.inference_mode():
+        out = model.generate(
+            **inputs, max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=[end]
+        )
+    new = out[0, inputs["input_ids"].shape[1] :].tolist()
+    new = new[: new.index(end)] if end in new else new
+    return tokenizer.decode(new, skip_special_tokens=True)
