@@ -93,6 +93,27 @@ def run_command(args: argparse.Namespace) -> int:
     (2 for bad input). A traceback only with FINETUNE_STUDIO_DEBUG=1, or in a log file
     for an unexpected error."""
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
+    with _notices_on_stderr():
+        return _run(args, debug)
+
+
+@contextlib.contextmanager
+def _notices_on_stderr():
+    """What core logs for the user (e.g. a project repaired on opening) as `warning:` lines."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    handler.setLevel(logging.WARNING)
+    logger = logging.getLogger("finetune_studio")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+def _run(args: argparse.Namespace, debug: bool) -> int:
     try:
         code = int(args.func(args) or 0)
         sys.stdout.flush()  # inside the try: a closed pipe shows up here, not at exit

@@ -35,6 +35,19 @@ def database_problem(db_path: Path) -> str | None:
         return "it is empty (0 bytes)"
     if head != SQLITE_HEADER:
         return "it is not an SQLite database"
+    # Read-only: opening it for writing (WAL mode) would already change a damaged file.
+    try:
+        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return None  # cannot even open it read-only: the normal open says why
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError:
+        return None  # locked or unreadable, not damaged
+    except sqlite3.DatabaseError as error:  # "malformed", "file is not a database"
+        return f"SQLite says: {error}"
+    finally:
+        conn.close()
     return None
 
 
