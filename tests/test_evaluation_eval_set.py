@@ -179,3 +179,49 @@ def test_demo_project_gets_the_validation_split_as_its_eval_set(project):
     populate(project)
     stored = list_eval_sets(project)
     assert [s.name for s in stored] == [DEMO_EVAL_SET_NAME] and stored[0].n_examples == 4
+
+
+@pytest.mark.parametrize("field", ["reference", "ideal", "expected", "answer", "completion"])
+def test_a_reference_in_a_top_level_field_other_tools_use_is_scored(tmp_path, field):
+    from core.evaluation.checks import score_answer
+    from core.evaluation.metrics import summarize
+    from core.evaluation.results import ExampleOutput
+
+    path = _write_jsonl(
+        tmp_path / "eval.jsonl",
+        [
+            {"messages": [{"role": "user", "content": "Capital of France?"}], field: "Paris"},
+            {"messages": [{"role": "user", "content": "Two plus two?"}], field: 4},
+        ],
+    )
+    eval_set = load_eval_set_file(path)
+    assert [e.reference for e in eval_set.examples] == ["Paris", "4"]
+    assert eval_set.scoring_warning is None
+    outputs = [
+        ExampleOutput(e.index, answer, 1, True, score_answer(e, answer))
+        for e, answer in zip(eval_set.examples, ["Paris", "five"])
+    ]
+    assert summarize(outputs).as_dict()["accuracy"] == pytest.approx(0.5)
+
+
+def test_conflicting_references_are_an_error_and_no_reference_says_why_not_scored(tmp_path):
+    path = _write_jsonl(
+        tmp_path / "eval.jsonl",
+        [
+            {
+                "messages": [
+                    {"role": "user", "content": "Capital of France?"},
+                    {"role": "assistant", "content": "Paris"},
+                ],
+                "ideal": "Lyon",
+            }
+        ],
+    )
+    with pytest.raises(EvalSetError, match=r"eval\.jsonl:1: .*'ideal'.*assistant"):
+        load_eval_set_file(path)
+    unscored = eval_set_from_examples(
+        "s", "m", [{"messages": [{"role": "user", "content": "Hi"}], "gold": "Hello"}]
+    )
+    warning = unscored.scoring_warning
+    assert "accuracy is not scored" in warning and "'reference'" in warning
+    assert "'gold'" in warning  # the unknown field the user probably meant

@@ -136,8 +136,8 @@ def run_eval_command(args: argparse.Namespace) -> int:
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    if eval_set.size_warning:
-        print(f"note: {eval_set.size_warning}", file=sys.stderr)
+    for warning in eval_set.warnings:
+        print(f"note: {warning}", file=sys.stderr)
     try:
         results = evaluate_models(eval_set, specs, config, report)
         comparisons = compare(results[0], results[-1]) if len(results) > 1 else []
@@ -181,6 +181,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
                 "version": eval_set.content_hash,
                 "n_examples": len(eval_set.examples),
                 "warning": eval_set.size_warning,
+                "scoring_warning": eval_set.scoring_warning,
             },
             "generation": config.as_dict(),
             **evaluated.metrics().as_dict(),

@@ -19,6 +19,10 @@ RECOMMENDED_MIN_EXAMPLES = 100
 RECOMMENDED_MAX_EXAMPLES = 200
 ROLES = ("system", "user", "assistant", "tool")
 MAX_ERRORS_SHOWN = 10
+# Where other eval tools keep the reference answer (OpenAI evals 'ideal', promptfoo
+# 'expected', lm-eval 'answer', prompt/completion sets): read as if it ended `messages`.
+REFERENCE_FIELDS = ("reference", "ideal", "expected", "answer", "completion")
+KNOWN_FIELDS = ("messages", "checks", "id", "category", *REFERENCE_FIELDS)
 
 
 class EvalSetError(ValueError):
@@ -147,6 +151,8 @@ class EvalExample:
     example_id: str | None = None
     category: str | None = None
     source_line: int | None = None
+    # Top-level fields of the line that nothing reads (named when nothing can be scored).
+    ignored_fields: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def user_text(self) -> str:
@@ -197,6 +203,31 @@ class EvalSet:
         )
 
     @property
+    def scoring_warning(self) -> str | None:
+        """Why accuracy will be empty, when no example has a reference or an answer check."""
+        if any(e.reference is not None or e.checks.has_answer_checks for e in self.examples):
+            return None
+        ignored = sorted({name for e in self.examples for name in e.ignored_fields})
+        hint = (
+            f" The lines have {', '.join(repr(n) for n in ignored)}, which is not read."
+            if ignored
+            else ""
+        )
+        return (
+            "No example has a reference answer or an answer check, so accuracy is not scored "
+            "(format checks and perplexity still are). End each line's messages with the "
+            "assistant's reference answer, or give it in a "
+            + ", ".join(repr(n) for n in REFERENCE_FIELDS)
+            + " field, or add checks.exact / checks.contains."
+            + hint
+        )
+
+    @property
+    def warnings(self) -> list[str]:
+        """Everything to tell the user about the set before trusting its numbers."""
+        return [w for w in (self.size_warning, self.scoring_warning) if w]
+
+    @property
     def categories(self) -> list[str]:
         return sorted({e.category for e in self.examples if e.category})
 
@@ -235,6 +266,7 @@ def parse_example(raw: object, index: int, source: str, line: int | None = None)
     reference = None
     if cleaned[-1]["role"] == "assistant":
         reference = cleaned.pop()["content"]
+    reference = _field_reference(raw, reference, where)
     if not cleaned or cleaned[-1]["role"] != "user":
         raise EvalSetError(
             f"{where}: the prompt must end with a user message (optionally followed by the "
@@ -256,7 +288,32 @@ def parse_example(raw: object, index: int, source: str, line: int | None = None)
         example_id=None if example_id is None else str(example_id),
         category=category,
         source_line=line,
+        ignored_fields=tuple(sorted(str(k) for k in raw if k not in KNOWN_FIELDS)),
     )
+
+
+def _field_reference(raw: dict, reference: str | None, where: str) -> str | None:
+    """The reference from a top-level field, checked against the assistant message."""
+    for name in REFERENCE_FIELDS:
+        if name not in raw or raw[name] is None:
+            continue
+        value = raw[name]
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]  # OpenAI evals' 'ideal' may be a one-item list
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise EvalSetError(
+                f"{where}: '{name}' must be one text (the reference answer), got "
+                f"{type(raw[name]).__name__}; for several acceptable answers use checks.contains."
+            )
+        value = str(value)
+        if reference is not None and value.strip() != reference.strip():
+            raise EvalSetError(
+                f"{where}: '{name}' ({value[:40]!r}) differs from the reference already given "
+                f"({reference[:40]!r}, the final assistant message or an earlier field); keep "
+                "one reference answer."
+            )
+        reference = value
+    return reference
 
 
 def parse_jsonl(text: str, source: str) -> list[EvalExample]:

@@ -365,9 +365,7 @@ def build_report(inputs: ReportInput) -> str:
     baseline = inputs.results[0]
     eval_set = baseline.eval_set
     generated = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
-    warning = (
-        f"<div class='warn'>{escape(eval_set.size_warning)}</div>" if eval_set.size_warning else ""
-    )
+    warning = "".join(f"<div class='warn'>{escape(w)}</div>" for w in eval_set.warnings)
     notes = "".join(f"<div class='warn'>{escape(n)}</div>" for n in inputs.extra_notes)
     project = f"{escape(inputs.project_name)} &middot; " if inputs.project_name else ""
     header = (

@@ -141,7 +141,7 @@ class EvalSetChoice(QWidget):
             f"{len(examples)} examples · {with_reference} with a reference answer · "
             f"{with_checks} with format checks · version {eval_set.content_hash}"
         )
-        if eval_set.size_warning:
-            self.warning.setText(eval_set.size_warning)
+        if eval_set.warnings:
+            self.warning.setText("\n\n".join(eval_set.warnings))
             self.warning.show()
         self.changed.emit()

@@ -358,8 +358,8 @@ class EvaluatePage(QWidget):
             f"{len(results)} model(s) on “{eval_set.name}” ({len(eval_set.examples)} examples, "
             f"version {eval_set.content_hash}), evaluated {comparison.created_at[:16].replace('T', ' ')}."
         )
-        self.size_warning.setText(eval_set.size_warning or "")
-        self.size_warning.setVisible(bool(eval_set.size_warning))
+        self.size_warning.setText("\n\n".join(eval_set.warnings))
+        self.size_warning.setVisible(bool(eval_set.warnings))
         self.metrics_model.set_results(results)
         verdicts = self.metrics_model.grid.verdicts
         if verdicts:
