@@ -252,3 +252,28 @@ def test_a_token_entered_once_goes_to_the_os_keyring(monkeypatch):
     assert hub_token.find_token() == "hf_abc"
     with pytest.raises(ValueError, match="empty"):
         hub_token.save_token("  ")
+
+
+def test_a_folder_is_added_to_the_project_and_pickle_needs_a_yes(
+    qtbot, hub, project, tiny_model_dir, tmp_path
+):
+    dialog = ModelPickerDialog(project)
+    qtbot.addWidget(dialog)
+    assert dialog.add_folder_button.isEnabled()
+    assert dialog.add_folder(str(tiny_model_dir), confirm=lambda *_: False)
+    row = next(r for r in rows(dialog) if r[0] == tiny_model_dir.name)
+    assert row[1] == "project folder" and dialog.selected_model().name == tiny_model_dir.name
+
+    pickled = tmp_path / "pickled"
+    shutil.copytree(tiny_model_dir, pickled)
+    (pickled / "model.safetensors").rename(pickled / "pytorch_model.bin")
+    asked = []
+    assert not dialog.add_folder(str(pickled), confirm=lambda t, _: asked.append(t) or False)
+    assert asked == ["Load pickle weights?"] and "pickle" in dialog.status.text()
+    assert "pickled" not in [r[0] for r in rows(dialog)]
+    assert dialog.add_folder(str(pickled), confirm=lambda *_: True)
+    row = next(r for r in rows(dialog) if r[0] == "pickled")
+    assert row[5] == "pickle .bin (can run code)"
+    without_project = ModelPickerDialog()
+    qtbot.addWidget(without_project)
+    assert not without_project.add_folder_button.isEnabled()

@@ -14,12 +14,14 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QTableView,
@@ -132,6 +134,17 @@ class ModelPickerDialog(QDialog):
         layout.addWidget(self.cache_note)
 
         layout.addWidget(self._download_box())
+        bottom = QHBoxLayout()
+        self.add_folder_button = QPushButton("Add folder…")
+        self.add_folder_button.setToolTip(
+            "Add a Hugging Face model folder on this machine to the project"
+            if project is not None
+            else "Open a project to add model folders to it"
+        )
+        self.add_folder_button.setEnabled(project is not None)
+        self.add_folder_button.clicked.connect(self.add_folder_dialog)
+        bottom.addWidget(self.add_folder_button)
+        bottom.addStretch(1)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Close
         )
@@ -139,7 +152,8 @@ class ModelPickerDialog(QDialog):
         self.use_button.setText("Use this model")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        bottom.addWidget(buttons)
+        layout.addLayout(bottom)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self._fetching_config = False
         self._pending_choice: BaseModel | None = None
@@ -256,6 +270,44 @@ class ModelPickerDialog(QDialog):
         self.cancel_download()
         if self.task is not None:
             self.task.wait()
+
+    # --- local folders -----------------------------------------------------------------
+    def add_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a Hugging Face model folder")
+        if folder:
+            self.add_folder(
+                folder,
+                lambda title, text: (
+                    QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
+                ),
+            )
+
+    def add_folder(self, folder: str, confirm: Callable[[str, str], bool]) -> bool:
+        """Add a folder to the project, asking before custom code or pickle weights."""
+        from core.models.registry import ModelFolderError, add_local_model, check_model_folder
+
+        try:
+            check = check_model_folder(folder)
+            trust = check.needs_remote_code and confirm(
+                "Allow custom code?",
+                "This model needs Python code from its own folder (auto_map). Allow it only if "
+                "you trust where the folder came from.",
+            )
+            pickle_ok = check.pickle_only and confirm(
+                "Load pickle weights?",
+                "This folder has only .bin (pickle) weights, which can run code when loaded. "
+                "Load them anyway?",
+            )
+            model = add_local_model(
+                self.project, folder, trust_remote_code=trust, allow_pickle=pickle_ok
+            )
+        except ModelFolderError as error:
+            self._show_error(str(error))
+            return False
+        self.status.setStyleSheet("")
+        self.status.setText(f"Added {model.name} ({model.path}) to the project.")
+        self.refresh(select=model.name)
+        return True
 
     # --- downloading -----------------------------------------------------------------
     def ask_token(self) -> None:
