@@ -181,17 +181,24 @@ def test_a_killed_export_leaves_no_folder_under_the_final_name(trained, tmp_path
     assert partial_folders(out) == []
 
 
-def test_an_existing_folder_is_kept_unless_overwrite(trained, tmp_path):
+def test_a_users_folder_is_never_replaced_and_our_export_only_with_overwrite(trained, tmp_path):
     project, run_id, _ = trained
     out = tmp_path / "export"
     out.mkdir()
     (out / "precious.txt").write_text("mine")
-    with pytest.raises(ExportFolderError, match="not empty"):
-        export_run(project, run_id, ExportOptions(format="adapter", out_dir=str(out)))
-    assert (out / "precious.txt").read_text() == "mine"
-    export_run(project, run_id, ExportOptions(format="adapter", out_dir=str(out), overwrite=True))
-    assert (out / "adapter_config.json").is_file() and not (out / "precious.txt").exists()
-    assert [p.name for p in tmp_path.iterdir()] == ["export"]  # no staging or replaced leftovers
+    for overwrite in (False, True):
+        with pytest.raises(ExportFolderError, match="not empty"):
+            options = ExportOptions(format="adapter", out_dir=str(out), overwrite=overwrite)
+            export_run(project, run_id, options)
+        assert [p.name for p in out.iterdir()] == ["precious.txt"]
+        assert (out / "precious.txt").read_text() == "mine"
+    ours = tmp_path / "ours"
+    export_run(project, run_id, ExportOptions(format="adapter", out_dir=str(ours)))
+    with pytest.raises(ExportFolderError, match="--overwrite"):
+        export_run(project, run_id, ExportOptions(format="adapter", out_dir=str(ours)))
+    export_run(project, run_id, ExportOptions(format="adapter", out_dir=str(ours), overwrite=True))
+    assert (ours / "adapter_config.json").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export", "ours"]  # no leftovers
 
 
 def test_cli_exports_with_parity_and_lists_exports(trained, tmp_path, capsys):
