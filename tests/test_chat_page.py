@@ -9,7 +9,7 @@ import shutil
 import pytest
 from chat_adapter import ANSWER, bare_greedy_reply, train_chat_adapter
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from core.chat.generation import conversation_messages
 from core.chat.store import list_conversations, load_conversation
@@ -220,16 +220,31 @@ def test_conversations_persist_across_pages_and_can_be_renamed_and_deleted(
     second = open_page(qtbot, chat_project)  # as if the app were opened again
     assert second.conversation_list.count() == 2
     assert second.conversation.title == "first question" and len(second.conversation.turns) == 1
-    second.conversation_list.setCurrentRow(1)
-    second.open_conversation(second.conversation_list.item(1).data(Qt.ItemDataRole.UserRole))
+    list_view = second.conversation_list
+    qtbot.mouseClick(
+        list_view.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=list_view.visualItemRect(list_view.item(1)).center(),
+    )
     assert [t.prompt for t in second.conversation.turns] == ["first question", "second question"]
     assert second.temperature_spin.value() == 1.2 and second.seed_spin.value() == 11
     assert "second question" in second.panes[0].transcript.toPlainText()
-    assert second.rename_current("Parcel questions")
-    assert second.conversation_list.item(0).text() in ("Parcel questions", "first question")
+
+    def answer_dialog(text=None):
+        dialog = QApplication.activeModalWidget()
+        if text is None:  # the delete confirmation
+            dialog.button(QMessageBox.StandardButton.Yes).click()
+        else:
+            dialog.setTextValue(text)
+            dialog.accept()
+
+    QTimer.singleShot(0, lambda: answer_dialog("Parcel questions"))
+    second.rename_button.click()
+    assert list_view.currentItem().text() == "Parcel questions"
     assert not second.rename_current("  ") and "needs a name" in second.status_label.text()
-    second.delete_current()
-    assert second.conversation_list.count() == 1
+    QTimer.singleShot(0, answer_dialog)
+    second.delete_button.click()
+    assert list_view.count() == 1 and second.conversation.title == "first question"
     assert [c.title for c in list_conversations(chat_project)] == ["first question"]
 
 
