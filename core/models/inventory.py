@@ -31,7 +31,7 @@ class ModelEntry:
 
 def available_models(project=None) -> list[ModelEntry]:
     entries = []
-    for model in list_base_models(project):
+    for model in list_base_models(project, hub_cache=True):
         if model.path is None or not model.path.is_dir():
             entries.append(ModelEntry(model, None))
         else:

@@ -113,8 +113,9 @@ def add_local_model(
     return BaseModel(name, folder, "local", trust_remote_code, allow_pickle)
 
 
-def list_base_models(project: Project | None, hub_cache: bool = True) -> list[BaseModel]:
-    """The bundled model first, then the project's local folders, then the HF cache's models."""
+def list_base_models(project: Project | None, hub_cache: bool = False) -> list[BaseModel]:
+    """The bundled model first, then the project's local folders, then (when asked: the picker,
+    Train and Estimate pages) the models in the Hugging Face cache."""
     models = [
         BaseModel(
             BUNDLED_MODEL_NAME,

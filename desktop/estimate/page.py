@@ -421,7 +421,7 @@ class EstimatePage(QScrollArea):
         current = self.model_combo.currentData()
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
-        for model in list_base_models(self.context.project):
+        for model in list_base_models(self.context.project, hub_cache=True):
             if model.source == "bundled":
                 self.model_combo.addItem(f"{model.name} (bundled)", f"catalog:{BUNDLED_MODEL_NAME}")
             elif model.source == "hub":

@@ -293,7 +293,7 @@ class TrainingPage(QWidget):
         project = self.context.project
         models = []
         self._model_paths = {}
-        for model in list_base_models(project):
+        for model in list_base_models(project, hub_cache=True):
             if model.source == "bundled":
                 text = f"{model.name} (bundled)"
             elif model.source == "hub":
