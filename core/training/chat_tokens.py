@@ -143,10 +143,43 @@ def tokenize_conversation(
     return TokenizedConversation(ids, labels)
 
 
+@dataclass(frozen=True)
+class Truncation:
+    """What max_seq_length does to the answers: TRL keeps each example's first tokens."""
+
+    max_seq_length: int
+    n_examples: int
+    answers_lost: int  # examples whose every learned token is past the limit
+    answers_cut: int  # examples that keep only part of their learned tokens
+    trained_tokens_kept: int
+    whole_answers_length: int  # the limit that keeps every answer whole
+
+    @property
+    def affected(self) -> int:
+        return self.answers_lost + self.answers_cut
+
+
+def measure_truncation(examples: list[TokenizedConversation], max_seq_length: int) -> Truncation:
+    lost = cut = kept_total = needed = 0
+    for example in examples:
+        trained = [i for i, label in enumerate(example.labels) if label != IGNORE_INDEX]
+        if not trained:
+            continue
+        kept = sum(1 for i in trained if i < max_seq_length)
+        kept_total += kept
+        needed = max(needed, trained[-1] + 1)
+        if kept == 0:
+            lost += 1
+        elif kept < len(trained):
+            cut += 1
+    return Truncation(max_seq_length, len(examples), lost, cut, kept_total, needed)
+
+
 @dataclass
 class TokenizedSplit:
     examples: list[TokenizedConversation]
     n_truncated: int = 0
+    truncation: Truncation | None = None
 
     @property
     def n_tokens(self) -> int:
@@ -190,4 +223,4 @@ def tokenize_split(
         if len(example.input_ids) > max_seq_length:
             truncated += 1
         examples.append(example)
-    return TokenizedSplit(examples, truncated)
+    return TokenizedSplit(examples, truncated, measure_truncation(examples, max_seq_length))

@@ -33,6 +33,8 @@ class PreparedData:
     train_tokens: TokenizedSplit | None = None
     valid_tokens: TokenizedSplit | None = None
     notes: list[str] = field(default_factory=list)
+    truncation_warning: str = ""  # answers cut by max_seq_length (the run still starts)
+    truncation_details: dict = field(default_factory=dict)
 
     def stats(self) -> dict:
         out = {
@@ -141,8 +143,66 @@ def tokenize_data(data: PreparedData, tokenizer, config: TrainConfig, model_name
             config.max_seq_length,
             str(data.source.valid_path or data.source.train_path),
         )
-    if data.train_tokens.n_truncated:
-        data.notes.append(
-            f"{data.train_tokens.n_truncated} training conversations are longer than "
-            f"max_seq_length {config.max_seq_length} and will be cut"
+    check_truncation(data, config)
+
+
+def check_truncation(data: PreparedData, config: TrainConfig) -> None:
+    """Stop a run that would learn nothing; warn when answers are cut.
+
+    Examples longer than max_seq_length keep their first tokens. When the prompts alone
+    fill the limit, no answer token is left: the loss reads 0 and the run "finishes"
+    having learned nothing, so that is an error before the run starts.
+    """
+    train = data.train_tokens.truncation if data.train_tokens else None
+    if train is None or config.loss_on == "all":
+        return
+    if train.trained_tokens_kept == 0 and train.answers_lost:
+        raise TrainConfigError(
+            "max_seq_length",
+            f"{config.max_seq_length} tokens end before any answer starts: all "
+            f"{train.answers_lost} training examples lose their whole answer, so there is "
+            f"nothing to learn. Raise max_seq_length to {train.whole_answers_length} (enough for "
+            "every whole answer) or shorten the prompts.",
         )
+    parts = []
+    if train.affected:
+        parts.append(
+            f"{train.affected} of {train.n_examples} training examples are longer than "
+            f"max_seq_length {config.max_seq_length}: {train.answers_lost} lose their whole "
+            f"answer and {train.answers_cut} have it cut"
+        )
+    valid = data.valid_tokens.truncation if data.valid_tokens else None
+    if valid is not None and valid.affected:
+        parts.append(
+            f"{valid.affected} of {valid.n_examples} validation examples lose all or part of "
+            "their answer, so the validation loss measures less of them"
+        )
+    if not parts:
+        return
+    needed = max(train.whole_answers_length, valid.whole_answers_length if valid else 0)
+    data.truncation_warning = (
+        "; ".join(parts) + f". Raise max_seq_length to {needed} to keep every answer whole."
+    )
+    data.truncation_details = {
+        "max_seq_length": config.max_seq_length,
+        "answers_lost": train.answers_lost,
+        "answers_cut": train.answers_cut,
+        "suggested_max_seq_length": needed,
+    }
+    data.notes.append(data.truncation_warning)
+
+
+def truncation_advice(data: PreparedData):
+    """The warning as run advice, which the Train page shows and the run's record keeps."""
+    from core.training.records import Advice
+
+    if not data.truncation_warning:
+        return None
+    return Advice(
+        step=0,
+        severity="warning",
+        kind="truncated_answers",
+        title="Answers cut by max_seq_length",
+        message=data.truncation_warning,
+        details=dict(data.truncation_details),
+    )

@@ -324,7 +324,7 @@ class TrainingSession:
             lora_config,
             match_adapter_dtype,
         )
-        from core.training.prepare import tokenize_data
+        from core.training.prepare import tokenize_data, truncation_advice
         from core.training.schedule import (
             apply_schedule,
             provisional_schedule,
@@ -341,6 +341,9 @@ class TrainingSession:
         recorder = self._recorder
         tokenizer = load_tokenizer(base.path)
         tokenize_data(data, tokenizer, config, base.name)
+        advice = truncation_advice(data)
+        if advice is not None:  # the Train page shows advice; the log keeps it
+            recorder.add_advice(advice)
         stats = data.stats()
         recorder.log(
             f"data: {stats['n_train']} training and {stats['n_valid']} validation conversations, "
