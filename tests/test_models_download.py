@@ -75,6 +75,11 @@ def test_download_fills_the_cache_and_the_picker_lists_it(hub, hub_cache, tiny_r
     assert entry.facts.safetensors and entry.facts.weights_text == "safetensors"
     assert entry.facts.size_bytes == sum(p.stat().st_size for p in tiny_repo.iterdir())
 
+    hub.requests.clear()
+    again = download_model("acme/tiny", endpoint=hub.endpoint, token="")
+    assert again.path == result.path
+    assert not [path for method, path, _ in hub.requests if method == "GET" and "/resolve/" in path]
+
     base = resolve_model("acme/tiny")  # what a Train run records
     assert (base.source, base.hub_id, base.revision) == ("hub", "acme/tiny", COMMIT)
 

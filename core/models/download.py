@@ -79,6 +79,14 @@ def _child_env(endpoint: str | None, cache_dir: Path) -> dict[str, str]:
     return env
 
 
+def _send(process: subprocess.Popen, line: str) -> None:
+    try:
+        process.stdin.write(line + "\n")
+        process.stdin.flush()
+    except (BrokenPipeError, OSError):
+        pass  # the child has ended; its last report (or the missing one) says why
+
+
 def _explain(kind: str, message: str, hub_id: str, revision: str, endpoint: str, token) -> str:
     if kind == "gated":
         if token:
@@ -167,8 +175,7 @@ def download_model(
         reader.start()
     try:
         request = {"hub_id": hub_id, "revision": revision, "token": token, "files": files}
-        process.stdin.write(json.dumps({**request, "cache_dir": str(cache_dir)}) + "\n")
-        process.stdin.flush()
+        _send(process, json.dumps({**request, "cache_dir": str(cache_dir)}))
         while True:
             if is_cancelled():
                 raise DownloadCancelled(hub_id)
@@ -202,8 +209,7 @@ def download_model(
                     f"{hub_id}: {event['files']} files, {human_size(event['total_bytes'])} "
                     f"({human_size(needed)} to fetch, {human_size(free)} free)",
                 )
-                process.stdin.write("go\n")
-                process.stdin.flush()
+                _send(process, "go")
             elif kind == "progress":
                 total = max(int(event["total_bytes"]), 1)
                 done = int(event["done_bytes"])
