@@ -1,1 +1,2 @@
-"""Base models: the bundled default, local Hugging Face folders, and the architecture catalog."""
+"""Base models: the bundled default, local folders, the Hugging Face cache, Hub downloads
+(in a child process, only when asked), and the architecture catalog."""
