@@ -90,41 +90,43 @@ def test_convert_refuses_an_existing_file_unless_overwrite(tmp_path, capsys):
 # --- 2. export never writes over a project or the run it exports -----------------------
 
 
-@pytest.fixture
-def project_with_run(tmp_path):
-    from core.project import create_project
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_model_dir):
+    """A project with one real finished LoRA run (2 steps of the tiny model)."""
+    from ticket_router_run import train_ticket_router
 
-    project = create_project(tmp_path / "proj", name="Hostile")
-    run = project.runs_dir / "20260101-120000-lora"
-    (run / "final").mkdir(parents=True)
-    (run / "config.yaml").write_text("base_model: x\nmethod: lora\n")
-    (run / "final" / "adapter_model.safetensors").write_bytes(os.urandom(64))
-    (project.datasets_dir / "data.jsonl").write_text(json.dumps(GOOD) + "\n")
-    yield project, run
+    root = tmp_path_factory.mktemp("hostile")
+    project, run_id = train_ticket_router(root, tiny_model_dir, max_steps=2, project_name="Hostile")
+    project.close()
+    return project.folder, run_id
+
+
+@pytest.mark.parametrize("out", [".", "runs/RUN", "runs/RUN/final", "runs", "datasets/x", ".."])
+def test_export_refuses_an_out_that_is_in_or_holds_the_project(trained, out, capsys, monkeypatch):
+    from core.project import open_project
+
+    folder, run_id = trained
+    before = snapshot(folder)
+    monkeypatch.chdir(folder)
+    out = out.replace("RUN", run_id)
+    assert main(["export", run_id, "--to", "adapter", "--out", out, "--overwrite"]) != 0
+    line = one_line_error(capsys)
+    assert "project" in line or "did not write" in line
+    assert snapshot(folder) == before
+    project = open_project(folder)
+    assert project.get_meta("name") == "Hostile" and not project.notice
     project.close()
 
 
-@pytest.mark.parametrize("out", [".", "runs/20260101-120000-lora", "runs", "datasets/x", ".."])
-def test_export_refuses_an_out_that_is_in_or_holds_the_project(
-    project_with_run, out, capsys, monkeypatch
-):
-    project, run = project_with_run
-    before = snapshot(project.folder)
-    monkeypatch.chdir(project.folder)
-    argv = ["export", run.name, "--to", "adapter", "--out", out, "--overwrite"]
-    assert main(argv) != 0
-    line = one_line_error(capsys)
-    assert "project" in line or "did not write" in line
-    assert snapshot(project.folder) == before
-    assert project.get_meta("name") == "Hostile"
-
-
-def test_export_into_the_projects_exports_folder_is_allowed(project_with_run):
+def test_export_into_the_projects_exports_folder_is_allowed(tmp_path):
     from core.export.staging import check_output_folder
+    from core.project import create_project
 
-    project, run = project_with_run
+    project = create_project(tmp_path / "proj")
+    run = project.runs_dir / "20260101-120000-lora"
     check_output_folder(project.folder / "exports" / "ticket-adapter", False, project, run)
-    loose_run = project.folder.parent / "copied-run"
+    project.close()
+    loose_run = tmp_path / "copied-run"
     (loose_run / "final").mkdir(parents=True)
     with pytest.raises(ValueError, match="overlaps"):
         check_output_folder(loose_run / "final" / "copy", True, None, loose_run)
@@ -133,15 +135,15 @@ def test_export_into_the_projects_exports_folder_is_allowed(project_with_run):
 # --- 3. a damaged project.sqlite: kept aside, runs listed again from their folders ----
 
 
-def test_a_zero_byte_or_garbage_database_keeps_the_runs(tmp_path, tiny_model_dir, capsys):
-    from ticket_router_run import train_ticket_router
+def test_a_zero_byte_or_garbage_database_keeps_the_runs(trained, tmp_path, capsys):
+    import shutil
 
     from core.project import open_project
     from core.training.runs import list_runs, read_metrics
 
-    project, run_id = train_ticket_router(
-        tmp_path, tiny_model_dir, max_steps=2, project_name="Damaged"
-    )
+    shutil.copytree(trained[0], tmp_path / "project")  # damage a copy: others share `trained`
+    run_id = trained[1]
+    project = open_project(tmp_path / "project")
     folder = project.folder
     before = list_runs(project)[0]
     assert before.run_id == run_id and before.status == "finished"
@@ -282,6 +284,7 @@ def test_a_closed_pipe_ends_quietly():
 
 def test_max_seq_length_1e20_is_a_validation_error_naming_the_field(tmp_path, capsys):
     config = tmp_path / "train.yaml"
+    write_examples(tmp_path / "x.jsonl")
     config.write_text("base_model: SmolLM2-135M-Instruct\ntrain_file: x.jsonl\n")
     with config.open("a") as handle:
         handle.write("max_seq_length: 1e20\n")
