@@ -220,3 +220,89 @@ def test_runs_are_listed_newest_first_and_receive_ticks_the_one_asked_for(qtbot,
     assert page.tabs.currentIndex() == 0
     page.receive("ignored")  # anything else is left alone
     assert [value.run_id for _kind, value in choice.checked_items()] == ["run-1"]
+
+
+def _trained_run(project, tmp_path, prompts):
+    """A run's record as the trainer leaves it, trained on `prompts` (a plain file, 10 %
+    held out for validation as the trainer does)."""
+    from core.training.config import TrainConfig, config_to_yaml
+    from core.training.runs import insert_run_row
+
+    train = tmp_path / "train.jsonl"
+    rows = [
+        {
+            "messages": [
+                {"role": "system", "content": "Route tickets."},
+                {"role": "user", "content": p},
+                {"role": "assistant", "content": JSON_ANSWER},
+            ]
+        }
+        for p in prompts
+    ]
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    config = TrainConfig(base_model="/m", train_file=str(train), validation_fraction=0.1)
+    folder = project.runs_dir / "run-leaky"
+    folder.mkdir(parents=True)
+    text = config_to_yaml(config)
+    (folder / "config.yaml").write_text(text, encoding="utf-8")
+    insert_run_row(
+        project,
+        "run-leaky",
+        {
+            "name": "run-leaky",
+            "status": "finished",
+            "base_model": "/m",
+            "method": "lora",
+            "config_yaml": text,
+            "folder": "run-leaky",
+            "device": "CPU",
+            "started_at": "2025-03-01T10:00:00+00:00",
+            "duration_s": 60.0,
+            "train_file": str(train),
+        },
+    )
+    return "run-leaky"
+
+
+def test_eval_examples_the_run_trained_on_are_a_warning_in_core_report_and_page(
+    qtbot, project, tmp_path
+):
+    from dataclasses import replace
+
+    from core.evaluation.leakage import find_leakage
+    from core.evaluation.report import build_report, report_from_project
+    from core.training.conversations import hold_out, read_conversations
+
+    run_id = _trained_run(project, tmp_path, [f"refund please {i}" for i in range(30, 50)])
+    from core.training.config import TrainConfig
+
+    held_train, held_valid = hold_out(
+        read_conversations(tmp_path / "train.jsonl"), 0.1, TrainConfig().seed
+    )
+    assert len(held_valid) == 2  # the trainer holds out 10 % of the 20
+    results = _results(n=40)
+    results[1] = replace(
+        results[1], spec=ModelSpec(label="tuned", base_model="/m", kind="full", training_run=run_id)
+    )
+    # Eval prompts 31-40 ("refund please 30".."39") were in the training file; of those,
+    # the ones the trainer held out for validation were never trained on.
+    trained_prompts = {c.messages[1]["content"] for c in held_train}
+    expected = [e.index for e in results[0].eval_set.examples if e.user_text in trained_prompts]
+    assert 8 <= len(expected) <= 10
+    leakage = find_leakage(project, results[0].eval_set, run_id)
+    assert leakage is not None and list(leakage.leaked) == expected
+    assert f"{len(expected)} of 40 eval examples" in leakage.message
+    assert f"#{expected[0] + 1}" in leakage.message and run_id in leakage.message
+    assert find_leakage(project, results[0].eval_set, None) is None
+
+    comparison = _store(project, results)
+    report = build_report(report_from_project(project, comparison.run_ids))
+    assert "memory, not skill" in report
+
+    page = open_page(qtbot, project)
+    page.show_comparison(comparison)
+    banner = page.leakage_warning
+    assert banner.isVisibleTo(page)
+    assert f"{len(expected)} of 40 eval examples" in banner.text()
+    assert f"#{expected[0] + 1}" in banner.text()
+    page.grab().save(str(tmp_path / "leakage.png"))

@@ -132,6 +132,8 @@ def test_train_eval_and_export_open_no_socket(tiny_model_dir, tmp_path):
     ]
     result2, done2 = run([evaluate, export])
     assert result2["codes"] == [0, 0], done2.stdout[-3000:] + done2.stderr[-3000:]
+    # The eval prompts are training prompts: the CLI says so (leakage).
+    assert "warning: 3 of 3 eval examples (#1, #2, #3) are in the training data" in done2.stderr
     assert result["attempts"] + result2["attempts"] == []
 
 

@@ -95,6 +95,27 @@ def _text_summary(results, comparisons, regression) -> str:
     return "\n".join(lines)
 
 
+def _leakage(args: argparse.Namespace, results) -> list:
+    """Eval examples the evaluated run trained on, when its project can be found (--save-to,
+    or the project the run folder sits in)."""
+    from pathlib import Path
+
+    from core.evaluation.leakage import leakage_of_results
+    from core.project.store import DB_NAME, open_project
+
+    folders = [Path(args.save_to).expanduser()] if args.save_to else []
+    if args.adapter:
+        folders.append(Path(args.adapter).expanduser().resolve().parent.parent)
+    for folder in folders:
+        if (folder / DB_NAME).is_file():
+            try:
+                project = open_project(folder)
+            except Exception:  # a project that cannot be opened cannot be checked either
+                continue
+            return leakage_of_results(project, results)
+    return []
+
+
 def run_eval_command(args: argparse.Namespace) -> int:
     from core.evaluation.eval_set import EvalSetError, load_eval_set_file
     from core.evaluation.generation import EvaluationCancelled, GenerationConfig
@@ -156,6 +177,9 @@ def run_eval_command(args: argparse.Namespace) -> int:
     except EvaluationCancelled as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_ERRORS
+    leaks = _leakage(args, results)
+    for leakage in leaks:
+        print(f"warning: {leakage.message}", file=sys.stderr)
     if args.save_to:
         from core.evaluation.store import save_eval_set, save_result
         from core.project.store import open_project
@@ -169,7 +193,11 @@ def run_eval_command(args: argparse.Namespace) -> int:
 
         path = write_report(
             args.report,
-            ReportInput(results, regressions=[regression] if regression else []),
+            ReportInput(
+                results,
+                regressions=[regression] if regression else [],
+                extra_notes=[leakage.message for leakage in leaks],
+            ),
         )
         print(f"report written to {path}", file=sys.stderr)
     evaluated = results[-1]
@@ -191,6 +219,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
             out["comparison"] = [c.as_dict() for c in comparisons]
         if regression is not None:
             out["regression"] = regression.as_dict()
+        out["leakage"] = [leakage.as_dict() for leakage in leaks]
         print(json.dumps(out, indent=2))
     else:
         print(_text_summary(results, comparisons, regression))

@@ -400,10 +400,13 @@ def report_from_project(
 ) -> ReportInput:
     """The report's inputs from stored results (run_ids[0] is the baseline)."""
     from core.evaluation.ab_results import ab_summary
+    from core.evaluation.leakage import leakage_of_results
     from core.evaluation.store import load_result
 
+    results = [load_result(project, run_id) for run_id in run_ids]
     return ReportInput(
-        results=[load_result(project, run_id) for run_id in run_ids],
+        results=results,
+        extra_notes=[leakage.message for leakage in leakage_of_results(project, results)],
         ab_summaries=[ab_summary(project, pair_set_id) for pair_set_id in pair_set_ids],
         regressions=list(regressions),
         title=title,

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from core.evaluation.eval_set import EvalSetError
 from core.evaluation.generation import GenerationConfig
+from core.evaluation.leakage import leakage_of_results
 from core.evaluation.models import ModelSpecError
 from core.evaluation.store import UnknownRecordError
 from desktop.background import BackgroundTask
@@ -268,6 +269,15 @@ class EvaluatePage(QWidget):
         self.size_warning.setStyleSheet(
             "background: #fff4e5; color: #7a4a00; border-left: 3px solid #e69f00; padding: 5px;"
         )
+        self.leakage_warning = QLabel()
+        self.leakage_warning.setObjectName("leakageWarning")
+        self.leakage_warning.setWordWrap(True)
+        self.leakage_warning.setToolTip(
+            "Eval examples found in the training data of the run (same turns, system prompt, "
+            "case and spacing ignored). Numbers are the examples' positions in the eval set, "
+            "as on the Examples tab."
+        )
+        self.leakage_warning.setStyleSheet(WARN_STYLE + " color: #5c3a00;")
         self.verdict_label = QLabel()
         self.verdict_label.setObjectName("verdictLabel")
         self.verdict_label.setWordWrap(True)
@@ -280,6 +290,7 @@ class EvaluatePage(QWidget):
         self.metrics_table = metrics_view(self.metrics_model)
         metrics_layout.addWidget(self.results_heading)
         metrics_layout.addWidget(self.size_warning)
+        metrics_layout.addWidget(self.leakage_warning)
         metrics_layout.addWidget(self.verdict_label)
         metrics_layout.addWidget(self.forgetting_banner)
         metrics_layout.addWidget(self.metrics_table, 1)
@@ -360,6 +371,11 @@ class EvaluatePage(QWidget):
         )
         self.size_warning.setText("\n\n".join(eval_set.warnings))
         self.size_warning.setVisible(bool(eval_set.warnings))
+        leaks = leakage_of_results(self.project, results)
+        self.leakage_warning.setText(
+            "\n\n".join(f"Leakage: {leakage.message}" for leakage in leaks)
+        )
+        self.leakage_warning.setVisible(bool(leaks))
         self.metrics_model.set_results(results)
         verdicts = self.metrics_model.grid.verdicts
         if verdicts:
