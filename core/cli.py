@@ -156,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="finetune-studio",
         description="Fine-tune a language model on your own GPU. With no command, opens the app.",
+        epilog=f"Errors are one line on stderr (exit 2: bad input). Set {DEBUG_ENV}=1 to see "
+        "the full traceback.",
     )
     parser.add_argument("--version", action="version", version=f"FineTune Studio {__version__}")
     parser.add_argument("--project", help="open this project folder in the app")

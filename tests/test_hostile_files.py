@@ -241,6 +241,10 @@ def test_a_folder_or_a_link_loop_as_input_or_output_is_one_line(tmp_path, capsys
     assert main(["data", "convert", str(source), str(folder)]) == 2
     assert "is a folder" in one_line_error(capsys)
     assert main(["data", "validate", str(loop)]) == 2
+    for eval_set in (folder, loop):
+        argv = ["eval", "--model", "SmolLM2-135M-Instruct", "--eval-set", str(eval_set)]
+        assert main(argv) == 2
+        assert str(eval_set.name) in one_line_error(capsys)
     assert main(["train", str(tmp_path)]) == 2  # a folder as the training config
     err = capsys.readouterr().err
     assert "Traceback" not in err and str(tmp_path) in err

@@ -156,8 +156,18 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from core.dataset.formats import CannotExport, export_dataset, is_unreadable
+    from core.dataset.formats import (
+        CannotExport,
+        check_export_target,
+        export_dataset,
+        is_unreadable,
+    )
 
+    try:  # before reading the input: a refused output should not wait for a big file
+        check_export_target(args.output, args.target_format, args.overwrite)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_UNREADABLE
     dataset = _load(args, args.source_format)
     if dataset is None:
         return EXIT_UNREADABLE

@@ -47,6 +47,7 @@ __all__ = [
     "UNREADABLE",
     "CannotExport",
     "ColumnMapping",
+    "check_export_target",
     "detect_format",
     "export_dataset",
     "import_dataset",
@@ -312,6 +313,20 @@ def _converted(dataset: Dataset, convert, fmt: str, allow_loss: bool) -> list[di
     return out
 
 
+def check_export_target(path: str | os.PathLike, fmt: str = "auto", overwrite: bool = True) -> str:
+    """Refuse an output path that would lose files (OutputPathError), before any work is
+    done; return the format that will be written there."""
+    from core.output_folder import prepare_output_file, prepare_output_folder
+
+    path = Path(path)
+    fmt = _export_format(path, fmt)
+    if fmt == "hf":
+        prepare_output_folder(path, overwrite)
+    else:
+        prepare_output_file(path, overwrite)
+    return fmt
+
+
 def export_dataset(
     dataset: Dataset,
     path: str | os.PathLike,
@@ -327,14 +342,8 @@ def export_dataset(
     overwrite=False refuses an existing file (OutputPathError). An existing folder (hf)
     is replaced only when we wrote it (core.output_folder's marker) and overwrite is set.
     """
-    from core.output_folder import prepare_output_file, prepare_output_folder
-
     path = Path(path)
-    fmt = _export_format(path, fmt)
-    if fmt == "hf":
-        prepare_output_folder(path, overwrite)
-    else:
-        prepare_output_file(path, overwrite)
+    fmt = check_export_target(path, fmt, overwrite)
     if fmt == "jsonl":
         write_jsonl(path, dataset, studio_fields=studio_fields)
         return len(dataset)
