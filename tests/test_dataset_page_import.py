@@ -105,6 +105,22 @@ def test_an_unreadable_file_is_explained_in_the_dialog(qtbot, page, tmp_path):
     assert not dialog.buttons.buttons()[0].isEnabled()
 
 
+def test_a_binary_file_is_refused_in_the_dialog_not_imported_as_examples(qtbot, page, tmp_path):
+    import os
+
+    path = tmp_path / "holiday.jsonl"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(2000) + b"\n" * 18)
+    dialog = ImportDialog(page, path=str(path))
+    qtbot.addWidget(dialog)
+    dialog.wait()
+    assert dialog.dataset is None and "not a text file" in dialog.summary.text()
+    assert "PNG" in dialog.summary.text()
+    assert not dialog.buttons.buttons()[0].isEnabled()
+    if os.environ.get("FINETUNE_STUDIO_SCREENSHOTS"):
+        dialog.show()
+        dialog.grab().save(os.environ["FINETUNE_STUDIO_SCREENSHOTS"] + "/import-binary.png")
+
+
 def test_export_writes_jsonl_and_tables(page, tmp_path):
     dataset = page.editor.dataset
     text = export_examples(

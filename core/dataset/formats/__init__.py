@@ -150,11 +150,11 @@ def is_unreadable(dataset: Dataset) -> bool:
     return any(f.code == UNREADABLE for f in dataset.load_findings)
 
 
-def _unreadable(path: Path, fmt: str, reason: str) -> Dataset:
+def _unreadable(path: Path, fmt: str, reason: str, message: str | None = None) -> Dataset:
     finding = Finding(
         ERROR,
         UNREADABLE,
-        f"{path} cannot be read as {fmt}: {reason}",
+        (message or f"{path} cannot be read as {fmt}: {reason}").rstrip(".") + ".",
         fix="Check the file and the format (jsonl, alpaca, sharegpt, csv, tsv, parquet, hf).",
         file=str(path),
     )
@@ -245,7 +245,9 @@ def import_dataset(
         except OSError as error:
             return _unreadable(path, fmt, error.strerror or str(error))
         if reason:
-            return _unreadable(path, fmt, f"it is not a text file: {reason}")
+            return _unreadable(
+                path, fmt, reason, f"{path} is not a text file, so not a dataset: {reason}"
+            )
     try:
         if fmt == "hf":
             examples, findings = _import_hf(path, mapping)
