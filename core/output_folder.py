@@ -117,22 +117,24 @@ def refuse_project_data(
     path = Path(path).expanduser().resolve()
     if project is not None and path in Path(project).resolve().parents:
         raise OutputPathError(
-            f"{path} contains the project {Path(project).resolve()}; replacing it would delete "
-            "the project. Choose a new folder."
+            f"{path} holds the project {Path(project).resolve().name}; replacing it would "
+            "delete the project. Choose a new folder."
         )
     root = _project_root_at_or_above(path)
     if root is not None:
         relative = path.relative_to(root)
         if not relative.parts or relative.parts[0] != PROJECT_OUTPUT_SUBFOLDER:
+            where = (
+                "a project folder" if not relative.parts else f"in a project's {relative.parts[0]}/"
+            )
             raise OutputPathError(
-                f"{path} is {'the project' if not relative.parts else 'inside the project'} "
-                f"{root}; writing there could replace the project's own files. Choose a "
-                f"folder outside it, or under {root / PROJECT_OUTPUT_SUBFOLDER}."
+                f"{path} is {where}; writing there could replace the project's own files. "
+                f"Choose a new folder, e.g. in {root / PROJECT_OUTPUT_SUBFOLDER}."
             )
     for guarded in protected:
         guarded = Path(guarded).expanduser().resolve()
         if path == guarded or guarded in path.parents or path in guarded.parents:
             raise OutputPathError(
-                f"{path} {'is' if path == guarded else 'overlaps'} {guarded}; writing there "
-                "would replace it. Choose a folder outside it."
+                f"{path} {'is' if path == guarded else 'overlaps'} the run folder {guarded.name}; "
+                "writing there would replace it. Choose a new folder."
             )

@@ -94,3 +94,23 @@ def test_a_non_empty_folder_is_refused_before_starting(dialog, tmp_path):
     assert "not empty" in dialog.status_label.text()
     dialog.overwrite.setChecked(True)
     assert dialog.options().overwrite
+
+
+@pytest.mark.parametrize("where", ["project", "run"])
+def test_the_project_and_the_run_are_refused_even_with_overwrite(dialog, trained, where):
+    import os
+
+    project, run_id = trained
+    target = project.folder if where == "project" else project.runs_dir / run_id
+    before = sorted(p.relative_to(project.folder) for p in project.folder.rglob("*"))
+    dialog.folder_edit.setText(str(target))
+    dialog.overwrite.setChecked(True)
+    assert not dialog.start_export() and not dialog.is_running()
+    assert "project" in dialog.status_label.text() and str(target) in dialog.status_label.text()
+    after = sorted(p.relative_to(project.folder) for p in project.folder.rglob("*"))
+    assert [p for p in before if p not in after] == []  # nothing of the project went away
+    if os.environ.get("FINETUNE_STUDIO_SCREENSHOTS"):
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.processEvents()  # let the layout take the wrapped message's height
+        dialog.grab().save(os.environ["FINETUNE_STUDIO_SCREENSHOTS"] + f"/export-{where}.png")

@@ -370,6 +370,7 @@ class ExportDialog(QDialog):
     def _show_error(self, text: str) -> None:
         self.status_label.setStyleSheet(ERROR_STYLE)
         self.status_label.setText(text)
+        self.adjustSize()  # grow to the wrapped message instead of squeezing the form
 
     def _on_finished(self) -> None:
         self.task = None
