@@ -290,3 +290,18 @@ def test_a_trusted_folder_loads_with_its_code(hostile_tokenizer_folder, never_pr
     tokenizer = load_tokenizer(folder)
     assert type(tokenizer).__name__ == "Evil" and marker.exists()
     assert never_prompt == []  # trust was passed explicitly, never asked on stdin
+
+
+def test_going_offline_after_huggingface_hub_was_imported_still_takes_effect(monkeypatch):
+    """huggingface_hub reads its switches once, at import: they are updated in place."""
+    from huggingface_hub import constants
+
+    from core.network_policy import OFFLINE_VARIABLES, TELEMETRY_VARIABLES, go_offline
+
+    for name in (*OFFLINE_VARIABLES, *TELEMETRY_VARIABLES, "FINETUNE_STUDIO_ONLINE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", False)
+    go_offline()
+    assert constants.HF_HUB_OFFLINE is True and constants.is_offline_mode()
+    assert constants.HF_HUB_DISABLE_TELEMETRY is True

@@ -166,10 +166,14 @@ def check_truncation(data: PreparedData, config: TrainConfig) -> None:
         )
     parts = []
     if train.affected:
+        what = []
+        if train.answers_lost:
+            what.append(f"{train.answers_lost} lose their whole answer (nothing learned)")
+        if train.answers_cut:
+            what.append(f"{train.answers_cut} have their answer cut short")
         parts.append(
             f"{train.affected} of {train.n_examples} training examples are longer than "
-            f"max_seq_length {config.max_seq_length}: {train.answers_lost} lose their whole "
-            f"answer and {train.answers_cut} have it cut"
+            f"max_seq_length {config.max_seq_length}: " + " and ".join(what)
         )
     valid = data.valid_tokens.truncation if data.valid_tokens else None
     if valid is not None and valid.affected:
