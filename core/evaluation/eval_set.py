@@ -215,7 +215,8 @@ class EvalSet:
         )
         return (
             "No example has a reference answer or an answer check, so accuracy is not scored "
-            "(format checks and perplexity still are). End each line's messages with the "
+            "(nor perplexity on references; format checks still are). End each line's "
+            "messages with the "
             "assistant's reference answer, or give it in a "
             + ", ".join(repr(n) for n in REFERENCE_FIELDS)
             + " field, or add checks.exact / checks.contains."
