@@ -118,6 +118,25 @@ def test_export_refuses_an_out_that_is_in_or_holds_the_project(trained, out, cap
     project.close()
 
 
+def test_export_refuses_a_link_loop_and_leaves_a_lookalike_staging_folder(
+    trained, tmp_path, capsys
+):
+    folder, run_id = trained
+    loop = tmp_path / "out"
+    os.symlink(tmp_path / "other", loop)
+    os.symlink(loop, tmp_path / "other")
+    argv = ["export", run_id, "--project", str(folder), "--to", "adapter", "--out"]
+    assert main([*argv, str(loop)]) != 0
+    assert "link loop" in one_line_error(capsys)
+    # Named like a killed export's staging folder, but not ours (no marker): kept.
+    lookalike = tmp_path / ".ship.partial-999999"
+    lookalike.mkdir()
+    (lookalike / "mine.txt").write_bytes(b"not an export")
+    assert main([*argv, str(tmp_path / "ship")]) == 0
+    assert (lookalike / "mine.txt").read_bytes() == b"not an export"
+    assert (tmp_path / "ship" / "adapter_config.json").is_file()
+
+
 def test_export_into_the_projects_exports_folder_is_allowed(tmp_path):
     from core.export.staging import check_output_folder
     from core.project import create_project

@@ -126,7 +126,12 @@ def run_export_command(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing was written under the output name", file=sys.stderr)
         return EXIT_FAILED
-    except (ValueError, LookupError, RuntimeError, OSError) as error:
+    except OSError as error:  # a full disk, a folder we may not write: say which and why
+        from core.cli import describe_error
+
+        print(f"error: {describe_error(error)[0]}", file=sys.stderr)
+        return EXIT_FAILED
+    except (ValueError, LookupError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
     print("\n".join(result.summary_lines()))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from core.output_folder import (
     OutputPathError,
+    is_our_output,
     prepare_output_folder,
     refuse_project_data,
     write_marker,
@@ -53,7 +54,8 @@ def remove_stale_partials(final: Path) -> list[Path]:
     for folder in partial_folders(final):
         pid_text = folder.name.rsplit(PARTIAL_MARK, 1)[-1]
         pid = int(pid_text) if pid_text.isdigit() else -1
-        if pid == os.getpid() or not _process_alive(pid):
+        ours = is_our_output(folder) or not any(folder.iterdir())
+        if ours and (pid == os.getpid() or not _process_alive(pid)):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed

@@ -416,8 +416,11 @@ def _save_hf(records: list[dict], path: Path, overwrite: bool) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
-        datasets.Dataset.from_list(records).save_to_disk(str(staging / "data"))
-        write_marker(staging / "data", "dataset")
+        try:
+            datasets.Dataset.from_list(records).save_to_disk(str(staging / "data"))
+            write_marker(staging / "data", "dataset")
+        except OSError as error:  # e.g. a full disk: name the folder the user asked for
+            raise OSError(error.errno, error.strerror or str(error), str(path)) from error
         prepare_output_folder(path, overwrite)  # again: the folder may have changed meanwhile
         if path.exists():
             old = path.with_name(f".{path.name}.old")
