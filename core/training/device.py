@@ -149,6 +149,22 @@ def free_accelerator_memory(device: str) -> None:
         torch.cuda.empty_cache()
     elif device == "mps":
         torch.mps.empty_cache()
+    give_back_freed_ram()
+
+
+def give_back_freed_ram() -> None:
+    """Return freed heap memory to the system (glibc keeps it for reuse otherwise).
+
+    Measured after a CPU pre-flight on SmolLM2-135M: resident memory 1.76 GiB before,
+    0.53 GiB after; without it the run that follows starts 1.2 GiB higher."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (musl): nothing to give back this way
+        pass
 
 
 def cpu_thread_count(config: TrainConfig) -> int:
