@@ -58,9 +58,16 @@ def describe_error(error: BaseException) -> tuple[str, int] | None:
             EXIT_USAGE,
         )
     if isinstance(error, sqlite3.DatabaseError):
-        return f"the project database cannot be read ({error}).", EXIT_USAGE
+        if "full" in str(error):  # SQLite's own ENOSPC: "database or disk is full"
+            return (
+                "the disk holding the project is full (SQLite: database or disk is full). "
+                "Free some space and run it again; what was saved before is intact.",
+                EXIT_ERRORS,
+            )
+        text = str(error)
+        return text if "project.sqlite" in text else f"the project database: {text}", EXIT_USAGE
     if isinstance(error, (ValueError, LookupError, UnicodeError)):
-        return str(error), EXIT_USAGE
+        return str(error) or f"{type(error).__name__} (no details)", EXIT_USAGE
     return None
 
 

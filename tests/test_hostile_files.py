@@ -288,6 +288,22 @@ def test_a_full_disk_says_which_file_and_keeps_the_old_one(tmp_path, capsys, mon
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl"]
 
 
+def test_sqlites_own_full_disk_error_is_reported_as_a_full_disk(tmp_path):
+    import sqlite3
+
+    from core.cli import describe_error
+
+    conn = sqlite3.connect(tmp_path / "small.sqlite")
+    conn.execute("CREATE TABLE t (x)")
+    conn.execute("PRAGMA max_page_count = 4")  # SQLite's real SQLITE_FULL, no mock
+    with pytest.raises(sqlite3.OperationalError) as caught:
+        for _ in range(100):
+            conn.execute("INSERT INTO t VALUES (randomblob(4096))")
+    conn.close()
+    message, code = describe_error(caught.value)
+    assert "disk holding the project is full" in message and code == 1
+
+
 def test_a_closed_pipe_ends_quietly():
     """`finetune-studio estimate --json | head -c 10`: the reader is gone before we write."""
     command = [sys.executable, "-m", "desktop.launcher", "estimate", "--json", "--gpu", "RTX 3090"]
