@@ -82,3 +82,29 @@ def test_an_asked_method_says_what_the_pick_would_be():
         load_architecture("Llama-3.1-8B"), RunSettings(), RTX4090, method="lora8bit"
     )
     assert "lora8bit" in eight_bit.estimates and eight_bit.method == "lora8bit"
+
+
+def test_remedies_for_70b_full_on_one_24gb_card_fit_on_the_card():
+    """Issue 11: the remedy named a model needing 27 GiB on a 24 GiB card (it only fitted by
+    paging optimizer states to CPU RAM); remedies must fit, and QLoRA and multi-GPU
+    alternatives belong in the list."""
+    from core.estimate import RunSettings, find_gpu, load_architecture, recommend
+
+    gpu = find_gpu("RTX 4090")
+    pick = recommend(
+        load_architecture("Llama-3.1-70B"), RunSettings(method="full"), gpu, method="full"
+    )
+    fitting = pick.fitting_fixes()
+    assert fitting, pick.reason
+    for fix in fitting:
+        capacity = fix.estimate.gpu.memory_gib
+        assert fix.peak_gib <= capacity, f"{fix.change}: {fix.peak_gib:.1f} of {capacity} GiB"
+    methods = {fix.estimate.settings.method for fix in fitting}
+    assert "qlora" in methods
+    assert any(fix.estimate.settings.num_gpus > 1 for fix in fitting)
+    assert any(
+        fix.estimate.settings.num_gpus > 1 and fix.estimate.settings.method == "full"
+        for fix in fitting
+    )
+    # The reason names a remedy that fits, with its figure.
+    assert f"({fitting[0].peak_gib:.1f} GiB)" in pick.reason

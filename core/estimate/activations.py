@@ -11,7 +11,7 @@ All sizes are bytes per token of the micro batch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from core.estimate.architecture import ModelArchitecture
 from core.estimate.settings import RunSettings, StackAssumptions
@@ -75,6 +75,8 @@ class ActivationFacts:
     eager: bool
     repeat_kv: bool
     dropout: bool  # the model's own dropout (T5, GPT-2)
+    adapted_experts: bool = False  # LoRA reaches the expert MLPs of an MoE
+    mlp_bytes: int = 2  # bytes of the MLP's inner activations (see activation_facts)
 
 
 def activation_facts(
@@ -87,7 +89,10 @@ def activation_facts(
     norm = act if arch.layer_norm else 4
     if train_base:
         norm += act  # the weight's gradient needs the normalised input too
-    residual = 4 if settings.precision in ("fp32", "bf16-mixed") else act
+    # An fp32 embedding (full fine-tuning's master weights, or prepare_model_for_kbit_training
+    # on a quantized model) makes the residual stream fp32.
+    upcast = settings.quantized_bits is not None and stack.kbit_fp32_upcast
+    residual = 4 if settings.precision in ("fp32", "bf16-mixed") or upcast else act
     keeps = (
         train_base
         or settings.method == "lora8bit"  # bitsandbytes int8 matmul keeps its input
@@ -116,6 +121,10 @@ def activation_facts(
         eager=eager,
         repeat_kv=repeat_kv,
         dropout=arch.dropout > 0,
+        adapted_experts=stack.lora_reaches_experts,
+        # bitsandbytes layers return their input's dtype; with the embedding upcast to fp32
+        # the hidden states are fp32, so the MLP's act(gate) * up is computed in fp32.
+        mlp_bytes=4 if upcast else act,
     )
 
 
@@ -165,7 +174,7 @@ def _attention_core(arch: ModelArchitecture, facts: ActivationFacts, context: in
 
 def _mlp(arch: ModelArchitecture, facts: ActivationFacts, inner: int) -> float:
     """Bytes per token kept by one MLP of width `inner` (its inputs counted separately)."""
-    b = facts.act_bytes
+    b = facts.mlp_bytes
     # A fused activation keeps its input; a Python-level one (gelu_new) keeps about four tensors.
     activation = b * inner * (4 if arch.unfused_activation else 1)
     if arch.gated_mlp:
@@ -186,7 +195,8 @@ def _feed_forward(arch: ModelArchitecture, facts: ActivationFacts) -> float:
     if not arch.is_moe:
         return _mlp(arch, facts, arch.intermediate_size)
     k = arch.experts_per_token
-    routed = k * _mlp(arch, facts, arch.expert_intermediate_size)
+    expert_facts = facts if facts.adapted_experts else replace(facts, roles=frozenset())
+    routed = k * _mlp(arch, expert_facts, arch.expert_intermediate_size)
     dispatch = k * facts.act_bytes * arch.hidden_size  # tokens gathered per expert
     router = 4 * arch.num_experts + _input_group(facts, [("router", 1)], arch.hidden_size)
     shared = (

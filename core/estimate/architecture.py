@@ -38,17 +38,19 @@ _UNTIED_BY_DEFAULT = {
     "cohere",
 }
 # Families whose attention projections carry a bias even though their config does not say so.
-_BIASED_ATTENTION = {"qwen2", "qwen2_moe", "phi", "gpt2", "gpt_neox", "bloom", "opt"}
+_BIASED_ATTENTION = {"qwen2", "qwen2_moe", "phi", "gpt2", "gpt_neox", "bloom", "opt", "gpt_bigcode"}
 # Families with four RMSNorms per layer (pre and post attention, pre and post MLP).
 _FOUR_NORMS = {"gemma2", "gemma3", "gemma3_text"}
 # Families with a per-head RMSNorm on queries and keys.
 _QK_NORM = {"qwen3", "qwen3_moe", "gemma3", "gemma3_text", "olmo2"}
 # Families with fused q/k/v and gate/up projections.
-_FUSED_QKV = {"phi3", "gpt2", "gpt_neox", "bloom", "falcon", "phi3small"}
+_FUSED_QKV = {"phi3", "gpt2", "gpt_neox", "bloom", "falcon", "phi3small", "gpt_bigcode"}
 _FUSED_GATE_UP = {"phi3"}
 # Activations that transformers implements as a chain of Python ops (each saves a tensor).
 _UNFUSED_ACTIVATIONS = {"gelu_new", "gelu_fast", "quick_gelu"}
-_LAYER_NORM_FAMILIES = {"gpt2", "gpt_neox", "bloom", "opt", "falcon", "phi"}
+# Families with a learned absolute position embedding (n_positions rows).
+_LEARNED_POSITIONS = {"gpt2", "gpt_bigcode"}
+_LAYER_NORM_FAMILIES = {"gpt2", "gpt_neox", "bloom", "opt", "falcon", "phi", "gpt_bigcode"}
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class ModelArchitecture:
     layer_norm: bool = False
     unfused_activation: bool = False
     dropout: float = 0.0
+    position_embeddings: int = 0  # learned absolute positions (GPT-2, GPT-BigCode): rows
     source: str = ""
 
     def __post_init__(self) -> None:
@@ -214,13 +217,14 @@ class ModelArchitecture:
 
     @cached_property
     def small_params(self) -> int:
-        """Norm weights and biases: too small to matter for memory, counted for honesty."""
+        """Norm weights, biases and learned position embeddings."""
         layers = self.num_layers + self.num_decoder_layers
         norms = (self.norms_per_layer * layers + 1) * self.hidden_size
         if self.qk_norm:
             norms += 2 * layers * self.head_dim
         bias = (self.q_dim + 2 * self.kv_dim) * layers if self.attention_bias else 0
-        return norms + bias
+        positions = self.position_embeddings * self.hidden_size
+        return norms + bias + positions
 
     @cached_property
     def total_params(self) -> int:
@@ -338,6 +342,9 @@ def architecture_from_config(config: dict, name: str, source: str = "") -> Model
         layer_norm=model_type in _LAYER_NORM_FAMILIES,
         unfused_activation=activation in _UNFUSED_ACTIVATIONS,
         dropout=float(_first(config, "dropout_rate", "hidden_dropout", "resid_pdrop", default=0.0)),
+        position_embeddings=int(config.get("n_positions", 0))
+        if model_type in _LEARNED_POSITIONS
+        else 0,
         source=source,
     )
 

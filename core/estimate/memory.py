@@ -32,7 +32,9 @@ COMPONENT_TITLES = {
     "optimizer": "Optimizer states",
     "activations": "Activations",
     "logits": "Logits and loss",
-    "overhead": "CUDA and framework overhead",
+    "workspace": "Kernel workspaces",
+    "allocator": "Allocator reserve",
+    "cuda_context": "CUDA context",
 }
 
 
@@ -95,13 +97,18 @@ def adapter_bytes(settings: RunSettings, stack: StackAssumptions) -> int:
     return 2 if settings.quantized_bits else 4
 
 
-def lora_parameter_count(arch: ModelArchitecture, settings: RunSettings) -> tuple[int, int]:
+def lora_parameter_count(
+    arch: ModelArchitecture, settings: RunSettings, stack: StackAssumptions | None = None
+) -> tuple[int, int]:
     """(LoRA parameters, adapted linear layers) for the settings' rank and targets."""
     if settings.method == "full":
         return 0, 0
     roles = adapted_roles(arch, settings)
+    experts = stack.lora_reaches_experts if stack is not None else False
     params = layers = 0
     for layer in arch.linear_layers():
+        if layer.expert and not experts:
+            continue
         if layer.role in roles:
             params += settings.lora_r * (layer.d_in + layer.d_out) * layer.count
             layers += layer.count
@@ -163,7 +170,7 @@ def _optimizer_bytes(
             states = 4.0 * sum(
                 (2 * settings.lora_r + layer.d_in + layer.d_out) * layer.count
                 for layer in arch.linear_layers()
-                if layer.role in roles
+                if layer.role in roles and (stack.lora_reaches_experts or not layer.expert)
             )
         return (
             states,
@@ -202,6 +209,11 @@ def _logits(
         stats = tokens * 40
         total = tile + hidden + stats
         detail = "fused LM head: scored in tiles of 4096 tokens x 32768 entries, no full logits"
+        head_fp32 = p == 4 or (settings.quantized_bits and stack.kbit_fp32_upcast)
+        if head_fp32 and act == 2:
+            # TRL casts the fp32 head to the compute dtype one vocabulary tile at a time.
+            total += min(vocab, FUSED_HEAD_VOCAB) * arch.hidden_size * act
+            detail += "; the fp32 head is cast to 16-bit one tile at a time"
         if settings.method == "full":
             total += vocab * arch.hidden_size * (4 + p)  # the head's fp32 gradient accumulator
             detail += "; the head's gradient is accumulated in fp32"
@@ -225,7 +237,7 @@ def estimate_memory(
     p = param_bytes(settings)
     a_bytes = adapter_bytes(settings, stack)
     act = 4 if settings.precision == "fp32" else 2
-    lora_params, lora_layers = lora_parameter_count(arch, settings)
+    lora_params, lora_layers = lora_parameter_count(arch, settings, stack)
     full = settings.method == "full"
     trainable = arch.total_params if full else lora_params
     state_dtype = p if full else a_bytes
@@ -308,7 +320,6 @@ def estimate_memory(
     dynamic = parts["activations"] + parts["logits"] + parts["temporaries"]
     slack = stack.allocator_slack * dynamic
     context = stack.cuda_context_gib * GIB
-    overhead = slack + context + parts["temporaries"]
     peak = allocated + slack + context + paged
 
     def gib(value: float) -> float:
@@ -325,6 +336,19 @@ def estimate_memory(
         gradients_detail += (
             " (with accumulation 1 they appear as activations are freed, so not at this peak)"
         )
+    if phase == "optimizer step":
+        workspace_detail = (
+            "the foreach AdamW's temporary copy of one moment during the step"
+            if parts["temporaries"]
+            else "none at the optimizer step"
+        )
+    elif parts["temporaries"]:
+        workspace_detail = (
+            "one dequantized weight at a time (bitsandbytes dequantizes each layer's weight "
+            "before its matmul)"
+        )
+    else:
+        workspace_detail = "none worth counting at this peak"
     components = (
         MemoryComponent("weights", gib(parts["weights"]), weights_detail),
         MemoryComponent("lora", gib(lora), lora_detail),
@@ -332,12 +356,21 @@ def estimate_memory(
         MemoryComponent("optimizer", gib(optimizer), optimizer_detail),
         MemoryComponent("activations", gib(parts["activations"]), activations.note),
         MemoryComponent("logits", gib(parts["logits"]), logits_detail),
+        MemoryComponent("workspace", gib(parts["temporaries"]), workspace_detail),
+        # The two below hold no tensor, so the simulated step cannot see them.
         MemoryComponent(
-            "overhead",
-            gib(overhead),
-            f"CUDA context {stack.cuda_context_gib:g} GiB, allocator fragmentation "
-            f"({stack.allocator_slack:.0%} of activations, logits and temporaries)"
-            + (", one dequantized weight at a time" if temporaries else ""),
+            "allocator",
+            gib(slack),
+            f"PyTorch's caching allocator keeps freed blocks for reuse: rounding and "
+            f"fragmentation, {stack.allocator_slack:.0%} of the memory that changes size "
+            "within a step (activations, logits, workspaces); torch.cuda.memory_reserved() "
+            "shows it, max_memory_allocated() does not",
+        ),
+        MemoryComponent(
+            "cuda_context",
+            gib(context),
+            f"CUDA context, cuBLAS and kernel images outside PyTorch's allocator (about "
+            f"{stack.cuda_context_gib:g} GiB; nvidia-smi shows it, torch does not)",
         ),
     )
     tokens = settings.micro_batch_size * settings.seq_len

@@ -69,7 +69,9 @@ class Fix:
 
     @property
     def fits(self) -> bool:
-        return self.estimate.fits
+        """A remedy must fit on the card itself: one that only fits by paging optimizer
+        states to CPU RAM would be named with a peak above the card's memory."""
+        return fits_on_card(self.estimate)
 
     @property
     def peak_gib(self) -> float:
@@ -106,6 +108,10 @@ class Recommendation:
 
     def fitting_fixes(self) -> list[Fix]:
         return [fix for fix in self.fixes if fix.fits]
+
+
+def fits_on_card(result: Estimate) -> bool:
+    return result.fits and not result.memory.pages_to_cpu
 
 
 def comfortable(result: Estimate) -> bool:
@@ -243,48 +249,82 @@ def suggest_fixes(
             **together,
         )
     )
-    for gpus in (2, 4, 8):
-        if gpus <= settings.num_gpus:
-            continue
-        fix = _with(
-            result,
-            "gpus",
-            f"{gpus} x {result.gpu.name} with FSDP",
-            stack,
-            num_gpus=gpus,
-            sharding="fsdp",
-        )
-        if not fix.fits and settings.micro_batch_size > 1:
-            fix = _with(
-                result,
-                "gpus",
-                f"{gpus} x {result.gpu.name} with FSDP and micro batch 1",
-                stack,
-                num_gpus=gpus,
-                sharding="fsdp",
-                micro_batch_size=1,
-                grad_accum=settings.grad_accum * settings.micro_batch_size,
-            )
-        fixes.append(fix)
-        if fix.fits:
-            break
+    more_of_this_gpu = _multi_gpu(result, result.gpu, stack, {})
+    fixes += more_of_this_gpu
+    qlora_alone = next((fix for fix in fixes if fix.kind == "method"), None)
+    if settings.method != "qlora" and qlora_alone is not None and not qlora_alone.fits:
+        fixes += _multi_gpu(result, result.gpu, stack, {"method": "qlora"})
     if include_catalog:
         bigger = _bigger_gpu(result, stack)
         if bigger is not None:
             fixes.append(bigger)
+        elif not any(fix.fits for fix in more_of_this_gpu):
+            fixes += _multi_gpu(result, _largest_gpu(), stack, {}, only_fitting=True)
+        if settings.method != "qlora" and qlora_alone is not None and not qlora_alone.fits:
+            bigger_qlora = _bigger_gpu(result, stack, method="qlora")
+            if bigger_qlora is not None:
+                fixes.append(bigger_qlora)
         smaller = _smaller_model(result, stack)
         if smaller is not None:
             fixes.append(smaller)
     return fixes
 
 
-def _bigger_gpu(result: Estimate, stack: StackAssumptions) -> Fix | None:
-    """The catalog GPU with more memory on which this run fits and costs least.
+def _multi_gpu(
+    result: Estimate, gpu: GpuSpec, stack: StackAssumptions, changes: dict, only_fitting=False
+) -> list[Fix]:
+    """FSDP over 2, 4 and 8 of `gpu` (with micro batch 1 where needed), up to the first that
+    fits; `changes` (e.g. QLoRA) apply to every attempt."""
+    settings = result.settings
+    title = f"{METHOD_TITLES[changes['method']]} on " if "method" in changes else ""
+    tried: list[Fix] = []
+    for gpus in (2, 4, 8):
+        if gpus <= settings.num_gpus and gpu == result.gpu:
+            continue
+        attempt = _on_gpus(
+            result, gpu, stack, gpus, f"{title}{gpus} x {gpu.name} with FSDP", changes
+        )
+        if not attempt.fits and settings.micro_batch_size > 1:
+            attempt = _on_gpus(
+                result,
+                gpu,
+                stack,
+                gpus,
+                f"{title}{gpus} x {gpu.name} with FSDP and micro batch 1",
+                {
+                    **changes,
+                    "micro_batch_size": 1,
+                    "grad_accum": settings.grad_accum * settings.micro_batch_size,
+                },
+            )
+        tried.append(attempt)
+        if attempt.fits:
+            break
+    return [fix for fix in tried if fix.fits] if only_fitting else tried
+
+
+def _on_gpus(
+    result: Estimate, gpu: GpuSpec, stack: StackAssumptions, gpus: int, change: str, changes: dict
+) -> Fix:
+    settings = result.settings.replace(num_gpus=gpus, sharding="fsdp", **changes)
+    return Fix("gpus", change, estimate(result.model, settings, gpu, stack))
+
+
+def _largest_gpu() -> GpuSpec:
+    """The catalog card with the most memory (the cheapest of those)."""
+    return max(gpu_catalog().values(), key=lambda g: (g.memory_gib, -g.price_per_hour))
+
+
+def _bigger_gpu(result: Estimate, stack: StackAssumptions, method: str = "") -> Fix | None:
+    """The catalog GPU with more memory on which this run (or its `method` variant) fits
+    without paging and costs least.
 
     The memory a run needs does not depend on the card (only whether it fits does), and
     its cost goes with price / throughput, so one estimate on the best candidate suffices.
     """
-    need = result.peak_gib - result.memory.paged_gib
+    settings = result.settings.replace(method=method) if method else result.settings
+    base = estimate(result.model, settings, result.gpu, stack) if method else result
+    need = base.peak_gib
     candidates = [
         gpu
         for gpu in gpu_catalog().values()
@@ -294,12 +334,13 @@ def _bigger_gpu(result: Estimate, stack: StackAssumptions) -> Fix | None:
         return None
     # The lowest hourly price: what renting costs while you iterate, whatever the run length.
     gpu = min(candidates, key=lambda g: (g.price_per_hour, g.memory_gib))
-    attempt = estimate(result.model, result.settings, gpu, stack)
-    if not attempt.fits:
+    attempt = estimate(result.model, settings, gpu, stack)
+    if not fits_on_card(attempt):
         return None
+    title = f"{METHOD_TITLES[method]} on " if method else ""
     return Fix(
         "bigger_gpu",
-        f"a GPU with more memory: {gpu.name} ({gpu.memory_gib:.0f} GiB, "
+        f"{title}a GPU with more memory: {gpu.name} ({gpu.memory_gib:.0f} GiB, "
         f"${gpu.price_per_hour:.2f}/h)",
         attempt,
     )
@@ -321,7 +362,7 @@ def _smaller_model(result: Estimate, stack: StackAssumptions) -> Fix | None:
             attempt = estimate(model, result.settings, result.gpu, stack)
         except ValueError:  # e.g. LoRA target names this model does not have
             continue
-        if attempt.fits:
+        if fits_on_card(attempt):
             return Fix(
                 "smaller_model",
                 f"a smaller model such as {model.name} ({model.total_params / 1e9:.1f}B)",

@@ -344,9 +344,11 @@ class StackAssumptions:
         ),
     )
     kbit_fp32_upcast: bool = field(
-        default=False,
+        default=True,
         metadata=_help(
-            "peft.prepare_model_for_kbit_training casts embeddings, norms and LM head to fp32."
+            "peft.prepare_model_for_kbit_training casts embeddings, norms and LM head to fp32 "
+            "(this project's trainer calls it for QLoRA and 8-bit LoRA); autocast then makes a "
+            "16-bit copy of the LM head each time it is used."
         ),
     )
     adapters_autocast: bool = field(
@@ -364,6 +366,15 @@ class StackAssumptions:
         metadata=_help(
             "True when the attention kernel reads grouped K/V heads directly even with a "
             "padding mask; transformers' SDPA path repeats them unless the batch is packed."
+        ),
+    )
+    lora_reaches_experts: bool = field(
+        default=False,
+        metadata=_help(
+            "Whether LoRA target names (gate_proj, up_proj, down_proj) adapt a mixture of "
+            "experts' expert MLPs. transformers 5 keeps each layer's experts as 3-D "
+            "parameters, not linear layers, so PEFT's target_modules adapt only attention, "
+            "routers and shared experts."
         ),
     )
     foreach_optimizer: bool = field(

@@ -20,7 +20,9 @@ COLORS = {
     "optimizer": "#76b7b2",
     "activations": "#59a14f",
     "logits": "#edc948",
-    "overhead": "#b07aa1",
+    "workspace": "#ff9da7",
+    "allocator": "#9c755f",
+    "cuda_context": "#b07aa1",
 }
 BAR_HEIGHT = 34
 LEGEND_ROW = 20

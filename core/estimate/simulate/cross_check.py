@@ -1,0 +1,104 @@
+"""The estimator next to the simulation: the same run, the same model, the two figures.
+
+Used by `finetune-studio estimate --simulate`, the accuracy tests and the GPU acceptance
+benchmark. The simulation sees what torch.cuda.max_memory_allocated() would report, so it
+is compared with the estimator's allocated figure, not with its peak (which adds the CUDA
+context and the allocator's reserve that no tensor shows).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.estimate.settings import RunSettings
+
+# The optimizers core.training offers (TrainConfig), a subset of the estimator's.
+_TRAINER_OPTIMIZERS = ("adamw_torch", "paged_adamw_8bit", "adamw_8bit", "adafactor", "sgd")
+
+
+class ModelConfigError(ValueError):
+    """No config.json facts for the model; the message says what was tried."""
+
+
+def model_config_dict(source: str) -> dict:
+    """The model's config.json facts: a catalog name, a model folder or a config.json path."""
+    from core.models.catalog import catalog_model, model_catalog
+
+    text = str(source).strip()
+    names = {name.lower(): name for name in model_catalog()}
+    if text.lower() in names:
+        facts = dict(catalog_model(names[text.lower()]))
+        facts.pop("hf_id", None)
+        return facts
+    path = Path(text).expanduser()
+    if path.is_dir():
+        path = path / "config.json"
+    if not path.is_file():
+        raise ModelConfigError(
+            f"{text}: not a catalog model, a model folder or a config.json; the simulation "
+            "needs the model's config.json"
+        )
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ModelConfigError(f"cannot read {path}: {error}") from None
+    if not isinstance(config, dict) or "model_type" not in config:
+        raise ModelConfigError(f"{path}: no model_type, so transformers cannot build the model")
+    return config
+
+
+def train_config_for(settings: RunSettings, base_model: str = "simulated"):
+    """The TrainConfig our trainer would run for the estimator's settings (one GPU).
+
+    all-linear stays "all-linear": the simulation's worker resolves it to the model's own
+    linear layer names, as PEFT does.
+    """
+    from core.training.config import TrainConfig
+
+    if settings.num_gpus != 1:
+        raise ValueError("the simulation covers one GPU: leave out --gpus")
+    if settings.optimizer not in _TRAINER_OPTIMIZERS:
+        raise ValueError(
+            f"the trainer has no optimizer {settings.optimizer!r}; choose one of "
+            f"{', '.join(_TRAINER_OPTIMIZERS)}"
+        )
+    targets = settings.target_names()
+    return TrainConfig(
+        base_model=base_model,
+        train_file="simulated.jsonl",
+        method=settings.method,
+        precision={"bf16-mixed": "bf16"}.get(settings.precision, settings.precision),
+        optimizer=settings.optimizer,
+        micro_batch_size=settings.micro_batch_size,
+        gradient_accumulation=settings.grad_accum,
+        max_seq_length=settings.seq_len,
+        packing=settings.packing,
+        gradient_checkpointing=settings.gradient_checkpointing,
+        lora_r=settings.lora_r,
+        lora_dropout=settings.lora_dropout,
+        lora_target_modules=list(targets) if targets else ["all-linear"],
+        double_quant=settings.double_quant,
+    )
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """One run: what the estimator says and what the simulated step allocated."""
+
+    estimated_allocated_gib: float
+    simulated_gib: float
+    estimated_trainable: int
+    simulated_trainable: int
+
+    @property
+    def ratio(self) -> float:
+        """Estimate / simulation (1.0 = agree)."""
+        return self.estimated_allocated_gib / self.simulated_gib
+
+    def line(self) -> str:
+        return (
+            f"simulated step: {self.simulated_gib:.2f} GiB allocated; the estimate says "
+            f"{self.estimated_allocated_gib:.2f} GiB ({self.ratio:.2f} x)"
+        )

@@ -1,0 +1,244 @@
+"""Our real training step (model loading, SFTTrainer, PEFT, bitsandbytes) on a simulated GPU.
+
+The model is built from its config.json with the dtype, quantization and post-load
+preparation core.training uses, the trainer with core.training's own SFTConfig mapping and
+LoRA config, and `trainer.train()` runs a few optimizer steps over full-length rows, all on
+FakeTensors on the pretend GPU of fake_cuda. Only in the simulation's worker process.
+"""
+
+from __future__ import annotations
+
+import gc
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+from core.training.config import TrainConfig
+from core.training.device import DevicePlan
+
+SIMULATED_TOKEN = 3  # any id below the vocabulary size: the values are never read
+
+
+def simulated_plan(config: TrainConfig) -> DevicePlan:
+    """The device plan the trainer makes on a CUDA GPU with bf16 (Ampere or newer)."""
+    precision = "bf16" if config.precision == "auto" else config.precision
+    compute = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[precision]
+    return DevicePlan(
+        "cuda", precision, compute, config.effective_optimizer("cuda"), "simulated GPU"
+    )
+
+
+def _tiny_tokenizer(vocab_size: int):
+    """A tokenizer with the model's pad/eos tokens; the rows are already token ids."""
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    vocabulary = {"<unk>": 0, "<pad>": 1, "</s>": 2, "a": SIMULATED_TOKEN}
+    tokenizer = Tokenizer(models.WordLevel(vocabulary, unk_token="<unk>"))
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>", eos_token="</s>"
+    )
+
+
+def _meta_model(model_config: dict, load_kwargs: dict):
+    """The model on the meta device, quantized as from_pretrained would quantize it."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    # "_source" and other notes of ours are not config fields.
+    values = {k: v for k, v in model_config.items() if not k.startswith("_")}
+    model_type = values.pop("model_type")
+    config = AutoConfig.for_model(model_type, **values)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config, dtype=load_kwargs["dtype"])
+    quant = load_kwargs.get("quantization_config")
+    if quant is not None:
+        from transformers.integrations.bitsandbytes import replace_with_bnb_linear
+
+        keep = ["lm_head"]
+        if getattr(model, "_keep_in_fp32_modules", None):
+            keep += list(model._keep_in_fp32_modules)
+        model = replace_with_bnb_linear(
+            model, modules_to_not_convert=keep, quantization_config=quant
+        )
+        model.is_loaded_in_4bit = bool(quant.load_in_4bit)
+        model.is_loaded_in_8bit = bool(quant.load_in_8bit)
+        model.is_quantized = True
+        model.quantization_method = "bitsandbytes"
+        from transformers.quantizers import AutoHfQuantizer
+
+        model.hf_quantizer = AutoHfQuantizer.from_config(quant, pre_quantized=False)
+    return model
+
+
+def _materialize(model, load_kwargs: dict):
+    """Allocate every weight on the fake GPU (inside FakeTensorMode), quantizing as bnb does."""
+    import bitsandbytes as bnb
+    import torch
+
+    quant = load_kwargs.get("quantization_config")
+    four_bit, eight_bit = {}, []
+    if quant is not None:
+        for module in model.modules():
+            if isinstance(module, bnb.nn.Linear4bit):
+                weight = module.weight
+                four_bit[module] = {
+                    "quant_type": weight.quant_type,
+                    "blocksize": weight.blocksize,
+                    "compress_statistics": weight.compress_statistics,
+                    "quant_storage": weight.quant_storage,
+                }
+            elif isinstance(module, bnb.nn.Linear8bitLt):
+                eight_bit.append(module)
+        # bnb builds its 8-bit code book with .tolist(): build it for real, outside fake mode.
+        with torch._subclasses.fake_tensor.unset_fake_temporarily():
+            functional = bnb.functional
+            functional.name2qmap.setdefault("dynamic", functional.create_dynamic_map())
+    model = model.to_empty(device="cuda")
+    # to_empty gives each module its own new tensor, which unties a shared embedding and
+    # LM head; from_pretrained ties them again after loading, and so do we.
+    model.tie_weights()
+    compute = load_kwargs["dtype"]
+    for module, spec in four_bit.items():
+        # Params4bit cannot wrap a FakeTensor, so quantize with the functional API and hang
+        # the QuantState on a plain parameter; Linear4bit.forward only reads quant_state.
+        full = torch.empty(module.weight.shape, dtype=compute, device="cuda")
+        packed, state = bnb.functional.quantize_4bit(full, **spec)
+        del full
+        weight = torch.nn.Parameter(packed, requires_grad=False)
+        weight.quant_state = module.quant_state = state
+        for name, value in spec.items():  # PEFT reads these when it wraps the layer
+            setattr(weight, name, value)
+        module.weight = weight
+    for module in eight_bit:
+        # LLM.int8: an int8 matrix and an fp32 scale per output row (Int8Params.CB / SCB).
+        rows, cols = module.weight.shape
+        weight = torch.nn.Parameter(
+            torch.empty(rows, cols, dtype=torch.int8, device="cuda"), requires_grad=False
+        )
+        weight.CB = weight.data
+        weight.SCB = torch.empty(rows, dtype=torch.float32, device="cuda")
+        module.weight = weight
+    return model
+
+
+def _collate_on_the_cpu(trainer) -> None:
+    """The collator runs on the CPU with real token ids (TRL's packing looks at positions);
+    only the model's tensors on the GPU are fake."""
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+    collate = trainer.data_collator
+
+    def real_collate(features):
+        with unset_fake_temporarily():
+            return collate(features)
+
+    trainer.data_collator = real_collate
+
+
+def _drop_full_attention_mask(trainer) -> None:
+    """The rows are unpadded, so the collator's attention mask is all ones and transformers
+    drops it on a GPU (causal SDPA, flash). It decides with a data-dependent `.all()` that a
+    FakeTensor cannot answer, so drop it here, keeping the positions TRL counts tokens from."""
+    import torch
+
+    original = trainer._prepare_inputs
+
+    def prepare(inputs):
+        inputs = dict(inputs)
+        mask = inputs.pop("attention_mask", None)
+        if mask is not None and "position_ids" not in inputs:
+            inputs["position_ids"] = torch.arange(mask.shape[1]).expand(mask.shape[0], -1)
+        return original(inputs)
+
+    trainer._prepare_inputs = prepare
+
+
+def run_simulated_steps(
+    model_config: dict, config: TrainConfig, steps: int = 2, explain: bool = False
+) -> dict:
+    """Peak simulated CUDA memory of `steps` optimizer steps of our trainer, in bytes."""
+    from datasets import Dataset
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from trl import SFTTrainer
+
+    from core.estimate.simulate import fake_cuda
+    from core.estimate.simulate.tracker import new_peak_tracker
+    from core.training.model_loading import (
+        count_parameters,
+        drop_console_printer,
+        lora_config,
+        match_adapter_dtype,
+        model_load_kwargs,
+        prepare_loaded_model,
+        quiet_progress_bars,
+    )
+    from core.training.sft_args import (
+        Schedule,
+        build_sft_config,
+        build_sft_kwargs,
+        trainer_tokenizer_kwarg,
+    )
+
+    fake_cuda.install()
+    warnings.filterwarnings("ignore")
+    started = time.perf_counter()
+    plan = simulated_plan(config)
+    run = config.replace(max_steps=steps, warmup_ratio=0.0, preflight=False)
+    load_kwargs = model_load_kwargs(run, plan)
+    model = _meta_model(model_config, load_kwargs)
+    seq = run.max_seq_length
+    rows = run.micro_batch_size * run.gradient_accumulation * steps
+    row = [SIMULATED_TOKEN] * seq
+    dataset = Dataset.from_dict({"input_ids": [row] * rows, "labels": [row] * rows})
+    schedule = Schedule(
+        log_every=10**6, eval_every=0, save_every=10**9, keep_checkpoints=1, load_best_at_end=False
+    )
+    output = Path(tempfile.mkdtemp(prefix="finetune-simulate-"))
+    kwargs, _notes = build_sft_kwargs(run, plan, schedule, output, False, 0)
+    kwargs["save_strategy"] = "no"
+    kwargs["dataloader_pin_memory"] = False
+    gc.collect()
+    gc.freeze()  # the model's many Python objects would make every later collection slow
+    try:
+        with quiet_progress_bars(), FakeTensorMode(allow_non_fake_inputs=True):
+            tracker = new_peak_tracker(explain=explain)
+            with tracker:
+                model = _materialize(model, load_kwargs)
+                model = prepare_loaded_model(model, run)
+                trainer = SFTTrainer(
+                    model=model,
+                    args=build_sft_config(**kwargs),
+                    train_dataset=dataset,
+                    peft_config=lora_config(run) if run.is_adapter_method else None,
+                    **trainer_tokenizer_kwarg(_tiny_tokenizer(model.config.vocab_size)),
+                )
+                drop_console_printer(trainer)
+                match_adapter_dtype(trainer.model, plan)
+                _collate_on_the_cpu(trainer)
+                _drop_full_attention_mask(trainer)
+                trainable, total = count_parameters(trainer.model)
+                tracker.reset_peak()
+                static = tracker.current
+                tracker.phase = "train"
+                trainer.train()
+                result = {
+                    "peak_bytes": tracker.peak,
+                    "tensors_bytes": tracker.peak_tensors,
+                    "workspace_bytes": tracker.peak_workspace,
+                    "static_bytes": static,
+                    "peak_op": tracker.peak_op,
+                    "trainable_params": trainable,
+                    "total_params": total,
+                    "optimizer": str(trainer.args.optim.value),
+                    "live_at_peak": [[made_by, size] for made_by, size in tracker.live_at_peak],
+                }
+            del trainer, model
+    finally:
+        gc.unfreeze()
+        import shutil
+
+        shutil.rmtree(output, ignore_errors=True)
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    return result

@@ -1,0 +1,68 @@
+"""The simulation's own process: `python -m core.estimate.simulate.worker REQUEST RESULT`.
+
+The fake GPU changes torch and the libraries for the rest of the process, so simulations
+never run in the app or the test process: they run here, and the results come back as
+JSON. REQUEST: {"steps": n, "cases": [{"model_config": {...}, "train_config": {...}}]};
+RESULT: one object per case, the measured figures or {"error": "one line"}.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def _all_linear_names(model_config: dict) -> list[str]:
+    """PEFT's all-linear (every linear layer but the output head) as module names."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    values = {k: v for k, v in model_config.items() if not k.startswith("_")}
+    config = AutoConfig.for_model(values.pop("model_type"), **values)
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(config)
+    names = {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and not name.endswith("lm_head")
+    }
+    return sorted(names)
+
+
+def run_case(case: dict, steps: int) -> dict:
+    from core.estimate.simulate.step import run_simulated_steps
+    from core.training.config import config_from_dict
+
+    train = dict(case["train_config"])
+    if train.get("lora_target_modules") == ["all-linear"]:
+        train["lora_target_modules"] = _all_linear_names(case["model_config"])
+    config = config_from_dict(train, "the simulated run's settings")
+    return run_simulated_steps(case["model_config"], config, steps)
+
+
+def main(argv: list[str]) -> int:
+    request_path, result_path = argv
+    with open(request_path, encoding="utf-8") as handle:
+        request = json.load(handle)
+    from core.estimate.simulate.fake_cuda import unavailable_reason
+
+    reason = unavailable_reason()
+    results = []
+    for case in request["cases"]:
+        if reason:
+            results.append({"error": reason})
+            continue
+        try:
+            results.append(run_case(case, int(request.get("steps", 2))))
+        except Exception as error:  # one case failing must not lose the others' figures
+            first = str(error).strip().splitlines()[0][:300] if str(error).strip() else ""
+            results.append({"error": f"{type(error).__name__}: {first}"})
+        with open(result_path, "w", encoding="utf-8") as handle:
+            json.dump(results, handle)
+    with open(result_path, "w", encoding="utf-8") as handle:
+        json.dump(results, handle)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
