@@ -82,6 +82,12 @@ def register(subparsers) -> None:
         action="store_true",
         help="the model must keep its general skills (argues against full fine-tuning)",
     )
+    parser.add_argument(
+        "--simulate",
+        action="store_true",
+        help="also run our real training step on a simulated GPU (on the CPU, no weights, "
+        "about a second per layer) and compare its peak with the estimate",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(func=run_estimate)
 
@@ -148,8 +154,30 @@ def run_estimate(args: argparse.Namespace) -> int:
     except (ArchitectureError, GpuCatalogError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    simulation = _simulate(rec, args) if args.simulate else None
     if args.json:
-        print(json.dumps(recommendation_dict(rec), indent=2))
+        data = recommendation_dict(rec)
+        if simulation is not None:
+            data["simulation"] = simulation
+        print(json.dumps(data, indent=2))
     else:
         print(recommendation_text(rec))
+        if simulation is not None:
+            print(simulation.get("line") or f"Simulation: {simulation['error']}")
     return EXIT_OK
+
+
+def _simulate(rec, args: argparse.Namespace) -> dict:
+    """The chosen method's run simulated (core.estimate.simulate), or why it was not."""
+    from core.estimate.simulate import SimulationError
+    from core.estimate.simulate.cross_check import (
+        ModelConfigError,
+        cross_check,
+        model_config_for_estimate,
+    )
+
+    try:
+        check = cross_check(rec.chosen, model_config_for_estimate(args.model))
+    except (SimulationError, ModelConfigError, ValueError) as error:
+        return {"error": str(error)}
+    return {**check.as_dict(), "line": check.line()}

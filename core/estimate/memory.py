@@ -382,6 +382,9 @@ def estimate_memory(
         f"Optimizer: {optimizer_detail}.",
         f"Activations: {activations.note}.",
         f"Loss: {logits_detail}.",
+        f"Overheads no tensor shows (nvidia-smi counts them, torch.cuda.max_memory_allocated "
+        f"does not): allocator reserve {gib(slack):.1f} GiB, CUDA context "
+        f"{stack.cuda_context_gib:g} GiB; tensors alone peak at {gib(allocated):.1f} GiB.",
     ]
     if arch.encoder_decoder:
         assumptions.append(

@@ -39,6 +39,7 @@ class SimulatedPeak:
     total_params: int
     optimizer: str
     seconds: float
+    paged_bytes: int = 0  # paged optimizer states in managed memory (not in the peak)
     live_at_peak: tuple = ()  # (made by which op, bytes) at the peak, when explained
 
     @property
@@ -50,6 +51,7 @@ class SimulatedPeak:
             "peak_gb": round(self.peak_gib, 3),
             "tensors_gb": round(self.tensors_bytes / GIB, 3),
             "workspace_gb": round(self.workspace_bytes / GIB, 3),
+            "paged_gb": round(self.paged_bytes / GIB, 3),
             "static_gb": round(self.static_bytes / GIB, 3),
             "peak_op": self.peak_op,
             "trainable_params": self.trainable_params,

@@ -99,6 +99,54 @@ class CrossCheck:
 
     def line(self) -> str:
         return (
-            f"simulated step: {self.simulated_gib:.2f} GiB allocated; the estimate says "
-            f"{self.estimated_allocated_gib:.2f} GiB ({self.ratio:.2f} x)"
+            f"Simulated step (our trainer on a simulated GPU): {self.simulated_gib:.2f} GiB "
+            f"allocated; the estimate says {self.estimated_allocated_gib:.2f} GiB allocated "
+            f"({self.ratio:.2f} x). Allocator reserve and CUDA context come on top of both."
         )
+
+    def as_dict(self) -> dict:
+        return {
+            "simulated_allocated_gb": round(self.simulated_gib, 3),
+            "estimated_allocated_gb": round(self.estimated_allocated_gib, 3),
+            "ratio": round(self.ratio, 3),
+            "simulated_trainable_params": self.simulated_trainable,
+            "estimated_trainable_params": self.estimated_trainable,
+        }
+
+
+def model_config_for_estimate(model_text: str) -> dict:
+    """config.json facts for what `estimate --model` was given (a Hub id: from the catalog or
+    the local cache, never the network)."""
+    from core.models.hub_cache import looks_like_hub_id
+
+    if looks_like_hub_id(model_text):
+        from core.models.hub_config import HubConfigMissing, hub_model_config
+
+        try:
+            return model_config_dict(str(hub_model_config(model_text, fetch=False)))
+        except HubConfigMissing as error:
+            raise ModelConfigError(str(error)) from None
+    return model_config_dict(model_text)
+
+
+def cross_check(result, model_config: dict, steps: int = 2) -> CrossCheck:
+    """Simulate the run of an Estimate (one GPU) and set the two figures side by side.
+
+    Raises ValueError for settings the trainer cannot run and SimulationError when the
+    simulation cannot be done here.
+    """
+    from core.estimate.simulate import simulate_peak, simulation_unavailable
+
+    reason = simulation_unavailable()
+    if reason:
+        from core.estimate.simulate import SimulationError
+
+        raise SimulationError(reason)
+    config = train_config_for(result.settings)
+    simulated = simulate_peak(model_config, config, steps)
+    return CrossCheck(
+        estimated_allocated_gib=result.memory.allocated_gib,
+        simulated_gib=simulated.peak_gib,
+        estimated_trainable=result.memory.trainable_params,
+        simulated_trainable=simulated.trainable_params,
+    )

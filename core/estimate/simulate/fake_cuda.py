@@ -331,6 +331,7 @@ def _trace_friendly_library_calls() -> None:
             out = torch.empty((*CA.shape[:-1], CB.shape[0]), device=A.device, dtype=A.dtype)
             return out, A.new_empty(0, dtype=torch.int64)
 
+        _fake_paged_memory()
         torch.library.register_fake("bitsandbytes::int8_vectorwise_quant", int8_quant)
         torch.library.register_fake("bitsandbytes::int8_mixed_scaled_mm", int8_mixed_mm)
     except ImportError:
@@ -344,6 +345,34 @@ def _trace_friendly_library_calls() -> None:
         return 1.0 if arg.dtype.is_floating_point else 1
 
     fake_impls.op_implementations_dict[torch.ops.aten._local_scalar_dense.default] = placeholder
+
+
+def _fake_paged_memory() -> None:
+    """bitsandbytes' paged optimizers keep their states in CUDA managed memory through its
+    C library, outside torch's allocator: give them fake GPU tensors that the tracker does
+    not count (it keeps them as paged bytes), and make filling and prefetching no-ops."""
+    import bitsandbytes.functional as bnb_functional
+    import torch
+
+    from core.estimate.simulate.tracker import uncount
+
+    def get_paged(*shape, dtype=torch.float32, device=None):
+        out = torch.empty(shape, dtype=dtype, device="cuda")
+        uncount(out)
+        out.is_paged = True
+        out.page_deviceid = 0
+        return out
+
+    original_fill = bnb_functional.fill
+
+    def fill(A, value, device=None, prefetch=True):
+        if getattr(A, "is_paged", False):
+            return None
+        return original_fill(A, value, device, prefetch)
+
+    bnb_functional.get_paged = get_paged
+    bnb_functional.fill = fill
+    bnb_functional.prefetch_tensor = lambda A, to_cpu=False: None
 
 
 def install() -> None:

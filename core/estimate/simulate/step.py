@@ -227,6 +227,7 @@ def run_simulated_steps(
                     "peak_bytes": tracker.peak,
                     "tensors_bytes": tracker.peak_tensors,
                     "workspace_bytes": tracker.peak_workspace,
+                    "paged_bytes": tracker.paged,
                     "static_bytes": static,
                     "peak_op": tracker.peak_op,
                     "trainable_params": trainable,

@@ -55,6 +55,22 @@ def kernel_workspace_bytes(op_name: str, args) -> int:
     return 0
 
 
+_ACTIVE: list = []  # the trackers counting now (one in practice)
+
+
+def uncount(tensor) -> None:
+    """Stop counting `tensor`: memory torch's allocator does not hold (bitsandbytes' paged
+    optimizer states live in CUDA managed memory), kept as paged bytes instead."""
+    key = tensor.untyped_storage()._cdata
+    for tracker in _ACTIVE:
+        size = tracker.live.pop(key, None)
+        if size is not None:
+            tracker.current -= size
+            tracker.paged += size
+            tracker._refs.pop(key, None)
+            tracker._made_by.pop(key, None)
+
+
 def new_peak_tracker(explain: bool = False):
     """A new tracker; the class is built on first use so that importing this module does
     not import torch (core modules stay light for the window)."""
@@ -87,6 +103,15 @@ def _tracker_class():
             self.peak_workspace = 0  # the workspace part of `peak`
             self.peak_op = ""
             self.phase = "setup"
+            self.paged = 0  # bytes in managed memory (paged optimizer states), not counted
+
+        def __enter__(self):
+            _ACTIVE.append(self)
+            return super().__enter__()
+
+        def __exit__(self, *exc):
+            _ACTIVE.remove(self)
+            return super().__exit__(*exc)
 
         def _add(self, tensor) -> None:
             import torch
