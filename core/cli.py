@@ -100,24 +100,7 @@ def run_command(args: argparse.Namespace) -> int:
     (2 for bad input). A traceback only with FINETUNE_STUDIO_DEBUG=1, or in a log file
     for an unexpected error."""
     debug = os.environ.get(DEBUG_ENV, "") not in ("", "0")
-    with _notices_on_stderr():
-        return _run(args, debug)
-
-
-@contextlib.contextmanager
-def _notices_on_stderr():
-    """What core logs for the user (e.g. a project repaired on opening) as `warning:` lines."""
-    import logging
-
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
-    handler.setLevel(logging.WARNING)
-    logger = logging.getLogger("finetune_studio")
-    logger.addHandler(handler)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
+    return _run(args, debug)
 
 
 def _run(args: argparse.Namespace, debug: bool) -> int:
@@ -159,6 +142,15 @@ def _doctor(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _project(args: argparse.Namespace) -> int:
+    from core.project import repair_project
+
+    project = repair_project(args.folder)
+    print(project.notice)
+    project.close()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="finetune-studio",
@@ -178,6 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
     from core.models.cli import register as register_models
 
     register_models(subparsers)
+    project = subparsers.add_parser("project", help="repair a project whose database is damaged")
+    project.add_argument(
+        "project_command",
+        choices=["repair"],
+        help="repair: keep a damaged project.sqlite aside (renamed, never deleted), start a new "
+        "one and list the runs again from their folders",
+    )
+    project.add_argument("folder", help="the project folder")
+    project.set_defaults(func=_project)
     for _feature, module in core_parts("cli"):
         module.register(subparsers)
     return parser

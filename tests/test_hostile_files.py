@@ -151,13 +151,15 @@ def test_export_into_the_projects_exports_folder_is_allowed(tmp_path):
         check_output_folder(loose_run / "final" / "copy", True, None, loose_run)
 
 
-# --- 3. a damaged project.sqlite: kept aside, runs listed again from their folders ----
+# --- 3. a damaged project.sqlite: refused untouched; repair lists the runs again ---------
 
 
-def test_a_zero_byte_or_garbage_database_keeps_the_runs(trained, tmp_path, capsys):
+def test_a_zero_byte_or_garbage_database_is_refused_then_repaired_keeping_the_runs(
+    trained, tmp_path, capsys
+):
     import shutil
 
-    from core.project import open_project
+    from core.project import ProjectDatabaseError, open_project, repair_project
     from core.training.runs import list_runs, read_metrics
 
     shutil.copytree(trained[0], tmp_path / "project")  # damage a copy: others share `trained`
@@ -170,26 +172,36 @@ def test_a_zero_byte_or_garbage_database_keeps_the_runs(trained, tmp_path, capsy
     runs_before = snapshot(folder / "runs")
     for damage in (b"", b"this is not a database at all\n" * 10):
         (folder / "project.sqlite").write_bytes(damage)
-        reopened = open_project(folder)
-        after = list_runs(reopened)
+        with pytest.raises(ProjectDatabaseError, match="project repair"):
+            open_project(folder)
+        assert main(["runs", "list", "--project", str(folder)]) == 2
+        line = one_line_error(capsys)
+        assert str(folder / "project.sqlite") in line and "nothing was changed" in line
+        assert (folder / "project.sqlite").read_bytes() == damage  # refused untouched
+
+        repaired = repair_project(folder)
+        after = list_runs(repaired)
         assert [r.run_id for r in after] == [run_id]
         assert after[0].status == "finished" and after[0].final_model_dir is not None
         assert after[0].final_train_loss == pytest.approx(before.final_train_loss)
         assert len(read_metrics(after[0])) == len(read_metrics(before))
-        kept = [p for p in folder.iterdir() if p.name.startswith("project.sqlite.damaged-")]
+        kept = list(folder.glob("project.sqlite.damaged-*"))
         assert any(p.read_bytes() == damage for p in kept)  # the bad file was never deleted
-        assert "kept as" in reopened.notice and "1 run(s)" in reopened.notice
-        reopened.close()
+        assert "kept as" in repaired.notice and "1 run(s)" in repaired.notice
+        repaired.close()
     assert snapshot(folder / "runs") == runs_before
-    # The CLI lists the run again, with the notice on stderr and no traceback.
+    # The same through the CLI, then `runs list` works again.
     (folder / "project.sqlite").write_bytes(b"")
+    assert main(["project", "repair", str(folder)]) == 0
+    assert "1 run(s) were listed again" in capsys.readouterr().out
     assert main(["runs", "list", "--project", str(folder)]) == 0
-    captured = capsys.readouterr()
-    assert run_id in captured.out and "could not be used" in captured.err
+    assert run_id in capsys.readouterr().out
+    assert main(["project", "repair", str(folder)]) == 0  # a healthy project is left alone
+    assert "nothing to repair" in capsys.readouterr().out
 
 
-def test_a_malformed_database_with_a_valid_header_is_kept_aside(tmp_path):
-    from core.project import create_project, open_project
+def test_a_malformed_database_with_a_valid_header_is_refused_then_kept_aside(tmp_path):
+    from core.project import ProjectDatabaseError, create_project, open_project, repair_project
 
     project = create_project(tmp_path / "p", name="Malformed")
     project.close()
@@ -198,11 +210,14 @@ def test_a_malformed_database_with_a_valid_header_is_kept_aside(tmp_path):
         Path(str(db) + companion).unlink(missing_ok=True)
     damaged = db.read_bytes()[:100] + os.urandom(4096)  # the header survives, pages do not
     db.write_bytes(damaged)
-    reopened = open_project(project.folder)
-    assert "SQLite says" in reopened.notice and reopened.schema_versions()
+    with pytest.raises(ProjectDatabaseError, match="SQLite says"):
+        open_project(project.folder)
+    assert db.read_bytes() == damaged
+    repaired = repair_project(project.folder)
+    assert "SQLite says" in repaired.notice and repaired.schema_versions()
     kept = list(project.folder.glob("project.sqlite.damaged-*"))
     assert [p.read_bytes() for p in kept if not p.name.endswith(("-wal", "-shm"))] == [damaged]
-    reopened.close()
+    repaired.close()
 
 
 # --- 4. binary files are refused, not imported as examples -----------------------------

@@ -1,6 +1,6 @@
 """Projects: a folder with project.sqlite, datasets/, runs/ and evals/."""
 
-from core.project.recover import ProjectDatabaseError
+from core.project.recover import ProjectDatabaseError, repair_project
 from core.project.store import (
     NewerSchemaError,
     NotAProjectError,
@@ -16,4 +16,5 @@ __all__ = [
     "ProjectDatabaseError",
     "create_project",
     "open_project",
+    "repair_project",
 ]

@@ -1,29 +1,32 @@
-"""A damaged project.sqlite: keep it aside, start a new one, and list the runs again.
+"""A damaged project.sqlite: refused untouched on opening; repaired only when asked.
 
 The database is an index; each run folder (runs/<run_id>/) keeps its own record:
 config.yaml, run.json, metrics.jsonl, advice.jsonl and final/. So when project.sqlite is
-empty or not a database at all (a sync tool, a full disk, a bad copy), the runs are
-rebuilt from their folders rather than silently vanishing. The damaged file is renamed,
-never deleted. Dataset versions, evaluations and exports live only in the database and
-are not rebuilt; the notice says so.
+empty or not a database at all (a sync tool, a full disk, a bad copy), `repair_project`
+(`finetune-studio project repair DIR`) renames it aside, never deleting it, starts a new
+one and lists the runs again from their folders. Dataset versions, evaluations and
+exports live only in the database and are not rebuilt; the notice says so.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import logging
 import os
 import sqlite3
 from pathlib import Path
 
 SQLITE_HEADER = b"SQLite format 3\x00"
-log = logging.getLogger("finetune_studio.project")
 
 
 class ProjectDatabaseError(sqlite3.DatabaseError):
     """project.sqlite cannot be used and was not changed; says what to do. A DatabaseError,
-    so code that already catches sqlite3's errors catches this one too."""
+    so code that already catches sqlite3's errors catches this one too. `damaged`: the
+    file itself is bad (repair_project helps), not merely locked or read-only."""
+
+    def __init__(self, message: str, damaged: bool = False) -> None:
+        super().__init__(message)
+        self.damaged = damaged
 
 
 def database_problem(db_path: Path) -> str | None:
@@ -157,6 +160,52 @@ def rebuild_run(project, folder: Path) -> bool:
     return True
 
 
+def refusal(db_path: Path, problem: str) -> str:
+    """Why a damaged project is not opened, and the two ways out."""
+    folder = db_path.parent
+    return (
+        f"{db_path} cannot be used ({problem}); nothing was changed. Restore it from a "
+        f"backup, or run `finetune-studio project repair {folder}` to keep it aside and "
+        "list the runs again from their folders."
+    )
+
+
+def repair_project(folder: str | os.PathLike):
+    """Open the project at `folder`; if its database is damaged, keep that file aside (renamed,
+    never deleted), start a new one and list the runs again from their folders. The
+    returned project's `notice` says what was done."""
+    from core.project.store import DB_NAME, NotAProjectError, create_project, open_project
+
+    folder = Path(folder).expanduser().resolve()
+    db_path = folder / DB_NAME
+    if not db_path.is_file():
+        raise NotAProjectError(f"{folder} holds no {DB_NAME}: there is no project to repair.")
+    try:
+        project = open_project(folder)
+    except ProjectDatabaseError as error:
+        if not error.damaged:
+            raise  # locked or read-only: not damage a new database would fix
+    else:
+        project.notice = f"{db_path} is fine; nothing to repair."
+        return project
+    problem = database_problem(db_path) or "SQLite could not read it"
+    kept = set_aside(db_path)
+    project = create_project(folder)
+    listed, skipped = [], []
+    for run_folder in sorted(project.runs_dir.iterdir()):
+        if not run_folder.is_dir() or run_folder.name.startswith("."):
+            continue
+        try:
+            if rebuild_run(project, run_folder):
+                listed.append(run_folder.name)
+        except Exception as error:  # one unreadable run folder must not hide the others
+            skipped.append(f"{run_folder.name} ({type(error).__name__}: {error})")
+    project.notice = recovery_notice(db_path, problem, kept, listed)
+    if skipped:
+        project.notice += " Not listed: " + "; ".join(skipped) + "."
+    return project
+
+
 def recovery_notice(db_path: Path, problem: str, kept: Path, listed: list[str]) -> str:
     return (
         f"{db_path} could not be used ({problem}). It was kept as {kept.name} and a new "
@@ -164,7 +213,3 @@ def recovery_notice(db_path: Path, problem: str, kept: Path, listed: list[str]) 
         "Dataset versions, evaluations and exports recorded only in the old database are not "
         "listed; restore project.sqlite from a backup to get them back."
     )
-
-
-def log_notice(notice: str) -> None:
-    log.warning(notice)

@@ -228,6 +228,8 @@ def open_project(folder: str | Path) -> Project:
         )
     from core.project import recover
 
+    # A damaged database is refused untouched (SQLite would make an empty file a new,
+    # empty project and the runs would vanish); `finetune-studio project repair` fixes it.
     problem = recover.database_problem(db_path)
     if problem is None:
         try:
@@ -239,31 +241,8 @@ def open_project(folder: str | Path) -> Project:
             ) from None
         except sqlite3.DatabaseError as error:  # "malformed", "file is not a database"
             problem = f"SQLite says: {error}"
-    if problem is None:
-        for sub in SUBFOLDERS:
-            (folder / sub).mkdir(exist_ok=True)
-        return Project(folder)
-    return _reopen_damaged(folder, db_path, problem)
-
-
-def _reopen_damaged(folder: Path, db_path: Path, problem: str) -> Project:
-    """Keep the damaged database aside, start a new one and list the runs from their
-    folders (the runs do not vanish); the project's `notice` says what happened."""
-    from core.project import recover
-
-    kept = recover.set_aside(db_path)
-    project = create_project(folder)
-    listed, skipped = [], []
-    for run_folder in sorted(project.runs_dir.iterdir()):
-        if not run_folder.is_dir() or run_folder.name.startswith("."):
-            continue
-        try:
-            if recover.rebuild_run(project, run_folder):
-                listed.append(run_folder.name)
-        except Exception as error:  # one unreadable run folder must not hide the others
-            skipped.append(f"{run_folder.name} ({type(error).__name__}: {error})")
-    project.notice = recover.recovery_notice(db_path, problem, kept, listed)
-    if skipped:
-        project.notice += " Not listed: " + "; ".join(skipped) + "."
-    recover.log_notice(project.notice)
-    return project
+    if problem is not None:
+        raise recover.ProjectDatabaseError(recover.refusal(db_path, problem), damaged=True)
+    for sub in SUBFOLDERS:
+        (folder / sub).mkdir(exist_ok=True)
+    return Project(folder)
