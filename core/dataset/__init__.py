@@ -19,9 +19,14 @@ core.dataset.jsonl
 core.dataset.formats
     detect_format(path) -> "jsonl"|"alpaca"|"sharegpt"|"csv"|"tsv"|"parquet"|"hf"
     import_dataset(path, fmt="auto", mapping=None, name=None, progress, cancelled) -> Dataset
-        (never raises on content; is_unreadable(dataset) when nothing could be read)
-    export_dataset(dataset, path, fmt="auto", allow_loss=False, studio_fields=False) -> int
-        (raises CannotExport); preview_table(path, rows=20) -> (columns, rows)
+        (never raises on content; is_unreadable(dataset) when nothing could be read,
+        e.g. a binary file)
+    export_dataset(dataset, path, fmt="auto", allow_loss=False, studio_fields=False,
+                   overwrite=True) -> int
+        (raises CannotExport; OutputPathError for a path it may not replace: a folder we
+        did not write never, an existing file only with overwrite)
+    check_export_target(path, fmt="auto", overwrite=True) -> fmt   # the same check, first
+    preview_table(path, rows=20) -> (columns, rows)
     ColumnMapping(prompt, response, system=None); conversions.guess_mapping(columns)
 core.dataset.split
     SplitConfig(valid_fraction=0.1, seed=42, stratify_by_tag=False)
