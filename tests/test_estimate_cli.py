@@ -1,6 +1,7 @@
 """`finetune-studio estimate`: the JSON contract, the text report and one-line errors."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,38 @@ def test_auto_gpu_uses_the_detected_card_or_says_there_is_none(capsys, monkeypat
     monkeypatch.setattr(detect, "_nvml_gpus", lambda notes: [card])
     data = run_json(capsys, "--model", "Llama-2-7B", "--gpu", "auto")
     assert data["gpu"] == "A100 80GB" and data["capacity_gb"] == 80
+
+
+def test_simulate_sets_our_trainers_simulated_step_beside_the_estimate(capsys, tmp_path):
+    from core.estimate.simulate import simulation_unavailable
+
+    reason = simulation_unavailable()
+    if reason:
+        pytest.skip(f"no simulation here: {reason}")
+    config = json.loads(
+        (Path(__file__).parent / "data" / "architectures" / "smollm2-135m.json").read_text()
+    )
+    config["num_hidden_layers"] = 2
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    data = run_json(
+        capsys,
+        "--model",
+        str(path),
+        "--gpu",
+        "RTX 4090",
+        "--method",
+        "lora",
+        "--optim",
+        "adamw_torch",
+        "--batch",
+        "1",
+        "--seq-len",
+        "256",
+        "--simulate",
+    )
+    simulation = data["simulation"]
+    assert "error" not in simulation, simulation
+    assert simulation["estimated_allocated_gb"] == pytest.approx(data["allocated_gb"], abs=0.01)
+    assert 0.85 < simulation["ratio"] < 1.15
+    assert simulation["simulated_trainable_params"] == data["trainable_params"]

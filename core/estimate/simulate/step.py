@@ -20,8 +20,11 @@ from core.training.device import DevicePlan
 SIMULATED_TOKEN = 3  # any id below the vocabulary size: the values are never read
 
 
-def simulated_plan(config: TrainConfig) -> DevicePlan:
-    """The device plan the trainer makes on a CUDA GPU with bf16 (Ampere or newer)."""
+def simulated_plan(config: TrainConfig, device: str = "cuda") -> DevicePlan:
+    """The device plan the trainer makes on a CUDA GPU with bf16 (Ampere or newer), or on
+    the CPU (fp32) for the reduced real run."""
+    if device == "cpu":
+        return DevicePlan("cpu", "fp32", "float32", config.effective_optimizer("cpu"), "CPU")
     precision = "bf16" if config.precision == "auto" else config.precision
     compute = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}[precision]
     return DevicePlan(
@@ -72,8 +75,9 @@ def _meta_model(model_config: dict, load_kwargs: dict):
     return model
 
 
-def _materialize(model, load_kwargs: dict):
-    """Allocate every weight on the fake GPU (inside FakeTensorMode), quantizing as bnb does."""
+def _materialize(model, load_kwargs: dict, device: str = "cuda", random: bool = False):
+    """Allocate every weight on `device` (the fake GPU inside FakeTensorMode), quantizing as
+    bnb does; `random` fills real weights with small random values."""
     import bitsandbytes as bnb
     import torch
 
@@ -95,7 +99,12 @@ def _materialize(model, load_kwargs: dict):
         with torch._subclasses.fake_tensor.unset_fake_temporarily():
             functional = bnb.functional
             functional.name2qmap.setdefault("dynamic", functional.create_dynamic_map())
-    model = model.to_empty(device="cuda")
+    model = model.to_empty(device=device)
+    if random:
+        with torch.no_grad():
+            for parameter in model.parameters():
+                if parameter.is_floating_point():
+                    parameter.normal_(0.0, 0.02)
     # to_empty gives each module its own new tensor, which unties a shared embedding and
     # LM head; from_pretrained ties them again after loading, and so do we.
     model.tie_weights()
@@ -103,7 +112,9 @@ def _materialize(model, load_kwargs: dict):
     for module, spec in four_bit.items():
         # Params4bit cannot wrap a FakeTensor, so quantize with the functional API and hang
         # the QuantState on a plain parameter; Linear4bit.forward only reads quant_state.
-        full = torch.empty(module.weight.shape, dtype=compute, device="cuda")
+        full = torch.empty(module.weight.shape, dtype=compute, device=device)
+        if random:
+            full.normal_(0.0, 0.02)
         packed, state = bnb.functional.quantize_4bit(full, **spec)
         del full
         weight = torch.nn.Parameter(packed, requires_grad=False)
@@ -115,10 +126,10 @@ def _materialize(model, load_kwargs: dict):
         # LLM.int8: an int8 matrix and an fp32 scale per output row (Int8Params.CB / SCB).
         rows, cols = module.weight.shape
         weight = torch.nn.Parameter(
-            torch.empty(rows, cols, dtype=torch.int8, device="cuda"), requires_grad=False
+            torch.empty(rows, cols, dtype=torch.int8, device=device), requires_grad=False
         )
         weight.CB = weight.data
-        weight.SCB = torch.empty(rows, dtype=torch.float32, device="cuda")
+        weight.SCB = torch.ones(rows, dtype=torch.float32, device=device)
         module.weight = weight
     return model
 
@@ -156,9 +167,20 @@ def _drop_full_attention_mask(trainer) -> None:
 
 
 def run_simulated_steps(
-    model_config: dict, config: TrainConfig, steps: int = 2, explain: bool = False
+    model_config: dict,
+    config: TrainConfig,
+    steps: int = 2,
+    explain: bool = False,
+    device: str = "fake",
 ) -> dict:
-    """Peak simulated CUDA memory of `steps` optimizer steps of our trainer, in bytes."""
+    """Peak memory of `steps` optimizer steps of our trainer, in bytes.
+
+    device "fake": simulated on FakeTensors (the default); "cuda": the same code on a real
+    GPU with random weights, adding torch.cuda's own peaks; "cpu": a real run on the CPU
+    (fp32, small models only), which checks this code path where no GPU is.
+    """
+    import contextlib
+
     from datasets import Dataset
     from torch._subclasses.fake_tensor import FakeTensorMode
     from trl import SFTTrainer
@@ -181,10 +203,13 @@ def run_simulated_steps(
         trainer_tokenizer_kwarg,
     )
 
-    fake_cuda.install()
+    fake = device == "fake"
+    if fake:
+        fake_cuda.install()
     warnings.filterwarnings("ignore")
     started = time.perf_counter()
-    plan = simulated_plan(config)
+    where = "cpu" if device == "cpu" else "cuda"
+    plan = simulated_plan(config, where)
     run = config.replace(max_steps=steps, warmup_ratio=0.0, preflight=False)
     load_kwargs = model_load_kwargs(run, plan)
     model = _meta_model(model_config, load_kwargs)
@@ -202,10 +227,11 @@ def run_simulated_steps(
     gc.collect()
     gc.freeze()  # the model's many Python objects would make every later collection slow
     try:
-        with quiet_progress_bars(), FakeTensorMode(allow_non_fake_inputs=True):
-            tracker = new_peak_tracker(explain=explain)
+        mode = FakeTensorMode(allow_non_fake_inputs=True) if fake else contextlib.nullcontext()
+        with quiet_progress_bars(), mode:
+            tracker = new_peak_tracker(explain=explain, device_type=where)
             with tracker:
-                model = _materialize(model, load_kwargs)
+                model = _materialize(model, load_kwargs, where, random=not fake)
                 model = prepare_loaded_model(model, run)
                 trainer = SFTTrainer(
                     model=model,
@@ -222,6 +248,11 @@ def run_simulated_steps(
                 tracker.reset_peak()
                 static = tracker.current
                 tracker.phase = "train"
+                if device == "cuda":
+                    import torch
+
+                    torch.cuda.synchronize()
+                    torch.cuda.reset_peak_memory_stats()
                 trainer.train()
                 result = {
                     "peak_bytes": tracker.peak,

@@ -71,10 +71,10 @@ def uncount(tensor) -> None:
             tracker._made_by.pop(key, None)
 
 
-def new_peak_tracker(explain: bool = False):
+def new_peak_tracker(explain: bool = False, device_type: str = "cuda"):
     """A new tracker; the class is built on first use so that importing this module does
     not import torch (core modules stay light for the window)."""
-    return _tracker_class()(explain)
+    return _tracker_class()(explain, device_type)
 
 
 @cache
@@ -89,8 +89,9 @@ def _tracker_class():
         object per storage, so the callback fires exactly when the storage dies.
         """
 
-        def __init__(self, explain: bool = False) -> None:
+        def __init__(self, explain: bool = False, device_type: str = "cuda") -> None:
             super().__init__()
+            self.device_type = device_type  # whose tensors count (cpu: the reduced real run)
             self.explain = explain  # keep, at the peak, the live bytes by the op that made them
             self._made_by: dict[int, str] = {}
             self._op = ""
@@ -116,7 +117,7 @@ def _tracker_class():
         def _add(self, tensor) -> None:
             import torch
 
-            if not isinstance(tensor, torch.Tensor) or tensor.device.type != "cuda":
+            if not isinstance(tensor, torch.Tensor) or tensor.device.type != self.device_type:
                 return
             storage = tensor.untyped_storage()
             key = storage._cdata
