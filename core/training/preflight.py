@@ -548,9 +548,8 @@ def suggest_fitting_settings(
                 None,
             )
         )
-    if usable is None:
-        return candidates[:limit]
-    # One proposal per remedy: the mildest change of each kind that is expected to fit.
+    # One proposal per remedy: the mildest change of each kind that is expected to fit
+    # (without a measurement, the mildest of each kind: the user sees every remedy).
     chosen: list[Suggestion] = []
     kinds_done: set[str] = set()
     for candidate in candidates:
@@ -561,7 +560,11 @@ def suggest_fitting_settings(
         )
         if kind in kinds_done:
             continue
-        if candidate.estimated_peak_bytes is None or candidate.estimated_peak_bytes <= usable:
+        if (
+            usable is None
+            or candidate.estimated_peak_bytes is None
+            or candidate.estimated_peak_bytes <= usable
+        ):
             chosen.append(candidate)
             kinds_done.add(kind)
     return chosen[:limit]
