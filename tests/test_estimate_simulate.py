@@ -14,6 +14,7 @@ process (the fake GPU cannot be undone), about 2-4 s each.
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,33 @@ def test_unknown_torch_builds_are_refused_with_the_reason(monkeypatch):
     monkeypatch.setattr(torch.version, "cuda", None)
     reason = fake_cuda.unavailable_reason()
     assert reason is not None and "2.99.0+cpu" in reason and "2.13." in reason
+
+
+def test_the_matrix_agrees_on_the_whole(simulated, capsys):
+    """Median agreement well inside the 10 % each case must meet; the table is printed
+    (pytest -s) for the record."""
+    errors = []
+    lines = []
+    for case in CASES:
+        name, method, changes = case
+        result = simulated[case_id(case)]
+        if isinstance(result, Exception):
+            continue
+        config = model_config(name, changes.get("layers", LAYERS))
+        settings = run_settings_from_train_config(train_config(config, method, changes))
+        allocated = estimate(
+            architecture_from_config(config, name), settings, find_gpu("H100 SXM")
+        ).memory.allocated_gib
+        errors.append(allocated / result.peak_gib - 1)
+        lines.append(
+            f"{case_id(case):45} simulated {result.peak_gib:7.3f} GiB  estimated "
+            f"{allocated:7.3f} GiB  {allocated / result.peak_gib - 1:+6.1%}  {result.seconds:5.1f} s"
+        )
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
+        print(
+            f"worst {max(errors, key=abs):+.1%}, median |error| "
+            f"{statistics.median(abs(e) for e in errors):.1%} over {len(errors)} cases"
+        )
+    assert len(errors) == len(CASES)
+    assert statistics.median(abs(error) for error in errors) <= 0.05
