@@ -152,3 +152,47 @@ def test_uses_the_current_dataset_tokens(page, qtbot, project):
     assert "greetings v1" in page.dataset_label.text()
     page.examples_spin.setValue(500)  # typing a number goes back to examples x length
     assert page.recommendation.chosen.settings.dataset_tokens is None
+
+
+def test_train_with_these_settings_hands_the_shown_run_to_the_train_page(page, qtbot):
+    from core.estimate.from_train_config import run_settings_from_train_config
+    from core.training.config import TrainConfig
+
+    select(page.show_combo, "lora")
+    page.batch_spin.setValue(2)
+    page.checkpointing_check.setChecked(False)
+    chosen = page.recommendation.chosen.settings
+    assert chosen.method == "lora" and chosen.micro_batch_size == 2
+    with qtbot.waitSignal(page.context.navigate_requested) as signal:
+        page.train_button.click()
+    target, payload = signal.args
+    assert target == "training" and payload["source"] == "estimate"
+    fields = {key: value for key, value in payload.items() if key != "source"}
+    config = TrainConfig(base_model="m", train_file="t.jsonl", **fields)
+    # Round trip through the one mapping: the Train page will be estimated as shown here.
+    back = run_settings_from_train_config(config, examples=chosen.examples)
+    for name in ("method", "micro_batch_size", "grad_accum", "seq_len", "packing", "lora_r"):
+        assert getattr(back, name) == getattr(chosen, name), name
+    assert back.gradient_checkpointing is False and back.optimizer == chosen.optimizer
+
+
+def test_the_train_pages_settings_come_back_through_the_same_mapping(page):
+    from core.estimate.from_train_config import run_settings_from_train_config
+    from core.training.config import TrainConfig
+
+    config = TrainConfig(
+        base_model="m",
+        train_file="t.jsonl",
+        method="full",
+        precision="bf16",
+        micro_batch_size=1,
+        gradient_accumulation=8,
+        max_seq_length=1024,
+        gradient_checkpointing=True,
+    )
+    page.receive({"train_config": config.as_dict()})
+    shown = page.recommendation.chosen.settings
+    expected = run_settings_from_train_config(config)
+    assert shown.method == "full" and shown.precision == "bf16-mixed" == expected.precision
+    for name in ("micro_batch_size", "grad_accum", "seq_len", "gradient_checkpointing"):
+        assert getattr(shown, name) == getattr(expected, name), name

@@ -79,3 +79,32 @@ def run_settings_from_train_config(
         epochs=config.epochs if config.epochs > 0 else 1.0,
         **data,
     )
+
+
+def train_settings_from_run_settings(settings: RunSettings) -> dict:
+    """The TrainConfig fields for an estimate's settings ("Train with these settings").
+
+    Only what the trainer can take: an optimizer the trainer does not offer is left out
+    (the Train form keeps its own), and all-linear leaves the Train form's target layers.
+    """
+    from core.training.config import OPTIMIZERS as TRAINER_OPTIMIZERS
+
+    values: dict = {
+        "method": settings.method,
+        "precision": {"bf16-mixed": "bf16"}.get(settings.precision, settings.precision),
+        "micro_batch_size": settings.micro_batch_size,
+        "gradient_accumulation": settings.grad_accum,
+        "max_seq_length": settings.seq_len,
+        "packing": settings.packing,
+        "gradient_checkpointing": settings.gradient_checkpointing,
+        "lora_r": settings.lora_r,
+        "lora_dropout": settings.lora_dropout,
+        "double_quant": settings.double_quant,
+        "epochs": settings.epochs,
+    }
+    if settings.optimizer in TRAINER_OPTIMIZERS:
+        values["optimizer"] = settings.optimizer
+    targets = settings.target_names()
+    if targets:
+        values["lora_target_modules"] = list(targets)
+    return values

@@ -364,6 +364,13 @@ class EstimatePage(QScrollArea):
             "Copy the pick, the table and the assumptions as text (Ctrl+Shift+C)"
         )
         copy_button.clicked.connect(self.copy_summary)
+        self.train_button = QPushButton("Train with these settings")
+        self.train_button.setToolTip(
+            "Open the Train page with the shown method, batch, sequence length, "
+            "checkpointing, optimizer and LoRA settings"
+        )
+        self.train_button.clicked.connect(self.train_with_these_settings)
+        title_row.addWidget(self.train_button, 0, Qt.AlignmentFlag.AlignTop)
         title_row.addWidget(copy_button, 0, Qt.AlignmentFlag.AlignTop)
         column.addLayout(title_row)
         column.addWidget(self.pick_reason)
@@ -922,6 +929,8 @@ class EstimatePage(QScrollArea):
             self.task_combo.setCurrentIndex(self.task_combo.findData(kind))
         if "keep_broad_capabilities" in payload:
             self.keep_broad_check.setChecked(bool(payload["keep_broad_capabilities"]))
+        if isinstance(payload.get("train_config"), dict):
+            self._receive_train_config(payload["train_config"])
         self._updating = False
         self.recompute()
         if payload.get("source") == "decide":
@@ -929,6 +938,31 @@ class EstimatePage(QScrollArea):
                 f"From Decide: {TASK_TITLES.get(kind, 'task')}, "
                 f"{self.examples_spin.value():,} examples, LoRA r {self.rank_spin.value()}"
             )
+
+    def _receive_train_config(self, values: dict) -> None:
+        """The Train page's settings ({"train_config": TrainConfig.as_dict()}) into the form,
+        through the one TrainConfig -> RunSettings mapping."""
+        from core.estimate.from_train_config import run_settings_from_train_config
+        from core.training.config import config_from_dict
+
+        try:
+            settings = run_settings_from_train_config(config_from_dict(values, "Train page"))
+        except ValueError as error:
+            self.context.show_status(f"Could not take the Train page's settings: {error}")
+            return
+        self.show_combo.setCurrentIndex(max(0, self.show_combo.findData(settings.method)))
+        self.precision_combo.setCurrentText(settings.precision)
+        self.optimizer_combo.setCurrentText(settings.optimizer)
+        self.batch_spin.setValue(settings.micro_batch_size)
+        self.accum_spin.setValue(settings.grad_accum)
+        self.seq_spin.setValue(settings.seq_len)
+        self.packing_check.setChecked(settings.packing)
+        self.checkpointing_check.setChecked(settings.gradient_checkpointing)
+        self.rank_spin.setValue(settings.lora_r)
+        self.targets_combo.setCurrentText(settings.lora_targets)
+        self.dropout_spin.setValue(settings.lora_dropout)
+        self.double_quant_check.setChecked(settings.double_quant)
+        self.epochs_spin.setValue(settings.epochs)
 
     def _on_project_changed(self, _project) -> None:
         self._dataset_tokens = None
@@ -943,6 +977,19 @@ class EstimatePage(QScrollArea):
         from core.estimate.report import recommendation_text
 
         return recommendation_text(self.recommendation)
+
+    def train_settings(self) -> dict | None:
+        """The shown estimate's settings as Train page fields (None without an estimate)."""
+        if self.recommendation is None:
+            return None
+        from core.estimate.from_train_config import train_settings_from_run_settings
+
+        return train_settings_from_run_settings(self.recommendation.chosen.settings)
+
+    def train_with_these_settings(self) -> None:
+        settings = self.train_settings()
+        if settings is not None:
+            self.context.navigate("training", {**settings, "source": "estimate"})
 
     def copy_summary(self) -> None:
         from PySide6.QtWidgets import QApplication
