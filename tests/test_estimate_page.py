@@ -196,3 +196,21 @@ def test_the_train_pages_settings_come_back_through_the_same_mapping(page):
     assert shown.method == "full" and shown.precision == "bf16-mixed" == expected.precision
     for name in ("micro_batch_size", "grad_accum", "seq_len", "gradient_checkpointing"):
         assert getattr(shown, name) == getattr(expected, name), name
+
+
+def test_the_train_page_opens_its_settings_in_estimate(page, qtbot, project):
+    from core.estimate.from_train_config import run_settings_from_train_config
+    from desktop.training.page import TrainingPage
+
+    train = TrainingPage(AppContext(project, HardwareInfo(cpu_cores=2)))
+    qtbot.addWidget(train)
+    train.form.set_values({"method": "lora", "micro_batch_size": 3, "max_seq_length": 768})
+    with qtbot.waitSignal(train.context.navigate_requested) as signal:
+        train.open_estimate_button.click()
+    target, payload = signal.args
+    assert target == "estimate"
+    page.receive(payload)
+    shown = page.recommendation.chosen.settings
+    expected = run_settings_from_train_config(train.form.config())
+    assert (shown.method, shown.micro_batch_size, shown.seq_len) == ("lora", 3, 768)
+    assert shown.precision == expected.precision and shown.lora_r == expected.lora_r

@@ -219,6 +219,12 @@ class TrainingPage(QWidget):
         self.estimate_details.setObjectName("estimateDetails")
         estimate_layout.addWidget(self.estimate_label)
         estimate_layout.addWidget(self.estimate_details)
+        self.open_estimate_button = QPushButton("Open in Estimate")
+        self.open_estimate_button.setToolTip(
+            "The Estimate page with these settings: the breakdown, other GPUs and methods"
+        )
+        self.open_estimate_button.clicked.connect(self._open_in_estimate)
+        estimate_layout.addWidget(self.open_estimate_button, 0, Qt.AlignmentFlag.AlignLeft)
         column.addWidget(estimate_box)
 
         preflight_row = QHBoxLayout()
@@ -797,6 +803,13 @@ class TrainingPage(QWidget):
         )
 
     # --- other pages and closing -------------------------------------------------------
+    def _open_in_estimate(self) -> None:
+        config = self.form.config()
+        if config is None:
+            self.context.show_status("Fix the settings marked in red first.")
+            return
+        self.context.navigate("estimate", {"train_config": config.as_dict()})
+
     def receive(self, payload) -> None:
         """Settings from another page, by TrainConfig field ({"dataset_version": "12",
         "lora_r": 8, ...}), and maybe a run to show ({"run_id": ...}). The Runs page's
