@@ -55,6 +55,7 @@ def train_config_for(settings: RunSettings, base_model: str = "simulated"):
     all-linear stays "all-linear": the simulation's worker resolves it to the model's own
     linear layer names, as PEFT does.
     """
+    from core.estimate.from_train_config import train_settings_from_run_settings
     from core.training.config import TrainConfig
 
     if settings.num_gpus != 1:
@@ -64,23 +65,9 @@ def train_config_for(settings: RunSettings, base_model: str = "simulated"):
             f"the trainer has no optimizer {settings.optimizer!r}; choose one of "
             f"{', '.join(_TRAINER_OPTIMIZERS)}"
         )
-    targets = settings.target_names()
-    return TrainConfig(
-        base_model=base_model,
-        train_file="simulated.jsonl",
-        method=settings.method,
-        precision={"bf16-mixed": "bf16"}.get(settings.precision, settings.precision),
-        optimizer=settings.optimizer,
-        micro_batch_size=settings.micro_batch_size,
-        gradient_accumulation=settings.grad_accum,
-        max_seq_length=settings.seq_len,
-        packing=settings.packing,
-        gradient_checkpointing=settings.gradient_checkpointing,
-        lora_r=settings.lora_r,
-        lora_dropout=settings.lora_dropout,
-        lora_target_modules=list(targets) if targets else ["all-linear"],
-        double_quant=settings.double_quant,
-    )
+    values = train_settings_from_run_settings(settings)
+    values.setdefault("lora_target_modules", ["all-linear"])
+    return TrainConfig(base_model=base_model, train_file="simulated.jsonl", **values)
 
 
 @dataclass(frozen=True)
