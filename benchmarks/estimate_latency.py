@@ -46,13 +46,13 @@ def main() -> None:
     settings = RunSettings()
     big = load_architecture("Llama-3.1-70B")
     copy_ms, core_ms = median_pair(
-        lambda: settings.replace(seq_len=1024),
+        lambda: settings.replace(max_seq_length=1024),
         lambda: recommend(model, settings, gpu),
         rounds=max(20, ROUNDS // 10),
         repeat=50,
     )
     _, nothing_fits_ms = median_pair(
-        lambda: settings.replace(seq_len=1024),
+        lambda: settings.replace(max_seq_length=1024),
         lambda: recommend(big, settings, gpu),
         rounds=max(5, ROUNDS // 40),
         repeat=5,

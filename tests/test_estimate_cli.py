@@ -70,7 +70,11 @@ def test_flags_reach_the_estimate(capsys):
     )
     settings = data["settings"]
     assert data["method"] == "full" and data["gpus"] == 4 and settings["sharding"] == "fsdp"
-    assert (settings["micro_batch_size"], settings["grad_accum"], settings["seq_len"]) == (
+    assert (
+        settings["micro_batch_size"],
+        settings["gradient_accumulation"],
+        settings["max_seq_length"],
+    ) == (
         2,
         8,
         1024,

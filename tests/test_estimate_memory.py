@@ -32,13 +32,17 @@ def test_components_add_up_to_the_peak():
 
 def test_full_fine_tuning_bytes_per_parameter():
     # Pure bf16 with a fused AdamW: 2 (weights) + 2 (grads) + 4 (two bf16 moments) = 8 bytes.
-    pure = memory(method="full", optimizer="adamw_torch_fused", gpu=H200, grad_accum=2)
+    pure = memory(method="full", optimizer="adamw_torch_fused", gpu=H200, gradient_accumulation=2)
     parts = pure.breakdown()
     trained = (parts["weights"] + parts["gradients"] + parts["optimizer"]) * GIB
     assert trained / LLAMA.total_params == pytest.approx(8, rel=0.01)
     # Mixed precision (fp32 master weights, bf16 compute): 4 + 4 + 8 + 2 autocast copies = 18.
     mixed = memory(
-        method="full", optimizer="adamw_torch_fused", gpu=H200, grad_accum=2, precision="bf16-mixed"
+        method="full",
+        optimizer="adamw_torch_fused",
+        gpu=H200,
+        gradient_accumulation=2,
+        precision="bf16-mixed",
     ).breakdown()
     trained = (mixed["weights"] + mixed["gradients"] + mixed["optimizer"]) * GIB
     assert trained / LLAMA.total_params == pytest.approx(18, rel=0.02)
@@ -69,23 +73,23 @@ def test_checkpointing_batch_dropout_and_packing_move_activations_the_right_way(
 
 def test_eager_attention_grows_with_the_square_of_the_sequence():
     gemma = load_architecture("Gemma-2-9B")
-    short = memory(model=gemma, gpu=H200, gradient_checkpointing=False, seq_len=1024)
-    long = memory(model=gemma, gpu=H200, gradient_checkpointing=False, seq_len=2048)
+    short = memory(model=gemma, gpu=H200, gradient_checkpointing=False, max_seq_length=1024)
+    long = memory(model=gemma, gpu=H200, gradient_checkpointing=False, max_seq_length=2048)
     ratio = long.breakdown()["activations"] / short.breakdown()["activations"]
     assert ratio > 2.3  # linear parts double, the s x s scores quadruple
-    llama_short = memory(gpu=H200, gradient_checkpointing=False, seq_len=1024)
-    llama_long = memory(gpu=H200, gradient_checkpointing=False, seq_len=2048)
+    llama_short = memory(gpu=H200, gradient_checkpointing=False, max_seq_length=1024)
+    llama_long = memory(gpu=H200, gradient_checkpointing=False, max_seq_length=2048)
     assert llama_long.breakdown()["activations"] / llama_short.breakdown()["activations"] < 2.1
 
 
 def test_fsdp_splits_weights_gradients_and_states_but_not_activations():
-    one = memory(method="full", gpu=H200, grad_accum=2)
-    four = memory(method="full", gpu=H200, grad_accum=2, num_gpus=4, sharding="fsdp")
+    one = memory(method="full", gpu=H200, gradient_accumulation=2)
+    four = memory(method="full", gpu=H200, gradient_accumulation=2, num_gpus=4, sharding="fsdp")
     for part in ("gradients", "optimizer"):
         assert four.breakdown()[part] == pytest.approx(one.breakdown()[part] / 4)
     assert four.breakdown()["weights"] < one.breakdown()["weights"] / 3
     assert four.breakdown()["activations"] == pytest.approx(one.breakdown()["activations"])
-    zero2 = memory(method="full", gpu=H200, grad_accum=2, num_gpus=4, sharding="zero2")
+    zero2 = memory(method="full", gpu=H200, gradient_accumulation=2, num_gpus=4, sharding="zero2")
     assert zero2.breakdown()["weights"] == pytest.approx(one.breakdown()["weights"])
 
 

@@ -171,7 +171,14 @@ def test_train_with_these_settings_hands_the_shown_run_to_the_train_page(page, q
     config = TrainConfig(base_model="m", train_file="t.jsonl", **fields)
     # Round trip through the one mapping: the Train page will be estimated as shown here.
     back = run_settings_from_train_config(config, examples=chosen.examples)
-    for name in ("method", "micro_batch_size", "grad_accum", "seq_len", "packing", "lora_r"):
+    for name in (
+        "method",
+        "micro_batch_size",
+        "gradient_accumulation",
+        "max_seq_length",
+        "packing",
+        "lora_r",
+    ):
         assert getattr(back, name) == getattr(chosen, name), name
     assert back.gradient_checkpointing is False and back.optimizer == chosen.optimizer
 
@@ -194,7 +201,12 @@ def test_the_train_pages_settings_come_back_through_the_same_mapping(page):
     shown = page.recommendation.chosen.settings
     expected = run_settings_from_train_config(config)
     assert shown.method == "full" and shown.precision == "bf16-mixed" == expected.precision
-    for name in ("micro_batch_size", "grad_accum", "seq_len", "gradient_checkpointing"):
+    for name in (
+        "micro_batch_size",
+        "gradient_accumulation",
+        "max_seq_length",
+        "gradient_checkpointing",
+    ):
         assert getattr(shown, name) == getattr(expected, name), name
 
 
@@ -212,5 +224,5 @@ def test_the_train_page_opens_its_settings_in_estimate(page, qtbot, project):
     page.receive(payload)
     shown = page.recommendation.chosen.settings
     expected = run_settings_from_train_config(train.form.config())
-    assert (shown.method, shown.micro_batch_size, shown.seq_len) == ("lora", 3, 768)
+    assert (shown.method, shown.micro_batch_size, shown.max_seq_length) == ("lora", 3, 768)
     assert shown.precision == expected.precision and shown.lora_r == expected.lora_r

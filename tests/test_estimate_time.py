@@ -30,7 +30,7 @@ def test_tokens_epochs_and_packing():
     assert packed.total_flops == pytest.approx(packed.flops_per_token * 1_200_000)
     padded = run(examples=2000, avg_tokens=300, epochs=2, packing=False)
     assert padded.processed_tokens_per_epoch > packed.processed_tokens_per_epoch
-    truncated = run(examples=100, avg_tokens=5000, seq_len=2048)
+    truncated = run(examples=100, avg_tokens=5000, max_seq_length=2048)
     assert truncated.real_tokens_per_epoch == 100 * 2048
     counted = run(examples=100, avg_tokens=5000, dataset_tokens=123_456)
     assert counted.real_tokens_per_epoch == 123_456

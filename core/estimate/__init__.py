@@ -30,18 +30,9 @@ from core.estimate.gpus import (
     save_user_gpu,
 )
 from core.estimate.recommend import Fix, Goals, Recommendation, recommend, suggest_fixes
-from core.estimate.settings import (
-    METHOD_TITLES,
-    METHODS,
-    OPTIMIZERS,
-    PROJECT_STACK,
-    RunSettings,
-    StackAssumptions,
-)
+from core.estimate.settings import OPTIMIZERS, PROJECT_STACK, RunSettings, StackAssumptions
 
 __all__ = [
-    "METHODS",
-    "METHOD_TITLES",
     "OPTIMIZERS",
     "PROJECT_STACK",
     "ArchitectureError",

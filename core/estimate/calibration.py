@@ -88,7 +88,7 @@ TWITTER_COMPLAINTS = {
     # ought/raft twitter_complaints, batch 8 padded to the longest tweet; we assume the
     # longest batch is about 80 tokens and labels of 3 tokens.
     "micro_batch_size": 8,
-    "seq_len": 80,
+    "max_seq_length": 80,
     "decoder_seq_len": 3,
     "packing": False,
     "gradient_checkpointing": False,
@@ -97,7 +97,7 @@ TWITTER_COMPLAINTS = {
     "lora_r": 8,
     "lora_targets": "q,v",
     "lora_dropout": 0.1,
-    "grad_accum": 1,
+    "gradient_accumulation": 1,
 }
 
 
@@ -154,8 +154,8 @@ def _qlora_paper(model: str, gpu: str, title: str) -> ReferencePoint:
             method="qlora",
             optimizer="paged_adamw_32bit",
             micro_batch_size=1,
-            grad_accum=16,
-            seq_len=512,
+            gradient_accumulation=16,
+            max_seq_length=512,
             packing=False,
             lora_r=64,
             lora_dropout=0.05,
@@ -172,8 +172,8 @@ def reference_points() -> list[ReferencePoint]:
     """Every published measurement and seed claim, as the estimator should reproduce them."""
     llama_factory = {
         "micro_batch_size": 4,
-        "grad_accum": 2,
-        "seq_len": 1024,
+        "gradient_accumulation": 2,
+        "max_seq_length": 1024,
         "packing": False,
         "lora_r": 8,
         "lora_targets": "q_proj,v_proj",
@@ -182,8 +182,8 @@ def reference_points() -> list[ReferencePoint]:
     }
     peft_experiments = {
         "micro_batch_size": 2,
-        "grad_accum": 4,
-        "seq_len": 512,
+        "gradient_accumulation": 4,
+        "max_seq_length": 512,
         "packing": False,
         "gradient_checkpointing": False,
         "lora_r": 8,

@@ -10,7 +10,8 @@ from core.estimate.architecture import ArchitectureError, load_architecture
 from core.estimate.gpus import GpuCatalogError, detected_gpu, find_gpu, gpu_catalog
 from core.estimate.recommend import TASK_KINDS, Goals, recommend
 from core.estimate.report import recommendation_dict, recommendation_text
-from core.estimate.settings import METHODS, OPTIMIZERS, PRECISIONS, SHARDINGS, RunSettings
+from core.estimate.settings import OPTIMIZERS, PRECISIONS, SHARDINGS, RunSettings
+from core.methods import METHOD_NAMES
 
 EXIT_OK, EXIT_USAGE = 0, 2
 DEFAULTS = RunSettings()
@@ -45,12 +46,25 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--method",
         default="auto",
-        choices=("auto", *METHODS),
+        choices=("auto", *METHOD_NAMES),
         help="report this method, or auto for the recommended one",
     )
     parser.add_argument("--batch", type=int, default=DEFAULTS.micro_batch_size, help="micro batch")
-    parser.add_argument("--grad-accum", type=int, default=DEFAULTS.grad_accum)
-    parser.add_argument("--seq-len", type=int, default=DEFAULTS.seq_len)
+    # Short flags for the command line, read into TrainConfig's names.
+    parser.add_argument(
+        "--grad-accum",
+        dest="gradient_accumulation",
+        type=int,
+        default=DEFAULTS.gradient_accumulation,
+        help="gradient accumulation steps",
+    )
+    parser.add_argument(
+        "--seq-len",
+        dest="max_seq_length",
+        type=int,
+        default=DEFAULTS.max_seq_length,
+        help="maximum tokens per sequence",
+    )
     parser.add_argument("--lora-r", type=int, default=DEFAULTS.lora_r)
     parser.add_argument(
         "--lora-targets", default=DEFAULTS.lora_targets, help="all-linear or q_proj,v_proj,..."
@@ -135,8 +149,8 @@ def run_estimate(args: argparse.Namespace) -> int:
             precision=args.precision,
             optimizer=args.optim,
             micro_batch_size=args.batch,
-            grad_accum=args.grad_accum,
-            seq_len=args.seq_len,
+            gradient_accumulation=args.gradient_accumulation,
+            max_seq_length=args.max_seq_length,
             packing=args.packing,
             gradient_checkpointing=args.grad_checkpointing,
             lora_r=args.lora_r,

@@ -7,14 +7,9 @@ from dataclasses import dataclass
 from core.estimate.architecture import ModelArchitecture
 from core.estimate.gpus import GpuSpec
 from core.estimate.memory import MemoryEstimate, estimate_memory
-from core.estimate.settings import (
-    COMPARED_METHODS,
-    METHOD_TITLES,
-    PROJECT_STACK,
-    RunSettings,
-    StackAssumptions,
-)
+from core.estimate.settings import PROJECT_STACK, RunSettings, StackAssumptions
 from core.estimate.training_time import TimeEstimate, estimate_time
+from core.methods import COMPARED_METHODS, METHOD_TITLES
 
 
 @dataclass(frozen=True)

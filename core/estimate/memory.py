@@ -191,7 +191,7 @@ def _optimizer_bytes(
 def decoder_length(arch: ModelArchitecture, settings: RunSettings) -> int:
     if not arch.encoder_decoder:
         return 0
-    return settings.decoder_seq_len or max(1, settings.seq_len // 4)
+    return settings.decoder_seq_len or max(1, settings.max_seq_length // 4)
 
 
 def _logits(
@@ -202,7 +202,7 @@ def _logits(
     if arch.encoder_decoder:
         tokens = batch * decoder_length(arch, settings)
     else:
-        tokens = batch * settings.seq_len
+        tokens = batch * settings.max_seq_length
     if stack.fused_lm_head and not arch.encoder_decoder:
         tile = min(tokens, FUSED_HEAD_TOKENS) * min(vocab, FUSED_HEAD_VOCAB) * act
         hidden = tokens * arch.hidden_size * (act + 4 + act)  # copy, fp32 gradient, its cast
@@ -290,7 +290,7 @@ def estimate_memory(
     paged = optimizer if spec.paged else 0.0
     resident_optimizer = optimizer - paged
     persistent = weights + gathered + lora + resident_optimizer
-    grads_in_pass = grads if settings.grad_accum > 1 else 0.0
+    grads_in_pass = grads if settings.gradient_accumulation > 1 else 0.0
     forward_backward = (
         persistent + copies + grads_in_pass + activations.saved_bytes + logits + temporaries
     )
@@ -373,10 +373,10 @@ def estimate_memory(
             f"{stack.cuda_context_gib:g} GiB; nvidia-smi shows it, torch does not)",
         ),
     )
-    tokens = settings.micro_batch_size * settings.seq_len
+    tokens = settings.micro_batch_size * settings.max_seq_length
     assumptions += [
         f"Peak at the {phase}, for a micro batch of {settings.micro_batch_size} x "
-        f"{settings.seq_len} = {tokens:,} tokens (the longest batch; shorter batches need less).",
+        f"{settings.max_seq_length} = {tokens:,} tokens (the longest batch; shorter batches need less).",
         f"Weights: {weights_detail}.",
         f"Adapters: {lora_detail}.",
         f"Optimizer: {optimizer_detail}.",
@@ -388,7 +388,7 @@ def estimate_memory(
     ]
     if arch.encoder_decoder:
         assumptions.append(
-            f"Encoder-decoder: {settings.seq_len} input tokens and {dec_len} target tokens per "
+            f"Encoder-decoder: {settings.max_seq_length} input tokens and {dec_len} target tokens per "
             "example; each decoder layer keeps the cross-attention K and V of every input token."
         )
     if arch.is_moe:

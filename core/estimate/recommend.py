@@ -14,13 +14,8 @@ from dataclasses import dataclass, field
 from core.estimate.architecture import ModelArchitecture, catalog_names, load_architecture
 from core.estimate.estimator import Estimate, compare_methods, estimate
 from core.estimate.gpus import GpuSpec, gpu_catalog
-from core.estimate.settings import (
-    METHOD_TITLES,
-    OPTIMIZERS,
-    PROJECT_STACK,
-    RunSettings,
-    StackAssumptions,
-)
+from core.estimate.settings import OPTIMIZERS, PROJECT_STACK, RunSettings, StackAssumptions
+from core.methods import METHOD_TITLES
 
 TASK_KINDS = ("format", "domain", "reasoning")
 # Full fine-tuning is worth its cost only for new reasoning patterns with enough data:
@@ -201,7 +196,7 @@ def suggest_fixes(
             )
         )
     if settings.micro_batch_size > 1:
-        accumulation = settings.grad_accum * settings.micro_batch_size
+        accumulation = settings.gradient_accumulation * settings.micro_batch_size
         fixes.append(
             _with(
                 result,
@@ -209,14 +204,14 @@ def suggest_fixes(
                 f"micro batch 1 with accumulation {accumulation} (same effective batch)",
                 stack,
                 micro_batch_size=1,
-                grad_accum=accumulation,
+                gradient_accumulation=accumulation,
             )
         )
-    seq_len = settings.seq_len // 2
+    seq_len = settings.max_seq_length // 2
     shortest = None
     while seq_len >= SMALLEST_SEQ_LEN:
         shortest = _with(
-            result, "seq_len", f"sequences of {seq_len} tokens", stack, seq_len=seq_len
+            result, "seq_len", f"sequences of {seq_len} tokens", stack, max_seq_length=seq_len
         )
         if shortest.fits:
             break
@@ -236,7 +231,7 @@ def suggest_fixes(
     together = {
         "gradient_checkpointing": True,
         "micro_batch_size": 1,
-        "grad_accum": settings.grad_accum * settings.micro_batch_size,
+        "gradient_accumulation": settings.gradient_accumulation * settings.micro_batch_size,
     }
     if not (spec.moment_bytes == 1 or spec.moments == 0 or spec.factored):
         together["optimizer"] = "paged_adamw_8bit"
@@ -294,7 +289,8 @@ def _multi_gpu(
                 {
                     **changes,
                     "micro_batch_size": 1,
-                    "grad_accum": settings.grad_accum * settings.micro_batch_size,
+                    "gradient_accumulation": settings.gradient_accumulation
+                    * settings.micro_batch_size,
                 },
             )
         tried.append(attempt)

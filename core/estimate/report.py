@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.estimate.memory import COMPONENT_TITLES
 from core.estimate.recommend import Recommendation
-from core.estimate.settings import METHOD_TITLES
+from core.methods import METHOD_TITLES
 
 
 def recommendation_dict(rec: Recommendation) -> dict:
@@ -44,8 +44,8 @@ def recommendation_text(rec: Recommendation) -> str:
         f"{chosen.model.name}: {chosen.model.describe()}",
         f"GPU: {settings.num_gpus} x {gpu.name} ({gpu.memory_gib:.1f} GiB, "
         f"{gpu.tflops:g} TFLOP/s, ${gpu.price_per_hour:.2f}/h)",
-        f"Run: micro batch {settings.micro_batch_size} x {settings.seq_len} tokens, accumulation "
-        f"{settings.grad_accum}, {'packed' if settings.packing else 'not packed'}, "
+        f"Run: micro batch {settings.micro_batch_size} x {settings.max_seq_length} tokens, accumulation "
+        f"{settings.gradient_accumulation}, {'packed' if settings.packing else 'not packed'}, "
         f"checkpointing {'on' if settings.gradient_checkpointing else 'off'}, "
         f"{settings.optimizer}, {settings.precision}, LoRA r {settings.lora_r} on "
         f"{settings.lora_targets}",

@@ -13,14 +13,8 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 
-METHODS = ("full", "lora", "qlora", "lora8bit")
-COMPARED_METHODS = ("full", "lora", "qlora")
-METHOD_TITLES = {
-    "full": "Full fine-tuning",
-    "lora": "LoRA",
-    "qlora": "QLoRA (4-bit)",
-    "lora8bit": "LoRA on an 8-bit base",
-}
+from core.methods import METHOD_NAMES, METHODS
+
 PRECISIONS = ("bf16", "fp16", "bf16-mixed", "fp32")
 SHARDINGS = ("none", "zero2", "fsdp")
 SHARDING_TITLES = {
@@ -91,7 +85,7 @@ class RunSettings:
             "full: train every weight. lora: freeze the 16-bit model and train small adapters. "
             "qlora: the same on a 4-bit (NF4) model, the usual starting point. "
             "lora8bit: LoRA on an 8-bit model.",
-            choices=METHODS,
+            choices=METHOD_NAMES,
         ),
     )
     precision: str = field(
@@ -118,14 +112,14 @@ class RunSettings:
             "memory grows with it; lower it first when memory is short."
         ),
     )
-    grad_accum: int = field(
+    gradient_accumulation: int = field(
         default=4,
         metadata=_help(
             "Gradient accumulation steps: effective batch = micro batch x accumulation x GPUs. "
             "Costs no memory, so raise it when you lower the micro batch."
         ),
     )
-    seq_len: int = field(
+    max_seq_length: int = field(
         default=2048,
         metadata=_help(
             "Maximum tokens per sequence (max_length); longer examples are truncated. Memory "
@@ -210,7 +204,7 @@ class RunSettings:
     def __post_init__(self) -> None:
         problems = []
         if self.method not in METHODS:
-            problems.append(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
+            problems.append(f"method must be one of {', '.join(METHOD_NAMES)}, not {self.method!r}")
         if self.precision not in PRECISIONS:
             problems.append(
                 f"precision must be one of {', '.join(PRECISIONS)}, not {self.precision!r}"
@@ -225,8 +219,8 @@ class RunSettings:
             )
         limits = {
             "micro_batch_size": (1, 4096),
-            "grad_accum": (1, 65536),
-            "seq_len": (8, 2_097_152),
+            "gradient_accumulation": (1, 65536),
+            "max_seq_length": (8, 2_097_152),
             "lora_r": (1, 4096),
             "num_gpus": (1, 1024),
             "examples": (1, 10**10),
@@ -256,15 +250,15 @@ class RunSettings:
     # Derived facts ---------------------------------------------------------
     @property
     def trains_adapters(self) -> bool:
-        return self.method != "full"
+        return METHODS[self.method].trains_adapters
 
     @property
     def quantized_bits(self) -> int | None:
-        return {"qlora": 4, "lora8bit": 8}.get(self.method)
+        return METHODS[self.method].quantized_bits
 
     @property
     def effective_batch(self) -> int:
-        return self.micro_batch_size * self.grad_accum * self.num_gpus
+        return self.micro_batch_size * self.gradient_accumulation * self.num_gpus
 
     @property
     def effective_sharding(self) -> str:

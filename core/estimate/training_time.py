@@ -82,22 +82,24 @@ def _encoder_decoder_flops_per_example(arch: ModelArchitecture, enc: int, dec: i
 
 
 def estimate_time(arch: ModelArchitecture, settings: RunSettings, gpu: GpuSpec) -> TimeEstimate:
-    avg = min(settings.avg_tokens, settings.seq_len)
+    avg = min(settings.avg_tokens, settings.max_seq_length)
     if settings.dataset_tokens is not None:
-        real = min(settings.dataset_tokens, settings.examples * settings.seq_len)
-        avg = max(1, min(settings.seq_len, round(real / settings.examples)))
+        real = min(settings.dataset_tokens, settings.examples * settings.max_seq_length)
+        avg = max(1, min(settings.max_seq_length, round(real / settings.examples)))
     else:
         real = settings.examples * avg
     assumptions = []
     if settings.packing:
         processed = real
         context = avg
-        steps_per_epoch = math.ceil(processed / (settings.effective_batch * settings.seq_len))
+        steps_per_epoch = math.ceil(
+            processed / (settings.effective_batch * settings.max_seq_length)
+        )
         assumptions.append(
-            f"Packed: {real:,} tokens per epoch in sequences of {settings.seq_len}, no padding."
+            f"Packed: {real:,} tokens per epoch in sequences of {settings.max_seq_length}, no padding."
         )
     else:
-        padded = min(settings.seq_len, avg * _padding_factor(settings.micro_batch_size))
+        padded = min(settings.max_seq_length, avg * _padding_factor(settings.micro_batch_size))
         processed = round(settings.examples * padded)
         context = round(padded)
         steps_per_epoch = math.ceil(settings.examples / settings.effective_batch)

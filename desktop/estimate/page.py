@@ -41,7 +41,6 @@ from PySide6.QtWidgets import (
 )
 
 from core.estimate import (
-    METHOD_TITLES,
     OPTIMIZERS,
     ArchitectureError,
     Goals,
@@ -64,6 +63,7 @@ from core.estimate.dataset_tokens import (
 from core.estimate.memory import COMPONENT_TITLES
 from core.estimate.recommend import TASK_KINDS
 from core.estimate.settings import PRECISIONS, SHARDING_TITLES, SHARDINGS, field_help
+from core.methods import METHOD_NAMES, METHOD_TITLES
 from core.models.bundled import BUNDLED_MODEL_NAME
 from core.models.registry import list_base_models
 from desktop.background import BackgroundTask
@@ -82,7 +82,7 @@ TASK_TITLES = {
     "domain": "domain adaptation",
     "reasoning": "new reasoning patterns",
 }
-SHOW_CHOICES = ("auto", "full", "lora", "qlora", "lora8bit")
+SHOW_CHOICES = ("auto", *METHOD_NAMES)
 SETTINGS_KEY = "estimate/"
 
 
@@ -260,11 +260,11 @@ class EstimatePage(QScrollArea):
         self.batch_spin = _spin(1, 1024, DEFAULTS.micro_batch_size)
         self.batch_spin.setToolTip(field_help("micro_batch_size"))
         form.addRow("Micro &batch", self.batch_spin)
-        self.accum_spin = _spin(1, 4096, DEFAULTS.grad_accum)
-        self.accum_spin.setToolTip(field_help("grad_accum"))
+        self.accum_spin = _spin(1, 4096, DEFAULTS.gradient_accumulation)
+        self.accum_spin.setToolTip(field_help("gradient_accumulation"))
         form.addRow("Accumulation", self.accum_spin)
-        self.seq_spin = _spin(64, 262144, DEFAULTS.seq_len, step=256, suffix=" tokens")
-        self.seq_spin.setToolTip(field_help("seq_len"))
+        self.seq_spin = _spin(64, 262144, DEFAULTS.max_seq_length, step=256, suffix=" tokens")
+        self.seq_spin.setToolTip(field_help("max_seq_length"))
         form.addRow("&Sequence length", self.seq_spin)
         self.packing_check = QCheckBox("Pack examples into full sequences")
         self.packing_check.setChecked(DEFAULTS.packing)
@@ -546,8 +546,8 @@ class EstimatePage(QScrollArea):
             precision=self.precision_combo.currentText(),
             optimizer=self.optimizer_combo.currentData(),
             micro_batch_size=self.batch_spin.value(),
-            grad_accum=self.accum_spin.value(),
-            seq_len=self.seq_spin.value(),
+            gradient_accumulation=self.accum_spin.value(),
+            max_seq_length=self.seq_spin.value(),
             packing=self.packing_check.isChecked(),
             gradient_checkpointing=self.checkpointing_check.isChecked(),
             lora_r=self.rank_spin.value(),
@@ -954,8 +954,8 @@ class EstimatePage(QScrollArea):
         self.precision_combo.setCurrentText(settings.precision)
         self.optimizer_combo.setCurrentText(settings.optimizer)
         self.batch_spin.setValue(settings.micro_batch_size)
-        self.accum_spin.setValue(settings.grad_accum)
-        self.seq_spin.setValue(settings.seq_len)
+        self.accum_spin.setValue(settings.gradient_accumulation)
+        self.seq_spin.setValue(settings.max_seq_length)
         self.packing_check.setChecked(settings.packing)
         self.checkpointing_check.setChecked(settings.gradient_checkpointing)
         self.rank_spin.setValue(settings.lora_r)
