@@ -7,11 +7,11 @@ import json
 import pytest
 
 from core.dataset import edits
+from core.dataset.drafts import drafts_dir, list_drafts, new_draft_path, write_draft
 from core.dataset.model import Dataset
 from core.dataset.versions import list_versions, save_version
 from core.hardware import detect_hardware
 from desktop.context import AppContext
-from desktop.dataset.drafts import drafts_dir, list_drafts, new_draft_path, write_draft
 from desktop.dataset.page import DatasetPage
 
 

@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt
 
 from core.evaluation.ab_pairs import get_rating, revealed_sides
 from core.evaluation.checks import score_answer
+from core.evaluation.comparisons import Comparison, remember_comparison
 from core.evaluation.eval_set import eval_set_from_examples
 from core.evaluation.generation import GenerationConfig
 from core.evaluation.models import ModelSpec
@@ -24,7 +25,6 @@ from core.evaluation.store import save_eval_set, save_result
 from core.hardware import HardwareInfo
 from desktop.context import AppContext
 from desktop.evaluation.ab_summary_html import MASKED
-from desktop.evaluation.comparisons import Comparison, remember_comparison
 from desktop.evaluation.page import TAB_AB, TAB_JUDGE, EvaluatePage
 from desktop.evaluation.rating_card import CELLS
 

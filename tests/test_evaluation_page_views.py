@@ -6,6 +6,13 @@ from __future__ import annotations
 import json
 
 from core.evaluation.checks import score_answer
+from core.evaluation.comparisons import (
+    Comparison,
+    EvaluationPlan,
+    recent_comparisons,
+    remember_comparison,
+    unique_labels,
+)
 from core.evaluation.eval_set import eval_set_from_examples
 from core.evaluation.generation import GenerationConfig, ReferenceLoss
 from core.evaluation.models import ModelSpec
@@ -14,13 +21,6 @@ from core.evaluation.store import save_eval_set, save_result
 from core.hardware import HardwareInfo
 from desktop.context import AppContext
 from desktop.evaluation.answer_diff import DELETED_STYLE, INSERTED_STYLE, diff_html
-from desktop.evaluation.comparisons import (
-    Comparison,
-    EvaluationPlan,
-    recent_comparisons,
-    remember_comparison,
-    unique_labels,
-)
 from desktop.evaluation.intervals import mean_length_interval, perplexity_interval
 from desktop.evaluation.metrics_table import build_grid
 from desktop.evaluation.model_choice import NO_RUNS_TEXT

@@ -117,6 +117,7 @@ def _leakage(args: argparse.Namespace, results) -> list:
 
 
 def run_eval_command(args: argparse.Namespace) -> int:
+    from core.evaluation.comparisons import EvaluationPlan
     from core.evaluation.eval_set import EvalSetError, load_eval_set_file
     from core.evaluation.generation import EvaluationCancelled, GenerationConfig
     from core.evaluation.metrics import compare
@@ -148,6 +149,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
             raise ModelSpecError(
                 "--regression compares a fine-tuned model with its base; add --adapter."
             )
+        plan = EvaluationPlan(eval_set, tuple(specs), config, with_probes=args.regression)
     except (
         EvalSetError,
         ModelSpecError,
@@ -160,10 +162,10 @@ def run_eval_command(args: argparse.Namespace) -> int:
     for warning in eval_set.warnings:
         print(f"note: {warning}", file=sys.stderr)
     try:
-        results = evaluate_models(eval_set, specs, config, report)
+        results = evaluate_models(plan.eval_set, plan.labelled_specs(), plan.config, report)
         comparisons = compare(results[0], results[-1]) if len(results) > 1 else []
         regression = None
-        if args.regression:
+        if plan.with_probes:
             probes = load_probe_set()
             # General capability is compared without the task's system prompt on either side.
             plain_base = baseline_spec(base.path)

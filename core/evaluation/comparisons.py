@@ -1,9 +1,10 @@
-"""An evaluation as the page shows it: which stored results ran together, baseline first.
+"""Evaluations of several models together: the plan, and which stored results ran together.
 
-The core stores each model's result on its own. The page also remembers which results
-were evaluated together, with their regression-probe runs, in the project's meta
-table, so reopening the project shows the last comparison and earlier ones can be
-picked again. `run_plan` is the work a BackgroundTask runs: evaluate, store, probe.
+The store keeps each model's result on its own. This also remembers which results were
+evaluated together, with their regression-probe runs, in the project's meta table, so
+reopening the project shows the last comparison and earlier ones can be picked again.
+`run_plan` is the work the Evaluate page runs in the background: evaluate, store, probe;
+`finetune-studio eval` builds the same EvaluationPlan.
 """
 
 from __future__ import annotations
@@ -137,6 +138,10 @@ class EvaluationPlan:
         if not self.specs:
             raise ValueError("Choose at least the base model to evaluate.")
 
+    def labelled_specs(self) -> list[ModelSpec]:
+        """The models baseline first, with distinct labels."""
+        return unique_labels(list(self.specs))
+
 
 @dataclass(frozen=True)
 class EvaluationOutcome:
@@ -166,7 +171,7 @@ def run_plan(
     from core.project.store import utc_now
 
     report = progress or (lambda fraction, message: None)
-    specs = unique_labels(list(plan.specs))
+    specs = plan.labelled_specs()
     candidates = specs[1:]
     probing = plan.with_probes and bool(candidates)
     steps = len(specs) + (len(candidates) if probing else 0)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from desktop.dataset.drafts import discard_draft, new_draft_path, write_draft
+from core.dataset.drafts import discard_draft, new_draft_path, write_draft
 from desktop.dataset.editor import DatasetEditor
 
 AUTOSAVE_INTERVAL_MS = 3000

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.dataset import edits
+from core.dataset.drafts import DraftError, DraftInfo, discard_draft, list_drafts, load_draft
 from core.dataset.model import Dataset, message_text
 from core.dataset.validation import ValidationOptions
 from core.dataset.versions import DatasetVersion, latest_version, list_versions, load_version
@@ -35,7 +36,6 @@ from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.dataset.autosave import DraftAutosaver
 from desktop.dataset.conversation_view import ConversationView
-from desktop.dataset.drafts import DraftError, DraftInfo, discard_draft, list_drafts, load_draft
 from desktop.dataset.editor import DatasetEditor, snapshot, wait_for_task
 from desktop.dataset.empty_state import EmptyState
 from desktop.dataset.examples_model import ExamplesTableModel

@@ -8,9 +8,9 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from core.evaluation.comparisons import dataset_version_of
 from core.evaluation.eval_set import EvalSet, EvalSetError, load_eval_set_file
 from core.evaluation.store import list_eval_sets, load_eval_set
-from desktop.evaluation.comparisons import dataset_version_of
 
 NO_SET_TEXT = (
     "No eval set yet. Choose a JSONL file (one conversation a line, in the OpenAI messages "

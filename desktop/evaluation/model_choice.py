@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.evaluation.comparisons import PROMPT_META_KEY
 from core.evaluation.models import (
     ModelSpec,
     ModelSpecError,
@@ -27,7 +28,6 @@ from core.evaluation.models import (
     run_spec,
 )
 from core.models.registry import list_base_models
-from desktop.evaluation.comparisons import PROMPT_META_KEY
 
 NO_RUNS_TEXT = "Train a model first, or evaluate the base model alone to set the baseline."
 SYSTEM_PROMPT_HELP = ModelSpec.__dataclass_fields__["system_prompt"].metadata["help"]

@@ -30,15 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.evaluation.eval_set import EvalSetError
-from core.evaluation.generation import GenerationConfig
-from core.evaluation.leakage import leakage_of_results
-from core.evaluation.models import ModelSpecError
-from core.evaluation.store import UnknownRecordError
-from desktop.background import BackgroundTask
-from desktop.context import AppContext
-from desktop.evaluation.ab_rating import ABRatingView
-from desktop.evaluation.comparisons import (
+from core.evaluation.comparisons import (
     Comparison,
     EvaluationOutcome,
     EvaluationPlan,
@@ -47,6 +39,14 @@ from desktop.evaluation.comparisons import (
     recent_comparisons,
     run_plan,
 )
+from core.evaluation.eval_set import EvalSetError
+from core.evaluation.generation import GenerationConfig
+from core.evaluation.leakage import leakage_of_results
+from core.evaluation.models import ModelSpecError
+from core.evaluation.store import UnknownRecordError
+from desktop.background import BackgroundTask
+from desktop.context import AppContext
+from desktop.evaluation.ab_rating import ABRatingView
 from desktop.evaluation.eval_set_choice import EvalSetChoice
 from desktop.evaluation.examples_view import ExamplesView
 from desktop.evaluation.judge_panel import JudgePanel

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from desktop.evaluation.comparisons import Comparison, load_comparison, pair_sets_of
+from core.evaluation.comparisons import Comparison, load_comparison, pair_sets_of
 
 
 def default_report_name(comparison: Comparison) -> str:
