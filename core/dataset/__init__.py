@@ -48,12 +48,14 @@ core.dataset.validation
         near_duplicates, near_duplicate_threshold, split), project=None, progress, cancelled)
         -> ValidationReport(findings, n_examples, example_severity (int8 per row), stats)
     check_example(dataset, index) -> [Finding]     # live, after one edit
+    validate_snapshot(dataset, options, project, progress, cancelled) -> [Finding] | None
     check_train_valid_overlap(train, valid) -> [Finding]
     validation.base_model.find_base_model_echoes(dataset, model_dir_or_generate,
         EchoCheckConfig(), progress, cancelled) -> EchoCheckResult
     validation.distribution.compare_with_production(dataset, queries, progress, cancelled)
         -> DistributionReport; read_production_queries(path)
-    validation.system_prompts.most_common_system_prompt(prompts)
+    validation.system_prompts.most_common_system_prompt(examples);
+        system_prompt_counts(examples); first_system_prompt(example)
 core.dataset.stats
     dataset_token_stats(version_or_dataset, tokenizer=None) -> {examples, avg_tokens,
         max_tokens, p95_tokens, tokens_per_epoch, estimated, tokenizer}
@@ -63,6 +65,11 @@ core.dataset.search
     prefilter_key(phrase); structure_tokens(key); line_may_match(raw_lower, key, tokens)
 core.dataset.fixes
     fix_example(example, code, system_prompt=None) -> Example | None; trim_whitespace(example)
+core.dataset.fix_plan
+    fix_plan(pairs of (finding, example), position_of, examples, label) -> FixPlan(edit,
+        fixed, removed) | None: every certain fix as one undoable edit
+core.dataset.drafts
+    write_draft, list_drafts, load_draft, discard_draft: autosaved unsaved edits
 core.dataset.tokens
     load_tokenizer(path_or_name_or_object); count_tokens(conversations, tokenizer);
     estimate_tokens(messages)

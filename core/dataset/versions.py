@@ -228,6 +228,19 @@ def _row_to_version(project, row) -> DatasetVersion:
     )
 
 
+def _next_number(conn, dataset: str) -> int:
+    row = conn.execute(
+        "SELECT COALESCE(MAX(number), 0) + 1 FROM dataset_versions WHERE dataset = ?",
+        (dataset,),
+    ).fetchone()
+    return row[0]
+
+
+def next_version_label(project, dataset: str) -> str:
+    """The label the next saved version of `dataset` will get ("v1" for a new dataset)."""
+    return f"v{_next_number(project.connection(), dataset)}"
+
+
 def save_version(
     project,
     dataset: Dataset,
@@ -265,11 +278,7 @@ def save_version(
         check(cancelled)
         created_at = utc_now()
         with project.transaction() as conn:
-            row = conn.execute(
-                "SELECT COALESCE(MAX(number), 0) + 1 FROM dataset_versions WHERE dataset = ?",
-                (name,),
-            ).fetchone()
-            number = row[0]
+            number = _next_number(conn, name)
             final = parent / f"v{number}"
             if final.exists():  # left by a crash between the rename and the commit
                 shutil.rmtree(final)

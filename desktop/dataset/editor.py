@@ -23,9 +23,9 @@ from core.dataset.edits import (
 )
 from core.dataset.findings import SEVERITY_RANK, Finding
 from core.dataset.model import Dataset, Example
+from core.dataset.validation import check_example, validate_snapshot
 from core.dataset.versions import DatasetVersion, save_version
 from desktop.background import BackgroundTask
-from desktop.dataset.checks import example_findings, validate_snapshot
 from desktop.dataset.undo_commands import EditCommand
 
 # Above this many examples, whole-dataset checks run only when asked ("Check again").
@@ -219,7 +219,7 @@ class DatasetEditor(QObject):
         for index in indices:
             example = self.dataset.examples[index]
             if id(example) not in self._findings:
-                self._findings[id(example)] = (example, example_findings(self.dataset, index))
+                self._findings[id(example)] = (example, check_example(self.dataset, index))
 
     def findings_for(self, example: Example) -> list[Finding]:
         entry = self._findings.get(id(example))

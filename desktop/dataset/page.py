@@ -8,8 +8,6 @@ values; the methods they call (`save_version`, `replace_in_replies`, `import_dat
 
 from __future__ import annotations
 
-from collections import Counter
-
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -29,9 +27,19 @@ from PySide6.QtWidgets import (
 
 from core.dataset import edits
 from core.dataset.drafts import DraftError, DraftInfo, discard_draft, list_drafts, load_draft
-from core.dataset.model import Dataset, message_text
+from core.dataset.fix_plan import fix_plan
+from core.dataset.model import Dataset
 from core.dataset.validation import ValidationOptions
-from core.dataset.versions import DatasetVersion, latest_version, list_versions, load_version
+from core.dataset.validation.system_prompts import (
+    most_common_system_prompt,
+    system_prompt_counts,
+)
+from core.dataset.versions import (
+    DatasetVersion,
+    latest_version,
+    load_version,
+    next_version_label,
+)
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.dataset.autosave import DraftAutosaver
@@ -41,7 +49,6 @@ from desktop.dataset.empty_state import EmptyState
 from desktop.dataset.examples_model import ExamplesTableModel
 from desktop.dataset.examples_panel import ExamplesPanel
 from desktop.dataset.findings_panel import FindingsPanel
-from desktop.dataset.fixing import fix_plan
 from desktop.dataset.stats_panel import StatsPanel
 from desktop.dataset.versions_panel import VersionsPanel
 
@@ -498,22 +505,14 @@ class DatasetPage(QWidget):
         self.notice_bar.show_notice(text, (actions or []) + [("Close", self.notice_bar.hide)])
 
     # --- examples -------------------------------------------------------------------
-    def _common_system_prompt(self) -> str | None:
-        dataset = self.editor.dataset
-        counts: Counter[str] = Counter()
-        for example in dataset.examples[:500]:
-            messages = example.messages if not example.is_broken else []
-            if messages and isinstance(messages[0], dict) and messages[0].get("role") == "system":
-                counts[message_text(messages[0].get("content"))] += 1
-        return counts.most_common(1)[0][0] if counts else None
-
     def new_example(self) -> None:
         if not self.editor.is_open:
             self.new_dataset()
             return
         current = self.examples_panel.current_index
         at = len(self.editor.dataset) if current is None else current + 1
-        example = edits.new_example(self._common_system_prompt())
+        # The first 500 examples are enough to guess the prompt and keep a new example instant.
+        example = edits.new_example(most_common_system_prompt(self.editor.dataset.examples[:500]))
         self.editor.push(edits.add_examples(self.editor.dataset, [example], at, "New example"))
         self._current_id = example.id
         self.examples_panel.select(at)
@@ -670,21 +669,13 @@ class DatasetPage(QWidget):
             return
         from desktop.dataset.dialogs import SystemPromptDialog
 
-        prompts = Counter()
-        for example in self.editor.dataset.examples[:2000]:
-            messages = [] if example.is_broken else example.messages
-            if messages and isinstance(messages[0], dict) and messages[0].get("role") == "system":
-                prompts[message_text(messages[0].get("content"))] += 1
+        prompts = system_prompt_counts(self.editor.dataset.examples[:2000])
         common = prompts.most_common(1)[0][0] if prompts else ""
         dialog = SystemPromptDialog(self, common, len(prompts))
         if dialog.exec():
             self.set_system_prompt_for_all(dialog.prompt())
 
     # --- saving ---------------------------------------------------------------------
-    def next_version_label(self, name: str) -> str:
-        numbers = [v.number for v in list_versions(self.project, name)]
-        return f"v{max(numbers, default=0) + 1}"
-
     def save_dialog(self) -> None:
         if not self.editor.is_open or self.editor.is_saving:
             return
@@ -695,7 +686,7 @@ class DatasetPage(QWidget):
             self,
             name,
             self.editor.base_version is None,
-            self.next_version_label(name),
+            next_version_label(self.project, name),
             self.autosaver.note,
         )
         if dialog.exec():

@@ -13,7 +13,7 @@ import numpy as np
 
 from core.dataset.findings import ERROR, WARNING, Finding
 from core.dataset.model import Dataset, message_text
-from core.dataset.progress import IsCancelled, Progress, check
+from core.dataset.progress import Cancelled, IsCancelled, Progress, check
 from core.dataset.split import split_indices
 from core.dataset.tokens import (
     CHARS_PER_TOKEN,
@@ -263,6 +263,24 @@ def validate_dataset(
         "tokens_estimated": token_counts is None,
     }
     return ValidationReport.build(findings, n, stats)
+
+
+def validate_snapshot(
+    dataset: Dataset,
+    options: ValidationOptions | None = None,
+    project=None,
+    progress: Progress | None = None,
+    cancelled: IsCancelled | None = None,
+) -> list[Finding] | None:
+    """Every finding for a snapshot being edited (the editor's background check); None if
+    cancelled, since an edit made meanwhile starts a fresh check."""
+    try:
+        report = validate_dataset(
+            dataset, options, project=project, progress=progress, cancelled=cancelled
+        )
+    except Cancelled:
+        return None
+    return list(report.findings)
 
 
 def _sub(progress: Progress | None, start: float, end: float) -> Progress | None:

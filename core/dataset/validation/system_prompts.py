@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 
 from core.dataset.findings import INFO, WARNING, Finding
+from core.dataset.model import Example, message_text
 
 
 def system_prompt_findings(prompts: dict[int, str | None], place) -> list[Finding]:
@@ -49,6 +51,25 @@ def system_prompt_findings(prompts: dict[int, str | None], place) -> list[Findin
     return findings
 
 
-def most_common_system_prompt(prompts) -> str | None:
-    counts = Counter(p for p in prompts if p is not None)
+def first_system_prompt(example: Example) -> str | None:
+    """The text of the system message an example starts with; None when it starts otherwise."""
+    record = example.parsed_record()
+    messages = record.get("messages") if isinstance(record, dict) else None
+    if not isinstance(messages, list) or not messages:
+        return None
+    first = messages[0]
+    if isinstance(first, dict) and first.get("role") == "system":
+        return message_text(first.get("content"))
+    return None
+
+
+def system_prompt_counts(examples: Iterable[Example]) -> Counter[str]:
+    """How many examples start with each system prompt (examples without one are not counted)."""
+    return Counter(p for p in map(first_system_prompt, examples) if p is not None)
+
+
+def most_common_system_prompt(examples: Iterable[Example]) -> str | None:
+    """The system prompt most examples start with: the fix for a differing one, the default
+    for a new example."""
+    counts = system_prompt_counts(examples)
     return counts.most_common(1)[0][0] if counts else None

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from core.dataset.edits import EditBatch, RemoveExamples, ReplaceExamples
 from core.dataset.findings import Finding
 from core.dataset.fixes import REMOVING_CODES, duplicate_copies, fix_example
-from core.dataset.model import Example, message_text
+from core.dataset.model import Example
 from core.dataset.validation.system_prompts import most_common_system_prompt
 
 
@@ -33,19 +33,6 @@ class FixPlan:
         return " and ".join(parts).capitalize() + "."
 
 
-def common_system_prompt(examples: Sequence[Example]) -> str | None:
-    """The system prompt most examples start with (the fix for a differing one)."""
-
-    def first_system(example: Example) -> str | None:
-        record = example.parsed_record()
-        messages = record.get("messages") if isinstance(record, dict) else None
-        if messages and isinstance(messages[0], dict) and messages[0].get("role") == "system":
-            return message_text(messages[0].get("content"))
-        return None
-
-    return most_common_system_prompt(first_system(example) for example in examples)
-
-
 def fix_plan(
     pairs: Iterable[tuple[Finding, Example]],
     position_of,
@@ -68,7 +55,7 @@ def fix_plan(
             copy_candidates.add(position)
             continue
         if finding.code == "system_prompt_differs" and not prompt:
-            prompt.append(common_system_prompt(examples))
+            prompt.append(most_common_system_prompt(examples))
         current = fixed.get(position, example)
         result = fix_example(current, finding.code, prompt[0] if prompt else None)
         if result is not None:
