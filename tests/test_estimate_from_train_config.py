@@ -10,14 +10,13 @@ import pytest
 
 from core.estimate import estimate, find_gpu, load_architecture
 from core.estimate.from_train_config import estimator_precision, run_settings_from_train_config
+from core.methods import METHOD_NAMES
 from core.runs.estimates import _settings_for
 from core.scaleout.estimate_link import run_settings_for
 from core.training.config import TrainConfig
 from core.training.device import DevicePlan
 from core.training.preflight import estimator_settings
 from desktop.training.estimate_summary import DataFacts, summarize
-
-METHODS = ("full", "lora", "qlora", "lora8bit")
 
 
 def config(method: str, **changes) -> TrainConfig:
@@ -50,7 +49,7 @@ class _Hardware:
         self.gpus = [_Gpu()]
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", METHOD_NAMES)
 def test_the_four_callers_build_the_same_settings(method):
     cfg = config(method)
     examples = 500
@@ -70,7 +69,7 @@ def test_the_four_callers_build_the_same_settings(method):
     assert scaleout == expected
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", METHOD_NAMES)
 def test_the_train_page_shows_the_same_peak_as_preflight(method):
     cfg = config(method)
     facts = DataFacts(500, 300, "test data")

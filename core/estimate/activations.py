@@ -95,8 +95,8 @@ def activation_facts(
     residual = 4 if settings.precision in ("fp32", "bf16-mixed") or upcast else act
     keeps = (
         train_base
-        or settings.method == "lora8bit"  # bitsandbytes int8 matmul keeps its input
-        or (settings.method == "qlora" and stack.bnb_saves_input)
+        or settings.quantized_bits == 8  # bitsandbytes int8 matmul keeps its input
+        or (settings.quantized_bits == 4 and stack.bnb_saves_input)
     )
     roles = frozenset() if train_base else adapted_roles(arch, settings)
     if adapter_bytes == act:

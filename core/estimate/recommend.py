@@ -15,7 +15,7 @@ from core.estimate.architecture import ModelArchitecture, catalog_names, load_ar
 from core.estimate.estimator import Estimate, compare_methods, estimate
 from core.estimate.gpus import GpuSpec, gpu_catalog
 from core.estimate.settings import OPTIMIZERS, PROJECT_STACK, RunSettings, StackAssumptions
-from core.methods import METHOD_TITLES
+from core.methods import COMPARED_METHODS, METHOD_NAMES, METHOD_TITLES
 
 TASK_KINDS = ("format", "domain", "reasoning")
 # Full fine-tuning is worth its cost only for new reasoning patterns with enough data:
@@ -380,7 +380,9 @@ def recommend(
     When the chosen method does not fit, `fixes` holds the re-estimated remedies.
     """
     goals = goals or Goals()
-    methods = ("full", "lora", "qlora") + (("lora8bit",) if method == "lora8bit" else ())
+    # The uncompared methods (8-bit LoRA) only when asked for by name.
+    asked = (method,) if method in METHOD_NAMES and method not in COMPARED_METHODS else ()
+    methods = COMPARED_METHODS + asked
     estimates = compare_methods(model, settings, gpu, stack, methods)
     picked, reason = _pick(estimates, goals, settings)
     chosen = picked if method == "auto" else method

@@ -13,13 +13,8 @@ from dataclasses import dataclass, field
 
 from core import __version__
 from core.export.source import ExportSource
+from core.methods import METHODS
 
-METHOD_TITLES = {
-    "full": "full fine-tuning",
-    "lora": "LoRA",
-    "qlora": "QLoRA (LoRA on a 4-bit NF4 base)",
-    "lora8bit": "LoRA on an 8-bit base",
-}
 CONFIG_SUMMARY = (
     "method",
     "epochs",
@@ -168,7 +163,7 @@ def model_card(project, source: ExportSource, facts: CardFacts) -> str:
     """The README.md text for an export."""
     run = source.run
     config = _config_dict(source)
-    method = METHOD_TITLES.get(source.method, source.method)
+    method = METHODS[source.method].card_title if source.method in METHODS else source.method
     data = source.run_json.get("data") or {}
     lines = [_front_matter(source, facts), "", f"# {run.name or run.run_id}", ""]
     what = {

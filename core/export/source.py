@@ -10,10 +10,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.methods import ADAPTER_METHODS, METHODS
 from core.project.store import Project
-
-ADAPTER_METHODS = ("lora", "qlora", "lora8bit")
-QUANTIZED_METHODS = {"qlora": "4-bit (NF4)", "lora8bit": "8-bit (LLM.int8)"}
 
 
 class ExportSourceError(ValueError):
@@ -46,7 +44,8 @@ class ExportSource:
     @property
     def quantized_training(self) -> str | None:
         """'4-bit (NF4)' for a QLoRA run, '8-bit (LLM.int8)' for 8-bit LoRA, else None."""
-        return QUANTIZED_METHODS.get(self.method)
+        method = METHODS.get(self.method)
+        return method.quantization if method else None
 
     @property
     def base_name(self) -> str:

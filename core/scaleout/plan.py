@@ -16,6 +16,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.methods import QUANTIZED_METHODS
 from core.scaleout.accelerate_config import (
     MAIN_PROCESS_PORT,
     accelerate_config,
@@ -26,8 +27,6 @@ from core.scaleout.strategies import (
     deepspeed_installed,
     strategy_for,
 )
-
-QUANTIZED = ("qlora", "lora8bit")
 
 
 class ScaleOutError(ValueError):
@@ -138,7 +137,7 @@ def _pick_strategy(config, request: ScaleOutRequest) -> tuple[str, str]:
     """(strategy, why) when the user named none: DDP if the run fits each GPU, else FSDP."""
     from core.scaleout.estimate_link import estimate_scaled_run
 
-    if config.method in QUANTIZED:
+    if config.method in QUANTIZED_METHODS:
         return "ddp", "QLoRA and 8-bit LoRA scale out with DDP (each GPU holds the small model)"
     ddp, _note, _problem = estimate_scaled_run(config, request.total_gpus, "ddp", request.gpu)
     if ddp is not None and ddp.fits:
@@ -177,7 +176,7 @@ def plan_scale_out(
         strategy, why = _pick_strategy(config, request)
         warnings.append(f"strategy {strategy}: {why}")
     chosen = strategy_for(strategy)
-    if config.method in QUANTIZED and strategy in ("fsdp", "zero3"):
+    if config.method in QUANTIZED_METHODS and strategy in ("fsdp", "zero3"):
         raise ScaleOutError(
             f"{config.method} with {strategy} needs the 4-bit weights stored as bfloat16 "
             "(bnb_4bit_quant_storage), which FineTune Studio's trainer does not set; use "

@@ -17,10 +17,10 @@ from typing import Any
 
 from core import __version__
 from core.atomic_file import write_text_atomic
+from core.methods import METHOD_NAMES, METHODS
 
 CONFIG_VERSION = 1
 
-METHODS = ("full", "lora", "qlora", "lora8bit")
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 OPTIMIZERS = ("auto", "adamw_torch", "paged_adamw_8bit", "adamw_8bit", "adafactor", "sgd")
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts")
@@ -30,11 +30,6 @@ FINAL_MODEL = ("best", "last")
 LORA_BIASES = ("none", "all", "lora_only")
 QUANT_TYPES = ("nf4", "fp4")
 PROJECTION_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-LORA_METHODS = ("lora", "qlora", "lora8bit")
-
-DEFAULT_LR_ADAPTER = 2e-4
-DEFAULT_LR_FULL = 2e-5
-
 
 # Far beyond any model's context today (the estimator allows the same), yet finite: a
 # typo like 1e20 must stop at validation, not after a pre-flight that cannot fit it.
@@ -124,7 +119,7 @@ class TrainConfig:
         "lora: small trainable matrices beside frozen weights (60-80 % less memory). "
         "qlora: LoRA on a 4-bit NF4 base model (about half of LoRA's memory, within 1-2 % "
         "of its quality; the recommended start). lora8bit: LoRA on an 8-bit base model.",
-        METHODS,
+        METHOD_NAMES,
     )
     device: str = _f(
         "auto",
@@ -344,13 +339,13 @@ class TrainConfig:
     # --- derived values -----------------------------------------------------------
     @property
     def is_adapter_method(self) -> bool:
-        return self.method in LORA_METHODS
+        return METHODS[self.method].trains_adapters
 
     @property
     def effective_learning_rate(self) -> float:
         if self.learning_rate > 0:
             return self.learning_rate
-        return DEFAULT_LR_ADAPTER if self.is_adapter_method else DEFAULT_LR_FULL
+        return METHODS[self.method].default_learning_rate
 
     @property
     def effective_batch_size(self) -> int:
@@ -500,7 +495,7 @@ class TrainConfig:
             )
         if not self.base_model.strip():
             raise TrainConfigError("base_model", "choose a base model.")
-        if self.method in ("qlora", "lora8bit") and self.device == "mps":
+        if METHODS[self.method].quantized_bits and self.device == "mps":
             raise TrainConfigError(
                 "method",
                 f"{self.method} needs bitsandbytes, which does not run on Apple MPS; use lora "

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from core.methods import QUANTIZED_METHODS
 from core.training.config import TrainConfig, TrainConfigError
 
 
@@ -47,7 +48,7 @@ def resolve_device(config: TrainConfig) -> DevicePlan:
         if torch.cuda.is_available():
             device = "cuda"
         elif getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            device = "cpu" if config.method in ("qlora", "lora8bit") else "mps"
+            device = "cpu" if config.method in QUANTIZED_METHODS else "mps"
         else:
             device = "cpu"
     if device == "cuda" and not torch.cuda.is_available():
@@ -56,7 +57,7 @@ def resolve_device(config: TrainConfig) -> DevicePlan:
         getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
     ):
         raise TrainConfigError("device", "Apple MPS is not available here; choose auto or cpu.")
-    if device == "mps" and config.method in ("qlora", "lora8bit"):
+    if device == "mps" and config.method in QUANTIZED_METHODS:
         raise TrainConfigError(
             "method", f"{config.method} needs bitsandbytes, which does not run on Apple MPS."
         )

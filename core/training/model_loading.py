@@ -13,6 +13,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from core.methods import METHODS, QUANTIZED_METHODS
 from core.training.config import TrainConfig
 from core.training.device import DevicePlan
 
@@ -62,14 +63,15 @@ def quantization_config(config: TrainConfig, plan: DevicePlan):
     import torch
     from transformers import BitsAndBytesConfig
 
-    if config.method == "qlora":
+    bits = METHODS[config.method].quantized_bits
+    if bits == 4:
         return BitsAndBytesConfig(
             load_in_4bit=True,
             bnb_4bit_quant_type=config.quant_type,
             bnb_4bit_use_double_quant=config.double_quant,
             bnb_4bit_compute_dtype=getattr(torch, plan.compute_dtype_name),
         )
-    if config.method == "lora8bit":
+    if bits == 8:
         return BitsAndBytesConfig(load_in_8bit=True)
     return None
 
@@ -107,7 +109,7 @@ def model_load_kwargs(config: TrainConfig, plan: DevicePlan) -> dict:
 
 def prepare_loaded_model(model, config: TrainConfig):
     """What training does to the model right after loading it."""
-    if config.method in ("qlora", "lora8bit"):
+    if config.method in QUANTIZED_METHODS:
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(

@@ -531,7 +531,7 @@ def suggest_fitting_settings(
                 estimate(smallest, True),
             )
         )
-    if config.method in ("full", "lora", "lora8bit"):
+    if config.method != "qlora":
         candidates.append(
             Suggestion(
                 "QLoRA (4-bit base model)",

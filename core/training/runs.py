@@ -23,6 +23,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.methods import ADAPTER_METHODS
 from core.project.store import Project, utc_now
 from core.training.records import (
     ADVICE_FILE,
@@ -87,7 +88,7 @@ class RunInfo:
 
     @property
     def is_adapter(self) -> bool:
-        return self.method in ("lora", "qlora", "lora8bit")
+        return self.method in ADAPTER_METHODS
 
     @property
     def metrics_path(self) -> Path:

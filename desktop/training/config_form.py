@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.methods import ADAPTER_METHODS, METHODS
 from core.training.config import (
-    LORA_METHODS,
     TrainConfig,
     TrainConfigError,
     config_fields,
@@ -392,13 +392,15 @@ class ConfigForm(QObject):
 
     def _update_enabled(self) -> None:
         method = self.editors["method"].get()
-        adapters = method in LORA_METHODS
+        adapters = method in ADAPTER_METHODS
         box = self.groups.get("LoRA")
         if box is not None:
             box.setEnabled(adapters)
-            box.setToolTip("" if adapters else "LoRA settings apply to lora, qlora and lora8bit.")
+            box.setToolTip(
+                "" if adapters else f"LoRA settings apply to {', '.join(ADAPTER_METHODS)}."
+            )
         for name in ("quant_type", "double_quant"):
-            self.editors[name].editor.setEnabled(method == "qlora")
+            self.editors[name].editor.setEnabled(METHODS[method].quantized_bits == 4)
         uses_version = bool(self.editors["dataset_version"].get())
         for name in ("train_file", "validation_file"):
             self.editors[name].widget.setEnabled(not uses_version)
