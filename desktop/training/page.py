@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.estimate.summary import data_facts, summarize
 from core.models.registry import list_base_models
 from core.training.config import (
     CPU_PRESET,
@@ -46,7 +47,6 @@ from desktop.context import AppContext
 from desktop.models.picker import attach_model_picker
 from desktop.training.advice_actions import action_for
 from desktop.training.config_form import ConfigForm
-from desktop.training.estimate_summary import data_facts, summarize
 from desktop.training.host import TrainingHost
 from desktop.training.monitor import RunMonitor, format_duration
 from desktop.training.replay import ReplayedRun, read_run_for_replay
