@@ -1,15 +1,18 @@
-"""What the estimator says about the settings in the form, as a few lines for the Train page.
+"""What the estimator says about a TrainConfig, as a few lines (the Train page shows them).
 
-core.estimate belongs to another feature and may be missing: then the summary says so
-and the pre-flight check (real steps) is the way to know. No Qt here; the page shows
-the lines. The TrainConfig -> RunSettings mapping is core.estimate.from_train_config, the
-same one pre-flight, the Runs page and scale-out use.
+The TrainConfig -> RunSettings mapping is core.estimate.from_train_config, the same one
+pre-flight, the Runs page and scale-out use.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+from core.estimate.architecture import load_architecture
+from core.estimate.estimator import estimate
+from core.estimate.from_train_config import run_settings_from_train_config
+from core.estimate.gpus import detected_gpu
 
 GIB = 1024**3
 CHARS_PER_TOKEN = 4  # the usual rough figure for English text
@@ -75,15 +78,6 @@ def summarize(
     ram: tuple[int | None, int | None] | None = None,
 ) -> EstimateSummary:
     """ram: (available, total) bytes of this machine's RAM; read with psutil when None."""
-    try:
-        from core.estimate import detected_gpu, estimate, load_architecture
-        from core.estimate.from_train_config import run_settings_from_train_config
-    except ImportError:
-        return EstimateSummary(
-            "The estimator is not installed: use Pre-flight to measure memory and step time.",
-            [],
-            None,
-        )
     gpu = detected_gpu(hardware) if hardware is not None else None
     try:
         model = load_architecture(model_path or config.base_model)
