@@ -7,7 +7,13 @@ import os
 import sqlite3
 from pathlib import Path
 
-from core.project import NewerSchemaError, NotAProjectError, Project, open_project
+from core.project import (
+    NewerSchemaError,
+    NotAProjectError,
+    Project,
+    ProjectDatabaseError,
+    open_project,
+)
 from core.project.store import DB_NAME
 
 
@@ -25,14 +31,6 @@ def open_project_folder(folder: str | Path) -> Project:
     folder = Path(folder).expanduser()
     db_path = folder / DB_NAME
     try:
-        # SQLite would quietly make an empty file a new, empty project: its runs would vanish.
-        if db_path.is_file() and db_path.stat().st_size == 0:
-            raise CannotOpenProject(
-                folder,
-                f"its {DB_NAME} is empty (0 bytes), so the list of its runs and datasets is "
-                "gone (their folders are still there). Restore that file from a backup; "
-                "FineTune Studio left the project as it is.",
-            )
         if db_path.is_file() and not (os.access(folder, os.W_OK) and os.access(db_path, os.W_OK)):
             # SQLite may still open it (read-only WAL), but the first save would fail.
             raise CannotOpenProject(folder, _read_only(str(db_path)))
@@ -40,6 +38,10 @@ def open_project_folder(folder: str | Path) -> Project:
         project.name  # noqa: B018 - a first read, so a damaged database shows up here
         return project
     except (NotAProjectError, NewerSchemaError) as error:
+        raise CannotOpenProject(folder, str(error)) from error
+    except ProjectDatabaseError as error:
+        # core refused a damaged database untouched; its message names both ways out
+        # (a backup, or `finetune-studio project repair`).
         raise CannotOpenProject(folder, str(error)) from error
     except sqlite3.Error as error:
         raise CannotOpenProject(folder, _database_problem(folder, db_path, error)) from error

@@ -253,7 +253,7 @@ def _files_of(folder) -> dict[str, bytes]:
 
 @pytest.mark.parametrize(
     "content, what",
-    [(b"", "empty"), (b"this is no database\n" * 200, "not a FineTune Studio database")],
+    [(b"", "empty (0 bytes)"), (b"this is no database\n" * 200, "not an SQLite database")],
     ids=["zero-byte", "garbage"],
 )
 def test_a_damaged_last_project_opens_the_demo_with_a_message_and_is_left_alone(
@@ -271,6 +271,7 @@ def test_a_damaged_last_project_opens_the_demo_with_a_message_and_is_left_alone(
     assert window.context.project.name == "Demo project"
     assert box is not None and box.isVisible()
     assert str(folder) in box.text() and what in box.text()
+    assert f"finetune-studio project repair {folder}" in box.text()  # the way out
     assert "demo project" in box.text().lower()
     assert str(folder) in window.statusBar().currentMessage()
     assert _files_of(folder) == before  # never modified, never deleted
@@ -359,9 +360,7 @@ def test_file_open_of_a_damaged_project_explains_and_keeps_the_open_one(qtbot, t
         assert window.open_project_folder(folder) is False
     assert not exceptions
     assert len(dialogs) == 1 and str(folder) in dialogs[0]
-    assert (
-        "not a FineTune Studio database" in dialogs[0] and "Demo project stays open" in dialogs[0]
-    )
+    assert "not an SQLite database" in dialogs[0] and "Demo project stays open" in dialogs[0]
     assert window.context.project.name == "Demo project"
     assert (folder / "project.sqlite").read_bytes() == b"this is no database\n" * 200
 
