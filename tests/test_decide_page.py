@@ -7,15 +7,11 @@ import json
 import pytest
 from PySide6.QtCore import Qt
 
-import desktop.decide.page as decide_page
 from core.decide import Answers, load_decision, save_decision
 from core.hardware import HardwareInfo
 from core.project import create_project
 from desktop.context import AppContext
 from desktop.decide.page import RESULT_STEP, DecidePage
-
-WITH_ESTIMATE = ["project", "decide", "estimate"]
-WITHOUT_ESTIMATE = ["project", "decide"]
 
 
 @pytest.fixture
@@ -39,8 +35,7 @@ def tick(page, step, *values):
         page.steps[step].buttons[value].click()
 
 
-def test_fine_tuning_path_saves_explains_hands_off_and_reopens(qtbot, context, monkeypatch):
-    monkeypatch.setattr(decide_page, "page_names", lambda: WITH_ESTIMATE)
+def test_fine_tuning_path_saves_explains_hands_off_and_reopens(qtbot, context):
     page = open_page(qtbot, context)
     assert page.current_step == 0 and not page.next_button.isEnabled()
     assert page.hint.text() == "Tick at least one"
@@ -95,8 +90,7 @@ def test_fine_tuning_path_saves_explains_hands_off_and_reopens(qtbot, context, m
     assert again.steps[0].buttons["knowledge_missing"].isChecked()
 
 
-def test_prompt_engineering_path_has_no_estimate_button_and_no_risks(qtbot, context, monkeypatch):
-    monkeypatch.setattr(decide_page, "page_names", lambda: WITH_ESTIMATE)
+def test_prompt_engineering_path_has_no_estimate_button_and_no_risks(qtbot, context):
     page = open_page(qtbot, context)
     tick(page, 0, "format_simple")
     page.go_next()
@@ -115,18 +109,6 @@ def test_prompt_engineering_path_has_no_estimate_button_and_no_risks(qtbot, cont
     assert "No training data" in text
     assert not page.estimate_button.isVisible()
     assert load_decision(context.project).recommendation.outcome == "prompt_engineering"
-
-
-def test_estimate_button_is_hidden_while_the_estimate_page_has_not_landed(
-    qtbot, context, monkeypatch
-):
-    monkeypatch.setattr(decide_page, "page_names", lambda: WITHOUT_ESTIMATE)
-    save_decision(context.project, Answers(("complex_behaviour",), "measured", "yes", "none", True))
-    page = open_page(qtbot, context)
-    assert "Fine-tune" in page.card.headline.text()
-    assert not page.estimate_button.isVisible()
-    with qtbot.assertNotEmitted(context.navigate_requested):
-        page.open_estimate()
 
 
 def test_back_and_step_bar_only_reach_answered_questions(qtbot, context):

@@ -33,7 +33,6 @@ from core.training.records import METRICS_FILE, read_metrics_file
 from core.training.runs import load_run
 from core.training.session import run_training
 from desktop.context import AppContext
-from desktop.runs import page as runs_page
 from desktop.runs.page import TAB_COMPARE, TAB_ITERATE, RunsPage
 from desktop.runs.runs_table import column
 
@@ -209,9 +208,7 @@ def test_overlay_draws_the_selected_runs_on_shared_axes_and_exports(page, built,
         chart.export_image(tmp_path / "loss.jpg")
 
 
-def test_iterate_loop_from_failures_to_a_new_version_and_the_next_run(
-    page, built, qtbot, monkeypatch
-):
+def test_iterate_loop_from_failures_to_a_new_version_and_the_next_run(page, built, qtbot):
     project, v1 = built["project"], built["v1"]
     steps = iteration_timeline(project)
     assert [s.title for s in steps] == ["Baseline", "v1"]
@@ -248,18 +245,14 @@ def test_iterate_loop_from_failures_to_a_new_version_and_the_next_run(
     page.tabs.setCurrentIndex(TAB_ITERATE)
     card = page.iterate_view.cards[2]
     assert card.step.can_train_next and card.step.train_like.run_id == best.run_id
-    if "training" in runs_page.page_names():
-        with qtbot.waitSignal(page.context.navigate_requested) as sent:
-            card.train_button.click()
-        name, payload = sent.args
-        assert name == "training" and payload["action"] == "train_like"
-        assert (payload["run_id"], payload["dataset_version_id"]) == (best.run_id, v2.id)
-        assert payload["dataset_version"] == str(v2.id) and payload["lora_r"] == best_r(best)
-    # ...without one it trains here, in the background, with progress.
-    monkeypatch.setattr(runs_page, "page_names", lambda: ["project", "dataset", "runs"])
-    card.train_button.click()
-    assert page.train_progress.isVisible()
-    qtbot.waitUntil(lambda: page._train_task is None, timeout=120_000)
+    with qtbot.waitSignal(page.context.navigate_requested) as sent:
+        card.train_button.click()
+    name, payload = sent.args
+    assert name == "training" and payload["action"] == "train_like"
+    assert (payload["run_id"], payload["dataset_version_id"]) == (best.run_id, v2.id)
+    assert payload["dataset_version"] == str(v2.id) and payload["lora_r"] == best_r(best)
+    # ...which trains the same next run the core plans (done here without the Train page).
+    run_training(project, next_run_config(project, best.run_id, v2.id))
     steps = iteration_timeline(project)
     assert [s.title for s in steps] == ["Baseline", "v1", "v2"]
     third = steps[2].chosen
@@ -269,7 +262,6 @@ def test_iterate_loop_from_failures_to_a_new_version_and_the_next_run(
     assert "data: 6 added, 0 removed, 0 changed, 16 unchanged" in changes
     assert "learning_rate" not in changes  # the same settings: only the data changed
     assert not steps[2].can_train_next
-    assert "Trained" in page.iterate_view.status.text()
 
 
 def best_lr(summary) -> float:

@@ -297,30 +297,3 @@ def next_run_config(project, run_id: str, dataset_version_id: int):
         validation_file="",
         name=f"{base_name}{NAME_SEPARATOR}{label}",
     )
-
-
-def train_next(project, run_id: str, dataset_version_id: int, progress=None, cancelled=None):
-    """Train the next run headless (blocking): `run_id`'s settings on the new version.
-
-    `progress(fraction, message)` and `cancelled()` follow desktop BackgroundTask's
-    contract; cancelling stops the run after its current step (status "stopped").
-    """
-    from core.training.observer import TrainingObserver
-    from core.training.session import TrainingSession
-
-    config = next_run_config(project, run_id, dataset_version_id)
-    session = None
-
-    class _Relay(TrainingObserver):
-        def on_progress(self, state) -> None:
-            if progress is not None:
-                progress(state.fraction, f"step {state.step} of {state.max_steps}")
-            if cancelled is not None and cancelled() and session is not None:
-                session.stop("Stopped from the Runs page.")
-
-        def on_status(self, state: str, message: str) -> None:
-            if progress is not None:
-                progress(0.0, message)
-
-    session = TrainingSession(project, config, _Relay())
-    return session.run()

@@ -42,7 +42,6 @@ from core.decide.report import recommendation_text
 from desktop.context import AppContext
 from desktop.decide.question_step import QuestionStep
 from desktop.decide.recommendation_card import RecommendationCard
-from desktop.pages import page_names
 
 RESULT_STEP = len(QUESTIONS)
 RATE_HELP = {f.name: f.metadata["help"] for f in fields(Answers)}["expert_hourly_rate_usd"]
@@ -352,8 +351,7 @@ class DecidePage(QWidget):
         self._update_controls()
 
     def _estimate_offered(self) -> bool:
-        advised = self.decision is not None and self.decision.recommendation.fine_tuning_advised
-        return advised and "estimate" in page_names()
+        return self.decision is not None and self.decision.recommendation.fine_tuning_advised
 
     def _show_error(self, text: str) -> None:
         self.error_banner.setText(text)
@@ -392,7 +390,7 @@ class DecidePage(QWidget):
     # Actions -----------------------------------------------------------------------------
     def open_estimate(self) -> None:
         payload = estimate_handoff(self.decision) if self.decision else None
-        if payload is not None and "estimate" in page_names():
+        if payload is not None:
             self.context.navigate("estimate", payload)
 
     def copy_as_text(self) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from core.dataset.versions import list_versions
 from core.evaluation.comparisons import dataset_version_of
 from core.evaluation.eval_set import EvalSet, EvalSetError, load_eval_set_file
 from core.evaluation.store import list_eval_sets, load_eval_set
@@ -85,10 +86,6 @@ class EvalSetChoice(QWidget):
         self._describe()
 
     def _dataset_versions(self) -> list:
-        try:
-            from core.dataset.versions import list_versions
-        except ImportError:
-            return []
         return list_versions(self.project)
 
     @staticmethod

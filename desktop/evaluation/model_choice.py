@@ -28,6 +28,7 @@ from core.evaluation.models import (
     run_spec,
 )
 from core.models.registry import list_base_models
+from core.training.runs import list_runs
 
 NO_RUNS_TEXT = "Train a model first, or evaluate the base model alone to set the baseline."
 SYSTEM_PROMPT_HELP = ModelSpec.__dataclass_fields__["system_prompt"].metadata["help"]
@@ -138,10 +139,6 @@ class ModelChoicePanel(QWidget):
         self._update_empty_state()
 
     def _finished_runs(self) -> list:
-        try:
-            from core.training.runs import list_runs
-        except ImportError:  # training has not landed in this build
-            return []
         return [run for run in list_runs(self.project) if run.final_model_dir is not None]
 
     def _update_empty_state(self) -> None:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.dataset.versions import latest_version
 from core.evaluation.comparisons import (
     Comparison,
     EvaluationOutcome,
@@ -439,10 +440,6 @@ class EvaluatePage(QWidget):
         )
 
     def _latest_dataset_version(self) -> int | None:
-        try:
-            from core.dataset.versions import latest_version
-        except ImportError:
-            return None
         version = latest_version(self.project)
         return None if version is None else version.id
 

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.evaluation.store import list_eval_sets, list_runs
 from core.export.options import (
     FORMAT_TITLES,
     FORMATS,
@@ -202,10 +203,6 @@ class ExportDialog(QDialog):
 
     def _fill_parity_choices(self) -> None:
         self.parity_choice.addItem(NO_PARITY, "")
-        try:
-            from core.evaluation.store import list_eval_sets, list_runs
-        except ImportError:
-            return
         evaluated = {
             r.eval_set_id for r in list_runs(self.project) if r.training_run == self.run_id
         }

@@ -5,8 +5,6 @@ built the first time it is shown."""
 
 from __future__ import annotations
 
-from html import escape
-
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
@@ -14,7 +12,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QStackedWidget,
     QTabWidget,
@@ -36,7 +33,6 @@ from core.runs.iterate import (
     drafts_from_failures,
     iteration_timeline,
     train_like_payload,
-    train_next,
 )
 from core.runs.spend import spend_summary
 from core.runs.store import (
@@ -50,7 +46,6 @@ from core.runs.summaries import RunNotFound, RunSummary, load_summaries
 from core.training.records import METRICS_FILE
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
-from desktop.pages import page_names
 from desktop.runs.iterate_view import IterateView
 from desktop.runs.runs_table import column
 from desktop.runs.runs_view import RunsTableView
@@ -76,7 +71,6 @@ class RunsPage(QWidget):
         self._compare_stale = True
         self._iterate_stale = True
         self._estimate_task: BackgroundTask | None = None
-        self._train_task: BackgroundTask | None = None
         self.undo_stack = QUndoStack(self)
         self._shown_before = False
 
@@ -110,21 +104,12 @@ class RunsPage(QWidget):
         self.stack.addWidget(self.empty_state)
         self.stack.addWidget(self.tabs)
 
-        self.train_progress = QProgressBar()
-        self.train_progress.setRange(0, 1000)
-        self.train_progress.hide()
-        self.train_cancel = QPushButton("Stop training")
-        self.train_cancel.hide()
-        self.train_cancel.clicked.connect(self._cancel_training)
-
         layout = QVBoxLayout(self)
         layout.setContentsMargins(28, 22, 28, 16)
         layout.setSpacing(6)
         layout.addWidget(self.title)
         layout.addWidget(self.spend_label)
         layout.addWidget(self.stack, 1)
-        layout.addWidget(self.train_progress)
-        layout.addWidget(self.train_cancel, 0, Qt.AlignmentFlag.AlignLeft)
 
         self._build_export_menu()
         self._build_undo_actions()
@@ -167,7 +152,6 @@ class RunsPage(QWidget):
         self.go_train_button = QPushButton("Train a first run")
         self.go_train_button.setToolTip("Open the Train page")
         self.go_train_button.clicked.connect(lambda: self.context.navigate("training"))
-        self.go_train_button.setVisible("training" in page_names())
         self.empty_budget_button = QPushButton("Set a budget first")
         self.empty_budget_button.setToolTip("Budget, GPU price and expert hours (Spend tab)")
         self.empty_budget_button.clicked.connect(self._show_spend_from_empty)
@@ -447,11 +431,6 @@ class RunsPage(QWidget):
             self.iterate_view.show_message(str(error))
             return None
         payload = request.payload()
-        if "dataset" not in page_names():
-            self.iterate_view.show_message(
-                "The Dataset page is not installed here, so the drafts cannot be opened."
-            )
-            return None
         missing = (
             f" {request.needing_answers} of them need an expert's answer."
             if request.needing_answers
@@ -465,67 +444,18 @@ class RunsPage(QWidget):
         return payload
 
     def train_next_like(self, run_id: str, dataset_version_id: int) -> None:
-        """One click: the Train page starts a run like `run_id` on the new version; without
-        a Train page, train it here in the background."""
-        if "training" in page_names():
-            self.context.navigate(
-                "training", train_like_payload(self.project, run_id, dataset_version_id)
-            )
-            return
-        self.train_in_background(run_id, dataset_version_id)
-
-    def train_in_background(self, run_id: str, dataset_version_id: int) -> BackgroundTask | None:
-        if self._train_task is not None:
-            self.iterate_view.show_message("A run is already training from this page.")
-            return None
-        project = self.project
-        task = BackgroundTask(
-            lambda report, cancelled: train_next(
-                project, run_id, dataset_version_id, report, cancelled
-            ),
-            self,
+        """One click: the Train page starts a run like `run_id` on the new version."""
+        self.context.navigate(
+            "training", train_like_payload(self.project, run_id, dataset_version_id)
         )
-        task.progress.connect(self._on_train_progress)
-        task.succeeded.connect(self._on_trained)
-        task.failed.connect(
-            lambda message: self.iterate_view.show_message(f"Training failed: {message}")
-        )
-        task.finished.connect(self._train_finished)
-        self._train_task = task
-        self.train_progress.setValue(0)
-        self.train_progress.show()
-        self.train_cancel.show()
-        task.start()
-        return task
-
-    def _on_train_progress(self, fraction: float, message: str) -> None:
-        self.train_progress.setValue(int(fraction * 1000))
-        self.train_progress.setFormat(escape(message) or "%p%")
-
-    def _on_trained(self, result) -> None:
-        reason = f" ({result.reason})" if result.reason else ""
-        self.iterate_view.show_message(f"Trained {result.run_id}: {result.status}{reason}.")
-
-    def _train_finished(self) -> None:
-        self._train_task = None
-        self.train_progress.hide()
-        self.train_cancel.hide()
-        self.refresh()
-
-    def _cancel_training(self) -> None:
-        if self._train_task is not None:
-            self._train_task.cancel()
 
     # --- closing --------------------------------------------------------------------------
     def wait_for_background(self, timeout_ms: int = 60_000) -> None:
-        for task in (self._estimate_task, self._train_task):
-            if task is not None:
-                wait_for_task(task, timeout_ms)
+        if self._estimate_task is not None:
+            wait_for_task(self._estimate_task, timeout_ms)
         if self.compare_view is not None:
             self.compare_view.wait_for_background(timeout_ms)
 
     def can_close(self) -> bool:
-        if self._train_task is not None:
-            self._train_task.cancel()  # the run stops after its step and keeps a checkpoint
         self.wait_for_background(120_000)
         return True

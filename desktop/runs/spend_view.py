@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.dataset.versions import list_versions
 from core.runs.formatting import hours_text, money_text
 from core.runs.spend import (
     SpendInputError,
@@ -182,10 +183,6 @@ class SpendView(QWidget):
     def _fill_versions(self) -> None:
         self.version_combo.clear()
         self.version_combo.addItem("no version", None)
-        try:
-            from core.dataset.versions import list_versions
-        except ImportError:
-            return
         try:
             versions = list_versions(self.project)
         except Exception:

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.dataset.versions import list_versions
 from core.estimate.summary import data_facts, summarize
 from core.models.registry import list_base_models
 from core.training.config import (
@@ -309,26 +310,18 @@ class TrainingPage(QWidget):
             models.append((text, model.name))
             self._model_paths[model.name] = model.path
         self.form.set_base_models(models)
-        try:
-            from core.dataset.versions import list_versions
-        except ImportError:
-            self._versions = {}
-            self.form.set_dataset_versions([], "dataset versions are not available here")
-        else:
-            versions = list_versions(project)
-            self._versions = {str(v.id): v for v in versions}
-            self.form.set_dataset_versions(
-                [
-                    (
-                        f"{v.dataset} {v.label} · {v.n_train:,} train, {v.n_valid:,} validation",
-                        str(v.id),
-                    )
-                    for v in reversed(versions)
-                ],
-                "none: use the training file below"
-                if versions
-                else "none saved yet (Dataset page)",
-            )
+        versions = list_versions(project)
+        self._versions = {str(v.id): v for v in versions}
+        self.form.set_dataset_versions(
+            [
+                (
+                    f"{v.dataset} {v.label} · {v.n_train:,} train, {v.n_valid:,} validation",
+                    str(v.id),
+                )
+                for v in reversed(versions)
+            ],
+            "none: use the training file below" if versions else "none saved yet (Dataset page)",
+        )
         self.refresh_runs()
         self.update_estimate()
 
