@@ -56,7 +56,9 @@ def test_lora_parameters_are_r_times_d_in_plus_d_out():
     # PEFT prints 20,971,520 trainable parameters for r 8 on all linear layers of Llama-3-8B.
     assert result.memory.trainable_params == 20_971_520
     attention_only = estimate(
-        LLAMA, RunSettings(method="lora", lora_r=8, lora_targets="q_proj,v_proj"), RTX4090
+        LLAMA,
+        RunSettings(method="lora", lora_r=8, lora_target_modules=("q_proj", "v_proj")),
+        RTX4090,
     )
     assert attention_only.memory.trainable_params == 32 * 8 * ((4096 + 4096) + (4096 + 1024))
 
@@ -123,9 +125,9 @@ def test_fused_lm_head_avoids_gigabytes_of_logits():
 def test_settings_the_model_cannot_take_are_refused():
     phi = load_architecture("Phi-3-mini")
     with pytest.raises(ValueError, match=r"no 'q_proj' layer.*qkv_proj"):
-        estimate(phi, RunSettings(lora_targets="q_proj,v_proj"), RTX4090)
+        estimate(phi, RunSettings(lora_target_modules=("q_proj", "v_proj")), RTX4090)
     with pytest.raises(ValueError, match="unknown LoRA target 'attn'"):
-        estimate(LLAMA, RunSettings(lora_targets="attn"), RTX4090)
+        estimate(LLAMA, RunSettings(lora_target_modules=("attn",)), RTX4090)
     with pytest.raises(ValueError, match="micro_batch_size"):
         RunSettings(micro_batch_size=0)
     with pytest.raises(ValueError, match="optimizer must be one of"):

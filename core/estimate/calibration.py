@@ -95,7 +95,7 @@ TWITTER_COMPLAINTS = {
     "precision": "fp32",
     "optimizer": "adamw_torch",
     "lora_r": 8,
-    "lora_targets": "q,v",
+    "lora_target_modules": ("q", "v"),
     "lora_dropout": 0.1,
     "gradient_accumulation": 1,
 }
@@ -176,7 +176,7 @@ def reference_points() -> list[ReferencePoint]:
         "max_seq_length": 1024,
         "packing": False,
         "lora_r": 8,
-        "lora_targets": "q_proj,v_proj",
+        "lora_target_modules": ("q_proj", "v_proj"),
         "lora_dropout": 0.1,
         "optimizer": "adamw_torch",
     }

@@ -10,7 +10,13 @@ from core.estimate.architecture import ArchitectureError, load_architecture
 from core.estimate.gpus import GpuCatalogError, detected_gpu, find_gpu, gpu_catalog
 from core.estimate.recommend import TASK_KINDS, Goals, recommend
 from core.estimate.report import recommendation_dict, recommendation_text
-from core.estimate.settings import OPTIMIZERS, PRECISIONS, SHARDINGS, RunSettings
+from core.estimate.settings import (
+    OPTIMIZERS,
+    PRECISIONS,
+    SHARDINGS,
+    RunSettings,
+    targets_from_text,
+)
 from core.methods import METHOD_NAMES
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -67,7 +73,11 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--lora-r", type=int, default=DEFAULTS.lora_r)
     parser.add_argument(
-        "--lora-targets", default=DEFAULTS.lora_targets, help="all-linear or q_proj,v_proj,..."
+        "--lora-targets",
+        dest="lora_target_modules",
+        type=targets_from_text,
+        default=DEFAULTS.lora_target_modules,
+        help="all-linear or q_proj,v_proj,...",
     )
     parser.add_argument(
         "--grad-checkpointing",
@@ -154,7 +164,7 @@ def run_estimate(args: argparse.Namespace) -> int:
             packing=args.packing,
             gradient_checkpointing=args.grad_checkpointing,
             lora_r=args.lora_r,
-            lora_targets=args.lora_targets,
+            lora_target_modules=args.lora_target_modules,
             num_gpus=args.gpus,
             sharding=args.sharding or ("fsdp" if args.gpus > 1 else "none"),
             examples=args.examples,

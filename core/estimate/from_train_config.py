@@ -9,7 +9,7 @@ load the base in the compute precision.
 
 from __future__ import annotations
 
-from core.estimate.settings import OPTIMIZERS, RunSettings
+from core.estimate.settings import ALL_LINEAR, OPTIMIZERS, RunSettings
 
 
 def estimator_precision(method: str, precision: str, bf16_supported: bool = True) -> str:
@@ -71,7 +71,7 @@ def run_settings_from_train_config(
         packing=config.packing,
         gradient_checkpointing=config.gradient_checkpointing,
         lora_r=config.lora_r,
-        lora_targets=",".join(config.lora_target_modules) or "all-linear",
+        lora_target_modules=tuple(config.lora_target_modules) or ALL_LINEAR,
         lora_dropout=config.lora_dropout,
         double_quant=config.double_quant,
         num_gpus=num_gpus,

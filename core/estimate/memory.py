@@ -328,7 +328,7 @@ def estimate_memory(
     lora_detail = "none (every weight trains)"
     if lora_params:
         lora_detail = (
-            f"r {settings.lora_r} on {lora_layers} linear layers ({settings.lora_targets}): "
+            f"r {settings.lora_r} on {lora_layers} linear layers ({', '.join(settings.lora_target_modules)}): "
             f"{lora_params / 1e6:.1f}M parameters in {'fp32' if a_bytes == 4 else '16-bit'}"
         )
     gradients_detail = f"{trainable / 1e6:,.1f}M trainable parameters x {grad_bytes} bytes"

@@ -48,7 +48,7 @@ def recommendation_text(rec: Recommendation) -> str:
         f"{settings.gradient_accumulation}, {'packed' if settings.packing else 'not packed'}, "
         f"checkpointing {'on' if settings.gradient_checkpointing else 'off'}, "
         f"{settings.optimizer}, {settings.precision}, LoRA r {settings.lora_r} on "
-        f"{settings.lora_targets}",
+        f"{', '.join(settings.lora_target_modules)}",
         f"Data: {settings.examples:,} examples x {settings.avg_tokens} tokens x "
         f"{settings.epochs:g} epochs",
         "",

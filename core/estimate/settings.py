@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from core.methods import METHOD_NAMES, METHODS
 
+ALL_LINEAR = ("all-linear",)
+
 PRECISIONS = ("bf16", "fp16", "bf16-mixed", "fp32")
 SHARDINGS = ("none", "zero2", "fsdp")
 SHARDING_TITLES = {
@@ -145,10 +147,12 @@ class RunSettings:
             "LoRA rank: 4-8 for format or tone, 32-128 for new reasoning patterns; start at 16."
         ),
     )
-    lora_targets: str = field(
-        default="all-linear",
+    # A tuple of names as TrainConfig.lora_target_modules (a list there; frozen here).
+    lora_target_modules: tuple[str, ...] = field(
+        default=ALL_LINEAR,
         metadata=_help(
-            "Layers that get adapters: all-linear, or a comma list such as q_proj,v_proj."
+            "Layers that get adapters: all-linear (PEFT's name for every linear layer but the "
+            "output head), or module names such as q_proj, v_proj."
         ),
     )
     lora_dropout: float = field(
@@ -266,15 +270,16 @@ class RunSettings:
 
     def target_names(self) -> tuple[str, ...] | None:
         """None for all-linear, else the module names (validated as identifiers)."""
-        text = self.lora_targets.strip()
-        if text.lower() in ("all-linear", "all_linear", "all"):
+        names = tuple(name.strip() for name in self.lora_target_modules if name.strip())
+        if len(names) == 1 and names[0].lower() in ("all-linear", "all_linear", "all"):
             return None
-        names = tuple(part.strip() for part in re.split(r"[,\s]+", text) if part.strip())
         if not names:
-            raise ValueError("lora_targets is empty: use all-linear or names like q_proj,v_proj")
+            raise ValueError(
+                "lora_target_modules is empty: use all-linear or names like q_proj, v_proj"
+            )
         for name in names:
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name):
-                raise ValueError(f"lora_targets: {name!r} is not a module name")
+                raise ValueError(f"lora_target_modules: {name!r} is not a module name")
         return names
 
     def replace(self, **changes) -> RunSettings:
@@ -282,6 +287,11 @@ class RunSettings:
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+
+def targets_from_text(text: str) -> tuple[str, ...]:
+    """Target modules typed as text ("all-linear", "q_proj,v_proj" or "q_proj v_proj")."""
+    return tuple(part for part in re.split(r"[,\s]+", text.strip()) if part) or ALL_LINEAR
 
 
 def field_help(name: str) -> str:

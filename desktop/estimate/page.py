@@ -62,7 +62,13 @@ from core.estimate.dataset_tokens import (
 )
 from core.estimate.memory import COMPONENT_TITLES
 from core.estimate.recommend import TASK_KINDS
-from core.estimate.settings import PRECISIONS, SHARDING_TITLES, SHARDINGS, field_help
+from core.estimate.settings import (
+    PRECISIONS,
+    SHARDING_TITLES,
+    SHARDINGS,
+    field_help,
+    targets_from_text,
+)
 from core.methods import METHOD_NAMES, METHOD_TITLES
 from core.models.bundled import BUNDLED_MODEL_NAME
 from core.models.registry import list_base_models
@@ -285,7 +291,7 @@ class EstimatePage(QScrollArea):
         self.targets_combo = QComboBox()
         self.targets_combo.setEditable(True)
         self.targets_combo.addItems(TARGET_PRESETS)
-        self.targets_combo.setToolTip(field_help("lora_targets"))
+        self.targets_combo.setToolTip(field_help("lora_target_modules"))
         form.addRow("&Targets", self.targets_combo)
         self.dropout_spin = QDoubleSpinBox()
         self.dropout_spin.setRange(0, 0.9)
@@ -551,7 +557,7 @@ class EstimatePage(QScrollArea):
             packing=self.packing_check.isChecked(),
             gradient_checkpointing=self.checkpointing_check.isChecked(),
             lora_r=self.rank_spin.value(),
-            lora_targets=self.targets_combo.currentText() or "all-linear",
+            lora_target_modules=targets_from_text(self.targets_combo.currentText()),
             lora_dropout=round(self.dropout_spin.value(), 3),
             double_quant=self.double_quant_check.isChecked(),
             num_gpus=gpus,
@@ -959,7 +965,7 @@ class EstimatePage(QScrollArea):
         self.packing_check.setChecked(settings.packing)
         self.checkpointing_check.setChecked(settings.gradient_checkpointing)
         self.rank_spin.setValue(settings.lora_r)
-        self.targets_combo.setCurrentText(settings.lora_targets)
+        self.targets_combo.setCurrentText(",".join(settings.lora_target_modules))
         self.dropout_spin.setValue(settings.lora_dropout)
         self.double_quant_check.setChecked(settings.double_quant)
         self.epochs_spin.setValue(settings.epochs)
