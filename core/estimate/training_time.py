@@ -16,9 +16,8 @@ from core.estimate.architecture import ModelArchitecture
 from core.estimate.gpus import GpuSpec
 from core.estimate.memory import decoder_length, lora_parameter_count
 from core.estimate.settings import RunSettings
+from core.methods import METHODS
 
-# Model FLOPs utilisation for a 7B-class model on one GPU with transformers + PEFT.
-METHOD_UTILISATION = {"full": 0.35, "lora": 0.28, "qlora": 0.24, "lora8bit": 0.12}
 UTILISATION_REFERENCE_PARAMS = 7e9
 MULTI_GPU_EFFICIENCY = {"none": 0.93, "zero2": 0.9, "fsdp": 0.85}
 
@@ -38,7 +37,7 @@ class TimeEstimate:
 
 
 def utilisation(arch: ModelArchitecture, settings: RunSettings) -> float:
-    base = METHOD_UTILISATION[settings.method]
+    base = METHODS[settings.method].utilisation
     size = min(1.0, (arch.active_params / UTILISATION_REFERENCE_PARAMS) ** 0.25)
     value = base * max(0.3, size)
     if settings.num_gpus > 1:
