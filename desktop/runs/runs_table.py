@@ -18,6 +18,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
+from core.methods import METHOD_NAMES
 from core.runs.formatting import (
     bytes_text,
     duration_text,
@@ -46,7 +47,7 @@ COLUMNS = (
     ("duration", "Duration", "Training time, pauses excluded"),
     ("peak", "Peak memory", "Measured peak: GPU memory on CUDA/MPS, process memory on the CPU"),
     ("estimated_peak", "Est. memory", "The estimator's peak-memory prediction for these settings"),
-    ("method", "Method", "full, lora, qlora or lora8bit"),
+    ("method", "Method", f"The fine-tuning method: {', '.join(METHOD_NAMES)}"),
     ("base_model", "Base model", "The model that was fine-tuned"),
     ("settings", "Settings", "The settings that tell runs apart"),
     ("note", "Note", "Your note on the run; double-click to edit"),
