@@ -70,10 +70,10 @@ def make_jsonl(n: int) -> bytes:
 def main() -> None:
     from PySide6.QtWidgets import QApplication, QTableView
 
+    from core.dataset.example_filter import ExampleFilter
     from core.dataset.jsonl import parse_jsonl_bytes
     from core.dataset.model import Dataset, message_text
     from desktop.dataset.editor import DatasetEditor
-    from desktop.dataset.example_filter import ExampleFilter
     from desktop.dataset.examples_model import ExamplesTableModel
 
     app = QApplication.instance() or QApplication([])

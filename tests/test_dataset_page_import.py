@@ -8,13 +8,13 @@ import time
 
 import pytest
 
+from core.dataset.example_filter import ExampleFilter, FilterRun
 from core.dataset.jsonl import parse_jsonl_bytes
 from core.dataset.model import Dataset
 from core.dataset.versions import save_version
 from core.hardware import detect_hardware
 from desktop.context import AppContext
 from desktop.dataset.editor import DatasetEditor
-from desktop.dataset.example_filter import ExampleFilter, FilterRun
 from desktop.dataset.examples_model import COL_CONVERSATION, ExamplesTableModel
 from desktop.dataset.export_dialog import export_examples
 from desktop.dataset.import_dialog import ImportDialog

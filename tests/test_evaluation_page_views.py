@@ -15,17 +15,17 @@ from core.evaluation.comparisons import (
 )
 from core.evaluation.eval_set import eval_set_from_examples
 from core.evaluation.generation import GenerationConfig, ReferenceLoss
+from core.evaluation.intervals import mean_length_interval, perplexity_interval
 from core.evaluation.models import ModelSpec
+from core.evaluation.report_export import export_report
 from core.evaluation.results import EvalResult, ExampleOutput
 from core.evaluation.store import save_eval_set, save_result
 from core.hardware import HardwareInfo
 from desktop.context import AppContext
 from desktop.evaluation.answer_diff import DELETED_STYLE, INSERTED_STYLE, diff_html
-from desktop.evaluation.intervals import mean_length_interval, perplexity_interval
 from desktop.evaluation.metrics_table import build_grid
 from desktop.evaluation.model_choice import NO_RUNS_TEXT
 from desktop.evaluation.page import NO_RESULTS_TEXT, EvaluatePage
-from desktop.evaluation.report_export import export_report
 
 JSON_ANSWER = '{"intent": "refund"}'
 

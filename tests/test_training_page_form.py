@@ -16,12 +16,12 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
 
 from core.hardware import HardwareInfo
 from core.models.registry import add_local_model
+from core.training.advice_actions import AdviceAction, action_for
 from core.training.config import TrainConfig, default_config
+from core.training.curves import SeriesBuffer, SmoothedSeries, smooth
 from core.training.records import Advice, MetricRecord
 from core.training.session import run_training
 from desktop.context import AppContext
-from desktop.training.advice_actions import AdviceAction, action_for
-from desktop.training.curves import SeriesBuffer, SmoothedSeries, smooth
 from desktop.training.monitor import RunMonitor
 from desktop.training.page import TrainingPage
 

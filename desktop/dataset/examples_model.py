@@ -22,8 +22,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from core.dataset.edits import set_rating, set_reviewed, set_tags
+from core.dataset.example_filter import ExampleFilter, FilterRun
 from desktop.dataset.editor import DatasetEditor
-from desktop.dataset.example_filter import ExampleFilter, FilterRun
 
 FINDINGS_ROLE = Qt.ItemDataRole.UserRole + 1  # list[Finding] of the row's example
 EXAMPLE_INDEX_ROLE = Qt.ItemDataRole.UserRole + 2  # the row's index in the dataset

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.dataset.example_filter import WITH_ANY_FINDING, WITHOUT_FINDINGS, ExampleFilter
+from core.dataset.example_filter import WITH_ANY_FINDING, WITHOUT_FINDINGS, ExampleFilter
 from desktop.dataset.examples_model import (
     COL_CONVERSATION,
     COL_FINDINGS,

@@ -11,10 +11,10 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QFont
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
+from core.evaluation.intervals import mean_length_interval, perplexity_interval
 from core.evaluation.metrics import METRIC_TITLES, MetricComparison, compare
 from core.evaluation.results import EvalResult
 from core.evaluation.statistics import BETTER, CANNOT_TELL, WORSE, Rate
-from desktop.evaluation.intervals import mean_length_interval, perplexity_interval
 
 HEADER_WIDTH = 24  # characters before a model name wraps in the column header
 GOOD_COLOR, BAD_COLOR, MUTED_COLOR = "#1a7f37", "#c62828", "#6b6f76"

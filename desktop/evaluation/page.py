@@ -44,6 +44,7 @@ from core.evaluation.eval_set import EvalSetError
 from core.evaluation.generation import GenerationConfig
 from core.evaluation.leakage import leakage_of_results
 from core.evaluation.models import ModelSpecError
+from core.evaluation.report_export import default_report_name, export_report
 from core.evaluation.store import UnknownRecordError
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
@@ -54,7 +55,6 @@ from desktop.evaluation.judge_panel import JudgePanel
 from desktop.evaluation.metrics_table import MetricsTableModel, metrics_view
 from desktop.evaluation.model_choice import ModelChoicePanel
 from desktop.evaluation.regression_panel import WARN_STYLE, RegressionPanel, forgetting_summary
-from desktop.evaluation.report_export import default_report_name, export_report
 from desktop.pages import page_names
 
 GENERATION_HELP = {

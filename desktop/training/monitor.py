@@ -27,11 +27,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.training.curves import SeriesBuffer
 from core.training.observer import Progress
 from core.training.records import Advice, MetricRecord
 from desktop.training.advice_panel import AdvicePanel
 from desktop.training.charts import TRAIN_COLOR, VALID_COLOR, LossChart, MetricChart
-from desktop.training.curves import SeriesBuffer
 
 REDRAW_INTERVAL_MS = 100  # about 10 Hz: smooth to the eye, cheap for the GUI thread
 LOG_LINES_KEPT = 5000

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from core.dataset.versions import list_versions
 from core.estimate.summary import data_facts, summarize
 from core.models.registry import list_base_models
+from core.training.advice_actions import action_for
 from core.training.config import (
     CPU_PRESET,
     PRESETS,
@@ -42,15 +43,14 @@ from core.training.config import (
 )
 from core.training.device import offered_devices
 from core.training.observer import FAILED, FINISHED, PAUSED, STOPPED, STOPPING, RunResult
+from core.training.replay import ReplayedRun, read_run_for_replay
 from core.training.runs import list_runs, load_run
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.models.picker import attach_model_picker
-from desktop.training.advice_actions import action_for
 from desktop.training.config_form import ConfigForm
 from desktop.training.host import TrainingHost
 from desktop.training.monitor import RunMonitor, format_duration
-from desktop.training.replay import ReplayedRun, read_run_for_replay
 
 STOP_WAIT_S = 600.0  # a big model's final save can take minutes; the GUI stays live meanwhile
 PRIMARY_STYLE = (
