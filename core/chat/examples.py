@@ -40,17 +40,12 @@ def example_record(
 
 def dataset_draft_payload(project, records: list[dict]) -> dict:
     """What the Dataset page's receive() takes: drafts added to the latest dataset version."""
-    base_version_id = None
-    try:
-        from core.dataset.versions import latest_version
+    from core.dataset.versions import latest_version
 
-        version = latest_version(project)
-        base_version_id = version.id if version is not None else None
-    except ImportError:  # datasets not in this build: the page starts a new dataset
-        pass
+    version = latest_version(project)
     return {
         "action": "new_version_with_drafts",
-        "base_version_id": base_version_id,
+        "base_version_id": version.id if version is not None else None,
         "drafts": records,
         "note": DRAFT_NOTE,
     }

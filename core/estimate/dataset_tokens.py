@@ -36,13 +36,9 @@ def project_dataset_tokens(
     cancelled: Callable[[], bool] | None = None,
 ) -> DatasetTokens:
     """Token counts of the training split of the project's latest dataset version."""
-    try:
-        from core.dataset.tokens import estimate_tokens
-        from core.dataset.versions import latest_version
-    except ImportError:
-        raise DatasetTokensUnavailable(
-            "The dataset feature is not installed; enter examples and average tokens by hand."
-        ) from None
+    from core.dataset.tokens import estimate_tokens
+    from core.dataset.versions import latest_version
+
     version = latest_version(project)
     if version is None:
         raise DatasetTokensUnavailable(

@@ -361,13 +361,8 @@ def load_eval_set_file(path: str | Path, name: str | None = None) -> EvalSet:
 
 def eval_set_from_dataset_version(project, version_id: int, name: str | None = None) -> EvalSet:
     """The validation split of one dataset version, as an eval set."""
-    try:
-        from core.dataset.versions import load_version
-    except ImportError as error:
-        raise EvalSetError(
-            "Datasets are not available in this FineTune Studio yet; load the eval set from a "
-            "JSONL file instead."
-        ) from error
+    from core.dataset.versions import load_version
+
     try:
         version = load_version(project, version_id)
     except LookupError as error:

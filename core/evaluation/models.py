@@ -192,28 +192,25 @@ class RunModel:
 def list_run_models(project) -> list[RunModel]:
     """Every training run of the project that saved a final adapter or model.
 
-    Uses the trainer's run records when core.training is present (names, base model
-    paths); otherwise, or for folders it does not know, scans project.runs_dir.
+    Uses the trainer's run records (names, base model paths); for folders it does not
+    know, scans project.runs_dir.
     """
     found: dict[str, RunModel] = {}
     known: set[str] = set()  # run folders the trainer has records for, finished or not
-    try:
-        from core.training.runs import list_runs
-    except ImportError:
-        list_runs = None
-    if list_runs is not None:
-        for run in list_runs(project):
-            known.add(str(Path(run.folder).resolve()))
-            final_dir = getattr(run, "final_model_dir", None)
-            if final_dir is None:
-                continue
-            try:
-                trained = find_trained_model(final_dir)
-            except ModelSpecError:
-                continue
-            base = getattr(run, "base_model_path", None) or trained.base_model
-            folder = Path(run.folder)
-            found[str(folder.resolve())] = RunModel(run.run_id, run.name, folder, trained, base)
+    from core.training.runs import list_runs
+
+    for run in list_runs(project):
+        known.add(str(Path(run.folder).resolve()))
+        final_dir = getattr(run, "final_model_dir", None)
+        if final_dir is None:
+            continue
+        try:
+            trained = find_trained_model(final_dir)
+        except ModelSpecError:
+            continue
+        base = getattr(run, "base_model_path", None) or trained.base_model
+        folder = Path(run.folder)
+        found[str(folder.resolve())] = RunModel(run.run_id, run.name, folder, trained, base)
     runs_dir = Path(project.runs_dir)
     if runs_dir.is_dir():
         for run_folder in sorted(p for p in runs_dir.iterdir() if p.is_dir()):

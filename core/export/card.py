@@ -57,10 +57,8 @@ def run_eval_results(project, run_id: str) -> list[dict]:
     """Per eval set this run was evaluated on: its newest metrics and the base model's."""
     if project is None:
         return []
-    try:
-        from core.evaluation.store import list_eval_sets, list_runs
-    except ImportError:
-        return []
+    from core.evaluation.store import list_eval_sets, list_runs
+
     sets = {s.id: s for s in list_eval_sets(project, purpose=None)}
     rows = []
     for set_id, stored_set in sets.items():

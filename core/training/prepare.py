@@ -64,12 +64,9 @@ def resolve_base_model(project, config: TrainConfig):
 
 
 def _load_dataset_version(project, label: str):
-    """A core.dataset version by label ("v3") or database id ("12"), or None if that
-    feature is not installed."""
-    try:
-        from core.dataset import versions
-    except ImportError:
-        return None
+    """A dataset version by label ("v3") or database id ("12")."""
+    from core.dataset import versions
+
     text = label.strip()
     try:
         if text.isdigit():
@@ -86,12 +83,6 @@ def resolve_dataset(project, config: TrainConfig) -> DatasetSource:
                 "dataset_version", "a dataset version needs a project; give files instead."
             )
         version = _load_dataset_version(project, config.dataset_version)
-        if version is None:
-            raise TrainConfigError(
-                "dataset_version",
-                "dataset versions are not available in this installation; give the training "
-                "and validation files instead.",
-            )
         valid = Path(version.valid_path)
         return DatasetSource(
             train_path=Path(version.train_path),
