@@ -1,28 +1,45 @@
 """The product's features, in the order the user meets them, and how their parts are found.
 
-Each feature keeps the same shape: core/<name>/ holds its logic and may offer
-`schema.py` (database migrations), `cli.py` (`register(subparsers)`), and `demo.py`
-(`populate(project)` for the demo project); desktop/<name>/page.py holds its page.
-A feature that has not landed simply has no such module, so nothing fake is shown.
+This is the one list of features: the main window's pages (desktop/pages.py) and core's
+feature parts both read it. Each feature keeps the same shape: core/<name>/ holds its logic
+and may offer `schema.py` (database migrations), `cli.py` (`register(subparsers)`), and
+`demo.py` (`populate(project)` for the demo project); desktop/<name>/page.py holds its page.
+A feature without such a module simply has none, so nothing fake is shown.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+from dataclasses import dataclass
 from types import ModuleType
 
+
+@dataclass(frozen=True)
+class Feature:
+    name: str  # the folder under core/ and desktop/
+    title: str  # what the navigation shows
+    tooltip: str
+
+
+# The project is the home the features plug into rather than a feature with parts of its
+# own: core/project builds the database and the demo from the features' parts.
+PROJECT = Feature("project", "Project", "The open project, this machine and the base models")
+
 FEATURES = (
-    "decide",
-    "estimate",
-    "dataset",
-    "training",
-    "evaluation",
-    "runs",
-    "export",
-    "scaleout",
-    "chat",
+    Feature("decide", "Decide", "Prompting, RAG or fine-tuning? A guided decision"),
+    Feature("estimate", "Estimate", "Memory, time and cost of full, LoRA and QLoRA"),
+    Feature("dataset", "Dataset", "Edit, import, validate and version the training data"),
+    Feature("training", "Train", "Train and watch the loss curves live"),
+    Feature("evaluation", "Evaluate", "Baseline against fine-tuned, with evidence"),
+    Feature("chat", "Chat", "Talk to the base and fine-tuned models side by side"),
+    Feature("runs", "Runs", "Every run, compared, with what it cost"),
+    Feature("export", "Export", "Merge, convert and package a trained model"),
+    Feature("scaleout", "Scale out", "Run the same training on rented GPUs"),
 )
+
+# In workflow order: what the main window's navigation lists (where a page exists).
+WORKFLOW = (PROJECT, *FEATURES)
 
 
 def feature_module(package: str, feature: str, part: str) -> ModuleType | None:
@@ -39,10 +56,10 @@ def feature_module(package: str, feature: str, part: str) -> ModuleType | None:
 
 
 def core_parts(part: str) -> list[tuple[str, ModuleType]]:
-    """Every landed feature's `core.<feature>.<part>` module, in feature order."""
+    """Every feature's `core.<feature>.<part>` module, in feature order."""
     found = []
     for feature in FEATURES:
-        module = feature_module("core", feature, part)
+        module = feature_module("core", feature.name, part)
         if module is not None:
-            found.append((feature, module))
+            found.append((feature.name, module))
     return found

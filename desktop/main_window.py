@@ -21,10 +21,11 @@ from PySide6.QtWidgets import (
 
 from core import __version__
 from core.app_dirs import default_projects_dir
+from core.features import Feature
 from core.project import create_project
 from core.project.recent import recent_projects, remember_project
 from desktop.context import AppContext
-from desktop.pages import PageSpec, available_pages, create_page
+from desktop.pages import Page, available_pages, create_page
 from desktop.project_opening import CannotOpenProject
 from desktop.project_opening import open_project_folder as open_existing_project
 from desktop.settings import app_settings
@@ -36,8 +37,8 @@ class MainWindow(QMainWindow):
         self.context = context
         self.setWindowTitle("FineTune Studio")
         self.setMinimumSize(QSize(960, 620))
-        self._specs: list[PageSpec] = available_pages()
-        self._pages: dict[str, QWidget] = {}
+        self._specs: list[Feature] = available_pages()
+        self._pages: dict[str, Page] = {}
 
         self.nav = QListWidget()
         self.nav.setObjectName("navigation")
@@ -76,7 +77,7 @@ class MainWindow(QMainWindow):
         self._restore_settings()
 
     # Pages -----------------------------------------------------------------
-    def page(self, name: str) -> QWidget:
+    def page(self, name: str) -> Page:
         """The page widget, built on first use."""
         if name not in self._pages:
             row = self._row_of(name)
@@ -94,7 +95,7 @@ class MainWindow(QMainWindow):
                 return row
         raise KeyError(f"No page named {name!r}; pages: {[s.name for s in self._specs]}")
 
-    def show_page(self, name: str) -> QWidget:
+    def show_page(self, name: str) -> Page:
         row = self._row_of(name)
         self.nav.setCurrentRow(row)
         return self.page(name)
@@ -106,10 +107,9 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(widget)
 
     def _on_navigate(self, name: str, payload) -> None:
-        widget = self.show_page(name)
-        receive = getattr(widget, "receive", None)
-        if payload is not None and callable(receive):
-            receive(payload)
+        page = self.show_page(name)
+        if payload is not None:
+            page.receive(payload)
 
     # Menus -----------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -228,9 +228,8 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(names.index(last) if last in names else 0)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        for widget in self._pages.values():
-            can_close = getattr(widget, "can_close", None)
-            if callable(can_close) and not can_close():
+        for page in self._pages.values():
+            if not page.can_close():
                 event.ignore()
                 return
         settings = app_settings()

@@ -1,52 +1,49 @@
-"""The pages of the main window, in the order of the fine-tuning workflow.
+"""The pages of the main window, in the order of the fine-tuning workflow (core/features.py).
 
-A page lives in desktop/<name>/page.py and defines `create_page(context) -> QWidget`.
-Only pages whose module exists are listed (no fake pages), and each is imported and
-built the first time it is shown, so the window appears without their imports.
+A page lives in desktop/<name>/page.py and defines `create_page(context) -> Page`.
+Only features whose page module exists are listed (no fake pages), and each is imported
+and built the first time it is shown, so the window appears without their imports.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
-from dataclasses import dataclass
+from typing import Any, Protocol
+
+from core.features import WORKFLOW, Feature
+from core.project import Project
 
 
-@dataclass(frozen=True)
-class PageSpec:
-    name: str
-    title: str
-    tooltip: str
+class Page(Protocol):
+    """What the main window asks of every page (a QWidget built by `create_page(context)`)."""
+
+    def set_project(self, project: Project) -> None:
+        """Show `project`; connected to AppContext.project_changed."""
+
+    def can_close(self) -> bool:
+        """False when the user chose to keep unsaved work or a running job open."""
+
+    def receive(self, handoff: Any) -> None:
+        """Take what another page handed over on the way here (see core/handoff.py)."""
 
 
-WORKFLOW = (
-    PageSpec("project", "Project", "The open project, this machine and the base models"),
-    PageSpec("decide", "Decide", "Prompting, RAG or fine-tuning? A guided decision"),
-    PageSpec("estimate", "Estimate", "Memory, time and cost of full, LoRA and QLoRA"),
-    PageSpec("dataset", "Dataset", "Edit, import, validate and version the training data"),
-    PageSpec("training", "Train", "Train and watch the loss curves live"),
-    PageSpec("evaluation", "Evaluate", "Baseline against fine-tuned, with evidence"),
-    PageSpec("chat", "Chat", "Talk to the base and fine-tuned models side by side"),
-    PageSpec("runs", "Runs", "Every run, compared, with what it cost"),
-)
-
-
-def available_pages() -> list[PageSpec]:
+def available_pages() -> list[Feature]:
     found = []
-    for spec in WORKFLOW:
+    for feature in WORKFLOW:
         try:
-            present = importlib.util.find_spec(f"desktop.{spec.name}.page") is not None
+            present = importlib.util.find_spec(f"desktop.{feature.name}.page") is not None
         except ModuleNotFoundError:
             present = False
         if present:
-            found.append(spec)
+            found.append(feature)
     return found
 
 
 def page_names() -> list[str]:
-    return [spec.name for spec in available_pages()]
+    return [feature.name for feature in available_pages()]
 
 
-def create_page(name: str, context):
+def create_page(name: str, context) -> Page:
     module = importlib.import_module(f"desktop.{name}.page")
     return module.create_page(context)

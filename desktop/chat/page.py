@@ -690,3 +690,6 @@ class ChatPage(QWidget):
     def can_close(self) -> bool:
         self._stop_and_wait()
         return True
+
+    def receive(self, _handoff) -> None:
+        """No page hands anything to this one; navigating here only shows it."""

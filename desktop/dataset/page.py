@@ -112,8 +112,8 @@ class DatasetPage(QWidget):
         self._open_task: BackgroundTask | None = None
         self._build()
         self._connect()
-        context.project_changed.connect(self.load_project)
-        self.load_project(self.project)
+        context.project_changed.connect(self.set_project)
+        self.set_project(self.project)
 
     # --- layout ---------------------------------------------------------------------
     def _build(self) -> None:
@@ -273,7 +273,7 @@ class DatasetPage(QWidget):
         shortcut("Alt+Down", lambda: self.move_current(1), table, Qt.ShortcutContext.WidgetShortcut)
 
     # --- project and opening --------------------------------------------------------
-    def load_project(self, project) -> None:
+    def set_project(self, project) -> None:
         """Show the project's newest dataset version, and offer to restore unsaved drafts."""
         self.autosaver.set_project(project)
         self.project = project

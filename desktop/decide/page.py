@@ -113,8 +113,8 @@ class DecidePage(QWidget):
         page.addWidget(self.scroll_area, 1)
         page.addWidget(self.navigation)
 
-        context.project_changed.connect(self.reload)
-        self.reload()
+        context.project_changed.connect(self.set_project)
+        self.set_project(context.project)
 
     # Building ----------------------------------------------------------------------------
     def _step_bar(self) -> QHBoxLayout:
@@ -319,11 +319,17 @@ class DecidePage(QWidget):
             )
 
     # Decisions ---------------------------------------------------------------------------
-    def reload(self, *_args) -> None:
-        """Show the open project's latest decision, or an empty wizard if it has none."""
+    def can_close(self) -> bool:
+        return True  # no background work; unfinished answers were never saved before either
+
+    def receive(self, _handoff) -> None:
+        """No page hands anything to this one; navigating here only shows it."""
+
+    def set_project(self, project) -> None:
+        """Show the project's latest decision, or an empty wizard if it has none."""
         self.error_banner.hide()
         try:
-            decision = load_decision(self.context.project)
+            decision = load_decision(project)
         except DecisionDataError as error:
             self._show_error(str(error))
             decision = None

@@ -163,7 +163,7 @@ class EstimatePage(QScrollArea):
         self._restore_choices()
         self._connect_live_updates()
         QShortcut(QKeySequence("Ctrl+Shift+C"), self, activated=self.copy_summary)
-        context.project_changed.connect(self._on_project_changed)
+        context.project_changed.connect(self.set_project)
         self._updating = False
         self.recompute()
 
@@ -970,7 +970,7 @@ class EstimatePage(QScrollArea):
         self.double_quant_check.setChecked(settings.double_quant)
         self.epochs_spin.setValue(settings.epochs)
 
-    def _on_project_changed(self, _project) -> None:
+    def set_project(self, _project) -> None:
         self._dataset_tokens = None
         self.dataset_label.setText("Using examples x average length.")
         self._fill_models()

@@ -61,7 +61,7 @@ class ProjectPage(QScrollArea):
         layout.addStretch(1)
         self.setWidget(body)
 
-        context.project_changed.connect(self.refresh)
+        context.project_changed.connect(self.set_project)
         self.refresh()
 
     # Sections ----------------------------------------------------------------
@@ -138,7 +138,10 @@ class ProjectPage(QScrollArea):
         return box
 
     # Behaviour -----------------------------------------------------------------
-    def refresh(self, *_args) -> None:
+    def set_project(self, _project) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
         project = self.context.project
         self.title.setText(project.name)
         created = project.get_meta("created_at", "")
@@ -219,3 +222,6 @@ class ProjectPage(QScrollArea):
         if self._task is not None and self._task.is_running():
             self._task.wait(60_000)  # conversion cannot be interrupted half-way safely
         return True
+
+    def receive(self, _handoff) -> None:
+        """No page hands anything to this one; navigating here only shows it."""

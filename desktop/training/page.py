@@ -145,7 +145,7 @@ class TrainingPage(QWidget):
         self._connect_host()
         self._connect_monitor()
         self._shortcuts()
-        context.project_changed.connect(self._project_changed)
+        context.project_changed.connect(self.set_project)
         app = QApplication.instance()
         if app is not None:  # last line of defence: never let Qt destroy a running thread
             app.aboutToQuit.connect(self._shutdown_quietly)
@@ -153,7 +153,7 @@ class TrainingPage(QWidget):
         self.refresh()
         self.restore_settings()
 
-    def _project_changed(self, *_args) -> None:
+    def set_project(self, _project) -> None:
         self.refresh()
         self.restore_settings()
         self._show_preflight("", None)
