@@ -257,14 +257,12 @@ def estimator_settings(config: TrainConfig, plan: DevicePlan, n_train: int, trai
 def core_estimate(
     config: TrainConfig, plan: DevicePlan, model_path: Path, n_train: int = 0, train_tokens: int = 0
 ) -> dict | None:
-    """The estimator's prediction for these settings, when core.estimate is installed:
+    """The estimator's prediction for these settings:
     {"peak_bytes", "fits", "hours", "gpu", "summary"} or {"error": ...}. On the CPU (and
     MPS, which shares RAM) the peak is the whole process's RAM, compared with the RAM
     available now."""
-    try:
-        from core.estimate import GpuSpec, detected_gpu, estimate, load_architecture
-    except ImportError:
-        return None
+    from core.estimate import GpuSpec, detected_gpu, estimate, load_architecture
+
     try:
         settings = estimator_settings(config, plan, n_train, train_tokens)
         model = load_architecture(model_path)
