@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from PySide6.QtCore import Qt
 
 from core.decide import Answers, load_decision, save_decision
+from core.handoff import DecisionForEstimate
 from core.hardware import HardwareInfo
 from core.project import create_project
 from desktop.context import AppContext
@@ -75,9 +77,9 @@ def test_fine_tuning_path_saves_explains_hands_off_and_reopens(qtbot, context):
         qtbot.mouseClick(page.estimate_button, Qt.MouseButton.LeftButton)
     name, payload = blocker.args
     assert name == "estimate"
-    assert payload["source"] == "decide" and payload["task_kind"] == "domain"
-    assert (payload["examples"], payload["preset_lora_r"]) == (500, 16)
-    json.dumps(payload)  # plain data, safe to keep or log
+    assert isinstance(payload, DecisionForEstimate) and payload.task_kind == "domain"
+    assert (payload.examples, payload.lora_r) == (500, 16)
+    json.dumps(dataclasses.asdict(payload))  # plain data, safe to keep or log
 
     # Reopening the page (as after a restart) shows the same decision, answers filled in.
     page.close()

@@ -15,6 +15,7 @@ from core.decide import (
     save_decision,
 )
 from core.decide.cli import register
+from core.handoff import DecisionForEstimate
 from core.project import open_project
 
 DOMAIN = Answers(("domain_reasoning",), "measured", "yes", "200_to_500", True)
@@ -73,12 +74,12 @@ def test_a_damaged_row_is_reported_with_where_and_what_to_do(project):
 )
 def test_estimate_handoff_carries_task_kind_examples_and_rank(project, expert_examples, examples):
     answers = Answers(("domain_reasoning",), "measured", "yes", expert_examples, False)
-    payload = estimate_handoff(save_decision(project, answers))
-    assert payload["source"] == "decide"
-    assert payload["task_kind"] == "domain"
-    assert payload["examples"] == examples
-    assert payload["preset_lora_r"] == 16
-    assert payload["keep_broad_capabilities"] is False
+    handoff = estimate_handoff(save_decision(project, answers))
+    assert isinstance(handoff, DecisionForEstimate)
+    assert handoff.task_kind == "domain"
+    assert handoff.examples == examples
+    assert handoff.lora_r == 16
+    assert handoff.keep_broad_capabilities is False
 
 
 def test_no_handoff_when_fine_tuning_is_not_advised(project):
@@ -125,5 +126,5 @@ def test_demo_project_opens_with_a_decision_to_look_at():
     project = ensure_demo_project()
     decision = load_decision(project)
     assert decision.recommendation.fine_tuning_advised
-    assert estimate_handoff(decision)["preset_lora_r"] == 8
+    assert estimate_handoff(decision).lora_r == 8
     project.close()

@@ -7,6 +7,7 @@ from core.dataset.model import Dataset
 from core.dataset.split import SplitConfig
 from core.dataset.versions import save_version
 from core.estimate.gpus import find_gpu, user_catalog_path
+from core.handoff import DecisionForEstimate, TrainConfigForEstimate
 from core.hardware.detect import GpuInfo, HardwareInfo
 from desktop.context import AppContext
 from desktop.estimate.page import EstimatePage
@@ -81,14 +82,9 @@ def test_decide_answers_arrive_through_navigation(qtbot, project):
     context = AppContext(project, HardwareInfo(cpu_cores=2))
     window = MainWindow(context)
     qtbot.addWidget(window)
-    payload = {
-        "source": "decide",
-        "decision_id": 1,
-        "task_kind": "format",
-        "examples": 150,
-        "preset_lora_r": 8,
-        "keep_broad_capabilities": True,
-    }
+    payload = DecisionForEstimate(
+        decision_id=1, task_kind="format", examples=150, lora_r=8, keep_broad_capabilities=True
+    )
     context.navigate("estimate", payload)
     page = window.page("estimate")
     assert window.stack.currentWidget() is page
@@ -197,7 +193,7 @@ def test_the_train_pages_settings_come_back_through_the_same_mapping(page):
         max_seq_length=1024,
         gradient_checkpointing=True,
     )
-    page.receive({"train_config": config.as_dict()})
+    page.receive(TrainConfigForEstimate(config.as_dict()))
     shown = page.recommendation.chosen.settings
     expected = run_settings_from_train_config(config)
     assert shown.method == "full" and shown.precision == "bf16-mixed" == expected.precision

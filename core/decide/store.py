@@ -12,6 +12,7 @@ from core.decide import guide
 from core.decide.answers import Answers, AnswersError
 from core.decide.questions import EXPERT_EXAMPLE_COUNTS
 from core.decide.recommend import Recommendation, recommend
+from core.handoff import DecisionForEstimate
 from core.project.store import Project, utc_now
 
 
@@ -105,16 +106,15 @@ def decision_history(project: Project) -> list[HistoryEntry]:
     return [HistoryEntry(row["id"], row["saved_at"], row["outcome"]) for row in rows]
 
 
-def estimate_handoff(decision: Decision) -> dict | None:
+def estimate_handoff(decision: Decision) -> DecisionForEstimate | None:
     """What the Estimate page receives when fine-tuning is advised; None otherwise."""
     recommendation = decision.recommendation
     if not recommendation.fine_tuning_advised:
         return None
-    return {
-        "source": "decide",
-        "decision_id": decision.id,
-        "task_kind": decision.task_kind,
-        "examples": decision.examples_planned,
-        "preset_lora_r": recommendation.preset_lora_r,
-        "keep_broad_capabilities": decision.answers.keep_broad_capabilities,
-    }
+    return DecisionForEstimate(
+        decision_id=decision.id,
+        task_kind=decision.task_kind,
+        examples=decision.examples_planned,
+        lora_r=recommendation.preset_lora_r,
+        keep_broad_capabilities=decision.answers.keep_broad_capabilities,
+    )

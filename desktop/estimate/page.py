@@ -69,6 +69,7 @@ from core.estimate.settings import (
     field_help,
     targets_from_text,
 )
+from core.handoff import DecisionForEstimate, TrainConfigForEstimate
 from core.methods import METHOD_NAMES, METHOD_TITLES
 from core.models.bundled import BUNDLED_MODEL_NAME
 from core.models.registry import list_base_models
@@ -917,37 +918,37 @@ class EstimatePage(QScrollArea):
         dialog.open()
 
     # Navigation and project ------------------------------------------------------------
-    def receive(self, payload) -> None:
-        """Settings handed over by another page, e.g. the Decide wizard's answers."""
-        if not isinstance(payload, dict):
-            return
-        self._updating = True
-        examples = payload.get("examples")
-        if isinstance(examples, int) and examples > 0:
-            self.examples_spin.setValue(examples)
-            self._dataset_tokens = None
-            self.dataset_label.setText("Using examples x average length.")
-        rank = payload.get("preset_lora_r")
-        if isinstance(rank, int) and rank > 0:
-            self.rank_spin.setValue(rank)
-        kind = payload.get("task_kind")
-        if kind in TASK_KINDS:
-            self.task_combo.setCurrentIndex(self.task_combo.findData(kind))
-        if "keep_broad_capabilities" in payload:
-            self.keep_broad_check.setChecked(bool(payload["keep_broad_capabilities"]))
-        if isinstance(payload.get("train_config"), dict):
-            self._receive_train_config(payload["train_config"])
-        self._updating = False
-        self.recompute()
-        if payload.get("source") == "decide":
+    def receive(self, handoff) -> None:
+        """The Decide wizard's answers or the Train page's settings, into the form."""
+        if isinstance(handoff, DecisionForEstimate):
+            self._updating = True
+            self._receive_decision(handoff)
+            self._updating = False
+            self.recompute()
             self.context.show_status(
-                f"From Decide: {TASK_TITLES.get(kind, 'task')}, "
+                f"From Decide: {TASK_TITLES.get(handoff.task_kind, 'task')}, "
                 f"{self.examples_spin.value():,} examples, LoRA r {self.rank_spin.value()}"
             )
+        elif isinstance(handoff, TrainConfigForEstimate):
+            self._updating = True
+            self._receive_train_config(handoff.train_config)
+            self._updating = False
+            self.recompute()
+
+    def _receive_decision(self, decision: DecisionForEstimate) -> None:
+        if decision.examples is not None and decision.examples > 0:
+            self.examples_spin.setValue(decision.examples)
+            self._dataset_tokens = None
+            self.dataset_label.setText("Using examples x average length.")
+        if decision.lora_r is not None and decision.lora_r > 0:
+            self.rank_spin.setValue(decision.lora_r)
+        if decision.task_kind in TASK_KINDS:
+            self.task_combo.setCurrentIndex(self.task_combo.findData(decision.task_kind))
+        self.keep_broad_check.setChecked(decision.keep_broad_capabilities)
 
     def _receive_train_config(self, values: dict) -> None:
-        """The Train page's settings ({"train_config": TrainConfig.as_dict()}) into the form,
-        through the one TrainConfig -> RunSettings mapping."""
+        """The Train page's settings (TrainConfig.as_dict()) into the form, through the one
+        TrainConfig -> RunSettings mapping."""
         from core.estimate.from_train_config import run_settings_from_train_config
         from core.training.config import config_from_dict
 

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from core.dataset.versions import list_versions
 from core.estimate.summary import data_facts, summarize
+from core.handoff import TrainConfigForEstimate
 from core.models.registry import list_base_models
 from core.training.advice_actions import action_for
 from core.training.config import (
@@ -801,7 +802,7 @@ class TrainingPage(QWidget):
         if config is None:
             self.context.show_status("Fix the settings marked in red first.")
             return
-        self.context.navigate("estimate", {"train_config": config.as_dict()})
+        self.context.navigate("estimate", TrainConfigForEstimate(config.as_dict()))
 
     def receive(self, payload) -> None:
         """Settings from another page, by TrainConfig field ({"dataset_version": "12",

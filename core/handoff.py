@@ -1,0 +1,28 @@
+"""What one page hands to another on the way there, typed so sender and receiver agree.
+
+core builds them (from a saved decision, a TrainConfig); pages only pass them along through
+AppContext.navigate and take what they know in `receive`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DecisionForEstimate:
+    """Decide -> Estimate: the job fine-tuning was advised for."""
+
+    decision_id: int
+    task_kind: str
+    examples: int | None
+    lora_r: int | None
+    keep_broad_capabilities: bool
+
+
+@dataclass(frozen=True)
+class TrainConfigForEstimate:
+    """Train -> Estimate: the Train page's settings, as TrainConfig.as_dict()."""
+
+    train_config: dict[str, Any]
