@@ -146,9 +146,6 @@ class ModelChoicePanel(QWidget):
         self.runs_list.setVisible(not empty)
         self.no_runs_label.setVisible(empty)
 
-    def set_training_available(self, available: bool) -> None:
-        self.train_button.setVisible(available)
-
     def add_folder(self, folder: str | Path) -> str | None:
         """Add a run, adapter or model folder as a candidate; what went wrong, or None."""
         folder = Path(folder)

@@ -55,7 +55,6 @@ from desktop.evaluation.judge_panel import JudgePanel
 from desktop.evaluation.metrics_table import MetricsTableModel, metrics_view
 from desktop.evaluation.model_choice import ModelChoicePanel
 from desktop.evaluation.regression_panel import WARN_STYLE, RegressionPanel, forgetting_summary
-from desktop.pages import page_names
 
 GENERATION_HELP = {
     name: field.metadata["help"] for name, field in GenerationConfig.__dataclass_fields__.items()
@@ -150,7 +149,6 @@ class EvaluatePage(QWidget):
         models_box = QGroupBox("1. Models")
         models_layout = QVBoxLayout(models_box)
         self.model_choice = ModelChoicePanel(self.context.project)
-        self.model_choice.set_training_available("training" in page_names())
         self.model_choice.go_to_training.connect(lambda: self.context.navigate("training"))
         self.model_choice.add_folder_button.clicked.connect(self._add_folder_dialog)
         self.model_choice.changed.connect(self._update_run_state)
