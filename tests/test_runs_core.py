@@ -31,10 +31,10 @@ from core.runs.spend import (
     save_settings,
     spend_summary,
 )
-from core.runs.summaries import RunNotFound, load_summaries, load_summary, resolve_run
+from core.runs.summaries import load_summaries, load_summary, resolve_run
 from core.training.config import TrainConfig, config_to_yaml
 from core.training.records import METRICS_FILE, MetricRecord, read_metrics_file, resumed_marker
-from core.training.runs import RunLock, insert_run_row
+from core.training.runs import RunBusy, RunLock, RunNotFound, insert_run_row
 from desktop.launcher import main
 
 H100 = "CUDA GPU (NVIDIA H100 80GB HBM3), bf16"
@@ -211,7 +211,7 @@ def test_a_training_run_is_not_deleted_and_nothing_is_touched(project):
     lock.acquire()
     try:
         assert load_summary(project, "busy").status == "running"
-        with pytest.raises(store.RunBusy):
+        with pytest.raises(RunBusy):
             store.delete_run(project, "busy")
         assert store.leftover_folders(project) == []
     finally:

@@ -16,7 +16,7 @@ import pytest
 
 from core.training.config import TrainConfig, save_config
 from core.training.observer import CollectingObserver
-from core.training.runs import INTERRUPTED, list_runs, load_run, read_metrics
+from core.training.runs import RunState, list_runs, load_run, read_metrics
 from core.training.session import resume_run, run_training
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +130,7 @@ def test_a_run_killed_with_sigkill_resumes_on_the_same_trajectory(
         child.stderr.close()
 
     killed = load_run(project, run_id)
-    assert killed.status == INTERRUPTED and killed.resumable
+    assert killed.status == RunState.INTERRUPTED and killed.resumable
     assert "crash, kill or power cut" in killed.reason
     assert [r.step for r in read_metrics(killed) if r.kind == "train"][-1] >= 7
 

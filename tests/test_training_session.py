@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from core.runs.store import delete_run
 from core.training.config import TrainConfig
 from core.training.observer import PAUSED, CollectingObserver
 from core.training.records import read_metrics_file
@@ -15,7 +16,6 @@ from core.training.runs import (
     RunBusy,
     best_checkpoint,
     checkpoints,
-    delete_run,
     list_runs,
     load_run,
     read_advice,

@@ -62,7 +62,7 @@ def _read_json(path: Path) -> dict:
 
 def load_export_source(project: Project, run_id: str) -> ExportSource:
     """The run's final model, checked to be complete; ExportSourceError says what is missing."""
-    from core.training.runs import RunNotFound, load_run
+    from core.training.runs import RunNotFound, RunState, load_run
 
     try:
         run = load_run(project, run_id)
@@ -70,7 +70,7 @@ def load_export_source(project: Project, run_id: str) -> ExportSource:
         raise ExportSourceError(
             f"{error} Choose one of the project's runs (finetune-studio train --list)."
         ) from None
-    if run.status == "running":
+    if run.status == RunState.RUNNING:
         raise ExportSourceError(f"{run_id} is still training; export it once it has finished.")
     model_dir = run.final_model_dir
     if model_dir is None or not model_dir.is_dir():

@@ -129,7 +129,7 @@ def rebuild_run(project, folder: Path) -> bool:
         folder.name,
         {
             "name": name,
-            "status": "finished" if finished else "stopped",
+            "status": runs.RunState.FINISHED if finished else runs.RunState.STOPPED,
             "status_reason": "Listed again from its folder after project.sqlite was damaged"
             + ("." if finished else "; how it ended was not recorded there."),
             "base_model": base_model,

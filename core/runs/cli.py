@@ -201,7 +201,7 @@ def _print_comparison(comparison) -> None:
 def run_compare(args: argparse.Namespace) -> int:
     from core.project import NewerSchemaError, NotAProjectError
     from core.runs.compare import compare_runs
-    from core.runs.summaries import RunNotFound
+    from core.training.runs import RunNotFound
 
     if len(args.runs) < 2:
         return _fail("give two or more runs to compare (ids or names; see `runs list`)")
@@ -220,7 +220,8 @@ def run_compare(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from core.project import NewerSchemaError, NotAProjectError
     from core.runs.export import TensorBoardMissing, write_metrics_csv, write_tensorboard
-    from core.runs.summaries import RunNotFound, resolve_run
+    from core.runs.summaries import resolve_run
+    from core.training.runs import RunNotFound
 
     try:
         project = _open(args)

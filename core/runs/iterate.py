@@ -15,6 +15,7 @@ from core.runs.compare import diff_dataset_versions
 from core.runs.config_text import DATA_KEYS, diff_configs
 from core.runs.evals import SUMMARY_METRICS, EvalLink, baselines, format_metric
 from core.runs.summaries import RunSummary, load_summaries, load_summary
+from core.training.runs import RunState
 
 NAME_SEPARATOR = " · "
 
@@ -96,7 +97,7 @@ def _best(runs: list[RunSummary]) -> RunSummary | None:
     the newest."""
     if not runs:
         return None
-    scored = [r for r in runs if r.best_val_loss is not None and r.status == "finished"]
+    scored = [r for r in runs if r.best_val_loss is not None and r.status == RunState.FINISHED]
     if scored:
         return min(scored, key=lambda r: r.best_val_loss)
     return max(runs, key=lambda r: r.started_at)

@@ -12,14 +12,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.runs.summaries import RunNotFound
+from core.training.runs import RunBusy, RunNotFound, is_run_active
 
 DELETING_PREFIX = ".deleting-"
 MAX_NAME_LENGTH = 200
-
-
-class RunBusy(RuntimeError):
-    """The run is training right now; it cannot be deleted."""
 
 
 def _row(project, run_id: str):
@@ -103,20 +99,24 @@ def remove_run_folder(folder: Path) -> None:
 
 
 def delete_run(project, run_id: str) -> DeleteResult:
-    """Delete a run: its rows (metrics, advice, note, estimate) first, then its folder.
+    """Delete a run: every row that belongs to it first, then its folder.
 
-    Refused while it trains. Its evaluation results are the evaluation feature's and stay.
+    Its rows are its record, metrics and advice, note, cached estimate, export records and
+    evaluation results (with their answers and A/B pairs); the evaluation sets stay.
+    Refused while it trains.
     """
-    from core.training.runs import is_run_active
-
     row = _row(project, run_id)
     folder = _inside_runs_dir(project, row["folder"])
     if is_run_active(folder):
         raise RunBusy(f"{row['name']} is training; stop it on the Train page before deleting it.")
     with project.transaction() as conn:
+        # Metrics and advice point at the run's row key, answers and pairs at the
+        # evaluation result's: the foreign keys cascade them. The rest name the run by id.
         conn.execute("DELETE FROM training_runs WHERE run_id = ?", (run_id,))
         conn.execute("DELETE FROM runs_notes WHERE run_id = ?", (run_id,))
         conn.execute("DELETE FROM runs_estimates WHERE run_id = ?", (run_id,))
+        conn.execute("DELETE FROM export_records WHERE run_id = ?", (run_id,))
+        conn.execute("DELETE FROM evaluation_runs WHERE training_run = ?", (run_id,))
     # From here on the run is gone; a failure leaves a leftover folder, never a dangling row.
     try:
         remove_run_folder(folder)
@@ -133,8 +133,6 @@ def delete_run(project, run_id: str) -> DeleteResult:
 def leftover_folders(project) -> list[Path]:
     """Folders under runs/ that no run points to (an unfinished delete), skipping any that a
     training process holds (a run that is being created right now)."""
-    from core.training.runs import is_run_active
-
     runs_dir = project.runs_dir
     if not runs_dir.is_dir():
         return []

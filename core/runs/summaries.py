@@ -15,13 +15,7 @@ from core.runs.config_text import config_values, key_settings_text
 from core.runs.estimates import RunEstimate
 from core.runs.evals import EvalLink, summary_text
 from core.runs.pricing import HourlyPrice, cost_of, gpu_catalog_or_none, hourly_price, hours_of
-
-STATUSES = ("running", "finished", "stopped", "failed", "interrupted")
-INTERRUPTED = "interrupted"
-INTERRUPTED_REASON = (
-    "The process training it ended without saying (crash, kill or power cut); resume it "
-    "from its last checkpoint on the Train page."
-)
+from core.training.runs import INTERRUPTED_REASON, RunNotFound, RunState, live_state
 
 _SUMMARY_SQL = """
 SELECT r.run_id, r.name, r.status, r.status_reason, r.base_model, r.method,
@@ -38,15 +32,11 @@ ORDER BY r.started_at DESC, r.id DESC
 """
 
 
-class RunNotFound(LookupError):
-    """No run with that id or name in the project."""
-
-
 @dataclass
 class RunSummary:
     run_id: str
     name: str
-    status: str  # running, finished, stopped, failed, interrupted
+    status: RunState
     reason: str
     base_model: str
     method: str
@@ -99,14 +89,14 @@ class RunSummary:
 
     @property
     def status_text(self) -> str:
-        return f"{self.status}: {self.reason}" if self.reason else self.status
+        return f"{self.status}: {self.reason}" if self.reason else self.status.value
 
     def as_dict(self) -> dict:
         est = self.estimate
         return {
             "run_id": self.run_id,
             "name": self.name,
-            "status": self.status,
+            "status": self.status.value,
             "reason": self.reason,
             "started_at": self.started_at,
             "ended_at": self.ended_at,
@@ -147,14 +137,6 @@ def _dataset_names(project) -> dict[int, str]:
         return {}
 
 
-def _live_status(status: str, folder: Path) -> str:
-    if status != "running":
-        return status
-    from core.training.runs import is_run_active
-
-    return status if is_run_active(folder) else INTERRUPTED
-
-
 def load_summaries(project, run_ids: list[str] | None = None) -> list[RunSummary]:
     """Every run of the project (or those of `run_ids`), newest first."""
     from core.runs.evals import evals_by_run
@@ -178,8 +160,10 @@ def load_summaries(project, run_ids: list[str] | None = None) -> list[RunSummary
     summaries = []
     for row in rows:
         folder = runs_dir / row["folder"]
-        status = _live_status(row["status"], folder)
-        reason = row["status_reason"] or (INTERRUPTED_REASON if status == INTERRUPTED else "")
+        status = live_state(row["status"], folder)
+        reason = row["status_reason"] or (
+            INTERRUPTED_REASON if status is RunState.INTERRUPTED else ""
+        )
         settings = config_values(row["config_yaml"])
         version_id = row["dataset_version_id"]
         if version_id is not None:

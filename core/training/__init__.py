@@ -24,8 +24,9 @@ core.training.observer
 core.training.runs
     list_runs(project) -> list[RunInfo]; load_run(project, run_id) -> RunInfo
     read_metrics(run_or_folder) -> list[MetricRecord]; read_advice(run_or_folder)
-    delete_run(project, run_id)
-    RunInfo: run_id, name, status (running/finished/stopped/failed/interrupted), reason,
+    RunState (running/finished/stopped/failed/interrupted); RunNotFound; RunBusy
+    (deleting a run: core.runs.store.delete_run)
+    RunInfo: run_id, name, status (a RunState), reason,
     method, base_model(_path), dataset_version_*, folder, final_model_dir, best_val_loss,
     best_step, peak_memory_bytes, memory_kind, duration_s, resumable, config()
 core.training.preflight

@@ -17,7 +17,7 @@ import signal
 import sys
 from pathlib import Path
 
-from core.training.observer import TrainingObserver
+from core.training.observer import FAILED, TrainingObserver
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 GIB = 1024**3
@@ -324,7 +324,7 @@ def run_train_command(args: argparse.Namespace) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-    return EXIT_FAILED if result.status == "failed" else EXIT_OK
+    return EXIT_FAILED if result.status == FAILED else EXIT_OK
 
 
 def _install_ctrl_c(session):

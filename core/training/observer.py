@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.training.runs import RunState
+
 if TYPE_CHECKING:
     from core.training.records import Advice, MetricRecord
 
@@ -23,10 +25,10 @@ TRAINING = "training"
 PAUSED = "paused"
 STOPPING = "stopping"
 SAVING = "saving"
-# Final states (also the run's status in the database).
-FINISHED = "finished"
-STOPPED = "stopped"
-FAILED = "failed"
+# Final states: the run's status as the database and run.json record it.
+FINISHED = RunState.FINISHED
+STOPPED = RunState.STOPPED
+FAILED = RunState.FAILED
 FINAL_STATES = (FINISHED, STOPPED, FAILED)
 
 
@@ -51,7 +53,7 @@ class RunResult:
 
     run_id: str
     folder: Path
-    status: str  # finished, stopped, failed
+    status: RunState  # finished, stopped or failed
     reason: str = ""
     final_model_dir: Path | None = None
     best_checkpoint: Path | None = None

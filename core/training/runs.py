@@ -9,7 +9,9 @@ A run is a folder runs/<run_id>/:
     checkpoints/checkpoint-<step>/   resumable (model/adapter, optimizer, scheduler, RNG)
     final/             the final adapter (LoRA methods) or full model, with the tokenizer
 and a row in training_runs. A run whose row says running but whose folder lock is free
-was killed (crash, kill -9, power cut): it is reported as "interrupted" and can resume.
+was killed (crash, kill -9, power cut): it is reported as interrupted and can resume.
+This module is the one run layer: RunState, RunInfo, RunNotFound and RunBusy live here;
+core.runs builds the Runs page's summaries and user actions (rename, delete) on it.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ import datetime as _dt
 import json
 import os
 import re
-import shutil
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 from core.methods import ADAPTER_METHODS
@@ -41,13 +43,33 @@ CHECKPOINTS_DIR = "checkpoints"
 FINAL_DIR = "final"
 LOCK_FILE = ".lock"
 COMPLETE_MARKER = ".complete"
-INTERRUPTED = "interrupted"
+INTERRUPTED_REASON = (
+    "The process training it ended without saying (crash, kill or power cut); resume it "
+    "from its last checkpoint on the Train page."
+)
 
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
+class RunState(str, Enum):
+    """A run's status, as training_runs.status and run.json hold it (the values are stored)."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"  # never stored: a running row whose process is gone
+
+    def __str__(self) -> str:  # f-strings and messages show the stored word on every Python
+        return self.value
+
+    # Equal to its stored word, so it must hash like it too (Enum hashes the member's name):
+    # a dict keyed by "running" finds RunState.RUNNING.
+    __hash__ = str.__hash__
+
+
 class RunNotFound(LookupError):
-    pass
+    """No run with that id (or name) in the project."""
 
 
 class RunBusy(RuntimeError):
@@ -60,7 +82,7 @@ class RunInfo:
 
     run_id: str
     name: str
-    status: str  # running, finished, stopped, failed, interrupted
+    status: RunState
     reason: str
     base_model: str
     base_model_path: str
@@ -104,7 +126,7 @@ class RunInfo:
 
     @property
     def resumable(self) -> bool:
-        return self.status in (INTERRUPTED, "stopped", "failed") and (
+        return self.status in (RunState.INTERRUPTED, RunState.STOPPED, RunState.FAILED) and (
             latest_checkpoint(self.folder) is not None
         )
 
@@ -333,23 +355,27 @@ def forget_after_step(project: Project, key: int, step: int) -> None:
 # --- reading --------------------------------------------------------------------------
 
 
+def live_state(status: str, folder: Path) -> RunState:
+    """The stored status, except that a running row nobody trains any more is interrupted."""
+    try:
+        state = RunState(status)
+    except ValueError:  # a hand-edited database: show the run, as one that did not finish
+        return RunState.FAILED
+    if state is RunState.RUNNING and not is_run_active(folder):
+        return RunState.INTERRUPTED
+    return state
+
+
 def _info(project: Project, row) -> RunInfo:
     folder = project.runs_dir / row["folder"]
-    status = row["status"]
-    if status == "running" and not is_run_active(folder):
-        status = INTERRUPTED
+    status = live_state(row["status"], folder)
     final_dir = folder / row["final_model_dir"] if row["final_model_dir"] else None
     return RunInfo(
         run_id=row["run_id"],
         name=row["name"],
         status=status,
         reason=row["status_reason"]
-        or (
-            "The process training it ended without saying (crash, kill or power cut); "
-            "resume it from its last checkpoint."
-            if status == INTERRUPTED
-            else ""
-        ),
+        or (INTERRUPTED_REASON if status is RunState.INTERRUPTED else ""),
         base_model=row["base_model"],
         base_model_path=row["base_model_path"],
         method=row["method"],
@@ -410,16 +436,6 @@ def read_run_json(run: RunInfo | str | Path) -> dict:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-
-
-def delete_run(project: Project, run_id: str) -> None:
-    """Remove a run's row and folder; refused while it trains."""
-    info = load_run(project, run_id)
-    if is_run_active(info.folder):
-        raise RunBusy(f"{run_id} is training; stop it before deleting it.")
-    with project.transaction() as conn:
-        conn.execute("DELETE FROM training_runs WHERE run_id = ?", (run_id,))
-    shutil.rmtree(info.folder, ignore_errors=True)
 
 
 def now() -> str:

@@ -37,13 +37,13 @@ from core.runs.iterate import (
 from core.runs.spend import spend_summary
 from core.runs.store import (
     DeleteResult,
-    RunBusy,
     delete_run,
     leftover_folders,
     remove_leftover_folders,
 )
-from core.runs.summaries import RunNotFound, RunSummary, load_summaries
+from core.runs.summaries import RunSummary, load_summaries
 from core.training.records import METRICS_FILE
+from core.training.runs import RunBusy, RunNotFound, RunState
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.runs.iterate_view import IterateView
@@ -232,7 +232,7 @@ class RunsPage(QWidget):
         self._iterate_stale = True
         self._compare_stale = True
         self._on_tab(self.tabs.currentIndex())
-        running = any(s.status == "running" for s in self.summaries)
+        running = any(s.status == RunState.RUNNING for s in self.summaries)
         if running and not self.live_timer.isActive():
             self.live_timer.start()
         elif not running:
@@ -339,8 +339,8 @@ class RunsPage(QWidget):
             self,
             f"Delete {len(runs)} run(s)?",
             f"{names}{more}\n\nTheir checkpoints, final models, logs and metrics are removed "
-            "from disk. Their evaluation results stay on the Evaluate page. This cannot be "
-            "undone.",
+            "from disk, with their evaluation results and export records (the eval sets stay). "
+            "This cannot be undone.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel,
         )

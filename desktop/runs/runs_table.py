@@ -28,6 +28,7 @@ from core.runs.formatting import (
     when_text,
 )
 from core.runs.summaries import RunSummary
+from core.training.runs import RunState
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -55,11 +56,11 @@ COLUMNS = (
 KEYS = [key for key, _, _ in COLUMNS]
 EDITABLE = ("name", "note")
 STATUS_COLORS = {
-    "running": "#3b6fd8",
-    "finished": "#3f8f3f",
-    "stopped": "#b07800",
-    "failed": "#d23f31",
-    "interrupted": "#b07800",
+    RunState.RUNNING: "#3b6fd8",
+    RunState.FINISHED: "#3f8f3f",
+    RunState.STOPPED: "#b07800",
+    RunState.FAILED: "#d23f31",
+    RunState.INTERRUPTED: "#b07800",
 }
 
 
@@ -192,12 +193,12 @@ class RunsTableModel(QAbstractTableModel):
         if key == "started":
             return when_text(run.started_at)
         if key == "status":
-            if run.status == "running" and run.max_steps:
+            if run.status == RunState.RUNNING and run.max_steps:
                 return f"running {run.steps_done}/{run.max_steps}"
             first = run.reason.split(". ")[0].rstrip(".") if run.reason else ""
-            if run.status == "failed" and first:
+            if run.status == RunState.FAILED and first:
                 return f"failed: {first[:60]}"
-            return run.status
+            return run.status.value
         if key == "base_model":
             return run.base_model
         if key == "method":

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.runs.summaries import STATUSES, RunSummary
+from core.runs.summaries import RunSummary
+from core.training.runs import RunState
 from desktop.runs.runs_table import RUN_ID_ROLE, RunsFilterModel, RunsTableModel, column
 
 WIDE_COLUMNS = {
@@ -55,8 +56,8 @@ class RunsTableView(QWidget):
         self.filter_edit.textChanged.connect(self.proxy.set_text)
         self.status_combo = QComboBox()
         self.status_combo.addItem("All statuses", "")
-        for status in STATUSES:
-            self.status_combo.addItem(status.capitalize(), status)
+        for status in RunState:
+            self.status_combo.addItem(status.value.capitalize(), status.value)
         self.status_combo.setToolTip("Show only runs with this status")
         self.status_combo.currentIndexChanged.connect(
             lambda: self.proxy.set_status(self.status_combo.currentData())
