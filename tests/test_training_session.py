@@ -232,8 +232,12 @@ def test_out_of_memory_at_the_cuda_boundary_fails_the_run_with_suggestions(
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(LlamaModel, "forward", forward_that_runs_out)
+    # Checkpointing off (it is on by default), so that it is among the suggestions.
     config = small_config(
-        tiny_model_dir, write_dataset(tmp_path / "t.jsonl"), checkpoint_every_steps=1
+        tiny_model_dir,
+        write_dataset(tmp_path / "t.jsonl"),
+        checkpoint_every_steps=1,
+        gradient_checkpointing=False,
     )
     result = run_training(project, config)
     assert result.status == "failed"
