@@ -114,6 +114,26 @@ def test_prices_and_new_gpus_are_saved(page, studio_home):
     assert user_catalog_path().is_file()
 
 
+def test_the_add_gpu_dialog_stays_open_with_the_reason_until_the_card_is_taken(page, studio_home):
+    from desktop.estimate.gpu_dialog import AddGpuDialog
+
+    dialog = AddGpuDialog(page.add_gpu, page)
+    dialog.open()
+    dialog.name.setText("Lab card")
+    dialog.memory.setValue(48)
+    dialog.tflops.setValue(150)
+    calls = []
+    dialog._add_gpu = lambda *card: calls.append(card) or "that name is taken"  # a refusal
+    dialog.accept()
+    assert dialog.isVisible() and dialog.error.text() == "that name is taken"
+    dialog._add_gpu = page.add_gpu
+    dialog.name.setText("Second lab card")
+    dialog.accept()
+    assert not dialog.isVisible()
+    assert calls == [("Lab card", 48, 150, 0)]
+    assert page.gpu_combo.currentData() == "Second lab card"
+
+
 def test_a_local_model_folder_can_be_estimated(page, tiny_model_dir, tmp_path):
     assert page.use_model_path(tiny_model_dir) is None
     assert page.recommendation.chosen.model.hidden_size == 64

@@ -18,8 +18,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -28,7 +26,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -75,6 +72,7 @@ from core.models.bundled import BUNDLED_MODEL_NAME
 from core.models.registry import list_base_models
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
+from desktop.estimate.gpu_dialog import AddGpuDialog
 from desktop.estimate.memory_bar import BarSegment, MemoryBar
 from desktop.models.picker import model_picker_button
 from desktop.settings import app_settings
@@ -879,43 +877,7 @@ class EstimatePage(QScrollArea):
         return None
 
     def _add_gpu_dialog(self) -> None:
-        dialog = QDialog(self)
-        dialog.setWindowTitle("Add a GPU")
-        form = QFormLayout(dialog)
-        name = QLineEdit()
-        memory = QDoubleSpinBox()
-        memory.setRange(1, 2048)
-        memory.setValue(24)
-        memory.setSuffix(" GiB")
-        tflops = QDoubleSpinBox()
-        tflops.setRange(1, 100000)
-        tflops.setValue(100)
-        tflops.setSuffix(" TFLOP/s")
-        price = QDoubleSpinBox()
-        price.setRange(0, 1000)
-        price.setPrefix("$ ")
-        form.addRow("Name", name)
-        form.addRow("Memory", memory)
-        form.addRow("Dense bf16", tflops)
-        form.addRow("Price per hour", price)
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        error = QLabel()
-        error.setStyleSheet("color: #c0392b;")
-        form.addRow(error)
-        form.addRow(buttons)
-
-        def accept() -> None:
-            problem = self.add_gpu(name.text(), memory.value(), tflops.value(), price.value())
-            if problem:
-                error.setText(problem)
-            else:
-                dialog.accept()
-
-        buttons.accepted.connect(accept)
-        buttons.rejected.connect(dialog.reject)
-        dialog.open()
+        AddGpuDialog(self.add_gpu, self).open()
 
     # Navigation and project ------------------------------------------------------------
     def receive(self, handoff) -> None:
