@@ -60,6 +60,8 @@ core.dataset.stats
     dataset_token_stats(version_or_dataset, tokenizer=None) -> {examples, avg_tokens,
         max_tokens, p95_tokens, tokens_per_epoch, estimated, tokenizer}
     dataset_statistics(dataset, tokenizer=None, max_seq_length=None, ...) -> dict
+core.dataset.example_filter
+    ExampleFilter(text, tag, severity, reviewed); FilterRun: filtering in time slices
 core.dataset.search
     matching_rows(dataset, phrase, roles=None, start=0, stop=None) -> [index]
     prefilter_key(phrase); structure_tokens(key); line_may_match(raw_lower, key, tokens)

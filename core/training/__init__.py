@@ -34,6 +34,12 @@ core.training.preflight
     .peak_memory_bytes, .step_time_s, .estimate, .suggestions[Suggestion(label, changes)])
 core.training.records
     MetricRecord, Advice, read_metrics_file(path), read_advice_file(path)
+core.training.replay
+    read_run_for_replay(project, run_id) -> ReplayedRun (a past run's metrics and advice)
+core.training.advice_actions
+    action_for(advice, config) -> AdviceAction (stop the run and/or settings for the next)
+core.training.curves
+    SeriesBuffer, SmoothedSeries, smooth(values, weight): live-curve buffers for the charts
 core.training.cli
     `finetune-studio train CONFIG.yaml [--project DIR] [--resume RUN] [--demo] [--set k=v]`
 """
