@@ -39,8 +39,9 @@ TARGETS = {
 
 # (architecture, method, changes to the run). Every architecture appears; full, LoRA,
 # QLoRA and 8-bit LoRA; GQA (Llama 3, Mistral, Qwen2, Gemma), MQA (Gemma 1, StarCoder),
-# MoE (Mixtral, Qwen-MoE); the trainer's default is no checkpointing, so checkpointing on,
-# packing off, accumulation and a deeper model ("layers") are variations.
+# MoE (Mixtral, Qwen-MoE); the base case keeps every activation (checkpointing off, where
+# the estimator has the most to get right), so checkpointing on, packing off, accumulation
+# and a deeper model ("layers") are variations.
 CASES = [
     ("llama-3.2-1b", "lora", {}),
     ("llama-3.2-1b", "qlora", {}),
@@ -99,6 +100,7 @@ def train_config(config: dict, method: str, changes: dict) -> TrainConfig:
         "micro_batch_size": 2,
         "gradient_accumulation": 1,
         "max_seq_length": 512,
+        "gradient_checkpointing": False,
         "optimizer": "adamw_torch",
         "lora_target_modules": TARGETS.get(config["model_type"], list(PROJECTION_MODULES)),
     }
