@@ -158,7 +158,10 @@ class LowerTheLimitAtFirstCheckpoint(CollectingObserver):
 
 def test_guard_stops_a_training_run_with_a_checkpoint_and_advice(project, tiny_model_dir, tmp_path):
     observer = LowerTheLimitAtFirstCheckpoint()
-    config = tiny_config(tiny_model_dir, write_dataset(tmp_path / "train.jsonl"))
+    # Checkpointing off (it is on by default), so that it is among the suggestions.
+    config = tiny_config(
+        tiny_model_dir, write_dataset(tmp_path / "train.jsonl"), gradient_checkpointing=False
+    )
     session = TrainingSession(project, config, observer)
     observer.session = session
     result = session.run()
