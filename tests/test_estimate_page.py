@@ -32,11 +32,11 @@ def test_opens_with_the_seed_defaults_and_a_pick(page):
     rec = page.recommendation
     assert rec is not None and rec.chosen.model.name == "Llama-3.1-8B"
     assert rec.chosen.gpu.name == "RTX 4090"
-    assert page.pick_title.text().startswith("QLoRA (4-bit): fits")
-    assert "usual starting point" in page.pick_reason.text()
-    assert page.methods_table.rowCount() == 3
-    assert page.methods_table.item(2, 0).text().endswith("★")
-    assert page.bar.total_gib == pytest.approx(rec.chosen.peak_gib, rel=0.01)
+    assert page.results.pick_title.text().startswith("QLoRA (4-bit): fits")
+    assert "usual starting point" in page.results.pick_reason.text()
+    assert page.results.methods_table.rowCount() == 3
+    assert page.results.methods_table.item(2, 0).text().endswith("★")
+    assert page.results.bar.total_gib == pytest.approx(rec.chosen.peak_gib, rel=0.01)
     assert "No GPU was detected" in page.gpu_label.text()
     assert page.batch_spin.toolTip().startswith("Sequences per GPU")
     assert page.last_recompute_ms < 500  # gross limit; typically about a millisecond
@@ -58,22 +58,29 @@ def test_every_change_recomputes_live(page):
 
 
 def test_clicking_a_method_shows_its_memory(page, qtbot):
-    rect = page.methods_table.visualItemRect(page.methods_table.item(0, 0))
-    qtbot.mouseClick(page.methods_table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    rect = page.results.methods_table.visualItemRect(page.results.methods_table.item(0, 0))
+    qtbot.mouseClick(
+        page.results.methods_table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center()
+    )
     assert page.show_combo.currentData() == "full"
     assert page.recommendation.method == "full" and not page.recommendation.fits
-    assert page.fixes_label.isVisible() and "What would fit" in page.fixes_label.text()
-    assert page.pick_title.text().startswith("Full fine-tuning: does not fit")
+    assert (
+        page.results.fixes_label.isVisible() and "What would fit" in page.results.fixes_label.text()
+    )
+    assert page.results.pick_title.text().startswith("Full fine-tuning: does not fit")
 
 
 def test_impossible_settings_show_an_error_not_a_crash(page):
     page.targets_combo.setCurrentText("attn")
     assert page.recommendation is None
-    assert page.error_label.isVisible() and "Unknown LoRA target 'attn'" in page.error_label.text()
-    assert page.pick_title.text() == "Cannot estimate with these settings"
-    assert page.methods_table.rowCount() == 0 and not page.bar.isVisible()
+    assert (
+        page.results.error_label.isVisible()
+        and "Unknown LoRA target 'attn'" in page.results.error_label.text()
+    )
+    assert page.results.pick_title.text() == "Cannot estimate with these settings"
+    assert page.results.methods_table.rowCount() == 0 and not page.results.bar.isVisible()
     page.targets_combo.setCurrentText("q_proj,v_proj")
-    assert page.recommendation is not None and not page.error_label.isVisible()
+    assert page.recommendation is not None and not page.results.error_label.isVisible()
 
 
 def test_decide_answers_arrive_through_navigation(qtbot, project):
@@ -139,7 +146,7 @@ def test_a_local_model_folder_can_be_estimated(page, tiny_model_dir, tmp_path):
     assert page.recommendation.chosen.model.hidden_size == 64
     assert "parameters" in page.model_label.text()
     assert "no config.json" in page.use_model_path(tmp_path)
-    assert page.error_label.isVisible()
+    assert page.results.error_label.isVisible()
 
 
 def test_uses_the_current_dataset_tokens(page, qtbot, project):
@@ -180,7 +187,7 @@ def test_train_with_these_settings_hands_the_shown_run_to_the_train_page(page, q
     chosen = page.recommendation.chosen.settings
     assert chosen.method == "lora" and chosen.micro_batch_size == 2
     with qtbot.waitSignal(page.context.navigate_requested) as signal:
-        page.train_button.click()
+        page.results.train_button.click()
     target, payload = signal.args
     assert target == "training" and payload["source"] == "estimate"
     fields = {key: value for key, value in payload.items() if key != "source"}

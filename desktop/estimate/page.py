@@ -13,26 +13,20 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QKeySequence, QShortcut
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QProgressBar,
     QPushButton,
     QScrollArea,
     QSpinBox,
-    QTableWidget,
-    QTableWidgetItem,
-    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -57,7 +51,6 @@ from core.estimate.dataset_tokens import (
     DatasetTokens,
     project_dataset_tokens,
 )
-from core.estimate.memory import COMPONENT_TITLES
 from core.estimate.recommend import TASK_KINDS
 from core.estimate.settings import (
     PRECISIONS,
@@ -73,7 +66,7 @@ from core.models.registry import list_base_models
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.estimate.gpu_dialog import AddGpuDialog
-from desktop.estimate.memory_bar import BarSegment, MemoryBar
+from desktop.estimate.results_view import EstimateResults
 from desktop.models.picker import model_picker_button
 from desktop.settings import app_settings
 
@@ -115,12 +108,6 @@ class EstimatePage(QScrollArea):
         self._updating = True
         self.recommendation: Recommendation | None = None
         self.last_recompute_ms = 0.0
-        self._title_fits: bool | None = None
-        self._assumptions_html = ""
-        self._fit_colors = {True: QColor("#2e8b57"), False: QColor("#c0392b")}
-        self._plain_font = QFont(self.font())
-        self._bold_font = QFont(self.font())
-        self._bold_font.setBold(True)
         self.setWidgetResizable(True)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
 
@@ -153,7 +140,11 @@ class EstimatePage(QScrollArea):
         left.setLayout(settings_column)
         left.setFixedWidth(370)
         columns.addWidget(left, 0, Qt.AlignmentFlag.AlignTop)
-        columns.addLayout(self._results_column(), 1)
+        self.results = EstimateResults()
+        self.results.copy_requested.connect(self.copy_summary)
+        self.results.train_requested.connect(self.train_with_these_settings)
+        self.results.method_clicked.connect(self._show_method)
+        columns.addWidget(self.results, 1)
         outer.addLayout(columns)
         self.setWidget(body)
 
@@ -349,85 +340,6 @@ class EstimatePage(QScrollArea):
         form.addRow(self.keep_broad_check)
         return box
 
-    def _results_column(self) -> QVBoxLayout:
-        column = QVBoxLayout()
-        column.setSpacing(10)
-        self.pick_title = QLabel()
-        self.pick_title.setWordWrap(True)
-        self.pick_title.setStyleSheet("font-size: 18px; font-weight: 600;")
-        self.pick_reason = QLabel()
-        self.pick_reason.setWordWrap(True)
-        self.pick_reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #c0392b; font-weight: 600;")
-        self.error_label.hide()
-        title_row = QHBoxLayout()
-        title_row.addWidget(self.pick_title, 1)
-        copy_button = QPushButton("Copy")
-        copy_button.setToolTip(
-            "Copy the pick, the table and the assumptions as text (Ctrl+Shift+C)"
-        )
-        copy_button.clicked.connect(self.copy_summary)
-        self.train_button = QPushButton("Train with these settings")
-        self.train_button.setToolTip(
-            "Open the Train page with the shown method, batch, sequence length, "
-            "checkpointing, optimizer and LoRA settings"
-        )
-        self.train_button.clicked.connect(self.train_with_these_settings)
-        title_row.addWidget(self.train_button, 0, Qt.AlignmentFlag.AlignTop)
-        title_row.addWidget(copy_button, 0, Qt.AlignmentFlag.AlignTop)
-        column.addLayout(title_row)
-        column.addWidget(self.pick_reason)
-        column.addWidget(self.error_label)
-
-        self.bar = MemoryBar()
-        column.addWidget(self.bar)
-
-        self.methods_table = QTableWidget(0, 6)
-        self.methods_table.setHorizontalHeaderLabels(
-            ["Method", "Fits", "Peak GiB", "Spare GiB", "Time", "Cost"]
-        )
-        self.methods_table.verticalHeader().hide()
-        self.methods_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.methods_table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.methods_table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        header = self.methods_table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col in range(1, 6):
-            header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
-        self.methods_table.setToolTip("Click a method to show its memory in the bar above")
-        self.methods_table.cellClicked.connect(self._table_clicked)
-        column.addWidget(self.methods_table)
-
-        self.fixes_label = QLabel()
-        self.fixes_label.setWordWrap(True)
-        self.fixes_label.setTextFormat(Qt.TextFormat.RichText)
-        self.fixes_label.hide()
-        column.addWidget(self.fixes_label)
-        self.warnings_label = QLabel()
-        self.warnings_label.setWordWrap(True)
-        self.warnings_label.setStyleSheet("color: #b9770e;")
-        self.warnings_label.hide()
-        column.addWidget(self.warnings_label)
-
-        details = self.details_box = QGroupBox("How this was estimated")
-        details_layout = QVBoxLayout(details)
-        # A text browser lays its text out inside its own viewport; a word-wrapped label
-        # here would make the whole page re-measure itself on every change.
-        self.assumptions_view = QTextBrowser()
-        self.assumptions_view.setOpenLinks(False)
-        self.assumptions_view.setFrameShape(QFrame.Shape.NoFrame)
-        self.assumptions_view.setMinimumHeight(230)
-        self.assumptions_view.viewport().setAutoFillBackground(False)
-        small = QFont(self.font())
-        small.setPointSizeF(max(7.0, small.pointSizeF() - 1))
-        self.assumptions_view.setFont(small)
-        details_layout.addWidget(self.assumptions_view)
-        column.addWidget(details)
-        column.addStretch(1)
-        return column
-
     # Choices -------------------------------------------------------------------
     def _fill_models(self) -> None:
         current = self.model_combo.currentData()
@@ -600,7 +512,7 @@ class EstimatePage(QScrollArea):
             self.last_recompute_ms = (time.perf_counter() - started) * 1000
             return
         self.recommendation = rec
-        self._show(rec)
+        self.results.show_recommendation(rec)
         self.last_recompute_ms = (time.perf_counter() - started) * 1000
 
     def _gpu_text(self, gpu: GpuSpec) -> str:
@@ -611,135 +523,12 @@ class EstimatePage(QScrollArea):
 
     def _show_error(self, message: str) -> None:
         self.recommendation = None
-        self.pick_title.setText("Cannot estimate with these settings")
-        self._set_title_color(False)
-        self.pick_reason.setText("Change the setting named below; the estimate comes back at once.")
-        self.error_label.setText(message[0].upper() + message[1:] if message else message)
-        self.error_label.show()
-        self.bar.hide()
-        self.methods_table.setRowCount(0)
-        self.methods_table.hide()
-        self.fixes_label.hide()
-        self.warnings_label.hide()
-        self.assumptions_view.clear()
-        self._assumptions_html = ""
-        self.details_box.hide()
+        self.results.show_error(message)
 
-    @staticmethod
-    def _set_text(label: QLabel, text: str) -> None:
-        if label.text() != text:  # an unchanged rich-text label still re-lays itself out
-            label.setText(text)
-
-    def _set_title_color(self, fits: bool) -> None:
-        if self._title_fits is not fits:  # style sheets are slow to re-apply
-            color = "#2e8b57" if fits else "#c0392b"
-            self.pick_title.setStyleSheet(f"font-size: 18px; font-weight: 600; color: {color};")
-            self._title_fits = fits
-
-    def _show(self, rec: Recommendation) -> None:
-        self.error_label.hide()
-        self.bar.show()
-        self.methods_table.show()
-        self.details_box.show()
-        chosen = rec.chosen
-        verdict = chosen.fit_summary()
-        self._set_text(self.pick_title, f"{METHOD_TITLES[rec.method]}: {verdict}")
-        self._set_title_color(chosen.fits)
-        self._set_text(self.pick_reason, rec.reason)
-        segments = [
-            BarSegment(c.key, COMPONENT_TITLES[c.key], c.gib, c.detail)
-            for c in chosen.memory.components
-        ]
-        self.bar.set_breakdown(
-            segments,
-            chosen.memory.capacity_gib,
-            f"{METHOD_TITLES[rec.method]}: {chosen.peak_gib:.1f} GiB per GPU at the "
-            f"{chosen.memory.phase}",
-        )
-        self._fill_table(rec)
-        fitting = rec.fitting_fixes()
-        if rec.fixes:
-            items = fitting or sorted(rec.fixes, key=lambda fix: fix.peak_gib)[:3]
-            heading = "What would fit:" if fitting else "Nothing tried fits. Closest:"
-            bullets = "".join(
-                f"<li>{fix.change}: {fix.peak_gib:.1f} GiB"
-                + (
-                    f", {fix.estimate.hours:.1f} h, ${fix.estimate.cost_usd:,.2f}"
-                    if fix.fits
-                    else ""
-                )
-                + "</li>"
-                for fix in items[:6]
-            )
-            self._set_text(
-                self.fixes_label, f"<b>{heading}</b><ul style='margin-top:2px'>{bullets}</ul>"
-            )
-            self.fixes_label.show()
-        else:
-            self.fixes_label.hide()
-        if chosen.warnings:
-            self.warnings_label.setText("  ".join(f"⚠ {text}" for text in chosen.warnings))
-            self.warnings_label.show()
-        else:
-            self.warnings_label.hide()
-        items = "".join(f"<li>{text}</li>" for text in chosen.assumptions)
-        html = f"<ul style='margin-left:-20px'>{items}</ul>"
-        if html != self._assumptions_html:
-            self.assumptions_view.setHtml(html)
-            self._assumptions_html = html
-
-    def _fill_table(self, rec: Recommendation) -> None:
-        table = self.methods_table
-        if table.rowCount() != len(rec.estimates):
-            # Items are made once and then updated: re-creating them costs more than the estimate.
-            table.setRowCount(len(rec.estimates))
-            for row in range(table.rowCount()):
-                for col in range(table.columnCount()):
-                    item = QTableWidgetItem()
-                    if col:
-                        item.setTextAlignment(
-                            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-                        )
-                    table.setItem(row, col, item)
-            table.setFixedHeight(
-                table.horizontalHeader().height()
-                + sum(table.rowHeight(r) for r in range(table.rowCount()))
-                + 4
-            )
-        for row, (method, result) in enumerate(rec.estimates.items()):
-            fits = "yes" if result.fits else "no"
-            if result.memory.pages_to_cpu:
-                fits = "paged"
-            hours = result.hours
-            cells = [
-                METHOD_TITLES[method] + ("  ★" if method == rec.method else ""),
-                fits,
-                f"{result.peak_gib:.1f}",
-                f"{result.headroom_gib:+.1f}",
-                f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h",
-                f"${result.cost_usd:,.2f}",
-            ]
-            summary = result.fit_summary()
-            for col, text in enumerate(cells):
-                item = table.item(row, col)
-                if item.text() != text:
-                    item.setText(text)
-                if item.data(Qt.ItemDataRole.UserRole) != method:
-                    item.setData(Qt.ItemDataRole.UserRole, method)
-                if col == 1:
-                    item.setForeground(self._fit_colors[result.fits])
-                chosen = method == rec.method
-                if item.font().bold() != chosen:
-                    item.setFont(self._bold_font if chosen else self._plain_font)
-                if item.toolTip() != summary:
-                    item.setToolTip(summary)
-
-    def _table_clicked(self, row: int, _column: int) -> None:
-        item = self.methods_table.item(row, 0)
-        if item is not None:
-            index = self.show_combo.findData(item.data(Qt.ItemDataRole.UserRole))
-            if index >= 0:
-                self.show_combo.setCurrentIndex(index)
+    def _show_method(self, method: str) -> None:
+        index = self.show_combo.findData(method)
+        if index >= 0:
+            self.show_combo.setCurrentIndex(index)
 
     # Data --------------------------------------------------------------------------
     def _data_edited(self) -> None:
@@ -942,7 +731,7 @@ class EstimatePage(QScrollArea):
     def summary_text(self) -> str:
         """The pick and the table as plain text (copied with Ctrl+Shift+C)."""
         if self.recommendation is None:
-            return self.error_label.text()
+            return self.results.error_label.text()
         from core.estimate.report import recommendation_text
 
         return recommendation_text(self.recommendation)
