@@ -10,10 +10,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from core.hardware import detect_hardware
 from core.project import Project
 from core.project.demo import ensure_demo_project
+from core.project.opening import CannotOpenProject, open_project_folder
 from core.project.recent import remember_project
 from desktop.context import AppContext
 from desktop.main_window import MainWindow
-from desktop.project_opening import CannotOpenProject, open_project_folder
 from desktop.settings import app_settings
 from desktop.theme import apply_theme
 from desktop.wheel_guard import install_wheel_guard

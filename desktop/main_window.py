@@ -23,11 +23,11 @@ from core import __version__
 from core.app_dirs import default_projects_dir
 from core.features import Feature
 from core.project import create_project
+from core.project.opening import CannotOpenProject
+from core.project.opening import open_project_folder as open_existing_project
 from core.project.recent import recent_projects, remember_project
 from desktop.context import AppContext
 from desktop.pages import Page, available_pages, create_page
-from desktop.project_opening import CannotOpenProject
-from desktop.project_opening import open_project_folder as open_existing_project
 from desktop.settings import app_settings
 
 

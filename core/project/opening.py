@@ -1,4 +1,4 @@
-"""Opening a project folder from the GUI (start-up, File > Open, Open Recent): why one cannot
+"""Opening a project folder as the GUI does (start-up, File > Open, Open Recent): why one cannot
 be opened, in words that say what to do, and never a change to a project that is damaged."""
 
 from __future__ import annotations
