@@ -18,7 +18,9 @@ import platform
 import shutil
 import threading
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core import __version__
 from core.atomic_file import write_text_atomic
@@ -46,12 +48,29 @@ from core.training.observer import (
 from core.training.recorder import RunRecorder
 from core.training.records import ERROR, Advice
 
+if TYPE_CHECKING:
+    from core.models.registry import BaseModel
+    from core.training.device import DevicePlan
+    from core.training.prepare import PreparedData
+
 SETUP_ERRORS = (TrainConfigError, TrainingDataError, ChatTemplateError)
 STUDIO_MODEL_FILE = "studio_model.json"
 
 
 class _Stopped(Exception):
     """The user (or the memory guard) stopped the run before training began."""
+
+
+@dataclass(frozen=True)
+class RunInputs:
+    """What one run trains on, resolved once before the run folder is opened."""
+
+    config: TrainConfig
+    base: BaseModel
+    data: PreparedData
+    plan: DevicePlan
+    checkpoint: Path | None = None  # the checkpoint a resumed run continues from
+    previous: runs.RunInfo | None = None  # the run being resumed
 
 
 class TrainingSession:
@@ -79,6 +98,12 @@ class TrainingSession:
         self._done = threading.Event()
         self.memory_guard = None  # a MemoryGuard while the run prepares, checks and trains
         self.memory_stop_reason = ""  # set (from the guard's thread) when memory ran out
+        self.thread: threading.Thread | None = None  # set by start_run
+        self._lock: runs.RunLock | None = None
+        self._previous_duration = 0.0  # seconds trained before this resume
+        self._train_runtime = 0.0
+        self._preflight = None  # the PreflightReport, when the run checked before training
+        self._suggestions: list[dict] = []  # settings that would fit, after running out of memory
 
     # --- control from any thread ----------------------------------------------------
     def stop(self, reason: str = "Stopped by the user.") -> None:
@@ -153,21 +178,26 @@ class TrainingSession:
                 if self.config is None:
                     self.config = previous.config()
             config = self.config
-            base = resolve_base_model(self.project, config)
-            data = read_data(self.project, config)
-            plan = resolve_device(config)
+            inputs = RunInputs(
+                config=config,
+                base=resolve_base_model(self.project, config),
+                data=read_data(self.project, config),
+                plan=resolve_device(config),
+                checkpoint=checkpoint,
+                previous=previous,
+            )
         except SETUP_ERRORS as error:
             return self._finish(FAILED, str(error), None, None)
         except runs.RunNotFound as error:
             return self._finish(FAILED, str(error), None, None)
 
-        self._start_memory_guard(config, plan)
+        self._start_memory_guard(config, inputs.plan)
         try:
-            self._open_run(config, base, data, plan, previous)
-            with cpu_threads(config, plan) as threads:
+            self._open_run(inputs)
+            with cpu_threads(config, inputs.plan) as threads:
                 if threads:
                     self._log(f"training on {threads} CPU threads")
-                return self._train(config, base, data, plan, checkpoint)
+                return self._train(inputs)
         finally:
             self._close_memory_guard()
 
@@ -193,11 +223,12 @@ class TrainingSession:
         self.memory_stop_reason = reason
         self.control.request_stop(f"Out of memory: {reason}.")
 
-    def _train(self, config, base, data, plan, checkpoint) -> RunResult:
+    def _train(self, inputs: RunInputs) -> RunResult:
+        config, plan, checkpoint = inputs.config, inputs.plan, inputs.checkpoint
         trainer = None
         logic = None
         try:
-            trainer, logic, max_steps = self._build(config, base, data, plan, checkpoint)
+            trainer, logic, max_steps = self._build(inputs)
             self._status(
                 "training",
                 f"{config.method} on {plan.description}: {max_steps} steps"
@@ -205,7 +236,7 @@ class TrainingSession:
             )
             output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
             self._train_runtime = float(output.metrics.get("train_runtime", 0.0))
-            return self._conclude(trainer, logic, config, plan)
+            return self._conclude(trainer, logic, config)
         except _Stopped:
             if self.memory_stop_reason:
                 return self._memory_stopped(config, trainer, logic)
@@ -233,7 +264,9 @@ class TrainingSession:
         return self._out_of_memory(oom_text, config, trainer, logic)
 
     # --- setting up -----------------------------------------------------------------
-    def _open_run(self, config, base, data, plan, previous) -> None:
+    def _open_run(self, inputs: RunInputs) -> None:
+        config, base, data, plan = inputs.config, inputs.base, inputs.data, inputs.plan
+        previous = inputs.previous
         project = self.project
         if self.world.distributed:
             from core.training.distributed import join_process_group
@@ -313,7 +346,7 @@ class TrainingSession:
         if self.control.stop_requested:
             raise _Stopped()
 
-    def _build(self, config, base, data, plan, checkpoint):
+    def _build(self, inputs: RunInputs):
         from trl import SFTTrainer
 
         from core.training.model_loading import (
@@ -338,6 +371,8 @@ class TrainingSession:
             trainer_tokenizer_kwarg,
         )
 
+        config, base, data, plan = inputs.config, inputs.base, inputs.data, inputs.plan
+        checkpoint = inputs.checkpoint
         recorder = self._recorder
         tokenizer = load_tokenizer(base.path)
         tokenize_data(data, tokenizer, config, base.name)
@@ -353,7 +388,7 @@ class TrainingSession:
         self._check_stop()
 
         if config.preflight and checkpoint is None and not self.world.distributed:
-            self._run_preflight(config, base, data, plan, tokenizer)
+            self._run_preflight(inputs, tokenizer)
         self._check_stop()
 
         self._status(LOADING, f"loading {base.name} for {config.method} on {plan.description}")
@@ -404,9 +439,7 @@ class TrainingSession:
             f"checkpoint every {schedule.save_every} steps"
         )
         if self.world.is_main:
-            self._write_run_json(
-                config, base, data, plan, schedule, max_steps, per_epoch, trainable, total
-            )
+            self._write_run_json(inputs, schedule, max_steps, per_epoch, trainable, total)
             runs.update_run_row(
                 self.project, self.run_id, max_steps=max_steps, device=plan.description
             )
@@ -435,7 +468,7 @@ class TrainingSession:
         self._check_stop()
         return trainer, logic, max_steps
 
-    def _run_preflight(self, config, base, data, plan, tokenizer) -> None:
+    def _run_preflight(self, inputs: RunInputs, tokenizer) -> None:
         from core.training.preflight import (
             PreflightCancelled,
             PreflightWatch,
@@ -443,6 +476,7 @@ class TrainingSession:
         )
         from core.training.schedule import total_steps
 
+        config, base, data, plan = inputs.config, inputs.base, inputs.data, inputs.plan
         self._status(PREFLIGHT, "pre-flight: 3 real steps on the longest batch")
         rows = len(data.train_tokens.examples)
         if config.packing:
@@ -491,14 +525,13 @@ class TrainingSession:
             )
             raise TrainConfigError("micro_batch_size", f"pre-flight: {report.message}")
 
-    def _write_run_json(
-        self, config, base, data, plan, schedule, max_steps, per_epoch, trainable, total
-    ):
+    def _write_run_json(self, inputs: RunInputs, schedule, max_steps, per_epoch, trainable, total):
         import peft
         import torch
         import transformers
         import trl
 
+        config, base, data, plan = inputs.config, inputs.base, inputs.data, inputs.plan
         info = {
             "run_id": self.run_id,
             "studio_version": __version__,
@@ -541,7 +574,7 @@ class TrainingSession:
         write_text_atomic(self.folder / runs.RUN_FILE, json.dumps(info, indent=2, sort_keys=True))
 
     # --- ending ---------------------------------------------------------------------
-    def _conclude(self, trainer, logic: StudioCallbackLogic, config, plan) -> RunResult:
+    def _conclude(self, trainer, logic: StudioCallbackLogic, config: TrainConfig) -> RunResult:
         if logic.diverged_reason:
             return self._finish(FAILED, logic.diverged_reason, trainer, logic)
         if self.memory_stop_reason:
@@ -715,11 +748,11 @@ class TrainingSession:
         )
         max_steps = logic.max_steps if logic is not None else 0
         elapsed = logic.clock.elapsed() if logic is not None and logic.clock else 0.0
-        duration = getattr(self, "_previous_duration", 0.0) + elapsed
+        duration = self._previous_duration + elapsed
         tokens_seen, rate = 0, None
         if logic is not None and logic.last_tokens is not None:
             tokens_seen = int(logic.last_tokens[0])
-            runtime = getattr(self, "_train_runtime", 0.0) or logic.last_tokens[1]
+            runtime = self._train_runtime or logic.last_tokens[1]
             rate = tokens_seen / runtime if runtime > 0 else None
         peak = recorder.peak_memory if recorder else None
         if trainer is not None and getattr(trainer.args, "device", None) is not None:
@@ -750,10 +783,10 @@ class TrainingSession:
             memory_kind=recorder.memory_kind if recorder else "",
             tokens_per_second=rate,
             tokens_seen=tokens_seen,
-            train_runtime_s=getattr(self, "_train_runtime", 0.0),
+            train_runtime_s=self._train_runtime,
             bookkeeping_s=logic.bookkeeping_s if logic is not None else 0.0,
             advice=list(recorder.advice) if recorder else [],
-            suggestions=list(getattr(self, "_suggestions", [])),
+            suggestions=list(self._suggestions),
         )
         if self.run_id and recorder is not None and self.world.is_main:
             runs.update_run_row(
@@ -787,9 +820,8 @@ class TrainingSession:
                 self.observer.on_finished(result)
             except Exception:
                 traceback.print_exc()
-        lock = getattr(self, "_lock", None)
-        if lock is not None:
-            lock.release()
+        if self._lock is not None:
+            self._lock.release()
         if trainer is not None:
             self._release(trainer)
         return result
