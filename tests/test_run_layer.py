@@ -141,3 +141,18 @@ def test_run_states_are_the_strings_the_database_and_run_json_hold(project):
     stored = project.connection().execute("SELECT status FROM training_runs").fetchone()[0]
     assert stored == "finished" and type(stored) is str
     assert f"{RunState.FINISHED}" == "finished" and RunState("stopped") is RunState.STOPPED
+
+
+def test_the_runs_page_and_the_training_record_see_one_run_dataclass(project):
+    from core.runs.summaries import load_summary
+
+    add_run(project, "one")
+    store.set_note(project, "one", "baseline")
+    record, summary = runs.load_run(project, "one"), load_summary(project, "one")
+    assert type(record) is type(summary) is runs.RunInfo
+    assert (summary.run_id, summary.status, summary.folder) == (
+        record.run_id,
+        record.status,
+        record.folder,
+    )
+    assert summary.note == "baseline" and record.note == ""  # the Runs page fills its own

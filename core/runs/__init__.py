@@ -2,7 +2,7 @@
 
 GUI-free; the Runs page (desktop/runs) and `finetune-studio runs` are thin layers on:
 
-core.runs.summaries   load_summaries(project, run_ids=None) -> list[RunSummary]
+core.runs.summaries   load_summaries(project, run_ids=None) -> list[RunInfo]
                       load_summary(project, run_id); resolve_run(project, id_or_name)
 core.runs.curves      loss_curves(metrics_path, x_axis="step"|"epoch"|"tokens") -> LossCurves
 core.runs.compare     compare_runs(project, ids_or_names) -> RunComparison

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from core.runs.config_text import ConfigDiff, diff_configs
 from core.runs.evals import EvalComparison, compare_run_evals
-from core.runs.summaries import RunSummary, resolve_run
+from core.runs.summaries import resolve_run
+from core.training.runs import RunInfo
 
 SHOWN_IDS = 20  # example ids listed per kind of change; the rest are counted
 
@@ -90,7 +91,7 @@ def diff_dataset_versions(
     )
 
 
-def dataset_diffs(project, runs: list[RunSummary]) -> list[DatasetDiff]:
+def dataset_diffs(project, runs: list[RunInfo]) -> list[DatasetDiff]:
     """The first run's data against each other run's (each distinct pair once)."""
     if len(runs) < 2:
         return []
@@ -116,7 +117,7 @@ def dataset_diffs(project, runs: list[RunSummary]) -> list[DatasetDiff]:
 
 @dataclass
 class RunComparison:
-    runs: list[RunSummary]
+    runs: list[RunInfo]
     config: ConfigDiff
     datasets: list[DatasetDiff] = field(default_factory=list)
     evals: EvalComparison | None = None
@@ -149,7 +150,7 @@ class RunComparison:
 
 
 def compare_summaries(
-    project, runs: list[RunSummary], with_datasets: bool = True, with_evals: bool = True
+    project, runs: list[RunInfo], with_datasets: bool = True, with_evals: bool = True
 ) -> RunComparison:
     if len(runs) < 2:
         raise ValueError("Choose two or more runs to compare.")

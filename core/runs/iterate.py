@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from core.runs.compare import diff_dataset_versions
 from core.runs.config_text import DATA_KEYS, diff_configs
 from core.runs.evals import SUMMARY_METRICS, EvalLink, baselines, format_metric
-from core.runs.summaries import RunSummary, load_summaries, load_summary
-from core.training.runs import RunState
+from core.runs.summaries import load_summaries, load_summary
+from core.training.runs import RunInfo, RunState
 
 NAME_SEPARATOR = " · "
 
@@ -43,11 +43,11 @@ class IterationStep:
     title: str  # "Baseline", "v1", "tickets v2", "Files"
     kind: str  # "baseline", "version" or "files"
     version: VersionInfo | None = None
-    runs: list[RunSummary] = field(default_factory=list)
-    chosen: RunSummary | None = None  # the run this step stands for (lowest validation loss)
+    runs: list[RunInfo] = field(default_factory=list)
+    chosen: RunInfo | None = None  # the run this step stands for (lowest validation loss)
     eval: EvalLink | None = None
     changes: list[str] = field(default_factory=list)  # against the previous step
-    train_like: RunSummary | None = None  # "Train next": the run whose settings to reuse
+    train_like: RunInfo | None = None  # "Train next": the run whose settings to reuse
 
     @property
     def can_draft(self) -> bool:
@@ -92,7 +92,7 @@ def _versions(project) -> list[VersionInfo]:
         return []
 
 
-def _best(runs: list[RunSummary]) -> RunSummary | None:
+def _best(runs: list[RunInfo]) -> RunInfo | None:
     """The run a step stands for: the finished one with the lowest validation loss, else
     the newest."""
     if not runs:
@@ -143,7 +143,7 @@ def _changes(
 
 
 def iteration_timeline(
-    project, summaries: list[RunSummary] | None = None, with_dataset_diffs: bool = True
+    project, summaries: list[RunInfo] | None = None, with_dataset_diffs: bool = True
 ) -> list[IterationStep]:
     """Baseline first, then each dataset version in the order it was saved (of the
     datasets that runs trained on), then runs trained on plain files, if any."""
@@ -155,7 +155,7 @@ def iteration_timeline(
     datasets = {v.dataset for v in versions if v.id in used} or {v.dataset for v in versions}
     shown = [v for v in versions if v.dataset in datasets]
     several = len(datasets) > 1
-    last_chosen: RunSummary | None = None
+    last_chosen: RunInfo | None = None
     for version in shown:
         runs = sorted(
             (s for s in summaries if s.dataset_version_id == version.id),

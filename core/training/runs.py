@@ -21,9 +21,10 @@ import datetime as _dt
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from core.methods import ADAPTER_METHODS
 from core.project.store import Project, utc_now
@@ -35,6 +36,11 @@ from core.training.records import (
     read_advice_file,
     read_metrics_file,
 )
+
+if TYPE_CHECKING:
+    from core.runs.estimates import RunEstimate
+    from core.runs.evals import EvalLink
+    from core.runs.pricing import HourlyPrice
 
 CONFIG_FILE = "config.yaml"
 RUN_FILE = "run.json"
@@ -78,7 +84,11 @@ class RunBusy(RuntimeError):
 
 @dataclass
 class RunInfo:
-    """One run as the Runs, Evaluate and Export pages see it."""
+    """One run, as every page and the CLI see it: its row in training_runs.
+
+    list_runs and load_run fill the row's fields; core.runs.summaries also fills what the
+    Runs page shows beside them (note, estimate, price, evaluations), defaults here.
+    """
 
     run_id: str
     name: str
@@ -107,6 +117,87 @@ class RunInfo:
     final_train_loss: float | None
     tokens_per_second: float | None
     final_model_dir: Path | None
+    config_yaml: str = ""
+    # Filled by core.runs.summaries for the Runs page and `runs list`:
+    dataset_label: str = ""  # "tickets v2", or the training file's name
+    settings: dict[str, str] = field(default_factory=dict)  # as the config file shows them
+    key_settings: str = ""
+    note: str = ""
+    estimate: RunEstimate | None = None
+    price: HourlyPrice | None = None
+    evals: list[EvalLink] = field(default_factory=list)
+
+    @property
+    def hours(self) -> float:
+        return max(0.0, float(self.duration_s or 0.0)) / 3600.0
+
+    @property
+    def cost(self) -> float | None:
+        return self._cost_of(self.hours)
+
+    @property
+    def estimated_cost(self) -> float | None:
+        return self._cost_of(self.estimate.hours if self.estimate else None)
+
+    def _cost_of(self, hours: float | None) -> float | None:
+        if hours is None or self.price is None or self.price.per_hour is None:
+            return None
+        return hours * self.price.per_hour
+
+    @property
+    def on_gpu(self) -> bool:
+        return self.memory_kind in ("cuda", "mps") or "GPU" in self.device
+
+    @property
+    def latest_eval(self) -> EvalLink | None:
+        return self.evals[-1] if self.evals else None
+
+    @property
+    def eval_text(self) -> str:
+        from core.runs.evals import summary_text
+
+        return summary_text(self.latest_eval)
+
+    @property
+    def status_text(self) -> str:
+        return f"{self.status}: {self.reason}" if self.reason else self.status.value
+
+    def as_dict(self) -> dict:
+        est = self.estimate
+        return {
+            "run_id": self.run_id,
+            "name": self.name,
+            "status": self.status.value,
+            "reason": self.reason,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "base_model": self.base_model,
+            "method": self.method,
+            "dataset_version_id": self.dataset_version_id,
+            "dataset": self.dataset_label,
+            "key_settings": self.key_settings,
+            "device": self.device,
+            "duration_s": self.duration_s,
+            "steps_done": self.steps_done,
+            "max_steps": self.max_steps,
+            "gpu_hours": self.hours,
+            "peak_memory_bytes": self.peak_memory_bytes,
+            "memory_kind": self.memory_kind,
+            "estimated_peak_bytes": est.peak_bytes if est else None,
+            "estimated_hours": est.hours if est else None,
+            "best_val_loss": self.best_val_loss,
+            "best_step": self.best_step,
+            "final_val_loss": self.final_val_loss,
+            "final_train_loss": self.final_train_loss,
+            "price_per_hour": self.price.per_hour if self.price else None,
+            "price_source": self.price.source if self.price else "",
+            "cost": self.cost,
+            "estimated_cost": self.estimated_cost,
+            "eval": self.latest_eval.metrics if self.latest_eval else None,
+            "eval_summary": self.eval_text,
+            "note": self.note,
+            "folder": str(self.folder),
+        }
 
     @property
     def is_adapter(self) -> bool:
@@ -366,7 +457,8 @@ def live_state(status: str, folder: Path) -> RunState:
     return state
 
 
-def _info(project: Project, row) -> RunInfo:
+def run_from_row(project: Project, row) -> RunInfo:
+    """A training_runs row (sqlite3.Row, every column) as a RunInfo."""
     folder = project.runs_dir / row["folder"]
     status = live_state(row["status"], folder)
     final_dir = folder / row["final_model_dir"] if row["final_model_dir"] else None
@@ -388,7 +480,7 @@ def _info(project: Project, row) -> RunInfo:
         device=row["device"],
         started_at=row["started_at"],
         ended_at=row["ended_at"],
-        duration_s=row["duration_s"],
+        duration_s=float(row["duration_s"] or 0.0),
         steps_done=row["steps_done"],
         max_steps=row["max_steps"],
         peak_memory_bytes=row["peak_memory_bytes"],
@@ -399,6 +491,7 @@ def _info(project: Project, row) -> RunInfo:
         final_train_loss=row["final_train_loss"],
         tokens_per_second=row["tokens_per_second"],
         final_model_dir=final_dir if final_dir and final_dir.is_dir() else None,
+        config_yaml=row["config_yaml"],
     )
 
 
@@ -407,14 +500,14 @@ def list_runs(project: Project) -> list[RunInfo]:
     rows = project.connection().execute(
         "SELECT * FROM training_runs ORDER BY started_at DESC, id DESC"
     )
-    return [_info(project, row) for row in rows.fetchall()]
+    return [run_from_row(project, row) for row in rows.fetchall()]
 
 
 def load_run(project: Project, run_id: str) -> RunInfo:
     row = _row(project, run_id)
     if row is None:
         raise RunNotFound(f"No run {run_id!r} in {project.folder}.")
-    return _info(project, row)
+    return run_from_row(project, row)
 
 
 def _folder_of(run: RunInfo | str | Path) -> Path:

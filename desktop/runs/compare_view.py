@@ -23,8 +23,8 @@ from PySide6.QtWidgets import (
 from core.runs.compare import compare_summaries, dataset_diffs
 from core.runs.curves import X_AXES, loss_curves
 from core.runs.evals import compare_run_evals
-from core.runs.summaries import RunSummary
 from core.training.records import METRICS_FILE
+from core.training.runs import RunInfo
 from desktop.background import BackgroundTask
 from desktop.runs.compare_html import datasets_html, evals_html, settings_html
 from desktop.runs.waiting import wait_for_task
@@ -38,7 +38,7 @@ class CompareView(QWidget):
         from desktop.runs.loss_chart import LossChart  # pyqtgraph: only when comparing
 
         self.project = project
-        self.runs: list[RunSummary] = []
+        self.runs: list[RunInfo] = []
         self._tasks: list[BackgroundTask] = []  # an older one may still run: its result is dropped
         self._generation = 0
 
@@ -109,7 +109,7 @@ class CompareView(QWidget):
         self.project = project
         self.show_runs([])
 
-    def show_runs(self, runs: list[RunSummary]) -> None:
+    def show_runs(self, runs: list[RunInfo]) -> None:
         self.runs = list(runs)
         self._generation += 1
         names = ", ".join(r.name for r in self.runs)

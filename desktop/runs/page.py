@@ -41,9 +41,9 @@ from core.runs.store import (
     leftover_folders,
     remove_leftover_folders,
 )
-from core.runs.summaries import RunSummary, load_summaries
+from core.runs.summaries import load_summaries
 from core.training.records import METRICS_FILE
-from core.training.runs import RunBusy, RunNotFound, RunState
+from core.training.runs import RunBusy, RunInfo, RunNotFound, RunState
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.runs.iterate_view import IterateView
@@ -66,7 +66,7 @@ class RunsPage(QWidget):
         super().__init__()
         self.context = context
         self.project = context.project
-        self.summaries: list[RunSummary] = []
+        self.summaries: list[RunInfo] = []
         self.compare_view = None  # built on first use (imports pyqtgraph)
         self._compare_stale = True
         self._iterate_stale = True
@@ -373,7 +373,7 @@ class RunsPage(QWidget):
             QMessageBox.warning(self, "Some folders could not be removed", "\n".join(problems))
 
     # --- export ---------------------------------------------------------------------------
-    def _single_selected(self) -> RunSummary | None:
+    def _single_selected(self) -> RunInfo | None:
         runs = self.runs_view.selected_summaries()
         return runs[0] if len(runs) == 1 else None
 

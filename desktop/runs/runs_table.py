@@ -27,8 +27,7 @@ from core.runs.formatting import (
     money_text,
     when_text,
 )
-from core.runs.summaries import RunSummary
-from core.training.runs import RunState
+from core.training.runs import RunInfo, RunState
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -81,10 +80,10 @@ class RunsTableModel(QAbstractTableModel):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self._runs: list[RunSummary] = []
+        self._runs: list[RunInfo] = []
 
     # --- contents -------------------------------------------------------------------
-    def set_summaries(self, summaries: list[RunSummary]) -> None:
+    def set_summaries(self, summaries: list[RunInfo]) -> None:
         """Show these runs. The same runs again (a live refresh, estimates filled in) update
         in place, so the user's scroll position, sort and open editor are kept."""
         same_runs = [s.run_id for s in summaries] == [s.run_id for s in self._runs]
@@ -98,10 +97,10 @@ class RunsTableModel(QAbstractTableModel):
         self._runs = list(summaries)
         self.endResetModel()
 
-    def summaries(self) -> list[RunSummary]:
+    def summaries(self) -> list[RunInfo]:
         return list(self._runs)
 
-    def summary_at(self, row: int) -> RunSummary:
+    def summary_at(self, row: int) -> RunInfo:
         return self._runs[row]
 
     def row_of(self, run_id: str) -> int | None:
@@ -110,7 +109,7 @@ class RunsTableModel(QAbstractTableModel):
                 return row
         return None
 
-    def replace_summary(self, summary: RunSummary) -> None:
+    def replace_summary(self, summary: RunInfo) -> None:
         row = self.row_of(summary.run_id)
         if row is None:
             return
@@ -187,7 +186,7 @@ class RunsTableModel(QAbstractTableModel):
 
     # --- cells ------------------------------------------------------------------------
     @staticmethod
-    def _display(run: RunSummary, key: str) -> str:
+    def _display(run: RunInfo, key: str) -> str:
         if key == "name":
             return run.name
         if key == "started":
@@ -231,7 +230,7 @@ class RunsTableModel(QAbstractTableModel):
         return ""
 
     @staticmethod
-    def _sort_value(run: RunSummary, key: str):
+    def _sort_value(run: RunInfo, key: str):
         numbers = {
             "duration": run.duration_s,
             "hours": run.hours,
@@ -257,7 +256,7 @@ class RunsTableModel(QAbstractTableModel):
         return RunsTableModel._display(run, key).lower()
 
     @staticmethod
-    def _tooltip(run: RunSummary, key: str) -> str:
+    def _tooltip(run: RunInfo, key: str) -> str:
         if key == "name":
             return f"{run.run_id}\n{run.folder}"
         if key == "status":
@@ -310,13 +309,15 @@ class RunsFilterModel(QSortFilterProxyModel):
         self._text = ""
         self._status = ""
 
+    # invalidate(), not invalidateFilter(): the latter is deprecated from Qt 6.10 and its
+    # replacement (begin/endFilterChange) is missing before 6.9; re-sorting too is cheap.
     def set_text(self, text: str) -> None:
         self._text = text.strip().lower()
-        self.invalidateFilter()
+        self.invalidate()
 
     def set_status(self, status: str) -> None:
         self._status = status
-        self.invalidateFilter()
+        self.invalidate()
 
     def filterAcceptsRow(self, source_row: int, source_parent) -> bool:
         model: RunsTableModel = self.sourceModel()

@@ -19,8 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.runs.summaries import RunSummary
-from core.training.runs import RunState
+from core.training.runs import RunInfo, RunState
 from desktop.runs.runs_table import RUN_ID_ROLE, RunsFilterModel, RunsTableModel, column
 
 WIDE_COLUMNS = {
@@ -148,7 +147,7 @@ class RunsTableView(QWidget):
         self._update_buttons()
 
     # --- contents -----------------------------------------------------------------------
-    def set_summaries(self, summaries: list[RunSummary]) -> None:
+    def set_summaries(self, summaries: list[RunInfo]) -> None:
         keep = list(self._selected)
         self.model.set_summaries(summaries)
         self.select_runs(keep)
@@ -179,7 +178,7 @@ class RunsTableView(QWidget):
     def selected_ids(self) -> list[str]:
         return list(self._selected)
 
-    def selected_summaries(self) -> list[RunSummary]:
+    def selected_summaries(self) -> list[RunInfo]:
         rows = {s.run_id: s for s in self.model.summaries()}
         return [rows[run_id] for run_id in self._selected if run_id in rows]
 
