@@ -84,7 +84,7 @@ def main() -> None:
 
     def change_page() -> None:
         state["i"] += 1
-        page.seq_spin.setValue(values[state["i"] % 4])
+        page.form.seq_spin.setValue(values[state["i"] % 4])
         app.processEvents()
 
     def repaint_only() -> None:
@@ -96,7 +96,7 @@ def main() -> None:
     )
     inside = []
     for value in values * 10:
-        page.seq_spin.setValue(value)
+        page.form.seq_spin.setValue(value)
         inside.append(page.last_recompute_ms)
     print(
         f"page: one setting changed, estimate + bar + table redrawn: {page_ms:8.3f} ms   "

@@ -37,23 +37,23 @@ def test_opens_with_the_seed_defaults_and_a_pick(page):
     assert page.results.methods_table.rowCount() == 3
     assert page.results.methods_table.item(2, 0).text().endswith("★")
     assert page.results.bar.total_gib == pytest.approx(rec.chosen.peak_gib, rel=0.01)
-    assert "No GPU was detected" in page.gpu_label.text()
-    assert page.batch_spin.toolTip().startswith("Sequences per GPU")
+    assert "No GPU was detected" in page.form.gpu_label.text()
+    assert page.form.batch_spin.toolTip().startswith("Sequences per GPU")
     assert page.last_recompute_ms < 500  # gross limit; typically about a millisecond
 
 
 def test_every_change_recomputes_live(page):
     before = page.recommendation.estimates["qlora"].peak_gib
-    page.seq_spin.setValue(512)
+    page.form.seq_spin.setValue(512)
     assert page.recommendation.estimates["qlora"].peak_gib < before
     assert page.recommendation.method == "lora"  # now LoRA fits comfortably
-    page.checkpointing_check.setChecked(False)
+    page.form.checkpointing_check.setChecked(False)
     assert page.recommendation.chosen.settings.gradient_checkpointing is False
-    select(page.gpu_combo, "A100 80GB")
+    select(page.form.gpu_combo, "A100 80GB")
     assert page.recommendation.method == "lora"
     assert page.recommendation.chosen.memory.capacity_gib == 80
-    page.gpu_count.setValue(4)
-    assert page.sharding_combo.isEnabled()
+    page.form.gpu_count.setValue(4)
+    assert page.form.sharding_combo.isEnabled()
     assert page.recommendation.chosen.settings.sharding == "fsdp"
 
 
@@ -62,7 +62,7 @@ def test_clicking_a_method_shows_its_memory(page, qtbot):
     qtbot.mouseClick(
         page.results.methods_table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center()
     )
-    assert page.show_combo.currentData() == "full"
+    assert page.form.show_combo.currentData() == "full"
     assert page.recommendation.method == "full" and not page.recommendation.fits
     assert (
         page.results.fixes_label.isVisible() and "What would fit" in page.results.fixes_label.text()
@@ -71,7 +71,7 @@ def test_clicking_a_method_shows_its_memory(page, qtbot):
 
 
 def test_impossible_settings_show_an_error_not_a_crash(page):
-    page.targets_combo.setCurrentText("attn")
+    page.form.targets_combo.setCurrentText("attn")
     assert page.recommendation is None
     assert (
         page.results.error_label.isVisible()
@@ -79,7 +79,7 @@ def test_impossible_settings_show_an_error_not_a_crash(page):
     )
     assert page.results.pick_title.text() == "Cannot estimate with these settings"
     assert page.results.methods_table.rowCount() == 0 and not page.results.bar.isVisible()
-    page.targets_combo.setCurrentText("q_proj,v_proj")
+    page.form.targets_combo.setCurrentText("q_proj,v_proj")
     assert page.recommendation is not None and not page.results.error_label.isVisible()
 
 
@@ -95,8 +95,8 @@ def test_decide_answers_arrive_through_navigation(qtbot, project):
     context.navigate("estimate", payload)
     page = window.page("estimate")
     assert window.stack.currentWidget() is page
-    assert page.examples_spin.value() == 150 and page.rank_spin.value() == 8
-    assert page.task_combo.currentData() == "format" and page.keep_broad_check.isChecked()
+    assert page.form.examples_spin.value() == 150 and page.form.rank_spin.value() == 8
+    assert page.form.task_combo.currentData() == "format" and page.form.keep_broad_check.isChecked()
     assert page.recommendation.chosen.settings.lora_r == 8
     assert "From Decide" in window.statusBar().currentMessage()
 
@@ -105,7 +105,7 @@ def test_detected_gpu_is_the_default(qtbot, project):
     card = GpuInfo(0, "NVIDIA GeForce RTX 3090", int(23.6 * 1024**3), compute_capability=(8, 6))
     widget = EstimatePage(AppContext(project, HardwareInfo(gpus=[card])))
     qtbot.addWidget(widget)
-    assert widget.gpu_combo.currentData() == "detected"
+    assert widget.form.gpu_combo.currentData() == "detected"
     gpu = widget.recommendation.chosen.gpu
     assert gpu.name == "RTX 3090" and gpu.memory_gib == 23.6
 
@@ -115,7 +115,7 @@ def test_prices_and_new_gpus_are_saved(page, studio_home):
     assert find_gpu("RTX 4090").price_per_hour == 0.0
     assert page.recommendation.chosen.cost_usd == 0.0
     assert page.add_gpu("Lab card", 48, 150, 0.5) is None
-    assert page.gpu_combo.currentData() == "Lab card"
+    assert page.form.gpu_combo.currentData() == "Lab card"
     assert page.recommendation.chosen.gpu.memory_gib == 48
     assert "memory_gib must be" in page.add_gpu("Bad", 0, 150, 0.5)
     assert user_catalog_path().is_file()
@@ -138,13 +138,13 @@ def test_the_add_gpu_dialog_stays_open_with_the_reason_until_the_card_is_taken(p
     dialog.accept()
     assert not dialog.isVisible()
     assert calls == [("Lab card", 48, 150, 0)]
-    assert page.gpu_combo.currentData() == "Second lab card"
+    assert page.form.gpu_combo.currentData() == "Second lab card"
 
 
 def test_a_local_model_folder_can_be_estimated(page, tiny_model_dir, tmp_path):
     assert page.use_model_path(tiny_model_dir) is None
     assert page.recommendation.chosen.model.hidden_size == 64
-    assert "parameters" in page.model_label.text()
+    assert "parameters" in page.form.model_label.text()
     assert "no config.json" in page.use_model_path(tmp_path)
     assert page.results.error_label.isVisible()
 
@@ -153,7 +153,7 @@ def test_uses_the_current_dataset_tokens(page, qtbot, project):
     page.count_dataset_tokens()
     with qtbot.waitSignal(page._task.finished, timeout=20_000):
         pass
-    assert "no saved dataset version" in page.dataset_label.text()
+    assert "no saved dataset version" in page.form.dataset_label.text()
     conversations = [
         [
             {"role": "user", "content": "hello " * (5 + i)},
@@ -169,11 +169,11 @@ def test_uses_the_current_dataset_tokens(page, qtbot, project):
     page.count_dataset_tokens()
     with qtbot.waitSignal(page._task.finished, timeout=20_000):
         pass
-    assert page.examples_spin.value() == 20
+    assert page.form.examples_spin.value() == 20
     settings = page.recommendation.chosen.settings
     assert settings.dataset_tokens and settings.dataset_tokens > 20 * 20
-    assert "greetings v1" in page.dataset_label.text()
-    page.examples_spin.setValue(500)  # typing a number goes back to examples x length
+    assert "greetings v1" in page.form.dataset_label.text()
+    page.form.examples_spin.setValue(500)  # typing a number goes back to examples x length
     assert page.recommendation.chosen.settings.dataset_tokens is None
 
 
@@ -181,9 +181,9 @@ def test_train_with_these_settings_hands_the_shown_run_to_the_train_page(page, q
     from core.estimate.from_train_config import run_settings_from_train_config
     from core.training.config import TrainConfig
 
-    select(page.show_combo, "lora")
-    page.batch_spin.setValue(2)
-    page.checkpointing_check.setChecked(False)
+    select(page.form.show_combo, "lora")
+    page.form.batch_spin.setValue(2)
+    page.form.checkpointing_check.setChecked(False)
     chosen = page.recommendation.chosen.settings
     assert chosen.method == "lora" and chosen.micro_batch_size == 2
     with qtbot.waitSignal(page.context.navigate_requested) as signal:

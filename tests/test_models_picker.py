@@ -163,7 +163,7 @@ def test_the_estimate_page_takes_a_cached_model_from_the_picker(qtbot, hub, proj
     names = [row[0] for row in rows(dialog)]
     dialog.table.selectRow(names.index("acme/tiny"))
     qtbot.mouseClick(dialog.use_button, Qt.MouseButton.LeftButton)
-    assert page.model_combo.currentText() == "acme/tiny (Hugging Face cache)"
+    assert page.form.model_combo.currentText() == "acme/tiny (Hugging Face cache)"
     assert page.current_model().name == "acme/tiny"
 
 
@@ -219,7 +219,7 @@ def test_the_estimate_page_fetches_only_a_config_or_uses_the_catalog(qtbot, hub,
     with qtbot.waitSignal(dialog.chosen, timeout=60_000):
         qtbot.mouseClick(dialog.config_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.task.is_running())
-    assert page.model_combo.currentText() == "acme/big (config only)"
+    assert page.form.model_combo.currentText() == "acme/big (config only)"
     assert page.current_model().name == "acme/big"
     assert page.current_model().hidden_size == 2048
     fetched = [p for m, p, r in hub.requests if m == "GET" and "/resolve/" in p]
@@ -230,7 +230,7 @@ def test_the_estimate_page_fetches_only_a_config_or_uses_the_catalog(qtbot, hub,
     dialog = button.picker_dialog
     qtbot.keyClicks(dialog.hub_id_edit, "meta-llama/Llama-3.1-8B")
     qtbot.mouseClick(dialog.config_button, Qt.MouseButton.LeftButton)
-    assert page.model_combo.currentData() == "catalog:Llama-3.1-8B"
+    assert page.form.model_combo.currentData() == "catalog:Llama-3.1-8B"
     assert hub.requests == []  # the catalog knew it: no network at all
 
 
