@@ -26,3 +26,13 @@ class TrainConfigForEstimate:
     """Train -> Estimate: the Train page's settings, as TrainConfig.as_dict()."""
 
     train_config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SettingsForTrain:
+    """Estimate -> Train, and the Runs page's "Train next": settings for the Train page's
+    form, by TrainConfig field."""
+
+    settings: dict[str, Any]
+    # "Train next": the run whose settings these are (now on new data), shown on arrival
+    like_run_id: str | None = None

@@ -7,7 +7,7 @@ from core.dataset.model import Dataset
 from core.dataset.split import SplitConfig
 from core.dataset.versions import save_version
 from core.estimate.gpus import find_gpu, user_catalog_path
-from core.handoff import DecisionForEstimate, TrainConfigForEstimate
+from core.handoff import DecisionForEstimate, SettingsForTrain, TrainConfigForEstimate
 from core.hardware.detect import GpuInfo, HardwareInfo
 from desktop.context import AppContext
 from desktop.estimate.page import EstimatePage
@@ -189,8 +189,8 @@ def test_train_with_these_settings_hands_the_shown_run_to_the_train_page(page, q
     with qtbot.waitSignal(page.context.navigate_requested) as signal:
         page.results.train_button.click()
     target, payload = signal.args
-    assert target == "training" and payload["source"] == "estimate"
-    fields = {key: value for key, value in payload.items() if key != "source"}
+    assert target == "training" and isinstance(payload, SettingsForTrain)
+    fields = payload.settings
     config = TrainConfig(base_model="m", train_file="t.jsonl", **fields)
     # Round trip through the one mapping: the Train page will be estimated as shown here.
     back = run_settings_from_train_config(config, examples=chosen.examples)

@@ -21,6 +21,7 @@ from core.evaluation.generation import GenerationConfig
 from core.evaluation.models import baseline_spec, run_spec
 from core.evaluation.runner import run_evaluation
 from core.evaluation.store import save_eval_set
+from core.handoff import SettingsForTrain
 from core.hardware import HardwareInfo
 from core.project import create_project
 from core.runs.compare import compare_runs
@@ -248,9 +249,10 @@ def test_iterate_loop_from_failures_to_a_new_version_and_the_next_run(page, buil
     with qtbot.waitSignal(page.context.navigate_requested) as sent:
         card.train_button.click()
     name, payload = sent.args
-    assert name == "training" and payload["action"] == "train_like"
-    assert (payload["run_id"], payload["dataset_version_id"]) == (best.run_id, v2.id)
-    assert payload["dataset_version"] == str(v2.id) and payload["lora_r"] == best_r(best)
+    assert name == "training" and isinstance(payload, SettingsForTrain)
+    settings = payload.settings
+    assert (payload.like_run_id, settings["dataset_version_id"]) == (best.run_id, v2.id)
+    assert settings["dataset_version"] == str(v2.id) and settings["lora_r"] == best_r(best)
     # ...which trains the same next run the core plans (done here without the Train page).
     run_training(project, next_run_config(project, best.run_id, v2.id))
     steps = iteration_timeline(project)

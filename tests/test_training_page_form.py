@@ -14,6 +14,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
 
+from core.handoff import SettingsForTrain
 from core.hardware import HardwareInfo
 from core.models.registry import add_local_model
 from core.training.advice_actions import AdviceAction, action_for
@@ -291,10 +292,15 @@ def test_smoothing_is_the_debiased_moving_average_kept_up_incrementally():
 def test_settings_sent_by_another_page_fill_the_form(qtbot, page):
     messages = []
     page.context.status_message.connect(lambda text, _ms: messages.append(text))
-    page.receive({"lora_r": 8, "learning_rate": 1e-4, "name": "next", "action": "train_like"})
+    page.receive(SettingsForTrain({"lora_r": 8, "learning_rate": 1e-4, "name": "next"}))
     config = page.form.config()
     assert (config.lora_r, config.learning_rate, config.name) == (8, 1e-4, "next")
-    assert messages and "press Start" in messages[-1]
+    assert messages and messages[-1] == "Settings received: lora_r, learning_rate, name"
+    # The Runs page's "Train next" names the run it trains like (this one has no folder).
+    page.receive(SettingsForTrain({"lora_r": 16}, like_run_id="run-9"))
+    qtbot.waitUntil(lambda: page._replay_task is None)
+    assert page.form.config().lora_r == 16
+    assert "run-9" in messages[-1] and "press Start" in messages[-1]
 
 
 def test_each_advice_action_stops_or_sets_up_the_next_run():

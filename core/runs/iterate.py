@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+from core.handoff import SettingsForTrain
 from core.runs.compare import diff_dataset_versions
 from core.runs.config_text import DATA_KEYS, diff_configs
 from core.runs.evals import SUMMARY_METRICS, EvalLink, baselines, format_metric
@@ -266,17 +267,13 @@ def drafts_from_failures(project, run_id: str, limit: int | None = None) -> Draf
 # --- the next run -----------------------------------------------------------------------
 
 
-def train_like_payload(project, run_id: str, dataset_version_id: int) -> dict:
-    """What the Train page's receive() takes to train like `run_id` on a new version:
-    the action, and the next run's settings by TrainConfig field (so a Train page that
-    only fills its form from settings still gets the same settings and the new data)."""
+def train_like_handoff(project, run_id: str, dataset_version_id: int) -> SettingsForTrain:
+    """What the Train page receives to train like `run_id` on a new version: the next run's
+    settings by TrainConfig field."""
     settings = next_run_config(project, run_id, dataset_version_id).as_dict()
-    return {
-        **settings,
-        "action": "train_like",
-        "run_id": run_id,
-        "dataset_version_id": dataset_version_id,
-    }
+    return SettingsForTrain(
+        {**settings, "dataset_version_id": dataset_version_id}, like_run_id=run_id
+    )
 
 
 def next_run_config(project, run_id: str, dataset_version_id: int):

@@ -46,7 +46,7 @@ from core.estimate.recommend import TASK_KINDS
 from core.estimate.settings import (
     targets_from_text,
 )
-from core.handoff import DecisionForEstimate, TrainConfigForEstimate
+from core.handoff import DecisionForEstimate, SettingsForTrain, TrainConfigForEstimate
 from core.models.bundled import BUNDLED_MODEL_NAME
 from core.models.registry import list_base_models
 from desktop.background import BackgroundTask
@@ -534,7 +534,7 @@ class EstimatePage(QScrollArea):
     def train_with_these_settings(self) -> None:
         settings = self.train_settings()
         if settings is not None:
-            self.context.navigate("training", {**settings, "source": "estimate"})
+            self.context.navigate("training", SettingsForTrain(settings))
 
     def copy_summary(self) -> None:
         from PySide6.QtWidgets import QApplication

@@ -32,7 +32,7 @@ from core.runs.iterate import (
     NothingToDraft,
     drafts_from_failures,
     iteration_timeline,
-    train_like_payload,
+    train_like_handoff,
 )
 from core.runs.spend import spend_summary
 from core.runs.store import (
@@ -446,7 +446,7 @@ class RunsPage(QWidget):
     def train_next_like(self, run_id: str, dataset_version_id: int) -> None:
         """One click: the Train page starts a run like `run_id` on the new version."""
         self.context.navigate(
-            "training", train_like_payload(self.project, run_id, dataset_version_id)
+            "training", train_like_handoff(self.project, run_id, dataset_version_id)
         )
 
     # --- closing --------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from core.dataset.versions import list_versions
 from core.estimate.summary import data_facts, summarize
-from core.handoff import TrainConfigForEstimate
+from core.handoff import SettingsForTrain, TrainConfigForEstimate
 from core.models.registry import list_base_models
 from core.training.advice_actions import action_for
 from core.training.config import (
@@ -804,24 +804,22 @@ class TrainingPage(QWidget):
             return
         self.context.navigate("estimate", TrainConfigForEstimate(config.as_dict()))
 
-    def receive(self, payload) -> None:
-        """Settings from another page, by TrainConfig field ({"dataset_version": "12",
-        "lora_r": 8, ...}), and maybe a run to show ({"run_id": ...}). The Runs page's
-        "train next" sends a past run's settings with new data and action "train_like"."""
-        if not isinstance(payload, dict):
+    def receive(self, handoff) -> None:
+        """Settings from the Estimate page, or the Runs page's "Train next": a past run's
+        settings with new data, and that run shown."""
+        if not isinstance(handoff, SettingsForTrain):
             return
         if self.host.is_busy():
             self.context.show_status("A run is training; stop it before starting another.")
             return
         self.refresh()  # a version or model added on another page since
-        settings = {k: v for k, v in payload.items() if k in self.form.editors}
+        settings = {k: v for k, v in handoff.settings.items() if k in self.form.editors}
         if settings:
             self.form.set_values(settings)
-        run_id = payload.get("run_id")
+        run_id = handoff.like_run_id
         if run_id:
             self.refresh_runs(select=run_id)
             self.show_run(run_id)
-        if payload.get("action") == "train_like":
             self.context.show_status(
                 f"The settings of {run_id} with the new data: check them and press Start (F5).",
                 10_000,
