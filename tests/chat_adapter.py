@@ -1,9 +1,10 @@
 """A LoRA adapter on the tiny model that answers every ticket with the same JSON, shared by
-the chat tests: trained here for real with peft in a few seconds, so a fine-tuned reply
-differs visibly from the random base model's."""
+the chat and evaluation tests: trained here for real with peft in a few seconds, so a
+fine-tuned reply differs visibly from the random base model's."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 ANSWER = '{"category": "billing"}'
@@ -36,6 +37,30 @@ def train_chat_adapter(base_dir: Path, out_dir: Path, steps: int = 40) -> Path:
         optimizer.zero_grad()
     model.save_pretrained(out_dir)
     return out_dir
+
+
+def add_finished_run(project, tiny_model_dir: Path, adapter_dir: Path) -> None:
+    """The tiny model as a base model, and a finished run "run-1" that saved the adapter."""
+    from core.models.registry import add_local_model
+    from core.training.runs import insert_run_row
+
+    add_local_model(project, tiny_model_dir)
+    shutil.copytree(adapter_dir, project.runs_dir / "run-1" / "final")
+    insert_run_row(
+        project,
+        "run-1",
+        {
+            "name": "run-1",
+            "status": "finished",
+            "base_model": tiny_model_dir.name,
+            "base_model_path": str(tiny_model_dir),
+            "method": "lora",
+            "config_yaml": "",
+            "folder": "run-1",
+            "started_at": "2025-01-01T10:00:00",
+            "final_model_dir": "final",
+        },
+    )
 
 
 def bare_greedy_reply(model_dir, adapter_dir, messages, max_new_tokens) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from chat_adapter import ANSWER, bare_greedy_reply, train_chat_adapter
+from chat_adapter import ANSWER, add_finished_run, bare_greedy_reply, train_chat_adapter
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -16,7 +16,6 @@ from core.chat.store import list_conversations, load_conversation
 from core.evaluation.eval_set import load_eval_set_file
 from core.hardware import HardwareInfo
 from core.models.registry import add_local_model
-from core.training.runs import insert_run_row
 from desktop.chat.page import EMPTY_LEFT, NO_SECOND_MODEL, ChatPage
 from desktop.context import AppContext
 
@@ -38,23 +37,7 @@ def adapter_dir(tiny_model_dir, tmp_path_factory):
 @pytest.fixture
 def chat_project(project, tiny_model_dir, adapter_dir):
     """The tiny model as a base model, and a finished run that saved a LoRA adapter."""
-    add_local_model(project, tiny_model_dir)
-    shutil.copytree(adapter_dir, project.runs_dir / "run-1" / "final")
-    insert_run_row(
-        project,
-        "run-1",
-        {
-            "name": "run-1",
-            "status": "finished",
-            "base_model": tiny_model_dir.name,
-            "base_model_path": str(tiny_model_dir),
-            "method": "lora",
-            "config_yaml": "",
-            "folder": "run-1",
-            "started_at": "2025-01-01T10:00:00",
-            "final_model_dir": "final",
-        },
-    )
+    add_finished_run(project, tiny_model_dir, adapter_dir)
     return project
 
 

@@ -9,6 +9,7 @@ import json
 import shutil
 
 import pytest
+from chat_adapter import ANSWER, train_chat_adapter
 
 from core.evaluation.error_analysis import compare_examples, draft_training_example
 from core.evaluation.eval_set import eval_set_from_examples
@@ -28,7 +29,6 @@ from core.evaluation.statistics import BETTER
 from core.evaluation.store import list_runs, load_result, save_eval_set
 from desktop.launcher import main
 
-ANSWER = '{"category": "billing"}'
 TOPICS = [
     "billing",
     "refund",
@@ -46,41 +46,11 @@ TOPICS = [
 FAST = GenerationConfig(max_new_tokens=12, batch_size=4)
 
 
-def _train_adapter(base_dir, out_dir, steps=60):
-    """A few full-batch steps of LoRA on four tickets, all answered with the same JSON."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    model = AutoModelForCausalLM.from_pretrained(base_dir)
-    torch.manual_seed(0)
-    model = get_peft_model(
-        model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", lora_dropout=0.0)
-    )
-    conversations = [
-        [{"role": "user", "content": f"ticket {w}"}, {"role": "assistant", "content": ANSWER}]
-        for w in ("billing", "refund", "invoice", "charge")
-    ]
-    texts = [tokenizer.apply_chat_template(c, tokenize=False) for c in conversations]
-    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    labels = batch["input_ids"].clone()
-    labels[batch["attention_mask"] == 0] = -100
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
-    model.train()
-    for _ in range(steps):
-        model(**batch, labels=labels).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    model.save_pretrained(out_dir)
-    return out_dir
-
-
 @pytest.fixture(scope="module")
 def run_folder(tiny_model_dir, tmp_path_factory):
     """A training run's folder, with its adapter in final/ (as the trainer saves it)."""
     folder = tmp_path_factory.mktemp("runs") / "run-1"
-    _train_adapter(tiny_model_dir, folder / "final")
+    train_chat_adapter(tiny_model_dir, folder / "final", steps=60)
     (folder / "checkpoint-10").mkdir()
     return folder
 

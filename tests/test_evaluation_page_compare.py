@@ -12,52 +12,20 @@ from __future__ import annotations
 import json
 
 import pytest
+from chat_adapter import ANSWER, add_finished_run, train_chat_adapter
 from PySide6.QtCore import Qt
 
 from core.hardware import HardwareInfo
-from core.models.registry import add_local_model
-from core.training.runs import insert_run_row
 from desktop.context import AppContext
 from desktop.evaluation.answer_diff import INSERTED_STYLE
 from desktop.evaluation.page import DRAFT_NOTE, TAB_AB, EvaluatePage
 
-ANSWER = '{"category": "billing"}'
 TOPICS = ["billing", "refund", "invoice", "charge", "late parcel", "login", "password", "hi"]
-
-
-def _train_adapter(base_dir, out_dir, steps=40):
-    """A few full-batch LoRA steps on four tickets, all answered with the same JSON."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(base_dir)
-    model = AutoModelForCausalLM.from_pretrained(base_dir)
-    torch.manual_seed(0)
-    model = get_peft_model(
-        model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", lora_dropout=0.0)
-    )
-    conversations = [
-        [{"role": "user", "content": f"ticket {w}"}, {"role": "assistant", "content": ANSWER}]
-        for w in ("billing", "refund", "invoice", "charge")
-    ]
-    texts = [tokenizer.apply_chat_template(c, tokenize=False) for c in conversations]
-    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    labels = batch["input_ids"].clone()
-    labels[batch["attention_mask"] == 0] = -100
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
-    model.train()
-    for _ in range(steps):
-        model(**batch, labels=labels).loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-    model.save_pretrained(out_dir)
-    return out_dir
 
 
 @pytest.fixture(scope="module")
 def adapter_dir(tiny_model_dir, tmp_path_factory):
-    return _train_adapter(tiny_model_dir, tmp_path_factory.mktemp("adapter") / "final")
+    return train_chat_adapter(tiny_model_dir, tmp_path_factory.mktemp("adapter") / "final")
 
 
 def _ticket(topic, reference=ANSWER, checks=None):
@@ -82,25 +50,7 @@ def eval_file(tmp_path):
 @pytest.fixture
 def project_with_run(project, tiny_model_dir, adapter_dir):
     """A project with the tiny model as base and a finished training run holding the adapter."""
-    import shutil
-
-    add_local_model(project, tiny_model_dir)
-    shutil.copytree(adapter_dir, project.runs_dir / "run-1" / "final")
-    insert_run_row(
-        project,
-        "run-1",
-        {
-            "name": "run-1",
-            "status": "finished",
-            "base_model": tiny_model_dir.name,
-            "base_model_path": str(tiny_model_dir),
-            "method": "lora",
-            "config_yaml": "",
-            "folder": "run-1",
-            "started_at": "2025-01-01T10:00:00",
-            "final_model_dir": "final",
-        },
-    )
+    add_finished_run(project, tiny_model_dir, adapter_dir)
     return project
 
 
