@@ -164,9 +164,9 @@ class TrainingSession:
         try:
             if self.resume_from:
                 previous = runs.load_run(self.project, self.resume_from)
-                if previous.status == "running" and self.world.is_main:
+                if previous.status == runs.RunState.RUNNING and self.world.is_main:
                     raise TrainConfigError("run", f"{previous.run_id} is training right now.")
-                if previous.status == "finished":
+                if previous.status == runs.RunState.FINISHED:
                     raise TrainConfigError("run", f"{previous.run_id} has already finished.")
                 checkpoint = runs.latest_checkpoint(previous.folder)
                 if checkpoint is None:
@@ -292,7 +292,7 @@ class TrainingSession:
                 self.run_id,
                 {
                     "name": config.display_name(),
-                    "status": "running",
+                    "status": runs.RunState.RUNNING,
                     "base_model": base.name,
                     "base_model_path": str(base.path),
                     "method": config.method,
@@ -310,7 +310,7 @@ class TrainingSession:
             self._previous_duration = 0.0
         else:
             key = runs.row_key(project, self.run_id)
-            changes = {"status": "running", "status_reason": "", "ended_at": None}
+            changes = {"status": runs.RunState.RUNNING, "status_reason": "", "ended_at": None}
             stored = (self.folder / runs.CONFIG_FILE).read_text(encoding="utf-8")
             if stored != config_yaml:
                 # Resumed with other settings (say a smaller micro batch after running out

@@ -45,7 +45,7 @@ from core.training.config import (
 from core.training.device import offered_devices
 from core.training.observer import FAILED, FINISHED, PAUSED, STOPPED, STOPPING, RunResult
 from core.training.replay import ReplayedRun, read_run_for_replay
-from core.training.runs import list_runs, load_run
+from core.training.runs import RunState, list_runs, load_run
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.models.picker import attach_model_picker
@@ -576,7 +576,7 @@ class TrainingPage(QWidget):
             return ""
         if run.status == FINISHED:
             return "This run has finished: there is nothing to continue. Start a new run."
-        if run.status == "running":
+        if run.status == RunState.RUNNING:
             return "This run is training right now (in this or another window)."
         return (
             f"This run {run.status} before its first checkpoint was saved, so there is nothing "
@@ -759,7 +759,7 @@ class TrainingPage(QWidget):
         )
         reason = f" {run.reason}" if run.reason else ""
         why_not = self._why_not_resumable(run.run_id) if run.status != FINISHED else ""
-        if why_not and run.status != "running":
+        if why_not and run.status != RunState.RUNNING:
             reason += f" {why_not}"
         bad = run.status == FAILED or (run.reason or "").startswith("Out of memory")
         monitor.status_label.setStyleSheet("color: #d23f31;" if bad else "")
