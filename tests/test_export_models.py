@@ -13,6 +13,7 @@ import sys
 import textwrap
 
 import pytest
+from ticket_router_run import tiny_lora_settings
 
 from core.export.adapter import vllm_adapter_problems
 from core.export.exporter import export_run
@@ -44,25 +45,7 @@ def train(project, model_dir, train_file, **changes):
     from core.training.config import TrainConfig
     from core.training.session import run_training
 
-    settings = {
-        "base_model": str(model_dir),
-        "train_file": str(train_file),
-        "validation_fraction": 0.0,
-        "method": "lora",
-        "epochs": 10.0,
-        "micro_batch_size": 4,
-        "gradient_accumulation": 1,
-        "learning_rate": 1e-2,
-        "max_seq_length": 64,
-        "packing": False,
-        "warmup_ratio": 0.0,
-        "checkpoint_every_steps": 100,
-        "lora_r": 8,
-        "lora_alpha": 16,
-        "lora_dropout": 0.0,
-        "preflight": False,
-    }
-    settings.update(changes)
+    settings = tiny_lora_settings(model_dir, train_file, **changes)
     result = run_training(project, TrainConfig(**settings))
     assert result.status == "finished", result.reason
     return result.run_id

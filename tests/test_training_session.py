@@ -7,6 +7,7 @@ import json
 import threading
 
 import pytest
+from ticket_router_run import tiny_lora_settings
 
 from core.runs.store import delete_run
 from core.training.config import TrainConfig
@@ -53,25 +54,7 @@ def write_dataset(path, n=8, offset=0):
 
 
 def small_config(model_dir, train_file, **changes) -> TrainConfig:
-    settings = {
-        "base_model": str(model_dir),
-        "train_file": str(train_file),
-        "validation_fraction": 0.0,
-        "method": "lora",
-        "epochs": 10.0,
-        "micro_batch_size": 4,
-        "gradient_accumulation": 1,
-        "learning_rate": 1e-2,
-        "max_seq_length": 128,
-        "packing": False,
-        "warmup_ratio": 0.0,
-        "checkpoint_every_steps": 100,
-        "lora_r": 8,
-        "lora_alpha": 16,
-        "lora_dropout": 0.0,
-        "preflight": False,
-    }
-    settings.update(changes)
+    settings = tiny_lora_settings(model_dir, train_file, **{"max_seq_length": 128, **changes})
     return TrainConfig(**settings)
 
 
