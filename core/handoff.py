@@ -29,6 +29,16 @@ class TrainConfigForEstimate:
 
 
 @dataclass(frozen=True)
+class DraftsForDataset:
+    """Evaluate, Chat and the Runs page -> Dataset: draft examples to edit into a new version
+    of `base_version_id` (None: the open dataset, or a new one)."""
+
+    base_version_id: int | None
+    drafts: list[dict[str, Any]]  # {"messages": [...]} records
+    note: str
+
+
+@dataclass(frozen=True)
 class SettingsForTrain:
     """Estimate -> Train, and the Runs page's "Train next": settings for the Train page's
     form, by TrainConfig field."""

@@ -3,12 +3,13 @@ SQLite, and answers turned into eval-set lines and dataset drafts."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
 from chat_adapter import ANSWER, bare_greedy_reply, train_chat_adapter
 
-from core.chat.examples import append_to_eval_set, dataset_draft_payload, example_record
+from core.chat.examples import append_to_eval_set, dataset_drafts, example_record
 from core.chat.generation import (
     ChatSettings,
     ChatSettingsError,
@@ -33,6 +34,7 @@ from core.chat.store import (
 )
 from core.evaluation.eval_set import EvalSetError, load_eval_set_file
 from core.evaluation.models import baseline_spec, run_spec
+from core.handoff import DraftsForDataset
 from core.project import open_project
 
 
@@ -188,10 +190,10 @@ def test_an_answer_becomes_an_eval_set_line(project, tmp_path):
         example_record(conversation, 0, 1)
 
 
-def test_an_answer_becomes_a_dataset_draft_payload(project):
+def test_an_answer_becomes_dataset_drafts(project):
     conversation = _two_turns(project)
-    payload = dataset_draft_payload(project, [example_record(conversation, 0, 0)])
-    assert payload["action"] == "new_version_with_drafts"
-    assert payload["base_version_id"] is None  # no dataset yet: the page starts one
-    assert payload["drafts"][0]["messages"][-1] == {"role": "assistant", "content": "hmm"}
-    json.dumps(payload)  # plain data, safe to hand across pages
+    handoff = dataset_drafts(project, [example_record(conversation, 0, 0)])
+    assert isinstance(handoff, DraftsForDataset)
+    assert handoff.base_version_id is None  # no dataset yet: the page starts one
+    assert handoff.drafts[0]["messages"][-1] == {"role": "assistant", "content": "hmm"}
+    json.dumps(dataclasses.asdict(handoff))  # plain data, safe to hand across pages

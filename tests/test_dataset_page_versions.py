@@ -10,6 +10,7 @@ from core.dataset import edits
 from core.dataset.drafts import drafts_dir, list_drafts, new_draft_path, write_draft
 from core.dataset.model import Dataset
 from core.dataset.versions import list_versions, save_version
+from core.handoff import DraftsForDataset
 from core.hardware import detect_hardware
 from desktop.context import AppContext
 from desktop.dataset.page import DatasetPage
@@ -177,10 +178,9 @@ def test_evaluate_can_hand_over_failing_cases_as_draft_examples(qtbot, saved):
     project, v1 = saved
     page = make_page(qtbot, project)
     page.receive(
-        {
-            "action": "new_version_with_drafts",
-            "base_version_id": v1.id,
-            "drafts": [
+        DraftsForDataset(
+            base_version_id=v1.id,
+            drafts=[
                 {
                     "messages": [
                         {"role": "user", "content": "Refund order 9"},
@@ -192,8 +192,8 @@ def test_evaluate_can_hand_over_failing_cases_as_draft_examples(qtbot, saved):
                     {"role": "assistant", "content": "?"},
                 ],
             ],
-            "note": "from error analysis",
-        }
+            note="from error analysis",
+        )
     )
     page.model.finish_filtering()
     assert len(page.editor.dataset) == 10

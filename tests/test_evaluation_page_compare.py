@@ -15,6 +15,7 @@ import pytest
 from chat_adapter import ANSWER, add_finished_run, train_chat_adapter
 from PySide6.QtCore import Qt
 
+from core.handoff import DraftsForDataset
 from core.hardware import HardwareInfo
 from desktop.context import AppContext
 from desktop.evaluation.answer_diff import INSERTED_STYLE
@@ -141,14 +142,14 @@ def test_evaluate_base_against_a_lora_run_then_read_filter_draft_export_and_rate
         qtbot.mouseClick(examples.add_button, Qt.MouseButton.LeftButton)
     name, payload = sent.args
     assert name == "dataset"
-    assert payload["action"] == "new_version_with_drafts" and payload["note"] == DRAFT_NOTE
-    assert payload["base_version_id"] is None  # the project has no dataset version yet
-    [draft] = payload["drafts"]
+    assert isinstance(payload, DraftsForDataset) and payload.note == DRAFT_NOTE
+    assert payload.base_version_id is None  # the project has no dataset version yet
+    [draft] = payload.drafts
     assert draft["messages"][-1]["role"] == "assistant"
     assert draft["messages"][0]["content"] == failures[0].example.user_text
     with qtbot.waitSignal(context.navigate_requested) as sent_all:
         examples.add_all_shown()
-    assert len(sent_all.args[1]["drafts"]) == 3
+    assert len(sent_all.args[1].drafts) == 3
     examples.set_filter("all")
     assert len(examples.shown_rows()) == 11
 

@@ -21,7 +21,7 @@ from core.evaluation.generation import GenerationConfig
 from core.evaluation.models import baseline_spec, run_spec
 from core.evaluation.runner import run_evaluation
 from core.evaluation.store import save_eval_set
-from core.handoff import SettingsForTrain
+from core.handoff import DraftsForDataset, SettingsForTrain
 from core.hardware import HardwareInfo
 from core.project import create_project
 from core.runs.compare import compare_runs
@@ -227,16 +227,16 @@ def test_iterate_loop_from_failures_to_a_new_version_and_the_next_run(page, buil
     with qtbot.waitSignal(page.context.navigate_requested) as sent:
         card.draft_button.click()
     name, payload = sent.args
-    assert name == "dataset" and payload["action"] == "new_version_with_drafts"
-    assert payload["base_version_id"] == v1.id and len(payload["drafts"]) == 6
-    draft = payload["drafts"][0]["messages"]
+    assert name == "dataset" and isinstance(payload, DraftsForDataset)
+    assert payload.base_version_id == v1.id and len(payload.drafts) == 6
+    draft = payload.drafts[0]["messages"]
     assert draft[0]["content"].startswith("Ticket 10") and draft[-1]["role"] == "assistant"
-    assert payload == drafts_from_failures(project, best.run_id).payload()
+    assert payload == drafts_from_failures(project, best.run_id).handoff()
 
     # The user saves the drafts as v2 in the dataset editor (done here with its core).
     base = load_version(project, v1.id).load_dataset()
-    base.examples += conversations_as_examples(payload["drafts"], tag="draft")
-    v2 = save_version(project, base, note=payload["note"], split=SplitConfig(0.25))
+    base.examples += conversations_as_examples(payload.drafts, tag="draft")
+    v2 = save_version(project, base, note=payload.note, split=SplitConfig(0.25))
     assert [v.label for v in list_versions(project)] == ["v1", "v2"]
     config = next_run_config(project, best.run_id, v2.id)
     assert config.dataset_version == str(v2.id) and config.learning_rate == best_lr(best)

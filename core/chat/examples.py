@@ -14,6 +14,7 @@ from core.atomic_file import write_text_atomic
 from core.chat.generation import conversation_messages
 from core.chat.store import Conversation
 from core.evaluation.eval_set import EvalSetError, parse_example, parse_jsonl
+from core.handoff import DraftsForDataset
 
 DRAFT_NOTE = "from chat"
 
@@ -38,17 +39,12 @@ def example_record(
     return {"messages": messages}
 
 
-def dataset_draft_payload(project, records: list[dict]) -> dict:
-    """What the Dataset page's receive() takes: drafts added to the latest dataset version."""
+def dataset_drafts(project, records: list[dict]) -> DraftsForDataset:
+    """What the Dataset page receives: drafts added to the latest dataset version."""
     from core.dataset.versions import latest_version
 
     version = latest_version(project)
-    return {
-        "action": "new_version_with_drafts",
-        "base_version_id": version.id if version is not None else None,
-        "drafts": records,
-        "note": DRAFT_NOTE,
-    }
+    return DraftsForDataset(version.id if version is not None else None, records, DRAFT_NOTE)
 
 
 def append_to_eval_set(path: str | Path, record: dict) -> int:

@@ -10,7 +10,7 @@ core.runs.compare     compare_runs(project, ids_or_names) -> RunComparison
 core.runs.config_text diff_configs(yaml_texts) -> ConfigDiff; config_values(yaml_text)
 core.runs.evals       evals_by_run(project); compare_run_evals(project, run_ids)
 core.runs.iterate     iteration_timeline(project) -> list[IterationStep]
-                      drafts_from_failures(project, run_id) -> DraftRequest (.payload())
+                      drafts_from_failures(project, run_id) -> DraftRequest (.handoff())
                       next_run_config(project, run_id, version_id); train_like_handoff(...)
 core.runs.store       rename_run, set_note, delete_run (every row of the run, then files),
                       leftover_folders, remove_leftover_folders

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
-from core.handoff import SettingsForTrain
+from core.handoff import DraftsForDataset, SettingsForTrain
 from core.runs.compare import diff_dataset_versions
 from core.runs.config_text import DATA_KEYS, diff_configs
 from core.runs.evals import SUMMARY_METRICS, EvalLink, baselines, format_metric
@@ -213,14 +213,9 @@ class DraftRequest:
     note: str
     needing_answers: int  # drafts whose answer is a placeholder an expert must write
 
-    def payload(self) -> dict:
-        """What the Dataset page's receive() takes."""
-        return {
-            "action": "new_version_with_drafts",
-            "base_version_id": self.base_version_id,
-            "drafts": self.drafts,
-            "note": self.note,
-        }
+    def handoff(self) -> DraftsForDataset:
+        """What the Dataset page receives."""
+        return DraftsForDataset(self.base_version_id, self.drafts, self.note)
 
 
 def drafts_from_failures(project, run_id: str, limit: int | None = None) -> DraftRequest:

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.chat.examples import append_to_eval_set, dataset_draft_payload, example_record
+from core.chat.examples import append_to_eval_set, dataset_drafts, example_record
 from core.chat.generation import ChatSettings, ChatSettingsError, conversation_messages
 from core.chat.store import (
     Conversation,
@@ -614,7 +614,7 @@ class ChatPage(QWidget):
         except (LookupError, ValueError) as error:
             self._error(str(error))
             return False
-        self.context.navigate("dataset", dataset_draft_payload(self.project, [record]))
+        self.context.navigate("dataset", dataset_drafts(self.project, [record]))
         self.context.show_status("Sent the answer to the Dataset page as a draft example.", 8000)
         return True
 

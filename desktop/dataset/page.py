@@ -40,6 +40,7 @@ from core.dataset.versions import (
     load_version,
     next_version_label,
 )
+from core.handoff import DraftsForDataset
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.dataset.autosave import DraftAutosaver
@@ -769,13 +770,12 @@ class DatasetPage(QWidget):
             self._say(dialog.written)
 
     # --- other pages ----------------------------------------------------------------
-    def receive(self, payload) -> None:
-        """Another page hands over data. Evaluate sends failing cases to write better examples:
-        {"action": "new_version_with_drafts", "base_version_id": id, "drafts": [...], "note": str}
-        """
-        if not isinstance(payload, dict) or payload.get("action") != "new_version_with_drafts":
+    def receive(self, handoff) -> None:
+        """Drafts from Evaluate, Chat or Runs (failing cases, answers worth keeping) to edit
+        into better examples of a new version."""
+        if not isinstance(handoff, DraftsForDataset):
             return
-        base_id = payload.get("base_version_id")
+        base_id = handoff.base_version_id
         version = load_version(self.project, int(base_id)) if base_id is not None else None
         if version is not None and (
             self.editor.base_version is None
@@ -785,14 +785,14 @@ class DatasetPage(QWidget):
             self._open(version.load_dataset(), version)
         elif version is None and not self.editor.is_open:
             self._open(Dataset([], name=NEW_DATASET_NAME), None)
-        drafts = edits.conversations_as_examples(payload.get("drafts") or [], tag=DRAFT_TAG)
+        drafts = edits.conversations_as_examples(handoff.drafts, tag=DRAFT_TAG)
         if drafts:
             self.editor.push(
                 edits.add_examples(
                     self.editor.dataset, drafts, label=f"Add {len(drafts)} draft examples"
                 )
             )
-        self.autosaver.note = str(payload.get("note") or "")
+        self.autosaver.note = handoff.note
         self.tabs.setCurrentIndex(TAB_EXAMPLES)
         self.examples_panel.show_tag(DRAFT_TAG)
         self.model.finish_filtering()

@@ -46,6 +46,7 @@ from core.evaluation.leakage import leakage_of_results
 from core.evaluation.models import ModelSpecError
 from core.evaluation.report_export import default_report_name, export_report
 from core.evaluation.store import UnknownRecordError
+from core.handoff import DraftsForDataset
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.evaluation.ab_rating import ABRatingView
@@ -509,13 +510,12 @@ class EvaluatePage(QWidget):
         """Hand failing examples to the Dataset page as drafts of a new version."""
         if not drafts:
             return
-        payload = {
-            "action": "new_version_with_drafts",
-            "base_version_id": self.comparison.base_version_id if self.comparison else None,
-            "drafts": [draft.as_record() for draft in drafts],
-            "note": DRAFT_NOTE,
-        }
-        self.context.navigate("dataset", payload)
+        handoff = DraftsForDataset(
+            self.comparison.base_version_id if self.comparison else None,
+            [draft.as_record() for draft in drafts],
+            DRAFT_NOTE,
+        )
+        self.context.navigate("dataset", handoff)
         placeholders = sum(d.needs_expert_answer for d in drafts)
         message = f"Sent {len(drafts)} failing example(s) to the Dataset page as drafts"
         if placeholders:

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.handoff import DraftsForDataset
 from core.runs.estimates import fill_estimates, runs_without_estimate
 from core.runs.export import (
     TENSORBOARD_MISSING,
@@ -422,15 +423,15 @@ class RunsPage(QWidget):
         self.context.show_status(f"TensorBoard events written to {target}")
 
     # --- the iterate loop -----------------------------------------------------------------
-    def draft_from_failures(self, run_id: str) -> dict | None:
+    def draft_from_failures(self, run_id: str) -> DraftsForDataset | None:
         """Open the dataset editor on a new version with the run's failures as drafts;
-        returns the payload handed over (None when there was nothing to draft)."""
+        returns what was handed over (None when there was nothing to draft)."""
         try:
             request = drafts_from_failures(self.project, run_id)
         except (NothingToDraft, RunNotFound) as error:
             self.iterate_view.show_message(str(error))
             return None
-        payload = request.payload()
+        handoff = request.handoff()
         missing = (
             f" {request.needing_answers} of them need an expert's answer."
             if request.needing_answers
@@ -440,8 +441,8 @@ class RunsPage(QWidget):
             f"Opened {len(request.drafts)} drafts in the dataset editor.{missing} Save them as "
             "a new version, then come back and click Train next."
         )
-        self.context.navigate("dataset", payload)
-        return payload
+        self.context.navigate("dataset", handoff)
+        return handoff
 
     def train_next_like(self, run_id: str, dataset_version_id: int) -> None:
         """One click: the Train page starts a run like `run_id` on the new version."""
