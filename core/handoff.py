@@ -39,6 +39,13 @@ class DraftsForDataset:
 
 
 @dataclass(frozen=True)
+class RunForEvaluation:
+    """-> Evaluate: compare this run against the baseline."""
+
+    run_id: str
+
+
+@dataclass(frozen=True)
 class SettingsForTrain:
     """Estimate -> Train, and the Runs page's "Train next": settings for the Train page's
     form, by TrainConfig field."""

@@ -20,6 +20,7 @@ from core.evaluation.models import ModelSpec
 from core.evaluation.report_export import export_report
 from core.evaluation.results import EvalResult, ExampleOutput
 from core.evaluation.store import save_eval_set, save_result
+from core.handoff import RunForEvaluation
 from core.hardware import HardwareInfo
 from desktop.context import AppContext
 from desktop.evaluation.answer_diff import DELETED_STYLE, INSERTED_STYLE, diff_html
@@ -215,7 +216,7 @@ def test_runs_are_listed_newest_first_and_receive_ticks_the_one_asked_for(qtbot,
     choice = page.model_choice
     assert [value.run_id for _kind, value in choice.checked_items()] == ["run-2"]
     page.tabs.setCurrentIndex(1)
-    page.receive({"action": "evaluate_run", "run_id": "run-1"})
+    page.receive(RunForEvaluation("run-1"))
     assert [value.run_id for _kind, value in choice.checked_items()] == ["run-1"]
     assert page.tabs.currentIndex() == 0
     page.receive("ignored")  # anything else is left alone

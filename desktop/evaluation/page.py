@@ -46,7 +46,7 @@ from core.evaluation.leakage import leakage_of_results
 from core.evaluation.models import ModelSpecError
 from core.evaluation.report_export import default_report_name, export_report
 from core.evaluation.store import UnknownRecordError
-from core.handoff import DraftsForDataset
+from core.handoff import DraftsForDataset, RunForEvaluation
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.evaluation.ab_rating import ABRatingView
@@ -570,11 +570,11 @@ class EvaluatePage(QWidget):
             self.judge_panel.update_results()
 
     # Window hooks -------------------------------------------------------------------------
-    def receive(self, payload) -> None:
-        """Other pages may ask to evaluate a run: {"action": "evaluate_run", "run_id": id}."""
-        if isinstance(payload, dict) and payload.get("action") == "evaluate_run":
+    def receive(self, handoff) -> None:
+        """Another page asks to evaluate a run: it alone is checked, on the Compare tab."""
+        if isinstance(handoff, RunForEvaluation):
             self.model_choice.refresh()
-            wanted = payload.get("run_id")
+            wanted = handoff.run_id
             for row in range(self.model_choice.runs_list.count()):
                 kind, value = self.model_choice.runs_list.item(row).data(Qt.ItemDataRole.UserRole)
                 self.model_choice.set_checked(row, kind == "run" and value.run_id == wanted)
