@@ -1,7 +1,7 @@
 """What one page hands to another on the way there, typed so sender and receiver agree.
 
-core builds them (from a saved decision, a TrainConfig); pages only pass them along through
-AppContext.navigate and take what they know in `receive`.
+Pages send them through AppContext.navigate(page, handoff); the receiving page's `receive`
+takes the types it knows and ignores the rest. core builds those made from stored data.
 """
 
 from __future__ import annotations

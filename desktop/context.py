@@ -14,8 +14,8 @@ class AppContext(QObject):
     """Pages read `project` and listen to `project_changed`; they never hold a stale project."""
 
     project_changed = Signal(object)  # Project
-    # (page name, payload): lets Decide hand its answers to Estimate, Evaluate open a
-    # dataset draft, and so on, without pages importing each other.
+    # (page name, hand-off from core/handoff.py or None): lets Decide hand its answers to
+    # Estimate, Evaluate open a dataset draft, and so on, without pages importing each other.
     navigate_requested = Signal(str, object)
     status_message = Signal(str, int)  # text, timeout in ms
 
@@ -28,8 +28,8 @@ class AppContext(QObject):
         self.project = project
         self.project_changed.emit(project)
 
-    def navigate(self, page: str, payload: Any = None) -> None:
-        self.navigate_requested.emit(page, payload)
+    def navigate(self, page: str, handoff: Any = None) -> None:
+        self.navigate_requested.emit(page, handoff)
 
     def show_status(self, text: str, timeout_ms: int = 5000) -> None:
         self.status_message.emit(text, timeout_ms)

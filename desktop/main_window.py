@@ -106,10 +106,10 @@ class MainWindow(QMainWindow):
         widget = self.page(self._specs[row].name)
         self.stack.setCurrentWidget(widget)
 
-    def _on_navigate(self, name: str, payload) -> None:
+    def _on_navigate(self, name: str, handoff) -> None:
         page = self.show_page(name)
-        if payload is not None:
-            page.receive(payload)
+        if handoff is not None:
+            page.receive(handoff)
 
     # Menus -----------------------------------------------------------------
     def _build_menus(self) -> None:
