@@ -627,15 +627,15 @@ class TrainingSession:
         except Exception:
             return ""
 
-    def _out_of_memory(self, first_line: str, config, trainer, logic) -> RunResult:
-        from core.training.preflight import PreflightReport, suggest_fitting_settings
+    @staticmethod
+    def _out_of_memory_report(config, memory_kind: str):
+        """A pre-flight report that only says "out of memory", to ask what would fit."""
+        from core.training.preflight import PreflightReport
 
-        step = int(trainer.state.global_step) if trainer is not None else 0
-        peak = self._recorder.peak_memory if self._recorder else None
-        report = PreflightReport(
+        return PreflightReport(
             fits=False,
             device=config.device,
-            memory_kind=self._recorder.memory_kind if self._recorder else "",
+            memory_kind=memory_kind,
             peak_memory_bytes=None,
             static_memory_bytes=None,
             budget_bytes=None,
@@ -645,7 +645,16 @@ class TrainingSession:
             batch_tokens=0,
             out_of_memory=True,
         )
-        suggestions = suggest_fitting_settings(config, report)
+
+    def _out_of_memory(self, first_line: str, config, trainer, logic) -> RunResult:
+        from core.training.preflight import suggest_fitting_settings
+
+        step = int(trainer.state.global_step) if trainer is not None else 0
+        peak = self._recorder.peak_memory if self._recorder else None
+        memory_kind = self._recorder.memory_kind if self._recorder else ""
+        suggestions = suggest_fitting_settings(
+            config, self._out_of_memory_report(config, memory_kind)
+        )
         self._suggestions = [s.as_dict() for s in suggestions]
         latest = runs.latest_checkpoint(self.folder)
         reason = (
@@ -671,28 +680,11 @@ class TrainingSession:
 
     def _memory_stopped(self, config, trainer, logic) -> RunResult:
         """The memory guard stopped the run: keep the checkpoint, say what to change."""
-        from core.training.preflight import (
-            PreflightReport,
-            Suggestion,
-            suggest_fitting_settings,
-        )
+        from core.training.preflight import Suggestion, suggest_fitting_settings
 
         self._close_memory_guard()
         step = int(trainer.state.global_step) if trainer is not None else 0
-        empty = PreflightReport(
-            fits=False,
-            device=config.device,
-            memory_kind="",
-            peak_memory_bytes=None,
-            static_memory_bytes=None,
-            budget_bytes=None,
-            micro_step_time_s=None,
-            step_time_s=None,
-            estimated_run_time_s=None,
-            batch_tokens=0,
-            out_of_memory=True,
-        )
-        suggestions = suggest_fitting_settings(config, empty)
+        suggestions = suggest_fitting_settings(config, self._out_of_memory_report(config, ""))
         if config.max_seq_length >= 256 and not any(
             "max_seq_length" in s.changes for s in suggestions
         ):
