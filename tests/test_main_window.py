@@ -29,6 +29,30 @@ def test_navigation_lists_only_landed_pages_and_builds_them_lazily(window, qtbot
     assert page.title.text() == "Demo project"
 
 
+def test_the_navigation_is_the_feature_list_and_every_page_is_a_page(window):
+    from core.features import WORKFLOW
+
+    titles = [window.nav.item(i).text() for i in range(window.nav.count())]
+    names = {spec.name for spec in window._specs}
+    assert titles == [feature.title for feature in WORKFLOW if feature.name in names]
+    assert titles == [
+        "Project",
+        "Decide",
+        "Estimate",
+        "Dataset",
+        "Train",
+        "Evaluate",
+        "Chat",
+        "Runs",
+    ]
+    for spec in window._specs:
+        page = window.page(spec.name)
+        for method in ("set_project", "can_close", "receive"):
+            assert callable(getattr(page, method, None)), (spec.name, method)
+        page.receive(object())  # a hand-off the page does not take is left alone
+        assert page.can_close(), spec.name
+
+
 def test_opening_another_project_updates_every_listener(window, tmp_path, qtbot):
     other = create_project(tmp_path / "other", name="Legal drafts")
     with qtbot.waitSignal(window.context.project_changed):
