@@ -59,8 +59,7 @@ def bare_run(loaded, messages, tokens: int) -> tuple[float, float, int]:
     """(seconds to first token, total seconds, new tokens) for a bare generate call."""
     import torch
 
-    from core.chat.generation import stop_token_ids
-    from core.evaluation.generation import render_prompt
+    from core.evaluation.generation import render_prompt, stop_token_ids
 
     started = time.perf_counter()
     tokenizer = loaded.tokenizer

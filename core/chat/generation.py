@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
-from core.evaluation.generation import LoadedModel, load_model, render_prompt
+from core.evaluation.generation import LoadedModel, load_model, render_prompt, stop_token_ids
 from core.evaluation.models import ModelSpec
 
 OnText = Callable[[str], None]
@@ -147,20 +147,6 @@ def memory_in_use(device: str) -> int | None:
         return int(psutil.Process().memory_info().rss)
     except Exception:  # memory is shown as unknown rather than failing a reply
         return None
-
-
-def stop_token_ids(loaded: LoadedModel) -> list[int]:
-    """The tokens that end a turn: the model's end-of-sequence ids and ChatML's <|im_end|>."""
-    ids = set()
-    for source in (loaded.model.generation_config.eos_token_id, loaded.tokenizer.eos_token_id):
-        if isinstance(source, int):
-            ids.add(source)
-        elif source:
-            ids.update(source)
-    end_of_turn = loaded.tokenizer.convert_tokens_to_ids("<|im_end|>")
-    if isinstance(end_of_turn, int) and end_of_turn != loaded.tokenizer.unk_token_id:
-        ids.add(end_of_turn)
-    return sorted(ids)
 
 
 class _TextStreamer:

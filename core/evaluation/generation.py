@@ -152,7 +152,8 @@ def render_prompt(tokenizer, messages: list[dict], answer: str | None = None) ->
     return text
 
 
-def _stop_token_ids(loaded: LoadedModel) -> list[int]:
+def stop_token_ids(loaded: LoadedModel) -> list[int]:
+    """The tokens that end a turn: the model's end-of-sequence ids and ChatML's <|im_end|>."""
     ids = set()
     for source in (loaded.model.generation_config.eos_token_id, loaded.tokenizer.eos_token_id):
         if isinstance(source, int):
@@ -183,7 +184,7 @@ def generate_answers(
     import torch
 
     report = progress or (lambda fraction, message: None)
-    stop_ids = _stop_token_ids(loaded)
+    stop_ids = stop_token_ids(loaded)
     tokenizer = loaded.tokenizer
     tokenizer.padding_side = "left"
     texts = [
