@@ -663,20 +663,27 @@ class TrainingSession:
             + "."
             + (f" The checkpoint {latest.name} is kept." if latest else "")
         )
-        if self._recorder is not None:
-            self._recorder.add_advice(
-                Advice(
-                    step=step,
-                    severity=ERROR,
-                    kind="out_of_memory",
-                    title="Out of memory",
-                    message=reason,
-                    action="apply_settings" if suggestions else "",
-                    action_label=suggestions[0].label if suggestions else "",
-                    details={"suggestions": self._suggestions, "peak_memory_bytes": peak},
-                )
-            )
+        self._advise_out_of_memory(
+            step, "Out of memory", reason, suggestions, {"peak_memory_bytes": peak}
+        )
         return self._finish(FAILED, reason, trainer, logic)
+
+    def _advise_out_of_memory(self, step, title, reason, suggestions, details) -> None:
+        """The out-of-memory card: the reason, and the mildest fitting change as its action."""
+        if self._recorder is None:
+            return
+        self._recorder.add_advice(
+            Advice(
+                step=step,
+                severity=ERROR,
+                kind="out_of_memory",
+                title=title,
+                message=reason,
+                action="apply_settings" if suggestions else "",
+                action_label=suggestions[0].label if suggestions else "",
+                details={"suggestions": self._suggestions, **details},
+            )
+        )
 
     def _memory_stopped(self, config, trainer, logic) -> RunResult:
         """The memory guard stopped the run: keep the checkpoint, say what to change."""
@@ -715,19 +722,9 @@ class TrainingSession:
             f"{remedies}.{then}"
         )
         peak = self.memory_guard.peak_rss_bytes if self.memory_guard is not None else None
-        if self._recorder is not None:
-            self._recorder.add_advice(
-                Advice(
-                    step=step,
-                    severity=ERROR,
-                    kind="out_of_memory",
-                    title="Stopped: out of memory",
-                    message=reason,
-                    action="apply_settings" if suggestions else "",
-                    action_label=suggestions[0].label if suggestions else "",
-                    details={"suggestions": self._suggestions, "peak_rss_bytes": peak},
-                )
-            )
+        self._advise_out_of_memory(
+            step, "Stopped: out of memory", reason, suggestions, {"peak_rss_bytes": peak}
+        )
         return self._finish(STOPPED, reason, trainer, logic)
 
     def _finish(self, status, reason, trainer, logic, final_dir: Path | None = None) -> RunResult:
