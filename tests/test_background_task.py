@@ -42,7 +42,6 @@ def test_cancel_reaches_the_work_and_wait_returns_promptly(qtbot):
     task = BackgroundTask(work)
     task.start()
     task.cancel()
-    started = time.monotonic()
+    # A GUI-thread wait must not sit out its timeout (it once did: queued quit()), so
+    # wait() returning True (finished, not timed out) is the check; no clock needed.
     assert task.wait(20_000)
-    # A GUI-thread wait must not sit out its timeout (it once did: queued quit()).
-    assert time.monotonic() - started < 10

@@ -10,6 +10,7 @@ import pytest
 from chat_adapter import ANSWER, add_finished_run, bare_greedy_reply, train_chat_adapter
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
+from waiting import WORK_MS
 
 from core.chat.generation import conversation_messages
 from core.chat.store import list_conversations, load_conversation
@@ -57,7 +58,7 @@ def pick_tiny_and_run(page, tiny_model_dir) -> None:
     page.choose_model(1, "run-1")
 
 
-def send(qtbot, page, prompt: str, keyboard=False, timeout=60_000) -> None:
+def send(qtbot, page, prompt: str, keyboard=False, timeout=WORK_MS) -> None:
     qtbot.keyClicks(page.prompt_edit, prompt)
     with qtbot.waitSignal(page.reply_finished, timeout=timeout):
         if keyboard:
@@ -78,7 +79,7 @@ def test_both_panes_stream_what_a_plain_greedy_generate_says(
     page.max_tokens_spin.setValue(24)
     streamed, loading = {0: [], 1: []}, []
     qtbot.keyClicks(page.prompt_edit, "ticket refund")
-    with qtbot.waitSignal(page.reply_finished, timeout=60_000):
+    with qtbot.waitSignal(page.reply_finished, timeout=WORK_MS):
         page.send_button.click()
         page.job.loading.connect(lambda fraction, message: loading.append(message))
         page.job.text.connect(lambda side, piece: streamed[side].append(piece))
@@ -122,7 +123,7 @@ def test_escape_stops_the_answer_mid_stream(qtbot, chat_project, tiny_model_dir)
             qtbot.keyClick(page.prompt_edit, Qt.Key.Key_Escape)
 
     qtbot.keyClicks(page.prompt_edit, "hello")
-    with qtbot.waitSignal(page.reply_finished, timeout=60_000):
+    with qtbot.waitSignal(page.reply_finished, timeout=WORK_MS):
         page.send_button.click()
         page.job.text.connect(on_text)
     conversation = load_conversation(chat_project, list_conversations(chat_project)[0].id)
@@ -250,7 +251,7 @@ def test_a_model_that_cannot_load_says_so_and_keeps_the_prompt(
     page.choose_model(0, "broken-model")
     page.choose_model(1, NO_SECOND_MODEL)
     qtbot.keyClicks(page.prompt_edit, "hello")
-    with qtbot.waitSignal(page.reply_finished, timeout=60_000):
+    with qtbot.waitSignal(page.reply_finished, timeout=WORK_MS):
         page.send_button.click()
     assert page.last_error
     assert page.status_label.text().startswith(f"Could not load broken-model from {broken}")
@@ -271,7 +272,7 @@ def test_switching_project_mid_answer_stops_it_and_keeps_it_in_the_old_project(
     page.max_tokens_spin.setValue(400)
     qtbot.keyClicks(page.prompt_edit, "hello")
     page.send_button.click()
-    with qtbot.waitSignal(page.job.text, timeout=60_000):
+    with qtbot.waitSignal(page.job.text, timeout=WORK_MS):
         pass
     other = create_project(tmp_path / "other", name="Other")
     page.context.set_project(other)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from waiting import WORK_MS
 
 from core.dataset import edits
 from core.dataset.drafts import drafts_dir, list_drafts, new_draft_path, write_draft
@@ -60,7 +61,7 @@ def test_saving_a_version_marks_the_stack_clean_and_lists_it(qtbot, saved):
     page = make_page(qtbot, project)
     page.editor.push(edits.set_message_text(page.editor.dataset, 0, 1, "Rewritten reply"))
     assert "unsaved changes to v1" in page.state_label.text()
-    with qtbot.waitSignal(page.editor.version_saved, timeout=20_000) as saved_signal:
+    with qtbot.waitSignal(page.editor.version_saved, timeout=WORK_MS) as saved_signal:
         assert page.save_version("rewrote the first reply")
     version = saved_signal.args[0]
     assert version.label == "v2" and version.note == "rewrote the first reply"
@@ -77,7 +78,7 @@ def test_a_dataset_with_errors_is_not_saved_and_the_page_says_why(qtbot, saved):
     project, _v1 = saved
     page = make_page(qtbot, project)
     page.editor.push(edits.set_message_text(page.editor.dataset, 2, 1, ""))  # empty reply
-    with qtbot.waitSignal(page.editor.save_failed, timeout=20_000):
+    with qtbot.waitSignal(page.editor.save_failed, timeout=WORK_MS):
         page.save_version("broken")
     assert "error" in page.last_message and page.notice_bar.isVisible()
     assert [v.label for v in list_versions(project)] == ["v1"]
@@ -133,7 +134,7 @@ def test_edits_survive_a_crash_and_the_page_offers_to_restore_them(qtbot, saved)
     assert not page.recovery_bar.isVisible()
     # Unchanged examples are the base version's own objects: the draft refers to them by id.
     assert dataset.examples[0] is page.editor.base_by_id[dataset.examples[0].id]
-    with qtbot.waitSignal(page.editor.version_saved, timeout=20_000):
+    with qtbot.waitSignal(page.editor.version_saved, timeout=WORK_MS):
         page.save_version("recovered")
     assert list_versions(project)[-1].n_examples == 7
 
@@ -216,7 +217,7 @@ def test_an_empty_project_shows_the_way_to_start(qtbot, project):
     assert "not saved as a version yet" in page.state_label.text()
     page.conversation.bubbles[0].text_edit.setPlainText("Where is my parcel?")
     page.conversation.bubbles[1].text_edit.setPlainText('{"intent": "where_is_order"}')
-    with qtbot.waitSignal(page.editor.version_saved, timeout=20_000):
+    with qtbot.waitSignal(page.editor.version_saved, timeout=WORK_MS):
         page.save_version("first examples", name="parcels")
     assert [(v.dataset, v.label) for v in list_versions(project)] == [("parcels", "v1")]
 

@@ -2,6 +2,7 @@
 
 import pytest
 from PySide6.QtCore import Qt
+from waiting import WORK_MS
 
 from core.dataset.model import Dataset
 from core.dataset.split import SplitConfig
@@ -151,7 +152,7 @@ def test_a_local_model_folder_can_be_estimated(page, tiny_model_dir, tmp_path):
 
 def test_uses_the_current_dataset_tokens(page, qtbot, project):
     page.count_dataset_tokens()
-    with qtbot.waitSignal(page._task.finished, timeout=20_000):
+    with qtbot.waitSignal(page._task.finished, timeout=WORK_MS):
         pass
     assert "no saved dataset version" in page.form.dataset_label.text()
     conversations = [
@@ -167,7 +168,7 @@ def test_uses_the_current_dataset_tokens(page, qtbot, project):
         split=SplitConfig(valid_fraction=0.0),
     )
     page.count_dataset_tokens()
-    with qtbot.waitSignal(page._task.finished, timeout=20_000):
+    with qtbot.waitSignal(page._task.finished, timeout=WORK_MS):
         pass
     assert page.form.examples_spin.value() == 20
     settings = page.recommendation.chosen.settings

@@ -14,6 +14,7 @@ import json
 import pytest
 from chat_adapter import ANSWER, add_finished_run, train_chat_adapter
 from PySide6.QtCore import Qt
+from waiting import WORK_MS
 
 from core.handoff import DraftsForDataset
 from core.hardware import HardwareInfo
@@ -75,7 +76,7 @@ def _evaluate(qtbot, page) -> None:
     assert page.start_evaluation(), page.progress_label.text()
     assert page.progress.isVisible() and page.cancel_button.isEnabled()
     assert not page.run_button.isEnabled()
-    qtbot.waitUntil(lambda: not page.is_running(), timeout=240_000)
+    qtbot.waitUntil(lambda: not page.is_running(), timeout=WORK_MS)
     assert not page.last_error, page.last_error
 
 
@@ -198,7 +199,7 @@ def test_cancel_keeps_the_page_usable_and_stores_nothing(
     page.max_tokens_spin.setValue(8)
     assert page.start_evaluation()
     page.cancel_evaluation()
-    qtbot.waitUntil(lambda: not page.is_running(), timeout=120_000)
+    qtbot.waitUntil(lambda: not page.is_running(), timeout=WORK_MS)
     assert page.last_outcome.cancelled and page.last_outcome.comparison is None
     assert page.results_stack.currentIndex() == 0
     assert page.run_button.isEnabled() and not page.cancel_button.isEnabled()

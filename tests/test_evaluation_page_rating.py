@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from PySide6.QtCore import Qt
+from waiting import WORK_MS
 
 from core.evaluation.ab_pairs import get_rating, revealed_sides
 from core.evaluation.checks import score_answer
@@ -224,7 +225,7 @@ def test_http_judge_without_a_key_and_its_position_bias(qtbot, rating_page):
         judge.url_edit.setText(server.url)
         assert judge.start()
         assert judge.cancel_button.isEnabled()
-        qtbot.waitUntil(lambda: not judge.is_running() and judge.task is None, timeout=30_000)
+        qtbot.waitUntil(lambda: not judge.is_running() and judge.task is None, timeout=WORK_MS)
     assert not judge.last_error, judge.last_error
     assert server.auth == [None] * 8  # 4 pairs in both orders, and no key was needed
     text = judge.results_view.toPlainText()
@@ -244,7 +245,7 @@ def test_local_judge_runs_on_the_tiny_model(qtbot, rating_page, tiny_model_dir):
     config = judge.config()
     assert config.kind == "local" and config.model_path == str(tiny_model_dir)
     assert judge.start()
-    qtbot.waitUntil(lambda: judge.task is None, timeout=120_000)
+    qtbot.waitUntil(lambda: judge.task is None, timeout=WORK_MS)
     assert not judge.last_error, judge.last_error
     text = judge.results_view.toPlainText()
     assert "Judged 1 pairs, each in both orders" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from ticket_router_run import rows, train_ticket_router, write_jsonl
+from waiting import WORK_MS
 
 from core.hardware import HardwareInfo
 
@@ -52,11 +53,11 @@ def test_export_in_the_background_shows_parity_and_the_card(dialog, qtbot, tmp_p
     dialog.folder_edit.clear()
     qtbot.keyClicks(dialog.folder_edit, str(out))
 
-    with qtbot.waitSignal(dialog.exported, timeout=120_000) as exported:
+    with qtbot.waitSignal(dialog.exported, timeout=WORK_MS) as exported:
         qtbot.mouseClick(dialog.export_button, Qt.MouseButton.LeftButton)
         assert dialog.is_running() and not dialog.export_button.isEnabled()
         assert dialog.progress.isVisible() and dialog.cancel_button.isVisible()
-    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=30_000)
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=WORK_MS)
     result = exported.args[0]
     assert result.folder == out and (out / "adapter_config.json").is_file()
     assert dialog.parity_label.text().startswith("Parity passed: all 4 answers")
@@ -79,7 +80,7 @@ def test_cancel_half_way_leaves_no_folder(dialog, qtbot, tmp_path):
 
     assert dialog.start_export()
     dialog.task.progress.connect(cancel_half_way)
-    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=120_000)
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=WORK_MS)
     assert max(fractions) >= 0.45 and not out.exists()
     assert "Cancelled" in dialog.status_label.text() and dialog.result is None
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".merged")]

@@ -12,6 +12,7 @@ import pytest
 from fake_hub import COMMIT, FakeHub, FakeRepo
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
+from waiting import WORK_MS
 
 from desktop.models.picker import ModelPickerDialog
 
@@ -104,12 +105,12 @@ def test_cancel_in_the_middle_keeps_the_partial_download(qtbot, hub):
     dialog.show()
     qtbot.keyClicks(dialog.hub_id_edit, "acme/tiny")
     qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: dialog.progress.value() > 200, timeout=30_000)
+    qtbot.waitUntil(lambda: dialog.progress.value() > 200, timeout=WORK_MS)
     assert dialog.cancel_button.isVisible() and not dialog.download_button.isEnabled()
     assert "model.safetensors" in dialog.status.text()
     shoot(dialog, "picker-downloading")
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not dialog.task.is_running(), timeout=30_000)
+    qtbot.waitUntil(lambda: not dialog.task.is_running(), timeout=WORK_MS)
     qtbot.waitUntil(lambda: "cancelled" in dialog.status.text())
     assert "continues from there" in dialog.status.text()
     assert dialog.download_button.isEnabled() and not dialog.progress.isVisible()
@@ -131,7 +132,7 @@ def test_a_gated_model_shows_what_to_do_and_the_token_gets_it(qtbot, hub, monkey
     qtbot.mouseClick(dialog.token_button, Qt.MouseButton.LeftButton)
     assert "kept for this session only" in dialog.status.text()
     qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not dialog.task.is_running(), timeout=60_000)
+    qtbot.waitUntil(lambda: not dialog.task.is_running(), timeout=WORK_MS)
     qtbot.waitUntil(lambda: "Downloaded acme/gated" in dialog.status.text())
     from core.models.hub_token import forget_session_token
 
@@ -216,7 +217,7 @@ def test_the_estimate_page_fetches_only_a_config_or_uses_the_catalog(qtbot, hub,
     dialog = button.picker_dialog
     assert dialog.config_button.isVisible()
     qtbot.keyClicks(dialog.hub_id_edit, "acme/big")
-    with qtbot.waitSignal(dialog.chosen, timeout=60_000):
+    with qtbot.waitSignal(dialog.chosen, timeout=WORK_MS):
         qtbot.mouseClick(dialog.config_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not dialog.task.is_running())
     assert page.form.model_combo.currentText() == "acme/big (config only)"

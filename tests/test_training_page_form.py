@@ -7,12 +7,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import time
 
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLineEdit, QSpinBox
+from waiting import WORK_MS
 
 from core.handoff import SettingsForTrain
 from core.hardware import HardwareInfo
@@ -201,7 +201,7 @@ def test_a_past_run_is_listed_and_replays_its_curves(
     combo = page.monitor.run_combo
     assert combo.count() == 1 and "replayed run" in combo.itemText(0)
     combo.setCurrentIndex(0)
-    qtbot.waitUntil(lambda: page.monitor.loss_chart.point_count() > 0, timeout=20_000)
+    qtbot.waitUntil(lambda: page.monitor.loss_chart.point_count() > 0, timeout=WORK_MS)
     monitor = page.monitor
     assert monitor.series["loss"].n == result.steps_done == 6
     assert monitor.series["eval_loss"].n == 3
@@ -233,18 +233,16 @@ def test_redraw_with_100k_points_stays_within_a_frame_budget(qtbot):
     assert chart.point_count() == n + n // 100  # training and validation curves
     assert len(chart.smooth_curve.getOriginalDataset()[0]) == n
 
-    # A live tick: one new point, then redraw and repaint everything that changed.
-    timings = []
+    # Live ticks: one new point each, then redraw and repaint everything that changed
+    # (how fast: benchmarks/training_gui_latency.py).
     for i in range(5):
         monitor.add_record(
             MetricRecord(step=n + 1 + i, loss=0.04, learning_rate=1e-4, grad_norm=1.0)
         )
-        started = time.perf_counter()
         monitor.redraw()
         monitor.grab()
-        timings.append(time.perf_counter() - started)
     assert monitor.series["loss"].n == n + 5
-    assert sorted(timings)[2] < 1.0, timings  # gross limit; benchmarks/ measures it properly
+    assert chart.point_count() == n + 5 + n // 100
 
 
 def test_nan_losses_are_counted_not_drawn(qtbot):

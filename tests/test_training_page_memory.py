@@ -11,6 +11,7 @@ import types
 
 import pytest
 from PySide6.QtCore import Qt
+from waiting import WORK_MS
 
 from core.hardware import detect_hardware
 from core.models.registry import add_local_model
@@ -22,7 +23,7 @@ from desktop.training.page import TrainingPage
 
 GIB = 1024**3
 TEAMS = ["billing", "shipping", "login", "refund"]
-RUN_TIMEOUT_MS = 120_000
+RUN_TIMEOUT_MS = WORK_MS
 
 
 def fake_nvml(gpus):
