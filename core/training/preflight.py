@@ -119,6 +119,22 @@ class PreflightReport:
     stopped: str = ""  # why the check ended before its steps (memory guard, time limit)
     measured: bool = True  # False: not run, the estimate alone says it cannot fit
 
+    @classmethod
+    def unmeasured(cls, device: str, memory_kind: str, **known) -> PreflightReport:
+        """A report with nothing measured (an estimate or an out-of-memory error says it
+        does not fit), to ask `suggest_fitting_settings` what would."""
+        empty = dict.fromkeys(
+            (
+                "peak_memory_bytes",
+                "static_memory_bytes",
+                "budget_bytes",
+                "micro_step_time_s",
+                "step_time_s",
+                "estimated_run_time_s",
+            )
+        )
+        return cls(False, device, memory_kind, **empty, batch_tokens=0, **known)
+
     @property
     def message(self) -> str:
         peak = _gib(self.peak_memory_bytes)
@@ -299,18 +315,7 @@ def core_estimate(
 def estimated_ram_suggestions(config: TrainConfig, plan: DevicePlan, model_path: Path) -> list:
     """When the estimate says a CPU run cannot fit: the standard remedies, each with the
     estimator's RAM figure, those expected to fit first."""
-    report = PreflightReport(
-        fits=False,
-        device=plan.device,
-        memory_kind=plan.memory_kind,
-        peak_memory_bytes=None,
-        static_memory_bytes=None,
-        budget_bytes=None,
-        micro_step_time_s=None,
-        step_time_s=None,
-        estimated_run_time_s=None,
-        batch_tokens=0,
-    )
+    report = PreflightReport.unmeasured(plan.device, plan.memory_kind)
     suggestions = suggest_fitting_settings(config, report, limit=8)
     for suggestion in suggestions:
         trial = core_estimate(config.replace(**suggestion.changes), plan, model_path)

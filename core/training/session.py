@@ -632,19 +632,7 @@ class TrainingSession:
         """A pre-flight report that only says "out of memory", to ask what would fit."""
         from core.training.preflight import PreflightReport
 
-        return PreflightReport(
-            fits=False,
-            device=config.device,
-            memory_kind=memory_kind,
-            peak_memory_bytes=None,
-            static_memory_bytes=None,
-            budget_bytes=None,
-            micro_step_time_s=None,
-            step_time_s=None,
-            estimated_run_time_s=None,
-            batch_tokens=0,
-            out_of_memory=True,
-        )
+        return PreflightReport.unmeasured(config.device, memory_kind, out_of_memory=True)
 
     def _out_of_memory(self, first_line: str, config, trainer, logic) -> RunResult:
         from core.training.preflight import suggest_fitting_settings
