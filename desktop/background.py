@@ -59,7 +59,10 @@ class BackgroundTask(QObject):
         # Direct: quit() is thread-safe, and a queued call would wait for the GUI thread,
         # which deadlocks a GUI-thread wait() until its timeout.
         self._worker.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
-        self._thread.finished.connect(self._worker.deleteLater)
+        # No worker.deleteLater on finished: that delete runs as the worker thread exits and
+        # needs the GIL inside ~QObject while the GUI thread, holding the GIL, may be
+        # destroying a widget connected to it (a deadlock seen in a test run). The worker
+        # goes with this task, on the GUI thread.
         self._thread.finished.connect(self.finished)
 
     def start(self) -> None:
