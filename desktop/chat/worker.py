@@ -130,7 +130,8 @@ class ReplyJob(QObject):
         # Direct: quit() is thread-safe, and a queued call would wait for the GUI thread,
         # which deadlocks a GUI-thread wait() until its timeout.
         self._worker.done.connect(self._thread.quit, Qt.ConnectionType.DirectConnection)
-        self._thread.finished.connect(self._worker.deleteLater)
+        # No worker.deleteLater on finished: run as the thread exits, it can deadlock with
+        # the GUI thread (see desktop/background.py). The worker goes with this object.
         self._thread.finished.connect(self.finished)
 
     def start(self) -> None:
