@@ -62,7 +62,7 @@ def download(qtbot, dialog, hub_id: str, timeout: int = 60_000) -> None:
     qtbot.keyClicks(dialog.hub_id_edit, hub_id)
     qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
     assert dialog.task is not None
-    qtbot.waitUntil(lambda: not dialog.task.is_running(), timeout=timeout)
+    qtbot.waitUntil(lambda: not dialog.is_downloading(), timeout=timeout)
 
 
 def test_empty_cache_shows_the_bundled_model_and_says_how_to_get_more(qtbot, hub):
@@ -110,7 +110,7 @@ def test_cancel_in_the_middle_keeps_the_partial_download(qtbot, hub):
     assert "model.safetensors" in dialog.status.text()
     shoot(dialog, "picker-downloading")
     qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not dialog.task.is_running(), timeout=WORK_MS)
+    qtbot.waitUntil(lambda: not dialog.is_downloading(), timeout=WORK_MS)
     qtbot.waitUntil(lambda: "cancelled" in dialog.status.text())
     assert "continues from there" in dialog.status.text()
     assert dialog.download_button.isEnabled() and not dialog.progress.isVisible()
@@ -132,7 +132,7 @@ def test_a_gated_model_shows_what_to_do_and_the_token_gets_it(qtbot, hub, monkey
     qtbot.mouseClick(dialog.token_button, Qt.MouseButton.LeftButton)
     assert "kept for this session only" in dialog.status.text()
     qtbot.mouseClick(dialog.download_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not dialog.task.is_running(), timeout=WORK_MS)
+    qtbot.waitUntil(lambda: not dialog.is_downloading(), timeout=WORK_MS)
     qtbot.waitUntil(lambda: "Downloaded acme/gated" in dialog.status.text())
     from core.models.hub_token import forget_session_token
 
@@ -219,7 +219,7 @@ def test_the_estimate_page_fetches_only_a_config_or_uses_the_catalog(qtbot, hub,
     qtbot.keyClicks(dialog.hub_id_edit, "acme/big")
     with qtbot.waitSignal(dialog.chosen, timeout=WORK_MS):
         qtbot.mouseClick(dialog.config_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not dialog.task.is_running())
+    qtbot.waitUntil(lambda: not dialog.is_downloading())
     assert page.form.model_combo.currentText() == "acme/big (config only)"
     assert page.current_model().name == "acme/big"
     assert page.current_model().hidden_size == 2048

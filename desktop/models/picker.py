@@ -324,7 +324,12 @@ class ModelPickerDialog(QDialog):
             self.status.setStyleSheet("")
             self.status.setText(f"Access token {where}.")
 
+    def is_downloading(self) -> bool:
+        """True from Download until the dialog has taken in the end of the task."""
+        return self._downloading
+
     def _set_downloading(self, running: bool) -> None:
+        self._downloading = running
         self.progress.setVisible(running)
         self.cancel_button.setVisible(running)
         self.cancel_button.setEnabled(running)
