@@ -556,3 +556,60 @@ def test_every_page_form_in_a_scroll_area_scrolls_instead_of_changing(qtbot):
         wait = getattr(page, "wait_for_background", None)
         if callable(wait):
             wait()
+
+
+# --- the Dataset page's Export dialog and an existing file -------------------------------
+def test_dataset_export_names_an_existing_file_and_replaces_it_only_when_asked(qtbot, tmp_path):
+    from core.dataset.model import Dataset, Example
+    from desktop.dataset.export_dialog import ExportDialog
+
+    dataset = Dataset(
+        name="tickets",
+        examples=[
+            Example(
+                {
+                    "messages": [
+                        {"role": "user", "content": "Hi"},
+                        {"role": "assistant", "content": "Hello"},
+                    ]
+                }
+            )
+        ],
+    )
+    theirs = tmp_path / "notes.jsonl"
+    theirs.write_text("the user's own work\n", encoding="utf-8")
+    dialog = ExportDialog(None, dataset)
+    qtbot.addWidget(dialog)
+    dialog.path_edit.setText(str(theirs))
+    dialog.export()
+    assert theirs.read_text(encoding="utf-8") == "the user's own work\n"  # nothing written yet
+    assert "already exists" in dialog.error.text() and str(theirs) in dialog.error.text()
+    assert dialog.export_button.text() == "Replace" and dialog.result() == 0
+
+    dialog.path_edit.setText(str(tmp_path / "other.jsonl"))  # a new name forgets the answer
+    dialog.path_edit.setText(str(theirs))
+    assert dialog.export_button.text() == "Export" and not dialog.error.text()
+    dialog.export()
+    assert theirs.read_text(encoding="utf-8") == "the user's own work\n"
+
+    dialog.export()  # the second press, after the dialog named the file: replaced
+    assert dialog.result() == QDialog.DialogCode.Accepted
+    assert json.loads(theirs.read_text(encoding="utf-8").splitlines()[0])["messages"][1] == {
+        "role": "assistant",
+        "content": "Hello",
+    }
+
+
+def test_dataset_export_refuses_a_folder_without_touching_it(qtbot, tmp_path):
+    from core.dataset.model import Dataset
+    from desktop.dataset.export_dialog import ExportDialog
+
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "keep.txt").write_text("x", encoding="utf-8")
+    dialog = ExportDialog(None, Dataset(name="tickets", examples=[]))
+    qtbot.addWidget(dialog)
+    dialog.path_edit.setText(str(folder))
+    dialog.export()
+    assert "is a folder" in dialog.error.text() and dialog.export_button.text() == "Export"
+    assert [p.name for p in folder.iterdir()] == ["keep.txt"]

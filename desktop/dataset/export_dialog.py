@@ -1,4 +1,7 @@
-"""Export: write the examples to a file in a chosen format (JSONL holds everything)."""
+"""Export: write the examples to a file in a chosen format (JSONL holds everything).
+
+An existing file is replaced only after the user said so: in the system's save dialog,
+or by pressing "Replace" once the dialog has named the file it would overwrite."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from core.dataset.formats import CannotExport, export_dataset
 from core.dataset.model import Dataset
+from core.output_folder import OutputPathError
 
 EXPORT_FORMATS = (
     ("jsonl", "JSONL, OpenAI chat format (holds everything)", ".jsonl"),
@@ -33,10 +37,18 @@ EXPORT_FORMATS = (
 
 
 def export_examples(
-    dataset: Dataset, path: str, fmt: str, studio_fields: bool, allow_loss: bool
+    dataset: Dataset,
+    path: str,
+    fmt: str,
+    studio_fields: bool,
+    allow_loss: bool,
+    overwrite: bool = False,
 ) -> str:
-    """Write the file; return what was done, for the status bar. Raises CannotExport, OSError."""
-    written = export_dataset(dataset, path, fmt, allow_loss=allow_loss, studio_fields=studio_fields)
+    """Write the file; return what was done, for the status bar. Raises CannotExport,
+    OutputPathError (an existing file without `overwrite`), OSError."""
+    written = export_dataset(
+        dataset, path, fmt, allow_loss=allow_loss, studio_fields=studio_fields, overwrite=overwrite
+    )
     left_out = len(dataset) - written
     text = f"Exported {written:,} examples to {path}."
     if left_out:
@@ -50,6 +62,7 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export examples")
         self.dataset = dataset
         self.written: str | None = None
+        self._replace_allowed: Path | None = None  # the one existing file the user agreed to
         layout = QVBoxLayout(self)
         form = QFormLayout()
         self.format_box = QComboBox()
@@ -59,6 +72,7 @@ class ExportDialog(QDialog):
         form.addRow("Format", self.format_box)
         path_row = QHBoxLayout()
         self.path_edit = QLineEdit(str(Path.home() / f"{dataset.name}.jsonl"))
+        self.path_edit.textChanged.connect(self._path_changed)
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._browse)
         path_row.addWidget(self.path_edit, 1)
@@ -78,7 +92,8 @@ class ExportDialog(QDialog):
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        self.export_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.export_button.setText("Export")
         buttons.accepted.connect(self.export)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
@@ -93,8 +108,19 @@ class ExportDialog(QDialog):
         path, _ = QFileDialog.getSaveFileName(self, "Export to", self.path_edit.text())
         if path:
             self.path_edit.setText(path)
+            # The save dialog has already asked whether to replace an existing file.
+            self._replace_allowed = self._target()
+
+    def _target(self) -> Path:
+        return Path(self.path_edit.text().strip()).expanduser().absolute()
+
+    def _path_changed(self) -> None:
+        self._replace_allowed = None
+        self.error.clear()
+        self.export_button.setText("Export")
 
     def export(self) -> None:
+        target = self._target()
         try:
             self.written = export_examples(
                 self.dataset,
@@ -102,8 +128,25 @@ class ExportDialog(QDialog):
                 self.format_box.currentData(),
                 self.studio_box.isChecked(),
                 self.loss_box.isChecked(),
+                overwrite=self._replace_allowed == target,
             )
+        except OutputPathError as error:
+            if target.is_file():
+                self._ask_to_replace(target)
+            else:
+                self.error.setText(str(error))
+            return
         except (CannotExport, OSError, ValueError) as error:
             self.error.setText(str(error))
             return
         self.accept()
+
+    def _ask_to_replace(self, target: Path) -> None:
+        """Name the file that would be lost; a second press of the button replaces it."""
+        size = target.stat().st_size
+        self.error.setText(
+            f"{target} already exists ({size:,} bytes). Press Replace to overwrite it, "
+            "or choose another file name."
+        )
+        self._replace_allowed = target
+        self.export_button.setText("Replace")
