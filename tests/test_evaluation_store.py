@@ -11,7 +11,7 @@ from core.evaluation.results import EvalResult, ExampleOutput
 from core.evaluation.statistics import BETTER, CANNOT_TELL
 from core.evaluation.store import (
     UnknownRecordError,
-    delete_run,
+    delete_evaluation,
     list_eval_sets,
     list_runs,
     load_eval_set,
@@ -97,7 +97,7 @@ def test_deleting_a_run_removes_its_answers(project):
     eval_set = _eval_set(3)
     set_id = save_eval_set(project, eval_set)
     run_id = save_result(project, set_id, _result(eval_set, "x", [REFERENCE] * 3))
-    delete_run(project, run_id)
+    delete_evaluation(project, run_id)
     assert list_runs(project) == []
     count = project.connection().execute("SELECT COUNT(*) FROM evaluation_outputs").fetchone()[0]
     assert count == 0

@@ -227,7 +227,8 @@ def list_runs(project, eval_set_id: int | None = None) -> list[StoredRun]:
     return [StoredRun(*row[:7], json.loads(row[7])) for row in rows]
 
 
-def delete_run(project, run_id: int) -> None:
-    """Remove one result, its answers, and the A/B pairs and ratings built on it."""
+def delete_evaluation(project, evaluation_id: int) -> None:
+    """Remove one evaluation result, its answers, and the A/B pairs and ratings built on it
+    (not a training run: that is core.runs.store.delete_run)."""
     with project.transaction() as conn:
-        conn.execute("DELETE FROM evaluation_runs WHERE id = ?", (run_id,))
+        conn.execute("DELETE FROM evaluation_runs WHERE id = ?", (evaluation_id,))
