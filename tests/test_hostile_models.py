@@ -305,3 +305,58 @@ def test_going_offline_after_huggingface_hub_was_imported_still_takes_effect(mon
     go_offline()
     assert constants.HF_HUB_OFFLINE is True and constants.is_offline_mode()
     assert constants.HF_HUB_DISABLE_TELEMETRY is True
+
+
+def write_chats(path: Path, n: int = 8) -> Path:
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"question {i}"},
+                {"role": "assistant", "content": f"answer {i}"},
+            ]
+        }
+        for i in range(n)
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_a_run_of_a_trusted_custom_code_model_is_trusted_for_evaluation(
+    tiny_model_dir, never_prompt, project, tmp_path
+):
+    """The final model carries the base's code (save_pretrained copies it and its auto_map):
+    trusted like the base, so evaluating the user's own run does not ask again. An untrusted
+    base is refused before training (above), so no run of one can exist."""
+    from core.evaluation.generation import load_model
+    from core.evaluation.models import baseline_spec
+    from core.models.remote_code import find_custom_code, is_trusted, trust_folder
+    from core.training.config import TrainConfig
+    from core.training.session import TrainingSession
+
+    folder, _marker = _hostile_folder(
+        tiny_model_dir,
+        tmp_path,
+        "config.json",
+        {"AutoModelForCausalLM": "evil.Evil"},
+        "LlamaForCausalLM",
+    )
+    trust_folder(folder)
+    config = TrainConfig(
+        base_model=str(folder),
+        train_file=str(write_chats(tmp_path / "train.jsonl")),
+        validation_fraction=0.0,
+        method="full",
+        device="cpu",
+        max_steps=1,
+        micro_batch_size=2,
+        max_seq_length=32,
+        packing=False,
+        preflight=False,
+    )
+    result = TrainingSession(project, config).run()
+    assert result.status == "finished", result.reason
+    final = result.final_model_dir
+    assert any("config.json: field auto_map" in reason for reason in find_custom_code(final))
+    assert is_trusted(final)
+    loaded = load_model(baseline_spec(final), device="cpu")
+    assert type(loaded.model).__name__ == "Evil" and never_prompt == []

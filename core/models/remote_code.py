@@ -102,6 +102,17 @@ def is_trusted(folder: str | Path) -> bool:
     return Path(folder).expanduser().resolve() in trusted_folders()
 
 
+def inherit_trust(derived: str | Path, source: str | Path) -> bool:
+    """Trust `derived`, a folder we wrote from `source` (a run's final model), when it carries
+    custom code and the user trusted `source`: save_pretrained copies the base model's own
+    code files and auto_map, and asking again for the user's own run would only teach them
+    to trust blindly. Returns whether it did."""
+    if not find_custom_code(derived) or not is_trusted(source):
+        return False
+    trust_folder(derived)
+    return True
+
+
 def trust_remote_code_for(folder: str | Path) -> bool:
     """The `trust_remote_code` value to pass when loading from `folder`; raise if untrusted."""
     reasons = find_custom_code(folder)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from core import __version__
 from core.atomic_file import write_text_atomic
+from core.models.remote_code import inherit_trust
 from core.project.store import Project
 from core.training import runs
 from core.training.advisor import RunFacts, advice_at_start
@@ -619,6 +620,8 @@ class TrainingSession:
             shutil.rmtree(final_dir)
         staging.rename(final_dir)
         self._log(f"final model saved to {final_dir} ({meta['from_checkpoint']})")
+        if inherit_trust(final_dir, meta["base_model_path"]):
+            self._log("the final model carries its base model's own code: trusted like the base")
         return final_dir
 
     def _base_path(self) -> str:
