@@ -9,7 +9,6 @@ import pytest
 from core.training.config import (
     CONFIG_VERSION,
     PRESETS,
-    PROJECTION_MODULES,
     TrainConfig,
     TrainConfigError,
     apply_preset,
@@ -34,8 +33,8 @@ def test_defaults_are_the_guides_starting_configuration():
     assert config.max_seq_length == 2048
     assert config.packing is True
     assert (config.lora_r, config.lora_alpha, config.lora_dropout) == (16, 32, 0.05)
-    assert config.lora_target_modules == list(PROJECTION_MODULES)
-    assert len(config.lora_target_modules) == 7
+    # PEFT's all-linear: right on every family, the estimator's default too.
+    assert config.lora_target_modules == ["all-linear"]
     assert config.lora_bias == "none"
     assert config.method == "qlora" and config.quant_type == "nf4" and config.double_quant
     assert config.loss_on == "assistant"

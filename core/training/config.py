@@ -29,7 +29,12 @@ LOSS_ON = ("assistant", "all")
 FINAL_MODEL = ("best", "last")
 LORA_BIASES = ("none", "all", "lora_only")
 QUANT_TYPES = ("nf4", "fp4")
+# Llama-family layer names, for runs that name their layers explicitly.
 PROJECTION_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+# PEFT's value for every linear layer but the output head: the one default of trainer and
+# estimator, right on every family (Phi-2's dense/fc1/fc2, StarCoder's c_attn/c_fc), and
+# on a mixture of experts also the experts (see core.training.lora_targets).
+ALL_LINEAR_TARGETS = ("all-linear",)
 
 # Far beyond any model's context today (the estimator allows the same), yet finite: a
 # typo like 1e20 must stop at validation, not after a pre-flight that cannot fit it.
@@ -256,10 +261,13 @@ class TrainConfig:
     )
     lora_dropout: float = _f(0.05, "LoRA", "Dropout", "Dropout on the LoRA path (regularization).")
     lora_target_modules: list = field(
-        default_factory=lambda: list(PROJECTION_MODULES),
+        default_factory=lambda: list(ALL_LINEAR_TARGETS),
         metadata={
-            "help": "Layers that get LoRA matrices: the attention projections (q, k, v, o) and "
-            "the MLP (gate, up, down).",
+            "help": "Layers that get LoRA matrices. all-linear (recommended): every linear "
+            "layer but the output head, whatever the model calls them, and on a mixture of "
+            "experts the experts too (then without LoRA dropout, which PEFT cannot apply to "
+            "them). Or name layers, e.g. q_proj, v_proj (Llama), q_proj, dense, fc1 (Phi-2), "
+            "c_attn, c_fc (StarCoder); a name the model lacks stops the run before training.",
             "label": "Target modules",
             "group": "LoRA",
         },
@@ -494,7 +502,16 @@ class TrainConfig:
             )
         if self.is_adapter_method and not self.lora_target_modules:
             raise TrainConfigError(
-                "lora_target_modules", "name at least one layer for LoRA, e.g. q_proj, v_proj."
+                "lora_target_modules",
+                "use all-linear, or name at least one layer for LoRA, e.g. q_proj, v_proj.",
+            )
+        if len(self.lora_target_modules) > 1 and any(
+            name.strip().lower() in ("all-linear", "all_linear", "all")
+            for name in self.lora_target_modules
+        ):
+            raise TrainConfigError(
+                "lora_target_modules",
+                "all-linear already means every linear layer; use it alone or list names.",
             )
         if not self.base_model.strip():
             raise TrainConfigError("base_model", "choose a base model.")

@@ -76,16 +76,30 @@ def quantization_config(config: TrainConfig, plan: DevicePlan):
     return None
 
 
-def lora_config(config: TrainConfig):
+def lora_config(config: TrainConfig, model=None):
+    """PEFT's LoraConfig for the run. With the loaded `model`, the targets are resolved
+    and checked against it (core.training.lora_targets): all-linear becomes the model's
+    own linear layer names plus, on a mixture of experts, its expert parameters, and a
+    name that matches no layer is a TrainConfigError before training starts."""
     from peft import LoraConfig
 
+    kwargs: dict = {"target_modules": list(config.lora_target_modules)}
+    dropout = config.lora_dropout
+    if model is not None:
+        from core.training.lora_targets import resolve_targets
+
+        targets = resolve_targets(config, model)
+        kwargs["target_modules"] = list(targets.modules)
+        if targets.parameters:
+            kwargs["target_parameters"] = list(targets.parameters)
+        dropout = targets.dropout
     return LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        target_modules=list(config.lora_target_modules),
+        lora_dropout=dropout,
         bias=config.lora_bias,
         task_type="CAUSAL_LM",
+        **kwargs,
     )
 
 

@@ -393,7 +393,7 @@ def measure(
                 model=model,
                 args=build_sft_config(**kwargs),
                 train_dataset=dataset,
-                peft_config=lora_config(config) if config.is_adapter_method else None,
+                peft_config=lora_config(config, model) if config.is_adapter_method else None,
                 **trainer_tokenizer_kwarg(tokenizer),
             )
         drop_console_printer(trainer)

@@ -47,7 +47,7 @@ from core.training.observer import (
     TrainingObserver,
 )
 from core.training.recorder import RunRecorder
-from core.training.records import ERROR, Advice
+from core.training.records import ERROR, INFO, WARNING, Advice
 
 if TYPE_CHECKING:
     from core.models.registry import BaseModel
@@ -396,6 +396,9 @@ class TrainingSession:
         model = load_base_model(config, plan, base.path)
         self._check_stop()
 
+        if config.is_adapter_method:
+            self._report_lora_targets(config, model)
+
         has_eval = bool(data.valid_tokens and data.valid_tokens.examples)
         kwargs, notes = build_sft_kwargs(
             config,
@@ -419,7 +422,7 @@ class TrainingSession:
             args=build_sft_config(**kwargs),
             train_dataset=data.train_tokens.to_hf_dataset(),
             eval_dataset=data.valid_tokens.to_hf_dataset() if has_eval else None,
-            peft_config=lora_config(config) if config.is_adapter_method else None,
+            peft_config=lora_config(config, model) if config.is_adapter_method else None,
             callbacks=[make_callback(logic)],
             **trainer_tokenizer_kwarg(tokenizer),
         )
@@ -468,6 +471,38 @@ class TrainingSession:
                 recorder.add_advice(advice)
         self._check_stop()
         return trainer, logic, max_steps
+
+    def _report_lora_targets(self, config: TrainConfig, model) -> None:
+        """Say what LoRA reaches where it is not what the settings suggest: the experts of
+        a mixture of experts left out, or LoRA dropout turned off to reach them. A name
+        the model lacks raises TrainConfigError here, before the trainer is built."""
+        from core.training.lora_targets import resolve_targets
+
+        targets = resolve_targets(config, model)
+        for note in targets.notes:
+            self._recorder.log(note)
+        if targets.experts_left_out:
+            self._recorder.add_advice(
+                Advice(
+                    step=0,
+                    severity=WARNING,
+                    kind="lora_experts_untrained",
+                    title="LoRA does not reach the experts",
+                    message=targets.experts_left_out + ".",
+                )
+            )
+        elif targets.parameters and targets.dropout != config.lora_dropout:
+            self._recorder.add_advice(
+                Advice(
+                    step=0,
+                    severity=INFO,
+                    kind="lora_dropout_off",
+                    title="LoRA dropout is off",
+                    message=f"LoRA also trains this mixture of experts' experts, where PEFT "
+                    f"cannot apply dropout, so the run trains without LoRA dropout "
+                    f"(set {config.lora_dropout:g}).",
+                )
+            )
 
     def _run_preflight(self, inputs: RunInputs, tokenizer) -> None:
         from core.training.preflight import (
