@@ -35,7 +35,10 @@ TARGETS = {
     "phi": ["q_proj", "k_proj", "v_proj", "dense", "fc1", "fc2"],
     "phi3": ["qkv_proj", "o_proj", "gate_up_proj", "down_proj"],
     "gpt_bigcode": ["c_attn", "c_proj", "c_fc"],
+    # Mixtral's expert MLPs are fused parameters, its only linear layers are attention's.
+    "mixtral": ["q_proj", "k_proj", "v_proj", "o_proj"],
 }
+ALL_LINEAR = {"lora_target_modules": ["all-linear"]}
 
 # (architecture, method, changes to the run). Every architecture appears; full, LoRA,
 # QLoRA and 8-bit LoRA; GQA (Llama 3, Mistral, Qwen2, Gemma), MQA (Gemma 1, StarCoder),
@@ -80,6 +83,11 @@ CASES = [
     # step before any memory question arises (see the report of issue 14).
     ("mixtral-8x7b", "lora", {}),
     ("qwen1.5-moe-a2.7b", "lora", {}),
+    # all-linear on an MoE also adapts the experts (target_parameters): PEFT merges each
+    # layer's expert weights with their adapters in every step.
+    ("mixtral-8x7b", "lora", ALL_LINEAR),
+    ("mixtral-8x7b", "lora", {**ALL_LINEAR, "gradient_checkpointing": True}),
+    ("qwen1.5-moe-a2.7b", "lora", ALL_LINEAR),
 ]
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from core.estimate.architecture import ModelArchitecture
+from core.estimate.moe_lora import adapts_experts
 from core.estimate.settings import RunSettings, StackAssumptions
 
 # Which LoRA target names mean which kind of linear layer, across model families.
@@ -99,6 +100,7 @@ def activation_facts(
         or (settings.quantized_bits == 4 and stack.bnb_saves_input)
     )
     roles = frozenset() if train_base else adapted_roles(arch, settings)
+    fused_experts = not stack.lora_reaches_experts and adapts_experts(arch, settings, stack)
     if adapter_bytes == act:
         adapter_copy = 0  # the adapter reads the very tensor the base layer read
     elif stack.adapters_autocast and not full_precision:
@@ -116,12 +118,13 @@ def activation_facts(
         base_keeps_inputs=keeps,
         roles=roles,
         adapter_input_bytes=adapter_copy,
-        lora_dropout=settings.lora_dropout > 0,
+        # The trainer turns LoRA dropout off where it adapts fused expert parameters.
+        lora_dropout=settings.lora_dropout > 0 and not fused_experts,
         lora_r=settings.lora_r,
         eager=eager,
         repeat_kv=repeat_kv,
         dropout=arch.dropout > 0,
-        adapted_experts=stack.lora_reaches_experts,
+        adapted_experts=stack.lora_reaches_experts or fused_experts,
         # bitsandbytes layers return their input's dtype; with the embedding upcast to fp32
         # the hidden states are fp32, so the MLP's act(gate) * up is computed in fp32.
         mlp_bytes=4 if upcast else act,

@@ -85,7 +85,8 @@ def train_settings_from_run_settings(settings: RunSettings) -> dict:
     """The TrainConfig fields for an estimate's settings ("Train with these settings").
 
     Only what the trainer can take: an optimizer the trainer does not offer is left out
-    (the Train form keeps its own), and all-linear leaves the Train form's target layers.
+    (the Train form keeps its own). Targets carry over as they are, all-linear included
+    (the trainer's default too).
     """
     from core.training.config import OPTIMIZERS as TRAINER_OPTIMIZERS
 
@@ -105,6 +106,5 @@ def train_settings_from_run_settings(settings: RunSettings) -> dict:
     if settings.optimizer in TRAINER_OPTIMIZERS:
         values["optimizer"] = settings.optimizer
     targets = settings.target_names()
-    if targets:
-        values["lora_target_modules"] = list(targets)
+    values["lora_target_modules"] = list(targets) if targets else list(ALL_LINEAR)
     return values

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from core.estimate.activations import adapted_roles, estimate_activations
 from core.estimate.architecture import ModelArchitecture
 from core.estimate.gpus import GpuSpec
+from core.estimate.moe_lora import adapts_experts, expert_lora_counts, merged_expert_bytes
 from core.estimate.settings import OPTIMIZERS, RunSettings, StackAssumptions
 
 GIB = 1024**3
@@ -104,14 +105,20 @@ def lora_parameter_count(
     if settings.method == "full":
         return 0, 0
     roles = adapted_roles(arch, settings)
-    experts = stack.lora_reaches_experts if stack is not None else False
+    # Target names reaching expert linear layers (a transformers 4 stack), or all-linear
+    # reaching the fused expert parameters (this trainer: core.estimate.moe_lora).
+    by_name = stack is not None and stack.lora_reaches_experts
     params = layers = 0
     for layer in arch.linear_layers():
-        if layer.expert and not experts:
+        if layer.expert and not by_name:
             continue
         if layer.role in roles:
             params += settings.lora_r * (layer.d_in + layer.d_out) * layer.count
             layers += layer.count
+    if not by_name and adapts_experts(arch, settings, stack):
+        expert_params, expert_matrices = expert_lora_counts(arch, settings.lora_r)
+        params += expert_params
+        layers += expert_matrices
     return params, layers
 
 
@@ -167,10 +174,11 @@ def _optimizer_bytes(
             states = 4.0 * (rows_cols + arch.small_params)
         else:
             roles = adapted_roles(arch, settings)
+            experts = adapts_experts(arch, settings, stack)
             states = 4.0 * sum(
                 (2 * settings.lora_r + layer.d_in + layer.d_out) * layer.count
                 for layer in arch.linear_layers()
-                if layer.role in roles and (stack.lora_reaches_experts or not layer.expert)
+                if layer.role in roles and (experts or not layer.expert)
             )
         return (
             states,
@@ -255,6 +263,10 @@ def estimate_memory(
     temporaries = 0.0
     if settings.quantized_bits:
         temporaries = arch.largest_linear_params * act  # one dequantized weight at a time
+    merged_experts = 0.0
+    if adapts_experts(arch, settings, stack) and not stack.lora_reaches_experts:
+        # PEFT merges each expert stack with its adapters in every forward (moe_lora).
+        merged_experts = merged_expert_bytes(arch, settings, p)
 
     assumptions = [f"Stack: {stack.name}."]
     warnings: list[str] = []
@@ -292,7 +304,13 @@ def estimate_memory(
     persistent = weights + gathered + lora + resident_optimizer
     grads_in_pass = grads if settings.gradient_accumulation > 1 else 0.0
     forward_backward = (
-        persistent + copies + grads_in_pass + activations.saved_bytes + logits + temporaries
+        persistent
+        + copies
+        + grads_in_pass
+        + activations.saved_bytes
+        + merged_experts
+        + logits
+        + temporaries
     )
     step = persistent + grads + step_temp
     if forward_backward >= step:
@@ -301,7 +319,7 @@ def estimate_memory(
         parts = {
             "weights": weights + gathered + copies,
             "gradients": grads_in_pass,
-            "activations": activations.saved_bytes,
+            "activations": activations.saved_bytes + merged_experts,
             "logits": logits,
             "temporaries": temporaries,
         }
@@ -331,6 +349,14 @@ def estimate_memory(
             f"r {settings.lora_r} on {lora_layers} linear layers ({', '.join(settings.lora_target_modules)}): "
             f"{lora_params / 1e6:.1f}M parameters in {'fp32' if a_bytes == 4 else '16-bit'}"
         )
+        if merged_experts:
+            lora_detail += (
+                f"; the {arch.num_experts} experts of each layer included (one adapter each, "
+                f"no LoRA dropout), merged with their weights in every step: "
+                f"{gib(merged_experts):.2f} GiB more at the backward pass"
+            )
+        elif arch.is_moe and not adapts_experts(arch, settings, stack):
+            lora_detail += "; not the experts (use all-linear to adapt them)"
     gradients_detail = f"{trainable / 1e6:,.1f}M trainable parameters x {grad_bytes} bytes"
     if not grads_in_pass and phase != "optimizer step":
         gradients_detail += (

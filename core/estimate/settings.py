@@ -381,6 +381,14 @@ class StackAssumptions:
             "routers and shared experts."
         ),
     )
+    all_linear_reaches_experts: bool = field(
+        default=True,
+        metadata=_help(
+            "Whether all-linear also adapts a mixture of experts' expert MLPs: this "
+            "project's trainer hands the fused expert parameters to PEFT as "
+            "target_parameters (one adapter per expert, no LoRA dropout)."
+        ),
+    )
     foreach_optimizer: bool = field(
         default=True,
         metadata=_help(

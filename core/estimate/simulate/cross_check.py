@@ -52,8 +52,8 @@ def model_config_dict(source: str) -> dict:
 def train_config_for(settings: RunSettings, base_model: str = "simulated"):
     """The TrainConfig our trainer would run for the estimator's settings (one GPU).
 
-    all-linear stays "all-linear": the simulation's worker resolves it to the model's own
-    linear layer names, as PEFT does.
+    all-linear stays "all-linear": the trainer resolves it against the built model (its
+    linear layers, and the experts of a mixture of experts).
     """
     from core.estimate.from_train_config import train_settings_from_run_settings
     from core.training.config import TrainConfig

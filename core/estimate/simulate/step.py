@@ -237,7 +237,7 @@ def run_simulated_steps(
                     model=model,
                     args=build_sft_config(**kwargs),
                     train_dataset=dataset,
-                    peft_config=lora_config(run) if run.is_adapter_method else None,
+                    peft_config=lora_config(run, model) if run.is_adapter_method else None,
                     **trainer_tokenizer_kwarg(_tiny_tokenizer(model.config.vocab_size)),
                 )
                 drop_console_printer(trainer)

@@ -12,31 +12,13 @@ import json
 import sys
 
 
-def _all_linear_names(model_config: dict) -> list[str]:
-    """PEFT's all-linear (every linear layer but the output head) as module names."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
-
-    values = {k: v for k, v in model_config.items() if not k.startswith("_")}
-    config = AutoConfig.for_model(values.pop("model_type"), **values)
-    with torch.device("meta"):
-        model = AutoModelForCausalLM.from_config(config)
-    names = {
-        name.rsplit(".", 1)[-1]
-        for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear) and not name.endswith("lm_head")
-    }
-    return sorted(names)
-
-
 def run_case(case: dict, steps: int) -> dict:
     from core.estimate.simulate.step import run_simulated_steps
     from core.training.config import config_from_dict
 
-    train = dict(case["train_config"])
-    if train.get("lora_target_modules") == ["all-linear"]:
-        train["lora_target_modules"] = _all_linear_names(case["model_config"])
-    config = config_from_dict(train, "the simulated run's settings")
+    # all-linear is resolved against the model by the trainer's own lora_config, experts
+    # of a mixture of experts included, exactly as a real run resolves it.
+    config = config_from_dict(dict(case["train_config"]), "the simulated run's settings")
     return run_simulated_steps(case["model_config"], config, steps)
 
 
