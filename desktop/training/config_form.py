@@ -36,6 +36,7 @@ from core.training.config import (
     TrainConfigError,
     config_fields,
 )
+from core.training.lora_targets import ALL_LINEAR, is_all_linear, parse_targets
 
 # What 0 means for the whole-number settings where 0 is a choice, not a mistake.
 ZERO_MEANS = {
@@ -49,6 +50,13 @@ ZERO_MEANS = {
 }
 PERCENT_FIELDS = ("memory_stop_available_percent", "memory_stop_rss_percent")
 FLOAT_PLACEHOLDERS = {"learning_rate": "auto: 2e-4 for LoRA and QLoRA, 2e-5 for full"}
+# LoRA targets: the default in words, and lists people commonly pick instead.
+ALL_LINEAR_LABEL = "all linear layers"
+ALL_LINEAR_TIP = (
+    "all-linear: every linear layer but the output head, whatever this model calls them "
+    "(and the experts of a mixture of experts)"
+)
+TARGET_EXAMPLES = ("q_proj, k_proj, v_proj, o_proj", "q_proj, v_proj")
 # Rarely changed: folded away until the user opens them.
 FOLDED_GROUPS = ("Monitoring",)
 ERROR_STYLE = "color: #d23f31; font-size: 11px;"
@@ -140,6 +148,8 @@ class ConfigForm(QObject):
             control, get, set_ = self._model_combo()
         elif name == "dataset_version":
             control, get, set_ = self._version_combo()
+        elif name == "lora_target_modules":
+            control, get, set_ = self._targets_combo()
         elif meta.get("choices"):
             control = QComboBox()
             control.addItems(list(meta["choices"]))
@@ -241,6 +251,32 @@ class ConfigForm(QObject):
         button.clicked.connect(browse)
         row.addWidget(button)
         return holder
+
+    def _targets_combo(self):
+        """LoRA targets: "all linear layers" (PEFT's all-linear) shown as the default,
+        a few common name lists, or any names typed in."""
+        combo = QComboBox()
+        combo.setEditable(True)
+        combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        combo.lineEdit().setPlaceholderText("all-linear, or comma-separated layer names")
+        combo.addItem(ALL_LINEAR_LABEL, ALL_LINEAR)
+        combo.setItemData(0, ALL_LINEAR_TIP, Qt.ItemDataRole.ToolTipRole)
+        for names in TARGET_EXAMPLES:
+            combo.addItem(names, names)
+        combo.currentTextChanged.connect(self._edited)
+
+        def get() -> str:
+            text = combo.currentText().strip()
+            return ALL_LINEAR if text == ALL_LINEAR_LABEL else text
+
+        def set_(value) -> None:
+            names = value if isinstance(value, list) else parse_targets(str(value))
+            if is_all_linear(names):
+                combo.setCurrentIndex(0)
+            else:
+                combo.setCurrentText(", ".join(names))
+
+        return combo, get, set_
 
     def _model_combo(self):
         combo = QComboBox()
