@@ -44,6 +44,19 @@ def tiny_model_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
+def one_torch_thread():
+    """The tiny model's matrices are too small to split: one thread is faster, and immune to
+    the oversubscription of a shared 2-core CI machine. Modules that train the tiny model
+    use it: pytestmark = pytest.mark.usefixtures("one_torch_thread")."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def project(tmp_path):
     from core.project import create_project
 

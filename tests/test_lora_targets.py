@@ -18,15 +18,7 @@ from core.training.config import TrainConfig, TrainConfigError
 from core.training.runs import read_advice
 from core.training.session import run_training
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _common(tokenizer) -> dict:

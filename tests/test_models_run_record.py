@@ -16,17 +16,6 @@ from core.training.session import run_training
 
 
 @pytest.fixture
-def one_torch_thread():
-    """The tiny model is too small to split across threads on a shared 2-core machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
 def downloaded(tiny_model_dir, tmp_path, monkeypatch) -> str:
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     repo = tmp_path / "repo"

@@ -34,16 +34,7 @@ WORDS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The tiny model's matrices are too small to split: one thread is faster, and immune to
-    the oversubscription of a shared 2-core CI machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def train(step, loss, grad_norm=1.0, lr=2e-4):

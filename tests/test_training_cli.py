@@ -11,15 +11,7 @@ from core.training.cli import bundled_example_dataset
 from core.training.config import TrainConfig, load_config
 from core.training.runs import list_runs
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def run_cli(*argv) -> int:

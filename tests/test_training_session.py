@@ -27,16 +27,7 @@ from core.training.session import TrainingSession, run_training, start_run
 ANSWERS = ["billing", "shipping", "login", "refund"]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """The tiny model's matrices are too small to split: one thread is faster, and immune to
-    the oversubscription of a shared 2-core CI machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def write_dataset(path, n=8, offset=0):

@@ -14,14 +14,7 @@ from core.training.session import run_training
 LONG_PROMPT = "Please route this ticket to the right team: " + "my order never arrived " * 8
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _dataset(path, prompts):
