@@ -186,6 +186,24 @@ def test_a_name_the_model_lacks_is_one_clear_error_before_training(project, tiny
     assert result.steps_done == 0
 
 
+def test_resuming_a_run_keeps_the_names_that_matched_when_it_started(tiny_models):
+    """A run started before names were checked (the old Llama default on Phi-2 trained
+    q/k/v only) must still resume: its checkpoint holds exactly those adapters."""
+    from transformers import AutoModelForCausalLM
+
+    from core.training.lora_targets import resolve_targets
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_models["phi"])
+    old_default = TrainConfig(lora_target_modules=["q_proj", "k_proj", "v_proj", "o_proj"])
+    with pytest.raises(TrainConfigError, match="o_proj is not a layer of phi"):
+        resolve_targets(old_default, model)
+    resumed = resolve_targets(old_default, model, strict=False)
+    assert resumed.modules == ("q_proj", "k_proj", "v_proj")
+    assert "o_proj match no layer" in resumed.notes[0]
+    with pytest.raises(TrainConfigError):  # nothing matching at all fails, as PEFT did
+        resolve_targets(TrainConfig(lora_target_modules=["gate_proj"]), model, strict=False)
+
+
 @pytest.mark.parametrize("family", ["mixtral", "qwen2_moe"])
 def test_all_linear_trains_the_experts_of_a_mixture_of_experts(
     project, tiny_models, tmp_path, family

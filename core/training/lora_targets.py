@@ -127,9 +127,12 @@ def _matches(name: str, module_name: str) -> bool:
     return module_name == name or module_name.endswith("." + name)
 
 
-def resolve_targets(config, model) -> LoraTargets:
+def resolve_targets(config, model, strict: bool = True) -> LoraTargets:
     """The targets for `config.lora_target_modules` on `model`; TrainConfigError if a
-    name matches no layer of it."""
+    name matches no layer of it. `strict=False` is for resuming a run: its checkpoint
+    already holds adapters for the names that matched when it started (PEFT then skipped
+    the others), so those are kept, the rest named in a note, and only a list matching
+    nothing at all is refused."""
     from core.training.config import TrainConfigError
 
     requested = [name.strip() for name in config.lora_target_modules if name.strip()]
@@ -159,7 +162,14 @@ def resolve_targets(config, model) -> LoraTargets:
         for name in requested
         if not any(_matches(name, module_name) for module_name in module_names)
     ]
-    if missing:
+    notes: tuple[str, ...] = ()
+    if missing and not strict and len(missing) < len(requested):
+        requested = [name for name in requested if name not in missing]
+        notes = (
+            f"lora_target_modules: {', '.join(missing)} match no layer of this model; the "
+            f"resumed run keeps training {', '.join(requested)}, as it did from the start",
+        )
+    elif missing:
         model_name = getattr(getattr(model, "config", None), "model_type", "") or "this model"
         raise TrainConfigError(
             "lora_target_modules",
@@ -174,7 +184,9 @@ def resolve_targets(config, model) -> LoraTargets:
             f"mixture of experts ({', '.join(experts)}): layer names cannot reach the "
             f"experts' fused weights; use {ALL_LINEAR} to adapt them too"
         )
-    return LoraTargets(tuple(requested), dropout=config.lora_dropout, experts_left_out=left_out)
+    return LoraTargets(
+        tuple(requested), dropout=config.lora_dropout, notes=notes, experts_left_out=left_out
+    )
 
 
 def describe_targets(names) -> str:

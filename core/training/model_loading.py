@@ -76,7 +76,7 @@ def quantization_config(config: TrainConfig, plan: DevicePlan):
     return None
 
 
-def lora_config(config: TrainConfig, model=None):
+def lora_config(config: TrainConfig, model=None, strict: bool = True):
     """PEFT's LoraConfig for the run. With the loaded `model`, the targets are resolved
     and checked against it (core.training.lora_targets): all-linear becomes the model's
     own linear layer names plus, on a mixture of experts, its expert parameters, and a
@@ -88,7 +88,7 @@ def lora_config(config: TrainConfig, model=None):
     if model is not None:
         from core.training.lora_targets import resolve_targets
 
-        targets = resolve_targets(config, model)
+        targets = resolve_targets(config, model, strict)
         kwargs["target_modules"] = list(targets.modules)
         if targets.parameters:
             kwargs["target_parameters"] = list(targets.parameters)

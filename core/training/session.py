@@ -422,7 +422,9 @@ class TrainingSession:
             args=build_sft_config(**kwargs),
             train_dataset=data.train_tokens.to_hf_dataset(),
             eval_dataset=data.valid_tokens.to_hf_dataset() if has_eval else None,
-            peft_config=lora_config(config, model) if config.is_adapter_method else None,
+            peft_config=lora_config(config, model, strict=not self.resume_from)
+            if config.is_adapter_method
+            else None,
             callbacks=[make_callback(logic)],
             **trainer_tokenizer_kwarg(tokenizer),
         )
@@ -478,7 +480,7 @@ class TrainingSession:
         the model lacks raises TrainConfigError here, before the trainer is built."""
         from core.training.lora_targets import resolve_targets
 
-        targets = resolve_targets(config, model)
+        targets = resolve_targets(config, model, strict=not self.resume_from)
         for note in targets.notes:
             self._recorder.log(note)
         if targets.experts_left_out:
