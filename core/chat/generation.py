@@ -149,22 +149,151 @@ def memory_in_use(device: str) -> int | None:
         return None
 
 
+def _byte_fallback_ids(tokenizer) -> frozenset[int]:
+    """The ids of a SentencePiece vocabulary's byte tokens "<0x00>" to "<0xFF>" (none in a
+    byte-level BPE one, where unknown strings map to the unknown token or to None)."""
+    unknown = getattr(tokenizer, "unk_token_id", None)
+    if tokenizer.convert_tokens_to_ids("<0x80>") in (None, unknown):
+        return frozenset()  # (one look-up instead of 256 for every reply of a BPE model)
+    ids = tokenizer.convert_tokens_to_ids([f"<0x{byte:02X}>" for byte in range(256)])
+    return frozenset(i for i in ids if i is not None and i != unknown)
+
+
+def _special_ids(tokenizer) -> frozenset[int]:
+    """The ids that decode(skip_special_tokens=True) drops."""
+    ids = set(getattr(tokenizer, "all_special_ids", []))
+    added = getattr(tokenizer, "added_tokens_decoder", {})
+    ids.update(i for i, token in added.items() if getattr(token, "special", False))
+    return frozenset(ids)
+
+
+class IncrementalDecoder:
+    """Turns a growing list of token ids into the new text, decoding a short window each time.
+
+    Decoding the whole reply for every token costs O(n^2) over a reply; this decodes only
+    the tokens of the last piece handed out (as context) plus those not handed out yet, and
+    hands out what the new tokens add (the technique of text-generation-inference). The
+    context keeps the window's decode consistent with the full one: a SentencePiece decoder
+    drops the leading space of the first token it decodes, and dropping it from the context
+    on both sides of the comparison leaves the new text's own spaces intact. Text ending in
+    half a UTF-8 character (U+FFFD; byte-level BPE splits emoji and CJK across tokens) is held
+    back until a later token completes it, so the window always starts where the decoder
+    starts afresh. The pieces joined equal `decode(tokens, skip_special_tokens=True)`;
+    `finish` checks that with one full decode.
+    """
+
+    # Held-back text normally waits a token or three (a character is at most 4 bytes). A
+    # model that emits stray bytes keeps the text ending in U+FFFD for good; past this many
+    # held tokens, everything but the last few is handed out where that is provably final,
+    # so the window, and the work per token, stays bounded.
+    _HELD_AT_MOST = 8
+    _KEPT_BACK = 4  # tokens after a split: at least 4 bytes, more than a character can lack
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.tokens: list[int] = []
+        self._context = 0  # the window starts here: the tokens of the last piece handed out
+        self._read = 0  # tokens before this have been handed out as text
+        self._context_text: str | None = None  # decode(tokens[_context:_read]), kept while held
+        self._pieces: list[str] = []
+        self.full_text: str | None = None  # set by finish()
+        # A WordPiece-style clean-up ("word ." -> "word.") can remove a space already handed
+        # out once the next token arrives, so text that ends within 3 characters after a
+        # space is held back too. transformers ignores the flag for BPE tokenizers; holding
+        # then only delays text, it never changes it.
+        self._cleans_spaces = bool(getattr(tokenizer, "clean_up_tokenization_spaces", False))
+        # A SentencePiece byte-fallback decoder turns a whole run of byte tokens (<0xF0>...)
+        # into U+FFFDs when any byte in it is invalid, a complete emoji before it included;
+        # so nothing is handed out while the run may still go on.
+        self._byte_tokens = _byte_fallback_ids(tokenizer)
+        self._skipped = _special_ids(tokenizer)  # dropped by decode: they do not end a run
+
+    def _decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def add(self, tokens: Sequence[int]) -> str:
+        """The text that `tokens` complete ("" while it would end mid-character)."""
+        self.tokens.extend(tokens)
+        if len(self.tokens) == self._read or self._in_byte_run():
+            return ""  # (a run of byte tokens is not even decoded until it ends)
+        if self._context_text is None:
+            self._context_text = self._decode(self.tokens[self._context : self._read])
+        before = self._context_text
+        text = self._decode(self.tokens[self._context :])
+        if not text.endswith("\ufffd"):
+            return self._take(before, text, len(self.tokens))
+        if len(self.tokens) - self._read > self._HELD_AT_MOST:
+            return self._take_settled(before, text)
+        return ""
+
+    def _take_settled(self, before: str, text: str) -> str:
+        """Hand out the text up to a few tokens from the end, if it is final there.
+
+        A split whose two halves decode to the whole is a point where the decoder starts
+        afresh; with 4 bytes or more after it, any half character before it has met the byte
+        that ends it, so no later token can change the text before it.
+        """
+        split = len(self.tokens) - self._KEPT_BACK
+        head = self._decode(self.tokens[self._context : split])
+        if head + self._decode(self.tokens[split:]) != text:
+            return ""
+        return self._take(before, head, split)
+
+    def _take(self, before: str, text: str, upto: int) -> str:
+        """Hand out what `text` (tokens[_context:upto] decoded) adds to `before`."""
+        if (
+            len(text) <= len(before)
+            or not text.startswith(before)  # a decoder that rewrote the context: wait
+            or (self._cleans_spaces and " " in text[-4:])
+        ):
+            return ""
+        piece = text[len(before) :]
+        self._context, self._read = self._read, upto
+        self._context_text = None
+        self._pieces.append(piece)
+        return piece
+
+    def _in_byte_run(self) -> bool:
+        if not self._byte_tokens:
+            return False
+        # Text is only handed out once a run has ended, so the tokens not handed out yet
+        # tell whether one is going on.
+        for token in reversed(self.tokens[self._read :]):
+            if token not in self._skipped:
+                return token in self._byte_tokens
+        return False
+
+    def finish(self) -> str:
+        """The rest of the text, held back so far; `full_text` is then the whole decode."""
+        self.full_text = self._decode(self.tokens)
+        sent = "".join(self._pieces)
+        # Never seen with the tokenizers tested; were a decoder to rewrite text already
+        # handed out, the rest could not be expressed as an addition, and the reply's text
+        # (what is saved) is the full decode regardless.
+        rest = self.full_text[len(sent) :] if self.full_text.startswith(sent) else ""
+        if rest:
+            self._pieces.append(rest)
+        return rest
+
+
 class _TextStreamer:
     """Receives token ids from generate() and hands out the new text as it grows.
 
-    generate() first puts the prompt (skipped here), then one token per step. Text that
-    ends in half a UTF-8 character (shown as U+FFFD) is held back until it is complete.
+    generate() first puts the prompt (skipped here), then one token per step; the text is
+    decoded incrementally (see IncrementalDecoder).
     """
 
     def __init__(self, tokenizer, stop_ids: Sequence[int], on_text: OnText | None) -> None:
-        self.tokenizer = tokenizer
+        self.decoder = IncrementalDecoder(tokenizer)
         self.stop_ids = set(stop_ids)
         self.on_text = on_text
-        self.tokens: list[int] = []
         self.ended = False  # an end-of-turn token arrived
-        self.sent = ""
         self.first_token_at: float | None = None
         self._prompt_seen = False
+
+    @property
+    def tokens(self) -> list[int]:
+        return self.decoder.tokens
 
     def put(self, value) -> None:
         if not self._prompt_seen:
@@ -172,30 +301,27 @@ class _TextStreamer:
             return
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
+        kept = []
         for token in value.reshape(-1).tolist():
             if self.ended:
                 break
             if token in self.stop_ids:
                 self.ended = True
             else:
-                self.tokens.append(token)
-        self._hand_out(final=False)
+                kept.append(token)
+        self._hand_out(self.decoder.add(kept))
 
     def end(self) -> None:
-        self._hand_out(final=True)
+        self._hand_out(self.decoder.finish())
 
     def text(self) -> str:
-        return self.tokenizer.decode(self.tokens, skip_special_tokens=True)
+        if self.decoder.full_text is not None:
+            return self.decoder.full_text
+        return self.decoder.tokenizer.decode(self.tokens, skip_special_tokens=True)
 
-    def _hand_out(self, final: bool) -> None:
-        text = self.text()
-        if not final and text.endswith("\ufffd"):
-            return
-        if text.startswith(self.sent) and len(text) > len(self.sent):
-            piece = text[len(self.sent) :]
-            self.sent = text
-            if self.on_text is not None:
-                self.on_text(piece)
+    def _hand_out(self, piece: str) -> None:
+        if piece and self.on_text is not None:
+            self.on_text(piece)
 
 
 def generate_reply(
