@@ -8,8 +8,13 @@ is timed too, from the start to the arrival of the first and last piece. All run
 the same prompt and model with the same thread count, taking turns in the same process
 (the machine is noisy); medians of side-by-side ratios are compared.
 
+With --long (512 new tokens and a prompt that asks for a long answer) a decoding cost that
+grows with the reply would show. The decoding alone is also timed on the reply's tokens:
+the old way (the whole reply decoded again for every token, O(n^2)) against the
+incremental decoder (a short window a token), printed as a ratio.
+
 Model: the bundled SmolLM2-135M if it is prepared, else the tiny test model (or --model).
-Usage: python benchmarks/chat_streaming.py [--tokens 32] [--repeats 3]
+Usage: python benchmarks/chat_streaming.py [--tokens 32 | --long] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -25,6 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 PROMPT = "My parcel is a week late and nobody answers my emails. What should I do?"
 SYSTEM = "You are a support assistant. Be brief and polite."
+LONG_PROMPT = (
+    "Write a detailed step-by-step guide, with at least fifteen numbered steps, on how to "
+    "track a late parcel, contact the carrier, and claim a refund."
+)
+LONG_SYSTEM = "You are a support assistant. Answer thoroughly."
+LONG_TOKENS = 512
 
 
 class _FirstTokenClock:
@@ -122,6 +133,37 @@ def _time_our_streamer() -> list[float]:
     return spent
 
 
+def _whole_reply_decode(tokenizer, tokens) -> str:
+    """The old streaming: the whole reply decoded again for every token (O(n^2))."""
+    sent = ""
+    for end in range(1, len(tokens) + 1):
+        text = tokenizer.decode(tokens[:end], skip_special_tokens=True)
+        if not text.endswith("\ufffd") and text.startswith(sent):
+            sent = text
+    return tokenizer.decode(tokens, skip_special_tokens=True)
+
+
+def _incremental_decode(tokenizer, tokens) -> str:
+    from core.chat.generation import IncrementalDecoder
+
+    decoder = IncrementalDecoder(tokenizer)
+    pieces = [decoder.add([token]) for token in tokens]
+    pieces.append(decoder.finish())
+    return "".join(pieces)
+
+
+def decode_cost(tokenizer, tokens, repeats: int) -> tuple[float, float]:
+    """Median seconds to stream `tokens`' text: (old whole-reply decode, incremental)."""
+    old, new = [], []
+    for _ in range(repeats):
+        for way, times in ((_whole_reply_decode, old), (_incremental_decode, new)):
+            started = time.perf_counter()
+            text = way(tokenizer, tokens)
+            times.append(time.perf_counter() - started)
+            assert text == tokenizer.decode(tokens, skip_special_tokens=True)
+    return statistics.median(old), statistics.median(new)
+
+
 def main() -> None:
     import torch
     from PySide6.QtCore import QCoreApplication
@@ -137,16 +179,29 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model", help="model folder (default: bundled SmolLM2, else tiny)")
-    parser.add_argument("--tokens", type=int, default=32, help="new tokens per reply")
+    parser.add_argument(
+        "--tokens", "--max-new-tokens", type=int, default=32, help="new tokens per reply"
+    )
+    parser.add_argument(
+        "--long",
+        action="store_true",
+        help=f"a long reply: {LONG_TOKENS} new tokens, a prompt that asks for a long answer",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="replies per side")
     args = parser.parse_args()
+    if args.long:
+        args.tokens = max(args.tokens, LONG_TOKENS)
 
     app = QCoreApplication.instance() or QCoreApplication([])  # the page path's event loop
     with tempfile.TemporaryDirectory() as scratch:
         folder = _model_folder(args.model, Path(scratch))
         spec = baseline_spec(folder)
         loaded = load_chat_model(spec)
-    messages = conversation_messages(SYSTEM, [], PROMPT)
+    messages = (
+        conversation_messages(LONG_SYSTEM, [], LONG_PROMPT)
+        if args.long
+        else conversation_messages(SYSTEM, [], PROMPT)
+    )
     settings = ChatSettings(max_new_tokens=args.tokens)
     if loaded.device == "cpu":
         torch.set_num_threads(cpu_thread_count())  # the baseline gets the same threads as ours
@@ -155,13 +210,17 @@ def main() -> None:
 
     streaming_seconds = _time_our_streamer()
     ours, bare, page = [], [], []
+    ours_streaming = 0.0
     for repeat in range(args.repeats):
         order = ["ours", "bare", "page"]
         for side in order[repeat % 3 :] + order[: repeat % 3]:  # each goes first in turn
             if side == "ours":
                 pieces: list[str] = []
+                spent_before = streaming_seconds[0]
                 reply = generate_reply(loaded, messages, settings, on_text=pieces.append)
                 ours.append((reply.first_token_seconds, reply.seconds, reply.n_tokens))
+                ours_streaming += streaming_seconds[0] - spent_before  # not the page path's
+                reply_text = reply.text
             elif side == "bare":
                 bare.append(bare_run(loaded, messages, args.tokens))
             else:
@@ -193,8 +252,8 @@ def main() -> None:
     )
     print(
         f"our streaming work (incremental decoding, callback): "
-        f"{streaming_seconds[0] / max(1, ours_tokens) * 1e6:.0f} us a token, "
-        f"{streaming_seconds[0] / ours_seconds:.1%} of our reply time"
+        f"{ours_streaming / max(1, ours_tokens) * 1e6:.0f} us a token, "
+        f"{ours_streaming / ours_seconds:.1%} of our reply time"
     )
     print(
         f"RATIO tokens/s ours/bare: {statistics.median(pair_ratios):.2f}x (median of "
@@ -205,6 +264,16 @@ def main() -> None:
         f"RATIO tokens/s Chat page/bare: {statistics.median(page_ratios):.2f}x; "
         f"first-token latency bare/page: {bare_first / page_first:.2f}x"
     )
+    tokens = loaded.tokenizer.encode(reply_text, add_special_tokens=False)
+    try:
+        old_seconds, new_seconds = decode_cost(loaded.tokenizer, tokens, args.repeats)
+    except ImportError:  # run against a checkout from before IncrementalDecoder
+        return
+    print(
+        f"decoding alone, the reply's {len(tokens)} tokens streamed one by one: whole reply "
+        f"per token {old_seconds * 1000:.1f} ms, incremental {new_seconds * 1000:.1f} ms"
+    )
+    print(f"RATIO decoding cost old/new: {old_seconds / new_seconds:.1f}x")
 
 
 if __name__ == "__main__":
