@@ -1,29 +1,60 @@
 """The RAM a training run needs on a machine without a CUDA GPU.
 
 On the CPU every tensor lives in the process's own memory, so the figure to compare with
-the machine's available RAM is the whole process: the tensors of the run (weights in the
-CPU's fp32, LoRA adapters, gradients, optimizer states, activations and the loss, from
-the same arithmetic as the GPU estimate without a CUDA context) plus what Python,
-torch, transformers, TRL and the app hold before the model is loaded.
+the machine's available RAM is the whole process's peak RSS: the run's tensors in the
+CPU's fp32 (weights, LoRA adapters, gradients, optimizer states, activations from the
+same arithmetic as the GPU estimate) plus what the CPU path adds that a GPU does not see:
+TRL's fused LM head falls back to plain torch ops on whole fp32 tiles, glibc keeps freed
+blocks in its heap, a quantized base is read in fp32 first, and Python, the libraries and
+(in the desktop app) Qt are resident. Each constant below names its measurement;
+benchmarks/cpu_ram_accuracy.py re-measures them against real runs of this trainer.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass
 
+from core.estimate.activations import estimate_activations
 from core.estimate.architecture import ModelArchitecture
 from core.estimate.gpus import GpuSpec
-from core.estimate.memory import estimate_memory
+from core.estimate.memory import adapter_bytes, decoder_length, estimate_memory
+from core.estimate.moe_lora import adapts_experts, merged_expert_bytes
 from core.estimate.settings import PROJECT_STACK, RunSettings
 
 GIB = 1024**3
-# Measured: the app's process with Qt, the Train page, torch, transformers, peft, datasets
-# and trl imported holds 0.70 GiB resident (torch 2.x, Linux x86-64).
-PROCESS_BASELINE_BYTES = int(0.7 * GIB)
-# glibc's malloc arenas and torch's CPU allocator keep freed blocks for reuse; like the CUDA
-# allocator's fragmentation, a share of the tensors that change size within a step.
-CPU_ALLOCATOR_SLACK = 0.25
+# Each term below was measured with benchmarks/cpu_ram_accuracy.py: real runs of this
+# trainer (SmolLM2-135M and the tiny Llama; LoRA, QLoRA, full; 256-2048 tokens per micro
+# batch; with and without gradient checkpointing), peak RSS of the process, torch 2.x,
+# transformers 5, TRL 1.x, glibc malloc, Linux x86-64.
+#
+# The training process before its tensors: Python, torch, transformers, peft, trl and
+# datasets imported (0.39 GiB), plus what a run adds without any model tensor: the
+# tokenizer, the datasets' Arrow tables, the Trainer and the C allocator's first arenas
+# (a run of the 100k-parameter tiny model peaks at 0.52 GiB).
+PROCESS_BASELINE_BYTES = int(0.52 * GIB)
+# The desktop app trains on a thread of its own process: Qt, the windows and their pages
+# are resident too (0.70 GiB with Qt and the libraries imported, 0.39 without).
+GUI_BASELINE_BYTES = int(0.31 * GIB)
+# The LM head's loss. TRL's fused head scores tiles of up to 4096 tokens x 32768
+# vocabulary entries; without Triton (every CPU) its fallback runs plain torch ops on the
+# whole fp32 tile, each making a tile-sized temporary: the forward about 5 (scaled
+# logits, the masked copy, the shifted and exponentiated copies, e * z), the backward
+# about 9 (log p, p, the one-hot mask and its float, the gradient and its scaled
+# copies). glibc keeps the forward's freed tiles in its heap for the backward rather
+# than giving them back, so the process holds about 15 tiles at its peak (fitted: 14-16).
+FUSED_HEAD_TOKENS = 4096
+FUSED_HEAD_VOCAB = 32768
+LOSS_TILE_COPIES = 15.0
+# The saved activations of an fp32 CPU run measure about 3/4 of the estimator's (GPU)
+# arithmetic once the loss tiles above are counted apart (fitted: 0.7-0.8).
+CPU_ACTIVATION_SHARE = 0.75
+# QLoRA / 8-bit on the CPU: the checkpoint's fp32 linear weights are read before they
+# are quantized and freed in pieces of a few MiB, which glibc keeps in its heap; the
+# 4-bit layers' fp32 dequantized weights come on top in every forward and backward.
+# Together about twice the fp32 linear weights (one QLoRA point measured: 1.8x).
+QUANTIZED_LOADING_COPIES = 2.0
 # Above this share of the available RAM the run is too close to the edge: other programs
 # and the page cache move, and the memory guard stops runs at 10 % free.
 SAFE_SHARE_OF_AVAILABLE = 0.85
@@ -31,7 +62,7 @@ SAFE_SHARE_OF_AVAILABLE = 0.85
 
 @dataclass(frozen=True)
 class CpuRamEstimate:
-    tensors_bytes: int  # the run's tensors at their peak, plus the copy made while loading
+    tensors_bytes: int  # the run's tensors at their peak, with what the allocator keeps
     baseline_bytes: int  # the process before the model is loaded
     available_bytes: int | None  # RAM available on this machine now
     total_bytes: int | None
@@ -64,28 +95,85 @@ def cpu_settings(settings: RunSettings) -> RunSettings:
     return settings.replace(precision="fp32", num_gpus=1, sharding="none")
 
 
+def in_gui_process() -> bool:
+    """Whether this process runs the desktop app (then a run trains on one of its threads)."""
+    return "PySide6.QtWidgets" in sys.modules
+
+
+def loss_bytes(model: ModelArchitecture, settings: RunSettings, stack) -> int:
+    """The LM head's loss on the CPU (fp32), at the start of the backward pass."""
+    tokens = settings.micro_batch_size * settings.max_seq_length
+    if stack.fused_lm_head and not model.encoder_decoder:
+        tile = min(tokens, FUSED_HEAD_TOKENS) * min(model.vocab_size, FUSED_HEAD_VOCAB) * 4
+        total = LOSS_TILE_COPIES * tile + tokens * model.hidden_size * 4 * 2  # hidden, its grad
+        if settings.method == "full":
+            total += model.vocab_size * model.hidden_size * 4  # the head's fp32 gradient
+        return int(total)
+    if model.encoder_decoder:
+        tokens = settings.micro_batch_size * decoder_length(model, settings)
+    return int(stack.logits_bytes * tokens * model.vocab_size)
+
+
 def estimate_cpu_ram(
     model: ModelArchitecture,
     settings: RunSettings,
     available_bytes: int | None = None,
     total_bytes: int | None = None,
+    gui: bool | None = None,
 ) -> CpuRamEstimate:
-    """Peak resident memory of a CPU training run; ValueError for settings that do not apply."""
-    stack = dataclasses.replace(
-        PROJECT_STACK, cuda_context_gib=0.0, allocator_slack=CPU_ALLOCATOR_SLACK
-    )
+    """Peak resident memory of a CPU training run; ValueError for settings that do not apply.
+
+    gui: whether the run trains inside the desktop app's process (None: this process's).
+    """
+    stack = dataclasses.replace(PROJECT_STACK, cuda_context_gib=0.0, allocator_slack=0.0)
+    cpu = cpu_settings(settings)
     # The capacity only decides "fits" on a GPU; here we compare with available RAM below.
     machine = GpuSpec(name="CPU", memory_gib=1024.0, tflops=1.0, bf16=False, source="detected")
-    memory = estimate_memory(model, cpu_settings(settings), machine, stack)
-    breakdown = {key: int(gib * GIB) for key, gib in memory.breakdown().items()}
-    # Loading reads the checkpoint into a second copy of the weights, and the C allocator
-    # keeps the freed pages for the steps that follow rather than giving them back: the
-    # process's peak holds the weights once more. (Measured on SmolLM2-135M LoRA, 512
-    # tokens: peak RSS 3.1-3.2 GiB, 1.1-1.5x this estimate; without this term 1.4-2.1x.)
-    breakdown["loading"] = breakdown.get("weights", 0)
+    memory = estimate_memory(model, cpu, machine, stack)  # validates the settings
+    parts = memory.breakdown()
+    weights = int(parts["weights"] * GIB)
+    lora = int(parts["lora"] * GIB)
+    optimizer = int(parts["optimizer"] * GIB)
+    # fp32 gradients for every trainable parameter. torch's AdamW runs its per-parameter
+    # loop on the CPU (foreach is for CUDA tensors only): no step temporaries worth counting.
+    gradients = memory.trainable_params * 4
+    a_bytes = adapter_bytes(cpu, stack)
+    activations = estimate_activations(
+        model, cpu, stack, a_bytes, decoder_length(model, cpu)
+    ).saved_bytes
+    if adapts_experts(model, cpu, stack) and not stack.lora_reaches_experts:
+        activations += merged_expert_bytes(model, cpu, 4)
+    activations = int(activations * CPU_ACTIVATION_SHARE)
+    loss = loss_bytes(model, cpu, stack)
+    workspace = model.largest_linear_params * 4 if cpu.quantized_bits else 0
+    loading = int(QUANTIZED_LOADING_COPIES * model.linear_params * 4) if cpu.quantized_bits else 0
+    # Weights: safetensors are mapped and read in place (fp32 to fp32), so they count
+    # once. Gradients appear in the backward pass as the activations and loss tiles are
+    # freed and take their heap pages: with one micro batch per step the larger of the two
+    # counts; with accumulation the gradients stay through the next micro batch's forward.
+    dynamic = activations + loss + workspace
+    accumulating = cpu.gradient_accumulation > 1
+    in_pass = dynamic + gradients if accumulating else max(dynamic, gradients)
+    breakdown = {
+        "weights": weights,
+        "lora": lora,
+        "gradients": gradients,
+        "optimizer": optimizer,
+        "activations": activations,
+        "logits": loss,
+        "workspace": workspace,
+        "loading": loading,
+    }
+    if in_pass == gradients and gradients > dynamic:
+        breakdown["activations"] = breakdown["logits"] = breakdown["workspace"] = 0
+    elif in_pass == dynamic:
+        breakdown["gradients"] = 0
+    baseline = PROCESS_BASELINE_BYTES
+    if in_gui_process() if gui is None else gui:
+        baseline += GUI_BASELINE_BYTES
     return CpuRamEstimate(
-        tensors_bytes=int(memory.peak_gib * GIB) + breakdown["loading"],
-        baseline_bytes=PROCESS_BASELINE_BYTES,
+        tensors_bytes=weights + lora + optimizer + loading + in_pass,
+        baseline_bytes=baseline,
         available_bytes=available_bytes,
         total_bytes=total_bytes,
         breakdown=breakdown,
