@@ -50,11 +50,14 @@ LOSS_TILE_COPIES = 15.0
 # The saved activations of an fp32 CPU run measure about 3/4 of the estimator's (GPU)
 # arithmetic once the loss tiles above are counted apart (fitted: 0.7-0.8).
 CPU_ACTIVATION_SHARE = 0.75
-# QLoRA / 8-bit on the CPU: the checkpoint's fp32 linear weights are read before they
-# are quantized and freed in pieces of a few MiB, which glibc keeps in its heap; the
-# 4-bit layers' fp32 dequantized weights come on top in every forward and backward.
-# Together about twice the fp32 linear weights (one QLoRA point measured: 1.8x).
-QUANTIZED_LOADING_COPIES = 2.0
+# QLoRA / 8-bit on the CPU, fitted to two QLoRA runs (256 and 1024 tokens; the cause of
+# the second is not pinned down): the checkpoint's fp32 linear weights are read before
+# they are quantized and freed in pieces of a few MiB that glibc keeps in its heap (load
+# peak 0.45 GiB over LoRA's); the run reuses most of those pages, about a third stays.
+# The run's step memory (activations, loss) measures 1.3x LoRA's: bitsandbytes' CPU
+# path dequantizes each 4-bit weight to fp32 and keeps more fp32 temporaries per token.
+QUANTIZED_LOADING_COPIES = 0.33
+QUANTIZED_DYNAMIC_FACTOR = 1.3
 # Above this share of the available RAM the run is too close to the edge: other programs
 # and the page cache move, and the memory guard stops runs at 10 % free.
 SAFE_SHARE_OF_AVAILABLE = 0.85
@@ -151,6 +154,9 @@ def estimate_cpu_ram(
     # once. Gradients appear in the backward pass as the activations and loss tiles are
     # freed and take their heap pages: with one micro batch per step the larger of the two
     # counts; with accumulation the gradients stay through the next micro batch's forward.
+    if cpu.quantized_bits:
+        activations = int(activations * QUANTIZED_DYNAMIC_FACTOR)
+        loss = int(loss * QUANTIZED_DYNAMIC_FACTOR)
     dynamic = activations + loss + workspace
     accumulating = cpu.gradient_accumulation > 1
     in_pass = dynamic + gradients if accumulating else max(dynamic, gradients)
