@@ -3,7 +3,7 @@
 Each case is a real run of our trainer (core.training.session.run_training: pre-flight off,
 validation off, packing on so every row is max_seq_length tokens, MAX_STEPS optimizer steps
 of one micro batch, 1 CPU thread) in a fresh child process; the child's peak RSS
-(getrusage ru_maxrss) is the measurement. Next to it: the estimate for the same TrainConfig
+(VmHWM) is the measurement. Next to it: the estimate for the same TrainConfig
 (core.estimate.from_train_config via pre-flight's estimator_settings, the same call the Train
 page and pre-flight make) and estimate / measured.
 
@@ -63,6 +63,16 @@ ALL_CASES = {
 
 
 def peak_rss_bytes() -> int:
+    """This process's own peak RSS. On Linux VmHWM, not getrusage: the kernel carries
+    ru_maxrss across execve, so a child started from a large process (pytest late in the
+    suite, 1.5 GiB) would report its parent's peak as its own."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return int(peak if sys.platform == "darwin" else peak * 1024)
 
