@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -63,18 +62,9 @@ ALL_CASES = {
 
 
 def peak_rss_bytes() -> int:
-    """This process's own peak RSS. On Linux VmHWM, not getrusage: the kernel carries
-    ru_maxrss across execve, so a child started from a large process (pytest late in the
-    suite, 1.5 GiB) would report its parent's peak as its own."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
+    from core.process_memory import own_peak_rss_bytes
+
+    return own_peak_rss_bytes() or 0
 
 
 def current_rss_bytes() -> int:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -53,8 +52,9 @@ SHOWN_SETTINGS = (
 
 
 def peak_rss_bytes() -> int:
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
+    from core.process_memory import own_peak_rss_bytes
+
+    return own_peak_rss_bytes() or 0
 
 
 def total_ram() -> int:

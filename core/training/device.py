@@ -89,16 +89,6 @@ class MemorySnapshot:
     kind: str  # cuda, mps, cpu-rss
 
 
-def _cpu_peak_rss() -> int | None:
-    try:
-        import resource
-    except ImportError:  # Windows
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # Linux reports kilobytes, macOS bytes.
-    return int(peak if sys.platform == "darwin" else peak * 1024)
-
-
 def memory_snapshot(device: str) -> MemorySnapshot:
     import torch
 
@@ -116,7 +106,9 @@ def memory_snapshot(device: str) -> MemorySnapshot:
     import psutil
 
     rss = int(psutil.Process().memory_info().rss)
-    return MemorySnapshot(rss, None, _cpu_peak_rss(), "cpu-rss")
+    from core.process_memory import own_peak_rss_bytes
+
+    return MemorySnapshot(rss, None, own_peak_rss_bytes(), "cpu-rss")
 
 
 def reset_peak_memory(device: str) -> None:
