@@ -162,7 +162,13 @@ STOP_WORKER = textwrap.dedent(
         control.request_stop("Ctrl-C on rank 1")
     stop_on_every_rank(control)
     print(json.dumps({"rank": world.rank, "stop": control.stop_requested,
-                      "reason": control.stop_reason}))
+                      "reason": control.stop_reason}), flush=True)
+    # Leave the group together before exiting: a rank whose peer has already gone can
+    # abort in gloo's threads at interpreter exit ("terminate called without an active
+    # exception", seen once in a full run).
+    import torch.distributed as dist
+    dist.barrier()
+    dist.destroy_process_group()
     """
 )
 
