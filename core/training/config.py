@@ -18,6 +18,7 @@ from typing import Any
 from core import __version__
 from core.atomic_file import write_text_atomic
 from core.methods import METHOD_NAMES, METHODS
+from core.training.lora_targets import is_all_linear
 
 CONFIG_VERSION = 1
 
@@ -506,8 +507,7 @@ class TrainConfig:
                 "use all-linear, or name at least one layer for LoRA, e.g. q_proj, v_proj.",
             )
         if len(self.lora_target_modules) > 1 and any(
-            name.strip().lower() in ("all-linear", "all_linear", "all")
-            for name in self.lora_target_modules
+            is_all_linear([name]) for name in self.lora_target_modules
         ):
             raise TrainConfigError(
                 "lora_target_modules",

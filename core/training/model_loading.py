@@ -16,6 +16,7 @@ from pathlib import Path
 from core.methods import METHODS, QUANTIZED_METHODS
 from core.training.config import TrainConfig
 from core.training.device import DevicePlan
+from core.training.lora_targets import LoraTargets
 
 
 @contextlib.contextmanager
@@ -76,30 +77,21 @@ def quantization_config(config: TrainConfig, plan: DevicePlan):
     return None
 
 
-def lora_config(config: TrainConfig, model=None, strict: bool = True):
-    """PEFT's LoraConfig for the run. With the loaded `model`, the targets are resolved
-    and checked against it (core.training.lora_targets): all-linear becomes the model's
-    own linear layer names plus, on a mixture of experts, its expert parameters, and a
-    name that matches no layer is a TrainConfigError before training starts."""
+def lora_config(config: TrainConfig, targets: LoraTargets):
+    """PEFT's LoraConfig for the run, with the targets resolved against the loaded model
+    (core.training.lora_targets.resolve_targets): all-linear as the model's own linear
+    layer names plus, on a mixture of experts, its expert parameters (then no dropout)."""
     from peft import LoraConfig
 
-    kwargs: dict = {"target_modules": list(config.lora_target_modules)}
-    dropout = config.lora_dropout
-    if model is not None:
-        from core.training.lora_targets import resolve_targets
-
-        targets = resolve_targets(config, model, strict)
-        kwargs["target_modules"] = list(targets.modules)
-        if targets.parameters:
-            kwargs["target_parameters"] = list(targets.parameters)
-        dropout = targets.dropout
+    extra = {"target_parameters": list(targets.parameters)} if targets.parameters else {}
     return LoraConfig(
         r=config.lora_r,
         lora_alpha=config.lora_alpha,
-        lora_dropout=dropout,
+        lora_dropout=targets.dropout,
+        target_modules=list(targets.modules),
         bias=config.lora_bias,
         task_type="CAUSAL_LM",
-        **kwargs,
+        **extra,
     )
 
 

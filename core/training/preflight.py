@@ -345,6 +345,7 @@ def measure(
     from datasets import Dataset
     from trl import SFTTrainer
 
+    from core.training.lora_targets import resolve_targets
     from core.training.model_loading import (
         drop_console_printer,
         load_base_model,
@@ -393,7 +394,9 @@ def measure(
                 model=model,
                 args=build_sft_config(**kwargs),
                 train_dataset=dataset,
-                peft_config=lora_config(config, model) if config.is_adapter_method else None,
+                peft_config=lora_config(config, resolve_targets(config, model))
+                if config.is_adapter_method
+                else None,
                 **trainer_tokenizer_kwarg(tokenizer),
             )
         drop_console_printer(trainer)

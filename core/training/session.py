@@ -52,6 +52,7 @@ from core.training.records import ERROR, INFO, WARNING, Advice
 if TYPE_CHECKING:
     from core.models.registry import BaseModel
     from core.training.device import DevicePlan
+    from core.training.lora_targets import LoraTargets
     from core.training.prepare import PreparedData
 
 SETUP_ERRORS = (TrainConfigError, TrainingDataError, ChatTemplateError)
@@ -396,8 +397,8 @@ class TrainingSession:
         model = load_base_model(config, plan, base.path)
         self._check_stop()
 
-        if config.is_adapter_method:
-            self._report_lora_targets(config, model)
+        # Resolved once, before the trainer is built: a name the model lacks stops here.
+        targets = self._report_lora_targets(config, model) if config.is_adapter_method else None
 
         has_eval = bool(data.valid_tokens and data.valid_tokens.examples)
         kwargs, notes = build_sft_kwargs(
@@ -422,9 +423,7 @@ class TrainingSession:
             args=build_sft_config(**kwargs),
             train_dataset=data.train_tokens.to_hf_dataset(),
             eval_dataset=data.valid_tokens.to_hf_dataset() if has_eval else None,
-            peft_config=lora_config(config, model, strict=not self.resume_from)
-            if config.is_adapter_method
-            else None,
+            peft_config=lora_config(config, targets) if targets else None,
             callbacks=[make_callback(logic)],
             **trainer_tokenizer_kwarg(tokenizer),
         )
@@ -474,10 +473,10 @@ class TrainingSession:
         self._check_stop()
         return trainer, logic, max_steps
 
-    def _report_lora_targets(self, config: TrainConfig, model) -> None:
-        """Say what LoRA reaches where it is not what the settings suggest: the experts of
-        a mixture of experts left out, or LoRA dropout turned off to reach them. A name
-        the model lacks raises TrainConfigError here, before the trainer is built."""
+    def _report_lora_targets(self, config: TrainConfig, model) -> LoraTargets:
+        """The run's LoRA targets, saying what LoRA reaches where it is not what the
+        settings suggest: the experts of a mixture of experts left out, or LoRA dropout
+        turned off to reach them. A name the model lacks raises TrainConfigError."""
         from core.training.lora_targets import resolve_targets
 
         targets = resolve_targets(config, model, strict=not self.resume_from)
@@ -505,6 +504,7 @@ class TrainingSession:
                     f"(set {config.lora_dropout:g}).",
                 )
             )
+        return targets
 
     def _run_preflight(self, inputs: RunInputs, tokenizer) -> None:
         from core.training.preflight import (

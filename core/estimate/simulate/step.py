@@ -187,6 +187,7 @@ def run_simulated_steps(
 
     from core.estimate.simulate import fake_cuda
     from core.estimate.simulate.tracker import new_peak_tracker
+    from core.training.lora_targets import resolve_targets
     from core.training.model_loading import (
         count_parameters,
         drop_console_printer,
@@ -237,7 +238,9 @@ def run_simulated_steps(
                     model=model,
                     args=build_sft_config(**kwargs),
                     train_dataset=dataset,
-                    peft_config=lora_config(run, model) if run.is_adapter_method else None,
+                    peft_config=lora_config(run, resolve_targets(run, model))
+                    if run.is_adapter_method
+                    else None,
                     **trainer_tokenizer_kwarg(_tiny_tokenizer(model.config.vocab_size)),
                 )
                 drop_console_printer(trainer)
