@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 from core.evaluation.eval_set import EvalExample
 from core.evaluation.models import ModelSpec
+from core.models.load_lock import model_loading
 
 Progress = Callable[[float, str], None]
 Cancelled = Callable[[], bool]
@@ -114,15 +115,16 @@ def load_model(spec: ModelSpec, device: str | None = None) -> LoadedModel:
     )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(
-        spec.base_model, dtype=dtype, trust_remote_code=trust_remote_code_for(spec.base_model)
-    )
-    if spec.kind == "adapter":
-        from peft import PeftModel
+    with model_loading():
+        model = AutoModelForCausalLM.from_pretrained(
+            spec.base_model, dtype=dtype, trust_remote_code=trust_remote_code_for(spec.base_model)
+        )
+        if spec.kind == "adapter":
+            from peft import PeftModel
 
-        if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
-            model.resize_token_embeddings(len(tokenizer))
-        model = PeftModel.from_pretrained(model, spec.adapter)
+            if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+                model.resize_token_embeddings(len(tokenizer))
+            model = PeftModel.from_pretrained(model, spec.adapter)
     model.to(device)
     model.eval()
     return LoadedModel(model, tokenizer, device, spec)

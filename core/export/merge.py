@@ -19,6 +19,7 @@ from pathlib import Path
 from core.atomic_file import write_text_atomic
 from core.export.source import ExportSource, ExportSourceError
 from core.export.tokenizer_files import copy_tokenizer
+from core.models.load_lock import model_loading
 
 Progress = Callable[[float, str], None]
 # Files of a run's final model that are training records, not part of the model.
@@ -102,18 +103,20 @@ def write_merged(
     report(start, f"loading the base model {source.base_name} unquantized ({dtype})")
     from core.models.remote_code import trust_remote_code_for
 
-    model = AutoModelForCausalLM.from_pretrained(
-        str(source.base_path),
-        dtype=getattr(torch, dtype, torch.float32),
-        trust_remote_code=trust_remote_code_for(source.base_path),
-    )
+    with model_loading():
+        model = AutoModelForCausalLM.from_pretrained(
+            str(source.base_path),
+            dtype=getattr(torch, dtype, torch.float32),
+            trust_remote_code=trust_remote_code_for(source.base_path),
+        )
     tokenizer = AutoTokenizer.from_pretrained(
         str(source.model_dir), trust_remote_code=trust_remote_code_for(source.model_dir)
     )
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(len(tokenizer))
     report(start + (end - start) * 0.4, "merging the adapter into the base weights")
-    model = PeftModel.from_pretrained(model, str(source.model_dir))
+    with model_loading():
+        model = PeftModel.from_pretrained(model, str(source.model_dir))
     # On the CPU PEFT computes each B·A update in float32 before adding it to 16-bit weights.
     merged = model.merge_and_unload()
     merged.config.use_cache = True

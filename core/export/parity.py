@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.export.source import ExportSource
+from core.models.load_lock import model_loading
 
 Progress = Callable[[float, str], None]
 Cancelled = Callable[[], bool]
@@ -132,9 +133,10 @@ def _load_gguf(folder: Path, gguf_name: str, spec):
     )
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(
-        str(folder), gguf_file=gguf_name, dtype=torch.float32, trust_remote_code=False
-    )
+    with model_loading():
+        model = AutoModelForCausalLM.from_pretrained(
+            str(folder), gguf_file=gguf_name, dtype=torch.float32, trust_remote_code=False
+        )
     model.eval()
     return LoadedModel(model, tokenizer, "cpu", spec)
 

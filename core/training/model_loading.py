@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from core.methods import METHODS, QUANTIZED_METHODS
+from core.models.load_lock import model_loading
 from core.training.config import TrainConfig
 from core.training.device import DevicePlan
 from core.training.lora_targets import LoraTargets
@@ -133,7 +134,8 @@ def load_base_model(config: TrainConfig, plan: DevicePlan, model_path: Path):
 
     kwargs = model_load_kwargs(config, plan)
     kwargs["trust_remote_code"] = trust_remote_code_for(model_path)
-    model = AutoModelForCausalLM.from_pretrained(str(model_path), **kwargs)
+    with model_loading():
+        model = AutoModelForCausalLM.from_pretrained(str(model_path), **kwargs)
     return prepare_loaded_model(model, config)
 
 

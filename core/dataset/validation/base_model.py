@@ -18,6 +18,7 @@ from typing import Any
 from core.dataset.findings import INFO, WARNING, Finding
 from core.dataset.model import Dataset, message_text
 from core.dataset.progress import IsCancelled, Progress, check
+from core.models.load_lock import model_loading
 
 _WORDS = re.compile(r"\w+|[^\w\s]")
 Generate = Callable[[list[list[dict]], list[int]], list[str]]
@@ -102,11 +103,12 @@ def model_generator(model_dir: str | Path, max_new_tokens: int) -> tuple[Generat
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model = AutoModelForCausalLM.from_pretrained(
-        str(model_dir),
-        dtype=torch.bfloat16 if device == "cuda" else torch.float32,
-        trust_remote_code=trust,
-    ).to(device)
+    with model_loading():
+        model = AutoModelForCausalLM.from_pretrained(
+            str(model_dir),
+            dtype=torch.bfloat16 if device == "cuda" else torch.float32,
+            trust_remote_code=trust,
+        ).to(device)
     model.eval()
 
     def generate(prompts: list[list[dict]], budgets: list[int]) -> list[str]:
