@@ -126,7 +126,7 @@ def worker(name: str) -> None:
 
     import core.training.session as session_module
     from core.project import create_project
-    from core.training.config import TrainConfig
+    from core.recipe.config import TrainConfig
     from core.training.device import resolve_device
     from core.training.observer import TrainingObserver
     from core.training.preflight import estimator_settings

@@ -72,7 +72,8 @@ def model_config(name: str, layers: int | None) -> dict:
 
 
 def train_config(config: dict, method: str, batch: int, seq: int, cpu: bool):
-    from core.training.config import PROJECTION_MODULES, TrainConfig
+    from core.recipe.config import TrainConfig
+    from core.recipe.vocabularies import PROJECTION_MODULES
 
     return TrainConfig(
         base_model="acceptance",
@@ -213,7 +214,7 @@ def _bare_trl(model_dir: Path, train_file: Path, out: Path, steps: int, seq: int
 
 def _ours(model_dir: Path, train_file: Path, project: Path, steps: int, seq: int, cpu: bool):
     from core.project import create_project
-    from core.training.config import TrainConfig
+    from core.recipe.config import TrainConfig
     from core.training.session import TrainingSession
 
     config = TrainConfig(

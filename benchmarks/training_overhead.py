@@ -88,7 +88,7 @@ def bare_trl(model_dir: Path, train_file: Path, out: Path) -> dict:
 
 def ours(model_dir: Path, train_file: Path, project_dir: Path, packing: bool) -> dict:
     from core.project import create_project
-    from core.training.config import TrainConfig
+    from core.recipe.config import TrainConfig
     from core.training.session import TrainingSession
 
     config = TrainConfig(

@@ -12,9 +12,9 @@ from core.estimate import estimate, find_gpu, load_architecture
 from core.estimate.from_train_config import estimator_precision, run_settings_from_train_config
 from core.estimate.summary import DataFacts, summarize
 from core.methods import METHOD_NAMES
+from core.recipe.config import TrainConfig
 from core.runs.estimates import _settings_for
 from core.scaleout.estimate_link import run_settings_for
-from core.training.config import TrainConfig
 from core.training.device import DevicePlan
 from core.training.preflight import estimator_settings
 

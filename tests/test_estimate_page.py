@@ -180,7 +180,7 @@ def test_uses_the_current_dataset_tokens(page, qtbot, project):
 
 def test_train_with_these_settings_hands_the_shown_run_to_the_train_page(page, qtbot):
     from core.estimate.from_train_config import run_settings_from_train_config
-    from core.training.config import TrainConfig
+    from core.recipe.config import TrainConfig
 
     select(page.form.show_combo, "lora")
     page.form.batch_spin.setValue(2)
@@ -209,7 +209,7 @@ def test_train_with_these_settings_hands_the_shown_run_to_the_train_page(page, q
 
 def test_the_train_pages_settings_come_back_through_the_same_mapping(page):
     from core.estimate.from_train_config import run_settings_from_train_config
-    from core.training.config import TrainConfig
+    from core.recipe.config import TrainConfig
 
     config = TrainConfig(
         base_model="m",

@@ -22,7 +22,8 @@ import pytest
 from core.estimate import architecture_from_config, estimate, find_gpu
 from core.estimate.from_train_config import run_settings_from_train_config
 from core.estimate.simulate import SimulatedPeak, simulate_peaks, simulation_unavailable
-from core.training.config import PROJECTION_MODULES, TrainConfig
+from core.recipe.config import TrainConfig
+from core.recipe.vocabularies import PROJECTION_MODULES
 
 REASON = simulation_unavailable()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"no simulation here: {REASON}")

@@ -38,7 +38,7 @@ def _demo_inputs():
 def test_demo_format_compliance_before_and_after_fine_tuning(project, tmp_path, capsys):
     settings, train, valid = _demo_inputs()
     from core.models.bundled import ensure_bundled_model
-    from core.training.config import TrainConfig
+    from core.recipe.config import TrainConfig
     from core.training.session import run_training
 
     train_lines = [line for line in train.read_text(encoding="utf-8").splitlines() if line.strip()]

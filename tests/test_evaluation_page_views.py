@@ -226,7 +226,7 @@ def test_runs_are_listed_newest_first_and_receive_ticks_the_one_asked_for(qtbot,
 def _trained_run(project, tmp_path, prompts):
     """A run's record as the trainer leaves it, trained on `prompts` (a plain file, 10 %
     held out for validation as the trainer does)."""
-    from core.training.config import TrainConfig, config_to_yaml
+    from core.recipe.config import TrainConfig, config_to_yaml
     from core.training.runs import insert_run_row
 
     train = tmp_path / "train.jsonl"
@@ -275,7 +275,7 @@ def test_eval_examples_the_run_trained_on_are_a_warning_in_core_report_and_page(
     from core.training.conversations import hold_out, read_conversations
 
     run_id = _trained_run(project, tmp_path, [f"refund please {i}" for i in range(30, 50)])
-    from core.training.config import TrainConfig
+    from core.recipe.config import TrainConfig
 
     held_train, held_valid = hold_out(
         read_conversations(tmp_path / "train.jsonl"), 0.1, TrainConfig().seed

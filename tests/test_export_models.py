@@ -42,7 +42,7 @@ def write_dataset(path, n=8):
 
 
 def train(project, model_dir, train_file, **changes):
-    from core.training.config import TrainConfig
+    from core.recipe.config import TrainConfig
     from core.training.session import run_training
 
     settings = tiny_lora_settings(model_dir, train_file, **changes)

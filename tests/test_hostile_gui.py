@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
-from core.training.config import TrainConfig, config_to_yaml
+from core.recipe.config import TrainConfig, config_to_yaml
 from core.training.records import METRICS_FILE, MetricRecord
 from core.training.runs import insert_run_row
 from desktop.app import build_main_window

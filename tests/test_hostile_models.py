@@ -223,7 +223,7 @@ def test_auto_map_in_tokenizer_config_runs_no_code_anywhere(hostile_tokenizer_fo
 
 def test_auto_map_in_config_json_stops_training_model_load(tiny_model_dir, tmp_path, never_prompt):
     from core.models.remote_code import UntrustedCodeError
-    from core.training.config import TrainConfig
+    from core.recipe.config import TrainConfig
     from core.training.device import DevicePlan
     from core.training.model_loading import load_base_model
 
@@ -330,7 +330,7 @@ def test_a_run_of_a_trusted_custom_code_model_is_trusted_for_evaluation(
     from core.evaluation.generation import load_model
     from core.evaluation.models import baseline_spec
     from core.models.remote_code import find_custom_code, is_trusted, trust_folder
-    from core.training.config import TrainConfig
+    from core.recipe.config import TrainConfig
     from core.training.session import TrainingSession
 
     folder, _marker = _hostile_folder(

@@ -14,7 +14,7 @@ import pytest
 from test_training_session import write_dataset
 from ticket_router_run import tiny_lora_settings
 
-from core.training.config import TrainConfig, TrainConfigError
+from core.recipe.config import TrainConfig, TrainConfigError
 from core.training.runs import read_advice
 from core.training.session import run_training
 
@@ -280,7 +280,7 @@ def test_the_estimator_counts_the_lora_parameters_the_trainer_creates(
 
 
 def result_config(result) -> TrainConfig:
-    from core.training.config import load_config
+    from core.recipe.config import load_config
 
     return load_config(result.folder / "config.yaml")
 

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from core.training.config import TrainConfig, TrainConfigError
+from core.recipe.config import TrainConfig, TrainConfigError
 from core.training.memory_guard import (
     GIB,
     MemoryGuard,

@@ -4,7 +4,7 @@ import dataclasses
 
 from core.estimate.settings import RunSettings, field_choices
 from core.methods import ADAPTER_METHODS, METHOD_NAMES, METHODS, QUANTIZED_METHODS
-from core.training.config import TrainConfig
+from core.recipe.config import TrainConfig
 
 
 def test_trainer_and_estimator_offer_the_registered_methods():

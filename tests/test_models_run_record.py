@@ -11,7 +11,7 @@ from fake_hub import COMMIT, FakeHub, FakeRepo
 
 from core.export.exporter import ExportOptions, export_run
 from core.models.download import download_model
-from core.training.config import TrainConfig
+from core.recipe.config import TrainConfig
 from core.training.session import run_training
 
 

@@ -11,6 +11,7 @@ import math
 import pytest
 
 from core.estimate.gpus import gpu_catalog, save_user_gpu
+from core.recipe.config import TrainConfig, config_to_yaml
 from core.runs import store
 from core.runs.config_text import config_values, diff_configs, key_settings_text
 from core.runs.curves import loss_curves
@@ -32,7 +33,6 @@ from core.runs.spend import (
     spend_summary,
 )
 from core.runs.summaries import load_summaries, load_summary, resolve_run
-from core.training.config import TrainConfig, config_to_yaml
 from core.training.records import METRICS_FILE, MetricRecord, read_metrics_file, resumed_marker
 from core.training.runs import RunBusy, RunLock, RunNotFound, insert_run_row
 from desktop.launcher import main

@@ -8,9 +8,9 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.hardware import HardwareInfo
+from core.recipe.config import TrainConfig, config_to_yaml
 from core.runs.spend import list_expert_hours, load_settings
 from core.runs.store import get_note
-from core.training.config import TrainConfig, config_to_yaml
 from core.training.records import METRICS_FILE, MetricRecord
 from core.training.runs import insert_run_row, load_run
 from desktop.context import AppContext

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import yaml
 
+from core.recipe.config import load_config
 from core.scaleout.plan import ScaleOutRequest, plan_scale_out
 from core.scaleout.writer import write_plan
-from core.training.config import load_config
 
 REPO = Path(__file__).resolve().parent.parent
 ANSWERS = ["billing", "shipping"]

@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 from core.estimate import estimate, find_gpu, load_architecture
+from core.recipe.config import TrainConfig, save_config
 from core.scaleout.estimate_link import run_settings_for
 from core.scaleout.plan import ScaleOutError, ScaleOutRequest, plan_scale_out
 from core.scaleout.strategies import deepspeed_installed
 from core.scaleout.writer import write_plan
-from core.training.config import TrainConfig, save_config
 
 # What each launch does to the model, in the estimator's words, written out independently.
 EXPECTED = {

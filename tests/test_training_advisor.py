@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from core.recipe.config import TrainConfig
 from core.training.advisor import (
     DivergenceAdvisor,
     LearningRateAdvisor,
@@ -16,7 +17,6 @@ from core.training.advisor import (
     RunFacts,
     advice_at_start,
 )
-from core.training.config import TrainConfig
 from core.training.observer import CollectingObserver
 from core.training.records import MetricRecord
 from core.training.session import TrainingSession, run_training

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from core.training.config import (
+from core.recipe.config import (
     CONFIG_VERSION,
     PRESETS,
     TrainConfig,

@@ -112,7 +112,7 @@ def test_labels_reaching_the_model_are_only_the_assistants(tiny_model_dir, tmp_p
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
 
-    from core.training.config import TrainConfig
+    from core.recipe.config import TrainConfig
     from core.training.device import resolve_device
     from core.training.schedule import provisional_schedule
     from core.training.sft_args import build_sft_config, build_sft_kwargs, trainer_tokenizer_kwarg

@@ -15,7 +15,7 @@ from waiting import WORK_MS
 
 from core.hardware import detect_hardware
 from core.models.registry import add_local_model
-from core.training.config import CPU_PRESET, TrainConfig
+from core.recipe.config import CPU_PRESET, TrainConfig
 from core.training.memory_guard import MemoryLimits
 from core.training.runs import latest_checkpoint, list_runs
 from desktop.context import AppContext

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from core.recipe.config import TrainConfig
 from core.training.chat_tokens import TokenizedConversation, TokenizedSplit
-from core.training.config import TrainConfig
 from core.training.preflight import (
     GIB,
     PreflightReport,

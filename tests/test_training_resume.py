@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from core.training.config import TrainConfig, save_config
+from core.recipe.config import TrainConfig, save_config
 from core.training.observer import CollectingObserver
 from core.training.runs import RunState, list_runs, load_run, read_metrics
 from core.training.session import resume_run, run_training
@@ -26,7 +26,7 @@ CHILD = textwrap.dedent(
     import sys, time
     from pathlib import Path
     from core.project import open_project
-    from core.training.config import load_config
+    from core.recipe.config import load_config
     from core.training.observer import TrainingObserver
     from core.training.session import TrainingSession
 

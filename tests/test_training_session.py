@@ -9,8 +9,8 @@ import threading
 import pytest
 from ticket_router_run import tiny_lora_settings
 
+from core.recipe.config import TrainConfig
 from core.runs.store import delete_run
-from core.training.config import TrainConfig
 from core.training.observer import PAUSED, CollectingObserver
 from core.training.records import read_metrics_file
 from core.training.runs import (

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from core.training.config import TrainConfig
+from core.recipe.config import TrainConfig
 from core.training.observer import CollectingObserver
 from core.training.session import run_training
 

@@ -58,7 +58,7 @@ def train_ticket_router(root, tiny_model_dir, *, max_steps, project_name):
     import torch
 
     from core.project import create_project
-    from core.training.config import TrainConfig
+    from core.recipe.config import TrainConfig
     from core.training.session import run_training
 
     threads = torch.get_num_threads()

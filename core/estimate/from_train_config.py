@@ -88,7 +88,7 @@ def train_settings_from_run_settings(settings: RunSettings) -> dict:
     (the Train form keeps its own). Targets carry over as they are, all-linear included
     (the trainer's default too).
     """
-    from core.training.config import OPTIMIZERS as TRAINER_OPTIMIZERS
+    from core.recipe.vocabularies import OPTIMIZERS as TRAINER_OPTIMIZERS
 
     values: dict = {
         "method": settings.method,

@@ -92,7 +92,7 @@ def _from_estimator(
         return RunEstimate(None, None, "", "", "the estimator is not installed")
     import yaml
 
-    from core.training.config import config_from_dict
+    from core.recipe.config import config_from_dict
 
     try:
         config = config_from_dict(yaml.safe_load(config_yaml) or {}, "the run's settings")

@@ -275,7 +275,7 @@ def next_run_config(project, run_id: str, dataset_version_id: int):
     """The TrainConfig of `run_id` with only the data changed to the given version."""
     import yaml
 
-    from core.training.config import config_from_dict
+    from core.recipe.config import config_from_dict
 
     run = load_summary(project, run_id)
     config = config_from_dict(yaml.safe_load(run.config_yaml) or {}, f"run {run.run_id}")

@@ -51,9 +51,9 @@ def register(subparsers) -> None:
 
 
 def run_scaleout_command(args: argparse.Namespace) -> int:
+    from core.recipe.config import TrainConfigError, load_config
     from core.scaleout.plan import ScaleOutError, ScaleOutRequest, plan_scale_out
     from core.scaleout.writer import estimate_lines, write_plan
-    from core.training.config import TrainConfigError, load_config
 
     try:
         config = load_config(args.config)

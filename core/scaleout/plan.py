@@ -167,8 +167,8 @@ def plan_scale_out(
     config, request: ScaleOutRequest, config_dir: Path | None = None
 ) -> ScaleOutPlan:
     """The launch files' content for a TrainConfig; ScaleOutError if it cannot work."""
+    from core.recipe.config import config_to_yaml
     from core.scaleout.estimate_link import estimate_scaled_run
-    from core.training.config import config_to_yaml
 
     warnings: list[str] = []
     strategy = request.strategy

@@ -2,7 +2,7 @@
 
 Nothing here imports torch or Qt at module level. The public API, by module:
 
-core.training.config
+core.recipe.config
     TrainConfig(...)            every field has metadata help/label/group (GUI tooltips)
     TrainConfigError(field, message)
     load_config(path) / save_config(config, path) / config_to_yaml(config, with_help=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.training.config import TrainConfig
+from core.recipe.config import TrainConfig
 from core.training.records import Advice
 
 

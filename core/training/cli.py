@@ -257,7 +257,7 @@ def _print_runs(project) -> int:
 
 
 def run_train_command(args: argparse.Namespace) -> int:
-    from core.training.config import (
+    from core.recipe.config import (
         TrainConfig,
         TrainConfigError,
         config_from_dict,

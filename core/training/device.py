@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from core.methods import QUANTIZED_METHODS
-from core.training.config import TrainConfig, TrainConfigError
+from core.recipe.config import TrainConfig, TrainConfigError
 
 
 @dataclass(frozen=True)

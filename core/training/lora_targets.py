@@ -16,18 +16,10 @@ cannot apply dropout there, so such a run trains without LoRA dropout (and says 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
-ALL_LINEAR = "all-linear"
-# How people type PEFT's value; all mean every linear layer but the output head.
-_ALL_LINEAR_SPELLINGS = ("all-linear", "all_linear", "all")
-
-
-def is_all_linear(names) -> bool:
-    """True when the target list is PEFT's all-linear (alone), in any common spelling."""
-    cleaned = [str(name).strip() for name in names if str(name).strip()]
-    return len(cleaned) == 1 and cleaned[0].lower() in _ALL_LINEAR_SPELLINGS
+from core.recipe.config import TrainConfigError
+from core.recipe.vocabularies import ALL_LINEAR, is_all_linear
 
 
 @dataclass(frozen=True)
@@ -133,8 +125,6 @@ def resolve_targets(config, model, strict: bool = True) -> LoraTargets:
     already holds adapters for the names that matched when it started (PEFT then skipped
     the others), so those are kept, the rest named in a note, and only a list matching
     nothing at all is refused."""
-    from core.training.config import TrainConfigError
-
     requested = [name.strip() for name in config.lora_target_modules if name.strip()]
     linear_names = linear_layer_names(model)
     experts = expert_parameters(model)
@@ -187,16 +177,3 @@ def resolve_targets(config, model, strict: bool = True) -> LoraTargets:
     return LoraTargets(
         tuple(requested), dropout=config.lora_dropout, notes=notes, experts_left_out=left_out
     )
-
-
-def describe_targets(names) -> str:
-    """The targets as the GUI and CLI show them."""
-    if is_all_linear(names):
-        return "all linear layers"
-    return ", ".join(names)
-
-
-def parse_targets(text: str) -> list[str]:
-    """Target modules typed as text: "all-linear", "q_proj,v_proj" or "q_proj v_proj"."""
-    parts = [part for part in re.split(r"[,\s]+", text.strip()) if part]
-    return [ALL_LINEAR] if not parts or is_all_linear(parts) else parts

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.recipe.config import TrainConfig
 from core.training.chat_tokens import IGNORE_INDEX, TokenizedSplit
-from core.training.config import TrainConfig
 from core.training.device import (
     DevicePlan,
     device_memory_budget,

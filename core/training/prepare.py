@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.recipe.config import TrainConfig, TrainConfigError
 from core.training.chat_tokens import TokenizedSplit, require_chat_template, tokenize_split
-from core.training.config import TrainConfig, TrainConfigError
 from core.training.conversations import Conversation, hold_out, read_conversations
 
 

@@ -222,7 +222,7 @@ class RunInfo:
         )
 
     def config(self):
-        from core.training.config import load_config
+        from core.recipe.config import load_config
 
         return load_config(self.config_path)
 

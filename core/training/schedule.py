@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from core.training.config import TrainConfig
+from core.recipe.config import TrainConfig
 from core.training.sft_args import Schedule
 
 AUTO_EVALS_PER_RUN = 20

@@ -26,11 +26,11 @@ from core import __version__
 from core.atomic_file import write_text_atomic
 from core.models.remote_code import inherit_trust
 from core.project.store import Project
+from core.recipe.config import TrainConfig, TrainConfigError, config_to_yaml
 from core.training import runs
 from core.training.advisor import RunFacts, advice_at_start
 from core.training.callback import StudioCallbackLogic, make_callback
 from core.training.chat_tokens import ChatTemplateError
-from core.training.config import TrainConfig, TrainConfigError, config_to_yaml
 from core.training.control import RunControl
 from core.training.conversations import TrainingDataError
 from core.training.distributed import current_world

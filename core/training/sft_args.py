@@ -14,7 +14,7 @@ import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.training.config import TrainConfig
+from core.recipe.config import TrainConfig
 from core.training.device import DevicePlan
 
 

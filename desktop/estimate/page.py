@@ -488,7 +488,7 @@ class EstimatePage(QScrollArea):
         """The Train page's settings (TrainConfig.as_dict()) into the form, through the one
         TrainConfig -> RunSettings mapping."""
         from core.estimate.from_train_config import run_settings_from_train_config
-        from core.training.config import config_from_dict
+        from core.recipe.config import config_from_dict
 
         try:
             settings = run_settings_from_train_config(config_from_dict(values, "Train page"))

@@ -31,12 +31,12 @@ from PySide6.QtWidgets import (
 )
 
 from core.methods import ADAPTER_METHODS, METHODS
-from core.training.config import (
+from core.recipe.config import (
     TrainConfig,
     TrainConfigError,
     config_fields,
 )
-from core.training.lora_targets import ALL_LINEAR, is_all_linear, parse_targets
+from core.recipe.vocabularies import ALL_LINEAR, is_all_linear, parse_targets
 
 # What 0 means for the whole-number settings where 0 is a choice, not a mistake.
 ZERO_MEANS = {

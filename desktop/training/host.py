@@ -31,7 +31,7 @@ from PySide6.QtCore import (
     Slot,
 )
 
-from core.training.config import TrainConfig
+from core.recipe.config import TrainConfig
 from core.training.observer import FAILED, RunResult
 from core.training.session import TrainingSession
 from desktop.training.bridge import TrainingSignals

@@ -31,8 +31,7 @@ from core.dataset.versions import list_versions
 from core.estimate.summary import data_facts, summarize
 from core.handoff import SettingsForTrain, TrainConfigForEstimate
 from core.models.registry import list_base_models
-from core.training.advice_actions import action_for
-from core.training.config import (
+from core.recipe.config import (
     CPU_PRESET,
     PRESETS,
     TrainConfig,
@@ -42,6 +41,7 @@ from core.training.config import (
     config_to_yaml,
     default_config,
 )
+from core.training.advice_actions import action_for
 from core.training.device import offered_devices
 from core.training.observer import FAILED, FINISHED, PAUSED, STOPPED, STOPPING, RunResult
 from core.training.replay import ReplayedRun, read_run_for_replay

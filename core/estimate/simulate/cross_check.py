@@ -56,7 +56,7 @@ def train_config_for(settings: RunSettings, base_model: str = "simulated"):
     linear layers, and the experts of a mixture of experts).
     """
     from core.estimate.from_train_config import train_settings_from_run_settings
-    from core.training.config import TrainConfig
+    from core.recipe.config import TrainConfig
 
     if settings.num_gpus != 1:
         raise ValueError("the simulation covers one GPU: leave out --gpus")

@@ -14,7 +14,7 @@ import time
 import warnings
 from pathlib import Path
 
-from core.training.config import TrainConfig
+from core.recipe.config import TrainConfig
 from core.training.device import DevicePlan
 
 SIMULATED_TOKEN = 3  # any id below the vocabulary size: the values are never read

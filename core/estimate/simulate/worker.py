@@ -14,7 +14,7 @@ import sys
 
 def run_case(case: dict, steps: int) -> dict:
     from core.estimate.simulate.step import run_simulated_steps
-    from core.training.config import config_from_dict
+    from core.recipe.config import config_from_dict
 
     # all-linear is resolved against the model by the trainer's own lora_config, experts
     # of a mixture of experts included, exactly as a real run resolves it.

@@ -1,0 +1,49 @@
+"""The words a training recipe is spelled in, defined once for the trainer, the estimator,
+the forms and the CLI: precisions, optimizers, schedulers, devices and LoRA targets.
+"""
+
+from __future__ import annotations
+
+import re
+
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+OPTIMIZERS = ("auto", "adamw_torch", "paged_adamw_8bit", "adamw_8bit", "adafactor", "sgd")
+SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+LOSS_ON = ("assistant", "all")
+FINAL_MODEL = ("best", "last")
+LORA_BIASES = ("none", "all", "lora_only")
+QUANT_TYPES = ("nf4", "fp4")
+# Llama-family layer names, for runs that name their layers explicitly.
+PROJECTION_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+# PEFT's value for every linear layer but the output head: the one default of trainer and
+# estimator, right on every family (Phi-2's dense/fc1/fc2, StarCoder's c_attn/c_fc), and
+# on a mixture of experts also the experts (see core.training.lora_targets).
+ALL_LINEAR = "all-linear"
+ALL_LINEAR_TARGETS = (ALL_LINEAR,)
+# How people type PEFT's value; all mean every linear layer but the output head.
+_ALL_LINEAR_SPELLINGS = ("all-linear", "all_linear", "all")
+
+# Far beyond any model's context today, yet finite: a typo like 1e20 must stop at
+# validation, not after a pre-flight that cannot fit it.
+MAX_SEQ_LENGTH = 2_097_152
+
+
+def is_all_linear(names) -> bool:
+    """True when the target list is PEFT's all-linear (alone), in any common spelling."""
+    cleaned = [str(name).strip() for name in names if str(name).strip()]
+    return len(cleaned) == 1 and cleaned[0].lower() in _ALL_LINEAR_SPELLINGS
+
+
+def describe_targets(names) -> str:
+    """The targets as the GUI and CLI show them."""
+    if is_all_linear(names):
+        return "all linear layers"
+    return ", ".join(names)
+
+
+def parse_targets(text: str) -> list[str]:
+    """Target modules typed as text: "all-linear", "q_proj,v_proj" or "q_proj v_proj"."""
+    parts = [part for part in re.split(r"[,\s]+", text.strip()) if part]
+    return [ALL_LINEAR] if not parts or is_all_linear(parts) else parts
