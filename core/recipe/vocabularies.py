@@ -13,6 +13,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 LOSS_ON = ("assistant", "all")
 FINAL_MODEL = ("best", "last")
 LORA_BIASES = ("none", "all", "lora_only")
+# A memory saver: auto turns it on only when the run needs the memory on its GPU.
+SAVER_CHOICES = ("auto", "on", "off")
 QUANT_TYPES = ("nf4", "fp4")
 # Llama-family layer names, for runs that name their layers explicitly.
 PROJECTION_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
