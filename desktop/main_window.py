@@ -22,12 +22,12 @@ from PySide6.QtWidgets import (
 from core import __version__
 from core.app_dirs import default_projects_dir
 from core.features import Feature
-from core.project import create_project
 from core.project.opening import CannotOpenProject
 from core.project.opening import open_project_folder as open_existing_project
 from core.project.recent import recent_projects, remember_project
 from desktop.context import AppContext
 from desktop.pages import Page, available_pages, create_page
+from desktop.project.new_project_dialog import NewProjectDialog
 from desktop.settings import app_settings
 
 
@@ -151,17 +151,13 @@ class MainWindow(QMainWindow):
             action = self.recent_menu.addAction(str(folder))
             action.triggered.connect(lambda _=False, f=folder: self.open_project_folder(f))
 
-    def new_project_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(
-            self, "Choose an empty folder for the new project", str(default_projects_dir())
-        )
-        if folder:
-            try:
-                project = create_project(folder)
-            except (FileExistsError, OSError) as error:
-                QMessageBox.warning(self, "Could not create the project", str(error))
-                return
-            self._switch_to(project)
+    def new_project_dialog(self) -> NewProjectDialog:
+        """Ask a name and a location (window-modal); the new project opens on Create."""
+        dialog = NewProjectDialog(self, default_projects_dir())
+        dialog.accepted.connect(lambda: self._switch_to(dialog.project))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+        return dialog
 
     def open_project_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(
