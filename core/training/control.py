@@ -10,6 +10,10 @@ from __future__ import annotations
 import threading
 
 
+class RunStopped(Exception):
+    """The user (or the memory guard) stopped the run before training began."""
+
+
 class RunControl:
     def __init__(self) -> None:
         self._stop = threading.Event()

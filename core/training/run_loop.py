@@ -1,0 +1,86 @@
+"""The training loop of a run and how it ends: trainer.train(), then a final model, a stop,
+a failure with its reason, or an out-of-memory diagnosis.
+
+The third step of a TrainingSession (see session.py). Nothing escapes as an exception:
+every way out is a RunResult.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import TYPE_CHECKING
+
+from core.recipe.config import TrainConfig
+from core.training.callback import StudioCallbackLogic
+from core.training.control import RunStopped
+from core.training.final_model import save_final_model
+from core.training.observer import FAILED, FINISHED, SAVING, STOPPED, RunResult
+from core.training.oom_diagnosis import memory_stopped, out_of_memory
+from core.training.preflight import is_out_of_memory
+from core.training.run_finish import finish
+from core.training.run_setup import SETUP_ERRORS, RunInputs
+from core.training.trainer_setup import build_trainer
+
+if TYPE_CHECKING:
+    from core.training.session import TrainingSession
+
+
+def train(session: TrainingSession, inputs: RunInputs) -> RunResult:
+    config, plan, checkpoint = inputs.config, inputs.plan, inputs.checkpoint
+    trainer = None
+    logic = None
+    try:
+        trainer, logic, max_steps = build_trainer(session, inputs)
+        session.report_status(
+            "training",
+            f"{config.method} on {plan.description}: {max_steps} steps"
+            + (f", resuming from {checkpoint.name}" if checkpoint else ""),
+        )
+        output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        session.train_runtime = float(output.metrics.get("train_runtime", 0.0))
+        return _conclude(session, trainer, logic, config)
+    except RunStopped:
+        if session.memory_stop_reason:
+            return memory_stopped(session, config, trainer, logic)
+        return finish(session, STOPPED, session.control.stop_reason, trainer, logic)
+    except SETUP_ERRORS as error:
+        return finish(session, FAILED, str(error), trainer, logic)
+    except Exception as error:
+        if session.memory_stop_reason and isinstance(error, MemoryError):
+            # The guard interrupted a step that would not end in time.
+            oom_text = ""
+        elif not is_out_of_memory(error):
+            session.log(traceback.format_exc(), logging.ERROR)
+            return finish(
+                session, FAILED, f"{type(error).__name__}: {error}".strip(), trainer, logic
+            )
+        else:
+            oom_text = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
+            session.log(traceback.format_exc(), logging.ERROR)
+    # Handled outside the except block: the traceback's frames hold the activations,
+    # and the memory can only be given back once they are gone.
+    if session.memory_stop_reason:
+        return memory_stopped(session, config, trainer, logic)
+    return out_of_memory(session, oom_text, config, trainer, logic)
+
+
+def _conclude(
+    session: TrainingSession, trainer, logic: StudioCallbackLogic, config: TrainConfig
+) -> RunResult:
+    """Training returned: diverged, cut short for memory, stopped, or finished."""
+    if logic.diverged_reason:
+        return finish(session, FAILED, logic.diverged_reason, trainer, logic)
+    if session.memory_stop_reason:
+        # The checkpoint of the last step is saved; no final model from a run cut short
+        # for memory (saving it would need memory too): Continue run resumes it.
+        return memory_stopped(session, config, trainer, logic)
+    if session.control.stop_requested:
+        status, reason = STOPPED, session.control.stop_reason
+    elif logic.early_stopped_reason:
+        status, reason = FINISHED, logic.early_stopped_reason
+    else:
+        status, reason = FINISHED, ""
+    session.report_status(SAVING, "saving the final model")
+    final_dir = save_final_model(session, trainer, config)
+    return finish(session, status, reason, trainer, logic, final_dir)

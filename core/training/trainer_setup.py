@@ -1,0 +1,241 @@
+"""Setting up the trainer of a run: tokenize, check with pre-flight, load the model, resolve
+the LoRA targets, build the SFTTrainer with our callback and the step schedule.
+
+The second step of a TrainingSession (see session.py), after run_setup opened the record.
+Every stage checks for a stop request, so Stop works before the first step too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from core.atomic_file import write_text_atomic
+from core.recipe.config import TrainConfig, TrainConfigError
+from core.runs import record as runs
+from core.training.advisor import RunFacts, advice_at_start
+from core.training.callback import StudioCallbackLogic, make_callback
+from core.training.control import RunStopped
+from core.training.distributed import stop_on_every_rank
+from core.training.lora_targets import resolve_targets
+from core.training.model_loading import (
+    count_parameters,
+    drop_console_printer,
+    load_base_model,
+    load_tokenizer,
+    lora_config,
+    match_adapter_dtype,
+)
+from core.training.observer import LOADING, PREFLIGHT
+from core.training.preflight import (
+    PreflightCancelled,
+    PreflightWatch,
+    run_preflight_prepared,
+)
+from core.training.prepare import tokenize_data, truncation_advice
+from core.runs.records import ERROR, INFO, WARNING, Advice
+from core.training.run_setup import RunInputs, write_run_json
+from core.training.schedule import (
+    apply_schedule,
+    provisional_schedule,
+    resolve_schedule,
+    steps_per_epoch,
+    total_steps,
+)
+from core.training.sft_args import (
+    build_sft_config,
+    build_sft_kwargs,
+    trainer_tokenizer_kwarg,
+)
+
+if TYPE_CHECKING:
+    from core.training.lora_targets import LoraTargets
+    from core.training.session import TrainingSession
+
+
+def build_trainer(session: TrainingSession, inputs: RunInputs):
+    """The SFTTrainer for the run, its callback logic and its number of optimizer steps."""
+    from trl import SFTTrainer  # heavy: imported once a run starts, never by the window
+
+    config, base, data, plan = inputs.config, inputs.base, inputs.data, inputs.plan
+    checkpoint = inputs.checkpoint
+    recorder = session.recorder
+    tokenizer = load_tokenizer(base.path)
+    tokenize_data(data, tokenizer, config, base.name)
+    advice = truncation_advice(data)
+    if advice is not None:  # the Train page shows advice; the log keeps it
+        recorder.add_advice(advice)
+    stats = data.stats()
+    recorder.log(
+        f"data: {stats['n_train']} training and {stats['n_valid']} validation conversations, "
+        f"{stats.get('train_tokens', 0):,} training tokens of which "
+        f"{stats.get('train_tokens_trained', 0):,} are learned ({config.loss_on} tokens)"
+    )
+    session.check_stop()
+
+    if config.preflight and checkpoint is None and not session.world.distributed:
+        preflight_before_training(session, inputs, tokenizer)
+    session.check_stop()
+
+    session.report_status(LOADING, f"loading {base.name} for {config.method} on {plan.description}")
+    model = load_base_model(config, plan, base.path)
+    session.check_stop()
+
+    # Resolved once, before the trainer is built: a name the model lacks stops here.
+    targets = report_lora_targets(session, config, model) if config.is_adapter_method else None
+
+    has_eval = bool(data.valid_tokens and data.valid_tokens.examples)
+    kwargs, notes = build_sft_kwargs(
+        config,
+        plan,
+        provisional_schedule(config, has_eval),
+        session.folder / runs.CHECKPOINTS_DIR,
+        has_eval,
+        warmup_steps=0,
+    )
+    for note in notes:
+        recorder.log(note)
+    logic = StudioCallbackLogic(recorder, session.control, plan.device, config.stop_on_divergence)
+    logic.early_stopping_patience = config.early_stopping_patience
+    logic.memory_guard = session.memory_guard
+    if session.world.distributed:
+        logic.synchronize_stop = stop_on_every_rank
+    trainer = SFTTrainer(
+        model=model,
+        args=build_sft_config(**kwargs),
+        train_dataset=data.train_tokens.to_hf_dataset(),
+        eval_dataset=data.valid_tokens.to_hf_dataset() if has_eval else None,
+        peft_config=lora_config(config, targets) if targets else None,
+        callbacks=[make_callback(logic)],
+        **trainer_tokenizer_kwarg(tokenizer),
+    )
+    drop_console_printer(trainer)
+    match_adapter_dtype(trainer.model, plan)
+    n_rows = len(trainer.train_dataset)
+    max_steps = total_steps(n_rows, config)
+    per_epoch = steps_per_epoch(n_rows, config)
+    schedule, schedule_notes = resolve_schedule(config, max_steps, has_eval)
+    apply_schedule(trainer.args, schedule, round(config.warmup_ratio * max_steps))
+    for note in schedule_notes:
+        recorder.log(note)
+    trainable, total = count_parameters(trainer.model)
+    recorder.log(
+        f"{trainable:,} trainable of {total:,} parameters; {n_rows} training rows "
+        f"({'packed' if config.packing else 'one conversation each'}), {per_epoch} steps per "
+        f"epoch, {max_steps} steps; evaluate every {schedule.eval_every or '-'} and "
+        f"checkpoint every {schedule.save_every} steps"
+    )
+    if session.world.is_main:
+        write_run_json(session, inputs, schedule, max_steps, per_epoch, trainable, total)
+        runs.update_run_row(
+            session.project, session.run_id, max_steps=max_steps, device=plan.description
+        )
+
+    history = []
+    if checkpoint is not None:
+        step = int(checkpoint.name.rsplit("-", 1)[1])
+        history = [r for r in runs.read_metrics(session.folder) if r.step <= step]
+        recorder.mark_resumed(step)
+        logic.clock.offset_s = session.previous_duration
+        logic.tokens_offset = max((r.tokens_seen or 0 for r in history), default=0)
+        recorder.log(f"resuming from {checkpoint}")
+    recorder.start_advisor(max_steps, history)
+    logic.max_steps = max_steps
+    if checkpoint is None:
+        facts = RunFacts(
+            n_train=len(data.train),
+            n_valid=len(data.valid),
+            max_steps=max_steps,
+            steps_per_epoch=per_epoch,
+            eval_every=schedule.eval_every,
+            eval_every_is_auto=config.eval_every_steps == 0,
+        )
+        for advice in advice_at_start(facts):
+            recorder.add_advice(advice)
+    session.check_stop()
+    return trainer, logic, max_steps
+
+
+def report_lora_targets(session: TrainingSession, config: TrainConfig, model) -> LoraTargets:
+    """The run's LoRA targets, saying what LoRA reaches where it is not what the
+    settings suggest: the experts of a mixture of experts left out, or LoRA dropout
+    turned off to reach them. A name the model lacks raises TrainConfigError."""
+    targets = resolve_targets(config, model, strict=not session.resume_from)
+    for note in targets.notes:
+        session.recorder.log(note)
+    if targets.experts_left_out:
+        session.recorder.add_advice(
+            Advice(
+                step=0,
+                severity=WARNING,
+                kind="lora_experts_untrained",
+                title="LoRA does not reach the experts",
+                message=targets.experts_left_out + ".",
+            )
+        )
+    elif targets.parameters and targets.dropout != config.lora_dropout:
+        session.recorder.add_advice(
+            Advice(
+                step=0,
+                severity=INFO,
+                kind="lora_dropout_off",
+                title="LoRA dropout is off",
+                message=f"LoRA also trains this mixture of experts' experts, where PEFT "
+                f"cannot apply dropout, so the run trains without LoRA dropout "
+                f"(set {config.lora_dropout:g}).",
+            )
+        )
+    return targets
+
+
+def preflight_before_training(session: TrainingSession, inputs: RunInputs, tokenizer) -> None:
+    """A few real steps on the longest batch; a run that would not fit ends here, with the
+    settings that would (TrainConfigError), before the model is loaded for training."""
+    config, base, data, plan = inputs.config, inputs.base, inputs.data, inputs.plan
+    session.report_status(PREFLIGHT, "pre-flight: 3 real steps on the longest batch")
+    rows = len(data.train_tokens.examples)
+    if config.packing:
+        rows = max(1, -(-data.train_tokens.n_tokens // config.max_seq_length))
+    guard = session.memory_guard
+    watch = PreflightWatch(
+        progress=lambda message: session.report_status(PREFLIGHT, f"pre-flight: {message}"),
+        should_stop=lambda: guard.stop_reason if guard is not None else "",
+        cancelled=lambda: session.control.stop_requested and not session.memory_stop_reason,
+    )
+    try:
+        report = run_preflight_prepared(
+            config,
+            plan,
+            base.path,
+            tokenizer,
+            data.train_tokens,
+            total_steps(rows, config),
+            session.folder / "preflight",
+            verify=plan.device != "cpu",
+            watch=watch,
+        )
+    except PreflightCancelled:
+        raise RunStopped() from None
+    session.preflight_report = report
+    if report.stopped and session.memory_stop_reason:
+        session.recorder.log(f"pre-flight: {report.message}")
+        raise RunStopped()
+    session.recorder.log(f"pre-flight: {report.message}")
+    write_text_atomic(
+        session.folder / "preflight.json", json.dumps(report.as_dict(), indent=2, sort_keys=True)
+    )
+    if not report.fits:
+        session.suggestions = [s.as_dict() for s in report.suggestions]
+        session.recorder.add_advice(
+            Advice(
+                step=0,
+                severity=ERROR,
+                kind="out_of_memory",
+                title="Pre-flight stopped" if report.stopped else "Would not fit",
+                message=report.message,
+                action="apply_settings" if report.suggestions else "",
+                action_label=report.suggestions[0].label if report.suggestions else "",
+                details={"suggestions": session.suggestions},
+            )
+        )
+        raise TrainConfigError("micro_batch_size", f"pre-flight: {report.message}")
