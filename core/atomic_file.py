@@ -24,9 +24,37 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def current_umask() -> int:
+    """The process's umask. Linux shows it in /proc (no change needed to read it); elsewhere
+    it is read by setting it and putting it back."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return umask
+
+
+def file_mode() -> int:
+    """The mode a plain open() would give a new file: 0o666 less the umask."""
+    return 0o666 & ~current_umask()
+
+
+def folder_mode() -> int:
+    """The mode mkdir() would give a new folder: 0o777 less the umask."""
+    return 0o777 & ~current_umask()
+
+
 @contextlib.contextmanager
 def atomic_open(
-    path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8"
+    path: str | os.PathLike,
+    mode: str = "w",
+    encoding: str | None = "utf-8",
+    newline: str | None = None,
 ) -> Iterator[IO]:
     """Open a temporary file beside `path`; on success fsync it and rename it over `path`.
 
@@ -37,7 +65,11 @@ def atomic_open(
     binary = "b" in mode
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
+        # mkstemp makes the file 0600; the user's umask decides, as for any other tool.
+        os.fchmod(fd, file_mode())
+        with os.fdopen(
+            fd, mode, encoding=None if binary else encoding, newline=None if binary else newline
+        ) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())

@@ -124,9 +124,12 @@ def refuse_project_data(
     if root is not None:
         relative = path.relative_to(root)
         if not relative.parts or relative.parts[0] != PROJECT_OUTPUT_SUBFOLDER:
-            where = (
-                "a project folder" if not relative.parts else f"in a project's {relative.parts[0]}/"
-            )
+            if not relative.parts:
+                where = "a project folder"
+            elif len(relative.parts) == 1 and not path.is_dir():
+                where = f"the project's own {relative.parts[0]}"
+            else:
+                where = f"in a project's {relative.parts[0]}/"
             raise OutputPathError(
                 f"{path} is {where}; writing there could replace the project's own files. "
                 f"Choose a new folder, e.g. in {root / PROJECT_OUTPUT_SUBFOLDER}."

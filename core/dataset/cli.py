@@ -66,6 +66,11 @@ def register(subparsers) -> None:
     convert = commands.add_parser(
         "convert",
         help="convert between JSONL (OpenAI messages), Alpaca, ShareGPT, CSV, TSV, Parquet, save_to_disk",
+        description="CSV/TSV output: a cell that begins with =, +, -, @, a tab or a carriage "
+        "return (or with an apostrophe) gets one leading apostrophe, so a spreadsheet shows it "
+        "as text instead of running it as a formula. Importing the file here removes that "
+        "apostrophe again, so the data comes back unchanged. Outputs inside a project folder "
+        "are refused, except in its exports/ folder.",
     )
     convert.add_argument("input", help="file or folder to read")
     convert.add_argument(

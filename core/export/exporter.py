@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.atomic_file import write_text_atomic
+from core.atomic_file import file_mode, folder_mode, write_text_atomic
 from core.export.card import CardFacts, model_card
 from core.export.options import ExportOptions
 from core.export.parity import ParityResult, check_parity
@@ -112,14 +112,12 @@ def _ollama_modelfile(gguf_name: str, template: str | None) -> str:
 def _readable_by_all(folder: Path) -> None:
     """Exports are meant to be shared and served (often by another user): rw-r--r--, not
     the private mode the trainer's and the atomic writer's temporary files get."""
-    import os
-
-    umask = os.umask(0)
-    os.umask(umask)
     for path in folder.rglob("*"):
         if path.is_file():
-            path.chmod(0o666 & ~umask)
-    folder.chmod(0o777 & ~umask)
+            path.chmod(file_mode())
+        elif path.is_dir():
+            path.chmod(folder_mode())
+    folder.chmod(folder_mode())
 
 
 class _Steps:

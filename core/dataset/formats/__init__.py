@@ -28,6 +28,7 @@ from core.dataset.formats.conversions import (
 )
 from core.dataset.formats.json_records import read_json_records
 from core.dataset.formats.tables import (
+    escape_cell,
     json_safe,
     preview_table,
     read_delimited,
@@ -145,6 +146,26 @@ def binary_reason(path: Path) -> str | None:
     return None
 
 
+def special_file_reason(path: Path) -> str | None:
+    """What `path` is when it exists but is neither a regular file nor a folder (read
+    without opening it); None otherwise."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None  # missing or unreadable: the normal reading says why
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
 def is_unreadable(dataset: Dataset) -> bool:
     """True when the file could not be read at all (not even one line)."""
     return any(f.code == UNREADABLE for f in dataset.load_findings)
@@ -232,6 +253,11 @@ def import_dataset(
 ) -> Dataset:
     """Read any supported format into a Dataset; problems are in `dataset.load_findings`."""
     path = Path(path)
+    reason = special_file_reason(path)
+    if reason:  # opening a FIFO waits for a writer forever; a device never ends
+        return _unreadable(
+            path, "a dataset", reason, f"{path} is {reason}, not a file; give a dataset file"
+        )
     try:
         fmt = detect_format(path) if fmt == "auto" else fmt
     except (OSError, ValueError) as error:
@@ -318,10 +344,17 @@ def _converted(dataset: Dataset, convert, fmt: str, allow_loss: bool) -> list[di
 def check_export_target(path: str | os.PathLike, fmt: str = "auto", overwrite: bool = True) -> str:
     """Refuse an output path that would lose files (OutputPathError), before any work is
     done; return the format that will be written there."""
-    from core.output_folder import prepare_output_file, prepare_output_folder
+    from core.output_folder import (
+        prepare_output_file,
+        prepare_output_folder,
+        refuse_project_data,
+    )
 
     path = Path(path)
     fmt = _export_format(path, fmt)
+    # project.sqlite, a run's run.json, a dataset version: replacing one loses what the
+    # project records; only the project's exports/ folder takes outputs.
+    refuse_project_data(path)
     if fmt == "hf":
         prepare_output_folder(path, overwrite)
     else:
@@ -369,15 +402,14 @@ def export_dataset(
             "prompt",
             "response",
         ]
-        with atomic_open(path, "w") as handle:
-            writer = csv.DictWriter(
-                handle,
-                fieldnames=columns,
-                delimiter="," if fmt == "csv" else "\t",
-                lineterminator="\n",
+        with atomic_open(path, "w", newline="") as handle:  # csv writes its own line ends
+            writer = csv.writer(
+                handle, delimiter="," if fmt == "csv" else "\t", lineterminator="\r\n"
             )
-            writer.writeheader()
-            writer.writerows(rows)
+            # No cell, header included, may start a spreadsheet formula (see escape_cell).
+            writer.writerow([escape_cell(column) for column in columns])
+            for row in rows:
+                writer.writerow([escape_cell(row.get(column, "")) for column in columns])
         return len(rows)
     if fmt in ("parquet", "hf"):
         records = _converted(dataset, lambda record: (record, None), fmt, allow_loss)

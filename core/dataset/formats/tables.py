@@ -27,6 +27,26 @@ from core.dataset.progress import IsCancelled, check
 
 csv.field_size_limit(2**31 - 1)  # long replies exceed csv's 128 KiB default
 
+# A spreadsheet runs a cell that begins with one of these as a formula (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+ESCAPE = "'"  # the common rule: a leading apostrophe makes the cell plain text
+
+
+def escape_cell(value):
+    """A text cell as we write it to CSV/TSV: one leading apostrophe before a formula start,
+    and before an apostrophe of its own, so unescape_cell gives back exactly `value`."""
+    if isinstance(value, str) and value.startswith((*FORMULA_STARTS, ESCAPE)):
+        return ESCAPE + value
+    return value
+
+
+def unescape_cell(cell: str) -> str:
+    """The inverse of escape_cell. Only an apostrophe before a formula start or another
+    apostrophe is ours; "'tis" from another tool is read as it is."""
+    if cell.startswith(ESCAPE) and cell[1:2] and cell[1:].startswith((*FORMULA_STARTS, ESCAPE)):
+        return cell[1:]
+    return cell
+
 
 def _decode_table_text(data: bytes, file: str) -> tuple[str, list[Finding]]:
     data, findings = decode_file_bytes(data, file)
@@ -77,6 +97,7 @@ def read_delimited(
             line = reader.line_num + 1
             continue
         line = reader.line_num + 1
+        cells = [unescape_cell(cell) for cell in cells]
         if columns is None:
             columns = [c.strip() for c in cells]
             continue
