@@ -20,6 +20,8 @@ import contextlib
 import importlib.util
 import math
 
+from core.training.memory_guard import read_memory
+
 # Tokens per MLP tile: past this the tile's intermediates (4096 x 11008 x 2 bytes = 86 MiB
 # on a 7B) are small against the layer inputs, while fewer, larger matmuls stay fast.
 MLP_TILE_TOKENS = 4096
@@ -127,9 +129,10 @@ def mlp_modules(model) -> list:
     ]
 
 
-def apply_tiled_mlp(model, tile_tokens: int = MLP_TILE_TOKENS) -> int:
+def apply_tiled_mlp(model, tile_tokens: int | None = None) -> int:
     """Patch each dense MLP to run in tiles of `tile_tokens`; returns how many were patched
     (0 on a mixture of experts). Sequences of at most one tile run as before."""
+    tile_tokens = tile_tokens or MLP_TILE_TOKENS
     patched = 0
     for module in mlp_modules(model):
         if getattr(module.forward, "tiled_mlp", False):
@@ -161,3 +164,18 @@ def apply_trainer_savers(
         else:
             notes.append("memory saver: tiled MLP does not apply to a mixture of experts")
     return notes
+
+
+def apply_memory_savers(trainer, config, device: str, check_host_ram: bool = True) -> list[str]:
+    """The savers `config` turns on ("on"; "auto" left unresolved means off) applied to a
+    built trainer, after checking that offloaded activations fit this machine's free RAM."""
+    offload = config.offload_activations == "on"
+    if offload and check_host_ram:
+        text = trainer.model.config.get_text_config()
+        needed = offloaded_host_bytes(
+            text.num_hidden_layers,
+            config.micro_batch_size * config.max_seq_length,
+            text.hidden_size,
+        )
+        check_offload_fits_host(needed, read_memory().available_bytes)
+    return apply_trainer_savers(trainer, offload, config.tiled_mlp == "on", device)

@@ -18,6 +18,7 @@ from core.models.load_lock import model_loading
 from core.training.config import TrainConfig
 from core.training.device import DevicePlan
 from core.training.lora_targets import LoraTargets
+from core.training.memory_savers import prepare_quantized_without_upcast
 
 
 @contextlib.contextmanager
@@ -116,7 +117,9 @@ def model_load_kwargs(config: TrainConfig, plan: DevicePlan) -> dict:
 
 def prepare_loaded_model(model, config: TrainConfig):
     """What training does to the model right after loading it."""
-    if config.method in QUANTIZED_METHODS:
+    if config.method in QUANTIZED_METHODS and config.frozen_16bit == "on":
+        model = prepare_quantized_without_upcast(model, config.gradient_checkpointing)
+    elif config.method in QUANTIZED_METHODS:
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core.recipe.config import TrainConfig
 from core.training.device import DevicePlan
+from core.training.memory_savers import liger_kernel_reason
 
 
 class UnsupportedLibraryError(RuntimeError):
@@ -106,6 +107,12 @@ def build_sft_kwargs(
             "gradient_checkpointing_kwargs",
             required=False,
         )
+    if config.liger_kernels:
+        reason = liger_kernel_reason(plan.device)
+        if reason is None:
+            put(True, "use_liger_kernel", required=False)
+        else:
+            notes.append(f"Liger kernels not used: {reason}")
     put(config.seed, "seed")
     put(config.seed, "data_seed", required=False)
     # We tokenize and mask ourselves (chat_tokens), so TRL must not redo it.

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core.recipe.config import TrainConfig
 from core.training.device import DevicePlan
+from core.training.memory_savers import apply_memory_savers
 
 SIMULATED_TOKEN = 3  # any id below the vocabulary size: the values are never read
 
@@ -245,6 +246,8 @@ def run_simulated_steps(
                 )
                 drop_console_printer(trainer)
                 match_adapter_dtype(trainer.model, plan)
+                # The host RAM check is the real run's: the simulation only counts the GPU.
+                apply_memory_savers(trainer, run, where, check_host_ram=device == "cpu")
                 _collate_on_the_cpu(trainer)
                 _drop_full_attention_mask(trainer)
                 trainable, total = count_parameters(trainer.model)
