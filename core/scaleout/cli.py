@@ -1,7 +1,7 @@
 """`finetune-studio scaleout`: launch files for training one config on many GPUs and nodes.
 
 finetune-studio scaleout CONFIG.yaml --gpus N [--nodes M] [--strategy fsdp|zero3|ddp|zero2]
-                         --out DIR [--project DIR] [--gpu "H100 SXM"] [--port 29500]
+                         --out DIR [--overwrite] [--project DIR] [--gpu "H100 SXM"] [--port 29500]
 """
 
 from __future__ import annotations
@@ -35,7 +35,17 @@ def register(subparsers) -> None:
         help="ddp, fsdp, zero3 (DeepSpeed) or zero2 (DeepSpeed); default: ddp if the run fits "
         "each GPU, else fsdp",
     )
-    parser.add_argument("--out", required=True, metavar="DIR", help="folder for the launch files")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="a new (or empty) folder for the launch files; in a project only under exports/",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier scaleout folder (never a folder FineTune Studio did not write)",
+    )
     parser.add_argument(
         "--project",
         dest="scaleout_project",
@@ -51,11 +61,14 @@ def register(subparsers) -> None:
 
 
 def run_scaleout_command(args: argparse.Namespace) -> int:
+    from core.output_folder import OutputPathError
     from core.recipe.config import TrainConfigError, load_config
     from core.scaleout.plan import ScaleOutError, ScaleOutRequest, plan_scale_out
-    from core.scaleout.writer import estimate_lines, write_plan
+    from core.scaleout.writer import check_launch_folder, estimate_lines, write_plan
 
     try:
+        # Refused before anything is planned: the answer comes at once.
+        check_launch_folder(args.out, args.overwrite, args.scaleout_project)
         config = load_config(args.config)
         request = ScaleOutRequest(
             gpus_per_node=args.gpus,
@@ -67,10 +80,16 @@ def run_scaleout_command(args: argparse.Namespace) -> int:
             main_process_port=args.port,
         )
         plan = plan_scale_out(config, request, Path(args.config).expanduser().resolve().parent)
-    except (TrainConfigError, ScaleOutError, FileNotFoundError, ValueError) as error:
+        written = write_plan(plan, args.out, overwrite=args.overwrite)
+    except (
+        TrainConfigError,
+        ScaleOutError,
+        OutputPathError,
+        FileNotFoundError,
+        ValueError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    written = write_plan(plan, args.out)
     print(
         f"{request.nodes} node(s) x {request.gpus_per_node} GPUs = {request.total_gpus} "
         f"processes, strategy {plan.strategy} (estimator sharding: {plan.estimator_sharding})"

@@ -5,6 +5,11 @@ train_config.yaml        the training configuration every node runs
 launch_node_<r>.sh       the exact command for node r (executable)
 README.md                what to do, the estimate on the same sharding, the warnings
 plan.json                the same, for tools
+
+The folder follows the rules of every output we write (core.output_folder): a non-empty
+folder we did not write is refused even with overwrite, `overwrite` replaces only an
+earlier launch folder (it carries our marker), and inside a project only exports/ may
+hold it, so the launch files never land among the project's own files.
 """
 
 from __future__ import annotations
@@ -14,11 +19,19 @@ import os
 from pathlib import Path
 
 from core.atomic_file import write_text_atomic
+from core.output_folder import (
+    is_our_output,
+    prepare_output_folder,
+    refuse_project_data,
+    write_marker,
+)
 from core.scaleout.accelerate_config import MAIN_PROCESS_IP_PLACEHOLDER
 from core.scaleout.plan import ScaleOutPlan
 from core.scaleout.strategies import strategy_for
 
 GIB = 1024**3
+OUTPUT_KIND = "scaleout"  # the marker's kind: an export's rules, our own folder
+NODE_SCRIPT_GLOB = "launch_node_*.sh"
 
 
 def launch_script(plan: ScaleOutPlan, rank: int) -> str:
@@ -120,10 +133,22 @@ def readme(plan: ScaleOutPlan) -> str:
     return "\n".join(lines)
 
 
-def write_plan(plan: ScaleOutPlan, out_dir: str | Path) -> list[Path]:
-    """Write the launch files; the paths written."""
-    folder = Path(out_dir).expanduser()
+def check_launch_folder(out_dir: str | Path, overwrite: bool, project_dir: str = "") -> Path:
+    """The launch folder, absolute; OutputPathError if writing there could lose files: a
+    non-empty folder we did not write, our own without `overwrite`, a project's own data
+    (anything in a project but exports/), or a folder that holds the run's project."""
+    folder = Path(out_dir).expanduser().absolute()
+    refuse_project_data(folder, project=Path(project_dir).expanduser() if project_dir else None)
+    return prepare_output_folder(folder, overwrite)
+
+
+def write_plan(plan: ScaleOutPlan, out_dir: str | Path, overwrite: bool = False) -> list[Path]:
+    """Write the launch files; the paths written. OutputPathError (nothing written) where
+    check_launch_folder refuses the folder."""
+    folder = check_launch_folder(out_dir, overwrite, plan.request.project_dir)
+    replacing = is_our_output(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    write_marker(folder, OUTPUT_KIND)
     written = []
 
     def put(name: str, text: str, executable: bool = False) -> None:
@@ -140,4 +165,7 @@ def write_plan(plan: ScaleOutPlan, out_dir: str | Path) -> list[Path]:
         put(f"launch_node_{rank}.sh", launch_script(plan, rank), executable=True)
     put("README.md", readme(plan))
     put("plan.json", json.dumps(plan.as_dict(), indent=2, sort_keys=True, default=str) + "\n")
+    if replacing:  # an earlier plan for more nodes: its extra node scripts would mislead
+        for stale in set(folder.glob(NODE_SCRIPT_GLOB)) - set(written):
+            stale.unlink()
     return written
