@@ -18,6 +18,7 @@ from core.training.callback import StudioCallbackLogic, make_callback
 from core.training.control import RunStopped
 from core.training.distributed import stop_on_every_rank
 from core.training.lora_targets import resolve_targets
+from core.training.memory_savers import apply_memory_savers
 from core.training.model_loading import (
     count_parameters,
     drop_console_printer,
@@ -111,6 +112,8 @@ def build_trainer(session: TrainingSession, inputs: RunInputs):
     )
     drop_console_printer(trainer)
     match_adapter_dtype(trainer.model, plan)
+    for note in apply_memory_savers(trainer, config, plan.device):
+        recorder.log(note)
     n_rows = len(trainer.train_dataset)
     max_steps = total_steps(n_rows, config)
     per_epoch = steps_per_epoch(n_rows, config)
