@@ -24,6 +24,7 @@ from core.training.device import (
     memory_snapshot,
     reset_peak_memory,
 )
+from core.training.memory_savers import apply_memory_savers
 
 PREFLIGHT_STEPS = 3
 # Three steps of a model that fits take seconds to a few minutes on a CPU; a pre-flight
@@ -401,6 +402,7 @@ def measure(
             )
         drop_console_printer(trainer)
         match_adapter_dtype(trainer.model, plan)
+        apply_memory_savers(trainer, config, plan.device)
         trainer.add_callback(_timing_callback(step_times, peaks, plan.device, watch, stopped))
         watch.progress(f"step 1 of {PREFLIGHT_STEPS} on the longest batch")
         trainer.train()
