@@ -104,7 +104,7 @@ def redraw_cost(points: int, repeats: int = 12) -> float:
     import numpy as np
     from PySide6.QtWidgets import QApplication
 
-    from core.training.records import MetricRecord
+    from core.runs.records import MetricRecord
     from desktop.training.monitor import RunMonitor
 
     monitor = RunMonitor()

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from core import __version__
 from core.features import core_parts
+from core.project.store import NewerSchemaError, NotAProjectError
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # 128 + SIGINT, 128 + SIGPIPE, as shells report
@@ -51,6 +52,8 @@ def describe_error(error: BaseException) -> tuple[str, int] | None:
         if isinstance(error, PermissionError):
             return f"no permission to use {where}; check its owner and mode.", EXIT_USAGE
         return f"{where}: {error.strerror or error}", EXIT_ERRORS
+    if isinstance(error, (NewerSchemaError, NotAProjectError)):
+        return str(error), EXIT_USAGE  # the message says what to do (update; another folder)
     if isinstance(error, RecursionError):
         return (
             "the input is nested too deeply to read (thousands of levels of brackets); "
@@ -143,7 +146,7 @@ def _doctor(args: argparse.Namespace) -> int:
 
 
 def _project(args: argparse.Namespace) -> int:
-    from core.project import repair_project
+    from core.runs.rebuild import repair_project
 
     project = repair_project(args.folder)
     print(project.notice)

@@ -17,9 +17,16 @@ from types import ModuleType
 
 @dataclass(frozen=True)
 class Feature:
-    name: str  # the folder under core/ and desktop/
+    name: str  # the folder under desktop/ (and core/, unless `core` names another)
     title: str  # what the navigation shows
     tooltip: str
+    # The Runs page's logic is core/history: core/runs is the run record itself, which
+    # sits low in the house because training writes it and evaluation reads it.
+    core: str = ""
+
+    @property
+    def core_package(self) -> str:
+        return self.core or self.name
 
 
 # The project is the home the features plug into rather than a feature with parts of its
@@ -33,7 +40,7 @@ FEATURES = (
     Feature("training", "Train", "Train and watch the loss curves live"),
     Feature("evaluation", "Evaluate", "Baseline against fine-tuned, with evidence"),
     Feature("chat", "Chat", "Talk to the base and fine-tuned models side by side"),
-    Feature("runs", "Runs", "Every run, compared, with what it cost"),
+    Feature("runs", "Runs", "Every run, compared, with what it cost", core="history"),
     Feature("export", "Export", "Merge, convert and package a trained model"),
     Feature("scaleout", "Scale out", "Run the same training on rented GPUs"),
 )
@@ -59,7 +66,7 @@ def core_parts(part: str) -> list[tuple[str, ModuleType]]:
     """Every feature's `core.<feature>.<part>` module, in feature order."""
     found = []
     for feature in FEATURES:
-        module = feature_module("core", feature.name, part)
+        module = feature_module("core", feature.core_package, part)
         if module is not None:
             found.append((feature.name, module))
     return found

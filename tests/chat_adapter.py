@@ -42,7 +42,7 @@ def train_chat_adapter(base_dir: Path, out_dir: Path, steps: int = 40) -> Path:
 def add_finished_run(project, tiny_model_dir: Path, adapter_dir: Path) -> None:
     """The tiny model as a base model, and a finished run "run-1" that saved the adapter."""
     from core.models.registry import add_local_model
-    from core.training.runs import insert_run_row
+    from core.runs.record import insert_run_row
 
     add_local_model(project, tiny_model_dir)
     shutil.copytree(adapter_dir, project.runs_dir / "run-1" / "final")

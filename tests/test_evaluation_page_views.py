@@ -194,7 +194,7 @@ def test_history_labels_and_plans(project):
 
 
 def test_runs_are_listed_newest_first_and_receive_ticks_the_one_asked_for(qtbot, project):
-    from core.training.runs import insert_run_row
+    from core.runs.record import insert_run_row
 
     for number, started in ((1, "2025-01-01T10:00:00"), (2, "2025-01-02T10:00:00")):
         (project.runs_dir / f"run-{number}" / "final").mkdir(parents=True)
@@ -227,7 +227,7 @@ def _trained_run(project, tmp_path, prompts):
     """A run's record as the trainer leaves it, trained on `prompts` (a plain file, 10 %
     held out for validation as the trainer does)."""
     from core.recipe.config import TrainConfig, config_to_yaml
-    from core.training.runs import insert_run_row
+    from core.runs.record import insert_run_row
 
     train = tmp_path / "train.jsonl"
     rows = [

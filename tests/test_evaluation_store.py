@@ -138,7 +138,7 @@ def test_probe_results_are_never_taken_as_a_runs_task_evaluation(project):
     """The task scored 100 %; the regression probes 0 %: runs show the task's number."""
     from dataclasses import replace
 
-    from core.runs.evals import baselines, evals_by_run, summary_text
+    from core.history.evals import baselines, evals_by_run, summary_text
 
     task = _eval_set(5, "tickets")
     probes = _eval_set(5, "general-capability probes")

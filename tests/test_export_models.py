@@ -94,7 +94,7 @@ def run_model(project, run_id):
     """The run's own model as the app evaluates it (base + adapter from the run folder)."""
     from core.evaluation.generation import load_model
     from core.evaluation.models import run_spec
-    from core.training.runs import load_run
+    from core.runs.record import load_run
 
     return load_model(run_spec(load_run(project, run_id).folder), device="cpu")
 
@@ -243,7 +243,7 @@ def test_qlora_is_merged_into_the_unquantized_base_weights(runs, tmp_path):
 
     merged = load_file(str(out / "model.safetensors"))
     original = load_file(str(base / "model.safetensors"))
-    from core.training.runs import load_run
+    from core.runs.record import load_run
 
     adapter = load_file(
         str(load_run(project, ids["qlora"]).final_model_dir / "adapter_model.safetensors")
@@ -268,7 +268,7 @@ def test_full_run_exports_its_weights_and_has_no_adapter(runs, tmp_path):
     assert not (tmp_path / "a").exists()
     out = tmp_path / "full"
     result = export_run(project, ids["full"], ExportOptions(format="merged", out_dir=str(out)))
-    from core.training.runs import load_run
+    from core.runs.record import load_run
 
     final = load_run(project, ids["full"]).final_model_dir
     assert (out / "model.safetensors").read_bytes() == (final / "model.safetensors").read_bytes()

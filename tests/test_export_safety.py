@@ -43,7 +43,7 @@ def test_parity_passes_against_the_stored_in_app_evaluation(trained, tmp_path):
     from core.evaluation.models import run_spec
     from core.evaluation.runner import run_evaluation
     from core.evaluation.store import save_eval_set
-    from core.training.runs import load_run
+    from core.runs.record import load_run
 
     project, run_id, eval_file = trained
     eval_set_id = save_eval_set(project, load_eval_set_file(eval_file, name="tickets"))

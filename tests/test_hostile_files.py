@@ -159,8 +159,9 @@ def test_a_zero_byte_or_garbage_database_is_refused_then_repaired_keeping_the_ru
 ):
     import shutil
 
-    from core.project import ProjectDatabaseError, open_project, repair_project
-    from core.training.runs import list_runs, read_metrics
+    from core.project import ProjectDatabaseError, open_project
+    from core.runs.rebuild import repair_project
+    from core.runs.record import list_runs, read_metrics
 
     shutil.copytree(trained[0], tmp_path / "project")  # damage a copy: others share `trained`
     run_id = trained[1]
@@ -201,7 +202,8 @@ def test_a_zero_byte_or_garbage_database_is_refused_then_repaired_keeping_the_ru
 
 
 def test_a_malformed_database_with_a_valid_header_is_refused_then_kept_aside(tmp_path):
-    from core.project import ProjectDatabaseError, create_project, open_project, repair_project
+    from core.project import ProjectDatabaseError, create_project, open_project
+    from core.runs.rebuild import repair_project
 
     project = create_project(tmp_path / "p", name="Malformed")
     project.close()

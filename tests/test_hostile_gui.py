@@ -14,8 +14,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
 
 from core.recipe.config import TrainConfig, config_to_yaml
-from core.training.records import METRICS_FILE, MetricRecord
-from core.training.runs import insert_run_row
+from core.runs.record import insert_run_row
+from core.runs.records import METRICS_FILE, MetricRecord
 from desktop.app import build_main_window
 from desktop.settings import app_settings
 

@@ -105,7 +105,7 @@ def test_train_eval_and_export_open_no_socket(tiny_model_dir, tmp_path):
     result, done = run([train])
     assert result["codes"] == [0], done.stdout[-3000:] + done.stderr[-3000:]
     from core.project import open_project
-    from core.training.runs import list_runs
+    from core.runs.record import list_runs
 
     (run_record,) = list_runs(open_project(project))
     evaluate = [

@@ -15,7 +15,7 @@ from test_training_session import write_dataset
 from ticket_router_run import tiny_lora_settings
 
 from core.recipe.config import TrainConfig, TrainConfigError
-from core.training.runs import read_advice
+from core.runs.record import read_advice
 from core.training.session import run_training
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

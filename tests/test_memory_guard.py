@@ -10,6 +10,7 @@ import threading
 import pytest
 
 from core.recipe.config import TrainConfig, TrainConfigError
+from core.runs.record import latest_checkpoint, load_run, read_advice
 from core.training.memory_guard import (
     GIB,
     MemoryGuard,
@@ -21,7 +22,6 @@ from core.training.memory_guard import (
     read_memory,
 )
 from core.training.observer import CollectingObserver
-from core.training.runs import latest_checkpoint, load_run, read_advice
 from core.training.session import TrainingSession
 
 ANSWERS = ["billing", "shipping", "login", "refund"]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 
 from core.project.store import utc_now
+from core.runs import record as runs
 from core.runs import store
-from core.training import runs
-from core.training.records import Advice, MetricRecord
-from core.training.runs import RunBusy, RunLock, RunNotFound, RunState
+from core.runs.record import RunBusy, RunLock, RunNotFound, RunState
+from core.runs.records import Advice, MetricRecord
 
 
 def add_run(project, run_id: str, status: str = RunState.FINISHED) -> int:
@@ -107,7 +107,7 @@ def test_deleting_a_run_leaves_no_row_with_its_id_in_any_table_but_keeps_the_eva
 
 
 def test_run_not_found_and_run_busy_are_one_class_each():
-    from core.runs import summaries
+    from core.history import summaries
 
     assert store.RunNotFound is summaries.RunNotFound is RunNotFound
     assert store.RunBusy is RunBusy
@@ -144,15 +144,32 @@ def test_run_states_are_the_strings_the_database_and_run_json_hold(project):
 
 
 def test_the_runs_page_and_the_training_record_see_one_run_dataclass(project):
-    from core.runs.summaries import load_summary
+    from core.history.summaries import load_summary
 
     add_run(project, "one")
     store.set_note(project, "one", "baseline")
     record, summary = runs.load_run(project, "one"), load_summary(project, "one")
-    assert type(record) is type(summary) is runs.RunInfo
+    assert type(record) is runs.RunInfo and isinstance(summary, runs.RunInfo)
     assert (summary.run_id, summary.status, summary.folder) == (
         record.run_id,
         record.status,
         record.folder,
     )
-    assert summary.note == "baseline" and record.note == ""  # the Runs page fills its own
+    assert summary.note == "baseline" and not hasattr(record, "note")  # the Runs page's own
+
+
+def test_the_curves_and_the_record_replay_a_resumed_run_alike(tmp_path):
+    """One resume rule for every reader of metrics.jsonl (core.runs.records.replayed_lines)."""
+    from core.runs.curves import loss_curves
+    from core.runs.records import read_metrics_file, resumed_marker
+
+    path = tmp_path / "metrics.jsonl"
+    lines = [MetricRecord(step=s, loss=4.0 - s).to_json() for s in (1, 2, 3, 4)]
+    lines += [MetricRecord(step=3, kind="eval", eval_loss=9.0).to_json(), resumed_marker(2)]
+    lines += [MetricRecord(step=s, loss=1.0 / s).to_json() for s in (3, 4)]
+    path.write_text("\n".join(lines) + "\n{torn", encoding="utf-8")
+    records = read_metrics_file(path)
+    curves = loss_curves(path, "step")
+    assert [(r.step, r.loss) for r in records] == [(1, 3.0), (2, 2.0), (3, 1 / 3), (4, 0.25)]
+    assert list(zip(curves.train.x, curves.train.y)) == [(r.step, r.loss) for r in records]
+    assert curves.validation.x == []  # the eval at step 3 was redone away by the resume

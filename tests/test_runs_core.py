@@ -11,11 +11,15 @@ import math
 import pytest
 
 from core.estimate.gpus import gpu_catalog, save_user_gpu
+from core.history.config_text import config_values, diff_configs, key_settings_text
+from core.history.estimates import cached_estimates, fill_estimates
+from core.history.pricing import hardware_of, hourly_price
+from core.history.spend import list_expert_hours, record_expert_hours, spend_summary
+from core.history.spend_settings import SpendInputError, SpendSettings, save_settings
+from core.history.summaries import load_summaries, load_summary, resolve_run
 from core.recipe.config import TrainConfig, config_to_yaml
 from core.runs import store
-from core.runs.config_text import config_values, diff_configs, key_settings_text
 from core.runs.curves import loss_curves
-from core.runs.estimates import cached_estimates, fill_estimates
 from core.runs.export import (
     CSV_COLUMNS,
     TensorBoardMissing,
@@ -23,18 +27,8 @@ from core.runs.export import (
     write_metrics_csv,
     write_tensorboard,
 )
-from core.runs.pricing import hardware_of, hourly_price
-from core.runs.spend import (
-    SpendInputError,
-    SpendSettings,
-    list_expert_hours,
-    record_expert_hours,
-    save_settings,
-    spend_summary,
-)
-from core.runs.summaries import load_summaries, load_summary, resolve_run
-from core.training.records import METRICS_FILE, MetricRecord, read_metrics_file, resumed_marker
-from core.training.runs import RunBusy, RunLock, RunNotFound, insert_run_row
+from core.runs.record import RunBusy, RunLock, RunNotFound, insert_run_row
+from core.runs.records import METRICS_FILE, MetricRecord, read_metrics_file, resumed_marker
 from desktop.launcher import main
 
 H100 = "CUDA GPU (NVIDIA H100 80GB HBM3), bf16"

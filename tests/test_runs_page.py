@@ -8,11 +8,12 @@ import pytest
 from PySide6.QtCore import Qt
 
 from core.hardware import HardwareInfo
+from core.history.spend import list_expert_hours
+from core.history.spend_settings import load_settings
 from core.recipe.config import TrainConfig, config_to_yaml
-from core.runs.spend import list_expert_hours, load_settings
+from core.runs.record import insert_run_row, load_run
+from core.runs.records import METRICS_FILE, MetricRecord
 from core.runs.store import get_note
-from core.training.records import METRICS_FILE, MetricRecord
-from core.training.runs import insert_run_row, load_run
 from desktop.context import AppContext
 from desktop.runs.page import TAB_COMPARE, TAB_SPEND, RunsPage
 from desktop.runs.runs_table import column

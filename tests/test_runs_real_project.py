@@ -24,15 +24,15 @@ from core.evaluation.runner import run_evaluation
 from core.evaluation.store import save_eval_set
 from core.handoff import DraftsForDataset, SettingsForTrain
 from core.hardware import HardwareInfo
+from core.history.compare import compare_runs
+from core.history.config_text import diff_configs
+from core.history.iterate import drafts_from_failures, iteration_timeline, next_run_config
+from core.history.summaries import load_summaries, load_summary
 from core.project import create_project
 from core.recipe.config import TrainConfig
-from core.runs.compare import compare_runs
-from core.runs.config_text import diff_configs
 from core.runs.curves import loss_curves
-from core.runs.iterate import drafts_from_failures, iteration_timeline, next_run_config
-from core.runs.summaries import load_summaries, load_summary
-from core.training.records import METRICS_FILE, read_metrics_file
-from core.training.runs import load_run
+from core.runs.record import load_run
+from core.runs.records import METRICS_FILE, read_metrics_file
 from core.training.session import run_training
 from desktop.context import AppContext
 from desktop.runs.page import TAB_COMPARE, TAB_ITERATE, RunsPage

@@ -97,7 +97,7 @@ def test_two_cpu_processes_train_together_and_the_run_is_recorded_once(tmp_path,
     output = process.stdout + process.stderr
     assert process.returncode == 0, output[-4000:]
 
-    from core.training.runs import list_runs
+    from core.runs.record import list_runs
 
     [run] = list_runs(project)  # one run row, not one per rank
     assert run.status == "finished" and run.steps_done == 4, run.reason

@@ -10,6 +10,7 @@ import random
 import pytest
 
 from core.recipe.config import TrainConfig
+from core.runs.records import MetricRecord
 from core.training.advisor import (
     DivergenceAdvisor,
     LearningRateAdvisor,
@@ -18,7 +19,6 @@ from core.training.advisor import (
     advice_at_start,
 )
 from core.training.observer import CollectingObserver
-from core.training.records import MetricRecord
 from core.training.session import TrainingSession, run_training
 
 WORDS = [
@@ -111,11 +111,11 @@ def test_small_dataset_and_missing_validation_warnings():
 def test_a_diverged_record_makes_the_callback_stop_without_saving(project, tmp_path):
     from types import SimpleNamespace
 
+    from core.runs.record import insert_run_row
     from core.training.callback import StudioCallbackLogic
     from core.training.control import RunControl
     from core.training.observer import TrainingObserver
     from core.training.recorder import RunRecorder
-    from core.training.runs import insert_run_row
 
     key = insert_run_row(
         project,

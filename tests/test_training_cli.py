@@ -8,8 +8,8 @@ import pytest
 
 from core.cli import build_parser
 from core.recipe.config import TrainConfig, load_config
+from core.runs.record import list_runs
 from core.training.cli import bundled_example_dataset
-from core.training.runs import list_runs
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -18,9 +18,9 @@ from core.handoff import SettingsForTrain
 from core.hardware import HardwareInfo
 from core.models.registry import add_local_model
 from core.recipe.config import TrainConfig, default_config
+from core.runs.records import Advice, MetricRecord
 from core.training.advice_actions import AdviceAction, action_for
 from core.training.curves import SeriesBuffer, SmoothedSeries, smooth
-from core.training.records import Advice, MetricRecord
 from core.training.session import run_training
 from desktop.context import AppContext
 from desktop.training.monitor import RunMonitor

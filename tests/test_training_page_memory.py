@@ -16,8 +16,8 @@ from waiting import WORK_MS
 from core.hardware import detect_hardware
 from core.models.registry import add_local_model
 from core.recipe.config import CPU_PRESET, TrainConfig
+from core.runs.record import latest_checkpoint, list_runs
 from core.training.memory_guard import MemoryLimits
-from core.training.runs import latest_checkpoint, list_runs
 from desktop.context import AppContext
 from desktop.training.page import TrainingPage
 
@@ -251,7 +251,7 @@ def test_the_guard_stops_a_run_that_outgrows_its_limit_and_the_app_goes_on(qtbot
 
 
 def load_config_of(page, run_id):
-    from core.training.runs import load_run
+    from core.runs.record import load_run
 
     return load_run(page.context.project, run_id).config()
 

@@ -12,8 +12,8 @@ from waiting import WORK_MS
 
 from core.hardware import HardwareInfo
 from core.models.registry import add_local_model
-from core.training.records import Advice
-from core.training.runs import list_runs, read_metrics
+from core.runs.record import list_runs, read_metrics
+from core.runs.records import Advice
 from desktop.context import AppContext
 from desktop.training.page import TrainingPage
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from core.recipe.config import TrainConfig
+from core.runs.record import read_advice
 from core.training.chat_tokens import TokenizedConversation, TokenizedSplit
 from core.training.preflight import (
     GIB,
@@ -15,7 +16,6 @@ from core.training.preflight import (
     run_preflight,
     suggest_fitting_settings,
 )
-from core.training.runs import read_advice
 from core.training.session import run_training
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

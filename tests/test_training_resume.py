@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from core.recipe.config import TrainConfig, save_config
+from core.runs.record import RunState, list_runs, load_run, read_metrics
 from core.training.observer import CollectingObserver
-from core.training.runs import RunState, list_runs, load_run, read_metrics
 from core.training.session import resume_run, run_training
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

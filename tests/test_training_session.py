@@ -10,10 +10,7 @@ import pytest
 from ticket_router_run import tiny_lora_settings
 
 from core.recipe.config import TrainConfig
-from core.runs.store import delete_run
-from core.training.observer import PAUSED, CollectingObserver
-from core.training.records import read_metrics_file
-from core.training.runs import (
+from core.runs.record import (
     RunBusy,
     best_checkpoint,
     checkpoints,
@@ -22,6 +19,9 @@ from core.training.runs import (
     read_advice,
     read_metrics,
 )
+from core.runs.records import read_metrics_file
+from core.runs.store import delete_run
+from core.training.observer import PAUSED, CollectingObserver
 from core.training.session import TrainingSession, run_training, start_run
 
 ANSWERS = ["billing", "shipping", "login", "refund"]

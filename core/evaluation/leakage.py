@@ -77,8 +77,8 @@ def training_prompt_keys(conversations) -> set[tuple]:
 
 def _training_conversations(project, run_id: str):
     """The run's training split as the trainer built it, with its source in words."""
+    from core.runs.record import load_run
     from core.training.prepare import read_data
-    from core.training.runs import load_run
 
     run = load_run(project, run_id)
     data = read_data(project, run.config())

@@ -197,7 +197,7 @@ def list_run_models(project) -> list[RunModel]:
     """
     found: dict[str, RunModel] = {}
     known: set[str] = set()  # run folders the trainer has records for, finished or not
-    from core.training.runs import list_runs
+    from core.runs.record import list_runs
 
     for run in list_runs(project):
         known.add(str(Path(run.folder).resolve()))

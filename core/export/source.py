@@ -22,7 +22,7 @@ class ExportSourceError(ValueError):
 class ExportSource:
     """One run's final model and everything the model card needs about it."""
 
-    run: object  # core.training.runs.RunInfo
+    run: object  # core.runs.record.RunInfo
     model_dir: Path  # the run's final/ folder
     base_path: Path  # the base model folder the adapter was trained on
     studio_model: dict  # final/studio_model.json
@@ -62,7 +62,7 @@ def _read_json(path: Path) -> dict:
 
 def load_export_source(project: Project, run_id: str) -> ExportSource:
     """The run's final model, checked to be complete; ExportSourceError says what is missing."""
-    from core.training.runs import RunNotFound, RunState, load_run
+    from core.runs.record import RunNotFound, RunState, load_run
 
     try:
         run = load_run(project, run_id)

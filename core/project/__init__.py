@@ -1,6 +1,10 @@
-"""Projects: a folder with project.sqlite, datasets/, runs/ and evals/."""
+"""Projects: a folder with project.sqlite, datasets/, runs/ and evals/.
 
-from core.project.recover import ProjectDatabaseError, repair_project
+The ground floor: it stores and imports nothing above it (repairing a damaged project,
+which lists the runs again, is core.runs.rebuild.repair_project).
+"""
+
+from core.project.recover import ProjectDatabaseError
 from core.project.store import (
     NewerSchemaError,
     NotAProjectError,
@@ -16,5 +20,4 @@ __all__ = [
     "ProjectDatabaseError",
     "create_project",
     "open_project",
-    "repair_project",
 ]

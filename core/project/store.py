@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.features import core_parts
+from core.project import recover
 from core.project import schema as project_schema
 
 DB_NAME = "project.sqlite"
@@ -129,7 +130,7 @@ class Project:
 
     folder: Path
     _local: threading.local = field(default_factory=threading.local, repr=False, compare=False)
-    # Set when opening had to repair something (core.project.recover): show it to the user.
+    # Set when opening had to repair something (core.runs.rebuild): show it to the user.
     notice: str = field(default="", compare=False)
 
     @property
@@ -202,6 +203,11 @@ class Project:
 def create_project(folder: str | Path, name: str | None = None) -> Project:
     """Create a project in `folder` (which may exist, but must not hold a project yet)."""
     folder = Path(folder).expanduser().resolve()
+    if (folder / DB_NAME).exists() and not (folder / DB_NAME).is_file():
+        raise NotAProjectError(
+            f"{folder / DB_NAME} is a folder, not a project database; move it away to "
+            "create a project here, or choose another folder."
+        )
     if (folder / DB_NAME).exists():
         raise FileExistsError(f"{folder} already holds a project; open it instead.")
     folder.mkdir(parents=True, exist_ok=True)
@@ -226,8 +232,6 @@ def open_project(folder: str | Path) -> Project:
             f"{folder} is not a FineTune Studio project (no {DB_NAME}). "
             "Choose a project folder, or create a new project there."
         )
-    from core.project import recover
-
     # A damaged database is refused untouched (SQLite would make an empty file a new,
     # empty project and the runs would vanish); `finetune-studio project repair` fixes it.
     problem = recover.database_problem(db_path)

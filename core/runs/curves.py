@@ -7,11 +7,14 @@ growing file is read again. Non-finite losses (a diverged run) are left out of a
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+
+from core.runs.records import replayed_lines
 
 X_AXES = {"step": "Step", "epoch": "Epoch", "tokens": "Tokens seen"}
 _CACHE_SIZE = 64
@@ -70,39 +73,27 @@ def _finite_or_none(value) -> float | None:
 
 
 def _read_records(path: Path) -> RunRecords:
-    """The loss columns of a metrics.jsonl, with core.training's replay rules (a torn line
-    is skipped; after a `resumed` marker, records past its step are replaced). Parsed
-    here rather than through MetricRecord because only five fields are needed: 3x faster."""
-    import json
-
+    """The loss columns of a metrics.jsonl, replayed by core.runs.records (a torn line is
+    skipped; after a `resumed` marker, records past its step are replaced). Columns are
+    taken from the lines rather than through MetricRecord because only five fields are
+    needed: 3x faster."""
     train: list[tuple] = []
     evals: list[tuple] = []
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            try:
-                data = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(data, dict):
-                continue
-            step = data.get("step")
-            if not isinstance(step, int):
-                continue
-            if data.get("event") == "resumed":
-                train = [row for row in train if row[0] <= step]
-                evals = [row for row in evals if row[0] <= step]
-                continue
-            epoch = _finite_or_none(data.get("epoch"))
-            kind = data.get("kind")
-            if "eval_loss" in data and (kind == "eval" or "loss" not in data):
-                value = _finite_or_none(data["eval_loss"])
-                if value is not None:
-                    evals.append((step, epoch, value))
-            elif "loss" in data and kind in (None, "train"):
-                value = _finite_or_none(data["loss"])
-                if value is not None:
-                    tokens = data.get("tokens_seen")
-                    train.append((step, epoch, tokens if isinstance(tokens, int) else None, value))
+    for data in replayed_lines(path):
+        step = data.get("step")
+        if not isinstance(step, int):
+            continue
+        epoch = _finite_or_none(data.get("epoch"))
+        kind = data.get("kind")
+        if "eval_loss" in data and (kind == "eval" or "loss" not in data):
+            value = _finite_or_none(data["eval_loss"])
+            if value is not None:
+                evals.append((step, epoch, value))
+        elif "loss" in data and kind in (None, "train"):
+            value = _finite_or_none(data["loss"])
+            if value is not None:
+                tokens = data.get("tokens_seen")
+                train.append((step, epoch, tokens if isinstance(tokens, int) else None, value))
     return RunRecords(
         [row[0] for row in train],
         [row[1] for row in train],
@@ -137,8 +128,6 @@ def run_records(metrics_path: Path) -> RunRecords:
 
 def _tokens_at(steps: list[int], train_steps: list[int], train_tokens: list) -> list:
     """Tokens seen at each eval step: those of the last training record at or before it."""
-    import bisect
-
     out = []
     for step in steps:
         at = bisect.bisect_right(train_steps, step) - 1

@@ -46,7 +46,7 @@ def _cell(value) -> str:
 
 def write_metrics_csv(metrics_path: str | Path, out: str | Path) -> int:
     """Write every record of a run's metrics.jsonl as a CSV row; returns the row count."""
-    from core.training.records import read_metrics_file
+    from core.runs.records import read_metrics_file
 
     records = read_metrics_file(metrics_path)
     with atomic_open(out, "w", encoding="utf-8") as handle:
@@ -72,7 +72,7 @@ def write_tensorboard(metrics_path: str | Path, log_dir: str | Path, run_name: s
         raise TensorBoardMissing(TENSORBOARD_MISSING)
     from torch.utils.tensorboard import SummaryWriter
 
-    from core.training.records import read_metrics_file
+    from core.runs.records import read_metrics_file
 
     target = Path(log_dir) / run_name
     writer = SummaryWriter(log_dir=str(target))

@@ -12,7 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.training.runs import RunBusy, RunNotFound, is_run_active
+from core.runs.record import RunBusy, RunNotFound, is_run_active
 
 DELETING_PREFIX = ".deleting-"
 MAX_NAME_LENGTH = 200

@@ -21,7 +21,7 @@ core.training.session
 core.training.observer
     TrainingObserver: on_status, on_metrics, on_progress, on_advice, on_log, on_checkpoint,
     on_finished (plain Python, called on the training thread)
-core.training.runs
+core.runs.record
     list_runs(project) -> list[RunInfo]; load_run(project, run_id) -> RunInfo
     read_metrics(run_or_folder) -> list[MetricRecord]; read_advice(run_or_folder)
     RunState (running/finished/stopped/failed/interrupted); RunNotFound; RunBusy
@@ -32,9 +32,9 @@ core.training.runs
 core.training.preflight
     run_preflight(project, config, verify=True) -> PreflightReport (.fits, .message,
     .peak_memory_bytes, .step_time_s, .estimate, .suggestions[Suggestion(label, changes)])
-core.training.records
+core.runs.records
     MetricRecord, Advice, read_metrics_file(path), read_advice_file(path)
-core.training.replay
+core.runs.replay
     read_run_for_replay(project, run_id) -> ReplayedRun (a past run's metrics and advice)
 core.training.advice_actions
     action_for(advice, config) -> AdviceAction (stop the run and/or settings for the next)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.recipe.config import TrainConfig
-from core.training.records import Advice
+from core.runs.records import Advice
 
 
 @dataclass

@@ -16,7 +16,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
-from core.training.records import ERROR, INFO, WARNING, Advice, MetricRecord
+from core.runs.records import ERROR, INFO, WARNING, Advice, MetricRecord
 
 SMALL_DATASET = 1000
 

@@ -13,11 +13,11 @@ import math
 import time
 from pathlib import Path
 
+from core.runs.records import WARNING, Advice, MetricRecord
 from core.training.control import RunControl
 from core.training.device import memory_snapshot
 from core.training.observer import PAUSED, STOPPING, TRAINING, Progress
 from core.training.recorder import RunRecorder
-from core.training.records import WARNING, Advice, MetricRecord
 
 _CALLBACK_CLASS = None
 

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.training.runs import RunState
+from core.runs.record import RunState
 
 if TYPE_CHECKING:
-    from core.training.records import Advice, MetricRecord
+    from core.runs.records import Advice, MetricRecord
 
 # Session states, in the order a run goes through them.
 CREATED = "created"

@@ -189,7 +189,7 @@ def check_truncation(data: PreparedData, config: TrainConfig) -> None:
 
 def truncation_advice(data: PreparedData):
     """The warning as run advice, which the Train page shows and the run's record keeps."""
-    from core.training.records import Advice
+    from core.runs.records import Advice
 
     if not data.truncation_warning:
         return None

@@ -12,10 +12,8 @@ import threading
 import traceback
 from pathlib import Path
 
-from core.training import runs
-from core.training.advisor import RunAdvisor
-from core.training.observer import Progress, TrainingObserver
-from core.training.records import (
+from core.runs import record as runs
+from core.runs.records import (
     ADVICE_FILE,
     METRICS_FILE,
     Advice,
@@ -23,6 +21,8 @@ from core.training.records import (
     MetricRecord,
     resumed_marker,
 )
+from core.training.advisor import RunAdvisor
+from core.training.observer import Progress, TrainingObserver
 
 
 class _ObserverLogHandler(logging.Handler):

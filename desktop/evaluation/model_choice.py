@@ -28,7 +28,7 @@ from core.evaluation.models import (
     run_spec,
 )
 from core.models.registry import list_base_models
-from core.training.runs import list_runs
+from core.runs.record import list_runs
 
 NO_RUNS_TEXT = "Train a model first, or evaluate the base model alone to set the baseline."
 SYSTEM_PROMPT_HELP = ModelSpec.__dataclass_fields__["system_prompt"].metadata["help"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from html import escape
 
-from core.runs.compare import DatasetDiff
-from core.runs.config_text import ConfigDiff
-from core.runs.evals import EvalComparison, format_metric
+from core.history.compare import DatasetDiff
+from core.history.config_text import ConfigDiff
+from core.history.evals import EvalComparison, format_metric
 
 TABLE = '<table cellspacing="0" cellpadding="4" style="border-collapse: collapse;">'
 OLD, NEW = "#d23f31", "#3f8f3f"

@@ -20,11 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.runs.compare import compare_summaries, dataset_diffs
+from core.history.compare import compare_summaries, dataset_diffs
+from core.history.evals import compare_run_evals
 from core.runs.curves import X_AXES, loss_curves
-from core.runs.evals import compare_run_evals
-from core.training.records import METRICS_FILE
-from core.training.runs import RunInfo
+from core.runs.record import RunInfo
+from core.runs.records import METRICS_FILE
 from desktop.background import BackgroundTask
 from desktop.runs.compare_html import datasets_html, evals_html, settings_html
 from desktop.runs.waiting import wait_for_task

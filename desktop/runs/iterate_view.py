@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.runs.evals import summary_text
-from core.runs.formatting import loss_text
-from core.runs.iterate import IterationStep
+from core.figures import loss_text
+from core.history.evals import summary_text
+from core.history.iterate import IterationStep
 
 GUIDE_HINT = (
     "The first model is never the last: budget 3-5 iterations. Evaluate each run, turn its "

@@ -19,8 +19,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.figures import hours_text, money_text
 from core.handoff import DraftsForDataset
-from core.runs.estimates import fill_estimates, runs_without_estimate
+from core.history.estimates import fill_estimates, runs_without_estimate
+from core.history.iterate import (
+    NothingToDraft,
+    drafts_from_failures,
+    iteration_timeline,
+    train_like_handoff,
+)
+from core.history.spend import spend_summary
+from core.history.summaries import load_summaries
 from core.runs.export import (
     TENSORBOARD_MISSING,
     TensorBoardMissing,
@@ -28,23 +37,14 @@ from core.runs.export import (
     write_metrics_csv,
     write_tensorboard,
 )
-from core.runs.formatting import hours_text, money_text
-from core.runs.iterate import (
-    NothingToDraft,
-    drafts_from_failures,
-    iteration_timeline,
-    train_like_handoff,
-)
-from core.runs.spend import spend_summary
+from core.runs.record import RunBusy, RunInfo, RunNotFound, RunState
+from core.runs.records import METRICS_FILE
 from core.runs.store import (
     DeleteResult,
     delete_run,
     leftover_folders,
     remove_leftover_folders,
 )
-from core.runs.summaries import load_summaries
-from core.training.records import METRICS_FILE
-from core.training.runs import RunBusy, RunInfo, RunNotFound, RunState
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.runs.iterate_view import IterateView

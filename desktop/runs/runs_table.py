@@ -18,8 +18,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from core.methods import METHOD_NAMES
-from core.runs.formatting import (
+from core.figures import (
     bytes_text,
     duration_text,
     hours_text,
@@ -27,7 +26,8 @@ from core.runs.formatting import (
     money_text,
     when_text,
 )
-from core.training.runs import RunInfo, RunState
+from core.methods import METHOD_NAMES
+from core.runs.record import RunInfo, RunState
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 2

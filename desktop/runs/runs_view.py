@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.training.runs import RunInfo, RunState
+from core.runs.record import RunInfo, RunState
 from desktop.runs.runs_table import RUN_ID_ROLE, RunsFilterModel, RunsTableModel, column
 
 WIDE_COLUMNS = {

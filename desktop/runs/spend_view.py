@@ -27,17 +27,14 @@ from PySide6.QtWidgets import (
 )
 
 from core.dataset.versions import list_versions
-from core.runs.formatting import hours_text, money_text
-from core.runs.spend import (
-    SpendInputError,
-    SpendSettings,
+from core.figures import hours_text, money_text
+from core.history.spend import (
     SpendSummary,
     delete_expert_hours,
     list_expert_hours,
-    load_settings,
     record_expert_hours,
-    save_settings,
 )
+from core.history.spend_settings import SpendInputError, SpendSettings, load_settings, save_settings
 
 NO_VALUE = 0.0  # a spin box at 0 means "not set" for budgets and prices
 

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.training.records import Advice
+from core.runs.records import Advice
 from desktop.training.charts import SEVERITY_COLORS
 
 # Actions that act on the run itself, so they only make sense while it trains.

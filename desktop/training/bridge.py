@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from core.runs.records import Advice, MetricRecord
 from core.training.observer import Progress, RunResult, TrainingObserver
-from core.training.records import Advice, MetricRecord
 
 
 class TrainingSignals(QObject, TrainingObserver):

@@ -13,8 +13,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
+from core.runs.records import ERROR, INFO, WARNING, Advice
 from core.training.curves import SeriesBuffer, SmoothedSeries
-from core.training.records import ERROR, INFO, WARNING, Advice
 
 # Peak downsampling keeps each pixel column's min and max; pyqtgraph's default factor (5)
 # would keep five times more vertices than the eye can tell apart.

@@ -27,9 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.runs.records import Advice, MetricRecord
 from core.training.curves import SeriesBuffer
 from core.training.observer import Progress
-from core.training.records import Advice, MetricRecord
 from desktop.training.advice_panel import AdvicePanel
 from desktop.training.charts import TRAIN_COLOR, VALID_COLOR, LossChart, MetricChart
 

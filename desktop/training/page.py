@@ -41,11 +41,11 @@ from core.recipe.config import (
     config_to_yaml,
     default_config,
 )
+from core.runs.record import RunState, list_runs, load_run
+from core.runs.replay import ReplayedRun, read_run_for_replay
 from core.training.advice_actions import action_for
 from core.training.device import offered_devices
 from core.training.observer import FAILED, FINISHED, PAUSED, STOPPED, STOPPING, RunResult
-from core.training.replay import ReplayedRun, read_run_for_replay
-from core.training.runs import RunState, list_runs, load_run
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.models.picker import attach_model_picker

@@ -3,20 +3,23 @@
 Everything comes from a few SQL queries over the training, evaluation, dataset and runs
 tables (no run folder is read, only each final model folder's existence checked), so 200
 runs load in milliseconds; loss curves are read separately, only for the runs a user
-selects (core.runs.curves). Each run is a core.training.runs.RunInfo with the Runs page's
-fields filled.
+selects (core.runs.curves). Each run is a RunSummary: the run record (core.runs.record.RunInfo)
+with the Runs page's fields beside it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import sqlite3
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.runs.config_text import config_values, key_settings_text
-from core.runs.estimates import RunEstimate
-from core.runs.pricing import HourlyPrice, gpu_catalog_or_none, hourly_price
-from core.training.runs import RunInfo, RunNotFound, run_from_row
+from core.history.config_text import config_values, key_settings_text
+from core.history.estimates import RunEstimate
+from core.history.evals import EvalLink, evals_by_run, summary_text
+from core.history.pricing import HourlyPrice, gpu_catalog_or_none, hourly_price
+from core.history.spend_settings import project_price
+from core.runs.record import RunInfo, RunNotFound, run_from_row
 
 _SUMMARY_SQL = """
 SELECT r.*, n.note, e.peak_bytes, e.hours, e.gpu, e.source, e.problem
@@ -28,6 +31,81 @@ ORDER BY r.started_at DESC, r.id DESC
 """
 
 
+@dataclass
+class RunSummary(RunInfo):
+    """A run as the Runs page and `runs list` show it: the record, and beside it the data's
+    name, the settings, the user's note, the estimate, the price and the evaluations."""
+
+    dataset_label: str = ""  # "tickets v2", or the training file's name
+    settings: dict[str, str] = field(default_factory=dict)  # as the config file shows them
+    key_settings: str = ""
+    note: str = ""
+    estimate: RunEstimate | None = None
+    price: HourlyPrice | None = None
+    evals: list[EvalLink] = field(default_factory=list)
+
+    @property
+    def cost(self) -> float | None:
+        return self._cost_of(self.hours)
+
+    @property
+    def estimated_cost(self) -> float | None:
+        return self._cost_of(self.estimate.hours if self.estimate else None)
+
+    def _cost_of(self, hours: float | None) -> float | None:
+        if hours is None or self.price is None or self.price.per_hour is None:
+            return None
+        return hours * self.price.per_hour
+
+    @property
+    def latest_eval(self) -> EvalLink | None:
+        return self.evals[-1] if self.evals else None
+
+    @property
+    def eval_text(self) -> str:
+        return summary_text(self.latest_eval)
+
+    def as_dict(self) -> dict:
+        est = self.estimate
+        return {
+            "run_id": self.run_id,
+            "name": self.name,
+            "status": self.status.value,
+            "reason": self.reason,
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "base_model": self.base_model,
+            "method": self.method,
+            "dataset_version_id": self.dataset_version_id,
+            "dataset": self.dataset_label,
+            "key_settings": self.key_settings,
+            "device": self.device,
+            "duration_s": self.duration_s,
+            "steps_done": self.steps_done,
+            "max_steps": self.max_steps,
+            "gpu_hours": self.hours,
+            "peak_memory_bytes": self.peak_memory_bytes,
+            "memory_kind": self.memory_kind,
+            "estimated_peak_bytes": est.peak_bytes if est else None,
+            "estimated_hours": est.hours if est else None,
+            "best_val_loss": self.best_val_loss,
+            "best_step": self.best_step,
+            "final_val_loss": self.final_val_loss,
+            "final_train_loss": self.final_train_loss,
+            "price_per_hour": self.price.per_hour if self.price else None,
+            "price_source": self.price.source if self.price else "",
+            "cost": self.cost,
+            "estimated_cost": self.estimated_cost,
+            "eval": self.latest_eval.metrics if self.latest_eval else None,
+            "eval_summary": self.eval_text,
+            "note": self.note,
+            "folder": str(self.folder),
+        }
+
+
+_RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(RunInfo))
+
+
 def _dataset_names(project) -> dict[int, str]:
     try:
         rows = project.connection().execute("SELECT id, dataset, number FROM dataset_versions")
@@ -36,11 +114,8 @@ def _dataset_names(project) -> dict[int, str]:
         return {}
 
 
-def load_summaries(project, run_ids: list[str] | None = None) -> list[RunInfo]:
+def load_summaries(project, run_ids: list[str] | None = None) -> list[RunSummary]:
     """Every run of the project (or those of `run_ids`), newest first."""
-    from core.runs.evals import evals_by_run
-    from core.runs.spend import project_price
-
     where, params = "", ()
     if run_ids is not None:
         if not run_ids:
@@ -72,8 +147,8 @@ def load_summaries(project, run_ids: list[str] | None = None) -> list[RunInfo]:
                 row["peak_bytes"], row["hours"], row["gpu"], row["source"], row["problem"]
             )
         summaries.append(
-            dataclasses.replace(
-                run,
+            RunSummary(
+                **{name: getattr(run, name) for name in _RECORD_FIELDS},
                 dataset_label=dataset,
                 settings=settings,
                 key_settings=key_settings_text(settings, row["method"]),
@@ -86,14 +161,14 @@ def load_summaries(project, run_ids: list[str] | None = None) -> list[RunInfo]:
     return summaries
 
 
-def load_summary(project, run_id: str) -> RunInfo:
+def load_summary(project, run_id: str) -> RunSummary:
     found = load_summaries(project, [run_id])
     if not found:
         raise RunNotFound(f"No run {run_id!r} in {project.folder}.")
     return found[0]
 
 
-def resolve_run(project, id_or_name: str) -> RunInfo:
+def resolve_run(project, id_or_name: str) -> RunSummary:
     """A run by its id, or by its name when exactly one run has it."""
     text = id_or_name.strip()
     conn = project.connection()

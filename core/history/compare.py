@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.runs.config_text import ConfigDiff, diff_configs
-from core.runs.evals import EvalComparison, compare_run_evals
-from core.runs.summaries import resolve_run
-from core.training.runs import RunInfo
+from core.history.config_text import ConfigDiff, diff_configs
+from core.history.evals import EvalComparison, compare_run_evals
+from core.history.summaries import resolve_run
+from core.runs.record import RunInfo
 
 SHOWN_IDS = 20  # example ids listed per kind of change; the rest are counted
 

@@ -91,10 +91,10 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from core.figures import hours_text, loss_text, money_text, when_text
+    from core.history.spend import spend_summary
+    from core.history.summaries import load_summaries
     from core.project import NewerSchemaError, NotAProjectError
-    from core.runs.formatting import hours_text, loss_text, money_text, when_text
-    from core.runs.spend import spend_summary
-    from core.runs.summaries import load_summaries
 
     try:
         project = _open(args)
@@ -155,8 +155,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _print_comparison(comparison) -> None:
-    from core.runs.evals import format_metric
-    from core.runs.formatting import hours_text, loss_text, money_text
+    from core.figures import hours_text, loss_text, money_text
+    from core.history.evals import format_metric
 
     runs = comparison.runs
     headers = ["", *[r.name for r in runs]]
@@ -199,9 +199,9 @@ def _print_comparison(comparison) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    from core.history.compare import compare_runs
     from core.project import NewerSchemaError, NotAProjectError
-    from core.runs.compare import compare_runs
-    from core.training.runs import RunNotFound
+    from core.runs.record import RunNotFound
 
     if len(args.runs) < 2:
         return _fail("give two or more runs to compare (ids or names; see `runs list`)")
@@ -218,17 +218,17 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from core.history.summaries import resolve_run
     from core.project import NewerSchemaError, NotAProjectError
     from core.runs.export import TensorBoardMissing, write_metrics_csv, write_tensorboard
-    from core.runs.summaries import resolve_run
-    from core.training.runs import RunNotFound
+    from core.runs.record import RunNotFound
 
     try:
         project = _open(args)
         run = resolve_run(project, args.run)
     except (FileNotFoundError, NotAProjectError, NewerSchemaError, RunNotFound) as error:
         return _fail(str(error))
-    from core.training.records import METRICS_FILE
+    from core.runs.records import METRICS_FILE
 
     metrics = run.folder / METRICS_FILE
     count = write_metrics_csv(metrics, args.csv)

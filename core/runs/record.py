@@ -1,4 +1,4 @@
-"""Runs on disk and in the project database: create, record, list, load, delete.
+"""The run record: a run on disk and in the project database; create, record, list, load.
 
 A run is a folder runs/<run_id>/:
     config.yaml        the TrainConfig (re-runnable with `finetune-studio train config.yaml`)
@@ -10,8 +10,8 @@ A run is a folder runs/<run_id>/:
     final/             the final adapter (LoRA methods) or full model, with the tokenizer
 and a row in training_runs. A run whose row says running but whose folder lock is free
 was killed (crash, kill -9, power cut): it is reported as interrupted and can resume.
-This module is the one run layer: RunState, RunInfo, RunNotFound and RunBusy live here;
-core.runs builds the Runs page's summaries and user actions (rename, delete) on it.
+This is the run record every feature shares: training writes it, evaluation, export and the
+Runs page (core.history) read it; core.runs.store holds the user's changes (rename, delete).
 """
 
 from __future__ import annotations
@@ -19,16 +19,17 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import json
+import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from core.methods import ADAPTER_METHODS
 from core.project.store import Project, utc_now
-from core.training.records import (
+from core.recipe.config import load_config
+from core.runs.records import (
     ADVICE_FILE,
     METRICS_FILE,
     Advice,
@@ -37,10 +38,14 @@ from core.training.records import (
     read_metrics_file,
 )
 
-if TYPE_CHECKING:
-    from core.runs.estimates import RunEstimate
-    from core.runs.evals import EvalLink
-    from core.runs.pricing import HourlyPrice
+try:  # the folder lock: flock on POSIX, msvcrt's byte lock on Windows
+    import fcntl
+
+    msvcrt = None
+except ImportError:
+    import msvcrt
+
+    fcntl = None
 
 CONFIG_FILE = "config.yaml"
 RUN_FILE = "run.json"
@@ -86,8 +91,8 @@ class RunBusy(RuntimeError):
 class RunInfo:
     """One run, as every page and the CLI see it: its row in training_runs.
 
-    list_runs and load_run fill the row's fields; core.runs.summaries also fills what the
-    Runs page shows beside them (note, estimate, price, evaluations), defaults here.
+    list_runs and load_run fill the row's fields; the Runs page's RunSummary
+    (core.history.summaries) adds what it shows beside them (note, estimate, price, evaluations).
     """
 
     run_id: str
@@ -118,86 +123,18 @@ class RunInfo:
     tokens_per_second: float | None
     final_model_dir: Path | None
     config_yaml: str = ""
-    # Filled by core.runs.summaries for the Runs page and `runs list`:
-    dataset_label: str = ""  # "tickets v2", or the training file's name
-    settings: dict[str, str] = field(default_factory=dict)  # as the config file shows them
-    key_settings: str = ""
-    note: str = ""
-    estimate: RunEstimate | None = None
-    price: HourlyPrice | None = None
-    evals: list[EvalLink] = field(default_factory=list)
 
     @property
     def hours(self) -> float:
         return max(0.0, float(self.duration_s or 0.0)) / 3600.0
 
     @property
-    def cost(self) -> float | None:
-        return self._cost_of(self.hours)
-
-    @property
-    def estimated_cost(self) -> float | None:
-        return self._cost_of(self.estimate.hours if self.estimate else None)
-
-    def _cost_of(self, hours: float | None) -> float | None:
-        if hours is None or self.price is None or self.price.per_hour is None:
-            return None
-        return hours * self.price.per_hour
-
-    @property
     def on_gpu(self) -> bool:
         return self.memory_kind in ("cuda", "mps") or "GPU" in self.device
 
     @property
-    def latest_eval(self) -> EvalLink | None:
-        return self.evals[-1] if self.evals else None
-
-    @property
-    def eval_text(self) -> str:
-        from core.runs.evals import summary_text
-
-        return summary_text(self.latest_eval)
-
-    @property
     def status_text(self) -> str:
         return f"{self.status}: {self.reason}" if self.reason else self.status.value
-
-    def as_dict(self) -> dict:
-        est = self.estimate
-        return {
-            "run_id": self.run_id,
-            "name": self.name,
-            "status": self.status.value,
-            "reason": self.reason,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "base_model": self.base_model,
-            "method": self.method,
-            "dataset_version_id": self.dataset_version_id,
-            "dataset": self.dataset_label,
-            "key_settings": self.key_settings,
-            "device": self.device,
-            "duration_s": self.duration_s,
-            "steps_done": self.steps_done,
-            "max_steps": self.max_steps,
-            "gpu_hours": self.hours,
-            "peak_memory_bytes": self.peak_memory_bytes,
-            "memory_kind": self.memory_kind,
-            "estimated_peak_bytes": est.peak_bytes if est else None,
-            "estimated_hours": est.hours if est else None,
-            "best_val_loss": self.best_val_loss,
-            "best_step": self.best_step,
-            "final_val_loss": self.final_val_loss,
-            "final_train_loss": self.final_train_loss,
-            "price_per_hour": self.price.per_hour if self.price else None,
-            "price_source": self.price.source if self.price else "",
-            "cost": self.cost,
-            "estimated_cost": self.estimated_cost,
-            "eval": self.latest_eval.metrics if self.latest_eval else None,
-            "eval_summary": self.eval_text,
-            "note": self.note,
-            "folder": str(self.folder),
-        }
 
     @property
     def is_adapter(self) -> bool:
@@ -222,8 +159,6 @@ class RunInfo:
         )
 
     def config(self):
-        from core.recipe.config import load_config
-
         return load_config(self.config_path)
 
 
@@ -260,11 +195,7 @@ class RunLock:
 
 
 def _lock(handle) -> None:
-    try:
-        import fcntl
-    except ImportError:  # Windows
-        import msvcrt
-
+    if fcntl is None:  # Windows
         handle.seek(0)
         msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
         return
@@ -272,11 +203,7 @@ def _lock(handle) -> None:
 
 
 def _unlock(handle) -> None:
-    try:
-        import fcntl
-    except ImportError:
-        import msvcrt
-
+    if fcntl is None:
         handle.seek(0)
         msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
         return
@@ -398,8 +325,6 @@ def update_run_row(project: Project, run_id: str, **values) -> None:
 
 
 def _db_number(value):
-    import math
-
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.training.records import Advice, MetricRecord
-from core.training.runs import RunInfo, load_run, read_advice, read_metrics
+from core.runs.record import RunInfo, load_run, read_advice, read_metrics
+from core.runs.records import Advice, MetricRecord
 
 LOG_TAIL_BYTES = 200_000  # the end of the log is what explains how a run ended
 

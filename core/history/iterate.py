@@ -12,11 +12,11 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from core.handoff import DraftsForDataset, SettingsForTrain
-from core.runs.compare import diff_dataset_versions
-from core.runs.config_text import DATA_KEYS, diff_configs
-from core.runs.evals import SUMMARY_METRICS, EvalLink, baselines, format_metric
-from core.runs.summaries import load_summaries, load_summary
-from core.training.runs import RunInfo, RunState
+from core.history.compare import diff_dataset_versions
+from core.history.config_text import DATA_KEYS, diff_configs
+from core.history.evals import SUMMARY_METRICS, EvalLink, baselines, format_metric
+from core.history.summaries import load_summaries, load_summary
+from core.runs.record import RunInfo, RunState
 
 NAME_SEPARATOR = " · "
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.runs.pricing import hardware_of
+from core.history.pricing import hardware_of
 
 GIB = 1024**3
 PREFLIGHT_FILE = "preflight.json"
@@ -68,16 +68,16 @@ def _from_preflight(folder: Path) -> RunEstimate | None:
 
 
 def _settings_for(config, run_json: dict):
-    """core.estimate's RunSettings for a run's TrainConfig and what run.json recorded."""
-    from core.estimate.from_train_config import run_settings_from_train_config
+    """The estimator's view of a run: its recipe as run.json says the trainer resolved it."""
+    from core.estimate.run import run_for_recipe
 
     data = run_json.get("data") if isinstance(run_json.get("data"), dict) else {}
     precision = run_json.get("precision")
     tokens = data.get("train_tokens")
-    return run_settings_from_train_config(
+    return run_for_recipe(
         config,
-        precision=precision if precision in ("bf16", "fp16", "fp32") else None,
-        optimizer=str(run_json.get("optimizer", "")) or None,
+        resolved_precision=precision if precision in ("bf16", "fp16", "fp32") else None,
+        used_optimizer=str(run_json.get("optimizer", "")) or None,
         examples=int(data.get("n_train") or 0) or None,
         dataset_tokens=tokens if isinstance(tokens, int) else None,
     )
@@ -157,8 +157,8 @@ def fill_estimates(
     cancelled: Callable[[], bool] | None = None,
 ) -> dict[str, RunEstimate]:
     """Compute and cache the estimate of each run that has none yet (or of `run_ids`)."""
+    from core.history.pricing import gpu_catalog_or_none
     from core.project.store import utc_now
-    from core.runs.pricing import gpu_catalog_or_none
 
     wanted = run_ids if run_ids is not None else runs_without_estimate(project)
     catalog = gpu_catalog_or_none()

@@ -161,14 +161,32 @@ def _read_json_lines(path: Path) -> list[dict]:
     return out
 
 
+def replayed_lines(path: str | Path) -> list[dict]:
+    """The JSON objects of a metrics.jsonl or advice.jsonl as the run stands: after a
+    `resumed` marker at step N, the lines past step N before it are dropped (they were
+    redone). The one place this rule lives; every reader of a run's files goes through it."""
+    kept: list[dict] = []
+    for data in _read_json_lines(Path(path)):
+        if data.get("event") == "resumed":
+            try:
+                resumed_at = int(data.get("step", 0))
+            except (TypeError, ValueError):
+                continue
+            kept = [line for line in kept if not _past(line, resumed_at)]
+            continue
+        kept.append(data)
+    return kept
+
+
+def _past(line: dict, step: int) -> bool:
+    value = line.get("step")
+    return isinstance(value, (int, float)) and value > step
+
+
 def read_metrics_file(path: str | Path) -> list[MetricRecord]:
     """The records of a metrics.jsonl, with steps redone after a resume replacing the old."""
     records: list[MetricRecord] = []
-    for data in _read_json_lines(Path(path)):
-        if data.get("event") == "resumed":
-            resumed_at = int(data.get("step", 0))
-            records = [record for record in records if record.step <= resumed_at]
-            continue
+    for data in replayed_lines(path):
         if "step" not in data or not ("loss" in data or "eval_loss" in data):
             continue
         try:
@@ -180,11 +198,7 @@ def read_metrics_file(path: str | Path) -> list[MetricRecord]:
 
 def read_advice_file(path: str | Path) -> list[Advice]:
     advice: list[Advice] = []
-    for data in _read_json_lines(Path(path)):
-        if data.get("event") == "resumed":
-            resumed_at = int(data.get("step", 0))
-            advice = [item for item in advice if item.step <= resumed_at]
-            continue
+    for data in replayed_lines(path):
         try:
             advice.append(Advice.from_dict(data))
         except (TypeError, ValueError):
