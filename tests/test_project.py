@@ -6,6 +6,7 @@ import sqlite3
 import pytest
 
 from core.project import NewerSchemaError, NotAProjectError, create_project, open_project, store
+from core.project import schema as project_schema
 from core.project.demo import ensure_demo_project
 from core.project.recent import recent_projects, remember_project
 
@@ -56,7 +57,7 @@ def test_older_schema_is_migrated_forward(tmp_path, monkeypatch):
 
     monkeypatch.setattr(store, "schema_components", with_new_migration)
     project = open_project(folder)
-    assert project.schema_versions()["project"] == 2
+    assert project.schema_versions()["project"] == len(project_schema.MIGRATIONS) + 1
     tables = {r[0] for r in sqlite3.connect(db).execute("SELECT name FROM sqlite_master")}
     assert "project_extra" in tables
     project.close()

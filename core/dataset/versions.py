@@ -28,6 +28,7 @@ from core.dataset.model import STUDIO_KEY, Dataset, Example, dump_json_bytes
 from core.dataset.progress import IsCancelled, Progress, check
 from core.dataset.split import SplitConfig, split_indices
 from core.dataset.validation.structure import check_record
+from core.project.events import VERSION_SAVED, announce
 
 TRAIN_FILE, VALID_FILE, EXAMPLES_FILE, MANIFEST_FILE = (
     "train.jsonl",
@@ -321,6 +322,7 @@ def save_version(
             shutil.rmtree(incoming, ignore_errors=True)
     if progress:
         progress(1.0, f"Saved {name} v{number}")
+    announce(project, VERSION_SAVED, version_id)
     return load_version(project, version_id)
 
 

@@ -16,6 +16,7 @@ from core.evaluation.eval_set import EvalSet, parse_jsonl
 from core.evaluation.generation import GenerationConfig, ReferenceLoss
 from core.evaluation.models import ModelSpec
 from core.evaluation.results import EvalResult, ExampleOutput
+from core.project.events import EVALUATION_DELETED, EVALUATION_SAVED, announce
 
 PURPOSES = ("task", "probes")
 
@@ -164,6 +165,7 @@ def save_result(project, eval_set_id: int, result: EvalResult) -> int:
             ],
         )
     result.run_id = run_id
+    announce(project, EVALUATION_SAVED, run_id)
     return run_id
 
 
@@ -232,3 +234,4 @@ def delete_evaluation(project, evaluation_id: int) -> None:
     (not a training run: that is core.runs.store.delete_run)."""
     with project.transaction() as conn:
         conn.execute("DELETE FROM evaluation_runs WHERE id = ?", (evaluation_id,))
+    announce(project, EVALUATION_DELETED, evaluation_id)

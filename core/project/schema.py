@@ -19,4 +19,15 @@ MIGRATIONS = [
         added_at TEXT NOT NULL
     );
     """,
+    # The change log (core/project/events.py): what each process announced, so that the
+    # app sees a run the CLI finished in the same project.
+    """
+    CREATE TABLE project_changes (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL DEFAULT '',
+        process TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    """,
 ]

@@ -10,6 +10,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.project.events import RUN_FINISHED, announce
 from core.runs import record as runs
 from core.training.device import free_accelerator_memory, memory_snapshot
 from core.training.observer import RunResult
@@ -86,6 +87,7 @@ def finish(
             tokens_per_second=rate,
             final_model_dir=runs.FINAL_DIR if final_dir else "",
         )
+        announce(session.project, RUN_FINISHED, session.run_id)
     session.result = result
     session.state = status
     if recorder is not None:

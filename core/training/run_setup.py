@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from core import __version__
 from core.atomic_file import write_text_atomic
+from core.project.events import RUN_STARTED, announce
 from core.recipe.config import TrainConfig, TrainConfigError, config_to_yaml
 from core.runs import record as runs
 from core.training.chat_tokens import ChatTemplateError
@@ -148,6 +149,7 @@ def open_run(session: TrainingSession, inputs: RunInputs) -> None:
         )
     for note in data.notes:
         session.recorder.log(note)
+    announce(project, RUN_STARTED, session.run_id)
 
 
 def _follow_run(session: TrainingSession, previous: runs.RunInfo | None) -> None:
