@@ -308,7 +308,7 @@ def test_a_full_disk_says_which_file_and_keeps_the_old_one(tmp_path, capsys, mon
 def test_sqlites_own_full_disk_error_is_reported_as_a_full_disk(tmp_path):
     import sqlite3
 
-    from core.cli import describe_error
+    from core.errors import describe_error
 
     conn = sqlite3.connect(tmp_path / "small.sqlite")
     conn.execute("CREATE TABLE t (x)")

@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from core.errors import describe_error
 from core.export.options import FORMATS, GGUF_CONVERTERS, GGUF_TYPES, option_help
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -127,8 +128,6 @@ def run_export_command(args: argparse.Namespace) -> int:
         print("interrupted; nothing was written under the output name", file=sys.stderr)
         return EXIT_FAILED
     except OSError as error:  # a full disk, a folder we may not write: say which and why
-        from core.cli import describe_error
-
         print(f"error: {describe_error(error)[0]}", file=sys.stderr)
         return EXIT_FAILED
     except (ValueError, LookupError, RuntimeError) as error:
