@@ -68,8 +68,9 @@ def test_usage_errors_are_clear(tmp_path, capsys):
     assert run_cli("train", str(bad), "--project", str(tmp_path / "p")) == 2
     err = capsys.readouterr().err
     assert "metod" in err and "method" in err
-    assert run_cli("train", "--resume", "nope", "--project", str(tmp_path / "p")) == 1
-    assert "No run 'nope'" in capsys.readouterr().out
+    assert not (tmp_path / "p").exists()  # a refused config creates no project
+    assert run_cli("train", "--resume", "nope", "--project", str(tmp_path / "p")) == 2
+    assert "not a project" in capsys.readouterr().err
 
 
 def test_bundled_example_dataset_is_found_or_explained(tmp_path):

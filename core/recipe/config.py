@@ -34,6 +34,10 @@ from core.recipe.vocabularies import (
 )
 
 CONFIG_VERSION = 1
+# A config is a page of settings. Bigger ones are mistakes (or attacks) that would be copied
+# into project.sqlite and every run list: refused with a line that names the file or field.
+MAX_CONFIG_BYTES = 256 * 1024
+MAX_TEXT_CHARS = 4096  # a path (PATH_MAX), a model id, a run name
 
 
 class TrainConfigError(ValueError):
@@ -482,6 +486,15 @@ class TrainConfig:
                 raise TrainConfigError(spec.name, f"{value!r} is not one of: {', '.join(choices)}.")
             if isinstance(value, float) and not math.isfinite(value):
                 raise TrainConfigError(spec.name, f"must be a finite number, got {value}.")
+            texts = value if isinstance(value, list) else [value]
+            longest = max((len(t) for t in texts if isinstance(t, str)), default=0)
+            if longest > MAX_TEXT_CHARS:
+                raise TrainConfigError(
+                    spec.name,
+                    f"is {longest:,} characters long; at most {MAX_TEXT_CHARS:,} are allowed.",
+                )
+            if isinstance(value, list) and len(value) > MAX_TEXT_CHARS:
+                raise TrainConfigError(spec.name, f"has {len(value):,} entries; too many.")
 
         def positive(name: str, allow_zero: bool = False) -> None:
             value = getattr(self, name)
@@ -776,20 +789,37 @@ def _closest(name: str, known: set[str]) -> str | None:
     return matches[0] if matches else None
 
 
+def _yaml_problem(path: Path, error) -> str:
+    """One line for a YAML syntax error: the file, line and column, and what is wrong."""
+    mark = getattr(error, "problem_mark", None)
+    where = f" line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    context = getattr(error, "context", None)
+    detail = f"{context}: {problem}" if context else problem
+    return f"{path}{where} is not valid YAML ({' '.join(str(detail).split())})."
+
+
 def load_config(path: str | Path) -> TrainConfig:
     import yaml
 
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
     except FileNotFoundError:
         raise TrainConfigError("config", f"{path} does not exist.") from None
+    if not path.is_file():
+        raise TrainConfigError("config", f"{path} is not a file; give a YAML config file.")
+    if size > MAX_CONFIG_BYTES:
+        raise TrainConfigError(
+            "config",
+            f"{path} is {size:,} bytes; a config is at most {MAX_CONFIG_BYTES:,} bytes "
+            "(settings, not data: point train_file at the data).",
+        )
+    text = path.read_text(encoding="utf-8")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise TrainConfigError("config", f"{path}{where} is not valid YAML ({error}).") from None
+        raise TrainConfigError("config", _yaml_problem(path, error)) from None
     config = config_from_dict(data or {}, source=str(path))
     # Relative data paths in a config file are relative to the file, not to the shell.
     changes = {}

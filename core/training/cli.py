@@ -170,14 +170,29 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
 
 
-def _open_project(folder: str | None, demo: bool):
+def _open_project(folder: str | None, demo: bool, create: bool = True):
+    """The project to train in. A --project folder without a project is created only
+    when a run is started there (`create`); --list and --resume never create one, so a
+    mistyped path is an error, not a new empty project."""
     from core.project import create_project, open_project
     from core.project.store import DB_NAME
 
     if folder:
         path = Path(folder).expanduser()
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"--project {path} is a file; give a project folder.")
+        if (path / DB_NAME).exists() and not (path / DB_NAME).is_file():
+            raise ValueError(
+                f"--project {path}: its {DB_NAME} is a folder, not a project database; "
+                "move it away, or give another project folder."
+            )
         if (path / DB_NAME).is_file():
             return open_project(path)
+        if not create:
+            raise ValueError(
+                f"--project {path} is not a project (no {DB_NAME}); check the path. "
+                "A new project is created only when you start a run there."
+            )
         print(f"creating project {path.resolve()}")
         return create_project(path)
     if demo:
@@ -273,15 +288,34 @@ def run_train_command(args: argparse.Namespace) -> int:
         print("error: give CONFIG.yaml, or --resume RUN, or --demo", file=sys.stderr)
         return EXIT_USAGE
 
+    config = None
+    if args.config and not args.list:
+        try:  # a bad config is refused before a project is created for it
+            config = load_config(args.config)
+            if args.overrides:
+                overrides = _overrides(args.overrides)
+                config = config_from_dict({**config.as_dict(), **overrides}, source="--set")
+        except (TrainConfigError, ValueError, FileNotFoundError, LookupError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
     try:
-        project = _open_project(args.train_project, args.train_demo)
+        project = _open_project(
+            args.train_project, args.train_demo, create=not (args.list or args.resume)
+        )
     except Exception as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     if args.list:
         return _print_runs(project)
+    if args.resume:
+        from core.runs.record import RunNotFound, load_run
 
-    config = None
+        try:  # an unknown run is bad input (exit 2), found before anything is loaded
+            load_run(project, args.resume)
+        except RunNotFound as error:
+            print(f"error: {error} See the runs with: finetune-studio train --list", file=sys.stderr)
+            return EXIT_USAGE
+
     try:
         overrides = _overrides(args.overrides)
         if args.train_demo:
@@ -299,11 +333,7 @@ def run_train_command(args: argparse.Namespace) -> int:
                 f"{config.max_seq_length}-token sequences, micro batch "
                 f"{config.micro_batch_size}, at most {config.max_steps} steps, on {train.name}"
             )
-        elif args.config:
-            config = load_config(args.config)
-            if overrides:
-                config = config_from_dict({**config.as_dict(), **overrides}, source="--set")
-        elif overrides:
+        elif overrides and args.resume:
             from core.training.runs import load_run
 
             stored = load_run(project, args.resume).config()
