@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import platformdirs
+
 APP_NAME = "FineTuneStudio"
 HOME_ENV = "FINETUNE_STUDIO_HOME"
 
@@ -19,8 +21,6 @@ def _home_override() -> Path | None:
 
 
 def _platform_dir(kind: str) -> Path:
-    import platformdirs
-
     getter = {
         "data": platformdirs.user_data_dir,
         "config": platformdirs.user_config_dir,

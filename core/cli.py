@@ -9,25 +9,26 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime as _dt
 import json
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from core import __version__
+from core.app_dirs import data_dir
+from core.doctor import run_doctor
 from core.errors import EXIT_ERRORS, EXIT_OK, describe_error
 from core.features import core_parts
+from core.models.cli import register as register_models
+from core.runs.rebuild import repair_project
 
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # 128 + SIGINT, 128 + SIGPIPE, as shells report
 DEBUG_ENV = "FINETUNE_STUDIO_DEBUG"  # set to 1 to get the full traceback on stderr
 
 
 def _write_crash_log(command: str) -> Path | None:
-    import datetime as _dt
-    import traceback
-
-    from core.app_dirs import data_dir
-
     try:
         folder = data_dir() / "logs"
         folder.mkdir(parents=True, exist_ok=True)
@@ -67,8 +68,6 @@ def _run(args: argparse.Namespace, debug: bool) -> int:
         return EXIT_INTERRUPTED
     except Exception as error:
         if debug:
-            import traceback
-
             traceback.print_exc()
         described = describe_error(error)
         if described is not None:
@@ -86,16 +85,12 @@ def _run(args: argparse.Namespace, debug: bool) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    from core.doctor import run_doctor
-
     report = run_doctor()
     print(json.dumps(report.as_dict(), indent=2) if args.json else report.as_text())
     return EXIT_OK
 
 
 def _project(args: argparse.Namespace) -> int:
-    from core.runs.rebuild import repair_project
-
     project = repair_project(args.folder)
     print(project.notice)
     project.close()
@@ -118,7 +113,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--json", action="store_true", help="print one JSON object")
     doctor.set_defaults(func=_doctor)
-    from core.models.cli import register as register_models
 
     register_models(subparsers)
     project = subparsers.add_parser("project", help="repair a project whose database is damaged")

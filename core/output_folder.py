@@ -11,6 +11,8 @@ import json
 import os
 from pathlib import Path
 
+from core.atomic_file import write_text_atomic
+
 MARKER = ".finetune-studio-output"
 PROJECT_DB = "project.sqlite"  # core.project.store.DB_NAME, kept here to stay import-light
 # The only part of a project folder an output may go in (the export dialog's default).
@@ -23,8 +25,6 @@ class OutputPathError(ValueError):
 
 def write_marker(folder: str | os.PathLike, kind: str) -> None:
     """Mark `folder` as our output (written before the folder gets its final name)."""
-    from core.atomic_file import write_text_atomic
-
     write_text_atomic(
         Path(folder) / MARKER,
         json.dumps({"written_by": "FineTune Studio", "kind": kind}, sort_keys=True) + "\n",

@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 
 from core.cli import build_parser, run_command
+from core.network_policy import go_offline
+from core.project.demo import ensure_demo_project
 from desktop import screenshot
+from desktop.app import run_gui
 
 
 def main(argv: list[str] | None = None) -> int:
-    from core.network_policy import go_offline
-
     go_offline()  # before any Hugging Face library is imported: nothing reaches the network
     parser = build_parser()
     subparsers = next(
@@ -21,11 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     screenshot.register(subparsers)
     args = parser.parse_args(argv)
     if args.command is None:
-        from desktop.app import run_gui
-
         if args.demo:
-            from core.project.demo import ensure_demo_project
-
             return run_gui(str(ensure_demo_project().folder))
         return run_gui(args.project)
     return run_command(args)

@@ -8,6 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+from PySide6.QtWidgets import QApplication
+
+from desktop.app import build_main_window
+from desktop.pages import page_names
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -37,10 +42,6 @@ def run_screenshot(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    from PySide6.QtWidgets import QApplication
-
-    from desktop.app import build_main_window
-    from desktop.pages import page_names
 
     if args.page not in page_names():
         print(f"error: no page {args.page!r}; pages: {', '.join(page_names())}", file=sys.stderr)

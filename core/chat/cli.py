@@ -10,12 +10,21 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.chat.generation import (
+    ChatSettings,
+    ChatSettingsError,
+    conversation_messages,
+    generate_reply,
+    load_chat_model,
+)
+from core.evaluation.models import ModelSpecError, baseline_spec, run_spec
+from core.models.bundled import BundledModelMissing
+from core.models.registry import ModelFolderError, resolve_model
+
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 def register(subparsers) -> None:
-    from core.chat.generation import ChatSettings
-
     help_of = {n: f.metadata["help"] for n, f in ChatSettings.__dataclass_fields__.items()}
     defaults = ChatSettings()
     parser = subparsers.add_parser(
@@ -48,17 +57,6 @@ def register(subparsers) -> None:
 
 
 def run_chat_command(args: argparse.Namespace) -> int:
-    from core.chat.generation import (
-        ChatSettings,
-        ChatSettingsError,
-        conversation_messages,
-        generate_reply,
-        load_chat_model,
-    )
-    from core.evaluation.models import ModelSpecError, baseline_spec, run_spec
-    from core.models.bundled import BundledModelMissing
-    from core.models.registry import ModelFolderError, resolve_model
-
     try:
         settings = ChatSettings(
             system_prompt=args.system,

@@ -13,6 +13,7 @@ from pathlib import Path
 from core.atomic_file import write_text_atomic
 from core.chat.generation import conversation_messages
 from core.chat.store import Conversation
+from core.dataset.versions import latest_version
 from core.evaluation.eval_set import EvalSetError, parse_example, parse_jsonl
 from core.handoff import DraftsForDataset
 
@@ -41,8 +42,6 @@ def example_record(
 
 def dataset_drafts(project, records: list[dict]) -> DraftsForDataset:
     """What the Dataset page receives: drafts added to the latest dataset version."""
-    from core.dataset.versions import latest_version
-
     version = latest_version(project)
     return DraftsForDataset(version.id if version is not None else None, records, DRAFT_NOTE)
 

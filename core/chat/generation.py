@@ -121,6 +121,7 @@ def cpu_thread_count(cores: int | None = None) -> int:
 @contextlib.contextmanager
 def generation_threads(device: str) -> Iterator[int | None]:
     """Generate on the CPU with cpu_thread_count() threads; the old count comes back after."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     if device != "cpu":
@@ -332,7 +333,10 @@ def generate_reply(
     cancelled: Cancelled | None = None,
 ) -> Reply:
     """The model's reply to `messages`, streamed to `on_text` piece by piece."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
+
+    # transformers is heavy: loaded when a model is
     from transformers import StoppingCriteria, StoppingCriteriaList
 
     class _StopWhenCancelled(StoppingCriteria):

@@ -11,6 +11,17 @@ import argparse
 import json
 import sys
 
+from core.dataset.findings import ERROR
+from core.dataset.formats import (
+    CannotExport,
+    ColumnMapping,
+    check_export_target,
+    export_dataset,
+    import_dataset,
+    is_unreadable,
+)
+from core.dataset.validation import ValidationOptions, validate_dataset
+
 EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE = 0, 1, 2
 INPUT_FORMATS = ("auto", "jsonl", "alpaca", "sharegpt", "csv", "tsv", "parquet", "hf")
 
@@ -23,8 +34,6 @@ def _add_mapping_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _mapping(args: argparse.Namespace):
-    from core.dataset.formats import ColumnMapping
-
     if not (args.prompt_column or args.response_column):
         return None
     return ColumnMapping(
@@ -96,8 +105,6 @@ def register(subparsers) -> None:
 
 
 def _load(args: argparse.Namespace, fmt: str):
-    from core.dataset.formats import import_dataset
-
     try:
         mapping = _mapping(args)
     except ValueError as error:
@@ -107,10 +114,6 @@ def _load(args: argparse.Namespace, fmt: str):
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from core.dataset.findings import ERROR
-    from core.dataset.formats import is_unreadable
-    from core.dataset.validation import ValidationOptions, validate_dataset
-
     if args.max_seq_len is not None and not args.tokenizer:
         print("error: --max-seq-len needs --tokenizer MODEL to count tokens", file=sys.stderr)
         return EXIT_UNREADABLE
@@ -161,13 +164,6 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from core.dataset.formats import (
-        CannotExport,
-        check_export_target,
-        export_dataset,
-        is_unreadable,
-    )
-
     try:  # before reading the input: a refused output should not wait for a big file
         check_export_target(args.output, args.target_format, args.overwrite)
     except ValueError as error:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from core.dataset.formats import import_dataset
+from core.dataset.jsonl import read_jsonl
 from core.dataset.model import Dataset, message_text
 from core.dataset.progress import IsCancelled, Progress, check
 from core.dataset.tokens import count_tokens, estimate_tokens, load_tokenizer, tokenizer_name
@@ -26,11 +28,8 @@ def _as_dataset(version_or_dataset: Any, split: str = "train") -> Dataset:
     if isinstance(version_or_dataset, Dataset):
         return version_or_dataset
     if hasattr(version_or_dataset, "train_path"):
-        from core.dataset.jsonl import read_jsonl
-
         path = version_or_dataset.train_path if split == "train" else version_or_dataset.valid_path
         return read_jsonl(path)
-    from core.dataset.formats import import_dataset
 
     return import_dataset(version_or_dataset)
 

@@ -15,6 +15,8 @@ import numpy as np
 
 from core.dataset.model import message_text
 from core.dataset.progress import IsCancelled, Progress, check
+from core.models.bundled import BUNDLED_MODEL_NAME, ensure_bundled_model
+from core.models.remote_code import trust_remote_code_for
 
 CHARS_PER_TOKEN = 4.0
 TEMPLATE_TOKENS_PER_MESSAGE = 4  # role markers and separators of a typical chat template
@@ -33,12 +35,11 @@ def load_tokenizer(source: Any):
     """A tokenizer object, from a tokenizer, a model folder, or the bundled model's name."""
     if not isinstance(source, (str, Path)):
         return source
+    # transformers is heavy: loaded when a model is
     from transformers import AutoTokenizer
 
     path = Path(source).expanduser()
     if not path.exists():
-        from core.models.bundled import BUNDLED_MODEL_NAME, ensure_bundled_model
-
         if str(source) in (BUNDLED_MODEL_NAME, "bundled"):
             path = ensure_bundled_model()
         else:
@@ -46,7 +47,6 @@ def load_tokenizer(source: Any):
                 f"No tokenizer at {source}: give a model folder (with tokenizer files) "
                 f"or '{BUNDLED_MODEL_NAME}'."
             )
-    from core.models.remote_code import trust_remote_code_for
 
     return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust_remote_code_for(path))
 

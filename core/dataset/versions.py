@@ -29,6 +29,7 @@ from core.dataset.progress import IsCancelled, Progress, check
 from core.dataset.split import SplitConfig, split_indices
 from core.dataset.validation.structure import check_record
 from core.project.events import VERSION_SAVED, announce
+from core.project.store import utc_now
 
 TRAIN_FILE, VALID_FILE, EXAMPLES_FILE, MANIFEST_FILE = (
     "train.jsonl",
@@ -255,8 +256,6 @@ def save_version(
     Raises DatasetHasErrors (nothing saved) if any example would break training.
     Examples keep their ids; exact duplicates get distinct ones first.
     """
-    from core.project.store import utc_now
-
     split = split or SplitConfig()
     errors = structural_errors(dataset)
     if errors:

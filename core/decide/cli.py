@@ -15,6 +15,8 @@ from core.decide.questions import (
 )
 from core.decide.recommend import recommend
 from core.decide.report import recommendation_dict, recommendation_text
+from core.decide.store import DecisionDataError, load_decision, save_decision
+from core.project import NewerSchemaError, NotAProjectError, open_project
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -79,9 +81,6 @@ def _answers_from(args: argparse.Namespace) -> Answers:
 
 
 def run_decide(args: argparse.Namespace) -> int:
-    from core.decide.store import DecisionDataError, load_decision, save_decision
-    from core.project import NewerSchemaError, NotAProjectError, open_project
-
     folder = args.decide_project or getattr(args, "project", None)
     if (args.save or args.show) and not folder:
         print("error: --save and --show need --project DIR", file=sys.stderr)

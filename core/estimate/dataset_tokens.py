@@ -11,6 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from core.dataset.tokens import count_tokens, estimate_tokens, load_tokenizer, tokenizer_name
+from core.dataset.versions import latest_version
+
 
 class DatasetTokensUnavailable(Exception):
     """No dataset to read (feature missing, or no saved version); the message says which."""
@@ -36,9 +39,6 @@ def project_dataset_tokens(
     cancelled: Callable[[], bool] | None = None,
 ) -> DatasetTokens:
     """Token counts of the training split of the project's latest dataset version."""
-    from core.dataset.tokens import estimate_tokens
-    from core.dataset.versions import latest_version
-
     version = latest_version(project)
     if version is None:
         raise DatasetTokensUnavailable(
@@ -54,8 +54,6 @@ def project_dataset_tokens(
         )
     counts: list[int]
     if tokenizer_source is not None:
-        from core.dataset.tokens import count_tokens, load_tokenizer, tokenizer_name
-
         tokenizer = load_tokenizer(tokenizer_source)
         counted = count_tokens(
             conversations,

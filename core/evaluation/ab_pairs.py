@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass, field
 
 from core.evaluation.store import UnknownRecordError, load_result
+from core.project.store import utc_now
 
 PICKS = ("A", "B", "tie")
 DIMENSIONS = ("accuracy", "format", "tone", "completeness")
@@ -75,8 +76,6 @@ def create_pair_set(
     limit: int | None = None,
 ) -> int:
     """Pairs for every example both results answered (or a random `limit` of them); its id."""
-    from core.project.store import utc_now
-
     if run_a_id == run_b_id:
         raise RatingError("Choose two different results to compare.")
     first, second = load_result(project, run_a_id), load_result(project, run_b_id)
@@ -223,8 +222,6 @@ def record_rating(
     `presented` is the order a judge saw the answers in ("BA": B was shown first); the
     pick and scores are always stored relative to the pair's own A and B.
     """
-    from core.project.store import utc_now
-
     if not rater.strip():
         raise RatingError("Give the rater's name, so ratings from several people stay apart.")
     if rater_kind not in (HUMAN, JUDGE):

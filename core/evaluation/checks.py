@@ -18,6 +18,8 @@ import json
 import re
 from dataclasses import dataclass
 
+import jsonschema
+
 from core.evaluation.eval_set import Checks, EvalExample
 
 MAX_WORDS_TO_MATCH = 20
@@ -123,8 +125,6 @@ def _format_results(answer: str, checks: Checks, inferred: bool) -> list[CheckRe
         if not parsed_ok:
             add("JSON schema", False, parse_error)
         else:
-            import jsonschema
-
             validator = jsonschema.validators.validator_for(checks.json_schema)(checks.json_schema)
             errors = sorted(validator.iter_errors(parsed), key=lambda e: list(e.path))
             detail = "; ".join(e.message for e in errors[:3])

@@ -11,6 +11,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+
+from core.evaluation.comparisons import EvaluationPlan
+from core.evaluation.eval_set import EvalSetError, load_eval_set_file
+from core.evaluation.generation import EvaluationCancelled, GenerationConfig
+from core.evaluation.leakage import leakage_of_results
+from core.evaluation.metrics import METRIC_TITLES, compare
+from core.evaluation.models import ModelSpecError, baseline_spec, run_spec
+from core.evaluation.regression import PROBE_GENERATION, compare_probes, load_probe_set
+from core.evaluation.report import ReportInput, write_report
+from core.evaluation.runner import evaluate_model, evaluate_models
+from core.evaluation.store import save_eval_set, save_result
+from core.models.bundled import BundledModelMissing
+from core.models.registry import ModelFolderError, resolve_model
+from core.models.remote_code import trust_remote_code_for
+from core.project.store import DB_NAME, open_project
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
@@ -67,8 +83,6 @@ def _progress_printer(enabled: bool):
 
 
 def _text_summary(results, comparisons, regression) -> str:
-    from core.evaluation.metrics import METRIC_TITLES
-
     lines = []
     for result in results:
         metrics = result.metrics().as_dict()
@@ -98,11 +112,6 @@ def _text_summary(results, comparisons, regression) -> str:
 def _leakage(args: argparse.Namespace, results) -> list:
     """Eval examples the evaluated run trained on, when its project can be found (--save-to,
     or the project the run folder sits in)."""
-    from pathlib import Path
-
-    from core.evaluation.leakage import leakage_of_results
-    from core.project.store import DB_NAME, open_project
-
     folders = [Path(args.save_to).expanduser()] if args.save_to else []
     if args.adapter:
         folders.append(Path(args.adapter).expanduser().resolve().parent.parent)
@@ -117,16 +126,6 @@ def _leakage(args: argparse.Namespace, results) -> list:
 
 
 def run_eval_command(args: argparse.Namespace) -> int:
-    from core.evaluation.comparisons import EvaluationPlan
-    from core.evaluation.eval_set import EvalSetError, load_eval_set_file
-    from core.evaluation.generation import EvaluationCancelled, GenerationConfig
-    from core.evaluation.metrics import compare
-    from core.evaluation.models import ModelSpecError, baseline_spec, run_spec
-    from core.evaluation.regression import PROBE_GENERATION, compare_probes, load_probe_set
-    from core.evaluation.runner import evaluate_model, evaluate_models
-    from core.models.bundled import BundledModelMissing
-    from core.models.registry import ModelFolderError, resolve_model
-
     report = _progress_printer(True)
     try:
         config = GenerationConfig(
@@ -139,7 +138,6 @@ def run_eval_command(args: argparse.Namespace) -> int:
         if args.adapter:
             tuned = run_spec(args.adapter, base_model=base.path)
             specs = [tuned] if args.no_baseline else [baseline, tuned]
-        from core.models.remote_code import trust_remote_code_for
 
         # Refuse a folder that would run its own code now, in one line, before any loading.
         trust_remote_code_for(base.path)
@@ -183,16 +181,11 @@ def run_eval_command(args: argparse.Namespace) -> int:
     for leakage in leaks:
         print(f"warning: {leakage.message}", file=sys.stderr)
     if args.save_to:
-        from core.evaluation.store import save_eval_set, save_result
-        from core.project.store import open_project
-
         project = open_project(args.save_to)
         eval_set_id = save_eval_set(project, eval_set)
         for result in results:
             save_result(project, eval_set_id, result)
     if args.report:
-        from core.evaluation.report import ReportInput, write_report
-
         path = write_report(
             args.report,
             ReportInput(

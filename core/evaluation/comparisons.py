@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from core.evaluation.ab_pairs import list_pair_sets
 from core.evaluation.eval_set import EvalSet
 from core.evaluation.generation import (
     Cancelled,
@@ -20,7 +21,11 @@ from core.evaluation.generation import (
     GenerationConfig,
     Progress,
 )
-from core.evaluation.models import ModelSpec
+from core.evaluation.models import ModelSpec, baseline_spec
+from core.evaluation.regression import PROBE_GENERATION, compare_probes, run_regression
+from core.evaluation.runner import evaluate_model
+from core.evaluation.store import load_result, save_eval_set, save_result
+from core.project.store import utc_now
 
 META_KEY = "evaluation.comparisons"
 PROMPT_META_KEY = "evaluation.baseline_prompt"
@@ -113,8 +118,6 @@ def dataset_version_of(eval_set: EvalSet) -> int | None:
 
 def unique_labels(specs: list[ModelSpec]) -> list[ModelSpec]:
     """The same specs with distinct labels, since tables and reports key columns by label."""
-    from dataclasses import replace
-
     seen: dict[str, int] = {}
     out = []
     for spec in specs:
@@ -164,12 +167,6 @@ def run_plan(
 
     Cancelling keeps the models that finished (and remembers them as a comparison).
     """
-    from core.evaluation.models import baseline_spec
-    from core.evaluation.regression import PROBE_GENERATION, run_regression
-    from core.evaluation.runner import evaluate_model
-    from core.evaluation.store import save_eval_set, save_result
-    from core.project.store import utc_now
-
     report = progress or (lambda fraction, message: None)
     specs = plan.labelled_specs()
     candidates = specs[1:]
@@ -232,9 +229,6 @@ def run_plan(
 
 def load_comparison(project, comparison: Comparison) -> tuple[list, list]:
     """(results baseline first, regression reports) of a remembered comparison."""
-    from core.evaluation.regression import compare_probes
-    from core.evaluation.store import load_result
-
     results = [load_result(project, run_id) for run_id in comparison.run_ids]
     regressions = []
     for base_run, tuned_run in comparison.probe_runs:
@@ -245,8 +239,6 @@ def load_comparison(project, comparison: Comparison) -> tuple[list, list]:
 
 def pair_sets_of(project, comparison: Comparison) -> list[int]:
     """The A/B pair sets built on two results of this comparison."""
-    from core.evaluation.ab_pairs import list_pair_sets
-
     members = set(comparison.run_ids)
     return [
         p.id for p in list_pair_sets(project) if p.run_a_id in members and p.run_b_id in members

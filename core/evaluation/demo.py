@@ -8,16 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.evaluation.eval_set import (
+    EvalSetError,
+    eval_set_from_dataset_version,
+    load_eval_set_file,
+)
+from core.evaluation.store import save_eval_set
+
 DEMO_EVAL_SET_NAME = "Demo support tickets (validation)"
 
 
 def _demo_eval_set(project):
-    from core.evaluation.eval_set import (
-        EvalSetError,
-        eval_set_from_dataset_version,
-        load_eval_set_file,
-    )
-
     try:
         from core.dataset.versions import latest_version
 
@@ -42,8 +43,6 @@ def _demo_eval_set(project):
 
 def populate(project) -> None:
     """Store the demo eval set, when the bundled dataset is there to take it from."""
-    from core.evaluation.store import save_eval_set
-
     eval_set = _demo_eval_set(project)
     if eval_set is not None:
         save_eval_set(project, eval_set)

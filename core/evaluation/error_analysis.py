@@ -9,6 +9,7 @@ placeholder the expert replaces.
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -114,8 +115,6 @@ _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
 
 def word_diff(old: str, new: str) -> list[tuple[str, str]]:
     """(op, text) pieces that turn `old` into `new`; op is "equal", "delete" or "insert"."""
-    import difflib
-
     old_tokens, new_tokens = _TOKEN.findall(old), _TOKEN.findall(new)
     pieces: list[tuple[str, str]] = []
     matcher = difflib.SequenceMatcher(a=old_tokens, b=new_tokens, autojunk=False)

@@ -15,6 +15,10 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import jsonschema
+
+from core.dataset.versions import load_version
+
 RECOMMENDED_MIN_EXAMPLES = 100
 RECOMMENDED_MAX_EXAMPLES = 200
 ROLES = ("system", "user", "assistant", "tool")
@@ -74,8 +78,6 @@ class Checks:
             except re.error as error:
                 raise ValueError(f"regex {self.regex!r} is not valid: {error}") from error
         if self.json_schema is not None:
-            import jsonschema
-
             try:
                 jsonschema.validators.validator_for(self.json_schema).check_schema(self.json_schema)
             except jsonschema.SchemaError as error:
@@ -361,8 +363,6 @@ def load_eval_set_file(path: str | Path, name: str | None = None) -> EvalSet:
 
 def eval_set_from_dataset_version(project, version_id: int, name: str | None = None) -> EvalSet:
     """The validation split of one dataset version, as an eval set."""
-    from core.dataset.versions import load_version
-
     try:
         version = load_version(project, version_id)
     except LookupError as error:

@@ -8,13 +8,16 @@ for sampled runs. Every batch checks `cancelled()` and reports `progress`.
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from core.evaluation.eval_set import EvalExample
 from core.evaluation.models import ModelSpec
 from core.models.load_lock import model_loading
+from core.models.remote_code import trust_remote_code_for
 
 Progress = Callable[[float, str], None]
 Cancelled = Callable[[], bool]
@@ -77,6 +80,7 @@ class LoadedModel:
 
 
 def _pick_device() -> str:
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     if torch.cuda.is_available():
@@ -88,8 +92,6 @@ def _pick_device() -> str:
 
 def _tokenizer_folder(spec: ModelSpec) -> str:
     """An adapter saved with its tokenizer (maybe a new chat template) uses that one."""
-    from pathlib import Path
-
     if spec.adapter and any(
         (Path(spec.adapter) / name).is_file()
         for name in ("tokenizer.json", "tokenizer_config.json")
@@ -100,14 +102,16 @@ def _tokenizer_folder(spec: ModelSpec) -> str:
 
 def load_model(spec: ModelSpec, device: str | None = None) -> LoadedModel:
     """The model and tokenizer for `spec`, on the GPU when there is one, ready to generate."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
+
+    # transformers is heavy: loaded when a model is
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = device or _pick_device()
     dtype = torch.float32
     if device == "cuda":
         dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    from core.models.remote_code import trust_remote_code_for
 
     tokenizer_folder = _tokenizer_folder(spec)
     tokenizer = AutoTokenizer.from_pretrained(
@@ -120,6 +124,7 @@ def load_model(spec: ModelSpec, device: str | None = None) -> LoadedModel:
             spec.base_model, dtype=dtype, trust_remote_code=trust_remote_code_for(spec.base_model)
         )
         if spec.kind == "adapter":
+            # peft is heavy: loaded when a model is
             from peft import PeftModel
 
             if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
@@ -183,6 +188,7 @@ def generate_answers(
     progress_range: tuple[float, float] = (0.0, 1.0),
 ) -> list[Generation]:
     """One answer per example, in the examples' order."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     report = progress or (lambda fraction, message: None)
@@ -250,6 +256,7 @@ def reference_losses(
     progress_range: tuple[float, float] = (0.0, 1.0),
 ) -> list[ReferenceLoss | None]:
     """Per example, how surprised the model is by the reference answer (None: no reference)."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     report = progress or (lambda fraction, message: None)
@@ -314,8 +321,7 @@ def reference_losses(
 
 def release(loaded: LoadedModel) -> None:
     """Free the model's memory before the next one loads (matters on a GPU)."""
-    import gc
-
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     loaded.model = None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from core.evaluation.results import ExampleOutput
 
 RESAMPLES = 1000
@@ -16,14 +18,10 @@ RESAMPLES = 1000
 
 def _resampled_indices(n: int, resamples: int, seed: int):
     """All bootstrap resamples at once (resamples x n), so no Python loop runs per resample."""
-    import numpy as np
-
     return np.random.default_rng(seed).integers(0, n, (resamples, n))
 
 
 def _interval(draws, confidence: float) -> tuple[float, float]:
-    import numpy as np
-
     tail = (1 - confidence) / 2
     low, high = np.quantile(draws, [tail, 1 - tail])
     return float(low), float(high)
@@ -36,8 +34,6 @@ def mean_length_interval(
     seed: int = 0,
 ) -> tuple[float, float] | None:
     """Interval of the mean answer length in tokens (None without answers)."""
-    import numpy as np
-
     if not outputs:
         return None
     lengths = np.asarray([o.n_tokens for o in outputs], dtype=float)
@@ -52,8 +48,6 @@ def perplexity_interval(
     seed: int = 0,
 ) -> tuple[float, float] | None:
     """Interval of the token-weighted perplexity on the references (None without any)."""
-    import numpy as np
-
     losses = [o.reference_loss for o in outputs if o.reference_loss and o.reference_loss.n_tokens]
     if not losses:
         return None

@@ -14,6 +14,7 @@ import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from core.evaluation.ab_pairs import (
@@ -27,7 +28,15 @@ from core.evaluation.ab_pairs import (
     blind_pairs,
     record_rating,
 )
-from core.evaluation.generation import Cancelled, EvaluationCancelled, Progress
+from core.evaluation.generation import (
+    Cancelled,
+    EvaluationCancelled,
+    Progress,
+    load_model,
+    release,
+    render_prompt,
+)
+from core.evaluation.models import ModelSpec
 
 
 class JudgeError(RuntimeError):
@@ -224,11 +233,6 @@ class LocalJudge:
     its pick is read from which of 'A', 'B' or 'tie' it finds most likely next."""
 
     def __init__(self, config: JudgeConfig, device: str | None = None) -> None:
-        from pathlib import Path
-
-        from core.evaluation.generation import load_model
-        from core.evaluation.models import ModelSpec
-
         self.config = config
         self.name = Path(config.model_path).name
         self.loaded = load_model(
@@ -236,9 +240,8 @@ class LocalJudge:
         )
 
     def complete(self, messages: list[dict]) -> str:
+        # torch is heavy (seconds to import): loaded when a model is
         import torch
-
-        from core.evaluation.generation import render_prompt
 
         tokenizer, model = self.loaded.tokenizer, self.loaded.model
         ids = tokenizer(
@@ -259,9 +262,8 @@ class LocalJudge:
 
     def choose(self, messages: list[dict], options: tuple[str, ...] = ("A", "B", "tie")) -> str:
         """The option the model finds most likely as its verdict (mean log-prob per token)."""
+        # torch is heavy (seconds to import): loaded when a model is
         import torch
-
-        from core.evaluation.generation import render_prompt
 
         tokenizer, model = self.loaded.tokenizer, self.loaded.model
         prefix = render_prompt(tokenizer, messages) + '{"winner": "'
@@ -283,8 +285,6 @@ class LocalJudge:
         return best
 
     def close(self) -> None:
-        from core.evaluation.generation import release
-
         release(self.loaded)
 
 

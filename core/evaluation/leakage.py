@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 
 from core.evaluation.eval_set import EvalSet
+from core.runs.record import load_run
+from core.training.prepare import read_data
 
 SHOWN_EXAMPLES = 10
 
@@ -77,9 +79,6 @@ def training_prompt_keys(conversations) -> set[tuple]:
 
 def _training_conversations(project, run_id: str):
     """The run's training split as the trainer built it, with its source in words."""
-    from core.runs.record import load_run
-    from core.training.prepare import read_data
-
     run = load_run(project, run_id)
     data = read_data(project, run.config())
     if data.source.version_id is not None:

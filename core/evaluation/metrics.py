@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from core.evaluation.results import EvalResult, ExampleOutput
 from core.evaluation.statistics import (
     ALPHA,
     CANNOT_TELL,
@@ -21,6 +21,9 @@ from core.evaluation.statistics import (
     rate,
     verdict,
 )
+
+if TYPE_CHECKING:  # only for annotations: results.py builds its metrics from here
+    from core.evaluation.results import EvalResult, ExampleOutput
 
 # The metrics a comparison table shows, in order: key, title, higher is better?
 # (None: neither direction is better, e.g. answer length).

@@ -12,6 +12,8 @@ import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from core.runs.record import list_runs
+
 KINDS = ("base", "adapter", "full")
 PREFERRED_SUBFOLDERS = ("final", "final_adapter", "adapter", "model", "merged", "output")
 
@@ -197,7 +199,6 @@ def list_run_models(project) -> list[RunModel]:
     """
     found: dict[str, RunModel] = {}
     known: set[str] = set()  # run folders the trainer has records for, finished or not
-    from core.runs.record import list_runs
 
     for run in list_runs(project):
         known.add(str(Path(run.folder).resolve()))

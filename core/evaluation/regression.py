@@ -10,13 +10,16 @@ the guide's advice.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from importlib import resources
 
 from core.evaluation.eval_set import EvalSet, parse_jsonl
 from core.evaluation.generation import Cancelled, GenerationConfig, Progress
 from core.evaluation.models import ModelSpec
 from core.evaluation.results import EvalResult, ExampleOutput
+from core.evaluation.runner import evaluate_model
 from core.evaluation.statistics import ALPHA, Rate, mcnemar, paired_outcomes, rate
+from core.evaluation.store import load_result, save_eval_set, save_result
 
 PROBES_RESOURCE = "probes/general.jsonl"
 PROBE_SET_NAME = "General-capability probes"
@@ -33,8 +36,6 @@ FORGETTING_ADVICE = (
 
 def load_probe_set() -> EvalSet:
     """The general-capability probes shipped with FineTune Studio."""
-    from importlib import resources
-
     text = resources.files("resources").joinpath(PROBES_RESOURCE).read_text("utf-8")
     return EvalSet(
         PROBE_SET_NAME, f"resources/{PROBES_RESOURCE}", tuple(parse_jsonl(text, PROBES_RESOURCE))
@@ -201,11 +202,6 @@ def run_regression(
     threshold: float = DEFAULT_DROP_THRESHOLD,
 ) -> RegressionReport:
     """Run the probes on both models (reusing stored answers), store them, compare them."""
-    from dataclasses import replace
-
-    from core.evaluation.runner import evaluate_model
-    from core.evaluation.store import load_result, save_eval_set, save_result
-
     probes = load_probe_set()
     eval_set_id = save_eval_set(project, probes, purpose="probes")
     run_ids = []

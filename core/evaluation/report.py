@@ -14,12 +14,15 @@ from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
-from core.evaluation.ab_results import ABSummary
+from core.atomic_file import write_text_atomic
+from core.evaluation.ab_results import ABSummary, ab_summary
 from core.evaluation.error_analysis import compare_examples, example_passed, word_diff
+from core.evaluation.leakage import leakage_of_results
 from core.evaluation.metrics import METRIC_TITLES, MetricComparison, compare
 from core.evaluation.regression import RegressionReport
 from core.evaluation.results import EvalResult
 from core.evaluation.statistics import BETTER, WORSE, Rate
+from core.evaluation.store import load_result
 from core.evaluation.svg_charts import grouped_bars, win_tie_loss_bar
 
 STYLE = """
@@ -399,10 +402,6 @@ def report_from_project(
     title: str = "Evaluation report",
 ) -> ReportInput:
     """The report's inputs from stored results (run_ids[0] is the baseline)."""
-    from core.evaluation.ab_results import ab_summary
-    from core.evaluation.leakage import leakage_of_results
-    from core.evaluation.store import load_result
-
     results = [load_result(project, run_id) for run_id in run_ids]
     return ReportInput(
         results=results,
@@ -416,8 +415,6 @@ def report_from_project(
 
 def write_report(path: str | Path, inputs: ReportInput) -> Path:
     """Write the report atomically; return its path."""
-    from core.atomic_file import write_text_atomic
-
     path = Path(path)
     write_text_atomic(path, build_report(inputs))
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.evaluation.comparisons import Comparison, load_comparison, pair_sets_of
+from core.evaluation.report import report_from_project, write_report
 
 
 def default_report_name(comparison: Comparison) -> str:
@@ -14,8 +15,6 @@ def default_report_name(comparison: Comparison) -> str:
 
 def export_report(project, path: str | Path, comparison: Comparison) -> Path:
     """Write the report of one comparison to `path` (atomically); its path."""
-    from core.evaluation.report import report_from_project, write_report
-
     _results, regressions = load_comparison(project, comparison)
     inputs = report_from_project(
         project,

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from core.evaluation.checks import AnswerScore
 from core.evaluation.eval_set import EvalExample, EvalSet
 from core.evaluation.generation import GenerationConfig, ReferenceLoss
+from core.evaluation.metrics import Metrics, summarize
 from core.evaluation.models import ModelSpec
 
 
@@ -44,7 +45,5 @@ class EvalResult:
                 return output
         raise KeyError(index)
 
-    def metrics(self):
-        from core.evaluation.metrics import summarize
-
+    def metrics(self) -> Metrics:
         return summarize(self.outputs)

@@ -22,6 +22,8 @@ from core.evaluation.generation import (
 )
 from core.evaluation.models import ModelSpec
 from core.evaluation.results import EvalResult, ExampleOutput
+from core.evaluation.store import load_eval_set, save_result
+from core.project.store import utc_now
 
 # Share of one model's progress bar spent generating; the rest is the perplexity pass.
 GENERATION_SHARE = 0.85
@@ -38,8 +40,6 @@ def evaluate_model(
     device: str | None = None,
 ) -> EvalResult:
     """Answer every prompt of the eval set with one model and score the answers."""
-    from core.project.store import utc_now
-
     config = config or GenerationConfig()
     report = progress or (lambda fraction, message: None)
     start, end = progress_range
@@ -106,8 +106,6 @@ def run_evaluation(
     Each model's result is stored as soon as it is complete, so cancelling during the
     second model keeps the first.
     """
-    from core.evaluation.store import load_eval_set, save_result
-
     eval_set = load_eval_set(project, eval_set_id)
     run_ids = []
     for number, spec in enumerate(specs):

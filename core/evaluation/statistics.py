@@ -13,6 +13,8 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
+import numpy as np
+
 ALPHA = 0.05
 # Below this many discordant pairs McNemar uses the exact binomial test; the
 # chi-square approximation is only trusted above it (the usual rule of thumb).
@@ -155,8 +157,6 @@ def paired_bootstrap(
     numpy arrays (a statistic may take 2-D arrays, e.g. summed log-loss and token counts).
     The p-value is the two-sided share of resampled differences on the far side of zero.
     """
-    import numpy as np
-
     a_values, b_values = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if a_values.shape != b_values.shape:
         raise ValueError("paired bootstrap needs the same examples on both sides")

@@ -17,6 +17,7 @@ from core.evaluation.generation import GenerationConfig, ReferenceLoss
 from core.evaluation.models import ModelSpec
 from core.evaluation.results import EvalResult, ExampleOutput
 from core.project.events import EVALUATION_DELETED, EVALUATION_SAVED, announce
+from core.project.store import utc_now
 
 PURPOSES = ("task", "probes")
 
@@ -50,8 +51,6 @@ class StoredRun:
 
 def save_eval_set(project, eval_set: EvalSet, purpose: str = "task") -> int:
     """Store a version of an eval set (or find the identical one stored before); its id."""
-    from core.project.store import utc_now
-
     if purpose not in PURPOSES:
         raise ValueError(f"purpose must be one of {PURPOSES}")
     content_hash = eval_set.content_hash

@@ -48,6 +48,7 @@ def write_adapter(source: ExportSource, folder: Path) -> list[str]:
 
 def vllm_adapter_problems(folder: Path) -> list[str]:
     """Why vLLM would refuse this adapter folder (empty: it would load it)."""
+    # safetensors pulls in torch: loaded when weights are read
     from safetensors import safe_open
 
     problems = []

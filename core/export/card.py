@@ -11,9 +11,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+import yaml
+
 from core import __version__
+from core.evaluation.store import list_eval_sets, list_runs
 from core.export.source import ExportSource
 from core.methods import METHODS
+from core.models.catalog import model_catalog
 
 CONFIG_SUMMARY = (
     "method",
@@ -57,7 +61,6 @@ def run_eval_results(project, run_id: str) -> list[dict]:
     """Per eval set this run was evaluated on: its newest metrics and the base model's."""
     if project is None:
         return []
-    from core.evaluation.store import list_eval_sets, list_runs
 
     sets = {s.id: s for s in list_eval_sets(project, purpose=None)}
     rows = []
@@ -87,8 +90,6 @@ def _value(metrics: dict | None, key: str, fmt: str) -> str:
 
 
 def _config_dict(source: ExportSource) -> dict:
-    import yaml
-
     try:
         data = yaml.safe_load(source.config_yaml) or {}
     except yaml.YAMLError:
@@ -102,7 +103,6 @@ def card_base_model(source: ExportSource) -> str:
     recorded = source.run_json.get("base_model_hub_id")
     if recorded:
         return str(recorded)
-    from core.models.catalog import model_catalog
 
     for name, facts in model_catalog().items():
         if name.lower() == source.base_name.lower() and facts.get("hf_id"):

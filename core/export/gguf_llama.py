@@ -19,6 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 Progress = Callable[[float, str], None]
 Cancelled = Callable[[], bool]
 
@@ -101,6 +103,7 @@ def _permute(weights, n_head: int):
 
 
 def _vocabulary(model_dir: Path, vocab_size: int):
+    # gguf is heavy: loaded for a GGUF conversion only
     import gguf
 
     tokenizer = _read_json(model_dir / "tokenizer.json")
@@ -126,6 +129,7 @@ def _vocabulary(model_dir: Path, vocab_size: int):
 
 
 def _tensor_type(name: str, array, outtype: str):
+    # gguf is heavy: loaded for a GGUF conversion only
     import gguf
 
     if array.ndim == 1 or outtype == "f32":
@@ -147,9 +151,13 @@ def write_llama_gguf(
     cancelled: Cancelled | None = None,
 ) -> GgufFileInfo:
     """Convert a merged Llama model folder into one GGUF file."""
+    # gguf is heavy: loaded for a GGUF conversion only
     import gguf
-    import numpy as np
+
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
+
+    # safetensors pulls in torch: loaded when weights are read
     from safetensors import safe_open
 
     if outtype not in OUTTYPES:

@@ -20,6 +20,7 @@ from core.atomic_file import write_text_atomic
 from core.export.source import ExportSource, ExportSourceError
 from core.export.tokenizer_files import copy_tokenizer
 from core.models.load_lock import model_loading
+from core.models.remote_code import trust_remote_code_for
 
 Progress = Callable[[float, str], None]
 # Files of a run's final model that are training records, not part of the model.
@@ -95,13 +96,17 @@ def write_merged(
             "16-bit weights to merge the adapter into. Export the adapter instead, or merge "
             "into the original 16-bit release of the base model."
         )
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
+
+    # peft is heavy: loaded when a model is
     from peft import PeftModel
+
+    # transformers is heavy: loaded when a model is
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     dtype = stored_dtype(source.base_path)
     report(start, f"loading the base model {source.base_name} unquantized ({dtype})")
-    from core.models.remote_code import trust_remote_code_for
 
     with model_loading():
         model = AutoModelForCausalLM.from_pretrained(

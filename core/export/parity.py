@@ -14,6 +14,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.evaluation.eval_set import EvalSetError, load_eval_set_file
+from core.evaluation.generation import (
+    GenerationConfig,
+    LoadedModel,
+    generate_answers,
+    load_model,
+    release,
+)
+from core.evaluation.models import ModelSpec, run_spec
+from core.evaluation.store import (
+    UnknownRecordError,
+    list_eval_sets,
+    list_runs,
+    load_eval_set,
+    load_result,
+)
 from core.export.source import ExportSource
 from core.models.load_lock import model_loading
 
@@ -79,9 +95,6 @@ class ParityResult:
 
 def resolve_eval_set(project, text: str):
     """(EvalSet, stored id or None) for a stored id, a stored name, or a JSONL file."""
-    from core.evaluation.eval_set import EvalSetError, load_eval_set_file
-    from core.evaluation.store import UnknownRecordError, list_eval_sets, load_eval_set
-
     text = str(text).strip()
     stored = list_eval_sets(project, purpose=None) if project is not None else []
     if text.isdigit() and project is not None:
@@ -110,7 +123,6 @@ def stored_in_app_result(project, run_id: str, eval_set_id: int | None):
     """The newest greedy evaluation of this run on this eval set, or None."""
     if project is None or eval_set_id is None:
         return None
-    from core.evaluation.store import list_runs, load_result
 
     for stored in reversed(list_runs(project, eval_set_id)):
         if stored.training_run != run_id or stored.status != "complete":
@@ -122,10 +134,11 @@ def stored_in_app_result(project, run_id: str, eval_set_id: int | None):
 
 
 def _load_gguf(folder: Path, gguf_name: str, spec):
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from core.evaluation.generation import LoadedModel
+    # transformers is heavy: loaded when a model is
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     # The GGUF export is our own file, never custom code: say so, so transformers never asks.
     tokenizer = AutoTokenizer.from_pretrained(
@@ -142,8 +155,6 @@ def _load_gguf(folder: Path, gguf_name: str, spec):
 
 
 def exported_spec(source: ExportSource, folder: Path, fmt: str, system_prompt: str | None):
-    from core.evaluation.models import ModelSpec
-
     if fmt == "adapter":
         return ModelSpec(
             label="exported adapter",
@@ -161,8 +172,6 @@ def exported_spec(source: ExportSource, folder: Path, fmt: str, system_prompt: s
 
 
 def _answers(loaded, examples, config, report, cancelled, span) -> list[str]:
-    from core.evaluation.generation import generate_answers, release
-
     try:
         return [
             g.answer for g in generate_answers(loaded, examples, config, report, cancelled, span)
@@ -183,9 +192,6 @@ def check_parity(
     gguf_file: str | None = None,
 ) -> ParityResult:
     """Answer the eval set with the export in `folder` and compare with the in-app answers."""
-    from core.evaluation.generation import GenerationConfig, load_model
-    from core.evaluation.models import run_spec
-
     report = progress or (lambda fraction, message: None)
     start, end = span
     eval_set, eval_set_id = resolve_eval_set(project, eval_set_ref)

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.project.store import utc_now
+
 
 @dataclass(frozen=True)
 class ExportRecord:
@@ -23,8 +25,6 @@ class ExportRecord:
 
 
 def add_export_record(project, run_id: str, fmt: str, path: Path, parity, result: dict) -> int:
-    from core.project.store import utc_now
-
     with project.transaction() as conn:
         cursor = conn.execute(
             "INSERT INTO export_records(run_id, format, path, parity_json, result_json, "

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from core.methods import ADAPTER_METHODS, METHODS
 from core.project.store import Project
+from core.runs.record import RunNotFound, RunState, load_run
 
 
 class ExportSourceError(ValueError):
@@ -62,8 +63,6 @@ def _read_json(path: Path) -> dict:
 
 def load_export_source(project: Project, run_id: str) -> ExportSource:
     """The run's final model, checked to be complete; ExportSourceError says what is missing."""
-    from core.runs.record import RunNotFound, RunState, load_run
-
     try:
         run = load_run(project, run_id)
     except RunNotFound as error:

@@ -15,6 +15,18 @@ import json
 import sys
 from pathlib import Path
 
+from core.app_dirs import default_projects_dir
+from core.figures import hours_text, loss_text, money_text, when_text
+from core.history.compare import compare_runs
+from core.history.evals import format_metric
+from core.history.spend import spend_summary
+from core.history.summaries import load_summaries, resolve_run
+from core.project import NewerSchemaError, NotAProjectError, open_project
+from core.project.store import DB_NAME
+from core.runs.export import TensorBoardMissing, write_metrics_csv, write_tensorboard
+from core.runs.record import RunNotFound
+from core.runs.records import METRICS_FILE
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -61,10 +73,6 @@ def _project_option(parser: argparse.ArgumentParser) -> None:
 
 def _open(args: argparse.Namespace):
     """The project to read, never created here (listing must not make a project)."""
-    from core.app_dirs import default_projects_dir
-    from core.project import open_project
-    from core.project.store import DB_NAME
-
     folder = getattr(args, "runs_project", None) or getattr(args, "project", None)
     if folder:
         return open_project(Path(folder))
@@ -91,11 +99,6 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from core.figures import hours_text, loss_text, money_text, when_text
-    from core.history.spend import spend_summary
-    from core.history.summaries import load_summaries
-    from core.project import NewerSchemaError, NotAProjectError
-
     try:
         project = _open(args)
     except (FileNotFoundError, NotAProjectError, NewerSchemaError) as error:
@@ -155,9 +158,6 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _print_comparison(comparison) -> None:
-    from core.figures import hours_text, loss_text, money_text
-    from core.history.evals import format_metric
-
     runs = comparison.runs
     headers = ["", *[r.name for r in runs]]
     rows = [
@@ -199,10 +199,6 @@ def _print_comparison(comparison) -> None:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from core.history.compare import compare_runs
-    from core.project import NewerSchemaError, NotAProjectError
-    from core.runs.record import RunNotFound
-
     if len(args.runs) < 2:
         return _fail("give two or more runs to compare (ids or names; see `runs list`)")
     try:
@@ -218,17 +214,11 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from core.history.summaries import resolve_run
-    from core.project import NewerSchemaError, NotAProjectError
-    from core.runs.export import TensorBoardMissing, write_metrics_csv, write_tensorboard
-    from core.runs.record import RunNotFound
-
     try:
         project = _open(args)
         run = resolve_run(project, args.run)
     except (FileNotFoundError, NotAProjectError, NewerSchemaError, RunNotFound) as error:
         return _fail(str(error))
-    from core.runs.records import METRICS_FILE
 
     metrics = run.folder / METRICS_FILE
     count = write_metrics_csv(metrics, args.csv)

@@ -14,7 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.history.pricing import hardware_of
+import yaml
+
+from core.estimate.run import run_for_recipe
+from core.history.pricing import gpu_catalog_or_none, hardware_of
+from core.project.store import utc_now
+from core.recipe.config import config_from_dict
 
 GIB = 1024**3
 PREFLIGHT_FILE = "preflight.json"
@@ -69,8 +74,6 @@ def _from_preflight(folder: Path) -> RunEstimate | None:
 
 def _settings_for(config, run_json: dict):
     """The estimator's view of a run: its recipe as run.json says the trainer resolved it."""
-    from core.estimate.run import run_for_recipe
-
     data = run_json.get("data") if isinstance(run_json.get("data"), dict) else {}
     precision = run_json.get("precision")
     tokens = data.get("train_tokens")
@@ -90,9 +93,6 @@ def _from_estimator(
         from core.estimate import GpuSpec, estimate, load_architecture
     except ImportError:
         return RunEstimate(None, None, "", "", "the estimator is not installed")
-    import yaml
-
-    from core.recipe.config import config_from_dict
 
     try:
         config = config_from_dict(yaml.safe_load(config_yaml) or {}, "the run's settings")
@@ -157,9 +157,6 @@ def fill_estimates(
     cancelled: Callable[[], bool] | None = None,
 ) -> dict[str, RunEstimate]:
     """Compute and cache the estimate of each run that has none yet (or of `run_ids`)."""
-    from core.history.pricing import gpu_catalog_or_none
-    from core.project.store import utc_now
-
     wanted = run_ids if run_ids is not None else runs_without_estimate(project)
     catalog = gpu_catalog_or_none()
     done: dict[str, RunEstimate] = {}

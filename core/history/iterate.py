@@ -11,11 +11,16 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass, field
 
+import yaml
+
+from core.evaluation.error_analysis import draft_training_example, failing_examples
+from core.evaluation.store import load_result
 from core.handoff import DraftsForDataset, SettingsForTrain
 from core.history.compare import diff_dataset_versions
 from core.history.config_text import DATA_KEYS, diff_configs
 from core.history.evals import SUMMARY_METRICS, EvalLink, baselines, format_metric
 from core.history.summaries import load_summaries, load_summary
+from core.recipe.config import config_from_dict
 from core.runs.record import RunInfo, RunState
 
 NAME_SEPARATOR = " · "
@@ -225,8 +230,6 @@ def drafts_from_failures(project, run_id: str, limit: int | None = None) -> Draf
     link = run.latest_eval
     if link is None:
         raise NothingToDraft(f"{run.name} has not been evaluated yet; evaluate it first.")
-    from core.evaluation.error_analysis import draft_training_example, failing_examples
-    from core.evaluation.store import load_result
 
     result = load_result(project, link.id)
     failures = failing_examples(result)
@@ -273,10 +276,6 @@ def train_like_handoff(project, run_id: str, dataset_version_id: int) -> Setting
 
 def next_run_config(project, run_id: str, dataset_version_id: int):
     """The TrainConfig of `run_id` with only the data changed to the given version."""
-    import yaml
-
-    from core.recipe.config import config_from_dict
-
     run = load_summary(project, run_id)
     config = config_from_dict(yaml.safe_load(run.config_yaml) or {}, f"run {run.run_id}")
     label = next(

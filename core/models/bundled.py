@@ -71,6 +71,7 @@ def ensure_bundled_model(progress: Progress | None = None) -> Path:
     report = progress or (lambda fraction, message: None)
     gguf = bundled_gguf_path()
     report(0.02, "Reading the tokenizer from the GGUF file")
+    # transformers is heavy: loaded when a model is
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     # Our own bundled GGUF: no custom code, and transformers must never ask on stdin.

@@ -5,6 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from core.models.bundled import BundledModelMissing, ensure_bundled_model
+from core.models.download import DownloadError, download_model
+from core.models.inventory import available_models
+from core.models.model_facts import human_size
+from core.models.remote_code import find_custom_code, trust_folder
+from core.project import open_project
+
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
@@ -34,13 +41,8 @@ def register(subparsers) -> None:
 
 
 def _list(args) -> int:
-    from core.models.inventory import available_models
-    from core.models.model_facts import human_size
-
     project = None
     if args.models_project:
-        from core.project import open_project
-
         project = open_project(args.models_project)
     try:
         entries = available_models(project)
@@ -62,8 +64,6 @@ def _list(args) -> int:
 
 
 def _download(args) -> int:
-    from core.models.download import DownloadError, download_model
-
     if not args.hub_id:
         print("error: name the model: finetune-studio models download ORG/NAME", file=sys.stderr)
         return EXIT_USAGE
@@ -89,8 +89,6 @@ def _download(args) -> int:
 
 
 def _trust(args) -> int:
-    from core.models.remote_code import find_custom_code, trust_folder
-
     if not args.hub_id:
         print("error: give the model folder to trust: models trust FOLDER", file=sys.stderr)
         return EXIT_USAGE
@@ -111,7 +109,6 @@ def run_models(args: argparse.Namespace) -> int:
         return _download(args)
     if args.models_command == "list":
         return _list(args)
-    from core.models.bundled import BundledModelMissing, ensure_bundled_model
 
     try:
         path = ensure_bundled_model(lambda fraction, message: print(f"{fraction:4.0%} {message}"))

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.models.hub_cache import HUB_ID, hub_cache_dir
+from core.models.hub_token import find_token
 from core.models.model_facts import human_size
+from core.network_policy import online_environment
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 DISK_RESERVE_BYTES = 200_000_000  # never fill the disk to the last byte
@@ -66,8 +68,6 @@ def _free_bytes(folder: Path) -> int:
 
 
 def _child_env(endpoint: str | None, cache_dir: Path) -> dict[str, str]:
-    from core.network_policy import online_environment
-
     env = online_environment()  # the user asked for this download: the Hub reachable
     env["HF_HUB_CACHE"] = str(cache_dir)
     env["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
@@ -139,8 +139,6 @@ def download_model(
             "usage",
         )
     if token is None:
-        from core.models.hub_token import find_token
-
         token = find_token()
     report = progress or (lambda fraction, message: None)
     is_cancelled = cancelled or (lambda: False)

@@ -63,6 +63,7 @@ def _write_ref(storage: Path, revision: str, commit: str) -> None:
 
 def _fetch_blob(url: str, headers: dict, partial: Path, size: int | None, on_bytes) -> None:
     """GET url into `partial`, continuing from its current length with a Range request."""
+    # huggingface_hub is heavy: loaded on a hub call only
     from huggingface_hub.utils import get_session
 
     have = partial.stat().st_size if partial.exists() else 0
@@ -95,8 +96,13 @@ def _fetch_blob(url: str, headers: dict, partial: Path, size: int | None, on_byt
 
 
 def run(request: dict) -> None:
+    # huggingface_hub is heavy: loaded on a hub call only
     from huggingface_hub import HfApi, get_hf_file_metadata, hf_hub_download, hf_hub_url
+
+    # huggingface_hub is heavy: loaded on a hub call only
     from huggingface_hub.hf_api import RepoFile
+
+    # huggingface_hub is heavy: loaded on a hub call only
     from huggingface_hub.utils import build_hf_headers
 
     hub_id = request["hub_id"]
@@ -172,6 +178,7 @@ def run(request: dict) -> None:
 
 
 def _error_kind(error: BaseException) -> str:
+    # huggingface_hub is heavy: loaded on a hub call only
     from huggingface_hub.errors import (
         GatedRepoError,
         HfHubHTTPError,

@@ -48,6 +48,7 @@ class CachedModel:
 def cached_models(cache_dir: Path | None = None) -> list[CachedModel]:
     """One entry per cached model repo that has a config.json: the snapshot 'main' points
     at, else the newest. Config-only snapshots (fetched for the estimator) are left out."""
+    # huggingface_hub is heavy: loaded on a hub call only
     from huggingface_hub import CacheNotFound, scan_cache_dir
 
     folder = cache_dir or hub_cache_dir()

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.models.catalog import catalog_name_for_hub_id, catalog_relative_of
+from core.models.download import DownloadError, download_model
 from core.models.hub_cache import cached_config, hub_cache_dir
 
 
@@ -28,8 +29,6 @@ def hub_model_config(
     if cached is not None:
         return cached
     if fetch:
-        from core.models.download import DownloadError, download_model
-
         try:
             result = download_model(hub_id, files=["config.json"], progress=progress)
         except DownloadError as error:

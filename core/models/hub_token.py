@@ -32,6 +32,7 @@ def find_token() -> str | None:
             stored = None
         if stored:
             return stored
+    # huggingface_hub is heavy: loaded on a hub call only
     from huggingface_hub import get_token
 
     return get_token()

@@ -9,6 +9,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 WEIGHT_PATTERNS = ("*.safetensors", "*.bin", "*.pt", "*.pth")
 
 
@@ -53,8 +55,6 @@ def read_license(folder: Path, config: dict) -> str:
         if text.startswith("---"):
             end = text.find("\n---", 3)
             if end > 0:
-                import yaml
-
                 try:
                     front = yaml.safe_load(text[3:end]) or {}
                 except yaml.YAMLError:

@@ -12,7 +12,12 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from core.models.bundled import BUNDLED_MODEL_NAME, bundled_model_dir, is_converted
+from core.models.bundled import (
+    BUNDLED_MODEL_NAME,
+    bundled_model_dir,
+    ensure_bundled_model,
+    is_converted,
+)
 from core.models.hub_cache import (
     CachedModel,
     cached_model,
@@ -146,8 +151,6 @@ def resolve_model(
     name_or_path: str, project: Project | None = None, allow_pickle: bool = False
 ) -> BaseModel:
     """A model by registry name, bundled name or folder path; the bundled one is converted."""
-    from core.models.bundled import ensure_bundled_model
-
     if name_or_path.lower() in (BUNDLED_MODEL_NAME.lower(), "bundled", "smollm2"):
         return BaseModel(
             BUNDLED_MODEL_NAME, ensure_bundled_model(), "bundled", hub_id=BUNDLED_HUB_ID

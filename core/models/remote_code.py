@@ -14,6 +14,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from core.app_dirs import config_dir
+from core.atomic_file import atomic_open
+
 TRUSTED_FILE = "trusted_code_folders.json"
 MAX_CONFIG_BYTES = 4 * 1024 * 1024  # config files are small; tokenizer.json is skipped below
 NOT_CONFIGS = ("tokenizer.json",)  # the vocabulary, never read for code
@@ -64,8 +67,6 @@ def find_custom_code(folder: str | Path) -> list[str]:
 
 
 def _store_path() -> Path:
-    from core.app_dirs import config_dir
-
     return config_dir() / TRUSTED_FILE
 
 
@@ -78,8 +79,6 @@ def trusted_folders() -> list[Path]:
 
 
 def _save(folders: list[Path]) -> None:
-    from core.atomic_file import atomic_open
-
     with atomic_open(_store_path()) as handle:
         json.dump({"version": 1, "folders": sorted({str(f) for f in folders})}, handle, indent=2)
 

@@ -34,7 +34,10 @@ CORPUS = [
 
 
 def build_tiny_tokenizer():
+    # tokenizers is heavy: loaded when text is tokenized
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    # transformers is heavy: loaded when a model is
     from transformers import PreTrainedTokenizerFast
 
     tokenizer = Tokenizer(models.BPE())
@@ -59,7 +62,10 @@ def build_tiny_tokenizer():
 
 def build_tiny_model(folder: str | Path, seed: int = 0) -> Path:
     """Write a tiny random LlamaForCausalLM and its tokenizer to `folder`."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
+
+    # transformers is heavy: loaded when a model is
     from transformers import LlamaConfig, LlamaForCausalLM
 
     folder = Path(folder)

@@ -10,6 +10,7 @@ import math
 from pathlib import Path
 
 from core.atomic_file import atomic_open
+from core.runs.records import read_metrics_file
 
 CSV_COLUMNS = (
     "step",
@@ -46,8 +47,6 @@ def _cell(value) -> str:
 
 def write_metrics_csv(metrics_path: str | Path, out: str | Path) -> int:
     """Write every record of a run's metrics.jsonl as a CSV row; returns the row count."""
-    from core.runs.records import read_metrics_file
-
     records = read_metrics_file(metrics_path)
     with atomic_open(out, "w", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
@@ -70,9 +69,8 @@ def write_tensorboard(metrics_path: str | Path, log_dir: str | Path, run_name: s
     log_dir/run_name; raises TensorBoardMissing when TensorBoard is not installed."""
     if not tensorboard_available():
         raise TensorBoardMissing(TENSORBOARD_MISSING)
+    # torch is heavy (seconds to import): loaded when a model is
     from torch.utils.tensorboard import SummaryWriter
-
-    from core.runs.records import read_metrics_file
 
     target = Path(log_dir) / run_name
     writer = SummaryWriter(log_dir=str(target))

@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.project.store import utc_now
 from core.runs.record import RunBusy, RunNotFound, is_run_active
 
 DELETING_PREFIX = ".deleting-"
@@ -53,8 +54,6 @@ def get_note(project, run_id: str) -> str:
 
 def set_note(project, run_id: str, note: str) -> str:
     """Set the user's note on a run (empty removes it); returns the previous note."""
-    from core.project.store import utc_now
-
     _row(project, run_id)
     old = get_note(project, run_id)
     with project.transaction() as conn:

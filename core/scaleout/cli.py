@@ -10,7 +10,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from core.output_folder import OutputPathError
+from core.recipe.config import TrainConfigError, load_config
+from core.scaleout.plan import ScaleOutError, ScaleOutRequest, plan_scale_out
 from core.scaleout.strategies import STRATEGIES
+from core.scaleout.writer import check_launch_folder, estimate_lines, write_plan
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -61,11 +65,6 @@ def register(subparsers) -> None:
 
 
 def run_scaleout_command(args: argparse.Namespace) -> int:
-    from core.output_folder import OutputPathError
-    from core.recipe.config import TrainConfigError, load_config
-    from core.scaleout.plan import ScaleOutError, ScaleOutRequest, plan_scale_out
-    from core.scaleout.writer import check_launch_folder, estimate_lines, write_plan
-
     try:
         # Refused before anything is planned: the answer comes at once.
         check_launch_folder(args.out, args.overwrite, args.scaleout_project)

@@ -17,10 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.methods import QUANTIZED_METHODS
+from core.recipe.config import config_to_yaml
 from core.scaleout.accelerate_config import (
     MAIN_PROCESS_PORT,
     accelerate_config,
 )
+from core.scaleout.estimate_link import estimate_scaled_run
 from core.scaleout.strategies import (
     DEEPSPEED_MISSING,
     STRATEGIES,
@@ -135,8 +137,6 @@ def _absolute_data_paths(config, config_dir: Path | None):
 
 def _pick_strategy(config, request: ScaleOutRequest) -> tuple[str, str]:
     """(strategy, why) when the user named none: DDP if the run fits each GPU, else FSDP."""
-    from core.scaleout.estimate_link import estimate_scaled_run
-
     if config.method in QUANTIZED_METHODS:
         return "ddp", "QLoRA and 8-bit LoRA scale out with DDP (each GPU holds the small model)"
     ddp, _note, _problem = estimate_scaled_run(config, request.total_gpus, "ddp", request.gpu)
@@ -167,9 +167,6 @@ def plan_scale_out(
     config, request: ScaleOutRequest, config_dir: Path | None = None
 ) -> ScaleOutPlan:
     """The launch files' content for a TrainConfig; ScaleOutError if it cannot work."""
-    from core.recipe.config import config_to_yaml
-    from core.scaleout.estimate_link import estimate_scaled_run
-
     warnings: list[str] = []
     strategy = request.strategy
     if not strategy:

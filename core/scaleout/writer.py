@@ -18,6 +18,8 @@ import json
 import os
 from pathlib import Path
 
+import yaml
+
 from core.atomic_file import write_text_atomic
 from core.output_folder import (
     is_our_output,
@@ -59,8 +61,6 @@ def launch_script(plan: ScaleOutPlan, rank: int) -> str:
 
 
 def _yaml(data: dict) -> str:
-    import yaml
-
     return yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
 
 

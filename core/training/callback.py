@@ -231,6 +231,7 @@ def make_callback(logic: StudioCallbackLogic):
     """A transformers TrainerCallback that forwards to `logic`."""
     global _CALLBACK_CLASS
     if _CALLBACK_CLASS is None:
+        # transformers is heavy: loaded when a model is
         from transformers import TrainerCallback
 
         class StudioCallback(TrainerCallback):

@@ -190,6 +190,7 @@ class TokenizedSplit:
         return sum(e.n_trained for e in self.examples)
 
     def to_hf_dataset(self):
+        # datasets is heavy: loaded when data is tokenized
         from datasets import Dataset
 
         return Dataset.from_dict(

@@ -8,12 +8,17 @@ memory (RSS) and its peak, and label it "cpu-rss" so nobody mistakes it for GPU 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import psutil
+
 from core.methods import QUANTIZED_METHODS
+from core.process_memory import own_peak_rss_bytes
 from core.recipe.config import TrainConfig, TrainConfigError
 
 
@@ -31,6 +36,7 @@ class DevicePlan:
 
 
 def _cuda_supports_bf16() -> bool:
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     try:
@@ -41,6 +47,7 @@ def _cuda_supports_bf16() -> bool:
 
 
 def resolve_device(config: TrainConfig) -> DevicePlan:
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     device = config.device
@@ -90,6 +97,7 @@ class MemorySnapshot:
 
 
 def memory_snapshot(device: str) -> MemorySnapshot:
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     if device == "cuda":
@@ -103,15 +111,14 @@ def memory_snapshot(device: str) -> MemorySnapshot:
         allocated = int(torch.mps.current_allocated_memory())
         reserved = int(torch.mps.driver_allocated_memory())
         return MemorySnapshot(allocated, reserved, None, "mps")
-    import psutil
 
     rss = int(psutil.Process().memory_info().rss)
-    from core.process_memory import own_peak_rss_bytes
 
     return MemorySnapshot(rss, None, own_peak_rss_bytes(), "cpu-rss")
 
 
 def reset_peak_memory(device: str) -> None:
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     if device == "cuda":
@@ -120,6 +127,7 @@ def reset_peak_memory(device: str) -> None:
 
 def device_memory_budget(device: str) -> int | None:
     """Memory the run may use: the GPU's total, or the machine's RAM for CPU and MPS."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     if device == "cuda":
@@ -133,8 +141,7 @@ def device_memory_budget(device: str) -> int | None:
 
 
 def free_accelerator_memory(device: str) -> None:
-    import gc
-
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     gc.collect()
@@ -153,8 +160,6 @@ def give_back_freed_ram() -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        import ctypes
-
         ctypes.CDLL("libc.so.6").malloc_trim(0)
     except (OSError, AttributeError):  # not glibc (musl): nothing to give back this way
         pass
@@ -170,6 +175,7 @@ def cpu_thread_count(config: TrainConfig) -> int:
 @contextlib.contextmanager
 def cpu_threads(config: TrainConfig, plan: DevicePlan) -> Iterator[int | None]:
     """Train on the CPU with cpu_thread_count() threads, and give back the old count after."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     if plan.device != "cpu":

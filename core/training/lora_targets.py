@@ -35,7 +35,10 @@ class LoraTargets:
 
 
 def _linear_types() -> tuple[type, ...]:
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
+
+    # transformers is heavy: loaded when a model is
     from transformers.pytorch_utils import Conv1D
 
     # bitsandbytes' Linear4bit and Linear8bitLt subclass torch.nn.Linear.
@@ -82,6 +85,7 @@ def expert_parameters(model) -> list[str]:
     experts' weights (one matrix per expert); a 2-D weight of a non-linear module beside
     the experts, with one row per expert, is the router that was a linear layer before.
     """
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     kinds = _linear_types()

@@ -17,6 +17,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import psutil
+
 GIB = 1024**3
 # Past the stop limit by this much (half the free-RAM floor; 5 % more of the RAM held by
 # the app), the step in progress is interrupted: waiting for it to end would let the
@@ -62,8 +64,6 @@ class MemoryReading:
 
 def read_memory() -> MemoryReading:
     """The machine's reading now (psutil; the one place tests may replace)."""
-    import psutil
-
     memory = psutil.virtual_memory()
     return MemoryReading(
         rss_bytes=int(psutil.Process().memory_info().rss),
@@ -74,6 +74,7 @@ def read_memory() -> MemoryReading:
 
 def read_gpu_used_fraction() -> float | None:
     """The share of the current CUDA card in use (all processes), or None without CUDA."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     if not torch.cuda.is_available():

@@ -83,6 +83,7 @@ def offload_context(pin_memory: bool):
     a checkpointed region (the checkpointed layers' inputs, above all) moves to CPU RAM and
     comes back when the backward pass needs it. Tensors saved inside a checkpoint are the
     checkpoint's business and stay where they are."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     return torch.autograd.graph.save_on_cpu(pin_memory=pin_memory)
@@ -91,7 +92,10 @@ def offload_context(pin_memory: bool):
 def _tiled_mlp_forward(forward, tile_tokens: int):
     """`forward` (an MLP's, token-wise) over the tokens in tiles, each tile recomputed in
     the backward pass from its input alone."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
+
+    # torch is heavy (seconds to import): loaded when a model is
     from torch.utils.checkpoint import checkpoint
 
     def tiled(hidden_states, *args, **kwargs):

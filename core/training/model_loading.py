@@ -15,6 +15,7 @@ from pathlib import Path
 
 from core.methods import METHODS, QUANTIZED_METHODS
 from core.models.load_lock import model_loading
+from core.models.remote_code import trust_remote_code_for
 from core.training.config import TrainConfig
 from core.training.device import DevicePlan
 from core.training.lora_targets import LoraTargets
@@ -25,7 +26,10 @@ from core.training.memory_savers import prepare_quantized_without_upcast
 def quiet_progress_bars() -> Iterator[None]:
     """No tqdm bars from transformers (weights) and datasets (packing) on the console:
     the run has its own progress, and the bars would interleave with the CLI's lines."""
+    # datasets is heavy: loaded when data is tokenized
     import datasets
+
+    # transformers is heavy: loaded when a model is
     from transformers.utils import logging as hf_logging
 
     hf_was_enabled = hf_logging.is_progress_bar_enabled()
@@ -43,15 +47,15 @@ def quiet_progress_bars() -> Iterator[None]:
 
 def drop_console_printer(trainer) -> None:
     """With tqdm off, the Trainer prints every log dict to stdout; our records replace it."""
+    # transformers is heavy: loaded when a model is
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)
 
 
 def load_tokenizer(model_path: Path):
+    # transformers is heavy: loaded when a model is
     from transformers import AutoTokenizer
-
-    from core.models.remote_code import trust_remote_code_for
 
     tokenizer = AutoTokenizer.from_pretrained(
         str(model_path), trust_remote_code=trust_remote_code_for(model_path)
@@ -63,7 +67,10 @@ def load_tokenizer(model_path: Path):
 
 
 def quantization_config(config: TrainConfig, plan: DevicePlan):
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
+
+    # transformers is heavy: loaded when a model is
     from transformers import BitsAndBytesConfig
 
     bits = METHODS[config.method].quantized_bits
@@ -83,6 +90,7 @@ def lora_config(config: TrainConfig, targets: LoraTargets):
     """PEFT's LoraConfig for the run, with the targets resolved against the loaded model
     (core.training.lora_targets.resolve_targets): all-linear as the model's own linear
     layer names plus, on a mixture of experts, its expert parameters (then no dropout)."""
+    # peft is heavy: loaded when a model is
     from peft import LoraConfig
 
     extra = {"target_parameters": list(targets.parameters)} if targets.parameters else {}
@@ -100,6 +108,7 @@ def lora_config(config: TrainConfig, targets: LoraTargets):
 def model_load_kwargs(config: TrainConfig, plan: DevicePlan) -> dict:
     """from_pretrained's dtype and quantization for the method (also used by the
     estimator's simulation, so that it builds the model exactly as training does)."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     kwargs: dict = {}
@@ -120,6 +129,7 @@ def prepare_loaded_model(model, config: TrainConfig):
     if config.method in QUANTIZED_METHODS and config.frozen_16bit == "on":
         model = prepare_quantized_without_upcast(model, config.gradient_checkpointing)
     elif config.method in QUANTIZED_METHODS:
+        # peft is heavy: loaded when a model is
         from peft import prepare_model_for_kbit_training
 
         model = prepare_model_for_kbit_training(
@@ -131,9 +141,8 @@ def prepare_loaded_model(model, config: TrainConfig):
 
 def load_base_model(config: TrainConfig, plan: DevicePlan, model_path: Path):
     """The model ready to hand to SFTTrainer (adapters are added by TRL from lora_config)."""
+    # transformers is heavy: loaded when a model is
     from transformers import AutoModelForCausalLM
-
-    from core.models.remote_code import trust_remote_code_for
 
     kwargs = model_load_kwargs(config, plan)
     kwargs["trust_remote_code"] = trust_remote_code_for(model_path)
@@ -145,6 +154,7 @@ def load_base_model(config: TrainConfig, plan: DevicePlan, model_path: Path):
 def match_adapter_dtype(model, plan: DevicePlan) -> None:
     """TRL casts QLoRA adapters to bf16 (as the paper does on GPUs). With fp32 compute on the
     CPU that only loses precision, so put them back in the compute dtype."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     if not getattr(model, "is_loaded_in_4bit", False) and not getattr(

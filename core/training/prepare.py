@@ -10,7 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.dataset import versions
+from core.models.registry import ModelFolderError, resolve_model
 from core.recipe.config import TrainConfig, TrainConfigError
+from core.runs.records import Advice
 from core.training.chat_tokens import TokenizedSplit, require_chat_template, tokenize_split
 from core.training.conversations import Conversation, hold_out, read_conversations
 
@@ -55,8 +58,6 @@ class PreparedData:
 
 def resolve_base_model(project, config: TrainConfig):
     """The base model's folder (the bundled one is converted on first use)."""
-    from core.models.registry import ModelFolderError, resolve_model
-
     try:
         return resolve_model(config.base_model, project)
     except ModelFolderError as error:
@@ -65,8 +66,6 @@ def resolve_base_model(project, config: TrainConfig):
 
 def _load_dataset_version(project, label: str):
     """A dataset version by label ("v3") or database id ("12")."""
-    from core.dataset import versions
-
     text = label.strip()
     try:
         if text.isdigit():
@@ -189,8 +188,6 @@ def check_truncation(data: PreparedData, config: TrainConfig) -> None:
 
 def truncation_advice(data: PreparedData):
     """The warning as run advice, which the Train page shows and the run's record keeps."""
-    from core.runs.records import Advice
-
     if not data.truncation_warning:
         return None
     return Advice(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 import threading
 import traceback
 from pathlib import Path
@@ -166,8 +167,6 @@ class RunRecorder:
     def _to_database(self, write, *args, **kwargs) -> None:
         """A database that stays locked (another process holding it past the busy timeout)
         must not kill the run: the files keep the record, and the row catches up later."""
-        import sqlite3
-
         try:
             write(*args, **kwargs)
         except sqlite3.Error as error:

@@ -175,8 +175,14 @@ def write_run_json(
     """run.json: what the run trained, on what, with which library versions."""
     # Heavy libraries, imported only once a run is under way (the window never needs them).
     import peft
+
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
+
+    # transformers is heavy: loaded when a model is
     import transformers
+
+    # trl is heavy: loaded when training starts
     import trl
 
     config, base, data, plan = inputs.config, inputs.base, inputs.data, inputs.plan

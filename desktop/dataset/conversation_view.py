@@ -7,6 +7,7 @@ typing, also after undo and redo).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from html import escape
@@ -603,8 +604,6 @@ class ConversationView(QWidget):
             self._edit(edits.set_tags(self.dataset, self.index, tags))
 
     def _apply_raw(self) -> None:
-        import json
-
         text = self.raw_edit.toPlainText().strip()
         try:
             record = json.loads(text)

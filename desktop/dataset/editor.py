@@ -24,7 +24,7 @@ from core.dataset.edits import (
 from core.dataset.findings import SEVERITY_RANK, Finding
 from core.dataset.model import Dataset, Example
 from core.dataset.validation import check_example, validate_snapshot
-from core.dataset.versions import DatasetVersion, save_version
+from core.dataset.versions import DatasetHasErrors, DatasetVersion, save_version
 from desktop.background import BackgroundTask
 from desktop.dataset.undo_commands import EditCommand
 
@@ -394,8 +394,6 @@ class DatasetEditor(QObject):
 
 
 def _save(project, dataset, note, split, report, cancelled):
-    from core.dataset.versions import DatasetHasErrors
-
     try:
         return save_version(
             project, dataset, note=note, split=split, progress=report, cancelled=cancelled

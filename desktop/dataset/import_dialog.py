@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtCore import QCoreApplication, QDeadlineTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -322,8 +323,6 @@ class ImportDialog(QDialog):
 
     def wait(self, timeout_ms: int = 30_000) -> None:
         """Until the file is read, including a second read the first one asked for."""
-        from PySide6.QtCore import QCoreApplication, QDeadlineTimer
-
         deadline = QDeadlineTimer(timeout_ms)
         while self._task is not None and not deadline.hasExpired():
             wait_for_task(self._task, 100)

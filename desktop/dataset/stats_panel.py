@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from core.dataset.model import Dataset
 from core.dataset.stats import dataset_statistics
 from core.dataset.tokens import load_tokenizer, tokenizer_name
+from core.models.registry import list_base_models
 from desktop.background import BackgroundTask
 from desktop.dataset.editor import DatasetEditor, snapshot, wait_for_task
 from desktop.theme import ACCENT
@@ -142,8 +143,6 @@ class StatsPanel(QWidget):
         self._fill_tokenizers()
 
     def _fill_tokenizers(self) -> None:
-        from core.models.registry import list_base_models
-
         self.tokenizer_box.blockSignals(True)
         current = self.tokenizer_box.currentData()
         self.tokenizer_box.clear()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -25,8 +27,6 @@ DIFF_ROWS_SHOWN = 200
 
 def diff_report(a: DatasetVersion, b: DatasetVersion) -> str:
     """What changed from a to b, as HTML: counts, then the examples themselves."""
-    from html import escape
-
     old, new = a.load_dataset(), b.load_dataset()
     diff = diff_datasets(old, new)
     old_by_id = {e.id: e for e in old.examples}

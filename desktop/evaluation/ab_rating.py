@@ -35,7 +35,7 @@ from core.evaluation.ab_pairs import (
     record_rating,
 )
 from core.evaluation.ab_results import ab_summary
-from core.evaluation.store import list_runs
+from core.evaluation.store import list_eval_sets, list_runs
 from desktop.evaluation.ab_summary_html import summary_html
 from desktop.evaluation.rating_card import RatingCard
 from desktop.settings import app_settings
@@ -199,8 +199,6 @@ class ABRatingView(QWidget):
         self._fill_pair_sets()
 
     def _task_set_ids(self) -> set[int]:
-        from core.evaluation.store import list_eval_sets
-
         return {s.id for s in list_eval_sets(self.project, purpose="task")}
 
     def _fill_pair_sets(self, select: int | None = None) -> None:

@@ -8,11 +8,13 @@ in both orders, and its agreement with the human raters is shown beside its verd
 from __future__ import annotations
 
 from dataclasses import fields
+from pathlib import Path
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -30,7 +32,7 @@ from core.evaluation.ab_pairs import list_pair_sets
 from core.evaluation.ab_results import ab_summary
 from core.evaluation.generation import EvaluationCancelled
 from core.evaluation.judge import JudgeConfig, judge_pair_set, make_judge
-from core.models.registry import list_base_models
+from core.models.registry import ModelFolderError, check_model_folder, list_base_models
 from desktop.background import BackgroundTask
 from desktop.evaluation.ab_summary_html import judge_html, model_names
 
@@ -213,10 +215,6 @@ class JudgePanel(QWidget):
 
     def add_local_folder(self, folder: str) -> str | None:
         """Use a model folder as the judge; what is wrong with it, or None."""
-        from pathlib import Path
-
-        from core.models.registry import ModelFolderError, check_model_folder
-
         try:
             check = check_model_folder(folder)
         except ModelFolderError as error:
@@ -230,8 +228,6 @@ class JudgePanel(QWidget):
         return None
 
     def _folder_dialog(self) -> None:
-        from PySide6.QtWidgets import QFileDialog
-
         folder = QFileDialog.getExistingDirectory(self, "Choose a judge model folder")
         if folder:
             problem = self.add_local_folder(folder)

@@ -32,6 +32,8 @@ from PySide6.QtWidgets import (
 )
 
 from core.evaluation.store import list_eval_sets, list_runs
+from core.export.exporter import export_run, file_stem
+from core.export.gguf_export import gguf_route
 from core.export.options import (
     FORMAT_TITLES,
     FORMATS,
@@ -40,6 +42,8 @@ from core.export.options import (
     ExportOptionsError,
     option_help,
 )
+from core.export.source import ExportSourceError, load_export_source
+from core.export.staging import ExportFolderError, check_output_folder
 from desktop.background import BackgroundTask
 
 OK_STYLE = "color: #2e7d32;"
@@ -72,8 +76,6 @@ class ExportDialog(QDialog):
 
     # --- building --------------------------------------------------------------------
     def _load_source(self) -> None:
-        from core.export.source import ExportSourceError, load_export_source
-
         try:
             self.source = load_export_source(self.project, self.run_id)
         except ExportSourceError as error:
@@ -226,8 +228,6 @@ class ExportDialog(QDialog):
         return "merged"
 
     def default_folder(self, fmt: str) -> Path:
-        from core.export.exporter import file_stem
-
         name = self.source.run.name if self.source else ""
         return Path(self.project.folder) / "exports" / f"{file_stem(name or self.run_id)}-{fmt}"
 
@@ -239,8 +239,6 @@ class ExportDialog(QDialog):
         self.converter_label.setVisible(is_gguf)
         self.converter_row_label.setVisible(is_gguf)
         if is_gguf and self.source is not None:
-            from core.export.gguf_export import gguf_route
-
             ok, text = gguf_route(self.source)
             if not ok:
                 text = "No GGUF converter here: the merged model is exported instead.\n" + text
@@ -278,8 +276,6 @@ class ExportDialog(QDialog):
         except ExportOptionsError as error:
             self._show_error(str(error))
             return False
-        from core.export.exporter import export_run
-        from core.export.staging import ExportFolderError, check_output_folder
 
         try:
             check_output_folder(

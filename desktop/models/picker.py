@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -29,9 +30,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.models.catalog import catalog_name_for_hub_id
+from core.models.download import DownloadError, download_model
+from core.models.hub_cache import HUB_ID, hub_cache_dir
+from core.models.hub_token import save_token
 from core.models.inventory import ModelEntry, available_models
 from core.models.model_facts import human_size
-from core.models.registry import BaseModel
+from core.models.registry import BaseModel, ModelFolderError, add_local_model, check_model_folder
 from desktop.background import BackgroundTask
 
 COLUMNS = ("Name", "Source", "Size", "Architecture", "License", "Weights")
@@ -88,8 +93,6 @@ class ModelTable(QAbstractTableModel):
                 tip += "\nPickle weights can run code when loaded: use only if you trust them."
             return tip
         if role == Qt.ItemDataRole.ForegroundRole and column == 5 and facts is not None:
-            from PySide6.QtGui import QColor
-
             return None if facts.safetensors else QColor("#c0392b")
         return None
 
@@ -221,8 +224,6 @@ class ModelPickerDialog(QDialog):
 
     # --- the list ----------------------------------------------------------------------
     def refresh(self, select: str | None = None) -> None:
-        from core.models.hub_cache import hub_cache_dir
-
         current = select or (self.selected_model().name if self.selected_model() else None)
         entries = available_models(self.project)
         self.table_model.set_entries(entries)
@@ -284,8 +285,6 @@ class ModelPickerDialog(QDialog):
 
     def add_folder(self, folder: str, confirm: Callable[[str, str], bool]) -> bool:
         """Add a folder to the project, asking before custom code or pickle weights."""
-        from core.models.registry import ModelFolderError, add_local_model, check_model_folder
-
         try:
             check = check_model_folder(folder)
             trust = check.needs_remote_code and confirm(
@@ -311,8 +310,6 @@ class ModelPickerDialog(QDialog):
 
     # --- downloading -----------------------------------------------------------------
     def ask_token(self) -> None:
-        from core.models.hub_token import save_token
-
         token, ok = QInputDialog.getText(
             self,
             "Hugging Face access token",
@@ -339,8 +336,6 @@ class ModelPickerDialog(QDialog):
         self.revision_edit.setEnabled(not running)
 
     def _typed_hub_id(self) -> str | None:
-        from core.models.hub_cache import HUB_ID
-
         hub_id = self.hub_id_edit.text().strip()
         if not HUB_ID.match(hub_id):
             self._show_error(f"Write the model id as org/name, for example {EXAMPLE_ID}.")
@@ -354,8 +349,6 @@ class ModelPickerDialog(QDialog):
 
     def start_config_fetch(self) -> None:
         """config.json alone, for an estimate; nothing at all when the catalog knows the id."""
-        from core.models.catalog import catalog_name_for_hub_id
-
         hub_id = self._typed_hub_id()
         if hub_id is None:
             return
@@ -366,8 +359,6 @@ class ModelPickerDialog(QDialog):
         self._run_download(hub_id, ["config.json"])
 
     def _run_download(self, hub_id: str, files: list[str] | None) -> None:
-        from core.models.download import DownloadError, download_model
-
         revision = self.revision_edit.text().strip() or None
         if self.task is not None and self.task.is_running():
             return
@@ -411,8 +402,6 @@ class ModelPickerDialog(QDialog):
         self.status.setText(message)
 
     def _finished(self, result) -> None:
-        from core.models.download import DownloadError
-
         if isinstance(result, DownloadError):
             if result.kind == "cancelled":
                 self.status.setStyleSheet("")

@@ -10,8 +10,9 @@ import os
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 
 from core.runs.curves import X_AXES, LossCurves
@@ -121,6 +122,7 @@ class LossChart(QWidget):
 
     def export_image(self, path: str | Path) -> Path:
         """Write the chart as PNG or SVG (by the file's suffix)."""
+        # pyqtgraph is heavy: loaded when a chart is first shown
         import pyqtgraph.exporters as exporters
 
         path = Path(path)
@@ -149,10 +151,6 @@ class LossChart(QWidget):
         return path
 
     def _export_svg_with_qt(self, path: Path) -> None:
-        from PySide6.QtCore import QRect, QSize
-        from PySide6.QtGui import QPainter
-        from PySide6.QtSvg import QSvgGenerator
-
         size = self.plot.size()
         generator = QSvgGenerator()
         generator.setFileName(str(path))

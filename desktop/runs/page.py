@@ -47,6 +47,7 @@ from core.runs.store import (
 )
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
+from desktop.runs.compare_view import CompareView
 from desktop.runs.iterate_view import IterateView
 from desktop.runs.runs_table import column
 from desktop.runs.runs_view import RunsTableView
@@ -280,8 +281,6 @@ class RunsPage(QWidget):
 
     def _ensure_compare_view(self):
         if self.compare_view is None:
-            from desktop.runs.compare_view import CompareView
-
             self.compare_view = CompareView(self.project)
             self.compare_holder.layout().addWidget(self.compare_view)
         return self.compare_view

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -271,7 +272,6 @@ class RunMonitor(QWidget):
 
     def load_records(self, records: list[MetricRecord]) -> None:
         """A replayed run: all its records at once, appended column by column."""
-        import numpy as np
 
         def column(rows, name, scale=1.0):
             values = [getattr(r, name) for r in rows]

@@ -9,8 +9,12 @@ when the target format cannot hold the data, unless allow_loss=True.
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import shutil
+import stat
+import tempfile
 from pathlib import Path
 
 from core.atomic_file import atomic_open
@@ -37,7 +41,13 @@ from core.dataset.formats.tables import (
 )
 from core.dataset.jsonl import parse_jsonl_bytes, write_jsonl
 from core.dataset.model import Dataset, Example
-from core.dataset.progress import IsCancelled, Progress
+from core.dataset.progress import Cancelled, IsCancelled, Progress
+from core.output_folder import (
+    prepare_output_file,
+    prepare_output_folder,
+    refuse_project_data,
+    write_marker,
+)
 
 FORMATS = ("jsonl", "alpaca", "sharegpt", "csv", "tsv", "parquet", "hf")
 UNREADABLE = "unreadable"
@@ -149,8 +159,6 @@ def binary_reason(path: Path) -> str | None:
 def special_file_reason(path: Path) -> str | None:
     """What `path` is when it exists but is neither a regular file nor a folder (read
     without opening it); None otherwise."""
-    import stat
-
     try:
         mode = os.stat(path).st_mode
     except OSError:
@@ -210,6 +218,7 @@ def _import_json_records(data: bytes, path: Path, kind: str) -> tuple[list[Examp
 
 
 def _import_hf(path: Path, mapping: ColumnMapping | None) -> tuple[list[Example], list[Finding]]:
+    # datasets is heavy: loaded when data is tokenized
     import datasets
 
     loaded = datasets.load_from_disk(str(path))
@@ -295,8 +304,6 @@ def import_dataset(
     except OSError as error:
         return _unreadable(path, fmt, error.strerror or str(error))
     except Exception as error:  # a library's parser refusing the whole file (pyarrow, datasets)
-        from core.dataset.progress import Cancelled
-
         if isinstance(error, Cancelled):
             raise
         return _unreadable(path, fmt, f"{type(error).__name__}: {error}")
@@ -344,12 +351,6 @@ def _converted(dataset: Dataset, convert, fmt: str, allow_loss: bool) -> list[di
 def check_export_target(path: str | os.PathLike, fmt: str = "auto", overwrite: bool = True) -> str:
     """Refuse an output path that would lose files (OutputPathError), before any work is
     done; return the format that will be written there."""
-    from core.output_folder import (
-        prepare_output_file,
-        prepare_output_folder,
-        refuse_project_data,
-    )
-
     path = Path(path)
     fmt = _export_format(path, fmt)
     # project.sqlite, a run's run.json, a dataset version: replacing one loses what the
@@ -394,8 +395,6 @@ def export_dataset(
                 handle.write("\n")
         return len(records)
     if fmt in ("csv", "tsv"):
-        import csv
-
         rows = _converted(dataset, record_to_row, fmt, allow_loss)
         columns = list(dict.fromkeys(key for row in rows for key in row)) or [
             "system",
@@ -415,7 +414,10 @@ def export_dataset(
         records = _converted(dataset, lambda record: (record, None), fmt, allow_loss)
         try:
             if fmt == "parquet":
+                # pyarrow is heavy: loaded for Parquet files only
                 import pyarrow as pa
+
+                # pyarrow is heavy: loaded for Parquet files only
                 import pyarrow.parquet as pq
 
                 table = pa.Table.from_pylist(records)
@@ -438,12 +440,8 @@ def _save_hf(records: list[dict], path: Path, overwrite: bool) -> None:
     The folder gets our marker, so a later --overwrite may replace it; a folder without
     the marker (the user's) is never renamed or removed.
     """
-    import shutil
-    import tempfile
-
+    # datasets is heavy: loaded when data is tokenized
     import datasets
-
-    from core.output_folder import prepare_output_folder, write_marker
 
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))

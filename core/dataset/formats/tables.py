@@ -142,6 +142,7 @@ def json_safe(value: Any) -> Any:
 
 
 def read_parquet_rows(path: Path) -> tuple[list[str], list[tuple[int | None, dict]]]:
+    # pyarrow is heavy: loaded for Parquet files only
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
@@ -240,6 +241,7 @@ def preview_table(path: str | Path, rows: int = 20) -> tuple[list[str], list[dic
     """(columns, first rows) of a CSV/TSV/Parquet file, for the import dialog's mapping."""
     path = Path(path)
     if path.suffix.lower() in (".parquet", ".pq"):
+        # pyarrow is heavy: loaded for Parquet files only
         import pyarrow.parquet as pq
 
         parquet = pq.ParquetFile(path)

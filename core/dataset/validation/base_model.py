@@ -19,6 +19,7 @@ from core.dataset.findings import INFO, WARNING, Finding
 from core.dataset.model import Dataset, message_text
 from core.dataset.progress import IsCancelled, Progress, check
 from core.models.load_lock import model_loading
+from core.models.remote_code import trust_remote_code_for
 
 _WORDS = re.compile(r"\w+|[^\w\s]")
 Generate = Callable[[list[list[dict]], list[int]], list[str]]
@@ -92,10 +93,11 @@ def _prompt_and_reference(messages: list) -> tuple[list[dict], str] | None:
 
 def model_generator(model_dir: str | Path, max_new_tokens: int) -> tuple[Generate, Any]:
     """A greedy batch generator over a model folder, and its tokenizer (for reply lengths)."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from core.models.remote_code import trust_remote_code_for
+    # transformers is heavy: loaded when a model is
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     trust = trust_remote_code_for(model_dir)
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=trust)
