@@ -4,7 +4,7 @@ Each case is a real run of our trainer (core.training.session.run_training: pre-
 validation off, packing on so every row is max_seq_length tokens, MAX_STEPS optimizer steps
 of one micro batch, 1 CPU thread) in a fresh child process; the child's peak RSS
 (VmHWM) is the measurement. Next to it: the estimate for the same TrainConfig
-(core.estimate.from_train_config via pre-flight's estimator_settings, the same call the Train
+(core.estimate.run via pre-flight's estimator_settings, the same call the Train
 page and pre-flight make) and estimate / measured.
 
 The cases separate the terms: the tiny random Llama (only the library baseline counts), the

@@ -40,10 +40,11 @@ def median_pair(first, second, rounds: int, repeat: int) -> tuple[float, float]:
 
 
 def main() -> None:
-    from core.estimate import RunSettings, find_gpu, load_architecture, recommend
+    from core.estimate import find_gpu, load_architecture, recommend
+    from core.estimate.run import estimate_run
 
     model, gpu = load_architecture("Llama-3.1-8B"), find_gpu("RTX 4090")
-    settings = RunSettings()
+    settings = estimate_run()
     big = load_architecture("Llama-3.1-70B")
     copy_ms, core_ms = median_pair(
         lambda: settings.replace(max_seq_length=1024),

@@ -94,7 +94,7 @@ def memory_part(cpu: bool) -> dict:
     import torch
 
     from core.estimate import architecture_from_config, estimate, find_gpu
-    from core.estimate.from_train_config import run_settings_from_train_config
+    from core.estimate.run import run_for_recipe
     from core.estimate.simulate import simulate_peaks, simulation_unavailable
     from core.estimate.simulate.step import run_simulated_steps
 
@@ -120,7 +120,7 @@ def memory_part(cpu: bool) -> dict:
     rows = []
     for name, config, train in cases:
         row: dict = {"architecture": name, "method": train.method, "batch": batch, "seq": seq}
-        settings = run_settings_from_train_config(train)
+        settings = run_for_recipe(train)
         predicted = estimate(architecture_from_config(config, name), settings, gpu)
         row["estimate_allocated_gb"] = round(predicted.memory.allocated_gib, 3)
         row["estimate_reserved_gb"] = round(predicted.memory.reserved_gib, 3)

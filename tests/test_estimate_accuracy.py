@@ -35,21 +35,22 @@ def test_median_error_is_small():
 
 
 def test_seed_claims_with_the_projects_own_stack():
-    from core.estimate import RunSettings, estimate, find_gpu, load_architecture
+    from core.estimate import estimate, find_gpu, load_architecture
+    from core.estimate.run import estimate_run
 
     rtx4090, a100 = find_gpu("RTX 4090"), find_gpu("A100 80GB")
     for name in ("Llama-2-7B", "Mistral-7B-v0.3", "Qwen2.5-7B"):
         model = load_architecture(name)
-        lora = estimate(model, RunSettings(method="lora"), rtx4090)
-        qlora = estimate(model, RunSettings(method="qlora"), rtx4090)
-        full = estimate(model, RunSettings(method="full"), rtx4090)
+        lora = estimate(model, estimate_run(method="lora"), rtx4090)
+        qlora = estimate(model, estimate_run(method="qlora"), rtx4090)
+        full = estimate(model, estimate_run(method="full"), rtx4090)
         assert lora.fits, f"{name} LoRA: {lora.peak_gib:.1f} GiB"
         # The seed's "about 12 GB" counts 16-bit embeddings; our trainer keeps embeddings,
         # LM head and so the residual stream in fp32 (prepare_model_for_kbit_training; the
         # simulated step, tests/test_estimate_simulate.py, confirms it): more, still fits.
-        sixteen_bit = estimate(model, RunSettings(method="qlora"), rtx4090, SEED_QLORA_STACK)
+        sixteen_bit = estimate(model, estimate_run(method="qlora"), rtx4090, SEED_QLORA_STACK)
         assert 12e9 * 0.8 <= sixteen_bit.peak_gib * 1024**3 <= 12e9 * 1.2, sixteen_bit.peak_gib
         assert qlora.fits and qlora.peak_gib > sixteen_bit.peak_gib
         assert not full.fits
     for name in ("Llama-2-70B", "Llama-3.1-70B", "Qwen2.5-72B"):
-        assert estimate(load_architecture(name), RunSettings(method="qlora"), a100).fits
+        assert estimate(load_architecture(name), estimate_run(method="qlora"), a100).fits

@@ -24,7 +24,7 @@ from core.estimate.cpu_ram import (
     PROCESS_BASELINE_BYTES,
     estimate_cpu_ram,
 )
-from core.estimate.settings import RunSettings
+from core.estimate.run import EstimateRun, estimate_run
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,7 +33,7 @@ def _smol():
     return load_architecture("SmolLM2-135M-Instruct")
 
 
-def _settings(**changes) -> RunSettings:
+def _settings(**changes) -> EstimateRun:
     values = dict(
         method="lora",
         precision="fp32",
@@ -45,7 +45,7 @@ def _settings(**changes) -> RunSettings:
         lora_r=16,
     )
     values.update(changes)
-    return RunSettings(**values)
+    return estimate_run(**values)
 
 
 def test_lora_terms_add_up_to_the_peak():

@@ -5,8 +5,9 @@ import pytest
 from core.dataset.model import Dataset
 from core.dataset.split import SplitConfig
 from core.dataset.versions import save_version
-from core.estimate import RunSettings, estimate, find_gpu, load_architecture
+from core.estimate import estimate, find_gpu, load_architecture
 from core.estimate.dataset_tokens import DatasetTokensUnavailable, project_dataset_tokens
+from core.estimate.run import estimate_run
 
 
 def conversations(n):
@@ -36,7 +37,7 @@ def test_counts_the_training_split_and_feeds_the_estimate(project):
     assert tokens.total_tokens > 30 * 40 and tokens.max_tokens >= tokens.avg_tokens
     assert "characters" in tokens.counted_with and seen[-1] == 1.0
     model, gpu = load_architecture("Llama-2-7B"), find_gpu("RTX 4090")
-    settings = RunSettings(examples=tokens.examples, dataset_tokens=tokens.total_tokens)
+    settings = estimate_run(examples=tokens.examples, dataset_tokens=tokens.total_tokens)
     assert estimate(model, settings, gpu).time.real_tokens_per_epoch == tokens.total_tokens
 
 

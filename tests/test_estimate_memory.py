@@ -2,8 +2,9 @@
 
 import pytest
 
-from core.estimate import RunSettings, estimate, find_gpu, load_architecture
+from core.estimate import estimate, find_gpu, load_architecture
 from core.estimate.memory import GIB, NF4_BYTES, NF4_DOUBLE_QUANT_BYTES
+from core.estimate.run import estimate_run
 
 LLAMA = load_architecture("Llama-3.1-8B")
 RTX4090 = find_gpu("RTX 4090")
@@ -11,7 +12,7 @@ H200 = find_gpu("H200")
 
 
 def memory(model=LLAMA, gpu=RTX4090, **changes):
-    return estimate(model, RunSettings(**changes), gpu).memory
+    return estimate(model, estimate_run(**changes), gpu).memory
 
 
 def test_nf4_bits_per_weight_follow_the_qlora_paper():
@@ -31,8 +32,15 @@ def test_components_add_up_to_the_peak():
 
 
 def test_full_fine_tuning_bytes_per_parameter():
-    # Pure bf16 with a fused AdamW: 2 (weights) + 2 (grads) + 4 (two bf16 moments) = 8 bytes.
-    pure = memory(method="full", optimizer="adamw_torch_fused", gpu=H200, gradient_accumulation=2)
+    # Pure bf16 with a fused AdamW (another stack's way; this trainer keeps fp32 master
+    # weights): 2 (weights) + 2 (grads) + 4 (two bf16 moments) = 8 bytes.
+    pure = memory(
+        method="full",
+        optimizer="adamw_torch_fused",
+        precision_override="bf16",
+        gpu=H200,
+        gradient_accumulation=2,
+    )
     parts = pure.breakdown()
     trained = (parts["weights"] + parts["gradients"] + parts["optimizer"]) * GIB
     assert trained / LLAMA.total_params == pytest.approx(8, rel=0.01)
@@ -42,7 +50,7 @@ def test_full_fine_tuning_bytes_per_parameter():
         optimizer="adamw_torch_fused",
         gpu=H200,
         gradient_accumulation=2,
-        precision="bf16-mixed",
+        precision="bf16",  # the trainer's full fine-tuning in bf16: fp32 weights, autocast
     ).breakdown()
     trained = (mixed["weights"] + mixed["gradients"] + mixed["optimizer"]) * GIB
     assert trained / LLAMA.total_params == pytest.approx(18, rel=0.02)
@@ -52,12 +60,12 @@ def test_full_fine_tuning_bytes_per_parameter():
 
 
 def test_lora_parameters_are_r_times_d_in_plus_d_out():
-    result = estimate(LLAMA, RunSettings(method="lora", lora_r=8), RTX4090)
+    result = estimate(LLAMA, estimate_run(method="lora", lora_r=8), RTX4090)
     # PEFT prints 20,971,520 trainable parameters for r 8 on all linear layers of Llama-3-8B.
     assert result.memory.trainable_params == 20_971_520
     attention_only = estimate(
         LLAMA,
-        RunSettings(method="lora", lora_r=8, lora_target_modules=("q_proj", "v_proj")),
+        estimate_run(method="lora", lora_r=8, lora_target_modules=("q_proj", "v_proj")),
         RTX4090,
     )
     assert attention_only.memory.trainable_params == 32 * 8 * ((4096 + 4096) + (4096 + 1024))
@@ -85,13 +93,14 @@ def test_eager_attention_grows_with_the_square_of_the_sequence():
 
 
 def test_fsdp_splits_weights_gradients_and_states_but_not_activations():
-    one = memory(method="full", gpu=H200, gradient_accumulation=2)
-    four = memory(method="full", gpu=H200, gradient_accumulation=2, num_gpus=4, sharding="fsdp")
+    pure = {"method": "full", "precision_override": "bf16", "optimizer": "paged_adamw_8bit"}
+    one = memory(**pure, gpu=H200, gradient_accumulation=2)
+    four = memory(**pure, gpu=H200, gradient_accumulation=2, num_gpus=4, sharding="fsdp")
     for part in ("gradients", "optimizer"):
         assert four.breakdown()[part] == pytest.approx(one.breakdown()[part] / 4)
     assert four.breakdown()["weights"] < one.breakdown()["weights"] / 3
     assert four.breakdown()["activations"] == pytest.approx(one.breakdown()["activations"])
-    zero2 = memory(method="full", gpu=H200, gradient_accumulation=2, num_gpus=4, sharding="zero2")
+    zero2 = memory(**pure, gpu=H200, gradient_accumulation=2, num_gpus=4, sharding="zero2")
     assert zero2.breakdown()["weights"] == pytest.approx(one.breakdown()["weights"])
 
 
@@ -112,7 +121,7 @@ def test_paged_optimizer_states_can_spill_instead_of_failing():
 def test_fused_lm_head_avoids_gigabytes_of_logits():
     from core.estimate import StackAssumptions
 
-    settings = RunSettings(method="qlora")
+    settings = estimate_run(method="qlora")
     fused = estimate(LLAMA, settings, RTX4090).memory.breakdown()["logits"]
     full = estimate(
         LLAMA, settings, RTX4090, StackAssumptions(fused_lm_head=False)
@@ -125,15 +134,19 @@ def test_fused_lm_head_avoids_gigabytes_of_logits():
 def test_settings_the_model_cannot_take_are_refused():
     phi = load_architecture("Phi-3-mini")
     with pytest.raises(ValueError, match=r"no 'q_proj' layer.*qkv_proj"):
-        estimate(phi, RunSettings(lora_target_modules=("q_proj", "v_proj")), RTX4090)
+        estimate(phi, estimate_run(lora_target_modules=("q_proj", "v_proj")), RTX4090)
     with pytest.raises(ValueError, match="unknown LoRA target 'attn'"):
-        estimate(LLAMA, RunSettings(lora_target_modules=("attn",)), RTX4090)
+        estimate(LLAMA, estimate_run(lora_target_modules=("attn",)), RTX4090)
     with pytest.raises(ValueError, match="micro_batch_size"):
-        RunSettings(micro_batch_size=0)
-    with pytest.raises(ValueError, match="optimizer must be one of"):
-        RunSettings(optimizer="adam")
+        estimate_run(micro_batch_size=0)
+    with pytest.raises(ValueError, match="optimizer: 'adam' is not one of"):
+        estimate_run(optimizer="adam")
 
 
 def test_bf16_on_a_card_without_it_is_warned():
-    result = estimate(LLAMA, RunSettings(), find_gpu("T4"))
+    result = estimate(LLAMA, estimate_run(precision="bf16"), find_gpu("T4"))
     assert any("no bfloat16" in warning for warning in result.warnings)
+    # auto resolves on the card as the trainer does: fp16 where there is no bf16.
+    automatic = estimate(LLAMA, estimate_run(), find_gpu("T4"))
+    assert automatic.settings.precision == "fp16"
+    assert not any("no bfloat16" in warning for warning in automatic.warnings)

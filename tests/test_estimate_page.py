@@ -23,6 +23,15 @@ def page(qtbot, project):
     return widget
 
 
+def edit(page, **values):
+    """Type into the recipe form as a user would, one field at a time."""
+    page.form.recipe.set_values(values)
+
+
+def shown(page, name):
+    return page.form.recipe.values()[name]
+
+
 def select(combo, data):
     index = combo.findData(data)
     assert index >= 0, data
@@ -39,19 +48,22 @@ def test_opens_with_the_seed_defaults_and_a_pick(page):
     assert page.results.methods_table.item(2, 0).text().endswith("★")
     assert page.results.bar.total_gib == pytest.approx(rec.chosen.peak_gib, rel=0.01)
     assert "No GPU was detected" in page.form.gpu_label.text()
-    assert page.form.batch_spin.toolTip().startswith("Sequences per GPU")
+    # The recipe's fields carry the trainer's own help (one settings object, issue 20).
+    from core.recipe.config import field_help
+
+    batch = page.form.recipe.editors["micro_batch_size"].editor
+    assert batch.toolTip() == field_help("micro_batch_size")
     assert page.last_recompute_ms < 500  # gross limit; typically about a millisecond
 
 
 def test_every_change_recomputes_live(page):
     before = page.recommendation.estimates["qlora"].peak_gib
-    page.form.seq_spin.setValue(512)
+    page.form.recipe.editors["max_seq_length"].editor.setValue(512)
     assert page.recommendation.estimates["qlora"].peak_gib < before
-    assert page.recommendation.method == "lora"  # now LoRA fits comfortably
-    page.form.checkpointing_check.setChecked(False)
+    assert page.recommendation.reason.endswith("the pick for this GPU would be LoRA.")
+    page.form.recipe.editors["gradient_checkpointing"].editor.setChecked(False)
     assert page.recommendation.chosen.settings.gradient_checkpointing is False
     select(page.form.gpu_combo, "A100 80GB")
-    assert page.recommendation.method == "lora"
     assert page.recommendation.chosen.memory.capacity_gib == 80
     page.form.gpu_count.setValue(4)
     assert page.form.sharding_combo.isEnabled()
@@ -63,7 +75,7 @@ def test_clicking_a_method_shows_its_memory(page, qtbot):
     qtbot.mouseClick(
         page.results.methods_table.viewport(), Qt.MouseButton.LeftButton, pos=rect.center()
     )
-    assert page.form.show_combo.currentData() == "full"
+    assert shown(page, "method") == "full"
     assert page.recommendation.method == "full" and not page.recommendation.fits
     assert (
         page.results.fixes_label.isVisible() and "What would fit" in page.results.fixes_label.text()
@@ -72,7 +84,8 @@ def test_clicking_a_method_shows_its_memory(page, qtbot):
 
 
 def test_impossible_settings_show_an_error_not_a_crash(page):
-    page.form.targets_combo.setCurrentText("attn")
+    targets = page.form.recipe.editors["lora_target_modules"].editor
+    targets.setCurrentText("attn")
     assert page.recommendation is None
     assert (
         page.results.error_label.isVisible()
@@ -80,7 +93,7 @@ def test_impossible_settings_show_an_error_not_a_crash(page):
     )
     assert page.results.pick_title.text() == "Cannot estimate with these settings"
     assert page.results.methods_table.rowCount() == 0 and not page.results.bar.isVisible()
-    page.form.targets_combo.setCurrentText("q_proj,v_proj")
+    targets.setCurrentText("q_proj,v_proj")
     assert page.recommendation is not None and not page.results.error_label.isVisible()
 
 
@@ -96,7 +109,7 @@ def test_decide_answers_arrive_through_navigation(qtbot, project):
     context.navigate("estimate", payload)
     page = window.page("estimate")
     assert window.stack.currentWidget() is page
-    assert page.form.examples_spin.value() == 150 and page.form.rank_spin.value() == 8
+    assert page.form.examples_spin.value() == 150 and shown(page, "lora_r") == 8
     assert page.form.task_combo.currentData() == "format" and page.form.keep_broad_check.isChecked()
     assert page.recommendation.chosen.settings.lora_r == 8
     assert "From Decide" in window.statusBar().currentMessage()
@@ -178,64 +191,55 @@ def test_uses_the_current_dataset_tokens(page, qtbot, project):
     assert page.recommendation.chosen.settings.dataset_tokens is None
 
 
-def test_train_with_these_settings_hands_the_shown_run_to_the_train_page(page, qtbot):
-    from core.estimate.from_train_config import run_settings_from_train_config
+def test_train_with_these_settings_hands_the_recipe_to_the_train_page(page, qtbot):
     from core.recipe.config import TrainConfig
 
-    select(page.form.show_combo, "lora")
-    page.form.batch_spin.setValue(2)
-    page.form.checkpointing_check.setChecked(False)
+    edit(page, method="lora", micro_batch_size=2, gradient_checkpointing=False)
     chosen = page.recommendation.chosen.settings
     assert chosen.method == "lora" and chosen.micro_batch_size == 2
     with qtbot.waitSignal(page.context.navigate_requested) as signal:
         page.results.train_button.click()
     target, payload = signal.args
     assert target == "training" and isinstance(payload, SettingsForTrain)
-    fields = payload.settings
-    config = TrainConfig(base_model="m", train_file="t.jsonl", **fields)
-    # Round trip through the one mapping: the Train page will be estimated as shown here.
-    back = run_settings_from_train_config(config, examples=chosen.examples)
-    for name in (
-        "method",
-        "micro_batch_size",
-        "gradient_accumulation",
-        "max_seq_length",
-        "packing",
-        "lora_r",
-    ):
-        assert getattr(back, name) == getattr(chosen, name), name
-    assert back.gradient_checkpointing is False and back.optimizer == chosen.optimizer
+    # The whole recipe, as estimated: nothing is mapped, nothing is dropped.
+    assert TrainConfig(**payload.settings) == chosen.recipe
 
 
-def test_the_train_pages_settings_come_back_through_the_same_mapping(page):
-    from core.estimate.from_train_config import run_settings_from_train_config
+def test_a_wrong_recipe_field_is_named_not_estimated(page):
+    page.form.recipe.editors["epochs"].editor.setText("-1")
+    page.form.recipe.editors["epochs"].editor.textEdited.emit("-1")
+    assert page.recommendation is None
+    assert page.results.error_label.text().startswith("Epochs: ")
+    assert page.train_settings() is None
+
+
+def test_the_train_pages_recipe_is_estimated_whole(page):
     from core.recipe.config import TrainConfig
 
     config = TrainConfig(
-        base_model="m",
+        base_model="Llama-2-7B",
         train_file="t.jsonl",
         method="full",
         precision="bf16",
         micro_batch_size=1,
         gradient_accumulation=8,
-        max_seq_length=1024,
+        max_seq_length=300_000,  # beyond the old Estimate spin box's 262,144
+        epochs=0,
+        max_steps=50,  # a step limit: epochs 0 used to become 1
+        optimizer="lion_8bit",  # an optimizer the old mapping dropped
+        learning_rate=3e-5,  # not estimated, kept
         gradient_checkpointing=True,
     )
     page.receive(TrainConfigForEstimate(config.as_dict()))
-    shown = page.recommendation.chosen.settings
-    expected = run_settings_from_train_config(config)
-    assert shown.method == "full" and shown.precision == "bf16-mixed" == expected.precision
-    for name in (
-        "micro_batch_size",
-        "gradient_accumulation",
-        "max_seq_length",
-        "gradient_checkpointing",
-    ):
-        assert getattr(shown, name) == getattr(expected, name), name
+    estimated = page.recommendation.chosen
+    assert estimated.settings.recipe == config
+    assert estimated.settings.precision == "bf16-mixed"  # fp32 master weights, as trained
+    assert estimated.model.name == "Llama-2-7B"  # the run's base model, not the page's
+    assert estimated.time.steps == 50
+    assert TrainConfig(**page.train_settings()) == config
 
 
 def test_the_train_page_opens_its_settings_in_estimate(page, qtbot, project):
-    from core.estimate.from_train_config import run_settings_from_train_config
     from desktop.training.page import TrainingPage
 
     train = TrainingPage(AppContext(project, HardwareInfo(cpu_cores=2)))
@@ -246,7 +250,6 @@ def test_the_train_page_opens_its_settings_in_estimate(page, qtbot, project):
     target, payload = signal.args
     assert target == "estimate"
     page.receive(payload)
-    shown = page.recommendation.chosen.settings
-    expected = run_settings_from_train_config(train.form.config())
-    assert (shown.method, shown.micro_batch_size, shown.max_seq_length) == ("lora", 3, 768)
-    assert shown.precision == expected.precision and shown.lora_r == expected.lora_r
+    estimated = page.recommendation.chosen
+    assert estimated.settings.recipe == train.form.config()
+    assert estimated.model.name == "SmolLM2-135M-Instruct"  # the bundled base model

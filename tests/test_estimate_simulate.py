@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from core.estimate import architecture_from_config, estimate, find_gpu
-from core.estimate.from_train_config import run_settings_from_train_config
+from core.estimate.run import run_for_recipe
 from core.estimate.simulate import SimulatedPeak, simulate_peaks, simulation_unavailable
 from core.recipe.config import TrainConfig
 from core.recipe.vocabularies import PROJECTION_MODULES
@@ -148,7 +148,7 @@ def test_estimate_agrees_with_the_simulated_step(case, simulated):
     if isinstance(result, Exception):
         pytest.fail(f"{case_id(case)}: the simulation failed: {result}")
     config = model_config(name, changes.get("layers", LAYERS))
-    settings = run_settings_from_train_config(train_config(config, method, changes))
+    settings = run_for_recipe(train_config(config, method, changes))
     predicted = estimate(architecture_from_config(config, name), settings, find_gpu("H100 SXM"))
     # The same model: the estimator counts the parameters PEFT and transformers create.
     assert predicted.memory.trainable_params == pytest.approx(result.trainable_params, rel=0.01)
@@ -200,7 +200,7 @@ def test_the_matrix_agrees_on_the_whole(simulated, capsys):
         if isinstance(result, Exception):
             continue
         config = model_config(name, changes.get("layers", LAYERS))
-        settings = run_settings_from_train_config(train_config(config, method, changes))
+        settings = run_for_recipe(train_config(config, method, changes))
         allocated = estimate(
             architecture_from_config(config, name), settings, find_gpu("H100 SXM")
         ).memory.allocated_gib

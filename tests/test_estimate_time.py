@@ -2,7 +2,8 @@
 
 import pytest
 
-from core.estimate import RunSettings, estimate, find_gpu, load_architecture
+from core.estimate import estimate, find_gpu, load_architecture
+from core.estimate.run import estimate_run
 from core.estimate.training_time import forward_flops_per_token
 
 LLAMA = load_architecture("Llama-2-7B")
@@ -10,7 +11,7 @@ A100 = find_gpu("A100 80GB")
 
 
 def run(**changes):
-    return estimate(LLAMA, RunSettings(**changes), A100).time
+    return estimate(LLAMA, estimate_run(**changes), A100).time
 
 
 def test_flops_per_token_are_6n_full_4n_frozen_plus_2n_recompute():
@@ -37,23 +38,23 @@ def test_tokens_epochs_and_packing():
 
 
 def test_hours_and_cost_follow_the_gpu_and_its_price():
-    one = estimate(LLAMA, RunSettings(), A100)
+    one = estimate(LLAMA, estimate_run(), A100)
     assert one.cost_usd == pytest.approx(one.hours * A100.price_per_hour)
-    h100 = estimate(LLAMA, RunSettings(), find_gpu("H100 SXM"))
+    h100 = estimate(LLAMA, estimate_run(), find_gpu("H100 SXM"))
     assert h100.hours < one.hours / 2.5  # 989 vs 312 TFLOP/s
-    four = estimate(LLAMA, RunSettings(num_gpus=4, sharding="fsdp"), A100)
+    four = estimate(LLAMA, estimate_run(num_gpus=4, sharding="fsdp"), A100)
     assert one.hours / 4 < four.hours < one.hours / 3
     assert four.cost_usd == pytest.approx(four.hours * 4 * A100.price_per_hour)
 
 
 def test_qlora_is_slower_than_lora_and_small_models_use_the_gpu_less():
     assert run(method="qlora").hours > run(method="lora").hours
-    smol = estimate(load_architecture("SmolLM2-135M-Instruct"), RunSettings(), A100)
+    smol = estimate(load_architecture("SmolLM2-135M-Instruct"), estimate_run(), A100)
     assert smol.time.utilisation < run().utilisation
 
 
 def test_moe_compute_counts_only_routed_experts():
     mixtral = load_architecture("Mixtral-8x7B-v0.1")
-    per_token = estimate(mixtral, RunSettings(method="qlora"), A100).time.flops_per_token
+    per_token = estimate(mixtral, estimate_run(method="qlora"), A100).time.flops_per_token
     assert per_token < 6 * mixtral.active_params * 1.2
     assert per_token < 2 * mixtral.total_params

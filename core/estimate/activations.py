@@ -15,7 +15,8 @@ from dataclasses import dataclass, replace
 
 from core.estimate.architecture import ModelArchitecture
 from core.estimate.moe_lora import adapts_experts
-from core.estimate.settings import RunSettings, StackAssumptions
+from core.estimate.run import EstimateRun
+from core.estimate.settings import StackAssumptions
 
 # Which LoRA target names mean which kind of linear layer, across model families.
 TARGET_ROLES: dict[str, tuple[str, ...]] = {
@@ -35,7 +36,7 @@ TARGET_ROLES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-def adapted_roles(arch: ModelArchitecture, settings: RunSettings) -> frozenset[str]:
+def adapted_roles(arch: ModelArchitecture, settings: EstimateRun) -> frozenset[str]:
     """The roles of the linear layers that get LoRA adapters; ValueError for unknown names."""
     available = {layer.role for layer in arch.linear_layers()}
     names = settings.target_names()
@@ -81,7 +82,7 @@ class ActivationFacts:
 
 
 def activation_facts(
-    arch: ModelArchitecture, settings: RunSettings, stack: StackAssumptions, adapter_bytes: int
+    arch: ModelArchitecture, settings: EstimateRun, stack: StackAssumptions, adapter_bytes: int
 ) -> ActivationFacts:
     full_precision = settings.precision == "fp32"
     act = 4 if full_precision else 2
@@ -262,7 +263,7 @@ class ActivationEstimate:
 
 def estimate_activations(
     arch: ModelArchitecture,
-    settings: RunSettings,
+    settings: EstimateRun,
     stack: StackAssumptions,
     adapter_bytes: int,
     decoder_tokens_per_sequence: int,

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from core.estimate.architecture import load_architecture
 from core.estimate.estimator import Estimate, estimate
 from core.estimate.gpus import find_gpu
-from core.estimate.settings import PROJECT_STACK, RunSettings, StackAssumptions
+from core.estimate.run import EstimateRun, estimate_run
+from core.estimate.settings import PROJECT_STACK, StackAssumptions
 
 GIB = 1024**3
 MIB = 1024**2
@@ -107,7 +108,7 @@ class ReferencePoint:
     title: str
     model: str
     gpu: str
-    settings: RunSettings
+    settings: EstimateRun
     stack: StackAssumptions
     metric: str  # allocated | reserved | device | fits | does_not_fit | tokens_per_second
     measured: float  # GiB (memory metrics) or tokens per second
@@ -150,7 +151,7 @@ def _qlora_paper(model: str, gpu: str, title: str) -> ReferencePoint:
         title=title,
         model=model,
         gpu=gpu,
-        settings=RunSettings(
+        settings=estimate_run(
             method="qlora",
             optimizer="paged_adamw_32bit",
             micro_batch_size=1,
@@ -191,14 +192,14 @@ def reference_points() -> list[ReferencePoint]:
         "optimizer": "adamw_torch",
         "method": "qlora",
     }
-    seed = RunSettings()  # the guide's defaults
+    seed = estimate_run()  # the guide's defaults
     return [
         ReferencePoint(
             "llama-factory-lora",
             "Llama-2-7B LoRA, 4 x 1024, A100 (LLaMA-Factory, HF)",
             "Llama-2-7B",
             "A100 40GB",
-            RunSettings(method="lora", **llama_factory),
+            estimate_run(method="lora", **llama_factory),
             LLAMA_FACTORY_2023,
             "device",
             18e9 / GIB,
@@ -211,7 +212,7 @@ def reference_points() -> list[ReferencePoint]:
             "Llama-2-7B QLoRA, 4 x 1024, A100 (LLaMA-Factory, HF)",
             "Llama-2-7B",
             "A100 40GB",
-            RunSettings(**{**llama_factory, "method": "qlora"}),
+            estimate_run(**{**llama_factory, "method": "qlora"}),
             LLAMA_FACTORY_2023,
             "device",
             9e9 / GIB,
@@ -223,7 +224,7 @@ def reference_points() -> list[ReferencePoint]:
             "Llama-3-8B QLoRA, 2 x 512 unpacked, no checkpointing, RTX 4090 (PEFT + bnb 0.43.3)",
             "Llama-3-8B",
             "RTX 4090",
-            RunSettings(**peft_experiments),
+            estimate_run(**peft_experiments),
             PEFT_IN_TORCHTUNE_LOOP,
             "reserved",
             21.380464640e9 / GIB,
@@ -236,7 +237,7 @@ def reference_points() -> list[ReferencePoint]:
             "Same run, peak allocated",
             "Llama-3-8B",
             "RTX 4090",
-            RunSettings(**peft_experiments),
+            estimate_run(**peft_experiments),
             PEFT_IN_TORCHTUNE_LOOP,
             "allocated",
             18.969474048e9 / GIB,
@@ -247,7 +248,7 @@ def reference_points() -> list[ReferencePoint]:
             "Llama-3-8B QLoRA with checkpointing, RTX 4090 (torchtune)",
             "Llama-3-8B",
             "RTX 4090",
-            RunSettings(**{**peft_experiments, "gradient_checkpointing": True}),
+            estimate_run(**{**peft_experiments, "gradient_checkpointing": True}),
             TORCHTUNE_2024,
             "allocated",
             7.879540224e9 / GIB,
@@ -258,7 +259,7 @@ def reference_points() -> list[ReferencePoint]:
             "T0_3B full fine-tuning, fp32 AdamW, A100 80GB",
             "T0_3B",
             "A100 80GB",
-            RunSettings(method="full", **TWITTER_COMPLAINTS),
+            estimate_run(method="full", **TWITTER_COMPLAINTS),
             PEFT_EXAMPLES_2023,
             "allocated",
             47140 * MIB / GIB,
@@ -270,7 +271,7 @@ def reference_points() -> list[ReferencePoint]:
             "T0_3B LoRA r 8 (q, v), fp32, A100 80GB",
             "T0_3B",
             "A100 80GB",
-            RunSettings(method="lora", **TWITTER_COMPLAINTS),
+            estimate_run(method="lora", **TWITTER_COMPLAINTS),
             PEFT_EXAMPLES_2023,
             "allocated",
             14400 * MIB / GIB,
@@ -282,7 +283,7 @@ def reference_points() -> list[ReferencePoint]:
             "mt0-xxl LoRA r 8 (q, v), fp32, A100 80GB",
             "mt0-xxl",
             "A100 80GB",
-            RunSettings(method="lora", **TWITTER_COMPLAINTS),
+            estimate_run(method="lora", **TWITTER_COMPLAINTS),
             PEFT_EXAMPLES_2023,
             "allocated",
             56000 * MIB / GIB,
@@ -294,7 +295,7 @@ def reference_points() -> list[ReferencePoint]:
             "mt0-xxl full fine-tuning does not fit an A100 80GB",
             "mt0-xxl",
             "A100 80GB",
-            RunSettings(method="full", **TWITTER_COMPLAINTS),
+            estimate_run(method="full", **TWITTER_COMPLAINTS),
             PEFT_EXAMPLES_2023,
             "does_not_fit",
             80.0,
@@ -307,7 +308,7 @@ def reference_points() -> list[ReferencePoint]:
             "Llama-3-8B QLoRA throughput, RTX 4090 (PEFT + bnb 0.43.3)",
             "Llama-3-8B",
             "RTX 4090",
-            RunSettings(**peft_experiments, avg_tokens=512),
+            estimate_run(**peft_experiments, avg_tokens=512),
             PEFT_IN_TORCHTUNE_LOOP,
             "tokens_per_second",
             1410.0,

@@ -10,17 +10,27 @@ from core.estimate.architecture import ArchitectureError, load_architecture
 from core.estimate.gpus import GpuCatalogError, detected_gpu, find_gpu, gpu_catalog
 from core.estimate.recommend import TASK_KINDS, Goals, recommend
 from core.estimate.report import recommendation_dict, recommendation_text
-from core.estimate.settings import (
-    OPTIMIZERS,
-    PRECISIONS,
-    SHARDINGS,
-    RunSettings,
-    targets_from_text,
-)
+from core.estimate.run import SHARDINGS, Cluster, DataFacts, EstimateRun
 from core.methods import METHOD_NAMES
+from core.recipe.config import TrainConfig, TrainConfigError, load_config
+from core.recipe.vocabularies import OPTIMIZERS, PRECISIONS, parse_targets
 
 EXIT_OK, EXIT_USAGE = 0, 2
-DEFAULTS = RunSettings()
+DEFAULTS = TrainConfig()
+DATA_DEFAULTS = DataFacts()
+# The flags that are recipe settings: given, they replace the --config file's value.
+RECIPE_FLAGS = (
+    "micro_batch_size",
+    "gradient_accumulation",
+    "max_seq_length",
+    "lora_r",
+    "lora_target_modules",
+    "gradient_checkpointing",
+    "packing",
+    "optimizer",
+    "precision",
+    "epochs",
+)
 
 
 def register(subparsers) -> None:
@@ -55,49 +65,55 @@ def register(subparsers) -> None:
         choices=("auto", *METHOD_NAMES),
         help="report this method, or auto for the recommended one",
     )
-    parser.add_argument("--batch", type=int, default=DEFAULTS.micro_batch_size, help="micro batch")
+    parser.add_argument(
+        "--config",
+        help="a training configuration (YAML, as `train` takes): estimate that recipe; the "
+        "flags below replace its settings where given",
+    )
+    parser.add_argument(
+        "--batch",
+        dest="micro_batch_size",
+        type=int,
+        help=f"micro batch (default {DEFAULTS.micro_batch_size})",
+    )
     # Short flags for the command line, read into TrainConfig's names.
     parser.add_argument(
         "--grad-accum",
         dest="gradient_accumulation",
         type=int,
-        default=DEFAULTS.gradient_accumulation,
-        help="gradient accumulation steps",
+        help=f"gradient accumulation steps (default {DEFAULTS.gradient_accumulation})",
     )
     parser.add_argument(
         "--seq-len",
         dest="max_seq_length",
         type=int,
-        default=DEFAULTS.max_seq_length,
-        help="maximum tokens per sequence",
+        help=f"maximum tokens per sequence (default {DEFAULTS.max_seq_length})",
     )
-    parser.add_argument("--lora-r", type=int, default=DEFAULTS.lora_r)
+    parser.add_argument("--lora-r", type=int, help=f"LoRA rank (default {DEFAULTS.lora_r})")
     parser.add_argument(
         "--lora-targets",
         dest="lora_target_modules",
-        type=targets_from_text,
-        default=DEFAULTS.lora_target_modules,
-        help="all-linear or q_proj,v_proj,...",
+        type=parse_targets,
+        help="all-linear (default) or q_proj,v_proj,...",
     )
     parser.add_argument(
         "--grad-checkpointing",
+        dest="gradient_checkpointing",
         action=argparse.BooleanOptionalAction,
-        default=DEFAULTS.gradient_checkpointing,
         help="recompute activations in the backward pass (default on)",
     )
     parser.add_argument(
         "--packing",
         action=argparse.BooleanOptionalAction,
-        default=DEFAULTS.packing,
         help="pack examples into full sequences (default on)",
     )
     parser.add_argument(
-        "--optim", default=DEFAULTS.optimizer, help=f"one of {', '.join(OPTIMIZERS)}"
+        "--optim", dest="optimizer", help=f"one of {', '.join(OPTIMIZERS)} (default auto)"
     )
-    parser.add_argument("--precision", default=DEFAULTS.precision, choices=PRECISIONS)
-    parser.add_argument("--examples", type=int, default=DEFAULTS.examples)
-    parser.add_argument("--avg-tokens", type=int, default=DEFAULTS.avg_tokens)
-    parser.add_argument("--epochs", type=float, default=DEFAULTS.epochs)
+    parser.add_argument("--precision", choices=PRECISIONS, help="default auto")
+    parser.add_argument("--examples", type=int, default=DATA_DEFAULTS.examples)
+    parser.add_argument("--avg-tokens", type=int, default=DATA_DEFAULTS.avg_tokens)
+    parser.add_argument("--epochs", type=float, help=f"default {DEFAULTS.epochs:g}")
     parser.add_argument(
         "--task", choices=TASK_KINDS, help="what the fine-tuning teaches (from the Decide wizard)"
     )
@@ -154,28 +170,21 @@ def run_estimate(args: argparse.Namespace) -> int:
     try:
         model = _load_model(args.model, args.fetch_config)
         gpu = _gpu(args.gpu)
-        settings = RunSettings(
-            method="qlora" if args.method == "auto" else args.method,
-            precision=args.precision,
-            optimizer=args.optim,
-            micro_batch_size=args.batch,
-            gradient_accumulation=args.gradient_accumulation,
-            max_seq_length=args.max_seq_length,
-            packing=args.packing,
-            gradient_checkpointing=args.grad_checkpointing,
-            lora_r=args.lora_r,
-            lora_target_modules=args.lora_target_modules,
-            num_gpus=args.gpus,
-            sharding=args.sharding or ("fsdp" if args.gpus > 1 else "none"),
-            examples=args.examples,
-            avg_tokens=args.avg_tokens,
-            epochs=args.epochs,
+        recipe = load_config(args.config) if args.config else DEFAULTS
+        changes = {name: getattr(args, name) for name in RECIPE_FLAGS}
+        changes = {name: value for name, value in changes.items() if value is not None}
+        if args.method != "auto":
+            changes["method"] = args.method
+        settings = EstimateRun(
+            recipe.replace(**changes),
+            DataFacts(examples=args.examples, avg_tokens=args.avg_tokens),
+            Cluster(args.gpus, args.sharding or ("fsdp" if args.gpus > 1 else "none")),
         )
         goals = Goals(
             task_kind=args.task, examples=args.examples, keep_broad_capabilities=args.keep_broad
         )
         rec = recommend(model, settings, gpu, goals, method=args.method)
-    except (ArchitectureError, GpuCatalogError, ValueError) as error:
+    except (ArchitectureError, GpuCatalogError, TrainConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     simulation = _simulate(rec, args) if args.simulate else None

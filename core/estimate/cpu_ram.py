@@ -21,7 +21,8 @@ from core.estimate.architecture import ModelArchitecture
 from core.estimate.gpus import GpuSpec
 from core.estimate.memory import adapter_bytes, decoder_length, estimate_memory
 from core.estimate.moe_lora import adapts_experts, merged_expert_bytes
-from core.estimate.settings import PROJECT_STACK, RunSettings
+from core.estimate.run import EstimateRun
+from core.estimate.settings import PROJECT_STACK
 
 GIB = 1024**3
 # Each term below was measured with benchmarks/cpu_ram_accuracy.py: real runs of this
@@ -93,7 +94,7 @@ class CpuRamEstimate:
         return f"{need}; {available}: {verdict}"
 
 
-def cpu_settings(settings: RunSettings) -> RunSettings:
+def cpu_settings(settings: EstimateRun) -> EstimateRun:
     """The CPU trains in fp32: there is no fast bf16/fp16 matmul there to mix with."""
     return settings.replace(precision="fp32", num_gpus=1, sharding="none")
 
@@ -103,7 +104,7 @@ def in_gui_process() -> bool:
     return "PySide6.QtWidgets" in sys.modules
 
 
-def loss_bytes(model: ModelArchitecture, settings: RunSettings, stack) -> int:
+def loss_bytes(model: ModelArchitecture, settings: EstimateRun, stack) -> int:
     """The LM head's loss on the CPU (fp32), at the start of the backward pass."""
     tokens = settings.micro_batch_size * settings.max_seq_length
     if stack.fused_lm_head and not model.encoder_decoder:
@@ -119,7 +120,7 @@ def loss_bytes(model: ModelArchitecture, settings: RunSettings, stack) -> int:
 
 def estimate_cpu_ram(
     model: ModelArchitecture,
-    settings: RunSettings,
+    settings: EstimateRun,
     available_bytes: int | None = None,
     total_bytes: int | None = None,
     gui: bool | None = None,

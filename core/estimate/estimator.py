@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from core.estimate.architecture import ModelArchitecture
 from core.estimate.gpus import GpuSpec
 from core.estimate.memory import MemoryEstimate, estimate_memory
-from core.estimate.settings import PROJECT_STACK, RunSettings, StackAssumptions
+from core.estimate.run import EstimateRun
+from core.estimate.settings import PROJECT_STACK, StackAssumptions
 from core.estimate.training_time import TimeEstimate, estimate_time
 from core.methods import COMPARED_METHODS, METHOD_TITLES
 
@@ -17,7 +18,7 @@ class Estimate:
     """Everything the page, the CLI and the trainer's pre-flight check need."""
 
     model: ModelArchitecture
-    settings: RunSettings
+    settings: EstimateRun
     gpu: GpuSpec
     memory: MemoryEstimate
     time: TimeEstimate
@@ -90,11 +91,14 @@ class Estimate:
 
 def estimate(
     model: ModelArchitecture,
-    settings: RunSettings,
+    settings: EstimateRun,
     gpu: GpuSpec,
     stack: StackAssumptions = PROJECT_STACK,
 ) -> Estimate:
     """Estimate one run; ValueError when the settings do not apply to this model."""
+    # The recipe's "auto" precision resolves on this card as the trainer resolves it.
+    if settings.bf16_supported != gpu.bf16:
+        settings = settings.replace(bf16_supported=gpu.bf16)
     return Estimate(
         model=model,
         settings=settings,
@@ -106,7 +110,7 @@ def estimate(
 
 def compare_methods(
     model: ModelArchitecture,
-    settings: RunSettings,
+    settings: EstimateRun,
     gpu: GpuSpec,
     stack: StackAssumptions = PROJECT_STACK,
     methods: tuple[str, ...] = COMPARED_METHODS,

@@ -15,7 +15,8 @@ from core.estimate.activations import adapted_roles, estimate_activations
 from core.estimate.architecture import ModelArchitecture
 from core.estimate.gpus import GpuSpec
 from core.estimate.moe_lora import adapts_experts, expert_lora_counts, merged_expert_bytes
-from core.estimate.settings import OPTIMIZERS, RunSettings, StackAssumptions
+from core.estimate.run import EstimateRun
+from core.estimate.settings import OPTIMIZER_STATE, StackAssumptions
 
 GIB = 1024**3
 # NF4 (QLoRA paper, section 3): 4 bits per weight plus an fp32 absmax per block of 64;
@@ -80,7 +81,7 @@ class MemoryEstimate:
         return {component.key: component.gib for component in self.components}
 
 
-def param_bytes(settings: RunSettings) -> int:
+def param_bytes(settings: EstimateRun) -> int:
     """Bytes per stored weight of the (non-quantized) model."""
     if settings.precision in ("fp32", "bf16-mixed"):
         return 4
@@ -89,7 +90,7 @@ def param_bytes(settings: RunSettings) -> int:
     return 2
 
 
-def adapter_bytes(settings: RunSettings, stack: StackAssumptions) -> int:
+def adapter_bytes(settings: EstimateRun, stack: StackAssumptions) -> int:
     if settings.precision == "fp32" or stack.adapter_dtype == "fp32":
         return 4
     if stack.adapter_dtype == "compute":
@@ -99,7 +100,7 @@ def adapter_bytes(settings: RunSettings, stack: StackAssumptions) -> int:
 
 
 def lora_parameter_count(
-    arch: ModelArchitecture, settings: RunSettings, stack: StackAssumptions | None = None
+    arch: ModelArchitecture, settings: EstimateRun, stack: StackAssumptions | None = None
 ) -> tuple[int, int]:
     """(LoRA parameters, adapted linear layers) for the settings' rank and targets."""
     if settings.method == "full":
@@ -122,7 +123,7 @@ def lora_parameter_count(
     return params, layers
 
 
-def _weights(arch: ModelArchitecture, settings: RunSettings, stack: StackAssumptions):
+def _weights(arch: ModelArchitecture, settings: EstimateRun, stack: StackAssumptions):
     """(bytes, 16-bit working copies, detail)."""
     p = param_bytes(settings)
     other = arch.embedding_params + arch.lm_head_params + arch.small_params
@@ -158,13 +159,13 @@ def _weights(arch: ModelArchitecture, settings: RunSettings, stack: StackAssumpt
 
 def _optimizer_bytes(
     arch: ModelArchitecture,
-    settings: RunSettings,
+    settings: EstimateRun,
     stack: StackAssumptions,
     trainable: int,
     state_dtype_bytes: int,
 ) -> tuple[float, float, str]:
     """(state bytes, step temporaries, detail) for the trainable parameters."""
-    spec = OPTIMIZERS[settings.optimizer]
+    spec = OPTIMIZER_STATE[settings.optimizer]
     if spec.factored:
         if settings.method == "full":
             rows_cols = sum(
@@ -196,14 +197,14 @@ def _optimizer_bytes(
     return states, temporaries, detail
 
 
-def decoder_length(arch: ModelArchitecture, settings: RunSettings) -> int:
+def decoder_length(arch: ModelArchitecture, settings: EstimateRun) -> int:
     if not arch.encoder_decoder:
         return 0
     return settings.decoder_seq_len or max(1, settings.max_seq_length // 4)
 
 
 def _logits(
-    arch: ModelArchitecture, settings: RunSettings, stack: StackAssumptions, act: int, p: int
+    arch: ModelArchitecture, settings: EstimateRun, stack: StackAssumptions, act: int, p: int
 ) -> tuple[float, str]:
     batch = settings.micro_batch_size
     vocab = arch.vocab_size
@@ -239,7 +240,7 @@ def _sharded(value: float, gpus: int) -> float:
 
 
 def estimate_memory(
-    arch: ModelArchitecture, settings: RunSettings, gpu: GpuSpec, stack: StackAssumptions
+    arch: ModelArchitecture, settings: EstimateRun, gpu: GpuSpec, stack: StackAssumptions
 ) -> MemoryEstimate:
     """Peak memory per GPU; ValueError for settings the model cannot take."""
     p = param_bytes(settings)
@@ -298,7 +299,7 @@ def estimate_memory(
     if settings.sharding != "none" and gpus == 1:
         warnings.append(f"Sharding ({settings.sharding}) has no effect on one GPU.")
 
-    spec = OPTIMIZERS[settings.optimizer]
+    spec = OPTIMIZER_STATE[settings.optimizer]
     paged = optimizer if spec.paged else 0.0
     resident_optimizer = optimizer - paged
     persistent = weights + gathered + lora + resident_optimizer

@@ -13,11 +13,12 @@ order of the expert weights themselves, not of the adapters.
 from __future__ import annotations
 
 from core.estimate.architecture import ModelArchitecture
-from core.estimate.settings import RunSettings, StackAssumptions
+from core.estimate.run import EstimateRun
+from core.estimate.settings import StackAssumptions
 
 
 def adapts_experts(
-    arch: ModelArchitecture, settings: RunSettings, stack: StackAssumptions | None
+    arch: ModelArchitecture, settings: EstimateRun, stack: StackAssumptions | None
 ) -> bool:
     """Whether LoRA reaches the expert MLPs of this run."""
     if not arch.is_moe or settings.method == "full":
@@ -55,7 +56,7 @@ def expert_lora_counts(arch: ModelArchitecture, r: int) -> tuple[int, int]:
     return params, matrices
 
 
-def merged_expert_bytes(arch: ModelArchitecture, settings: RunSettings, weight_bytes: int) -> float:
+def merged_expert_bytes(arch: ModelArchitecture, settings: EstimateRun, weight_bytes: int) -> float:
     """Bytes at the backward peak for the merged expert weights: each layer whose
     activations are kept holds its merged copy (one layer with gradient checkpointing, as
     it is recomputed), and the gradient of the fused gate_up replaces the already-freed

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from core.estimate.architecture import ModelArchitecture, catalog_names, load_architecture
 from core.estimate.estimator import Estimate, compare_methods, estimate
 from core.estimate.gpus import GpuSpec, gpu_catalog
-from core.estimate.settings import OPTIMIZERS, PROJECT_STACK, RunSettings, StackAssumptions
+from core.estimate.run import EstimateRun
+from core.estimate.settings import OPTIMIZER_STATE, PROJECT_STACK, StackAssumptions
 from core.methods import COMPARED_METHODS, METHOD_NAMES, METHOD_TITLES
 
 TASK_KINDS = ("format", "domain", "reasoning")
@@ -126,7 +127,7 @@ def _full_is_justified(goals: Goals, examples: int) -> bool:
     )
 
 
-def _pick(estimates: dict[str, Estimate], goals: Goals, settings: RunSettings) -> tuple[str, str]:
+def _pick(estimates: dict[str, Estimate], goals: Goals, settings: EstimateRun) -> tuple[str, str]:
     full, lora, qlora = estimates["full"], estimates["lora"], estimates["qlora"]
     capacity = qlora.memory.capacity_gib
     examples = goals.examples if goals.examples is not None else settings.examples
@@ -184,7 +185,7 @@ def suggest_fixes(
                 gradient_checkpointing=True,
             )
         )
-    spec = OPTIMIZERS[settings.optimizer]
+    spec = OPTIMIZER_STATE[settings.optimizer]
     if not (spec.moment_bytes == 1 or spec.moments == 0 or spec.factored):
         fixes.append(
             _with(
@@ -369,7 +370,7 @@ def _smaller_model(result: Estimate, stack: StackAssumptions) -> Fix | None:
 
 def recommend(
     model: ModelArchitecture,
-    settings: RunSettings,
+    settings: EstimateRun,
     gpu: GpuSpec,
     goals: Goals | None = None,
     stack: StackAssumptions = PROJECT_STACK,
@@ -404,7 +405,8 @@ def recommend(
             )
         else:
             reason = f"{METHOD_TITLES[chosen]} {estimates[chosen].fit_summary()}; {what_would}."
-    elif method != "auto":
+    elif method != "auto" and (picked != chosen or not reason):
+        # The method asked for is not the pick (or nothing was picked): say how it fares.
         reason = f"{METHOD_TITLES[chosen]} {estimates[chosen].fit_summary()}."
         if picked != chosen and reason:
             reason = reason[:-1] + f"; the pick for this GPU would be {METHOD_TITLES[picked]}."

@@ -1,7 +1,7 @@
 """What the estimator says about a TrainConfig, as a few lines (the Train page shows them).
 
-The TrainConfig -> RunSettings mapping is core.estimate.from_train_config, the same one
-pre-flight, the Runs page and scale-out use.
+The estimator takes the recipe itself (core.estimate.run), as pre-flight, the Runs page
+and scale-out do.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 
 from core.estimate.architecture import load_architecture
 from core.estimate.estimator import estimate
-from core.estimate.from_train_config import run_settings_from_train_config
 from core.estimate.gpus import detected_gpu
+from core.estimate.run import run_for_recipe
 
 GIB = 1024**3
 CHARS_PER_TOKEN = 4  # the usual rough figure for English text
@@ -20,7 +20,7 @@ COUNT_LINES_UNDER_BYTES = 50 * 1024**2  # counting lines of bigger files would s
 
 
 @dataclass
-class DataFacts:
+class DataSeen:
     examples: int | None
     avg_tokens: int | None
     source: str  # what the figures come from, for the user
@@ -33,7 +33,7 @@ class EstimateSummary:
     fits: bool | None  # None when nothing could be estimated
 
 
-def data_facts(config, version=None) -> DataFacts:
+def data_facts(config, version=None) -> DataSeen:
     """Examples and average tokens from a dataset version or the training file, cheaply."""
     if version is not None:
         path = Path(version.train_path)
@@ -42,26 +42,26 @@ def data_facts(config, version=None) -> DataFacts:
     elif config.train_file.strip():
         path = Path(config.train_file).expanduser()
         if not path.is_file():
-            return DataFacts(None, None, "the training file does not exist yet")
+            return DataSeen(None, None, "the training file does not exist yet")
         size = path.stat().st_size
         if size > COUNT_LINES_UNDER_BYTES:
-            return DataFacts(None, None, f"{path.name} is large; examples not counted")
+            return DataSeen(None, None, f"{path.name} is large; examples not counted")
         with open(path, "rb") as handle:
             examples = sum(1 for line in handle if line.strip())
         source = path.name
     else:
-        return DataFacts(None, None, "no data chosen")
+        return DataSeen(None, None, "no data chosen")
     if examples <= 0 or not path.is_file():
-        return DataFacts(examples or None, None, source)
+        return DataSeen(examples or None, None, source)
     held_out = (
         0 if version is not None or config.validation_file.strip() else config.validation_fraction
     )
     train_examples = max(1, round(examples * (1 - held_out)))
     avg = max(1, round(path.stat().st_size / examples / CHARS_PER_TOKEN))
-    return DataFacts(train_examples, avg, f"{source}, about {CHARS_PER_TOKEN} characters a token")
+    return DataSeen(train_examples, avg, f"{source}, about {CHARS_PER_TOKEN} characters a token")
 
 
-def _data_line(facts: DataFacts, settings) -> str:
+def _data_line(facts: DataSeen, settings) -> str:
     if facts.examples and facts.avg_tokens:
         return f"Data: {facts.examples:,} examples of about {facts.avg_tokens} tokens ({facts.source})."
     return (
@@ -74,7 +74,7 @@ def summarize(
     config,
     model_path: str | Path | None,
     hardware,
-    facts: DataFacts,
+    facts: DataSeen,
     ram: tuple[int | None, int | None] | None = None,
 ) -> EstimateSummary:
     """ram: (available, total) bytes of this machine's RAM; read with psutil when None."""
@@ -84,7 +84,7 @@ def summarize(
     except Exception as error:  # an unknown folder or name: the estimate is optional
         return EstimateSummary(f"No estimate for this model: {error}", [], None)
     try:
-        settings = run_settings_from_train_config(
+        settings = run_for_recipe(
             config,
             bf16_supported=bool(gpu and gpu.bf16),
             device="cuda" if gpu is not None else "cpu",
@@ -111,7 +111,7 @@ def summarize(
     return EstimateSummary(headline, details, result.fits)
 
 
-def _summarize_ram(model, settings, facts: DataFacts, ram) -> EstimateSummary:
+def _summarize_ram(model, settings, facts: DataSeen, ram) -> EstimateSummary:
     """No CUDA GPU: the run trains on the CPU, in this machine's RAM."""
     from core.estimate.cpu_ram import estimate_cpu_ram, this_machine_ram
 

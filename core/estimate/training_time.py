@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from core.estimate.architecture import ModelArchitecture
 from core.estimate.gpus import GpuSpec
 from core.estimate.memory import decoder_length, lora_parameter_count
-from core.estimate.settings import RunSettings
+from core.estimate.run import EstimateRun
 from core.methods import METHODS
 
 UTILISATION_REFERENCE_PARAMS = 7e9
@@ -36,7 +36,7 @@ class TimeEstimate:
     assumptions: tuple[str, ...]
 
 
-def utilisation(arch: ModelArchitecture, settings: RunSettings) -> float:
+def utilisation(arch: ModelArchitecture, settings: EstimateRun) -> float:
     base = METHODS[settings.method].utilisation
     size = min(1.0, (arch.active_params / UTILISATION_REFERENCE_PARAMS) ** 0.25)
     value = base * max(0.3, size)
@@ -80,7 +80,7 @@ def _encoder_decoder_flops_per_example(arch: ModelArchitecture, enc: int, dec: i
     return 2 * ((encoder + cross_kv) * enc + (decoder + head) * dec) + attention
 
 
-def estimate_time(arch: ModelArchitecture, settings: RunSettings, gpu: GpuSpec) -> TimeEstimate:
+def estimate_time(arch: ModelArchitecture, settings: EstimateRun, gpu: GpuSpec) -> TimeEstimate:
     avg = min(settings.avg_tokens, settings.max_seq_length)
     if settings.dataset_tokens is not None:
         real = min(settings.dataset_tokens, settings.examples * settings.max_seq_length)
@@ -122,7 +122,14 @@ def estimate_time(arch: ModelArchitecture, settings: RunSettings, gpu: GpuSpec) 
     if settings.gradient_checkpointing:
         per_token += forward
         rule += " + 2N to recompute activations"
-    tokens = processed * settings.epochs
+    # A step limit ends the run there, whatever the epochs say (as transformers' max_steps).
+    epochs = settings.epochs
+    if settings.max_steps > 0:
+        epochs = settings.max_steps / max(1, steps_per_epoch)
+        assumptions.append(
+            f"Step limit: {settings.max_steps:,} optimizer steps ({epochs:.2g} epochs)."
+        )
+    tokens = processed * epochs
     flops = per_token * tokens
     fraction = utilisation(arch, settings)
     peak = gpu.tflops * 1e12 * (0.5 if settings.precision == "fp32" else 1.0)
@@ -142,7 +149,7 @@ def estimate_time(arch: ModelArchitecture, settings: RunSettings, gpu: GpuSpec) 
     return TimeEstimate(
         real_tokens_per_epoch=int(real),
         processed_tokens_per_epoch=int(processed),
-        steps=max(1, math.ceil(steps_per_epoch * settings.epochs)),
+        steps=max(1, math.ceil(steps_per_epoch * epochs)),
         flops_per_token=per_token,
         total_flops=flops,
         utilisation=fraction,

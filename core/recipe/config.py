@@ -20,6 +20,7 @@ from core.atomic_file import write_text_atomic
 from core.methods import METHOD_NAMES, METHODS
 from core.recipe.vocabularies import (
     ALL_LINEAR_TARGETS,
+    BITSANDBYTES_OPTIMIZERS,
     DEVICES,
     FINAL_MODEL,
     LORA_BIASES,
@@ -577,9 +578,10 @@ class TrainConfig:
                 f"{self.method} needs bitsandbytes, which does not run on Apple MPS; use lora "
                 "on MPS, or train on the CPU.",
             )
-        if self.optimizer in ("paged_adamw_8bit", "adamw_8bit") and self.device == "mps":
+        if self.optimizer in BITSANDBYTES_OPTIMIZERS and self.device == "mps":
             raise TrainConfigError(
-                "optimizer", "8-bit optimizers need bitsandbytes, which does not run on Apple MPS."
+                "optimizer",
+                f"{self.optimizer} needs bitsandbytes, which does not run on Apple MPS.",
             )
         if self.precision == "fp16" and self.device == "cpu":
             raise TrainConfigError(
@@ -623,6 +625,14 @@ def field_help(name: str) -> str:
     for spec in dataclasses.fields(TrainConfig):
         if spec.name == name:
             return spec.metadata["help"]
+    raise KeyError(name)
+
+
+def field_label(name: str) -> str:
+    """The label the forms show for one field (raises KeyError for an unknown field)."""
+    for spec in dataclasses.fields(TrainConfig):
+        if spec.name == name:
+            return spec.metadata["label"]
     raise KeyError(name)
 
 

@@ -7,7 +7,27 @@ from __future__ import annotations
 import re
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
-OPTIMIZERS = ("auto", "adamw_torch", "paged_adamw_8bit", "adamw_8bit", "adafactor", "sgd")
+# transformers' `optim` names; the estimator knows each one's state (core.estimate.settings).
+OPTIMIZERS = (
+    "auto",
+    "adamw_torch",
+    "adamw_torch_fused",
+    "paged_adamw_8bit",
+    "paged_adamw_32bit",
+    "adamw_8bit",
+    "lion_8bit",
+    "lion_32bit",
+    "adafactor",
+    "sgd",
+)
+# The ones bitsandbytes provides (no Apple MPS).
+BITSANDBYTES_OPTIMIZERS = (
+    "paged_adamw_8bit",
+    "paged_adamw_32bit",
+    "adamw_8bit",
+    "lion_8bit",
+    "lion_32bit",
+)
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 LOSS_ON = ("assistant", "all")

@@ -9,5 +9,5 @@ core.scaleout.writer
 core.scaleout.strategies
     STRATEGIES (ddp, fsdp, zero3, zero2) with their estimator sharding; deepspeed_installed()
 core.scaleout.estimate_link
-    run_settings_for(config, total_gpus, strategy) -> core.estimate RunSettings
+    run_settings_for(config, total_gpus, strategy) -> core.estimate EstimateRun
 """

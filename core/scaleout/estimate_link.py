@@ -1,5 +1,5 @@
 """The estimator's view of a scaled-out run: the training config as core.estimate's
-RunSettings, with the GPU count and the sharding of the chosen launch strategy."""
+recipe, with the GPU count and the sharding of the chosen launch strategy."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ def count_examples(train_file: str) -> int | None:
 
 
 def run_settings_for(config, total_gpus: int, strategy: str, examples: int | None = None):
-    """core.estimate.RunSettings for a TrainConfig trained on `total_gpus` GPUs."""
-    from core.estimate.from_train_config import run_settings_from_train_config
+    """The estimator's view of a TrainConfig trained on `total_gpus` GPUs."""
+    from core.estimate.run import run_for_recipe
 
-    return run_settings_from_train_config(
+    return run_for_recipe(
         config,
         examples=examples,
         num_gpus=total_gpus,

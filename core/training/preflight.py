@@ -258,13 +258,13 @@ def longest_batch_rows(train: TokenizedSplit, config: TrainConfig) -> list[dict]
 
 
 def estimator_settings(config: TrainConfig, plan: DevicePlan, n_train: int, train_tokens: int):
-    """core.estimate's RunSettings for this run (what the Estimate page would be told)."""
-    from core.estimate.from_train_config import run_settings_from_train_config
+    """The estimator's view of this run: the recipe as the trainer resolved it on this device."""
+    from core.estimate.run import run_for_recipe
 
-    return run_settings_from_train_config(
+    return run_for_recipe(
         config,
-        precision=plan.precision,
-        optimizer=plan.optimizer,
+        resolved_precision=plan.precision,
+        used_optimizer=plan.optimizer,
         device=plan.device,
         examples=max(1, n_train),
         dataset_tokens=train_tokens or None,

@@ -1,11 +1,14 @@
-"""The Estimate page's settings form: model, GPU, training, LoRA, data and task.
+"""The Estimate page's settings: model and GPU, the recipe (the Train page's own generated
+form: method, memory, training and LoRA groups), and the data and task.
 
-Every control maps to a RunSettings field and shows that field's help text as its tooltip;
-the page reads the controls and re-runs the estimate on every change.
+The recipe's fields show TrainConfig's help as tooltips; the GPU and data controls show
+the help of the estimator's small types (Cluster, DataFacts). The page re-runs the
+estimate on every change.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt
@@ -24,20 +27,42 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.estimate import OPTIMIZERS, RunSettings
 from core.estimate.recommend import TASK_KINDS
-from core.estimate.settings import PRECISIONS, SHARDING_TITLES, SHARDINGS, field_help
-from core.methods import METHOD_NAMES, METHOD_TITLES
+from core.estimate.run import SHARDING_TITLES, SHARDINGS, Cluster, DataFacts
+from core.estimate.settings import OPTIMIZER_STATE
+from core.recipe.vocabularies import MAX_SEQ_LENGTH
+from desktop.training.config_form import ConfigForm
 
-DEFAULTS = RunSettings()
-TARGET_PRESETS = ("all-linear", "q_proj,k_proj,v_proj,o_proj", "q_proj,v_proj")
+DATA_DEFAULTS = DataFacts()
+# The Train form's groups that decide memory, time and cost; the fields that do not (the
+# learning rate, the schedule ...) stay in the recipe unshown and come back unchanged.
+RECIPE_GROUPS = ("Method", "Memory", "Training", "LoRA")
+NOT_ESTIMATED = frozenset(
+    {
+        "device",
+        "cpu_threads",
+        "quant_type",
+        "learning_rate",
+        "lr_scheduler",
+        "warmup_ratio",
+        "weight_decay",
+        "max_grad_norm",
+        "seed",
+        "lora_alpha",
+        "lora_bias",
+    }
+)
 TASK_TITLES = {
     None: "not answered",
     "format": "format or style",
     "domain": "domain adaptation",
     "reasoning": "new reasoning patterns",
 }
-SHOW_CHOICES = ("auto", *METHOD_NAMES)
+
+
+def _help(kind, name: str) -> str:
+    """The help text of one field of a small estimator type (DataFacts, Cluster)."""
+    return next(f.metadata["help"] for f in dataclasses.fields(kind) if f.name == name)
 
 
 def _spin(low: int, high: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
@@ -62,11 +87,11 @@ class EstimateForm(QWidget):
         column.setSpacing(10)
         column.addWidget(self._model_box(make_model_picker))
         column.addWidget(self._gpu_box())
-        column.addWidget(self._training_box())
-        column.addWidget(self._lora_box())
+        self.recipe = self._recipe_form()
+        column.addWidget(self.recipe.widget)
         column.addWidget(self._data_box())
         column.addStretch(1)
-        self.setFixedWidth(370)
+        self.setFixedWidth(400)
 
     def _model_box(self, make_model_picker: Callable[[], QWidget]) -> QGroupBox:
         box = QGroupBox("Model")
@@ -107,12 +132,12 @@ class EstimateForm(QWidget):
         label.setBuddy(self.gpu_combo)
         form.addRow(label, row)
         self.gpu_count = _spin(1, 64, 1)
-        self.gpu_count.setToolTip(field_help("num_gpus"))
+        self.gpu_count.setToolTip(_help(Cluster, "num_gpus"))
         self.sharding_combo = QComboBox()
         for name in SHARDINGS:
             self.sharding_combo.addItem(SHARDING_TITLES[name], name)
         self.sharding_combo.setCurrentIndex(SHARDINGS.index("fsdp"))
-        self.sharding_combo.setToolTip(field_help("sharding"))
+        self.sharding_combo.setToolTip(_help(Cluster, "sharding"))
         form.addRow("GPUs", self.gpu_count)
         form.addRow("Sharding", self.sharding_combo)
         self.price_spin = QDoubleSpinBox()
@@ -130,89 +155,26 @@ class EstimateForm(QWidget):
         form.addRow(self.gpu_label)
         return box
 
-    def _training_box(self) -> QGroupBox:
-        box = QGroupBox("Training")
-        form = QFormLayout(box)
-        self.show_combo = QComboBox()
-        for name in SHOW_CHOICES:
-            self.show_combo.addItem(
-                "the recommended one" if name == "auto" else METHOD_TITLES[name], name
-            )
-        self.show_combo.setToolTip(
-            "Which method the memory bar and the details show; the table compares all three. "
-            + field_help("method")
-        )
-        form.addRow("M&ethod shown", self.show_combo)
-        self.precision_combo = QComboBox()
-        self.precision_combo.addItems(PRECISIONS)
-        self.precision_combo.setToolTip(field_help("precision"))
-        form.addRow("Precision", self.precision_combo)
-        self.optimizer_combo = QComboBox()
-        for name, spec in OPTIMIZERS.items():
-            self.optimizer_combo.addItem(name, name)
-            self.optimizer_combo.setItemData(
-                self.optimizer_combo.count() - 1, spec.help, Qt.ItemDataRole.ToolTipRole
-            )
-        self.optimizer_combo.setCurrentText(DEFAULTS.optimizer)
-        self.optimizer_combo.setToolTip(field_help("optimizer"))
-        form.addRow("&Optimizer", self.optimizer_combo)
-        self.batch_spin = _spin(1, 1024, DEFAULTS.micro_batch_size)
-        self.batch_spin.setToolTip(field_help("micro_batch_size"))
-        form.addRow("Micro &batch", self.batch_spin)
-        self.accum_spin = _spin(1, 4096, DEFAULTS.gradient_accumulation)
-        self.accum_spin.setToolTip(field_help("gradient_accumulation"))
-        form.addRow("Accumulation", self.accum_spin)
-        self.seq_spin = _spin(64, 262144, DEFAULTS.max_seq_length, step=256, suffix=" tokens")
-        self.seq_spin.setToolTip(field_help("max_seq_length"))
-        form.addRow("&Sequence length", self.seq_spin)
-        self.packing_check = QCheckBox("Pack examples into full sequences")
-        self.packing_check.setChecked(DEFAULTS.packing)
-        self.packing_check.setToolTip(field_help("packing"))
-        form.addRow(self.packing_check)
-        self.checkpointing_check = QCheckBox("Gradient checkpointing")
-        self.checkpointing_check.setChecked(DEFAULTS.gradient_checkpointing)
-        self.checkpointing_check.setToolTip(field_help("gradient_checkpointing"))
-        form.addRow(self.checkpointing_check)
-        return box
-
-    def _lora_box(self) -> QGroupBox:
-        box = QGroupBox("LoRA and QLoRA")
-        form = QFormLayout(box)
-        self.rank_spin = _spin(1, 1024, DEFAULTS.lora_r)
-        self.rank_spin.setToolTip(field_help("lora_r"))
-        form.addRow("&Rank r", self.rank_spin)
-        self.targets_combo = QComboBox()
-        self.targets_combo.setEditable(True)
-        self.targets_combo.addItems(TARGET_PRESETS)
-        self.targets_combo.setToolTip(field_help("lora_target_modules"))
-        form.addRow("&Targets", self.targets_combo)
-        self.dropout_spin = QDoubleSpinBox()
-        self.dropout_spin.setRange(0, 0.9)
-        self.dropout_spin.setSingleStep(0.05)
-        self.dropout_spin.setValue(DEFAULTS.lora_dropout)
-        self.dropout_spin.setToolTip(field_help("lora_dropout"))
-        form.addRow("Dropout", self.dropout_spin)
-        self.double_quant_check = QCheckBox("Double quantization (QLoRA)")
-        self.double_quant_check.setChecked(DEFAULTS.double_quant)
-        self.double_quant_check.setToolTip(field_help("double_quant"))
-        form.addRow(self.double_quant_check)
-        return box
+    def _recipe_form(self) -> ConfigForm:
+        """The Train page's own form (the same TrainConfig fields, labels, help and
+        checks), showing what decides memory, time and cost."""
+        form = ConfigForm(self, groups=RECIPE_GROUPS, skip=NOT_ESTIMATED, folded=())
+        optimizer = form.editors["optimizer"].editor
+        for index in range(optimizer.count()):
+            spec = OPTIMIZER_STATE.get(optimizer.itemText(index))
+            if spec is not None:
+                optimizer.setItemData(index, spec.help, Qt.ItemDataRole.ToolTipRole)
+        return form
 
     def _data_box(self) -> QGroupBox:
         box = QGroupBox("Data and task")
         form = QFormLayout(box)
-        self.examples_spin = _spin(1, 100_000_000, DEFAULTS.examples)
-        self.examples_spin.setToolTip(field_help("examples"))
+        self.examples_spin = _spin(1, 100_000_000, DATA_DEFAULTS.examples)
+        self.examples_spin.setToolTip(_help(DataFacts, "examples"))
         form.addRow("E&xamples", self.examples_spin)
-        self.avg_spin = _spin(1, 262144, DEFAULTS.avg_tokens, suffix=" tokens")
-        self.avg_spin.setToolTip(field_help("avg_tokens"))
+        self.avg_spin = _spin(1, MAX_SEQ_LENGTH, DATA_DEFAULTS.avg_tokens, suffix=" tokens")
+        self.avg_spin.setToolTip(_help(DataFacts, "avg_tokens"))
         form.addRow("Average length", self.avg_spin)
-        self.epochs_spin = QDoubleSpinBox()
-        self.epochs_spin.setRange(0.1, 100)
-        self.epochs_spin.setDecimals(1)
-        self.epochs_spin.setValue(DEFAULTS.epochs)
-        self.epochs_spin.setToolTip(field_help("epochs"))
-        form.addRow("Epochs", self.epochs_spin)
         self.dataset_button = QPushButton("Use the current dataset's tokens")
         self.dataset_button.setToolTip(
             "Count the tokens of the project's latest dataset version (training split) and use "

@@ -1,9 +1,10 @@
 """The Estimate page: will it fit, how long, what will it cost, and which method to use.
 
-Every control maps to a RunSettings field (its tooltip is the field's help text); any
-change re-runs the pure-Python estimator at once (well under a millisecond), so the bar,
-the table and the pick follow the settings live. Slow work (counting the dataset's
-tokens) runs in a BackgroundTask.
+Its settings are the recipe (TrainConfig, in the Train page's generated form) beside the
+GPU and the data; any change re-runs the pure-Python estimator at once (well under a
+millisecond), so the bar, the table and the pick follow the settings live. A recipe from
+the Train page comes back to it exactly as it came, base model included. Slow work
+(counting the dataset's tokens) runs in a BackgroundTask.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from PySide6.QtWidgets import (
 
 from core.estimate import (
     ArchitectureError,
+    Cluster,
+    DataFacts,
+    EstimateRun,
     Goals,
     GpuCatalogError,
     GpuSpec,
     ModelArchitecture,
     Recommendation,
-    RunSettings,
     catalog_names,
     detected_gpu,
     gpu_catalog,
@@ -43,12 +46,10 @@ from core.estimate.dataset_tokens import (
     project_dataset_tokens,
 )
 from core.estimate.recommend import TASK_KINDS
-from core.estimate.settings import (
-    targets_from_text,
-)
 from core.handoff import DecisionForEstimate, SettingsForTrain, TrainConfigForEstimate
 from core.models.bundled import BUNDLED_MODEL_NAME
 from core.models.registry import list_base_models
+from core.recipe.config import TrainConfigError, config_from_dict, field_label
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.estimate.form import TASK_TITLES, EstimateForm
@@ -73,6 +74,8 @@ class EstimatePage(QScrollArea):
         self._models: dict[str, ModelArchitecture] = {}
         self._dataset_tokens: DatasetTokens | None = None
         self._task: BackgroundTask | None = None
+        # The model combo's keys of the models the trainer can use -> their base_model name.
+        self._base_models: dict[str, str] = {}
         self._updating = True
         self.recommendation: Recommendation | None = None
         self.last_recompute_ms = 0.0
@@ -128,13 +131,16 @@ class EstimatePage(QScrollArea):
         current = self.form.model_combo.currentData()
         self.form.model_combo.blockSignals(True)
         self.form.model_combo.clear()
+        self._base_models = {}
         for model in list_base_models(self.context.project, hub_cache=True):
             if model.source == "bundled":
                 self.form.model_combo.addItem(
                     f"{model.name} (bundled)", f"catalog:{BUNDLED_MODEL_NAME}"
                 )
+                self._base_models[f"catalog:{BUNDLED_MODEL_NAME}"] = model.name
             elif model.source == "hub":
                 key = f"path:{model.path}"
+                self._base_models[key] = model.name
                 self.form.model_combo.addItem(f"{model.name} (Hugging Face cache)", key)
                 try:  # the cache's folder is named for a commit: show the Hub id
                     arch = load_architecture(model.path)
@@ -143,6 +149,7 @@ class EstimatePage(QScrollArea):
                     pass
             elif model.path is not None:
                 self.form.model_combo.addItem(f"{model.name} (local folder)", f"path:{model.path}")
+                self._base_models[f"path:{model.path}"] = model.name
         self.form.model_combo.insertSeparator(self.form.model_combo.count())
         for name in catalog_names():
             if name != BUNDLED_MODEL_NAME:
@@ -190,34 +197,23 @@ class EstimatePage(QScrollArea):
             self.form.model_combo,
             self.form.gpu_combo,
             self.form.sharding_combo,
-            self.form.show_combo,
-            self.form.precision_combo,
-            self.form.optimizer_combo,
             self.form.task_combo,
         ):
             combo.currentIndexChanged.connect(self.recompute)
-        self.form.targets_combo.currentTextChanged.connect(self.recompute)
-        for spin in (
-            self.form.gpu_count,
-            self.form.batch_spin,
-            self.form.accum_spin,
-            self.form.seq_spin,
-            self.form.rank_spin,
-            self.form.dropout_spin,
-            self.form.epochs_spin,
-        ):
-            spin.valueChanged.connect(self.recompute)
+        self.form.recipe.changed.connect(self.recompute)
+        self.form.gpu_count.valueChanged.connect(self.recompute)
         for spin in (self.form.examples_spin, self.form.avg_spin):
             spin.valueChanged.connect(self._data_edited)
-        for check in (
-            self.form.packing_check,
-            self.form.checkpointing_check,
-            self.form.double_quant_check,
-            self.form.keep_broad_check,
-        ):
-            check.toggled.connect(self.recompute)
+        self.form.keep_broad_check.toggled.connect(self.recompute)
+        self.form.model_combo.currentIndexChanged.connect(self._model_chosen)
         self.form.model_combo.currentIndexChanged.connect(self._remember_choices)
         self.form.gpu_combo.currentIndexChanged.connect(self._remember_choices)
+
+    def _model_chosen(self) -> None:
+        """A model the trainer can use, chosen here, becomes the recipe's base model."""
+        name = self._base_models.get(self.form.model_combo.currentData())
+        if name is not None and not self._updating:
+            self.form.recipe.set_values({"base_model": name})
 
     def _remember_choices(self) -> None:
         settings = app_settings()
@@ -242,28 +238,24 @@ class EstimatePage(QScrollArea):
         catalog = gpu_catalog()
         return catalog.get(key) or catalog[DEFAULT_GPU]
 
-    def current_settings(self) -> RunSettings:
+    def current_settings(self) -> EstimateRun:
+        """The recipe with the data and GPU facts; ValueError naming the wrong field."""
+        recipe = self.form.recipe.config()
+        if recipe is None:
+            name, message = next(iter(self.form.recipe.errors.items()), ("", ""))
+            if not name:
+                raise ValueError(self.form.recipe.general_error)
+            raise ValueError(f"{field_label(name)}: {message}")
         gpus = self.form.gpu_count.value()
         tokens = self._dataset_tokens
-        return RunSettings(
-            method="qlora",
-            precision=self.form.precision_combo.currentText(),
-            optimizer=self.form.optimizer_combo.currentData(),
-            micro_batch_size=self.form.batch_spin.value(),
-            gradient_accumulation=self.form.accum_spin.value(),
-            max_seq_length=self.form.seq_spin.value(),
-            packing=self.form.packing_check.isChecked(),
-            gradient_checkpointing=self.form.checkpointing_check.isChecked(),
-            lora_r=self.form.rank_spin.value(),
-            lora_target_modules=targets_from_text(self.form.targets_combo.currentText()),
-            lora_dropout=round(self.form.dropout_spin.value(), 3),
-            double_quant=self.form.double_quant_check.isChecked(),
-            num_gpus=gpus,
-            sharding=self.form.sharding_combo.currentData() if gpus > 1 else "none",
-            examples=self.form.examples_spin.value(),
-            avg_tokens=self.form.avg_spin.value(),
-            epochs=round(self.form.epochs_spin.value(), 2),
-            dataset_tokens=tokens.total_tokens if tokens else None,
+        return EstimateRun(
+            recipe,
+            DataFacts(
+                examples=self.form.examples_spin.value(),
+                avg_tokens=self.form.avg_spin.value(),
+                dataset_tokens=tokens.total_tokens if tokens else None,
+            ),
+            Cluster(gpus, self.form.sharding_combo.currentData() if gpus > 1 else "none"),
         )
 
     def current_goals(self) -> Goals:
@@ -287,13 +279,8 @@ class EstimatePage(QScrollArea):
         try:
             model = self.current_model()
             self.form.model_label.setText(model.describe())
-            rec = recommend(
-                model,
-                self.current_settings(),
-                gpu,
-                self.current_goals(),
-                method=self.form.show_combo.currentData(),
-            )
+            settings = self.current_settings()
+            rec = recommend(model, settings, gpu, self.current_goals(), method=settings.method)
         except (ArchitectureError, GpuCatalogError, ValueError) as error:
             self._show_error(str(error))
             self.last_recompute_ms = (time.perf_counter() - started) * 1000
@@ -313,9 +300,8 @@ class EstimatePage(QScrollArea):
         self.results.show_error(message)
 
     def _show_method(self, method: str) -> None:
-        index = self.form.show_combo.findData(method)
-        if index >= 0:
-            self.form.show_combo.setCurrentIndex(index)
+        """A method clicked in the table becomes the recipe's method."""
+        self.form.recipe.set_values({"method": method})
 
     # Data --------------------------------------------------------------------------
     def _data_edited(self) -> None:
@@ -337,10 +323,11 @@ class EstimatePage(QScrollArea):
             f"From {tokens.label}: {tokens.examples:,} examples, {tokens.total_tokens:,} tokens "
             f"(longest {tokens.max_tokens:,}; counted with {tokens.counted_with})."
         )
-        if tokens.max_tokens > self.form.seq_spin.value():
+        max_seq_length = self.form.recipe.values()["max_seq_length"]
+        if isinstance(max_seq_length, int) and tokens.max_tokens > max_seq_length:
             self.form.dataset_label.setText(
                 self.form.dataset_label.text()
-                + f" Examples longer than {self.form.seq_spin.value():,} tokens will be truncated."
+                + f" Examples longer than {max_seq_length:,} tokens will be truncated."
             )
         self.recompute()
 
@@ -465,7 +452,8 @@ class EstimatePage(QScrollArea):
             self.recompute()
             self.context.show_status(
                 f"From Decide: {TASK_TITLES.get(handoff.task_kind, 'task')}, "
-                f"{self.form.examples_spin.value():,} examples, LoRA r {self.form.rank_spin.value()}"
+                f"{self.form.examples_spin.value():,} examples, "
+                f"LoRA r {self.form.recipe.values()['lora_r']}"
             )
         elif isinstance(handoff, TrainConfigForEstimate):
             self._updating = True
@@ -479,35 +467,48 @@ class EstimatePage(QScrollArea):
             self._dataset_tokens = None
             self.form.dataset_label.setText("Using examples x average length.")
         if decision.lora_r is not None and decision.lora_r > 0:
-            self.form.rank_spin.setValue(decision.lora_r)
+            self.form.recipe.set_values({"lora_r": decision.lora_r})
         if decision.task_kind in TASK_KINDS:
             self.form.task_combo.setCurrentIndex(self.form.task_combo.findData(decision.task_kind))
         self.form.keep_broad_check.setChecked(decision.keep_broad_capabilities)
 
     def _receive_train_config(self, values: dict) -> None:
-        """The Train page's settings (TrainConfig.as_dict()) into the form, through the one
-        TrainConfig -> RunSettings mapping."""
-        from core.estimate.from_train_config import run_settings_from_train_config
-        from core.recipe.config import config_from_dict
-
+        """The Train page's recipe (TrainConfig.as_dict()) into the form, whole: the fields
+        not shown here are kept and go back to Train unchanged. Its base model is the model
+        estimated."""
         try:
-            settings = run_settings_from_train_config(config_from_dict(values, "Train page"))
-        except ValueError as error:
+            config = config_from_dict(values, "Train page")
+        except TrainConfigError as error:
             self.context.show_status(f"Could not take the Train page's settings: {error}")
             return
-        self.form.show_combo.setCurrentIndex(max(0, self.form.show_combo.findData(settings.method)))
-        self.form.precision_combo.setCurrentText(settings.precision)
-        self.form.optimizer_combo.setCurrentText(settings.optimizer)
-        self.form.batch_spin.setValue(settings.micro_batch_size)
-        self.form.accum_spin.setValue(settings.gradient_accumulation)
-        self.form.seq_spin.setValue(settings.max_seq_length)
-        self.form.packing_check.setChecked(settings.packing)
-        self.form.checkpointing_check.setChecked(settings.gradient_checkpointing)
-        self.form.rank_spin.setValue(settings.lora_r)
-        self.form.targets_combo.setCurrentText(",".join(settings.lora_target_modules))
-        self.form.dropout_spin.setValue(settings.lora_dropout)
-        self.form.double_quant_check.setChecked(settings.double_quant)
-        self.form.epochs_spin.setValue(settings.epochs)
+        self.form.recipe.set_config(config)
+        self._select_base_model(config.base_model)
+
+    def _select_base_model(self, base_model: str) -> None:
+        """Estimate the recipe's base model: one of the project's models, a catalog name
+        or a model folder; else say why the model shown is another."""
+        key = next((k for k, name in self._base_models.items() if name == base_model), None)
+        if key is None and base_model in catalog_names():
+            key = f"catalog:{base_model}"
+        if key is None and Path(base_model).expanduser().is_dir():
+            try:
+                self._models[f"path:{Path(base_model).expanduser()}"] = load_architecture(
+                    base_model
+                )
+            except ArchitectureError:
+                pass
+            else:
+                key = f"path:{Path(base_model).expanduser()}"
+                if self.form.model_combo.findData(key) < 0:
+                    self.form.model_combo.addItem(f"{Path(base_model).name} (folder)", key)
+        index = self.form.model_combo.findData(key) if key else -1
+        if index < 0:
+            self.context.show_status(
+                f"Estimate cannot read the base model {base_model!r}; the estimate shows "
+                f"{self.form.model_combo.currentText()}"
+            )
+            return
+        self.form.model_combo.setCurrentIndex(index)
 
     def set_project(self, _project) -> None:
         self._dataset_tokens = None
@@ -524,12 +525,9 @@ class EstimatePage(QScrollArea):
         return recommendation_text(self.recommendation)
 
     def train_settings(self) -> dict | None:
-        """The shown estimate's settings as Train page fields (None without an estimate)."""
-        if self.recommendation is None:
-            return None
-        from core.estimate.from_train_config import train_settings_from_run_settings
-
-        return train_settings_from_run_settings(self.recommendation.chosen.settings)
+        """The recipe as Train page fields, every one of them (None while it is invalid)."""
+        recipe = self.form.recipe.config()
+        return recipe.as_dict() if recipe is not None else None
 
     def train_with_these_settings(self) -> None:
         settings = self.train_settings()

@@ -63,6 +63,13 @@ ERROR_STYLE = "color: #d23f31; font-size: 11px;"
 INT_LIMIT = 1_000_000_000
 
 
+def float_text(value: float) -> str:
+    """A number as short as it reads ("2e-05", "0.1", "3") yet exact: the form gives back
+    the very value it was given."""
+    text = f"{value:g}"
+    return text if float(text) == value else repr(float(value))
+
+
 @dataclass
 class FieldEditor:
     """One field's editor: the widget in the form, how to read and set it, its error label."""
@@ -76,12 +83,24 @@ class FieldEditor:
 
 
 class ConfigForm(QObject):
-    """Builds the group boxes; `changed` fires on every edit (validation runs after it)."""
+    """Builds the group boxes; `changed` fires on every edit (validation runs after it).
+
+    `groups` and `skip` choose the fields shown (the Estimate page shows the method,
+    memory, training and LoRA groups); the fields not shown keep the values last set, so
+    the form always stands for a whole recipe and gives back exactly what it was given.
+    """
 
     changed = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        groups: tuple[str, ...] | None = None,
+        skip: frozenset[str] = frozenset(),
+        folded: tuple[str, ...] = FOLDED_GROUPS,
+    ) -> None:
         super().__init__(parent)
+        self._folded = folded
         self.editors: dict[str, FieldEditor] = {}
         self.groups: dict[str, QGroupBox] = {}
         self.errors: dict[str, str] = {}
@@ -90,6 +109,8 @@ class ConfigForm(QObject):
         self._base_models: list[tuple[str, str]] = []  # (shown text, value)
         self._versions: list[tuple[str, str]] = []
         self._loading = False
+        # The values of the fields without an editor here (all of them are in a recipe).
+        self._hidden: dict[str, Any] = {}
         self.widget = QWidget()
         layout = QVBoxLayout(self.widget)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -97,6 +118,9 @@ class ConfigForm(QObject):
         forms: dict[str, QFormLayout] = {}
         for spec in config_fields():
             group = spec.metadata["group"]
+            if (groups is not None and group not in groups) or spec.name in skip:
+                self._hidden[spec.name] = getattr(self.defaults, spec.name)
+                continue
             if group not in forms:
                 forms[group] = self._add_group(layout, group)
             editor = self._make_editor(spec)
@@ -118,7 +142,7 @@ class ConfigForm(QObject):
         header = QToolButton()
         header.setText(title)
         header.setCheckable(True)
-        header.setChecked(title not in FOLDED_GROUPS)
+        header.setChecked(title not in self._folded)
         header.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         header.setStyleSheet("QToolButton { border: none; font-weight: 600; }")
         header.setToolTip(f"Show or hide the {title.lower()} settings")
@@ -168,7 +192,7 @@ class ConfigForm(QObject):
                 box.setChecked(bool(value))
         elif isinstance(default, int):
             control = QSpinBox()
-            control.setRange(0, INT_LIMIT)
+            control.setRange(meta.get("min", 0), meta.get("max", INT_LIMIT))
             control.setGroupSeparatorShown(True)
             if name in ZERO_MEANS:
                 control.setSpecialValueText(ZERO_MEANS[name])
@@ -201,7 +225,7 @@ class ConfigForm(QObject):
                 return 0.0 if optional and not text else text
 
             def set_(value, box=control, optional=optional):
-                box.setText("" if optional and value == 0 else f"{value:g}")
+                box.setText("" if optional and value == 0 else float_text(value))
         else:
             control = QLineEdit()
             control.textEdited.connect(self._edited)
@@ -359,13 +383,16 @@ class ConfigForm(QObject):
 
     # --- values -----------------------------------------------------------------------
     def values(self) -> dict[str, Any]:
-        return {name: editor.get() for name, editor in self.editors.items()}
+        shown = {name: editor.get() for name, editor in self.editors.items()}
+        return {**self._hidden, **shown}
 
     def set_values(self, values: dict[str, Any]) -> None:
         self._loading = True
         for name, value in values.items():
             if name in self.editors:
                 self.editors[name].set(value)
+            elif name in self._hidden:
+                self._hidden[name] = value
         self._loading = False
         self._edited()
 
@@ -427,7 +454,7 @@ class ConfigForm(QObject):
         self.changed.emit()
 
     def _update_enabled(self) -> None:
-        method = self.editors["method"].get()
+        method = self.values()["method"]
         adapters = method in ADAPTER_METHODS
         box = self.groups.get("LoRA")
         if box is not None:
@@ -436,7 +463,10 @@ class ConfigForm(QObject):
                 "" if adapters else f"LoRA settings apply to {', '.join(ADAPTER_METHODS)}."
             )
         for name in ("quant_type", "double_quant"):
-            self.editors[name].editor.setEnabled(METHODS[method].quantized_bits == 4)
+            if name in self.editors:
+                self.editors[name].editor.setEnabled(METHODS[method].quantized_bits == 4)
+        if "dataset_version" not in self.editors:
+            return
         uses_version = bool(self.editors["dataset_version"].get())
         for name in ("train_file", "validation_file"):
             self.editors[name].widget.setEnabled(not uses_version)

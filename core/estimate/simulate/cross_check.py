@@ -12,10 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.estimate.settings import RunSettings
-
-# The optimizers core.training offers (TrainConfig), a subset of the estimator's.
-_TRAINER_OPTIMIZERS = ("adamw_torch", "paged_adamw_8bit", "adamw_8bit", "adafactor", "sgd")
+from core.estimate.run import EstimateRun
 
 
 class ModelConfigError(ValueError):
@@ -49,25 +46,24 @@ def model_config_dict(source: str) -> dict:
     return config
 
 
-def train_config_for(settings: RunSettings, base_model: str = "simulated"):
-    """The TrainConfig our trainer would run for the estimator's settings (one GPU).
+def train_config_for(settings: EstimateRun, base_model: str = "simulated"):
+    """The recipe our trainer runs for this estimate (one GPU), with the precision and
+    optimizer resolved as the estimate resolved them on its card.
 
     all-linear stays "all-linear": the trainer resolves it against the built model (its
     linear layers, and the experts of a mixture of experts).
     """
-    from core.estimate.from_train_config import train_settings_from_run_settings
-    from core.recipe.config import TrainConfig
-
     if settings.num_gpus != 1:
         raise ValueError("the simulation covers one GPU: leave out --gpus")
-    if settings.optimizer not in _TRAINER_OPTIMIZERS:
-        raise ValueError(
-            f"the trainer has no optimizer {settings.optimizer!r}; choose one of "
-            f"{', '.join(_TRAINER_OPTIMIZERS)}"
-        )
-    values = train_settings_from_run_settings(settings)
-    values.setdefault("lora_target_modules", ["all-linear"])
-    return TrainConfig(base_model=base_model, train_file="simulated.jsonl", **values)
+    # bf16-mixed is how the trainer runs full fine-tuning in bf16 (fp32 weights, autocast).
+    precision = {"bf16-mixed": "bf16"}.get(settings.precision, settings.precision)
+    return settings.recipe.replace(
+        base_model=base_model,
+        train_file="simulated.jsonl",
+        dataset_version="",
+        precision=precision,
+        optimizer=settings.optimizer,
+    )
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
-"""One TrainConfig -> RunSettings mapping: pre-flight, the Runs page, scale-out and the Train
-page must tell the estimator the same run (issue 13: full fine-tuning was estimated with
-2-byte weights on the Train and Runs pages while the trainer keeps fp32 master weights)."""
+"""The estimator takes the recipe: pre-flight, the Runs page, scale-out and the Train page
+tell it the same run (issue 13: full fine-tuning was estimated with 2-byte weights on the
+Train and Runs pages while the trainer keeps fp32 master weights), and nothing of the
+recipe is copied into a second settings object (issue 20)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ import re
 import pytest
 
 from core.estimate import estimate, find_gpu, load_architecture
-from core.estimate.from_train_config import estimator_precision, run_settings_from_train_config
-from core.estimate.summary import DataFacts, summarize
+from core.estimate.run import EstimateRun, run_for_recipe
+from core.estimate.summary import DataSeen, summarize
+from core.history.estimates import _settings_for
 from core.methods import METHOD_NAMES
 from core.recipe.config import TrainConfig
-from core.runs.estimates import _settings_for
 from core.scaleout.estimate_link import run_settings_for
 from core.training.device import DevicePlan
 from core.training.preflight import estimator_settings
@@ -53,7 +54,7 @@ class _Hardware:
 def test_the_four_callers_build_the_same_settings(method):
     cfg = config(method)
     examples = 500
-    expected = run_settings_from_train_config(cfg, examples=examples)
+    expected = run_for_recipe(cfg, examples=examples)
     preflight = estimator_settings(cfg, cuda_plan(cfg), examples, 0)
     runs = _settings_for(
         cfg,
@@ -64,18 +65,28 @@ def test_the_four_callers_build_the_same_settings(method):
         },
     )
     scaleout = run_settings_for(cfg, 1, "ddp", examples)
-    assert preflight == expected
-    assert runs == expected
-    assert scaleout == expected
+    for other in (preflight, runs, scaleout):
+        assert same_run(other, expected)
+
+
+def same_run(a: EstimateRun, b: EstimateRun) -> bool:
+    """The same run for the estimator: "auto" resolved or written out makes no difference."""
+    unresolved = {"optimizer": "auto", "precision": "auto"}
+    return (a.precision, a.optimizer, a.data, a.cluster) == (
+        b.precision,
+        b.optimizer,
+        b.data,
+        b.cluster,
+    ) and a.recipe.replace(**unresolved) == b.recipe.replace(**unresolved)
 
 
 @pytest.mark.parametrize("method", METHOD_NAMES)
 def test_the_train_page_shows_the_same_peak_as_preflight(method):
     cfg = config(method)
-    facts = DataFacts(500, 300, "test data")
+    facts = DataSeen(500, 300, "test data")
     summary = summarize(cfg, None, _Hardware(), facts)
     gpu = find_gpu("RTX 4090")
-    settings = run_settings_from_train_config(cfg, examples=500, avg_tokens=300)
+    settings = run_for_recipe(cfg, examples=500, avg_tokens=300)
     direct = estimate(load_architecture("Llama-3.1-8B"), settings, gpu)
     shown = float(re.search(r"Peak ([0-9.]+) GiB", summary.headline).group(1))
     assert shown == pytest.approx(direct.peak_gib, abs=0.05)
@@ -84,7 +95,7 @@ def test_the_train_page_shows_the_same_peak_as_preflight(method):
 def test_full_fine_tuning_counts_fp32_master_weights_everywhere():
     # The trainer loads full fine-tuning in fp32 and autocasts (core.training.model_loading).
     cfg = config("full")
-    summary = summarize(cfg, None, _Hardware(), DataFacts(None, None, "none"))
+    summary = summarize(cfg, None, _Hardware(), DataSeen(None, None, "none"))
     shown = float(re.search(r"Peak ([0-9.]+) GiB", summary.headline).group(1))
     model = load_architecture("Llama-3.1-8B")
     # 8B weights in fp32 alone are about 30 GiB; the old 2-byte mapping showed far less.
@@ -105,9 +116,25 @@ def test_full_fine_tuning_counts_fp32_master_weights_everywhere():
     ],
 )
 def test_precision_follows_what_the_trainer_loads(method, precision, bf16, expected):
-    assert estimator_precision(method, precision, bf16) == expected
+    run = EstimateRun(TrainConfig(method=method, precision=precision), bf16_supported=bf16)
+    assert run.precision == expected
+
+
+def test_the_estimate_keeps_the_recipe_it_was_given():
+    """No field is copied: the estimate's recipe is the recipe, "auto" choices included."""
+    cfg = config("qlora", optimizer="auto", precision="auto", max_seq_length=300_000)
+    result = estimate(load_architecture("Llama-3.1-8B"), EstimateRun(cfg), find_gpu("H200"))
+    assert result.settings.recipe == cfg
+    assert result.settings.optimizer == "paged_adamw_8bit"  # as the trainer picks on CUDA
+
+
+def test_a_step_limit_sets_the_steps():
+    """epochs 0 with a step limit is a valid recipe; the estimate trains for those steps."""
+    cfg = config("lora", epochs=0, max_steps=40)
+    result = estimate(load_architecture("Llama-3.1-8B"), EstimateRun(cfg), find_gpu("A100 80GB"))
+    assert result.time.steps == 40
 
 
 def test_unknown_precision_is_a_clear_error():
-    with pytest.raises(ValueError, match="precision must be auto, bf16, fp16 or fp32"):
-        estimator_precision("lora", "int3")
+    with pytest.raises(ValueError, match="precision: 'int3' is not one of: auto, bf16"):
+        EstimateRun(TrainConfig(precision="int3"))
