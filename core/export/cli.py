@@ -14,6 +14,8 @@ from pathlib import Path
 
 from core.errors import describe_error
 from core.export.options import FORMATS, GGUF_CONVERTERS, GGUF_TYPES, option_help
+from core.output_folder import OutputPathError
+from core.output_lock import OutputBusyError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Parity failed, or a GGUF was asked for and only the merged model could be written.
@@ -130,6 +132,12 @@ def run_export_command(args: argparse.Namespace) -> int:
     except OSError as error:  # a full disk, a folder we may not write: say which and why
         print(f"error: {describe_error(error)[0]}", file=sys.stderr)
         return EXIT_FAILED
+    except OutputBusyError as error:  # another export is writing that folder: try later
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except OutputPathError as error:  # the --out given cannot be used: bad input
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except (ValueError, LookupError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED

@@ -24,6 +24,7 @@ from core.export.options import ExportOptions
 from core.export.parity import ParityResult, check_parity
 from core.export.source import ExportSource, load_export_source
 from core.export.staging import StagedFolder, check_output_folder
+from core.output_lock import output_lock
 
 Progress = Callable[[float, str], None]
 Cancelled = Callable[[], bool]
@@ -214,8 +215,13 @@ def export_run(
     """Export one run's final model; ExportCancelled if cancelled (nothing left behind)."""
     from core.training.model_loading import quiet_progress_bars
 
-    # The export has its own progress; transformers' weight-loading bars would interleave.
-    with quiet_progress_bars():
+    # The output is checked before anything is loaded or locked: a refused path costs nothing.
+    run_folder = project.runs_dir / run_id if project is not None else None
+    check_output_folder(options.out_path, options.overwrite, project, run_folder)
+    # One export per output folder at a time (another process may be writing it: the loser
+    # is refused, so every "exported to" is true). The export has its own progress, so
+    # transformers' weight-loading bars are kept quiet.
+    with output_lock(options.out_path), quiet_progress_bars():
         return _export_run(project, run_id, options, progress, cancelled)
 
 
