@@ -94,8 +94,8 @@ def library_versions() -> dict[str, str | None]:
 def check_bnb_4bit(device: str = "cpu") -> tuple[bool, str]:
     """Quantize a small layer to NF4 and run it forward, as QLoRA will."""
     try:
-        import bitsandbytes as bnb
-        import torch
+        import bitsandbytes as bnb  # bitsandbytes is heavy: quantized models only
+        import torch  # torch is heavy: imported when first needed
     except ImportError as error:
         return False, f"not importable: {error}"
     try:

@@ -31,9 +31,9 @@ def lock_path(path: str | os.PathLike) -> Path:
 
 def _try_lock(fd: int) -> bool:
     try:
-        import fcntl
+        import fcntl  # platform-specific: POSIX only
     except ImportError:  # Windows
-        import msvcrt
+        import msvcrt  # platform-specific: Windows only
 
         try:
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)

@@ -21,7 +21,7 @@ def own_peak_rss_bytes() -> int | None:
     except OSError:
         pass  # not Linux
     try:
-        import resource
+        import resource  # platform-specific: POSIX only
     except ImportError:  # Windows
         return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -202,24 +202,19 @@ def test_token_lengths_with_the_models_tokenizer(tiny_model_dir):
     assert report.stats["tokens_estimated"] is False and report.stats["tokens"][30] > 512
 
 
-def test_too_few_examples_uses_the_recorded_decision(project, monkeypatch):
-    import sys
-    import types
+def test_too_few_examples_uses_the_recorded_decision(project):
+    """The Decide wizard's recorded need (a domain task: 500-2,000 examples) is what the
+    size check holds the data to."""
+    from core.decide.answers import Answers
+    from core.decide.store import save_decision
 
     small = Dataset.from_records(varied(60))
     assert "too_few_examples" not in codes(validate_dataset(small, project=project))
-    fake = types.ModuleType("core.decide")
-
-    class Decision:
-        task_kind = "domain adaptation"
-        examples_needed = (500, 2000)
-
-    fake.load_decision = lambda project: Decision()
-    monkeypatch.setitem(sys.modules, "core.decide", fake)
+    save_decision(project, Answers(("domain_reasoning",), "measured", "yes", "200_to_500", True))
     finding = next(
         f for f in validate_dataset(small, project=project).findings if f.code == "too_few_examples"
     )
-    assert "domain adaptation" in finding.message and "440" in finding.fix
+    assert "domain" in finding.message and "440" in finding.fix
 
 
 def test_check_example_gives_the_live_findings_of_one_edited_example():

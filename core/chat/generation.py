@@ -140,10 +140,10 @@ def memory_in_use(device: str) -> int | None:
     """Bytes in use: the GPU's allocated memory, or this process's resident memory on the CPU."""
     try:
         if device == "cuda":
-            import torch
+            import torch  # torch is heavy: imported when first needed
 
             return int(torch.cuda.memory_allocated())
-        import psutil
+        import psutil  # probed: memory shown as unknown without it
 
         return int(psutil.Process().memory_info().rss)
     except Exception:  # memory is shown as unknown rather than failing a reply

@@ -8,30 +8,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.dataset.versions import latest_version
 from core.evaluation.eval_set import (
     EvalSetError,
     eval_set_from_dataset_version,
     load_eval_set_file,
 )
 from core.evaluation.store import save_eval_set
+from core.training.cli import bundled_example_dataset
 
 DEMO_EVAL_SET_NAME = "Demo support tickets (validation)"
 
 
 def _demo_eval_set(project):
     try:
-        from core.dataset.versions import latest_version
-
         version = latest_version(project)
         if version is not None and version.n_valid:
             return eval_set_from_dataset_version(project, version.id, DEMO_EVAL_SET_NAME)
-    except (ImportError, EvalSetError, LookupError):
+    except (EvalSetError, LookupError):
         pass
     try:
-        from core.training.cli import bundled_example_dataset
-
         _, valid = bundled_example_dataset()
-    except (ImportError, FileNotFoundError):
+    except FileNotFoundError:
         return None
     if valid is None or not Path(valid).is_file():
         return None

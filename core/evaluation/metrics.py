@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from core.evaluation.statistics import (
     ALPHA,
     CANNOT_TELL,
@@ -197,8 +199,6 @@ def _compare_perplexity(pairs: list, seed: int) -> MetricComparison:
 
     result = paired_bootstrap(a_rows, b_rows, statistic=corpus_perplexity, seed=seed)
     everything = range(len(rows))
-    import numpy as np
-
     value_a = corpus_perplexity(np.asarray(a_rows, dtype=float), list(everything))
     value_b = corpus_perplexity(np.asarray(b_rows, dtype=float), list(everything))
     return MetricComparison(

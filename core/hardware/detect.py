@@ -95,7 +95,7 @@ class HardwareInfo:
 
 def _ram_bytes() -> int:
     try:
-        import psutil
+        import psutil  # probed: memory shown as unknown without it
 
         return int(psutil.virtual_memory().total)
     except Exception:
@@ -111,7 +111,7 @@ def _decode(value) -> str:
 
 def _nvml_gpus(notes: list[str]) -> list[GpuInfo]:
     try:
-        import pynvml
+        import pynvml  # NVML: probed on a GPU query only
     except ImportError:
         notes.append("nvidia-ml-py is not installed; NVIDIA GPUs are found through torch only.")
         return []
@@ -152,7 +152,7 @@ def _nvml_gpus(notes: list[str]) -> list[GpuInfo]:
 
 def _torch_devices(gpus: list[GpuInfo], notes: list[str]) -> tuple[list[GpuInfo], bool]:
     try:
-        import torch
+        import torch  # torch is heavy: imported when first needed
     except ImportError:
         notes.append("PyTorch is not installed: training is unavailable until it is.")
         return gpus, False

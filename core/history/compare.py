@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from core.dataset.versions import diff_versions, load_version
 from core.history.config_text import ConfigDiff, diff_configs
 from core.history.evals import EvalComparison, compare_run_evals
 from core.history.summaries import resolve_run
@@ -70,10 +71,6 @@ def diff_dataset_versions(
         )
     if from_id == to_id:
         return DatasetDiff(from_label, to_label)
-    try:
-        from core.dataset.versions import diff_versions, load_version
-    except ImportError:
-        return DatasetDiff(from_label, to_label, problem="the dataset feature is not installed")
     try:
         diff = diff_versions(load_version(project, from_id), load_version(project, to_id))
     except Exception as error:  # a removed or unreadable version: say so, keep comparing

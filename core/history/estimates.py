@@ -2,7 +2,7 @@
 
 The pre-flight check's record (preflight.json) is used when the run had one: the
 estimator's prediction it stored and the measured step time x steps. Otherwise the
-estimator (core.estimate, when installed) is asked with the run's own settings and data
+estimator (core.estimate) is asked with the run's own settings and data
 facts. Results are cached in runs_estimates, so the Runs page computes each run once,
 in the background, and opens on the cached figures.
 """
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import yaml
 
+from core.estimate import GpuSpec, estimate, load_architecture
+from core.estimate.gpus import match_gpu_name
 from core.estimate.run import run_for_recipe
 from core.history.pricing import gpu_catalog_or_none, hardware_of
 from core.project.store import utc_now
@@ -90,11 +92,6 @@ def _from_estimator(
     config_yaml: str, base_model: str, base_model_path: str, device: str, folder: Path, catalog
 ) -> RunEstimate:
     try:
-        from core.estimate import GpuSpec, estimate, load_architecture
-    except ImportError:
-        return RunEstimate(None, None, "", "", "the estimator is not installed")
-
-    try:
         config = config_from_dict(yaml.safe_load(config_yaml) or {}, "the run's settings")
         settings = _settings_for(config, _read_json(folder / RUN_FILE))
         source = (
@@ -104,8 +101,6 @@ def _from_estimator(
         hardware, is_gpu = hardware_of(device)
         gpu = None
         if is_gpu and catalog:
-            from core.estimate.gpus import match_gpu_name
-
             gpu = match_gpu_name(hardware, catalog)
         if gpu is None:
             # Memory does not depend on the card's speed: a nominal card gives the peak;

@@ -4,14 +4,15 @@ Results are the evaluation feature's (core.evaluation): a result belongs to a tr
 run when its `training_run` is the run's id (the run folder's name, as the Evaluate
 page records it). A comparison uses one eval-set version that every chosen run was
 measured on, with the base-model baseline as the reference when it was measured too.
-Without the evaluation feature installed, runs simply have no results.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field
+
+from core.evaluation.metrics import METRIC_TITLES, compare
+from core.evaluation.store import load_result
 
 # What the table shows of a result, in order: metrics key and short title.
 SUMMARY_METRICS = (("format_compliance", "format"), ("accuracy", "accuracy"), ("perplexity", "ppl"))
@@ -42,10 +43,7 @@ def _rows(project, where: str = "", params: tuple = ()) -> list:
         "r.metrics_json FROM evaluation_runs r JOIN evaluation_sets s ON s.id = r.eval_set_id "
         f"{where} ORDER BY r.id"
     )
-    try:
-        return project.connection().execute(sql, params).fetchall()
-    except sqlite3.OperationalError:  # the evaluation feature is not installed
-        return []
+    return project.connection().execute(sql, params).fetchall()
 
 
 def _link(row) -> EvalLink:
@@ -185,11 +183,6 @@ def compare_run_evals(
             problem="These runs were evaluated on different eval sets; evaluate them on the "
             "same set to compare them."
         )
-    try:
-        from core.evaluation.metrics import METRIC_TITLES, compare
-        from core.evaluation.store import load_result
-    except ImportError:
-        return EvalComparison(problem="The evaluation feature is not installed.")
     chosen = [
         max((x for x in found if x.eval_set_id == set_id), key=lambda x: x.id) for found in links
     ]

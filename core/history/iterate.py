@@ -8,7 +8,6 @@ from error analysis, and compare.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass, field
 
 import yaml
@@ -89,13 +88,10 @@ class IterationStep:
 
 
 def _versions(project) -> list[VersionInfo]:
-    try:
-        rows = project.connection().execute(
-            "SELECT id, dataset, number, note, n_train + n_valid FROM dataset_versions ORDER BY id"
-        )
-        return [VersionInfo(*row) for row in rows]
-    except sqlite3.OperationalError:  # the dataset feature is not installed
-        return []
+    rows = project.connection().execute(
+        "SELECT id, dataset, number, note, n_train + n_valid FROM dataset_versions ORDER BY id"
+    )
+    return [VersionInfo(*row) for row in rows]
 
 
 def _best(runs: list[RunInfo]) -> RunInfo | None:

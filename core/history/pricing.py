@@ -1,15 +1,16 @@
 """What an hour of a run's hardware costs, and so what the run cost and was estimated to cost.
 
 The price comes from the estimator's GPU catalog (core.estimate, the user's own prices
-included) for the GPU the run trained on; when the estimator is not installed, the GPU
-is not in the catalog or the run trained on the CPU, the project's own price per hour
-(set on the Spend tab) is used; without either the cost is unknown, never a made-up 0.
+included) for the GPU the run trained on; when the GPU is not in the catalog or the run
+trained on the CPU, the project's own price per hour (set on the Spend tab) is used; without either the cost is unknown, never a made-up 0.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from core.estimate.gpus import gpu_catalog, match_gpu_name
 
 CPU = "CPU"
 _CUDA_NAME = re.compile(r"CUDA GPU \((?P<name>[^)]*)\)")
@@ -42,20 +43,12 @@ def hardware_of(device_text: str) -> tuple[str, bool]:
 def gpu_catalog_or_none() -> dict | None:
     """The estimator's GPU catalog (name -> GpuSpec), or None when it cannot be read."""
     try:
-        from core.estimate.gpus import gpu_catalog
-    except ImportError:
-        return None
-    try:
         return gpu_catalog()
     except Exception:  # a broken user catalog must not break the Runs page
         return None
 
 
 def _catalog_match(name: str, catalog: dict):
-    try:
-        from core.estimate.gpus import match_gpu_name
-    except ImportError:
-        return None
     try:
         return match_gpu_name(name, catalog)
     except Exception:

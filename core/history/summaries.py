@@ -10,7 +10,6 @@ with the Runs page's fields beside it.
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,11 +106,8 @@ _RECORD_FIELDS = tuple(f.name for f in dataclasses.fields(RunInfo))
 
 
 def _dataset_names(project) -> dict[int, str]:
-    try:
-        rows = project.connection().execute("SELECT id, dataset, number FROM dataset_versions")
-        return {row[0]: f"{row[1]} v{row[2]}" for row in rows}
-    except sqlite3.OperationalError:  # the dataset feature is not installed
-        return {}
+    rows = project.connection().execute("SELECT id, dataset, number FROM dataset_versions")
+    return {row[0]: f"{row[1]} v{row[2]}" for row in rows}
 
 
 def load_summaries(project, run_ids: list[str] | None = None) -> list[RunSummary]:

@@ -15,7 +15,7 @@ _session_token: str | None = None
 
 def _keyring():
     try:
-        import keyring
+        import keyring  # optional extra (keyring)
     except ImportError:
         return None
     return keyring

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.dataset.findings import ERROR, WARNING, Finding
+from core.decide.store import load_decision
 
 # The seed: 50-200 examples for a simple format/style change; 500-2,000 for domain
 # adaptation; 2,000-10,000 for new reasoning patterns. Without a recorded decision,
@@ -16,16 +17,9 @@ TASK_KIND_WORDS = {
 
 
 def recorded_need(project) -> tuple[str, tuple[int, int]] | None:
-    """(task kind, (low, high)) from the Decide wizard, if that feature has landed and recorded one."""
+    """(task kind, (low, high)) from the Decide wizard, if it recorded one."""
     if project is None:
         return None
-    try:
-        from core.decide import load_decision  # type: ignore[attr-defined]
-    except ImportError:
-        try:
-            from core.decide.store import load_decision  # type: ignore[no-redef]
-        except ImportError:
-            return None
     try:
         decision = load_decision(project)
     except Exception:  # another feature's storage problem must not break validation
