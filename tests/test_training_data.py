@@ -146,3 +146,22 @@ def test_labels_reaching_the_model_are_only_the_assistants(tiny_model_dir, tmp_p
     text = "".join(learned)
     assert "yes" in text and "<|im_end|>" in text
     assert "Question" not in text and "user" not in text and "assistant" not in text
+
+
+def test_the_dataset_page_counts_the_text_the_trainer_trains_on(tmp_path):
+    """Content given as parts is flattened once (core.dataset.model.message_text), so the
+    Dataset page's token count and checks see what the trainer feeds the chat template."""
+    from core.dataset.model import message_text
+    from core.dataset.tokens import estimate_tokens
+
+    parts = [{"type": "text", "text": "Reset my "}, {"type": "text", "text": "password"}]
+    record = {
+        "messages": [{"role": "user", "content": parts}, {"role": "assistant", "content": "Done."}]
+    }
+    path = tmp_path / "parts.jsonl"
+    path.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    trained = read_conversations(path)[0].messages[0]["content"]
+    assert trained == message_text(parts) == "Reset my password"
+    assert estimate_tokens(record["messages"]) == estimate_tokens(
+        [{"role": "user", "content": trained}, {"role": "assistant", "content": "Done."}]
+    )

@@ -26,7 +26,11 @@ PREVIEW_CHARS = 120  # per preview; 100k rows x 2 previews stay ~0.2x of the fil
 
 
 def message_text(content: Any) -> str:
-    """The text of a message's content: a string, or the text parts of a list of parts."""
+    """The text of a message's content: a string, or the text parts of a list of parts,
+    joined with nothing between them. This is the text the trainer trains on
+    (core.training.conversations flattens content with it), and what chat templates that
+    take parts render (they write each text part straight after the last), so the Dataset
+    page counts, searches and checks the same text."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
@@ -36,7 +40,7 @@ def message_text(content: Any) -> str:
                 parts.append(part["text"])
             elif isinstance(part, str):
                 parts.append(part)
-        return "\n".join(parts)
+        return "".join(parts)
     return ""
 
 

@@ -12,6 +12,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.dataset.model import message_text
+
 ROLES = ("system", "user", "assistant", "tool")
 
 
@@ -39,20 +41,6 @@ class Conversation:
         return record
 
 
-def _content_text(content) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # [{"type": "text", "text": ...}, ...]
-        parts = []
-        for part in content:
-            if isinstance(part, dict) and isinstance(part.get("text"), str):
-                parts.append(part["text"])
-            elif isinstance(part, str):
-                parts.append(part)
-        return "".join(parts)
-    return ""
-
-
 def parse_conversation(record, file: str | Path, line: int | None) -> Conversation:
     if not isinstance(record, dict):
         raise TrainingDataError(file, line, 'expected a JSON object like {"messages": [...]}.')
@@ -77,7 +65,7 @@ def parse_conversation(record, file: str | Path, line: int | None) -> Conversati
         if "content" not in message:
             raise TrainingDataError(file, line, f"message {index + 1} has no 'content'.")
         item = dict(message)
-        item["content"] = _content_text(message["content"])
+        item["content"] = message_text(message["content"])
         clean.append(item)
     if not any(m["role"] == "assistant" for m in clean):
         raise TrainingDataError(
