@@ -80,6 +80,33 @@ def test_bad_values_name_the_field_and_say_what_to_do(changes, field, words):
     assert words in str(caught.value)
 
 
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(TrainConfigError) as caught:
+        TrainConfig(micro_batch_size=0, method="dora", epochs="three", seed=-1)
+    problems = caught.value.problems
+    assert set(problems) == {"micro_batch_size", "method", "epochs", "seed"}
+    assert "more than 0" in problems["micro_batch_size"]
+    assert "and 3 more" in str(caught.value)
+
+
+def test_whole_numbers_have_bounds_and_say_what_0_means():
+    from core.recipe.config import INT_MAX
+
+    fields = {spec.name: spec for spec in dataclasses.fields(TrainConfig)}
+    assert fields["max_steps"].metadata["zero"] == "no limit"
+    assert fields["max_seq_length"].metadata["min"] == 16
+    with pytest.raises(TrainConfigError) as caught:
+        TrainConfig(max_steps=INT_MAX + 1)
+    assert caught.value.field == "max_steps" and "(0: no limit)" in caught.value.message
+    with pytest.raises(TrainConfigError, match="lora_r"):
+        TrainConfig(lora_r=5000)
+
+
+def test_all_linear_has_one_spelling():
+    assert TrainConfig(lora_target_modules=["all"]).lora_target_modules == ["all-linear"]
+    assert TrainConfig(lora_target_modules="all_linear").lora_target_modules == ["all-linear"]
+
+
 def test_strings_from_yaml_and_forms_are_coerced():
     config = TrainConfig(learning_rate="2e-4", epochs=2, lora_r="8", packing="no")
     assert config.learning_rate == 2e-4 and isinstance(config.epochs, float)

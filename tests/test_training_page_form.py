@@ -69,9 +69,14 @@ def test_a_wrong_value_is_shown_next_to_its_field_and_blocks_start(qtbot, page):
     qtbot.keyClicks(lr, "fast")
     error = form.editors["learning_rate"].error
     assert error.isVisible() and "expected a number" in error.text()
-    form.editors["micro_batch_size"].editor.setValue(0)
-    assert "more than 0" in form.editors["micro_batch_size"].error.text()
-    assert set(form.errors) == {"learning_rate", "micro_batch_size"}
+    # The spin box holds the recipe's bounds: a micro batch of 0 cannot be typed.
+    assert form.editors["micro_batch_size"].editor.minimum() == 1
+    warmup = form.editors["warmup_ratio"].editor
+    warmup.clear()
+    qtbot.keyClicks(warmup, "1.5")
+    assert "[0, 1)" in form.editors["warmup_ratio"].error.text()
+    # Both wrong fields are marked at once (TrainConfig reports every problem).
+    assert set(form.errors) == {"learning_rate", "warmup_ratio"}
     qtbot.waitUntil(lambda: "marked in red" in page.estimate_label.text(), timeout=2000)
 
     qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
@@ -80,7 +85,8 @@ def test_a_wrong_value_is_shown_next_to_its_field_and_blocks_start(qtbot, page):
 
     lr.clear()
     qtbot.keyClicks(lr, "3e-4")
-    form.editors["micro_batch_size"].editor.setValue(2)
+    warmup.clear()
+    qtbot.keyClicks(warmup, "0.05")
     assert form.errors == {} and not error.isVisible()
     assert form.config().learning_rate == pytest.approx(3e-4)
     # Still no data: Start says so at the training file, and nothing runs.

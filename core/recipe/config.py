@@ -41,19 +41,54 @@ MAX_CONFIG_BYTES = 256 * 1024
 MAX_TEXT_CHARS = 4096  # a path (PATH_MAX), a model id, a run name
 
 
-class TrainConfigError(ValueError):
-    """A setting that cannot be used; `field` names it so the GUI can point at it."""
+# The largest whole number a setting takes unless its field says otherwise (a form's spin
+# box holds it; a bigger step count or interval is a typo).
+INT_MAX = 1_000_000_000
 
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(f"{field_name}: {message}")
+
+class TrainConfigError(ValueError):
+    """Settings that cannot be used. `field` and `message` name the first problem, so the
+    GUI can point at it; `problems` holds every one found, field by field."""
+
+    def __init__(
+        self, field_name: str, message: str, problems: dict[str, str] | None = None
+    ) -> None:
+        problems = dict(problems or {field_name: message})
+        more = len(problems) - 1
+        text = f"{field_name}: {message}"
+        if more:
+            text += (
+                f" (and {more} more: {', '.join(name for name in problems if name != field_name)})"
+            )
+        super().__init__(text)
         self.field = field_name
         self.message = message
+        self.problems = problems
 
 
-def _f(default: Any, group: str, label: str, help: str, choices: tuple = (), **kw: Any) -> Any:
-    meta = {"help": help, "label": label, "group": group}
+def _f(
+    default: Any,
+    group: str,
+    label: str,
+    help: str,
+    choices: tuple = (),
+    low: float | None = None,
+    high: float | None = None,
+    zero: str = "",
+    **kw: Any,
+) -> Any:
+    """A field with its form metadata: help, label, group, and where they apply the
+    choices, the bounds (`low`, `high`; whole numbers default to 0 .. INT_MAX) and what
+    0 means (`zero`, e.g. "auto")."""
+    meta: dict[str, Any] = {"help": help, "label": label, "group": group}
     if choices:
         meta["choices"] = choices
+    if low is not None:
+        meta["min"] = low
+    if high is not None:
+        meta["max"] = high
+    if zero:
+        meta["zero"] = zero
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta, **kw)
     return field(default=default, metadata=meta, **kw)
@@ -161,6 +196,8 @@ class TrainConfig:
         "Threads for training on the CPU. 0: automatic, all cores but one on machines with "
         "4 cores or fewer (so the desktop stays responsive and a busy machine does not "
         "thrash), all cores otherwise.",
+        high=1024,
+        zero="auto",
     )
     # On by default, as in TRL's SFTConfig and the estimator (one default for both): at the
     # guide's start (QLoRA, micro batch 4 x 2048 tokens) a 7B model needs about 14 GiB with
@@ -226,6 +263,7 @@ class TrainConfig:
         "Training",
         "Step limit",
         "Stop after this many optimizer steps (0: no limit, train for the epochs above).",
+        zero="no limit",
     )
     micro_batch_size: int = _f(
         4,
@@ -233,6 +271,8 @@ class TrainConfig:
         "Micro batch",
         "Examples per forward pass (per device). Lower it when memory runs out and raise "
         "gradient accumulation to keep the effective batch.",
+        low=1,
+        high=4096,
     )
     gradient_accumulation: int = _f(
         4,
@@ -240,6 +280,8 @@ class TrainConfig:
         "Gradient accumulation",
         "Micro batches per optimizer step. Effective batch = micro batch x accumulation "
         "(4 x 4 = 16). Larger effective batches (16-64) train more stably.",
+        low=1,
+        high=65536,
     )
     learning_rate: float = _f(
         0.0,
@@ -248,6 +290,7 @@ class TrainConfig:
         "0: automatic, 2e-4 for LoRA and QLoRA (1e-4 to 3e-4 work well), 2e-5 for full "
         "fine-tuning (1e-5 to 5e-5, to avoid catastrophic forgetting). If the training loss "
         "plummets in the first steps, it is probably too high.",
+        zero="auto",
     )
     lr_scheduler: str = _f(
         "cosine", "Training", "Schedule", "How the learning rate decays after warmup.", SCHEDULERS
@@ -278,6 +321,8 @@ class TrainConfig:
         "Max sequence length",
         "Tokens per training sequence; longer conversations are truncated. Adjust to your "
         "data: memory grows with it.",
+        low=16,
+        high=MAX_SEQ_LENGTH,
     )
     packing: bool = _f(
         True,
@@ -287,7 +332,11 @@ class TrainConfig:
         "them), so no compute is spent on padding.",
     )
     seed: int = _f(
-        42, "Training", "Seed", "Random seed for weights, data order and dropout (reproducible)."
+        42,
+        "Training",
+        "Seed",
+        "Random seed for weights, data order and dropout (reproducible).",
+        high=2**31 - 1,
     )
     # --- LoRA ---------------------------------------------------------------------
     lora_r: int = _f(
@@ -296,6 +345,8 @@ class TrainConfig:
         "Rank (r)",
         "The most important LoRA setting: 4-8 for format or tone, 16 to start, 32-128 for "
         "new domain-specific reasoning. Higher is more expressive and uses more memory.",
+        low=1,
+        high=4096,
     )
     lora_alpha: int = _f(
         32, "LoRA", "Alpha", "Scaling factor of the LoRA update; typically 2 x rank."
@@ -324,7 +375,11 @@ class TrainConfig:
     lora_bias: str = _f("none", "LoRA", "Bias", "Whether to train bias terms.", LORA_BIASES)
     # --- monitoring and control ---------------------------------------------------
     log_every_steps: int = _f(
-        1, "Monitoring", "Log every", "Record training loss, learning rate and speed every N steps."
+        1,
+        "Monitoring",
+        "Log every",
+        "Record training loss, learning rate and speed every N steps.",
+        low=1,
     )
     eval_every_steps: int = _f(
         0,
@@ -332,6 +387,7 @@ class TrainConfig:
         "Evaluate every",
         "Compute the validation loss every N steps. 0: automatic, about 20 times per run "
         "(under 1,000 examples overfitting can start within the first epoch, so watch often).",
+        zero="auto",
     )
     checkpoint_every_steps: int = _f(
         0,
@@ -339,6 +395,7 @@ class TrainConfig:
         "Checkpoint every",
         "Save a resumable checkpoint every N steps. 0: at every evaluation (so the best "
         "one by validation loss is always on disk), or 10 times per run without validation.",
+        zero="auto",
     )
     keep_checkpoints: int = _f(
         2,
@@ -346,6 +403,8 @@ class TrainConfig:
         "Checkpoints kept",
         "How many recent checkpoints to keep on disk; the best one by validation loss is "
         "always kept as well.",
+        low=1,
+        high=1000,
     )
     final_model: str = _f(
         "best",
@@ -361,6 +420,7 @@ class TrainConfig:
         "Early stopping",
         "Stop when the validation loss has not improved for this many evaluations "
         "(0: off; the advisor still warns).",
+        zero="off",
     )
     preflight: bool = _f(
         True,
@@ -383,6 +443,8 @@ class TrainConfig:
         "Percent of the machine's RAM. The memory guard stops the run (saving a checkpoint) "
         "when less RAM than this is available, before the system's out-of-memory killer "
         "closes the app. 0: off.",
+        high=100,
+        zero="off",
     )
     memory_stop_rss_percent: int = _f(
         85,
@@ -390,11 +452,18 @@ class TrainConfig:
         "Stop when app uses over",
         "Percent of the machine's RAM. The memory guard stops the run (saving a checkpoint) "
         "when this app holds more than this. 0: off.",
+        high=100,
+        zero="off",
     )
 
     def __post_init__(self) -> None:
-        self._coerce_types()
-        self._validate()
+        # Every problem at once (a form marks each wrong field; a file names them all).
+        problems: dict[str, str] = {}
+        self._coerce_types(problems)
+        self._validate(problems)
+        if problems:
+            name, message = next(iter(problems.items()))
+            raise TrainConfigError(name, message, problems)
 
     # --- derived values -----------------------------------------------------------
     @property
@@ -430,8 +499,10 @@ class TrainConfig:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
 
     # --- validation ---------------------------------------------------------------
-    def _coerce_types(self) -> None:
-        """YAML and GUI forms hand us ints for floats and strings for numbers ('2e-4')."""
+    def _coerce_types(self, problems: dict[str, str]) -> None:
+        """YAML and GUI forms hand us ints for floats and strings for numbers ('2e-4').
+        A value that cannot be read is a problem, and its default stands in for it while
+        the other settings are checked."""
         for spec in dataclasses.fields(self):
             value = getattr(self, spec.name)
             kind = _field_kind(spec)
@@ -472,36 +543,44 @@ class TrainConfig:
                     ):
                         raise ValueError
                     value = list(value)
+                    if is_all_linear(value):  # one spelling of PEFT's all-linear
+                        value = list(ALL_LINEAR_TARGETS)
             except (TypeError, ValueError):
-                raise TrainConfigError(
+                problems.setdefault(
                     spec.name,
                     f"expected {_kind_words(kind)}, got {value!r}. {spec.metadata['help']}",
-                ) from None
+                )
+                value = _default(spec)
             object.__setattr__(self, spec.name, value)
 
-    def _validate(self) -> None:
+    def _validate(self, problems: dict[str, str]) -> None:
+        def problem(name: str, message: str) -> None:
+            problems.setdefault(name, message)  # the first problem of a field says most
+
         for spec in dataclasses.fields(self):
             choices = spec.metadata.get("choices")
             value = getattr(self, spec.name)
             if choices and value not in choices:
-                raise TrainConfigError(spec.name, f"{value!r} is not one of: {', '.join(choices)}.")
+                problem(spec.name, f"{value!r} is not one of: {', '.join(choices)}.")
+                object.__setattr__(self, spec.name, _default(spec))
             if isinstance(value, float) and not math.isfinite(value):
-                raise TrainConfigError(spec.name, f"must be a finite number, got {value}.")
+                problem(spec.name, f"must be a finite number, got {value}.")
+                object.__setattr__(self, spec.name, _default(spec))
             texts = value if isinstance(value, list) else [value]
             longest = max((len(t) for t in texts if isinstance(t, str)), default=0)
             if longest > MAX_TEXT_CHARS:
-                raise TrainConfigError(
+                problem(
                     spec.name,
                     f"is {longest:,} characters long; at most {MAX_TEXT_CHARS:,} are allowed.",
                 )
             if isinstance(value, list) and len(value) > MAX_TEXT_CHARS:
-                raise TrainConfigError(spec.name, f"has {len(value):,} entries; too many.")
+                problem(spec.name, f"has {len(value):,} entries; too many.")
 
         def positive(name: str, allow_zero: bool = False) -> None:
             value = getattr(self, name)
             if value < 0 or (value == 0 and not allow_zero):
                 needed = "0 or more" if allow_zero else "more than 0"
-                raise TrainConfigError(name, f"must be {needed}, got {value}.")
+                problem(name, f"must be {needed}, got {value}.")
 
         for name in ("micro_batch_size", "gradient_accumulation", "log_every_steps", "lora_r"):
             positive(name)
@@ -519,74 +598,74 @@ class TrainConfig:
             positive(name, allow_zero=True)
         for name in ("memory_stop_available_percent", "memory_stop_rss_percent"):
             if not 0 <= getattr(self, name) <= 100:
-                raise TrainConfigError(
+                problem(
                     name, f"must be a percentage from 0 (off) to 100, got {getattr(self, name)}."
                 )
         if self.keep_checkpoints < 1:
-            raise TrainConfigError(
-                "keep_checkpoints", "keep at least 1 checkpoint, or a crash cannot be resumed."
-            )
+            problem("keep_checkpoints", "keep at least 1 checkpoint, or a crash cannot be resumed.")
         if self.epochs <= 0 and self.max_steps == 0:
-            raise TrainConfigError(
-                "epochs", f"must be more than 0 (or set a step limit), got {self.epochs}."
-            )
+            problem("epochs", f"must be more than 0 (or set a step limit), got {self.epochs}.")
         if self.epochs > 1000:
-            raise TrainConfigError("epochs", f"{self.epochs} epochs is surely a typo (max 1000).")
+            problem("epochs", f"{self.epochs} epochs is surely a typo (max 1000).")
         if self.learning_rate > 1:
-            raise TrainConfigError(
+            problem(
                 "learning_rate",
                 f"{self.learning_rate} is far too high; LoRA uses about 2e-4, full fine-tuning 2e-5.",
             )
         if not 0 <= self.warmup_ratio < 1:
-            raise TrainConfigError(
-                "warmup_ratio", f"must be a fraction in [0, 1), got {self.warmup_ratio}."
-            )
+            problem("warmup_ratio", f"must be a fraction in [0, 1), got {self.warmup_ratio}.")
         if not 0 <= self.validation_fraction < 0.5:
-            raise TrainConfigError(
+            problem(
                 "validation_fraction",
                 f"must be in [0, 0.5), got {self.validation_fraction}; 0.1 is typical.",
             )
         if not 0 <= self.lora_dropout < 1:
-            raise TrainConfigError("lora_dropout", f"must be in [0, 1), got {self.lora_dropout}.")
+            problem("lora_dropout", f"must be in [0, 1), got {self.lora_dropout}.")
         if self.max_seq_length < 16:
-            raise TrainConfigError(
-                "max_seq_length", f"must be at least 16 tokens, got {self.max_seq_length}."
-            )
+            problem("max_seq_length", f"must be at least 16 tokens, got {self.max_seq_length}.")
         if self.max_seq_length > MAX_SEQ_LENGTH:
-            raise TrainConfigError(
+            problem(
                 "max_seq_length",
                 f"{self.max_seq_length:g} tokens is surely a typo (at most {MAX_SEQ_LENGTH:,}; "
                 "2048 suits most chat data).",
             )
         if self.is_adapter_method and not self.lora_target_modules:
-            raise TrainConfigError(
+            problem(
                 "lora_target_modules",
                 "use all-linear, or name at least one layer for LoRA, e.g. q_proj, v_proj.",
             )
         if len(self.lora_target_modules) > 1 and any(
             is_all_linear([name]) for name in self.lora_target_modules
         ):
-            raise TrainConfigError(
+            problem(
                 "lora_target_modules",
                 "all-linear already means every linear layer; use it alone or list names.",
             )
         if not self.base_model.strip():
-            raise TrainConfigError("base_model", "choose a base model.")
+            problem("base_model", "choose a base model.")
         if METHODS[self.method].quantized_bits and self.device == "mps":
-            raise TrainConfigError(
+            problem(
                 "method",
                 f"{self.method} needs bitsandbytes, which does not run on Apple MPS; use lora "
                 "on MPS, or train on the CPU.",
             )
         if self.optimizer in BITSANDBYTES_OPTIMIZERS and self.device == "mps":
-            raise TrainConfigError(
+            problem(
                 "optimizer",
                 f"{self.optimizer} needs bitsandbytes, which does not run on Apple MPS.",
             )
         if self.precision == "fp16" and self.device == "cpu":
-            raise TrainConfigError(
-                "precision", "fp16 mixed precision needs a GPU; use fp32 or bf16 on the CPU."
-            )
+            problem("precision", "fp16 mixed precision needs a GPU; use fp32 or bf16 on the CPU.")
+        # The bounds of each whole number (metadata min and max; 0 .. INT_MAX otherwise).
+        for spec in dataclasses.fields(self):
+            value = getattr(self, spec.name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                continue
+            low, high = spec.metadata.get("min", 0), spec.metadata.get("max", INT_MAX)
+            if not low <= value <= high:
+                zero = spec.metadata.get("zero")
+                meaning = f" (0: {zero})" if zero else ""
+                problem(spec.name, f"must be from {low:,}{meaning} to {high:,}, got {value:,}.")
 
     def require_data(self) -> None:
         """Raise unless the run has training data (checked at start, not while editing)."""
@@ -594,6 +673,12 @@ class TrainConfig:
             raise TrainConfigError(
                 "train_file", "choose a dataset version or a training JSONL file."
             )
+
+
+def _default(spec: dataclasses.Field) -> Any:
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    return spec.default
 
 
 def _plain(value: Any) -> Any:
@@ -789,7 +874,8 @@ def config_from_dict(data: dict, source: str = "config") -> TrainConfig:
     try:
         return TrainConfig(**data)
     except TrainConfigError as error:
-        raise TrainConfigError(error.field, f"{source}: {error.message}") from None
+        problems = {name: f"{source}: {message}" for name, message in error.problems.items()}
+        raise TrainConfigError(error.field, problems[error.field], problems) from None
 
 
 def _closest(name: str, known: set[str]) -> str | None:

@@ -32,22 +32,13 @@ from PySide6.QtWidgets import (
 
 from core.methods import ADAPTER_METHODS, METHODS
 from core.recipe.config import (
+    INT_MAX,
     TrainConfig,
     TrainConfigError,
     config_fields,
 )
 from core.recipe.vocabularies import ALL_LINEAR, is_all_linear, parse_targets
 
-# What 0 means for the whole-number settings where 0 is a choice, not a mistake.
-ZERO_MEANS = {
-    "max_steps": "no limit",
-    "eval_every_steps": "auto",
-    "checkpoint_every_steps": "auto",
-    "early_stopping_patience": "off",
-    "cpu_threads": "auto",
-    "memory_stop_available_percent": "off",
-    "memory_stop_rss_percent": "off",
-}
 PERCENT_FIELDS = ("memory_stop_available_percent", "memory_stop_rss_percent")
 FLOAT_PLACEHOLDERS = {"learning_rate": "auto: 2e-4 for LoRA and QLoRA, 2e-5 for full"}
 # LoRA targets: the default in words, and lists people commonly pick instead.
@@ -60,7 +51,6 @@ TARGET_EXAMPLES = ("q_proj, k_proj, v_proj, o_proj", "q_proj, v_proj")
 # Rarely changed: folded away until the user opens them.
 FOLDED_GROUPS = ("Monitoring",)
 ERROR_STYLE = "color: #d23f31; font-size: 11px;"
-INT_LIMIT = 1_000_000_000
 
 
 def float_text(value: float) -> str:
@@ -192,12 +182,13 @@ class ConfigForm(QObject):
                 box.setChecked(bool(value))
         elif isinstance(default, int):
             control = QSpinBox()
-            control.setRange(meta.get("min", 0), meta.get("max", INT_LIMIT))
+            # The recipe's own bounds (TrainConfig's metadata), so no value out of them
+            # can be typed.
+            control.setRange(meta.get("min", 0), meta.get("max", INT_MAX))
             control.setGroupSeparatorShown(True)
-            if name in ZERO_MEANS:
-                control.setSpecialValueText(ZERO_MEANS[name])
+            if meta.get("zero") and meta.get("min", 0) == 0:
+                control.setSpecialValueText(meta["zero"])  # what 0 means: auto, off ...
             if name in PERCENT_FIELDS:
-                control.setRange(0, 100)
                 control.setSuffix(" %")
             control.valueChanged.connect(self._edited)
             get = control.value
@@ -407,20 +398,13 @@ class ConfigForm(QObject):
         return TrainConfig(**self.values())
 
     def validate(self) -> dict[str, str]:
-        """Find every wrong field: fix each reported one to its default and ask again."""
-        values = self.values()
+        """Every wrong field, as TrainConfig reports them (all at once)."""
         errors: dict[str, str] = {}
         general = ""
-        for _ in range(len(values)):
-            try:
-                TrainConfig(**values)
-                break
-            except TrainConfigError as error:
-                if error.field not in values or error.field in errors:
-                    general = str(error)
-                    break
-                errors[error.field] = error.message
-                values[error.field] = getattr(self.defaults, error.field)
+        try:
+            TrainConfig(**self.values())
+        except TrainConfigError as error:
+            errors = dict(error.problems)
         self.errors, self.general_error = errors, general
         for name, editor in self.editors.items():
             message = errors.get(name, "")
