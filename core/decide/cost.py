@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.decide import guide
+from core.figures import money_text
 
 
 @dataclass(frozen=True)
@@ -33,17 +34,8 @@ class ProjectCost:
         return sum(line.high_usd for line in self.lines)
 
 
-def format_usd(amount: float) -> str:
-    """$1,234 style, rounded to a figure that does not pretend to more precision than it has."""
-    if amount >= 1_000:
-        amount = round(amount, -2)
-    elif amount >= 100:
-        amount = round(amount, -1)
-    return f"${amount:,.0f}"
-
-
 def format_usd_range(low: float, high: float) -> str:
-    low_text, high_text = format_usd(low), format_usd(high)
+    low_text, high_text = money_text(low, rough=True), money_text(high, rough=True)
     return low_text if low_text == high_text else f"{low_text}-{high_text}"
 
 
@@ -70,7 +62,7 @@ def evaluation_lines(rate_usd: float, iterations: tuple[int, int]) -> tuple[Cost
             build_hours[0] * rate_usd,
             build_hours[1] * rate_usd,
             f"{eval_low}-{eval_high} representative test inputs with ideal answers, "
-            f"{_hours_text(*build_hours)} at ${rate_usd:,.0f}/h",
+            f"{_hours_text(*build_hours)} at {money_text(rate_usd, rough=True)}/h",
         ),
         CostLine(
             "Expert review of results",
@@ -94,7 +86,7 @@ def fine_tuning_cost(task_kind: str, examples_have: int, rate_usd: float) -> Pro
         data_detail = (
             f"{to_write[0]:,}-{to_write[1]:,} more examples at {per_low * 60:.1f}-"
             f"{per_high * 60:.1f} min each (the guide: 2,000 examples take 80-160 hours): "
-            f"{_hours_text(*data_hours)} at ${rate_usd:,.0f}/h"
+            f"{_hours_text(*data_hours)} at {money_text(rate_usd, rough=True)}/h"
         )
     runs_low, runs_high = guide.TRAINING_RUNS
     run_low, run_high = guide.COST_PER_RUN_7B_QLORA_USD
@@ -105,10 +97,9 @@ def fine_tuning_cost(task_kind: str, examples_have: int, rate_usd: float) -> Pro
             "GPU time",
             runs_low * run_low,
             runs_high * run_high,
-            f"{runs_low}-{runs_high} training runs while you iterate, ${run_low:.0f}-"
-            f"${run_high:.0f} each for a 7B model with QLoRA on a rented A100 "
-            f"(a 70B model: ${guide.COST_PER_RUN_70B_QLORA_USD[0]:.0f}-"
-            f"${guide.COST_PER_RUN_70B_QLORA_USD[1]:.0f} a run)",
+            f"{runs_low}-{runs_high} training runs while you iterate, "
+            f"{format_usd_range(run_low, run_high)} each for a 7B model with QLoRA on a rented "
+            f"A100 (a 70B model: {format_usd_range(*guide.COST_PER_RUN_70B_QLORA_USD)} a run)",
         ),
     )
     typical_low, typical_high = guide.TYPICAL_PROJECT_TOTAL_USD

@@ -16,6 +16,7 @@ from core.estimate.estimator import Estimate, compare_methods, estimate
 from core.estimate.gpus import GpuSpec, gpu_catalog
 from core.estimate.run import EstimateRun
 from core.estimate.settings import OPTIMIZER_STATE, PROJECT_STACK, StackAssumptions
+from core.figures import money_text
 from core.methods import COMPARED_METHODS, METHOD_NAMES, METHOD_TITLES
 
 TASK_KINDS = ("format", "domain", "reasoning")
@@ -338,7 +339,7 @@ def _bigger_gpu(result: Estimate, stack: StackAssumptions, method: str = "") -> 
     return Fix(
         "bigger_gpu",
         f"{title}a GPU with more memory: {gpu.name} ({gpu.memory_gib:.0f} GiB, "
-        f"${gpu.price_per_hour:.2f}/h)",
+        f"{money_text(gpu.price_per_hour)}/h)",
         attempt,
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.estimate.memory import COMPONENT_TITLES
 from core.estimate.recommend import Recommendation
+from core.figures import duration_text, money_text
 from core.methods import METHOD_TITLES
 
 
@@ -30,12 +31,6 @@ def recommendation_dict(rec: Recommendation) -> dict:
     return data
 
 
-def _hours(hours: float) -> str:
-    if hours < 1:
-        return f"{hours * 60:.0f} min"
-    return f"{hours:.1f} h"
-
-
 def recommendation_text(rec: Recommendation) -> str:
     chosen = rec.chosen
     settings = chosen.settings
@@ -43,7 +38,7 @@ def recommendation_text(rec: Recommendation) -> str:
     lines = [
         f"{chosen.model.name}: {chosen.model.describe()}",
         f"GPU: {settings.num_gpus} x {gpu.name} ({gpu.memory_gib:.1f} GiB, "
-        f"{gpu.tflops:g} TFLOP/s, ${gpu.price_per_hour:.2f}/h)",
+        f"{gpu.tflops:g} TFLOP/s, {money_text(gpu.price_per_hour)}/h)",
         f"Run: micro batch {settings.micro_batch_size} x {settings.max_seq_length} tokens, accumulation "
         f"{settings.gradient_accumulation}, {'packed' if settings.packing else 'not packed'}, "
         f"checkpointing {'on' if settings.gradient_checkpointing else 'off'}, "
@@ -60,7 +55,7 @@ def recommendation_text(rec: Recommendation) -> str:
             fits = "paged"
         lines.append(
             f"{METHOD_TITLES[method]:<18}{fits:<6}{result.peak_gib:>9.1f}"
-            f"{result.headroom_gib:>8.1f}{_hours(result.hours):>9}{'$' + format(result.cost_usd, ',.2f'):>10}"
+            f"{result.headroom_gib:>8.1f}{duration_text(result.hours * 3600, rough=True):>9}{money_text(result.cost_usd):>10}"
         )
     lines += ["", f"Pick: {METHOD_TITLES[rec.method]}. {rec.reason}"]
     fitting = rec.fitting_fixes()

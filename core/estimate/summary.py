@@ -13,6 +13,7 @@ from core.estimate.architecture import load_architecture
 from core.estimate.estimator import estimate
 from core.estimate.gpus import detected_gpu
 from core.estimate.run import run_for_recipe
+from core.figures import duration_text
 
 GIB = 1024**3
 CHARS_PER_TOKEN = 4  # the usual rough figure for English text
@@ -102,10 +103,8 @@ def summarize(
     hours = result.hours
     if hours * 60 < 1:
         duration = "under a minute"
-    elif hours < 1.5:
-        duration = f"about {hours * 60:.0f} min"
     else:
-        duration = f"about {hours:.1f} h"
+        duration = f"about {duration_text(hours * 3600, rough=True)}"
     headline = f"Peak {result.peak_gib:.1f} GiB on this GPU: {result.fit_summary()}; {duration}."
     details = [_data_line(facts, settings), *result.warnings]
     return EstimateSummary(headline, details, result.fits)

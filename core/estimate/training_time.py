@@ -16,6 +16,7 @@ from core.estimate.architecture import ModelArchitecture
 from core.estimate.gpus import GpuSpec
 from core.estimate.memory import decoder_length, lora_parameter_count
 from core.estimate.run import EstimateRun
+from core.figures import money_text
 from core.methods import METHODS
 
 UTILISATION_REFERENCE_PARAMS = 7e9
@@ -143,7 +144,7 @@ def estimate_time(arch: ModelArchitecture, settings: EstimateRun, gpu: GpuSpec) 
         f"(typical of transformers + PEFT for this method and model size)"
         + (", TF32 at half rate for fp32" if settings.precision == "fp32" else "")
         + ".",
-        f"Cost: {settings.num_gpus} x ${gpu.price_per_hour:.2f}/GPU-hour ({gpu.source} price); "
+        f"Cost: {settings.num_gpus} x {money_text(gpu.price_per_hour)}/GPU-hour ({gpu.source} price); "
         "model loading, evaluation and saving are not included.",
     ]
     return TimeEstimate(

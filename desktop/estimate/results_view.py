@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from core.estimate import Recommendation
 from core.estimate.memory import COMPONENT_TITLES
+from core.figures import duration_text, money_text
 from core.methods import METHOD_TITLES
 from desktop.estimate.memory_bar import BarSegment, MemoryBar
 
@@ -172,7 +173,7 @@ class EstimateResults(QWidget):
             bullets = "".join(
                 f"<li>{fix.change}: {fix.peak_gib:.1f} GiB"
                 + (
-                    f", {fix.estimate.hours:.1f} h, ${fix.estimate.cost_usd:,.2f}"
+                    f", {duration_text(fix.estimate.hours * 3600, rough=True)}, {money_text(fix.estimate.cost_usd)}"
                     if fix.fits
                     else ""
                 )
@@ -224,8 +225,8 @@ class EstimateResults(QWidget):
                 fits,
                 f"{result.peak_gib:.1f}",
                 f"{result.headroom_gib:+.1f}",
-                f"{hours * 60:.0f} min" if hours < 1 else f"{hours:.1f} h",
-                f"${result.cost_usd:,.2f}",
+                duration_text(hours * 3600, rough=True),
+                money_text(result.cost_usd),
             ]
             summary = result.fit_summary()
             for col, text in enumerate(cells):
