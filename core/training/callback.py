@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from core.runs.records import WARNING, Advice, MetricRecord
-from core.training.control import RunControl
+from core.training.control import RunControl, TrainingComplete
 from core.training.device import memory_snapshot
 from core.training.observer import PAUSED, STOPPING, TRAINING, Progress
 from core.training.recorder import RunRecorder
@@ -91,6 +91,10 @@ class StudioCallbackLogic:
             self._saved(args, state)
         finally:
             self.bookkeeping_s += time.perf_counter() - started
+
+    def step_begin(self, state) -> None:
+        if self.max_steps and int(state.global_step) >= self.max_steps:
+            raise TrainingComplete(f"step {state.global_step} of {self.max_steps} was the last")
 
     def train_begin(self, state) -> None:
         self.max_steps = int(state.max_steps or 0)
@@ -240,6 +244,10 @@ def make_callback(logic: StudioCallbackLogic):
 
             def on_train_begin(self, args, state, control, **kwargs):
                 self.logic.train_begin(state)
+                return control
+
+            def on_step_begin(self, args, state, control, **kwargs):
+                self.logic.step_begin(state)
                 return control
 
             def on_step_end(self, args, state, control, **kwargs):

@@ -14,6 +14,12 @@ class RunStopped(Exception):
     """The user (or the memory guard) stopped the run before training began."""
 
 
+class TrainingComplete(Exception):
+    """A resumed run's checkpoint is already at its last step (it was killed while the final
+    model was saved). transformers would still take one more step when the last step does
+    not end an epoch; the callback stops it before that step, with the checkpoint loaded."""
+
+
 class RunControl:
     def __init__(self) -> None:
         self._stop = threading.Event()

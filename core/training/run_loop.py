@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from core.recipe.config import TrainConfig
 from core.training.callback import StudioCallbackLogic
-from core.training.control import RunStopped
+from core.training.control import RunStopped, TrainingComplete
 from core.training.final_model import save_final_model
 from core.training.observer import FAILED, FINISHED, SAVING, STOPPED, RunResult
 from core.training.oom_diagnosis import memory_stopped, out_of_memory
@@ -37,8 +37,15 @@ def train(session: TrainingSession, inputs: RunInputs) -> RunResult:
             f"{config.method} on {plan.description}: {max_steps} steps"
             + (f", resuming from {checkpoint.name}" if checkpoint else ""),
         )
-        output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-        session.train_runtime = float(output.metrics.get("train_runtime", 0.0))
+        try:
+            output = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+            session.train_runtime = float(output.metrics.get("train_runtime", 0.0))
+        except TrainingComplete:
+            # Resumed from the last step's checkpoint (killed while saving the final model):
+            # the weights are that checkpoint's; end as the uninterrupted run ended, with the
+            # best checkpoint loaded when the run keeps the best (transformers' own step).
+            if trainer.args.load_best_model_at_end and trainer.state.best_model_checkpoint:
+                trainer._load_best_model()
         return _conclude(session, trainer, logic, config)
     except RunStopped:
         if session.memory_stop_reason:
