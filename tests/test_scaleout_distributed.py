@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import yaml
 
 from core.recipe.config import load_config
@@ -35,7 +37,9 @@ def process_env(home: Path) -> dict:
     }
 
 
-def test_two_cpu_processes_train_together_and_the_run_is_recorded_once(tmp_path, tiny_model_dir):
+def write_launch(tmp_path: Path, tiny_model_dir: Path, strategy: str):
+    """(project, plan, launch folder): the tiny model's 4-step LoRA run, checkpoint every 2
+    steps, planned for 2 processes on this machine with `strategy`."""
     from core.project import create_project
 
     project = create_project(tmp_path / "project", name="Scale-out")
@@ -80,12 +84,17 @@ def test_two_cpu_processes_train_together_and_the_run_is_recorded_once(tmp_path,
         ScaleOutRequest(
             gpus_per_node=2,
             nodes=1,
-            strategy="ddp",
+            strategy=strategy,
             out_dir=str(launch),
             project_dir=str(project.folder),
         ),
     )
     write_plan(plan, launch)
+    return project, plan, launch
+
+
+def test_two_cpu_processes_train_together_and_the_run_is_recorded_once(tmp_path, tiny_model_dir):
+    project, _plan, launch = write_launch(tmp_path, tiny_model_dir, "ddp")
     # On a machine without GPUs the trainer picks the CPU, and the processes join over gloo.
     process = subprocess.run(
         ["bash", str(launch / "launch_node_0.sh")],
@@ -125,6 +134,7 @@ def test_two_cpu_processes_train_together_and_the_run_is_recorded_once(tmp_path,
     assert len(advice) == len(set(advice)) and advice
     log = (run.folder / "train.log").read_text()
     assert log.count("distributed: 2 processes") == 1
+    assert "each of the 2 processes holds all" in log  # DDP: nothing sharded
     assert not (run.folder / "preflight.json").exists()  # pre-flight is one process's test
 
     checkpoints = sorted(p.name for p in (run.folder / "checkpoints").iterdir() if p.is_dir())
@@ -146,6 +156,99 @@ def test_two_cpu_processes_train_together_and_the_run_is_recorded_once(tmp_path,
     )
     [answer] = generate_answers(loaded, eval_set.examples, GenerationConfig(max_new_tokens=8))
     assert isinstance(answer.answer, str)
+    project.close()
+
+
+# Fault injection for the FSDP test: rank 1 dies by SIGKILL at the end of step KILL_AT_STEP,
+# where every rank meets to share a stop (core.training.distributed.stop_on_every_rank).
+KILL_RANK_SITECUSTOMIZE = textwrap.dedent(
+    """
+    import os
+    if os.environ.get("KILL_RANK") and os.environ.get("KILL_RANK") == os.environ.get("RANK"):
+        import signal
+        import core.training.distributed as distributed
+
+        original = distributed.stop_on_every_rank
+        steps = [0]
+
+        def stop_or_die(control):
+            steps[0] += 1
+            if steps[0] == int(os.environ["KILL_AT_STEP"]):
+                os.kill(os.getpid(), signal.SIGKILL)
+            original(control)
+
+        distributed.stop_on_every_rank = stop_or_die
+    """
+)
+
+
+@pytest.mark.slow  # two launches of two processes each: ~50 s on a 2-core CPU
+def test_fsdp2_shards_the_run_over_two_cpu_processes_and_resumes_after_a_rank_is_killed(
+    tmp_path, tiny_model_dir
+):
+    from core.runs.record import list_runs, read_metrics
+
+    project, plan, launch = write_launch(tmp_path, tiny_model_dir, "fsdp")
+    accelerate = yaml.safe_load((launch / "accelerate_config.yaml").read_text())
+    assert accelerate["distributed_type"] == "FSDP"
+    assert accelerate["fsdp_config"]["fsdp_version"] == 2
+    env = process_env(tmp_path / "home")
+    killer = tmp_path / "killer"
+    killer.mkdir()
+    (killer / "sitecustomize.py").write_text(KILL_RANK_SITECUSTOMIZE)
+    killed = subprocess.run(
+        ["bash", str(launch / "launch_node_0.sh")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={
+            **env,
+            "PYTHONPATH": str(killer) + os.pathsep + str(REPO),
+            "KILL_RANK": "1",
+            "KILL_AT_STEP": "4",
+        },
+    )
+    output = killed.stdout + killed.stderr
+    assert killed.returncode != 0 and "SIGKILL" in output, output[-4000:]
+    [run] = list_runs(project)
+    assert run.status != "finished"
+    before = {r.step: r.loss for r in read_metrics(run) if r.kind == "train"}
+    assert sorted(before) == [1, 2, 3]  # step 4 never ended
+    checkpoints = run.folder / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir() if p.is_dir()) == ["checkpoint-2"]
+    saved = {p.name for p in (checkpoints / "checkpoint-2").iterdir()}
+    # Saved by the FSDP path (a gathered full state dict), with each rank's RNG state.
+    assert {"pytorch_model_fsdp.bin", "optimizer.bin", "rng_state_1.pth"} <= saved
+    log = (run.folder / "train.log").read_text()
+    # Sharded for real: each of the two processes held half of the parameters.
+    [layout] = re.findall(
+        r"distributed: FSDP; parameters sharded over 2 processes: "
+        r"this one holds ([\d,]+) of ([\d,]+)",
+        log,
+    )
+    held, total = (int(n.replace(",", "")) for n in layout)
+    assert 0.4 * total < held < 0.6 * total
+
+    # Resumed as the launch README says: the same launcher, `train --resume RUN`.
+    resume = plan.node_commands[0].replace(
+        "train train_config.yaml", f"train --resume {run.run_id}"
+    )
+    resumed = subprocess.run(
+        ["bash", "-c", resume], cwd=launch, capture_output=True, text=True, timeout=600, env=env
+    )
+    output = resumed.stdout + resumed.stderr
+    assert resumed.returncode == 0, output[-4000:]
+    [run] = list_runs(project)  # still the one run
+    assert run.status == "finished" and run.steps_done == 4, run.reason
+    assert [p.name for p in project.runs_dir.iterdir()] == [run.run_id]
+    after = {r.step: r.loss for r in read_metrics(run) if r.kind == "train"}
+    assert sorted(after) == [1, 2, 3, 4]
+    # From checkpoint-2 the run retraced step 3 exactly as before the kill.
+    assert after[3] == pytest.approx(before[3], rel=1e-5)
+    assert after[1] == before[1] and after[2] == before[2]
+    assert output.count("run " + run.run_id + ": finished") == 1
+    final = json.loads((run.folder / "final" / "studio_model.json").read_text())
+    assert final["step"] == 4 and (run.folder / "final" / "adapter_model.safetensors").is_file()
     project.close()
 
 

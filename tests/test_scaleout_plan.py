@@ -60,11 +60,16 @@ def test_launch_config_and_estimate_agree_on_the_strategy(tmp_path, strategy):
     assert accel["distributed_type"] == distributed_type
     assert accel["num_processes"] == 8 and accel["num_machines"] == 2
     if strategy == "fsdp":
-        assert accel["fsdp_config"]["fsdp_sharding_strategy"] == "FULL_SHARD"
+        # FSDP2 (torch here has it): full shard is resharding after each forward.
+        assert accel["fsdp_config"]["fsdp_version"] == 2
+        assert accel["fsdp_config"]["fsdp_reshard_after_forward"] is True
         assert accel["fsdp_config"]["fsdp_state_dict_type"] == "FULL_STATE_DICT"
     if distributed_type == "DEEPSPEED":
-        assert accel["deepspeed_config"]["zero_stage"] == (3 if strategy == "zero3" else 2)
-        assert accel["deepspeed_config"]["gradient_accumulation_steps"] == 4
+        assert accel["deepspeed_config"]["deepspeed_config_file"] == "deepspeed_config.json"
+        stage = plan.deepspeed["zero_optimization"]["stage"]
+        assert stage == (3 if strategy == "zero3" else 2)
+    else:
+        assert plan.deepspeed is None
     settings = plan.estimate.settings
     assert settings.sharding == sharding and settings.num_gpus == 8
     assert any(line.startswith(assumption) for line in plan.estimate.assumptions)
@@ -77,7 +82,10 @@ def test_launch_config_and_estimate_agree_on_the_strategy(tmp_path, strategy):
     assert plan.estimate.peak_gib == pytest.approx(direct.peak_gib)
     written = write_plan(plan, tmp_path / "launch")
     saved = yaml.safe_load((tmp_path / "launch" / "accelerate_config.yaml").read_text())
-    assert saved == accel and len(written) == 6
+    assert saved == accel and len(written) == 6 + (plan.deepspeed is not None)
+    if plan.deepspeed is not None:
+        on_disk = json.loads((tmp_path / "launch" / "deepspeed_config.json").read_text())
+        assert on_disk == plan.deepspeed
     assert (
         json.loads((tmp_path / "launch" / "plan.json").read_text())["estimator_sharding"]
         == sharding

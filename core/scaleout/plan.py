@@ -21,6 +21,7 @@ from core.recipe.config import config_to_yaml
 from core.scaleout.accelerate_config import (
     MAIN_PROCESS_PORT,
     accelerate_config,
+    deepspeed_config,
 )
 from core.scaleout.estimate_link import estimate_scaled_run
 from core.scaleout.strategies import (
@@ -95,6 +96,7 @@ class ScaleOutPlan:
     strategy: str
     config_yaml: str  # the training config every node runs
     accelerate: dict
+    deepspeed: dict | None  # DeepSpeed's own config file, for zero2 and zero3
     node_commands: list[str]
     estimate: object | None  # core.estimate.Estimate on the same sharding, or None
     estimate_note: str
@@ -113,6 +115,7 @@ class ScaleOutPlan:
             "strategy": self.strategy,
             "estimator_sharding": self.estimator_sharding,
             "accelerate": self.accelerate,
+            "deepspeed": self.deepspeed,
             "node_commands": self.node_commands,
             "estimate": estimate,
             "estimate_note": self.estimate_note,
@@ -212,13 +215,8 @@ def plan_scale_out(
         request=request,
         strategy=strategy,
         config_yaml=config_to_yaml(config),
-        accelerate=accelerate_config(
-            strategy,
-            request.gpus_per_node,
-            request.nodes,
-            config.gradient_accumulation,
-            config.max_grad_norm,
-        ),
+        accelerate=accelerate_config(strategy, request.gpus_per_node, request.nodes),
+        deepspeed=deepspeed_config(strategy),
         node_commands=commands,
         estimate=estimate,
         estimate_note=note,

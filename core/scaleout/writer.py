@@ -1,6 +1,7 @@
 """Writing a scale-out plan to a folder: the files a user copies to (or shares with) the nodes.
 
 accelerate_config.yaml   accelerate's launch configuration
+deepspeed_config.json    DeepSpeed's configuration (zero2 and zero3 only)
 train_config.yaml        the training configuration every node runs
 launch_node_<r>.sh       the exact command for node r (executable)
 README.md                what to do, the estimate on the same sharding, the warnings
@@ -27,13 +28,15 @@ from core.output_folder import (
     refuse_project_data,
     write_marker,
 )
-from core.scaleout.accelerate_config import MAIN_PROCESS_IP_PLACEHOLDER
+from core.scaleout.accelerate_config import DEEPSPEED_CONFIG_FILE, MAIN_PROCESS_IP_PLACEHOLDER
 from core.scaleout.plan import ScaleOutPlan
 from core.scaleout.strategies import strategy_for
 
 GIB = 1024**3
 OUTPUT_KIND = "scaleout"  # the marker's kind: an export's rules, our own folder
-NODE_SCRIPT_GLOB = "launch_node_*.sh"
+# Files only some plans have: an earlier plan's copies would mislead (a node script for
+# a node that is no longer there, DeepSpeed's file beside an FSDP launch).
+PLAN_DEPENDENT_FILES = ("launch_node_*.sh", DEEPSPEED_CONFIG_FILE)
 
 
 def launch_script(plan: ScaleOutPlan, rank: int) -> str:
@@ -160,12 +163,15 @@ def write_plan(plan: ScaleOutPlan, out_dir: str | Path, overwrite: bool = False)
         written.append(path)
 
     put("accelerate_config.yaml", _yaml(plan.accelerate))
+    if plan.deepspeed is not None:
+        put(DEEPSPEED_CONFIG_FILE, json.dumps(plan.deepspeed, indent=2, sort_keys=True) + "\n")
     put("train_config.yaml", plan.config_yaml)
     for rank in range(plan.request.nodes):
         put(f"launch_node_{rank}.sh", launch_script(plan, rank), executable=True)
     put("README.md", readme(plan))
     put("plan.json", json.dumps(plan.as_dict(), indent=2, sort_keys=True, default=str) + "\n")
-    if replacing:  # an earlier plan for more nodes: its extra node scripts would mislead
-        for stale in set(folder.glob(NODE_SCRIPT_GLOB)) - set(written):
-            stale.unlink()
+    if replacing:
+        for pattern in PLAN_DEPENDENT_FILES:
+            for stale in set(folder.glob(pattern)) - set(written):
+                stale.unlink()
     return written

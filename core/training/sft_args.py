@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core.recipe.config import TrainConfig
 from core.training.device import DevicePlan
+from core.training.distributed import cpu_fsdp2_launch
 from core.training.memory_savers import liger_kernel_reason
 
 
@@ -97,6 +98,10 @@ def build_sft_kwargs(
     put(plan.precision == "bf16", "bf16")
     put(plan.precision == "fp16", "fp16")
     put(plan.device == "cpu", "use_cpu", "no_cuda")
+    if cpu_fsdp2_launch(plan.device):
+        # Keep the process group core.training.distributed set up for FSDP2 on CPUs;
+        # rebuilt by TrainingArguments it would train plain DDP.
+        put({"use_configured_state": True}, "accelerator_config")
     put(config.max_seq_length, "max_length", "max_seq_length")
     put(config.packing, "packing")
     put(config.gradient_checkpointing, "activation_checkpointing", "gradient_checkpointing")

@@ -16,7 +16,7 @@ from core.runs import record as runs
 from core.training.advisor import RunFacts, advice_at_start
 from core.training.callback import StudioCallbackLogic, make_callback
 from core.training.control import RunStopped
-from core.training.distributed import stop_on_every_rank
+from core.training.distributed import report_layout, stop_on_every_rank
 from core.training.lora_targets import resolve_targets
 from core.training.memory_savers import apply_memory_savers
 from core.training.model_loading import (
@@ -111,6 +111,8 @@ def build_trainer(session: TrainingSession, inputs: RunInputs):
         **trainer_tokenizer_kwarg(tokenizer),
     )
     drop_console_printer(trainer)
+    if session.world.distributed:  # how the processes hold the model, once it is wrapped
+        report_layout(trainer, recorder)
     match_adapter_dtype(trainer.model, plan)
     for note in apply_memory_savers(trainer, config, plan.device):
         recorder.log(note)
