@@ -27,6 +27,7 @@ from desktop.evaluation.answer_diff import DELETED_STYLE, INSERTED_STYLE, diff_h
 from desktop.evaluation.metrics_table import build_grid
 from desktop.evaluation.model_choice import NO_RUNS_TEXT
 from desktop.evaluation.page import NO_RESULTS_TEXT, EvaluatePage
+from desktop.theme import GOOD, status_color
 
 JSON_ANSWER = '{"intent": "refund"}'
 
@@ -122,7 +123,7 @@ def test_metric_grid_speaks_in_words_with_intervals():
     rows = {row[0].text: row for row in grid.rows}
     fmt = rows["Format compliance"]
     assert fmt[1].text == "25%  (14%–40%)" and fmt[2].text == "75%  (60%–86%)"
-    assert fmt[3].text == "+50.0 pts\nbetter" and fmt[3].color == "#1a7f37"
+    assert fmt[3].text == "+50.0 pts\nbetter" and fmt[3].color == status_color(GOOD)
     assert "McNemar" in fmt[3].tooltip and "p = " in fmt[3].tooltip
     assert rows["Perplexity on references"][3].text.endswith("better")
     assert rows["Answer length (tokens)"][3].text.endswith("shorter")

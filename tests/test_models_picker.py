@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QPushButton
 from waiting import WORK_MS
 
 from desktop.models.picker import ModelPickerDialog
+from desktop.theme import BAD, status_style
 
 SHOTS = (
     Path(os.environ.get("MODELS_PICKER_SHOTS", ""))
@@ -123,7 +124,8 @@ def test_a_gated_model_shows_what_to_do_and_the_token_gets_it(qtbot, hub, monkey
     dialog.show()
     download(qtbot, dialog, "acme/gated")
     qtbot.waitUntil(lambda: "is gated" in dialog.status.text())
-    assert "token" in dialog.status.text() and "c0392b" in dialog.status.styleSheet()
+    assert "token" in dialog.status.text()
+    assert dialog.status.styleSheet() == status_style(BAD)  # shown as an error
     shoot(dialog, "picker-gated-error")
 
     monkeypatch.setattr(

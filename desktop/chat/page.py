@@ -53,6 +53,7 @@ from core.models.registry import list_base_models
 from desktop.chat.answer_pane import AnswerPane
 from desktop.chat.worker import ReplyJob, SideRequest, model_key
 from desktop.context import AppContext
+from desktop.theme import BAD, WARNING, status_style
 
 HELP = {name: f.metadata["help"] for name, f in ChatSettings.__dataclass_fields__.items()}
 NO_SECOND_MODEL = "No second model"
@@ -65,7 +66,8 @@ START_HINT = (
     "Type a message below and press Ctrl+Enter. Pick a fine-tuned run as the right model to "
     "compare the two answers; a good answer can become a training example."
 )
-ERROR_STYLE = "color: #c62828;"
+
+ERROR_STYLE = status_style(BAD)
 
 
 def create_page(context: AppContext) -> QWidget:
@@ -190,7 +192,7 @@ class ChatPage(QWidget):
         layout.addLayout(models)
         self.no_model_label = QLabel(NO_MODEL_TEXT)
         self.no_model_label.setWordWrap(True)
-        self.no_model_label.setStyleSheet("color: #b26a00;")
+        self.no_model_label.setStyleSheet(status_style(WARNING))
         layout.addWidget(self.no_model_label)
 
         self.system_edit = QLineEdit()

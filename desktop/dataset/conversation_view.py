@@ -35,8 +35,7 @@ from core.dataset import edits
 from core.dataset.findings import SEVERITY_RANK, Finding
 from core.dataset.fixes import REMOVING_CODES
 from core.dataset.model import ROLES, Example, message_text
-from desktop.dataset.examples_model import SEVERITY_COLORS
-from desktop.theme import is_dark
+from desktop.theme import is_dark, severity_color
 
 ROLE_TIPS = {
     "system": "System: the standing instructions the model gets before the conversation",
@@ -209,16 +208,14 @@ class MessageBubble(QFrame):
         self._severity = severity
         if severity:
             self.finding_label.setText(f"{SEVERITY_ICONS[severity]} {text}")
-            self.finding_label.setStyleSheet(
-                f"color: {SEVERITY_COLORS[severity]}; font-size: 11px;"
-            )
+            self.finding_label.setStyleSheet(f"color: {severity_color(severity)}; font-size: 11px;")
             self.finding_label.setToolTip(text)
         else:
             self.finding_label.clear()
         self._restyle()
 
     def _restyle(self) -> None:
-        border = SEVERITY_COLORS[self._severity] if self._severity else "palette(mid)"
+        border = severity_color(self._severity) if self._severity else "palette(mid)"
         width = 2 if self._severity else 1
         self.setStyleSheet(
             f"QFrame#bubble {{ background: {bubble_color(self.role)}; border: {width}px solid {border};"
@@ -354,7 +351,7 @@ class ConversationView(QWidget):
         self.raw_apply.setToolTip("Read the text above as JSON and, if it is valid, use it")
         self.raw_apply.clicked.connect(self._apply_raw)
         self.raw_error = QLabel()
-        self.raw_error.setStyleSheet(f"color: {SEVERITY_COLORS['error']};")
+        self.raw_error.setStyleSheet(f"color: {severity_color('error')};")
         self.raw_error.setWordWrap(True)
         raw_layout.addWidget(self.raw_error)
         raw_layout.addWidget(self.raw_apply, 0, Qt.AlignmentFlag.AlignLeft)
@@ -504,7 +501,7 @@ class ConversationView(QWidget):
         if findings:
             worst = max(findings, key=lambda f: SEVERITY_RANK[f.severity]).severity
             self.findings_box.setStyleSheet(
-                f"QFrame#exampleFindings {{ border: 1px solid {SEVERITY_COLORS[worst]};"
+                f"QFrame#exampleFindings {{ border: 1px solid {severity_color(worst)};"
                 " border-radius: 6px; }"
             )
 
@@ -515,7 +512,7 @@ class ConversationView(QWidget):
         where = (
             f"Message {finding.message_index + 1}: " if finding.message_index is not None else ""
         )
-        color = SEVERITY_COLORS[finding.severity]
+        color = severity_color(finding.severity)
         label = FindingLabel(
             f"<span style='color:{color}'>{SEVERITY_ICONS[finding.severity]}</span> "
             f"{escape(where + _short(finding))}"

@@ -24,6 +24,7 @@ from PySide6.QtGui import QBrush, QColor
 from core.dataset.edits import set_rating, set_reviewed, set_tags
 from core.dataset.example_filter import ExampleFilter, FilterRun
 from desktop.dataset.editor import DatasetEditor
+from desktop.theme import severity_color
 
 FINDINGS_ROLE = Qt.ItemDataRole.UserRole + 1  # list[Finding] of the row's example
 EXAMPLE_INDEX_ROLE = Qt.ItemDataRole.UserRole + 2  # the row's index in the dataset
@@ -40,7 +41,6 @@ HEADER_TIPS = (
     "Checked once an expert has reviewed the example",
     "The reviewer's rating, 1 to 5 stars (double-click to edit)",
 )
-SEVERITY_COLORS = {"error": "#d64545", "warning": "#d98b1f", "info": "#6b7a90"}
 BADGE_TEXT = {"error": "●", "warning": "▲", "info": "•"}  # the count follows; tooltip says what
 FILTER_STEP_S = 0.03
 PROGRESSIVE_ROWS = 200  # matches shown while a long filter still runs
@@ -161,7 +161,7 @@ class ExamplesTableModel(QAbstractTableModel):
             return Qt.CheckState.Checked if example.reviewed else Qt.CheckState.Unchecked
         if role == Qt.ItemDataRole.ForegroundRole and column == COL_FINDINGS:
             worst = self.editor.worst_severity(example)
-            return QBrush(QColor(SEVERITY_COLORS[worst])) if worst else None
+            return QBrush(QColor(severity_color(worst))) if worst else None
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == COL_FINDINGS:
                 findings = self.editor.findings_for(example)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from core.dataset.formats import CannotExport, export_dataset
 from core.dataset.model import Dataset
 from core.output_folder import OutputPathError
+from desktop.theme import BAD, status_style
 
 EXPORT_FORMATS = (
     ("jsonl", "JSONL, OpenAI chat format (holds everything)", ".jsonl"),
@@ -87,7 +88,7 @@ class ExportDialog(QDialog):
         layout.addLayout(form)
         self.error = QLabel()
         self.error.setWordWrap(True)
-        self.error.setStyleSheet("color: #d64545;")
+        self.error.setStyleSheet(status_style(BAD))
         layout.addWidget(self.error)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel

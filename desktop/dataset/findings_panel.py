@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from core.dataset.findings import SEVERITY_RANK, Finding
 from desktop.dataset.editor import DatasetEditor
-from desktop.dataset.examples_model import SEVERITY_COLORS
+from desktop.theme import severity_color
 
 _ROOT = QModelIndex()  # the invisible root: these are flat tables
 COLUMNS = ("Severity", "Where", "Problem", "What to do")
@@ -91,7 +91,7 @@ class FindingsTableModel(QAbstractTableModel):
                 else finding.message
             )
         if role == Qt.ItemDataRole.ForegroundRole and column == 0:
-            return QBrush(QColor(SEVERITY_COLORS[finding.severity]))
+            return QBrush(QColor(severity_color(finding.severity)))
         return None
 
 
@@ -177,8 +177,8 @@ class FindingsPanel(QWidget):
             self.summary.setText("✓ No problems found.")
         else:
             self.summary.setText(
-                f"<b style='color:{SEVERITY_COLORS['error']}'>{counts['error']:,} errors</b> · "
-                f"<b style='color:{SEVERITY_COLORS['warning']}'>{counts['warning']:,} warnings</b> · "
+                f"<b style='color:{severity_color('error')}'>{counts['error']:,} errors</b> · "
+                f"<b style='color:{severity_color('warning')}'>{counts['warning']:,} warnings</b> · "
                 f"{counts['info']:,} notes"
             )
         if self.editor.is_checking:

@@ -28,7 +28,7 @@ from core.dataset.tokens import load_tokenizer, tokenizer_name
 from core.models.registry import list_base_models
 from desktop.background import BackgroundTask
 from desktop.dataset.editor import DatasetEditor, snapshot, wait_for_task
-from desktop.theme import ACCENT
+from desktop.theme import ACCENT, BAD, status_color
 
 DEFAULT_MAX_SEQ_LENGTH = 2048  # the guide's starting configuration
 ESTIMATE = "estimate"
@@ -129,9 +129,9 @@ class StatsPanel(QWidget):
         self.max_line = pg.InfiniteLine(
             pos=DEFAULT_MAX_SEQ_LENGTH,
             angle=90,
-            pen=pg.mkPen("#d64545", width=2, style=Qt.PenStyle.DashLine),
+            pen=pg.mkPen(status_color(BAD), width=2, style=Qt.PenStyle.DashLine),
             label="max_seq_length",
-            labelOpts={"position": 0.92, "color": "#d64545"},
+            labelOpts={"position": 0.92, "color": status_color(BAD)},
         )
         self.plot.addItem(self.max_line)
         layout.addWidget(self.plot, 1)
@@ -303,7 +303,7 @@ class StatsPanel(QWidget):
             return
         if count:
             self.labels["over"].setText(
-                f"<span style='color:#d64545'>{count:,} examples lose {lost:,} tokens</span>"
+                f"<span style='color:{status_color(BAD)}'>{count:,} examples lose {lost:,} tokens</span>"
             )
         else:
             self.labels["over"].setText("none ✓")

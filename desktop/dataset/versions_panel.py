@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.dataset.versions import DatasetVersion, diff_datasets, list_versions
+from desktop.theme import BAD, GOOD, WARNING, status_color
 
 COLUMNS = ("Dataset", "Version", "Note", "Saved", "Training", "Validation", "Content hash")
 DIFF_ROWS_SHOWN = 200
@@ -49,9 +50,9 @@ def diff_report(a: DatasetVersion, b: DatasetVersion) -> str:
             parts.append(f"<li>… and {len(ids) - DIFF_ROWS_SHOWN:,} more</li>")
         parts.append("</ul>")
 
-    section("Added", diff.added, new_by_id, "#2e8b57")
-    section("Removed", diff.removed, old_by_id, "#d64545")
-    section("Changed", diff.changed, new_by_id, "#d98b1f")
+    section("Added", diff.added, new_by_id, status_color(GOOD))
+    section("Removed", diff.removed, old_by_id, status_color(BAD))
+    section("Changed", diff.changed, new_by_id, status_color(WARNING))
     return "".join(parts)
 
 

@@ -42,6 +42,7 @@ from core.decide.report import recommendation_text
 from desktop.context import AppContext
 from desktop.decide.question_step import QuestionStep
 from desktop.decide.recommendation_card import RecommendationCard
+from desktop.theme import ACCENT, BAD, notice_style
 
 RESULT_STEP = len(QUESTIONS)
 RATE_HELP = {f.name: f.metadata["help"] for f in fields(Answers)}["expert_hourly_rate_usd"]
@@ -79,10 +80,7 @@ class DecidePage(QWidget):
         self.error_banner = QLabel()
         self.error_banner.setObjectName("errorBanner")
         self.error_banner.setWordWrap(True)
-        self.error_banner.setStyleSheet(
-            "background: #fdecea; color: #8a1f11; border: 1px solid #f5c6c0;"
-            "border-radius: 6px; padding: 8px;"
-        )
+        self.error_banner.setStyleSheet(notice_style(BAD))
         self.error_banner.hide()
         layout.addWidget(title)
         layout.addWidget(subtitle)
@@ -129,7 +127,7 @@ class DecidePage(QWidget):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Back/Next and Alt+arrows instead
             button.setStyleSheet(
                 "QPushButton { padding: 4px 10px; border-radius: 12px; }"
-                "QPushButton:checked { background: #3b6fd8; color: white; }"
+                f"QPushButton:checked {{ background: {ACCENT}; color: white; }}"
             )
             button.clicked.connect(lambda _=False, i=index: self.go_to_step(i))
             row.addWidget(button)
@@ -188,7 +186,7 @@ class DecidePage(QWidget):
             "memory, time and cost of full fine-tuning, LoRA and QLoRA on your GPU"
         )
         self.estimate_button.setStyleSheet(
-            "QPushButton { background: #3b6fd8; color: white; padding: 6px 14px;"
+            f"QPushButton {{ background: {ACCENT}; color: white; padding: 6px 14px;"
             "border-radius: 6px; font-weight: 600; }"
         )
         self.estimate_button.clicked.connect(self.open_estimate)

@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop.theme import BAD, status_style
+
 # (name, memory GiB, dense bf16 TFLOP/s, price per hour) -> what went wrong, or None
 AddGpu = Callable[[str, float, float, float], str | None]
 
@@ -46,7 +48,7 @@ class AddGpuDialog(QDialog):
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         self.error = QLabel()
-        self.error.setStyleSheet("color: #c0392b;")
+        self.error.setStyleSheet(status_style(BAD))
         form.addRow(self.error)
         form.addRow(buttons)
         buttons.accepted.connect(self.accept)

@@ -7,9 +7,10 @@ from html import escape
 
 from core.evaluation.ab_results import ABSummary, JudgeSummary, WinRates
 from core.evaluation.statistics import BETTER, CANNOT_TELL, WORSE, Rate, describe_kappa
+from desktop.theme import BAD, GOOD, MUTED, status_color
 
 MASKED = ("Model 1", "Model 2")
-COLORS = {BETTER: "#1a7f37", WORSE: "#c62828"}
+VERDICT_KINDS = {BETTER: GOOD, WORSE: BAD}
 
 
 def model_names(summary: ABSummary, reveal: bool) -> tuple[str, str]:
@@ -26,7 +27,7 @@ def _rate(value: Rate) -> str:
 
 def _verdict(words: str) -> str:
     shown = "not enough ratings to tell" if words == CANNOT_TELL else words
-    return f"<span style='color:{COLORS.get(words, '#6b6f76')}'><b>{escape(shown)}</b></span>"
+    return f"<span style='color:{status_color(VERDICT_KINDS.get(words, MUTED))}'><b>{escape(shown)}</b></span>"
 
 
 def win_rates_html(wins: WinRates, first: str, second: str) -> str:
@@ -41,7 +42,7 @@ def win_rates_html(wins: WinRates, first: str, second: str) -> str:
         f"<tr><td>{escape(second)} win rate, ties left out</td><td>{_rate(wins.b_win_rate)}</td>"
         f"<td>{wins.wins_a + wins.wins_b}</td></tr></table>"
         f"<p>{escape(second)} against {escape(first)}: {_verdict(wins.verdict)} "
-        f"<span style='color:#6b6f76'>(sign test p = {wins.p_value:.2g})</span></p>"
+        f"<span style='color:{status_color(MUTED)}'>(sign test p = {wins.p_value:.2g})</span></p>"
     )
 
 

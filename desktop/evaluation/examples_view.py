@@ -35,6 +35,7 @@ from core.evaluation.error_analysis import (
 )
 from core.evaluation.results import EvalResult
 from desktop.evaluation.answer_diff import diff_html, plain_html
+from desktop.theme import BAD, GOOD, MUTED, WARNING, status_color
 
 FILTER_TITLES = {
     "all": "All examples",
@@ -48,12 +49,12 @@ FILTER_HELP = {
     "failures": "The candidate failed, whatever the baseline did",
     "improvements": "The baseline failed, the candidate passed",
 }
-STATUS_COLORS = {
-    REGRESSION: "#c62828",
-    IMPROVEMENT: "#1a7f37",
-    BOTH_FAIL: "#b26a00",
-    BOTH_PASS: "#6b6f76",
-    NOT_CHECKED: "#6b6f76",
+STATUS_KINDS = {
+    REGRESSION: BAD,
+    IMPROVEMENT: GOOD,
+    BOTH_FAIL: WARNING,
+    BOTH_PASS: MUTED,
+    NOT_CHECKED: MUTED,
 }
 COLUMNS = ("#", "Prompt", "Baseline", "Candidate", "Status")
 
@@ -98,11 +99,11 @@ class ExampleRowsModel(QAbstractTableModel):
             )[column]
         if role == Qt.ItemDataRole.ForegroundRole:
             if column == 4:
-                return QBrush(QColor(STATUS_COLORS.get(row.status, "#6b6f76")))
+                return QBrush(QColor(status_color(STATUS_KINDS.get(row.status, MUTED))))
             if column in (2, 3):
                 passed = row.passed_a if column == 2 else row.passed_b
                 if passed is not None:
-                    return QBrush(QColor("#1a7f37" if passed else "#c62828"))
+                    return QBrush(QColor(status_color(GOOD) if passed else status_color(BAD)))
         if role == Qt.ItemDataRole.ToolTipRole and column == 1:
             return row.example.user_text[:1000]
         return None
@@ -288,7 +289,7 @@ class ExamplesView(QWidget):
     def detail_html(self, row: ExampleComparison) -> str:
         example = row.example
         prompt = "\n".join(f"[{m['role']}] {m['content']}" for m in example.prompt)
-        color = STATUS_COLORS.get(row.status, "#6b6f76")
+        color = status_color(STATUS_KINDS.get(row.status, MUTED))
         title = f"Example {row.index + 1}"
         if not self.single:
             title += f" · <span style='color:{color}'>{escape(row.status)}</span>"
@@ -319,7 +320,7 @@ class ExamplesView(QWidget):
         else:
             verdict = "<span style='color:#c62828'>fail</span>"
         detail = (
-            f"<br><span style='color:#c62828'>{escape('; '.join(_short(f) for f in failures))}</span>"
+            f"<br><span style='color:{status_color(BAD)}'>{escape('; '.join(_short(f) for f in failures))}</span>"
             if failures
             else ""
         )

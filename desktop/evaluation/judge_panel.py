@@ -35,6 +35,7 @@ from core.evaluation.judge import JudgeConfig, judge_pair_set, make_judge
 from core.models.registry import ModelFolderError, check_model_folder, list_base_models
 from desktop.background import BackgroundTask
 from desktop.evaluation.ab_summary_html import judge_html, model_names
+from desktop.theme import WARNING, status_style
 
 HELP = {f.name: f.metadata["help"] for f in fields(JudgeConfig)}
 
@@ -121,7 +122,7 @@ class JudgePanel(QWidget):
             "the demo's judge), choose a folder, or use a server."
         )
         self.no_local_label.setWordWrap(True)
-        self.no_local_label.setStyleSheet("color: #b26a00;")
+        self.no_local_label.setStyleSheet(status_style(WARNING))
         form.addRow(self.no_local_label)
         self.url_edit = QLineEdit()
         self.url_edit.setObjectName("judgeUrl")

@@ -15,9 +15,9 @@ from core.evaluation.intervals import mean_length_interval, perplexity_interval
 from core.evaluation.metrics import METRIC_TITLES, MetricComparison, compare
 from core.evaluation.results import EvalResult
 from core.evaluation.statistics import BETTER, CANNOT_TELL, WORSE, Rate
+from desktop.theme import BAD, GOOD, MUTED, status_color
 
 HEADER_WIDTH = 24  # characters before a model name wraps in the column header
-GOOD_COLOR, BAD_COLOR, MUTED_COLOR = "#1a7f37", "#c62828", "#6b6f76"
 RATE_KEYS = {
     "format_compliance": "format_compliance",
     "accuracy": "accuracy",
@@ -47,7 +47,7 @@ class Cell:
 
 def _rate_cell(value: Rate) -> Cell:
     if not value.n:
-        return Cell("not measured", "No example of the eval set checks this.", MUTED_COLOR)
+        return Cell("not measured", "No example of the eval set checks this.", status_color(MUTED))
     return Cell(
         f"{value.value:.0%}  ({value.low:.0%}–{value.high:.0%})",
         f"{value.successes} of {value.n} examples; 95% Wilson confidence interval "
@@ -57,7 +57,7 @@ def _rate_cell(value: Rate) -> Cell:
 
 def _number_cell(value: float | None, interval, digits: str, unit: str) -> Cell:
     if value is None:
-        return Cell("not measured", "The eval set has no reference answers.", MUTED_COLOR)
+        return Cell("not measured", "The eval set has no reference answers.", status_color(MUTED))
     if interval is None:
         return Cell(f"{value:{digits}}")
     low, high = interval
@@ -83,7 +83,7 @@ def value_cell(result: EvalResult, key: str) -> Cell:
 
 def delta_cell(comparison: MetricComparison) -> Cell:
     if comparison.delta is None:
-        return Cell("—", "Not measured on both models.", MUTED_COLOR)
+        return Cell("—", "Not measured on both models.", status_color(MUTED))
     if comparison.metric in RATE_KEYS:
         change = f"{comparison.delta * 100:+.1f} pts"
         interval = f"{comparison.ci_low * 100:+.1f} to {comparison.ci_high * 100:+.1f} points"
@@ -91,7 +91,7 @@ def delta_cell(comparison: MetricComparison) -> Cell:
         unit = " tokens" if comparison.metric == "mean_answer_tokens" else ""
         change = f"{comparison.delta:+.3g}{unit}"
         interval = f"{comparison.ci_low:+.3g} to {comparison.ci_high:+.3g}"
-    color = {BETTER: GOOD_COLOR, WORSE: BAD_COLOR}.get(comparison.verdict, MUTED_COLOR)
+    color = status_color({BETTER: GOOD, WORSE: BAD}.get(comparison.verdict, MUTED))
     p_value = "" if comparison.p_value is None else f", p = {comparison.p_value:.3g}"
     explanation = (
         "The difference is larger than chance would explain (p < 0.05)."

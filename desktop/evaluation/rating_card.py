@@ -30,6 +30,7 @@ from core.evaluation.ab_pairs import (
     Rating,
 )
 from desktop.evaluation.answer_diff import plain_html
+from desktop.theme import ACCENT
 
 SIDES = ("A", "B")
 # The cursor walks down answer A's dimensions, then answer B's.
@@ -40,8 +41,8 @@ KEYS_HINT = (
     "Keys: 1-5 score the highlighted line and move on · ↑/↓ choose the line · "
     "A, B or T pick the better answer · Enter or → save and next · ← back"
 )
-CURSOR_STYLE = "background: #3b6fd8; color: white; border-radius: 3px; padding: 1px 4px;"
-PICK_STYLE = "QPushButton:checked { background: #3b6fd8; color: white; font-weight: 600; }"
+CURSOR_STYLE = f"background: {ACCENT}; color: white; border-radius: 3px; padding: 1px 4px;"
+PICK_STYLE = f"QPushButton:checked {{ background: {ACCENT}; color: white; font-weight: 600; }}"
 
 
 class RatingCard(QFrame):

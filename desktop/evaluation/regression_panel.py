@@ -9,16 +9,16 @@ from html import escape
 from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
 
 from core.evaluation.regression import DEFAULT_DROP_THRESHOLD, RegressionReport
+from desktop.theme import BAD, GOOD, MUTED, WARNING, notice_style, status_color
 
-WARN_STYLE = "background:#fff4e5; border-left:4px solid #e69f00; padding:6px;"
-OK_STYLE = "background:#eef8f0; border-left:4px solid #009e73; padding:6px;"
+WARN_STYLE = notice_style(WARNING)
 
 
 def regression_html(reports: Sequence[RegressionReport]) -> str:
     """Each report: the verdict in words, then the pass rate per probe category."""
     parts = []
     for report in reports:
-        style = WARN_STYLE if report.forgetting else OK_STYLE
+        style = notice_style(WARNING if report.forgetting else GOOD)
         flag = "Catastrophic forgetting" if report.forgetting else "No forgetting found"
         parts.append(
             f"<p><b>{escape(report.tuned_label)}</b> against <b>{escape(report.base_label)}</b>"
@@ -29,7 +29,7 @@ def regression_html(reports: Sequence[RegressionReport]) -> str:
             f"<tr><td>{escape(c.category)}</td>"
             f"<td>{c.base.value:.0%} ({c.base.successes}/{c.base.n})</td>"
             f"<td>{c.tuned.value:.0%} ({c.tuned.successes}/{c.tuned.n})</td>"
-            f"<td style='color:{'#c62828' if c.flagged else 'inherit'}'>"
+            f"<td style='color:{status_color(BAD) if c.flagged else 'inherit'}'>"
             f"{c.delta * 100:+.0f} pts{' — dropped' if c.flagged else ''}</td>"
             f"<td>{c.p_value:.2g}</td></tr>"
             for c in report.categories
@@ -87,7 +87,7 @@ class RegressionPanel(QWidget):
             self.browser.setHtml(regression_html(self.reports))
         else:
             self.browser.setHtml(
-                "<p style='color:#6b6f76'>"
+                f"<p style='color:{status_color(MUTED)}'>"
                 + escape(
                     note
                     or "No probes run for these results. Tick “Check for regressions” and "

@@ -45,9 +45,10 @@ from core.export.options import (
 from core.export.source import ExportSourceError, load_export_source
 from core.export.staging import ExportFolderError, check_output_folder
 from desktop.background import BackgroundTask
+from desktop.theme import BAD, GOOD, status_style
 
-OK_STYLE = "color: #2e7d32;"
-ERROR_STYLE = "color: #c62828;"
+OK_STYLE = status_style(GOOD)
+ERROR_STYLE = status_style(BAD)
 NO_PARITY = "No parity check"
 
 

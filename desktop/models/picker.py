@@ -38,9 +38,10 @@ from core.models.inventory import ModelEntry, available_models
 from core.models.model_facts import human_size
 from core.models.registry import BaseModel, ModelFolderError, add_local_model, check_model_folder
 from desktop.background import BackgroundTask
+from desktop.theme import BAD, status_color, status_style
 
 COLUMNS = ("Name", "Source", "Size", "Architecture", "License", "Weights")
-ERROR_STYLE = "color: #c0392b;"
+ERROR_STYLE = status_style(BAD)
 EXAMPLE_ID = "HuggingFaceTB/SmolLM2-360M-Instruct"
 
 
@@ -93,7 +94,7 @@ class ModelTable(QAbstractTableModel):
                 tip += "\nPickle weights can run code when loaded: use only if you trust them."
             return tip
         if role == Qt.ItemDataRole.ForegroundRole and column == 5 and facts is not None:
-            return None if facts.safetensors else QColor("#c0392b")
+            return None if facts.safetensors else QColor(status_color(BAD))
         return None
 
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from core.project import Project, create_project
 from core.project.new_folder import NewProjectError, new_project_folder
+from desktop.theme import BAD, status_style
 
 
 class NewProjectDialog(QDialog):
@@ -62,7 +63,7 @@ class NewProjectDialog(QDialog):
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setObjectName("newProjectError")
-        self.error_label.setStyleSheet("color: #c62828;")
+        self.error_label.setStyleSheet(status_style(BAD))
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )

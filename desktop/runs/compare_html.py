@@ -7,14 +7,20 @@ from html import escape
 from core.history.compare import DatasetDiff
 from core.history.config_text import ConfigDiff
 from core.history.evals import EvalComparison, format_metric
+from desktop.theme import BAD, GOOD, MUTED, status_color
 
 TABLE = '<table cellspacing="0" cellpadding="4" style="border-collapse: collapse;">'
-OLD, NEW = "#d23f31", "#3f8f3f"
-VERDICT_COLORS = {"better": NEW, "worse": OLD, "shorter": "#777", "longer": "#777"}
+OLD, NEW = status_color(BAD), status_color(GOOD)
+VERDICT_COLORS = {
+    "better": NEW,
+    "worse": OLD,
+    "shorter": status_color(MUTED),
+    "longer": status_color(MUTED),
+}
 
 
 def verdict_color(verdict: str) -> str:
-    return VERDICT_COLORS.get(verdict, "#777")
+    return VERDICT_COLORS.get(verdict, status_color(MUTED))
 
 
 def _header(cells: list[str]) -> str:
@@ -37,9 +43,15 @@ def settings_html(diff: ConfigDiff, names: list[str]) -> str:
     if diff.unified:
         lines = []
         for line in diff.unified:
-            color = NEW if line.startswith("+") else OLD if line.startswith("-") else "#777"
+            color = (
+                NEW
+                if line.startswith("+")
+                else OLD
+                if line.startswith("-")
+                else status_color(MUTED)
+            )
             if line.startswith(("+++", "---", "@@")):
-                color = "#777"
+                color = status_color(MUTED)
             lines.append(f"<span style='color:{color}'>{escape(line)}</span>")
         unified = (
             "<p><b>As a diff</b> (first two runs)</p><pre style='font-family: monospace'>"
@@ -86,7 +98,7 @@ def evals_html(comparison: EvalComparison | None) -> str:
                 color = verdict_color(versus.verdict)
                 text += (
                     f"<br><span style='color:{color}'>{escape(versus.verdict)}</span>"
-                    f" <span style='color:#777'>p={versus.p_value:.3g}</span>"
+                    f" <span style='color:{status_color(MUTED)}'>p={versus.p_value:.3g}</span>"
                 )
             cells.append(f"<td valign='top'>{text}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")

@@ -28,6 +28,7 @@ from core.figures import (
 )
 from core.methods import METHOD_NAMES
 from core.runs.record import RunInfo, RunState
+from desktop.theme import ACTIVE, BAD, GOOD, MUTED, WARNING, status_color
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -52,14 +53,15 @@ COLUMNS = (
     ("settings", "Settings", "The settings that tell runs apart"),
     ("note", "Note", "Your note on the run; double-click to edit"),
 )
+
 KEYS = [key for key, _, _ in COLUMNS]
 EDITABLE = ("name", "note")
-STATUS_COLORS = {
-    RunState.RUNNING: "#3b6fd8",
-    RunState.FINISHED: "#3f8f3f",
-    RunState.STOPPED: "#b07800",
-    RunState.FAILED: "#d23f31",
-    RunState.INTERRUPTED: "#b07800",
+STATUS_KINDS = {
+    RunState.RUNNING: ACTIVE,
+    RunState.FINISHED: GOOD,
+    RunState.STOPPED: WARNING,
+    RunState.FAILED: BAD,
+    RunState.INTERRUPTED: WARNING,
 }
 
 
@@ -154,7 +156,7 @@ class RunsTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(run, key)
         if role == Qt.ItemDataRole.ForegroundRole and key == "status":
-            return QColor(STATUS_COLORS.get(run.status, "#777777"))
+            return QColor(status_color(STATUS_KINDS.get(run.status, MUTED)))
         if role == Qt.ItemDataRole.TextAlignmentRole and key in (
             "duration",
             "hours",

@@ -35,6 +35,7 @@ from core.history.spend import (
     record_expert_hours,
 )
 from core.history.spend_settings import SpendInputError, SpendSettings, load_settings, save_settings
+from desktop.theme import BAD, status_color, status_style
 
 NO_VALUE = 0.0  # a spin box at 0 means "not set" for budgets and prices
 
@@ -132,7 +133,7 @@ class SpendView(QWidget):
         entry.addWidget(self.record_button)
         expert_layout.addLayout(entry)
         self.entry_problem = QLabel()
-        self.entry_problem.setStyleSheet("color: #d23f31;")
+        self.entry_problem.setStyleSheet(status_style(BAD))
         self.entry_problem.hide()
         expert_layout.addWidget(self.entry_problem)
         self.entries = QTableWidget(0, 5)
@@ -251,7 +252,7 @@ class SpendView(QWidget):
             )
         over = used is not None and used > 1
         self.budget_bar.setStyleSheet(
-            "QProgressBar::chunk { background: #d23f31; }" if over else ""
+            f"QProgressBar::chunk {{ background: {status_color(BAD)}; }}" if over else ""
         )
         self.advice.setText(summary.advice())
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.runs.records import Advice
-from desktop.training.charts import SEVERITY_COLORS
+from desktop.theme import severity_color
 
 # Actions that act on the run itself, so they only make sense while it trains.
 LIVE_ACTIONS = ("stop_keep_best",)
@@ -24,7 +24,7 @@ class AdviceCard(QFrame):
     def __init__(self, advice: Advice, on_action) -> None:
         super().__init__()
         self.advice = advice
-        color = SEVERITY_COLORS.get(advice.severity, SEVERITY_COLORS["warning"])
+        color = severity_color(advice.severity)
         self.setObjectName("adviceCard")
         self.setStyleSheet(
             f"QFrame#adviceCard {{ border-left: 4px solid {color}; "

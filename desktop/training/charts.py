@@ -13,15 +13,15 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QApplication
 
-from core.runs.records import ERROR, INFO, WARNING, Advice
+from core.runs.records import Advice
 from core.training.curves import SeriesBuffer, SmoothedSeries
+from desktop.theme import severity_color
 
 # Peak downsampling keeps each pixel column's min and max; pyqtgraph's default factor (5)
 # would keep five times more vertices than the eye can tell apart.
 DOWNSAMPLE_FACTOR = 1.5
 TRAIN_COLOR = "#3b6fd8"
 VALID_COLOR = "#e8743b"
-SEVERITY_COLORS = {INFO: "#4f8f2f", WARNING: "#c98f00", ERROR: "#d23f31"}
 
 
 def _palette_color(role: QPalette.ColorRole) -> QColor:
@@ -168,7 +168,7 @@ class LossChart(MetricChart):
 
     def add_marker(self, advice: Advice) -> pg.InfiniteLine:
         """A vertical line at the step the advice refers to, labelled with its title."""
-        color = SEVERITY_COLORS.get(advice.severity, SEVERITY_COLORS[WARNING])
+        color = severity_color(advice.severity)
         fill = QColor(color)
         fill.setAlpha(40)
         line = pg.InfiniteLine(

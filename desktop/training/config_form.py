@@ -38,6 +38,7 @@ from core.recipe.config import (
     config_fields,
 )
 from core.recipe.vocabularies import ALL_LINEAR, is_all_linear, parse_targets
+from desktop.theme import BAD, status_style
 
 PERCENT_FIELDS = ("memory_stop_available_percent", "memory_stop_rss_percent")
 FLOAT_PLACEHOLDERS = {"learning_rate": "auto: 2e-4 for LoRA and QLoRA, 2e-5 for full"}
@@ -50,7 +51,7 @@ ALL_LINEAR_TIP = (
 TARGET_EXAMPLES = ("q_proj, k_proj, v_proj, o_proj", "q_proj, v_proj")
 # Rarely changed: folded away until the user opens them.
 FOLDED_GROUPS = ("Monitoring",)
-ERROR_STYLE = "color: #d23f31; font-size: 11px;"
+ERROR_STYLE = status_style(BAD) + " font-size: 11px;"
 
 
 def float_text(value: float) -> str:
