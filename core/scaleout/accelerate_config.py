@@ -63,7 +63,8 @@ def deepspeed_config(strategy: str) -> dict | None:
 
     "auto" is the Hugging Face Trainer's word for "from the run's own settings": it fills
     the micro batch, gradient accumulation, clipping and precision in from the training
-    config when DeepSpeed starts, so the file and the run cannot disagree.
+    config (and bucket sizes from the model's hidden size) when DeepSpeed starts, so the
+    file and the run cannot disagree.
     """
     chosen = strategy_for(strategy)
     if chosen.engine != "deepspeed":
@@ -74,9 +75,13 @@ def deepspeed_config(strategy: str) -> dict | None:
         "offload_optimizer": {"device": "none"},
         "overlap_comm": True,
         "contiguous_gradients": True,
+        # Sized from the model's hidden size by the trainer.
+        "reduce_bucket_size": "auto",
     }
     if stage == 3:
         zero["offload_param"] = {"device": "none"}
+        zero["stage3_prefetch_bucket_size"] = "auto"
+        zero["stage3_param_persistence_threshold"] = "auto"
         # The final model and checkpoints as ordinary weights, not only ZeRO shards.
         zero["stage3_gather_16bit_weights_on_model_save"] = True
     return {
