@@ -44,7 +44,7 @@ def test_when_nothing_fits_the_remedies_are_re_estimated():
     assert {"micro_batch", "seq_len", "gpus", "combined", "bigger_gpu", "smaller_model"} <= kinds
     fitting = rec.fitting_fixes()
     assert fitting and all(fix.estimate.fits for fix in fitting)
-    assert fitting[0].change in rec.reason
+    assert fitting[0].label in rec.reason
     smaller = next(fix for fix in fitting if fix.kind == "smaller_model")
     assert smaller.estimate.model.total_params < 70e9
 
@@ -103,7 +103,7 @@ def test_remedies_for_70b_full_on_one_24gb_card_fit_on_the_card():
     assert fitting, pick.reason
     for fix in fitting:
         capacity = fix.estimate.gpu.memory_gib
-        assert fix.peak_gib <= capacity, f"{fix.change}: {fix.peak_gib:.1f} of {capacity} GiB"
+        assert fix.peak_gib <= capacity, f"{fix.label}: {fix.peak_gib:.1f} of {capacity} GiB"
     methods = {fix.estimate.settings.method for fix in fitting}
     assert "qlora" in methods
     assert any(fix.estimate.settings.num_gpus > 1 for fix in fitting)

@@ -14,7 +14,7 @@ from core.training.preflight import (
     PreflightReport,
     longest_batch_rows,
     run_preflight,
-    suggest_fitting_settings,
+    suggestions_for_report,
 )
 from core.training.session import run_training
 
@@ -117,7 +117,7 @@ def test_suggestions_scale_the_measured_activation_memory():
         estimated_run_time_s=None,
         batch_tokens=0,
     )
-    suggestions = suggest_fitting_settings(config, report)
+    suggestions = suggestions_for_report(config, report)
     # 8 GiB of weights + 32 GiB of activations: micro batch 4 needs 24 (too much), 2 needs 16.
     assert suggestions[0].changes == {"micro_batch_size": 2, "gradient_accumulation": 8}
     assert suggestions[0].estimated_peak_bytes == 16 * GIB

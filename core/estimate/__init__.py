@@ -22,6 +22,7 @@ from core.estimate.architecture import (
     load_architecture,
 )
 from core.estimate.estimator import Estimate, compare_methods, estimate
+from core.estimate.fit import Suggestion, suggest_fits
 from core.estimate.gpus import (
     GpuCatalogError,
     GpuSpec,
@@ -31,7 +32,7 @@ from core.estimate.gpus import (
     remove_user_gpu,
     save_user_gpu,
 )
-from core.estimate.recommend import Fix, Goals, Recommendation, recommend, suggest_fixes
+from core.estimate.recommend import Goals, Recommendation, recommend
 from core.estimate.run import Cluster, DataFacts, EstimateRun, estimate_run, run_for_recipe
 from core.estimate.settings import OPTIMIZER_STATE, PROJECT_STACK, StackAssumptions
 
@@ -43,13 +44,13 @@ __all__ = [
     "DataFacts",
     "Estimate",
     "EstimateRun",
-    "Fix",
     "Goals",
     "GpuCatalogError",
     "GpuSpec",
     "ModelArchitecture",
     "Recommendation",
     "StackAssumptions",
+    "Suggestion",
     "architecture_from_config",
     "catalog_names",
     "compare_methods",
@@ -63,5 +64,5 @@ __all__ = [
     "remove_user_gpu",
     "run_for_recipe",
     "save_user_gpu",
-    "suggest_fixes",
+    "suggest_fits",
 ]

@@ -108,6 +108,11 @@ def estimate(
     )
 
 
+def fits_on_card(result: Estimate) -> bool:
+    """Fits on the card itself, not only by paging optimizer states to CPU RAM."""
+    return result.fits and not result.memory.pages_to_cpu
+
+
 def compare_methods(
     model: ModelArchitecture,
     settings: EstimateRun,

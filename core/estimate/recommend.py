@@ -3,20 +3,20 @@
 It follows the seed guide: QLoRA is the usual starting point; LoRA when it fits
 comfortably and speed matters; full fine-tuning only when it fits and the task (new
 reasoning patterns) and the data (thousands of expert examples) justify its cost and its
-risk of catastrophic forgetting. When nothing fits, each of the guide's remedies is
-re-estimated and the ones that make the run fit are reported.
+risk of catastrophic forgetting. When nothing fits, the fit engine (core.estimate.fit)
+re-estimates each of the guide's remedies and the ones that make the run fit are reported.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.estimate.architecture import ModelArchitecture, catalog_names, load_architecture
-from core.estimate.estimator import Estimate, compare_methods, estimate
-from core.estimate.gpus import GpuSpec, gpu_catalog
+from core.estimate.architecture import ModelArchitecture
+from core.estimate.estimator import Estimate, compare_methods
+from core.estimate.fit import Suggestion, suggest_fits
+from core.estimate.gpus import GpuSpec
 from core.estimate.run import EstimateRun
-from core.estimate.settings import OPTIMIZER_STATE, PROJECT_STACK, StackAssumptions
-from core.figures import money_text
+from core.estimate.settings import PROJECT_STACK, StackAssumptions
 from core.methods import COMPARED_METHODS, METHOD_NAMES, METHOD_TITLES
 
 TASK_KINDS = ("format", "domain", "reasoning")
@@ -26,7 +26,6 @@ FULL_FINE_TUNING_MIN_EXAMPLES = 2000
 # "Fits comfortably": room left for longer batches than the average and for other processes.
 COMFORT_FRACTION = 0.15
 COMFORT_MIN_GIB = 2.0
-SMALLEST_SEQ_LEN = 256
 
 
 @dataclass(frozen=True)
@@ -57,43 +56,11 @@ class Goals:
 
 
 @dataclass(frozen=True)
-class Fix:
-    """One change that was re-estimated; `fits` says whether it makes the run fit."""
-
-    kind: str
-    change: str
-    estimate: Estimate
-
-    @property
-    def fits(self) -> bool:
-        """A remedy must fit on the card itself: one that only fits by paging optimizer
-        states to CPU RAM would be named with a peak above the card's memory."""
-        return fits_on_card(self.estimate)
-
-    @property
-    def peak_gib(self) -> float:
-        return self.estimate.peak_gib
-
-    def as_dict(self) -> dict:
-        return {
-            "kind": self.kind,
-            "change": self.change,
-            "fits": self.fits,
-            "peak_gb": round(self.peak_gib, 2),
-            "model": self.estimate.model.name,
-            "gpu": self.estimate.gpu.name,
-            "gpus": self.estimate.settings.num_gpus,
-            "hours": round(self.estimate.hours, 3),
-            "cost_usd": round(self.estimate.cost_usd, 2),
-        }
-
-
-@dataclass(frozen=True)
 class Recommendation:
     method: str
     reason: str
     estimates: dict[str, Estimate]
-    fixes: tuple[Fix, ...] = ()
+    fixes: tuple[Suggestion, ...] = ()
 
     @property
     def chosen(self) -> Estimate:
@@ -103,12 +70,8 @@ class Recommendation:
     def fits(self) -> bool:
         return self.chosen.fits
 
-    def fitting_fixes(self) -> list[Fix]:
+    def fitting_fixes(self) -> list[Suggestion]:
         return [fix for fix in self.fixes if fix.fits]
-
-
-def fits_on_card(result: Estimate) -> bool:
-    return result.fits and not result.memory.pages_to_cpu
 
 
 def comfortable(result: Estimate) -> bool:
@@ -165,210 +128,6 @@ def _pick(estimates: dict[str, Estimate], goals: Goals, settings: EstimateRun) -
     return "qlora", ""
 
 
-def _with(result: Estimate, kind: str, change: str, stack: StackAssumptions, **changes) -> Fix:
-    settings = result.settings.replace(**changes)
-    return Fix(kind, change, estimate(result.model, settings, result.gpu, stack))
-
-
-def suggest_fixes(
-    result: Estimate, stack: StackAssumptions = PROJECT_STACK, include_catalog: bool = True
-) -> list[Fix]:
-    """Re-estimate the run with each of the guide's remedies, most targeted first."""
-    settings = result.settings
-    fixes: list[Fix] = []
-    if not settings.gradient_checkpointing:
-        fixes.append(
-            _with(
-                result,
-                "checkpointing",
-                "turn on gradient checkpointing",
-                stack,
-                gradient_checkpointing=True,
-            )
-        )
-    spec = OPTIMIZER_STATE[settings.optimizer]
-    if not (spec.moment_bytes == 1 or spec.moments == 0 or spec.factored):
-        fixes.append(
-            _with(
-                result,
-                "optimizer",
-                "an 8-bit optimizer (paged_adamw_8bit)",
-                stack,
-                optimizer="paged_adamw_8bit",
-            )
-        )
-    if settings.micro_batch_size > 1:
-        accumulation = settings.gradient_accumulation * settings.micro_batch_size
-        fixes.append(
-            _with(
-                result,
-                "micro_batch",
-                f"micro batch 1 with accumulation {accumulation} (same effective batch)",
-                stack,
-                micro_batch_size=1,
-                gradient_accumulation=accumulation,
-            )
-        )
-    seq_len = settings.max_seq_length // 2
-    shortest = None
-    while seq_len >= SMALLEST_SEQ_LEN:
-        shortest = _with(
-            result, "seq_len", f"sequences of {seq_len} tokens", stack, max_seq_length=seq_len
-        )
-        if shortest.fits:
-            break
-        seq_len //= 2
-    if shortest is not None:
-        fixes.append(shortest)
-    if settings.method != "qlora":
-        fixes.append(
-            _with(
-                result,
-                "method",
-                f"QLoRA instead of {METHOD_TITLES[settings.method]}",
-                stack,
-                method="qlora",
-            )
-        )
-    together = {
-        "gradient_checkpointing": True,
-        "micro_batch_size": 1,
-        "gradient_accumulation": settings.gradient_accumulation * settings.micro_batch_size,
-    }
-    if not (spec.moment_bytes == 1 or spec.moments == 0 or spec.factored):
-        together["optimizer"] = "paged_adamw_8bit"
-    fixes.append(
-        _with(
-            result,
-            "combined",
-            "checkpointing, micro batch 1 and an 8-bit optimizer together",
-            stack,
-            **together,
-        )
-    )
-    more_of_this_gpu = _multi_gpu(result, result.gpu, stack, {})
-    fixes += more_of_this_gpu
-    qlora_alone = next((fix for fix in fixes if fix.kind == "method"), None)
-    if settings.method != "qlora" and qlora_alone is not None and not qlora_alone.fits:
-        fixes += _multi_gpu(result, result.gpu, stack, {"method": "qlora"})
-    if include_catalog:
-        bigger = _bigger_gpu(result, stack)
-        if bigger is not None:
-            fixes.append(bigger)
-        elif not any(fix.fits for fix in more_of_this_gpu):
-            fixes += _multi_gpu(result, _largest_gpu(), stack, {}, only_fitting=True)
-        if settings.method != "qlora" and qlora_alone is not None and not qlora_alone.fits:
-            bigger_qlora = _bigger_gpu(result, stack, method="qlora")
-            if bigger_qlora is not None:
-                fixes.append(bigger_qlora)
-        smaller = _smaller_model(result, stack)
-        if smaller is not None:
-            fixes.append(smaller)
-    return fixes
-
-
-def _multi_gpu(
-    result: Estimate, gpu: GpuSpec, stack: StackAssumptions, changes: dict, only_fitting=False
-) -> list[Fix]:
-    """FSDP over 2, 4 and 8 of `gpu` (with micro batch 1 where needed), up to the first that
-    fits; `changes` (e.g. QLoRA) apply to every attempt."""
-    settings = result.settings
-    title = f"{METHOD_TITLES[changes['method']]} on " if "method" in changes else ""
-    tried: list[Fix] = []
-    for gpus in (2, 4, 8):
-        if gpus <= settings.num_gpus and gpu == result.gpu:
-            continue
-        attempt = _on_gpus(
-            result, gpu, stack, gpus, f"{title}{gpus} x {gpu.name} with FSDP", changes
-        )
-        if not attempt.fits and settings.micro_batch_size > 1:
-            attempt = _on_gpus(
-                result,
-                gpu,
-                stack,
-                gpus,
-                f"{title}{gpus} x {gpu.name} with FSDP and micro batch 1",
-                {
-                    **changes,
-                    "micro_batch_size": 1,
-                    "gradient_accumulation": settings.gradient_accumulation
-                    * settings.micro_batch_size,
-                },
-            )
-        tried.append(attempt)
-        if attempt.fits:
-            break
-    return [fix for fix in tried if fix.fits] if only_fitting else tried
-
-
-def _on_gpus(
-    result: Estimate, gpu: GpuSpec, stack: StackAssumptions, gpus: int, change: str, changes: dict
-) -> Fix:
-    settings = result.settings.replace(num_gpus=gpus, sharding="fsdp", **changes)
-    return Fix("gpus", change, estimate(result.model, settings, gpu, stack))
-
-
-def _largest_gpu() -> GpuSpec:
-    """The catalog card with the most memory (the cheapest of those)."""
-    return max(gpu_catalog().values(), key=lambda g: (g.memory_gib, -g.price_per_hour))
-
-
-def _bigger_gpu(result: Estimate, stack: StackAssumptions, method: str = "") -> Fix | None:
-    """The catalog GPU with more memory on which this run (or its `method` variant) fits
-    without paging and costs least.
-
-    The memory a run needs does not depend on the card (only whether it fits does), and
-    its cost goes with price / throughput, so one estimate on the best candidate suffices.
-    """
-    settings = result.settings.replace(method=method) if method else result.settings
-    base = estimate(result.model, settings, result.gpu, stack) if method else result
-    need = base.peak_gib
-    candidates = [
-        gpu
-        for gpu in gpu_catalog().values()
-        if need <= gpu.memory_gib and gpu.memory_gib > result.gpu.memory_gib
-    ]
-    if not candidates:
-        return None
-    # The lowest hourly price: what renting costs while you iterate, whatever the run length.
-    gpu = min(candidates, key=lambda g: (g.price_per_hour, g.memory_gib))
-    attempt = estimate(result.model, settings, gpu, stack)
-    if not fits_on_card(attempt):
-        return None
-    title = f"{METHOD_TITLES[method]} on " if method else ""
-    return Fix(
-        "bigger_gpu",
-        f"{title}a GPU with more memory: {gpu.name} ({gpu.memory_gib:.0f} GiB, "
-        f"{money_text(gpu.price_per_hour)}/h)",
-        attempt,
-    )
-
-
-def _smaller_model(result: Estimate, stack: StackAssumptions) -> Fix | None:
-    """The largest catalog model smaller than this one that fits with the same settings."""
-    smaller = sorted(
-        (
-            model
-            for model in (load_architecture(name) for name in catalog_names())
-            if model.total_params < result.model.total_params and not model.encoder_decoder
-        ),
-        key=lambda model: model.total_params,
-        reverse=True,
-    )
-    for model in smaller:
-        try:
-            attempt = estimate(model, result.settings, result.gpu, stack)
-        except ValueError:  # e.g. LoRA target names this model does not have
-            continue
-        if fits_on_card(attempt):
-            return Fix(
-                "smaller_model",
-                f"a smaller model such as {model.name} ({model.total_params / 1e9:.1f}B)",
-                attempt,
-            )
-    return None
-
-
 def recommend(
     model: ModelArchitecture,
     settings: EstimateRun,
@@ -390,12 +149,12 @@ def recommend(
     chosen = picked if method == "auto" else method
     if chosen not in estimates:
         raise ValueError(f"unknown method {method!r}")
-    fixes: tuple[Fix, ...] = ()
+    fixes: tuple[Suggestion, ...] = ()
     if not estimates[chosen].fits:
-        fixes = tuple(suggest_fixes(estimates[chosen], stack))
+        fixes = tuple(suggest_fits(estimates[chosen], stack))
         fitting = [fix for fix in fixes if fix.fits]
         what_would = (
-            f"{fitting[0].change} would make it fit ({fitting[0].peak_gib:.1f} GiB)"
+            f"{fitting[0].label} would make it fit ({fitting[0].peak_gib:.1f} GiB)"
             if fitting
             else "no single change makes it fit"
         )

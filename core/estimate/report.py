@@ -63,7 +63,7 @@ def recommendation_text(rec: Recommendation) -> str:
         lines.append("What would fit:" if fitting else "Nothing tried fits; closest:")
         shown = fitting or sorted(rec.fixes, key=lambda fix: fix.peak_gib)[:3]
         for fix in shown:
-            lines.append(f"  - {fix.change}: {fix.peak_gib:.1f} GiB")
+            lines.append(f"  - {fix.label}: {fix.peak_gib:.1f} GiB")
     lines += ["", f"{METHOD_TITLES[rec.method]} memory at its peak ({chosen.memory.phase}):"]
     for component in chosen.memory.components:
         lines.append(
