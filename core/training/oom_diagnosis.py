@@ -9,20 +9,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from core.estimate.fit import suggest_for_recipe
 from core.recipe.config import TrainConfig
 from core.runs import record as runs
-from core.training.observer import FAILED, STOPPED, RunResult
-from core.training.preflight import PreflightReport, Suggestion, suggest_fitting_settings
 from core.runs.records import ERROR, Advice
+from core.training.observer import FAILED, STOPPED, RunResult
 from core.training.run_finish import finish
 
 if TYPE_CHECKING:
     from core.training.session import TrainingSession
-
-
-def _out_of_memory_report(config: TrainConfig, memory_kind: str) -> PreflightReport:
-    """A pre-flight report that only says "out of memory", to ask what would fit."""
-    return PreflightReport.unmeasured(config.device, memory_kind, out_of_memory=True)
 
 
 def out_of_memory(
@@ -32,7 +27,8 @@ def out_of_memory(
     step = int(trainer.state.global_step) if trainer is not None else 0
     peak = session.recorder.peak_memory if session.recorder else None
     memory_kind = session.recorder.memory_kind if session.recorder else ""
-    suggestions = suggest_fitting_settings(config, _out_of_memory_report(config, memory_kind))
+    # The fit engine's remedies; the device's out-of-memory says nothing about sizes.
+    suggestions = suggest_for_recipe(config, "cpu" if memory_kind == "cpu-rss" else "cuda")
     session.suggestions = [s.as_dict() for s in suggestions]
     latest = runs.latest_checkpoint(session.folder)
     reason = (
@@ -49,17 +45,8 @@ def memory_stopped(session: TrainingSession, config: TrainConfig, trainer, logic
     """The memory guard stopped the run: keep the checkpoint, say what to change."""
     session.close_memory_guard()
     step = int(trainer.state.global_step) if trainer is not None else 0
-    suggestions = suggest_fitting_settings(config, _out_of_memory_report(config, ""))
-    if config.max_seq_length >= 256 and not any("max_seq_length" in s.changes for s in suggestions):
-        # On the CPU the sequence length is the biggest lever (activations grow with it).
-        suggestions.insert(
-            0,
-            Suggestion(
-                f"max sequence length {config.max_seq_length // 2}",
-                {"max_seq_length": config.max_seq_length // 2},
-                "Activations grow with sequence length; longer conversations are cut.",
-            ),
-        )
+    # The guard watches RAM: the fit engine puts the sequence length first there.
+    suggestions = suggest_for_recipe(config, "cpu")
     session.suggestions = [s.as_dict() for s in suggestions]
     latest = runs.latest_checkpoint(session.folder) if session.folder else None
     where = f"at step {step}" if step else "before the first training step"

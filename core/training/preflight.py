@@ -15,6 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.estimate.fit import (
+    Suggestion,
+    choose,
+    measured_predictor,
+    recipe_remedies,
+    suggest_for_recipe,
+)
 from core.recipe.config import TrainConfig
 from core.training.chat_tokens import IGNORE_INDEX, TokenizedSplit
 from core.training.device import (
@@ -81,27 +88,6 @@ class PreflightStopped(Exception):
 
 
 @dataclass
-class Suggestion:
-    """A change of settings that should fit, and why."""
-
-    label: str
-    changes: dict
-    reason: str
-    estimated_peak_bytes: int | None = None
-    verified: bool = False  # pre-flight ran with it and it fitted
-    fits_estimate: bool | None = None  # the estimator's verdict, when it was asked
-
-    def as_dict(self) -> dict:
-        return {
-            "label": self.label,
-            "changes": dict(self.changes),
-            "reason": self.reason,
-            "estimated_peak_bytes": self.estimated_peak_bytes,
-            "verified": self.verified,
-        }
-
-
-@dataclass
 class PreflightReport:
     fits: bool
     device: str
@@ -119,22 +105,6 @@ class PreflightReport:
     suggestions: list[Suggestion] = field(default_factory=list)
     stopped: str = ""  # why the check ended before its steps (memory guard, time limit)
     measured: bool = True  # False: not run, the estimate alone says it cannot fit
-
-    @classmethod
-    def unmeasured(cls, device: str, memory_kind: str, **known) -> PreflightReport:
-        """A report with nothing measured (an estimate or an out-of-memory error says it
-        does not fit), to ask `suggest_fitting_settings` what would."""
-        empty = dict.fromkeys(
-            (
-                "peak_memory_bytes",
-                "static_memory_bytes",
-                "budget_bytes",
-                "micro_step_time_s",
-                "step_time_s",
-                "estimated_run_time_s",
-            )
-        )
-        return cls(False, device, memory_kind, **empty, batch_tokens=0, **known)
 
     @property
     def message(self) -> str:
@@ -314,16 +284,22 @@ def core_estimate(
 
 
 def estimated_ram_suggestions(config: TrainConfig, plan: DevicePlan, model_path: Path) -> list:
-    """When the estimate says a CPU run cannot fit: the standard remedies, each with the
-    estimator's RAM figure, those expected to fit first."""
-    report = PreflightReport.unmeasured(plan.device, plan.memory_kind)
-    suggestions = suggest_fitting_settings(config, report, limit=8)
+    """When the estimate says a CPU run cannot fit: the fit engine's remedies, each judged
+    by the estimator's RAM figure, those expected to fit first."""
+    trials: dict[str, dict] = {}
+
+    def predict(changes: dict):
+        trial = core_estimate(config.replace(**changes), plan, model_path)
+        if not trial or not trial.get("peak_bytes"):
+            return None
+        trials[repr(sorted(changes.items()))] = trial
+        return int(trial["peak_bytes"]), bool(trial.get("fits")), None
+
+    suggestions = choose(recipe_remedies(config, plan.device), predict, keep_closest=True)
     for suggestion in suggestions:
-        trial = core_estimate(config.replace(**suggestion.changes), plan, model_path)
-        if trial and trial.get("peak_bytes"):
-            suggestion.estimated_peak_bytes = trial["peak_bytes"]
+        trial = trials.get(repr(sorted(suggestion.changes.items())))
+        if trial is not None:
             suggestion.reason += f" Estimated: {trial['summary']}."
-            suggestion.fits_estimate = bool(trial.get("fits"))
     suggestions.sort(key=lambda s: not s.fits_estimate)
     return suggestions[:4]
 
@@ -478,104 +454,17 @@ def _timing_callback(step_times: list, peaks: list, device: str, watch, stopped:
     return PreflightTiming()
 
 
-def suggest_fitting_settings(
+def suggestions_for_report(
     config: TrainConfig, report: PreflightReport, limit: int = 4
 ) -> list[Suggestion]:
-    """Settings likely to fit, best first. Scales the measured activation memory when there
-    is a measurement; otherwise lists the standard remedies in order of cost."""
-    budget = report.budget_bytes
-    usable = budget * USABLE_FRACTION if budget else None
-    static = report.static_memory_bytes
-    peak = report.peak_memory_bytes
-    activation = (
-        (peak - static) if (peak is not None and static is not None and peak > static) else None
-    )
-
-    def estimate(micro: int, checkpointing: bool) -> int | None:
-        if activation is None or static is None:
-            return None
-        scaled = activation * micro / config.micro_batch_size
-        if checkpointing and not config.gradient_checkpointing:
-            scaled *= 0.35  # keeps one layer's activations plus the checkpoints
-        return int(static + scaled)
-
-    candidates: list[Suggestion] = []
-    micro = config.micro_batch_size
-    while micro > 1:
-        micro //= 2
-        factor = config.micro_batch_size // micro
-        candidates.append(
-            Suggestion(
-                f"micro batch {micro} x accumulation {config.gradient_accumulation * factor}",
-                {
-                    "micro_batch_size": micro,
-                    "gradient_accumulation": config.gradient_accumulation * factor,
-                },
-                "Same effective batch, fewer examples in memory at once; a little slower.",
-                estimate(micro, False),
-            )
-        )
-    if not config.gradient_checkpointing:
-        candidates.append(
-            Suggestion(
-                "gradient checkpointing on",
-                {"gradient_checkpointing": True},
-                "Recomputes activations instead of storing them: much less memory, about 20-30 % slower.",
-                estimate(config.micro_batch_size, True),
-            )
-        )
-        smallest = max(1, config.micro_batch_size // 4)
-        factor = config.micro_batch_size // smallest
-        candidates.append(
-            Suggestion(
-                f"gradient checkpointing with micro batch {smallest} x accumulation "
-                f"{config.gradient_accumulation * factor}",
-                {
-                    "gradient_checkpointing": True,
-                    "micro_batch_size": smallest,
-                    "gradient_accumulation": config.gradient_accumulation * factor,
-                },
-                "Both memory savers together.",
-                estimate(smallest, True),
-            )
-        )
-    if config.method != "qlora":
-        candidates.append(
-            Suggestion(
-                "QLoRA (4-bit base model)",
-                {"method": "qlora", "learning_rate": 0.0},
-                "The frozen base model in 4 bits: about half of LoRA's memory, within 1-2 % of its quality.",
-            )
-        )
-    if config.max_seq_length > 512:
-        candidates.append(
-            Suggestion(
-                f"max sequence length {config.max_seq_length // 2}",
-                {"max_seq_length": config.max_seq_length // 2},
-                "Activations grow with sequence length; longer conversations are cut.",
-                None,
-            )
-        )
-    # One proposal per remedy: the mildest change of each kind that is expected to fit
-    # (without a measurement, the mildest of each kind: the user sees every remedy).
-    chosen: list[Suggestion] = []
-    kinds_done: set[str] = set()
-    for candidate in candidates:
-        kind = (
-            "checkpointing"
-            if "gradient_checkpointing" in candidate.changes
-            else next(iter(candidate.changes))
-        )
-        if kind in kinds_done:
-            continue
-        if (
-            usable is None
-            or candidate.estimated_peak_bytes is None
-            or candidate.estimated_peak_bytes <= usable
-        ):
-            chosen.append(candidate)
-            kinds_done.add(kind)
-    return chosen[:limit]
+    """The fit engine's suggestions (core.estimate.fit), predicted from the report's
+    measurement when it has one (the activations scaled to a smaller micro batch, or to
+    checkpointing); pre-flight then verifies the best of them with real steps."""
+    predict = None
+    peak, static, budget = report.peak_memory_bytes, report.static_memory_bytes, report.budget_bytes
+    if peak is not None and static is not None and budget:
+        predict = measured_predictor(config, static, peak, int(budget * USABLE_FRACTION))
+    return suggest_for_recipe(config, report.device, predict, limit)
 
 
 def run_preflight_prepared(
@@ -617,7 +506,7 @@ def run_preflight_prepared(
         report.estimated_run_time_s = report.step_time_s * total_steps
     report.estimate = estimate
     if not report.fits:
-        report.suggestions = suggest_fitting_settings(config, report)
+        report.suggestions = suggestions_for_report(config, report)
         if verify and not report.stopped:
             for suggestion in report.suggestions[:3]:
                 trial_config = config.replace(**suggestion.changes)
@@ -718,7 +607,7 @@ def run_preflight(
             batch_tokens=0,
             stopped=reason or "the memory guard stopped it",
         )
-        stopped.suggestions = suggest_fitting_settings(config, stopped)
+        stopped.suggestions = suggestions_for_report(config, stopped)
         return stopped
     finally:
         guard.close()

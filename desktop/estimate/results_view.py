@@ -171,7 +171,7 @@ class EstimateResults(QWidget):
             items = fitting or sorted(rec.fixes, key=lambda fix: fix.peak_gib)[:3]
             heading = "What would fit:" if fitting else "Nothing tried fits. Closest:"
             bullets = "".join(
-                f"<li>{fix.change}: {fix.peak_gib:.1f} GiB"
+                f"<li>{fix.label}: {fix.peak_gib:.1f} GiB"
                 + (
                     f", {duration_text(fix.estimate.hours * 3600, rough=True)}, {money_text(fix.estimate.cost_usd)}"
                     if fix.fits
