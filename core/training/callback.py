@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from core.runs.records import WARNING, Advice, MetricRecord
-from core.training.control import RunControl, TrainingComplete
+from core.training.control import RunControl, RunDeleted, TrainingComplete
 from core.training.device import memory_snapshot
 from core.training.observer import PAUSED, STOPPING, TRAINING, Progress
 from core.training.recorder import RunRecorder
@@ -107,6 +107,9 @@ class StudioCallbackLogic:
 
     def _step_end(self, state, control) -> None:
         step = int(state.global_step)
+        gone = self.recorder.missing()
+        if gone:
+            raise RunDeleted(f"stopped at step {step}: {gone}. Nothing more was saved.")
         self.recorder.progress(
             Progress(
                 step=step,

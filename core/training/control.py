@@ -20,6 +20,11 @@ class TrainingComplete(Exception):
     not end an epoch; the callback stops it before that step, with the checkpoint loaded."""
 
 
+class RunDeleted(Exception):
+    """The run folder or the project's database was deleted while the run trained: what the
+    run writes would vanish, so it stops (failed) instead of ending "finished"."""
+
+
 class RunControl:
     def __init__(self) -> None:
         self._stop = threading.Event()

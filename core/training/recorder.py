@@ -174,6 +174,19 @@ class RunRecorder:
                 f"database write skipped ({error}); the run folder has the record", logging.WARNING
             )
 
+    def missing(self) -> str | None:
+        """Why this run's record can no longer be kept (its folder or the project's database
+        was deleted); None while both are there. Our open files would go on writing into
+        the deleted ones without an error, so this looks at the paths themselves."""
+        db_path = self.project.db_path
+        if not self.project.folder.is_dir():
+            return f"the project folder {self.project.folder} was deleted while the run trained"
+        if not db_path.is_file():
+            return f"the project's database {db_path} was deleted while the run trained"
+        if not self.folder.is_dir():
+            return f"the run folder {self.folder} was deleted while the run trained"
+        return None
+
     def progress(self, progress: Progress) -> None:
         self.notify("on_progress", progress)
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from core.recipe.config import TrainConfig
 from core.training.callback import StudioCallbackLogic
-from core.training.control import RunStopped, TrainingComplete
+from core.training.control import RunDeleted, RunStopped, TrainingComplete
 from core.training.final_model import save_final_model
 from core.training.observer import FAILED, FINISHED, SAVING, STOPPED, RunResult
 from core.training.oom_diagnosis import memory_stopped, out_of_memory
@@ -52,6 +52,8 @@ def train(session: TrainingSession, inputs: RunInputs) -> RunResult:
             return memory_stopped(session, config, trainer, logic)
         return finish(session, STOPPED, session.control.stop_reason, trainer, logic)
     except SETUP_ERRORS as error:
+        return finish(session, FAILED, str(error), trainer, logic)
+    except RunDeleted as error:
         return finish(session, FAILED, str(error), trainer, logic)
     except Exception as error:
         if session.memory_stop_reason and isinstance(error, MemoryError):
