@@ -82,7 +82,7 @@ def test_launch_config_and_estimate_agree_on_the_strategy(tmp_path, strategy):
     assert plan.estimate.peak_gib == pytest.approx(direct.peak_gib)
     written = write_plan(plan, tmp_path / "launch")
     saved = yaml.safe_load((tmp_path / "launch" / "accelerate_config.yaml").read_text())
-    assert saved == accel and len(written) == 6 + (plan.deepspeed is not None)
+    assert saved == accel and len(written) == 7 + (plan.deepspeed is not None)
     if plan.deepspeed is not None:
         on_disk = json.loads((tmp_path / "launch" / "deepspeed_config.json").read_text())
         assert on_disk == plan.deepspeed

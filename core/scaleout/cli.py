@@ -14,7 +14,7 @@ from core.output_folder import OutputPathError
 from core.recipe.config import TrainConfigError, load_config
 from core.scaleout.plan import ScaleOutError, ScaleOutRequest, plan_scale_out
 from core.scaleout.strategies import STRATEGIES
-from core.scaleout.writer import check_launch_folder, estimate_lines, write_plan
+from core.scaleout.writer import SLURM_SCRIPT, check_launch_folder, estimate_lines, write_plan
 
 EXIT_OK, EXIT_USAGE = 0, 2
 
@@ -101,4 +101,5 @@ def run_scaleout_command(args: argparse.Namespace) -> int:
     print(f"wrote {', '.join(p.name for p in written)} to {Path(args.out).expanduser()}")
     for rank, command in enumerate(plan.node_commands):
         print(f"node {rank}: {command}")
+    print(f"on Slurm: sbatch {written[0].parent / SLURM_SCRIPT}")
     return EXIT_OK

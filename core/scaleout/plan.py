@@ -98,6 +98,7 @@ class ScaleOutPlan:
     accelerate: dict
     deepspeed: dict | None  # DeepSpeed's own config file, for zero2 and zero3
     node_commands: list[str]
+    slurm_command: str  # every node's command under srun, its rank from Slurm
     estimate: object | None  # core.estimate.Estimate on the same sharding, or None
     estimate_note: str
     warnings: list[str] = field(default_factory=list)
@@ -117,6 +118,7 @@ class ScaleOutPlan:
             "accelerate": self.accelerate,
             "deepspeed": self.deepspeed,
             "node_commands": self.node_commands,
+            "slurm_command": self.slurm_command,
             "estimate": estimate,
             "estimate_note": self.estimate_note,
             "warnings": self.warnings,
@@ -148,7 +150,12 @@ def _pick_strategy(config, request: ScaleOutRequest) -> tuple[str, str]:
     return "fsdp", "the run does not fit one GPU whole, so FSDP splits it across all of them"
 
 
-def node_command(plan_request: ScaleOutRequest, rank: int, project: str) -> str:
+# Under Slurm a node's rank is its place in the allocation, which srun gives each task.
+SLURM_NODE_RANK = "$SLURM_NODEID"
+
+
+def node_command(plan_request: ScaleOutRequest, rank: int | str, project: str) -> str:
+    """The command node `rank` runs (a number, or a shell variable that holds it)."""
     parts = ["accelerate", "launch", "--config_file", "accelerate_config.yaml"]
     if plan_request.nodes > 1:
         parts += [
@@ -218,6 +225,7 @@ def plan_scale_out(
         accelerate=accelerate_config(strategy, request.gpus_per_node, request.nodes),
         deepspeed=deepspeed_config(strategy),
         node_commands=commands,
+        slurm_command=node_command(request, SLURM_NODE_RANK, project),
         estimate=estimate,
         estimate_note=note,
         warnings=warnings,

@@ -4,6 +4,7 @@ accelerate_config.yaml   accelerate's launch configuration
 deepspeed_config.json    DeepSpeed's configuration (zero2 and zero3 only)
 train_config.yaml        the training configuration every node runs
 launch_node_<r>.sh       the exact command for node r (executable)
+slurm.sbatch             the same run as one Slurm batch job (sbatch slurm.sbatch)
 README.md                what to do, the estimate on the same sharding, the warnings
 plan.json                the same, for tools
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from pathlib import Path
 
 import yaml
@@ -60,6 +62,43 @@ def launch_script(plan: ScaleOutPlan, rank: int) -> str:
             "fi",
         ]
     lines.append(f"exec {plan.node_commands[rank]}")
+    return "\n".join(lines) + "\n"
+
+
+SLURM_SCRIPT = "slurm.sbatch"
+
+
+def slurm_script(plan: ScaleOutPlan, folder: Path) -> str:
+    """A Slurm batch job for the plan: one task per node (srun), each running accelerate
+    launch with its rank from Slurm, all meeting on the allocation's first node."""
+    request = plan.request
+    title = strategy_for(plan.strategy).title
+    lines = [
+        "#!/usr/bin/env bash",
+        # Slurm reads #SBATCH lines only before the first command.
+        "#SBATCH --job-name=finetune-studio",
+        f"#SBATCH --nodes={request.nodes}",
+        "#SBATCH --ntasks-per-node=1",
+        f"#SBATCH --gpus-per-node={request.gpus_per_node}",
+        "#SBATCH --output=finetune-studio-%j.out",
+        f"# FineTune Studio scale-out on Slurm: {request.nodes} node(s) x "
+        f"{request.gpus_per_node} GPUs, {request.total_gpus} training processes, {title}.",
+        f"# Submit with: sbatch {shlex.quote(str(folder / SLURM_SCRIPT))}",
+        "# Each node runs one task, accelerate launch, which starts a process per GPU.",
+        "set -euo pipefail",
+        "# sbatch runs a copy of this file: the launch folder by its path, which every node",
+        "# must see (a shared filesystem).",
+        f"cd {shlex.quote(str(folder))}",
+        "# The rendezvous: the first node of the allocation.",
+        # (sed reads the whole list: `head -n 1` could end scontrol with SIGPIPE, which
+        # pipefail turns into a failed job.)
+        'MAIN_PROCESS_IP="$(scontrol show hostnames "$SLURM_JOB_NODELIST" | sed -n 1p)"',
+        f'MAIN_PROCESS_PORT="${{MAIN_PROCESS_PORT:-{request.main_process_port}}}"',
+        "export MAIN_PROCESS_IP MAIN_PROCESS_PORT",
+        # Single quotes: each task's own shell fills in its $SLURM_NODEID.
+        f"srun --nodes={request.nodes} --ntasks-per-node=1 --kill-on-bad-exit=1 "
+        f"bash -c {shlex.quote(plan.slurm_command)}",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -123,7 +162,17 @@ def readme(plan: ScaleOutPlan) -> str:
             "```",
             "",
         ]
-    lines += ["## Estimate", "", *estimate_lines(plan), ""]
+    lines += [
+        "On a Slurm cluster, submit the same run as one job instead: `sbatch slurm.sbatch` "
+        "(one task per node, each running accelerate launch with its rank from Slurm; the "
+        "first node of the allocation is the rendezvous). This folder must be on a "
+        "filesystem every node shares.",
+        "",
+        "## Estimate",
+        "",
+        *estimate_lines(plan),
+        "",
+    ]
     if plan.warnings:
         lines += ["## Warnings", "", *[f"- {w}" for w in plan.warnings], ""]
     lines += [
@@ -168,6 +217,7 @@ def write_plan(plan: ScaleOutPlan, out_dir: str | Path, overwrite: bool = False)
     put("train_config.yaml", plan.config_yaml)
     for rank in range(plan.request.nodes):
         put(f"launch_node_{rank}.sh", launch_script(plan, rank), executable=True)
+    put(SLURM_SCRIPT, slurm_script(plan, folder), executable=True)
     put("README.md", readme(plan))
     put("plan.json", json.dumps(plan.as_dict(), indent=2, sort_keys=True, default=str) + "\n")
     if replacing:
