@@ -2,7 +2,7 @@
 
 1. Memory. For a matrix of real architectures at 1B-8B scale (tests/data/architectures,
    full depth, random weights), our trainer's step (core.training's loading rules, LoRA
-   config and SFTTrainer, as in core.estimate.simulate.step) runs two optimizer steps on
+   config and SFTTrainer, as in core.training.simulate.step) runs two optimizer steps on
    the GPU: torch.cuda.max_memory_allocated / max_memory_reserved, next to the estimator
    (allocated and reserved) and the simulated step (FakeTensors, run concurrently in its
    own process on the CPU). Ratios estimate/real and simulation/real per case.
@@ -95,8 +95,8 @@ def memory_part(cpu: bool) -> dict:
 
     from core.estimate import architecture_from_config, estimate, find_gpu
     from core.estimate.run import run_for_recipe
-    from core.estimate.simulate import simulate_peaks, simulation_unavailable
-    from core.estimate.simulate.step import run_simulated_steps
+    from core.training.simulate import simulate_peaks, simulation_unavailable
+    from core.training.simulate.step import run_simulated_steps
 
     matrix, layers, batch, seq = (CPU_MATRIX, 2, 1, 64) if cpu else (GPU_MATRIX, None, 2, 1024)
     cases = []

@@ -23,6 +23,7 @@ from core.errors import EXIT_ERRORS, EXIT_OK, describe_error
 from core.features import core_parts
 from core.models.cli import register as register_models
 from core.runs.rebuild import repair_project
+from core.training.simulate.cross_check import simulate_for_estimate
 
 EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 130, 141  # 128 + SIGINT, 128 + SIGPIPE, as shells report
 DEBUG_ENV = "FINETUNE_STUDIO_DEBUG"  # set to 1 to get the full traceback on stderr
@@ -126,4 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     project.set_defaults(func=_project)
     for _feature, module in core_parts("cli"):
         module.register(subparsers)
+    if "estimate" in subparsers.choices:
+        # `estimate --simulate` runs training's simulated step; core.estimate sits below
+        # core.training, so the top of the house wires the two together.
+        subparsers.choices["estimate"].set_defaults(simulate_with=simulate_for_estimate)
     return parser

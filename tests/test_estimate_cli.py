@@ -150,7 +150,7 @@ def test_auto_gpu_uses_the_detected_card_or_says_there_is_none(capsys, monkeypat
 
 
 def test_simulate_sets_our_trainers_simulated_step_beside_the_estimate(capsys, tmp_path):
-    from core.estimate.simulate import simulation_unavailable
+    from core.training.simulate import simulation_unavailable
 
     reason = simulation_unavailable()
     if reason:

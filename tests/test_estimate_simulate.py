@@ -21,9 +21,9 @@ import pytest
 
 from core.estimate import architecture_from_config, estimate, find_gpu
 from core.estimate.run import run_for_recipe
-from core.estimate.simulate import SimulatedPeak, simulate_peaks, simulation_unavailable
 from core.recipe.config import TrainConfig
 from core.recipe.vocabularies import PROJECTION_MODULES
+from core.training.simulate import SimulatedPeak, simulate_peaks, simulation_unavailable
 
 REASON = simulation_unavailable()
 pytestmark = pytest.mark.skipif(REASON is not None, reason=f"no simulation here: {REASON}")
@@ -181,7 +181,7 @@ def test_the_simulation_sees_what_each_method_keeps(simulated):
 def test_unknown_torch_builds_are_refused_with_the_reason(monkeypatch):
     import torch
 
-    from core.estimate.simulate import fake_cuda
+    from core.training.simulate import fake_cuda
 
     monkeypatch.setattr(torch, "__version__", "2.99.0+cpu")
     monkeypatch.setattr(torch.version, "cuda", None)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from core.estimate.simulate import simulation_unavailable
+from core.training.simulate import simulation_unavailable
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -187,7 +187,16 @@ def run_estimate(args: argparse.Namespace) -> int:
     except (ArchitectureError, GpuCatalogError, TrainConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    simulation = _simulate(rec, args) if args.simulate else None
+    simulation = None
+    if args.simulate:
+        # The simulated step is training's (core.training.simulate, above this package):
+        # the command line wires it in as `simulate_with` (core.cli).
+        simulate_with = getattr(args, "simulate_with", None)
+        simulation = (
+            simulate_with(rec, args.model)
+            if simulate_with is not None
+            else {"error": "the simulation is not available in this installation"}
+        )
     if args.json:
         data = recommendation_dict(rec)
         if simulation is not None:
@@ -198,19 +207,3 @@ def run_estimate(args: argparse.Namespace) -> int:
         if simulation is not None:
             print(simulation.get("line") or f"Simulation: {simulation['error']}")
     return EXIT_OK
-
-
-def _simulate(rec, args: argparse.Namespace) -> dict:
-    """The chosen method's run simulated (core.estimate.simulate), or why it was not."""
-    from core.estimate.simulate import SimulationError
-    from core.estimate.simulate.cross_check import (
-        ModelConfigError,
-        cross_check,
-        model_config_for_estimate,
-    )
-
-    try:
-        check = cross_check(rec.chosen, model_config_for_estimate(args.model))
-    except (SimulationError, ModelConfigError, ValueError) as error:
-        return {"error": str(error)}
-    return {**check.as_dict(), "line": check.line()}

@@ -31,7 +31,7 @@ from core.training.device import (
     memory_snapshot,
     reset_peak_memory,
 )
-from core.training.memory_savers import apply_memory_savers
+from core.training.real_steps import steps_trainer
 
 PREFLIGHT_STEPS = 3
 # Three steps of a model that fits take seconds to a few minutes on a CPU; a pre-flight
@@ -320,36 +320,13 @@ def measure(
     import shutil
 
     from datasets import Dataset
-    from trl import SFTTrainer
 
-    from core.training.lora_targets import resolve_targets
-    from core.training.model_loading import (
-        drop_console_printer,
-        load_base_model,
-        lora_config,
-        match_adapter_dtype,
-        quiet_progress_bars,
-    )
-    from core.training.sft_args import (
-        Schedule,
-        build_sft_config,
-        build_sft_kwargs,
-        trainer_tokenizer_kwarg,
-    )
+    from core.training.model_loading import load_base_model, quiet_progress_bars
 
     budget = device_memory_budget(plan.device)
     batch_tokens = sum(len(row["input_ids"]) for row in rows)
-    probe = config.replace(
-        gradient_accumulation=1,
-        max_steps=PREFLIGHT_STEPS,
-        packing=False,  # the rows are already the packed worst case
-        warmup_ratio=0.0,
-    )
-    schedule = Schedule(
-        log_every=1, eval_every=0, save_every=10**9, keep_checkpoints=1, load_best_at_end=False
-    )
-    kwargs, _notes = build_sft_kwargs(probe, plan, schedule, output_dir, False, 0)
-    kwargs["save_strategy"] = "no"
+    # One micro batch per step, the rows as they are (already the packed worst case).
+    probe = config.replace(gradient_accumulation=1, packing=False)
     step_times: list[float] = []
     peaks: list[int] = []
     model = trainer = None
@@ -367,18 +344,9 @@ def measure(
             watch.check()
             static = memory_snapshot(plan.device).allocated
             dataset = Dataset.from_list(rows * PREFLIGHT_STEPS)
-            trainer = SFTTrainer(
-                model=model,
-                args=build_sft_config(**kwargs),
-                train_dataset=dataset,
-                peft_config=lora_config(config, resolve_targets(config, model))
-                if config.is_adapter_method
-                else None,
-                **trainer_tokenizer_kwarg(tokenizer),
+            trainer = steps_trainer(
+                probe, plan, model, dataset, tokenizer, output_dir, PREFLIGHT_STEPS
             )
-        drop_console_printer(trainer)
-        match_adapter_dtype(trainer.model, plan)
-        apply_memory_savers(trainer, config, plan.device)
         trainer.add_callback(_timing_callback(step_times, peaks, plan.device, watch, stopped))
         watch.progress(f"step 1 of {PREFLIGHT_STEPS} on the longest batch")
         trainer.train()

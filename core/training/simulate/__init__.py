@@ -63,7 +63,7 @@ class SimulatedPeak:
 
 def simulation_unavailable() -> str | None:
     """Why the simulation cannot run on this machine (one line), or None."""
-    from core.estimate.simulate.fake_cuda import unavailable_reason
+    from core.training.simulate.fake_cuda import unavailable_reason
 
     return unavailable_reason()
 
@@ -102,7 +102,7 @@ def simulate_peaks(
         env.setdefault("TRANSFORMERS_VERBOSITY", "error")
         try:
             finished = subprocess.run(
-                [sys.executable, "-m", "core.estimate.simulate.worker", request_path, result_path],
+                [sys.executable, "-m", "core.training.simulate.worker", request_path, result_path],
                 capture_output=True,
                 text=True,
                 timeout=timeout_s,

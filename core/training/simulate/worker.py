@@ -1,4 +1,4 @@
-"""The simulation's own process: `python -m core.estimate.simulate.worker REQUEST RESULT`.
+"""The simulation's own process: `python -m core.training.simulate.worker REQUEST RESULT`.
 
 The fake GPU changes torch and the libraries for the rest of the process, so simulations
 never run in the app or the test process: they run here, and the results come back as
@@ -13,8 +13,8 @@ import sys
 
 
 def run_case(case: dict, steps: int) -> dict:
-    from core.estimate.simulate.step import run_simulated_steps
     from core.recipe.config import config_from_dict
+    from core.training.simulate.step import run_simulated_steps
 
     # all-linear is resolved against the model by the trainer's own lora_config, experts
     # of a mixture of experts included, exactly as a real run resolves it.
@@ -26,7 +26,7 @@ def main(argv: list[str]) -> int:
     request_path, result_path = argv
     with open(request_path, encoding="utf-8") as handle:
         request = json.load(handle)
-    from core.estimate.simulate.fake_cuda import unavailable_reason
+    from core.training.simulate.fake_cuda import unavailable_reason
 
     reason = unavailable_reason()
     results = []

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.estimate.run import EstimateRun
+from core.training.simulate import SimulationError, simulate_peak, simulation_unavailable
 
 
 class ModelConfigError(ValueError):
@@ -118,12 +119,8 @@ def cross_check(result, model_config: dict, steps: int = 2) -> CrossCheck:
     Raises ValueError for settings the trainer cannot run and SimulationError when the
     simulation cannot be done here.
     """
-    from core.estimate.simulate import simulate_peak, simulation_unavailable
-
     reason = simulation_unavailable()
     if reason:
-        from core.estimate.simulate import SimulationError
-
         raise SimulationError(reason)
     config = train_config_for(result.settings)
     simulated = simulate_peak(model_config, config, steps)
@@ -133,3 +130,13 @@ def cross_check(result, model_config: dict, steps: int = 2) -> CrossCheck:
         estimated_trainable=result.memory.trainable_params,
         simulated_trainable=simulated.trainable_params,
     )
+
+
+def simulate_for_estimate(rec, model: str) -> dict:
+    """`finetune-studio estimate --simulate`: the chosen method's run simulated beside its
+    estimate, or why it was not ({"error": ...})."""
+    try:
+        check = cross_check(rec.chosen, model_config_for_estimate(model))
+    except (SimulationError, ModelConfigError, ValueError) as error:
+        return {"error": str(error)}
+    return {**check.as_dict(), "line": check.line()}

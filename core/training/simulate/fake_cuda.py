@@ -10,7 +10,7 @@ is allowed only on the torch versions it was checked on (KNOWN_TORCH). A CUDA bu
 torch has all three and gets only the Python-level answers to "is there a GPU?".
 
 Everything here changes the process for good: it runs only in the simulation's own worker
-process (core.estimate.simulate.worker), never in the app or the test process.
+process (core.training.simulate.worker), never in the app or the test process.
 """
 
 from __future__ import annotations
@@ -354,7 +354,7 @@ def _fake_paged_memory() -> None:
     import bitsandbytes.functional as bnb_functional
     import torch
 
-    from core.estimate.simulate.tracker import uncount
+    from core.training.simulate.tracker import uncount
 
     def get_paged(*shape, dtype=torch.float32, device=None):
         out = torch.empty(shape, dtype=dtype, device="cuda")

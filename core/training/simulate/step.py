@@ -16,7 +16,7 @@ from pathlib import Path
 
 from core.recipe.config import TrainConfig
 from core.training.device import DevicePlan
-from core.training.memory_savers import apply_memory_savers
+from core.training.real_steps import steps_trainer
 
 SIMULATED_TOKEN = 3  # any id below the vocabulary size: the values are never read
 
@@ -184,26 +184,15 @@ def run_simulated_steps(
 
     from datasets import Dataset
     from torch._subclasses.fake_tensor import FakeTensorMode
-    from trl import SFTTrainer
 
-    from core.estimate.simulate import fake_cuda
-    from core.estimate.simulate.tracker import new_peak_tracker
-    from core.training.lora_targets import resolve_targets
     from core.training.model_loading import (
         count_parameters,
-        drop_console_printer,
-        lora_config,
-        match_adapter_dtype,
         model_load_kwargs,
         prepare_loaded_model,
         quiet_progress_bars,
     )
-    from core.training.sft_args import (
-        Schedule,
-        build_sft_config,
-        build_sft_kwargs,
-        trainer_tokenizer_kwarg,
-    )
+    from core.training.simulate import fake_cuda
+    from core.training.simulate.tracker import new_peak_tracker
 
     fake = device == "fake"
     if fake:
@@ -212,20 +201,13 @@ def run_simulated_steps(
     started = time.perf_counter()
     where = "cpu" if device == "cpu" else "cuda"
     plan = simulated_plan(config, where)
-    run = config.replace(max_steps=steps, warmup_ratio=0.0, preflight=False)
-    load_kwargs = model_load_kwargs(run, plan)
+    load_kwargs = model_load_kwargs(config, plan)
     model = _meta_model(model_config, load_kwargs)
-    seq = run.max_seq_length
-    rows = run.micro_batch_size * run.gradient_accumulation * steps
+    seq = config.max_seq_length
+    rows = config.micro_batch_size * config.gradient_accumulation * steps
     row = [SIMULATED_TOKEN] * seq
     dataset = Dataset.from_dict({"input_ids": [row] * rows, "labels": [row] * rows})
-    schedule = Schedule(
-        log_every=10**6, eval_every=0, save_every=10**9, keep_checkpoints=1, load_best_at_end=False
-    )
     output = Path(tempfile.mkdtemp(prefix="finetune-simulate-"))
-    kwargs, _notes = build_sft_kwargs(run, plan, schedule, output, False, 0)
-    kwargs["save_strategy"] = "no"
-    kwargs["dataloader_pin_memory"] = False
     gc.collect()
     gc.freeze()  # the model's many Python objects would make every later collection slow
     try:
@@ -234,20 +216,22 @@ def run_simulated_steps(
             tracker = new_peak_tracker(explain=explain, device_type=where)
             with tracker:
                 model = _materialize(model, load_kwargs, where, random=not fake)
-                model = prepare_loaded_model(model, run)
-                trainer = SFTTrainer(
-                    model=model,
-                    args=build_sft_config(**kwargs),
-                    train_dataset=dataset,
-                    peft_config=lora_config(run, resolve_targets(run, model))
-                    if run.is_adapter_method
-                    else None,
-                    **trainer_tokenizer_kwarg(_tiny_tokenizer(model.config.vocab_size)),
+                model = prepare_loaded_model(model, config)
+                # The run's own trainer for these steps. No loss is logged (.item() cannot
+                # read a FakeTensor); the host RAM check is the real run's, the simulation
+                # counts the GPU alone.
+                trainer = steps_trainer(
+                    config,
+                    plan,
+                    model,
+                    dataset,
+                    _tiny_tokenizer(model.config.vocab_size),
+                    output,
+                    steps,
+                    log_every=10**6,
+                    check_host_ram=device == "cpu",
+                    extra_args={"dataloader_pin_memory": False},
                 )
-                drop_console_printer(trainer)
-                match_adapter_dtype(trainer.model, plan)
-                # The host RAM check is the real run's: the simulation only counts the GPU.
-                apply_memory_savers(trainer, run, where, check_host_ram=device == "cpu")
                 _collate_on_the_cpu(trainer)
                 _drop_full_attention_mask(trainer)
                 trainable, total = count_parameters(trainer.model)
