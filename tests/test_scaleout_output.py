@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 from core.output_folder import MARKER, OutputPathError
+from core.recipe.config import TrainConfig, save_config
 from core.scaleout.plan import ScaleOutRequest, plan_scale_out
 from core.scaleout.writer import write_plan
-from core.training.config import TrainConfig, save_config
 
 
 def plan_for(tmp_path, nodes: int = 2, project: str = ""):

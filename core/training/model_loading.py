@@ -16,7 +16,7 @@ from pathlib import Path
 from core.methods import METHODS, QUANTIZED_METHODS
 from core.models.load_lock import model_loading
 from core.models.remote_code import trust_remote_code_for
-from core.training.config import TrainConfig
+from core.recipe.config import TrainConfig
 from core.training.device import DevicePlan
 from core.training.lora_targets import LoraTargets
 from core.training.memory_savers import prepare_quantized_without_upcast
