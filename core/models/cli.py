@@ -1,15 +1,19 @@
-"""`finetune-studio models list|prepare|download`: the models on this machine, and fetching one."""
+"""`finetune-studio models list|prepare|download|trust|convert`: the models on this machine,
+fetching one, trusting a folder's own code, and converting pickle weights to safetensors."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from core.models.bundled import BundledModelMissing, ensure_bundled_model
+from core.models.convert_weights import convert_to_safetensors
 from core.models.download import DownloadError, download_model
 from core.models.inventory import available_models
 from core.models.model_facts import human_size
 from core.models.remote_code import find_custom_code, trust_folder
+from core.output_lock import OutputBusyError
 from core.project import open_project
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
@@ -24,14 +28,25 @@ def register(subparsers) -> None:
     )
     models.add_argument(
         "models_command",
-        choices=["list", "prepare", "download", "trust"],
-        help="list, prepare (convert) the bundled model, download HUB_ID, or trust FOLDER's "
-        "own code (auto_map, .py files)",
+        choices=["list", "prepare", "download", "trust", "convert"],
+        help="list, prepare (convert) the bundled model, download HUB_ID, trust FOLDER's "
+        "own code (auto_map, .py files), or convert FOLDER's pickle .bin weights to "
+        "safetensors in a new folder (FOLDER-safetensors; FOLDER itself is not changed)",
     )
     models.add_argument(
         "hub_id",
         nargs="?",
-        help="for download: org/name on the Hugging Face Hub; for trust: the model folder",
+        help="for download: org/name on the Hugging Face Hub; for trust and convert: the "
+        "model folder",
+    )
+    models.add_argument(
+        "--out", dest="convert_out", help="for convert: the new folder (default FOLDER-safetensors)"
+    )
+    models.add_argument(
+        "--overwrite",
+        dest="convert_overwrite",
+        action="store_true",
+        help="for convert: replace a folder an earlier convert wrote",
     )
     models.add_argument("--revision", help="for download: branch, tag or commit (default main)")
     models.add_argument(
@@ -94,7 +109,7 @@ def _trust(args) -> int:
         return EXIT_USAGE
     try:
         folder = trust_folder(args.hub_id)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, ValueError) as error:  # not a folder; the root or home
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
     reasons = find_custom_code(folder)
@@ -102,9 +117,32 @@ def _trust(args) -> int:
     return EXIT_OK
 
 
+def _convert(args) -> int:
+    if not args.hub_id:
+        print("error: give the model folder: models convert FOLDER", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        out = convert_to_safetensors(
+            args.hub_id,
+            args.convert_out,
+            overwrite=args.convert_overwrite,
+            progress=lambda message: print(message, file=sys.stderr, flush=True),
+        )
+    except OutputBusyError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERRORS
+    except ValueError as error:  # ConvertError, OutputPathError: bad input, nothing changed
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"converted: {out} (use this folder; {Path(args.hub_id)} was not changed)")
+    return EXIT_OK
+
+
 def run_models(args: argparse.Namespace) -> int:
     if args.models_command == "trust":
         return _trust(args)
+    if args.models_command == "convert":
+        return _convert(args)
     if args.models_command == "download":
         return _download(args)
     if args.models_command == "list":

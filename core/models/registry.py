@@ -18,6 +18,8 @@ from core.models.bundled import (
     ensure_bundled_model,
     is_converted,
 )
+from core.models.convert_weights import convert_command
+from core.models.folder_checks import unknown_model_type, weights_problem
 from core.models.hub_cache import (
     CachedModel,
     cached_model,
@@ -59,6 +61,21 @@ class FolderCheck:
     model_type: str | None
 
 
+def pickle_refusal(folder: Path, confirm: str = "") -> str:
+    """Why a pickle-only folder is refused, and the one command that lifts it. `models
+    trust` is for a folder's code (auto_map), not for its weights: it does not lift this."""
+    where = (
+        f"; or {confirm}"
+        if confirm
+        else "; or add the folder on the Project page and confirm its pickle weights there"
+    )
+    return (
+        f"{folder} has only pickle .bin weights, which can run code when loaded, so they are "
+        f"not loaded. Convert them to safetensors in a new folder (your folder is not changed): "
+        f"{convert_command(folder)}, then use the new folder{where}."
+    )
+
+
 def check_model_folder(folder: str | Path) -> FolderCheck:
     """Check that a folder looks like a loadable HF causal LM; raise ModelFolderError if not."""
     folder = Path(folder).expanduser()
@@ -73,6 +90,9 @@ def check_model_folder(folder: str | Path) -> FolderCheck:
     pickles = list(folder.glob("*.bin"))
     if not safetensors and not pickles:
         raise ModelFolderError(f"{folder} has no weights (*.safetensors or *.bin).")
+    damaged = weights_problem(folder)
+    if damaged:
+        raise ModelFolderError(damaged)
     if not any((folder / name).is_file() for name in TOKENIZER_FILES):
         raise ModelFolderError(
             f"{folder} has no tokenizer files ({', '.join(TOKENIZER_FILES)}); "
@@ -102,8 +122,7 @@ def add_local_model(
         )
     if check.pickle_only and not allow_pickle:
         raise ModelFolderError(
-            f"{folder} has only pickle .bin weights, which can run code when loaded. "
-            "Convert them to safetensors, or confirm that you trust this folder."
+            pickle_refusal(folder, "confirm that you trust its weights when you add the folder")
         )
     name = name or folder.name
     with project.transaction() as conn:
@@ -147,6 +166,13 @@ def _hub_model(cached: CachedModel) -> BaseModel:
     )
 
 
+def _refuse_unknown_model_type(folder: Path, check: FolderCheck) -> None:
+    # A folder with its own code brings its own model_type; the others must be known.
+    problem = None if check.needs_remote_code else unknown_model_type(folder, check.model_type)
+    if problem:
+        raise ModelFolderError(problem)
+
+
 def resolve_model(
     name_or_path: str, project: Project | None = None, allow_pickle: bool = False
 ) -> BaseModel:
@@ -166,30 +192,26 @@ def resolve_model(
                 f"it from the model picker, or run: finetune-studio models download {name_or_path}"
             )
         check = check_model_folder(cached.path)
+        _refuse_unknown_model_type(cached.path, check)
         if check.needs_remote_code:
             raise ModelFolderError(
                 f"{name_or_path} needs custom code; add its folder ({cached.path}) to the "
                 "project and allow remote code first."
             )
         if check.pickle_only and not allow_pickle:
-            raise ModelFolderError(
-                f"{name_or_path} has only pickle .bin weights, which can run code when loaded; "
-                "convert them to safetensors or confirm that you trust this model."
-            )
+            raise ModelFolderError(pickle_refusal(cached.path))
         return replace(_hub_model(cached), allow_pickle=allow_pickle)
     folder = Path(name_or_path).expanduser()
     if folder.is_dir():
         check = check_model_folder(folder)
+        _refuse_unknown_model_type(folder, check)
         if check.needs_remote_code:
             try:
                 trust_remote_code_for(folder)  # names the file and field, unless trusted
             except UntrustedCodeError as error:
                 raise ModelFolderError(str(error)) from error
         if check.pickle_only and not allow_pickle:
-            raise ModelFolderError(
-                f"{folder} has only pickle .bin weights, which can run code when loaded; "
-                "convert them to safetensors or confirm that you trust this folder."
-            )
+            raise ModelFolderError(pickle_refusal(folder))
         return BaseModel(
             folder.name,
             folder.resolve(),

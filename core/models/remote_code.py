@@ -6,11 +6,14 @@ to itself, transformers asks "run the custom code? [y/N]" on stdin, so a stray "
 pipe) runs whatever the folder holds. Every load site asks `trust_remote_code_for(folder)`
 instead: False when the folder has no custom code, True when the user trusted this folder,
 and an UntrustedCodeError (nothing loaded) otherwise. Trusted folders are kept in the app's
-settings folder, one absolute path each.
+settings folder, each with a hash of the code it had when the user trusted it: code that
+changed since (a new .py file, an edited auto_map) asks again. The filesystem root and the
+home folder are never trusted as a whole.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -66,39 +69,90 @@ def find_custom_code(folder: str | Path) -> list[str]:
     return reasons
 
 
+def code_fingerprint(folder: str | Path) -> str:
+    """A hash of every file find_custom_code names in `folder` (the config files with
+    auto_map and the .py files), so trust covers exactly the code the user saw."""
+    folder = Path(folder).expanduser().resolve()
+    digest = hashlib.sha256()
+    files = sorted({reason.split(": ", 1)[0] for reason in find_custom_code(folder)})
+    for name in files:
+        path = Path(name)
+        digest.update(str(path.relative_to(folder)).encode("utf-8") + b"\0")
+        try:
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        except OSError:
+            digest.update(b"unreadable")
+    return digest.hexdigest()
+
+
+def _refuse_too_wide(folder: Path) -> None:
+    home = Path.home().resolve()
+    if folder == Path(folder.anchor) or folder == home:
+        what = "the filesystem root" if folder == Path(folder.anchor) else "your home folder"
+        raise ValueError(
+            f"{folder} is {what}: trusting it would let every model under it run its own "
+            "code. Trust the model's own folder instead."
+        )
+
+
 def _store_path() -> Path:
     return config_dir() / TRUSTED_FILE
 
 
-def trusted_folders() -> list[Path]:
+def _trusted() -> dict[Path, str]:
+    """Trusted folder -> the code fingerprint it was trusted with. Version 1 stored paths
+    without one: those ask again once (their code was never recorded)."""
     try:
         raw = json.loads(_store_path().read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return []
-    return [Path(p) for p in raw.get("folders", []) if isinstance(p, str)]
+        return {}
+    entries = raw.get("folders", []) if isinstance(raw, dict) else []
+    return {
+        Path(entry["path"]): str(entry.get("code_sha256") or "")
+        for entry in entries
+        if isinstance(entry, dict) and isinstance(entry.get("path"), str)
+    }
 
 
-def _save(folders: list[Path]) -> None:
+def trusted_folders() -> list[Path]:
+    return sorted(_trusted())
+
+
+def _save(trusted: dict[Path, str]) -> None:
+    entries = [{"path": str(p), "code_sha256": h} for p, h in sorted(trusted.items())]
     with atomic_open(_store_path()) as handle:
-        json.dump({"version": 1, "folders": sorted({str(f) for f in folders})}, handle, indent=2)
+        json.dump({"version": 2, "folders": entries}, handle, indent=2)
 
 
 def trust_folder(folder: str | Path) -> Path:
-    """Allow this folder's own code from now on (the user said they trust where it came from)."""
+    """Allow this folder's own code, as it is now (the user said they trust where it came
+    from). Refuses the filesystem root and the home folder (ValueError)."""
     folder = Path(folder).expanduser().resolve()
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder; give the model folder to trust.")
-    _save([*trusted_folders(), folder])
+    _refuse_too_wide(folder)
+    _save({**_trusted(), folder: code_fingerprint(folder)})
     return folder
 
 
 def untrust_folder(folder: str | Path) -> None:
     folder = Path(folder).expanduser().resolve()
-    _save([f for f in trusted_folders() if f != folder])
+    _save({f: h for f, h in _trusted().items() if f != folder})
+
+
+def trust_problem(folder: str | Path) -> str | None:
+    """Why `folder`'s code is not trusted now: never trusted, or changed since; None if it is."""
+    folder = Path(folder).expanduser().resolve()
+    recorded = _trusted().get(folder)
+    if recorded is None:
+        return "not trusted"
+    if recorded != code_fingerprint(folder):
+        return "its code changed since you trusted it"
+    return None
 
 
 def is_trusted(folder: str | Path) -> bool:
-    return Path(folder).expanduser().resolve() in trusted_folders()
+    return trust_problem(folder) is None
 
 
 def inherit_trust(derived: str | Path, source: str | Path) -> bool:
@@ -117,12 +171,16 @@ def trust_remote_code_for(folder: str | Path) -> bool:
     reasons = find_custom_code(folder)
     if not reasons:
         return False
-    if is_trusted(folder):
+    problem = trust_problem(folder)
+    if problem is None:
         return True
     more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
+    changed = (
+        " Its code changed since you trusted it, so it asks again." if "changed" in problem else ""
+    )
     raise UntrustedCodeError(
         f"{reasons[0]}{more}: this model folder asks to run its own Python code, and nothing "
-        "was loaded. If you trust where it came from, allow its code with "
+        f"was loaded.{changed} If you trust where it came from, allow its code with "
         f"`finetune-studio models trust {Path(folder).expanduser().resolve()}` (or add it on the "
         "Project page and allow remote code); otherwise use a folder without auto_map."
     )
