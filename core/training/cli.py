@@ -17,6 +17,7 @@ import signal
 import sys
 from pathlib import Path
 
+from core.models.registry import ModelFolderError, resolve_model
 from core.training.observer import FAILED, TrainingObserver
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -341,6 +342,13 @@ def run_train_command(args: argparse.Namespace) -> int:
     except (TrainConfigError, ValueError, FileNotFoundError, LookupError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+
+    if config is not None:
+        try:  # a model folder that cannot be used is bad input (exit 2), as for chat and eval
+            resolve_model(config.base_model, project)
+        except ModelFolderError as error:
+            print(f"error: base_model: {error}", file=sys.stderr)
+            return EXIT_USAGE
 
     from core.training.session import TrainingSession
 
