@@ -56,25 +56,42 @@ def build_main_window(project_dir: str | None = None) -> MainWindow:
     window = MainWindow(context)
     window.startup_problem = problem
     if problem:
-        window.statusBar().showMessage(problem.replace("\n\n", " "), 30000)
+        # The whole story is in the message box; the status bar keeps a line that fits.
+        window.statusBar().showMessage(problem.split(":", 1)[0] + " (the demo is open).", 30000)
     return window
+
+
+OPEN_ANOTHER = "Open Another Project…"
+NEW_PROJECT = "New Project…"
+KEEP_DEMO = "Keep the Demo"
 
 
 def start_window(project_dir: str | None = None) -> tuple[MainWindow, QMessageBox | None]:
     """Build and show the main window; a project that could not be opened is explained in a
-    message box over it (not blocking: the window is usable behind it)."""
+    message box over it (not blocking: the window is usable behind it), with the ways out
+    as buttons: open another project, make a new one, or go on with the demo."""
     window = build_main_window(project_dir)
     window.show()
     if not window.startup_problem:
         return window, None
-    box = QMessageBox(
-        QMessageBox.Icon.Warning,
-        "Could not open the project",
-        window.startup_problem,
-        QMessageBox.StandardButton.Ok,
-        window,
-    )
+    box = QMessageBox(QMessageBox.Icon.Warning, "Could not open the project", "", parent=window)
+    box.setText(window.startup_problem)
     box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # copy the path
+    open_button = box.addButton(OPEN_ANOTHER, QMessageBox.ButtonRole.ActionRole)
+    open_button.setToolTip("Choose a project folder (File > Open Project…)")
+    new_button = box.addButton(NEW_PROJECT, QMessageBox.ButtonRole.ActionRole)
+    new_button.setToolTip("Create a project with a name and a location (File > New Project…)")
+    keep = box.addButton(KEEP_DEMO, QMessageBox.ButtonRole.AcceptRole)
+    box.setDefaultButton(keep)
+    box.setEscapeButton(keep)
+
+    def chosen(button) -> None:
+        if button is open_button:
+            window.open_project_dialog()
+        elif button is new_button:
+            window.new_project_dialog()
+
+    box.buttonClicked.connect(chosen)
     box.open()
     return window, box
 
