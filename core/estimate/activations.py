@@ -62,6 +62,28 @@ def adapted_roles(arch: ModelArchitecture, settings: EstimateRun) -> frozenset[s
     return frozenset(roles)
 
 
+# Tokens per tile of the trainer's tiled MLP (core.training.memory_savers.MLP_TILE_TOKENS).
+MLP_TILE_TOKENS = 4096
+
+
+def fp32_upcast(settings: EstimateRun, stack: StackAssumptions) -> bool:
+    """A quantized base whose embeddings, LM head and norms are upcast to fp32 (PEFT's
+    prepare_model_for_kbit_training), unless the recipe keeps them 16-bit."""
+    return (
+        settings.quantized_bits is not None
+        and stack.kbit_fp32_upcast
+        and settings.recipe.frozen_16bit != "on"
+    )
+
+
+def tiled_mlp_tokens(arch: ModelArchitecture, settings: EstimateRun, tokens: int) -> int:
+    """Tokens whose MLP intermediates exist at once: one tile with the tiled MLP on (dense
+    models past one tile), all of the micro batch's otherwise."""
+    if settings.recipe.tiled_mlp == "on" and not arch.is_moe:
+        return min(tokens, MLP_TILE_TOKENS)
+    return tokens
+
+
 @dataclass(frozen=True)
 class ActivationFacts:
     """The per-run facts the layer formulas need, worked out once."""
@@ -93,7 +115,7 @@ def activation_facts(
         norm += act  # the weight's gradient needs the normalised input too
     # An fp32 embedding (full fine-tuning's master weights, or prepare_model_for_kbit_training
     # on a quantized model) makes the residual stream fp32.
-    upcast = settings.quantized_bits is not None and stack.kbit_fp32_upcast
+    upcast = fp32_upcast(settings, stack)
     residual = 4 if settings.precision in ("fp32", "bf16-mixed") or upcast else act
     keeps = (
         train_base
@@ -259,6 +281,12 @@ class ActivationEstimate:
     saved_bytes: float  # kept for the backward pass at its peak
     per_layer_bytes: float  # one layer's saved tensors (the recompute working set)
     note: str
+    offloaded_bytes: float = 0.0  # held in CPU RAM by activation offloading
+    # The two moments of the backward pass: the loss's (with the head's buffers on top) and
+    # a layer's recompute and backward (the loss buffers are gone by then).
+    at_loss_bytes: float = 0.0
+    in_layers_bytes: float = 0.0
+    moments_apart: bool = False  # the peak is the larger moment, not their sum
 
 
 def estimate_activations(
@@ -277,6 +305,10 @@ def estimate_activations(
     tokens = batch * seq
     layer = decoder_layer_bytes_per_token(arch, facts, seq) * tokens
     layers_total = arch.num_layers * layer
+    mlp_tokens = tiled_mlp_tokens(arch, settings, tokens)
+    if mlp_tokens < tokens:
+        # One tile's MLP intermediates at a time, recomputed from the tile's input alone.
+        layer -= _feed_forward(arch, facts) * (tokens - mlp_tokens)
     if arch.encoder_decoder:
         dec_tokens = batch * decoder_tokens_per_sequence
         cross = cross_decoder_layer_bytes(arch, facts, batch, decoder_tokens_per_sequence, seq)
@@ -286,16 +318,44 @@ def estimate_activations(
     else:
         head_tokens = tokens
     final = facts.norm_bytes * arch.hidden_size * head_tokens
-    gradient_flow = 2 * facts.act_bytes * (arch.hidden_size + arch.intermediate_size) * tokens
+    gradient_flow = (
+        2 * facts.act_bytes * (arch.hidden_size * tokens + arch.intermediate_size * mlp_tokens)
+    )
+    offload = settings.recipe.offload_activations == "on"
+    all_layers = arch.num_layers + arch.num_decoder_layers
+    offloaded = 0.0
     if settings.gradient_checkpointing:
-        all_layers = arch.num_layers + arch.num_decoder_layers
         kept = all_layers * facts.residual_bytes * arch.hidden_size * tokens
-        saved = kept + layer + final + gradient_flow
         note = (
             f"gradient checkpointing: each of the {all_layers} layers keeps its input; one "
             "layer is recomputed at a time in the backward pass"
         )
+        if offload:
+            # Every layer input waits in CPU RAM; the one being recomputed is back on the GPU.
+            offloaded = kept - kept / all_layers
+            kept /= all_layers
+            note = (
+                f"gradient checkpointing with offloading: the inputs of the {all_layers} layers "
+                "wait in CPU RAM, one is back on the GPU while its layer is recomputed"
+            )
+        saved = kept + layer + final + gradient_flow
+        at_loss, in_layers = kept + final, kept + layer + gradient_flow
+    elif offload:
+        offloaded = layers_total
+        saved = layer + final + gradient_flow
+        at_loss, in_layers = final, layer + gradient_flow
+        note = "no checkpointing, offloading: every layer's activations wait in CPU RAM"
     else:
         saved = layers_total + final + gradient_flow
+        at_loss, in_layers = layers_total + final, layers_total + gradient_flow
         note = "no checkpointing: every layer keeps its activations until its backward step"
-    return ActivationEstimate(saved, layer, note)
+    if mlp_tokens < tokens:
+        note += f"; the MLP runs in tiles of {mlp_tokens:,} tokens"
+    # With a 16-bit stream and checkpointing the two moments are apart: the loss's buffers
+    # are freed before the first layer is recomputed. An fp32 stream (the kbit upcast) keeps
+    # 16-bit casts of it in every layer's working set that the terms above do not list; the
+    # sum of both moments was fitted to it and stays (tests/test_estimate_simulate*.py).
+    apart = settings.gradient_checkpointing and facts.residual_bytes == facts.act_bytes == 2
+    return ActivationEstimate(
+        saved, layer, note, offloaded, at_loss, in_layers, moments_apart=apart
+    )

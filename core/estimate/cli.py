@@ -7,13 +7,14 @@ import json
 import sys
 
 from core.estimate.architecture import ArchitectureError, load_architecture
+from core.estimate.capacity import max_seq_length_per_method
 from core.estimate.gpus import GpuCatalogError, detected_gpu, find_gpu, gpu_catalog
 from core.estimate.recommend import TASK_KINDS, Goals, recommend
 from core.estimate.report import recommendation_dict, recommendation_text
 from core.estimate.run import SHARDINGS, Cluster, DataFacts, EstimateRun
-from core.methods import METHOD_NAMES
+from core.methods import METHOD_NAMES, METHOD_TITLES
 from core.recipe.config import TrainConfig, TrainConfigError, load_config
-from core.recipe.vocabularies import OPTIMIZERS, PRECISIONS, parse_targets
+from core.recipe.vocabularies import OPTIMIZERS, PRECISIONS, SAVER_CHOICES, parse_targets
 
 EXIT_OK, EXIT_USAGE = 0, 2
 DEFAULTS = TrainConfig()
@@ -30,6 +31,10 @@ RECIPE_FLAGS = (
     "optimizer",
     "precision",
     "epochs",
+    "frozen_16bit",
+    "offload_activations",
+    "tiled_mlp",
+    "lora_dropout",
 )
 
 
@@ -111,6 +116,27 @@ def register(subparsers) -> None:
         "--optim", dest="optimizer", help=f"one of {', '.join(OPTIMIZERS)} (default auto)"
     )
     parser.add_argument("--precision", choices=PRECISIONS, help="default auto")
+    # Memory savers: auto (the default) turns one on only when the run needs it.
+    parser.add_argument(
+        "--frozen-16bit",
+        choices=SAVER_CHOICES,
+        help="QLoRA/8-bit: embeddings, LM head and norms in 16 bit, not fp32 (no slowdown)",
+    )
+    parser.add_argument(
+        "--offload-activations",
+        choices=SAVER_CHOICES,
+        help="checkpointed layer inputs in CPU RAM (about 5 %% slower, uses CPU RAM)",
+    )
+    parser.add_argument(
+        "--tiled-mlp",
+        choices=SAVER_CHOICES,
+        help="the MLP over 4,096 tokens at a time (about 10-15 %% slower)",
+    )
+    parser.add_argument(
+        "--lora-dropout",
+        type=float,
+        help="LoRA dropout (default 0.05); 0 saves memory, with less regularisation",
+    )
     parser.add_argument("--examples", type=int, default=DATA_DEFAULTS.examples)
     parser.add_argument("--avg-tokens", type=int, default=DATA_DEFAULTS.avg_tokens)
     parser.add_argument("--epochs", type=float, help=f"default {DEFAULTS.epochs:g}")
@@ -197,13 +223,22 @@ def run_estimate(args: argparse.Namespace) -> int:
             if simulate_with is not None
             else {"error": "the simulation is not available in this installation"}
         )
+    longest = max_seq_length_per_method(model, settings, gpu)
     if args.json:
         data = recommendation_dict(rec)
+        data["max_seq_length_that_fits"] = longest
         if simulation is not None:
             data["simulation"] = simulation
         print(json.dumps(data, indent=2))
     else:
         print(recommendation_text(rec))
+        if rec.chosen.savers_turned_on:
+            print("Memory savers turned on to fit: " + "; ".join(rec.chosen.savers_turned_on))
+        print(
+            f"Longest context that fits at micro batch {settings.micro_batch_size} "
+            "(memory savers as needed): "
+            + ", ".join(f"{METHOD_TITLES[m]} {n:,}" for m, n in longest.items())
+        )
         if simulation is not None:
             print(simulation.get("line") or f"Simulation: {simulation['error']}")
     return EXIT_OK

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from core.estimate.architecture import ModelArchitecture
 from core.estimate.gpus import GpuSpec
 from core.estimate.memory import MemoryEstimate, estimate_memory
 from core.estimate.run import EstimateRun
+from core.estimate.savers import SAVER_FIELDS, has_auto, pick_savers
 from core.estimate.settings import PROJECT_STACK, StackAssumptions
 from core.estimate.training_time import TimeEstimate, estimate_time
 from core.methods import COMPARED_METHODS, METHOD_TITLES
@@ -22,6 +24,15 @@ class Estimate:
     gpu: GpuSpec
     memory: MemoryEstimate
     time: TimeEstimate
+    # One line per memory saver the recipe left at "auto" and the run needed (savers.py).
+    savers_turned_on: tuple[str, ...] = ()
+    # The run as estimated, its "auto" savers decided (None: `settings` as given); the
+    # settings stay the recipe as asked, so that it goes back to the Train page unchanged.
+    resolved: EstimateRun | None = None
+
+    @property
+    def estimated_run(self) -> EstimateRun:
+        return self.resolved or self.settings
 
     @property
     def method(self) -> str:
@@ -86,6 +97,12 @@ class Estimate:
             "steps": self.time.steps,
             "utilisation": round(self.time.utilisation, 3),
             "warnings": list(self.warnings),
+            "memory_savers": {
+                name: getattr(self.estimated_run.recipe, name) for name in SAVER_FIELDS
+            }
+            | {"lora_dropout": self.estimated_run.recipe.lora_dropout},
+            "memory_savers_turned_on": list(self.savers_turned_on),
+            "offloaded_cpu_ram_gb": round(self.memory.offloaded_gib, 2),
         }
 
 
@@ -95,10 +112,29 @@ def estimate(
     gpu: GpuSpec,
     stack: StackAssumptions = PROJECT_STACK,
 ) -> Estimate:
-    """Estimate one run; ValueError when the settings do not apply to this model."""
+    """Estimate one run; ValueError when the settings do not apply to this model. Memory
+    savers left at "auto" are turned on, cheapest first, only when the run needs them."""
     # The recipe's "auto" precision resolves on this card as the trainer resolves it.
     if settings.bf16_supported != gpu.bf16:
         settings = settings.replace(bf16_supported=gpu.bf16)
+
+    if not has_auto(settings.recipe):
+        return estimate_as_given(model, settings, gpu, stack)
+    resolved, result, reasons = pick_savers(
+        model, settings, lambda run: estimate_as_given(model, run, gpu, stack)
+    )
+    return dataclasses.replace(
+        result, settings=settings, resolved=resolved, savers_turned_on=reasons
+    )
+
+
+def estimate_as_given(
+    model: ModelArchitecture,
+    settings: EstimateRun,
+    gpu: GpuSpec,
+    stack: StackAssumptions = PROJECT_STACK,
+) -> Estimate:
+    """The run exactly as set: a saver still "auto" counts as off."""
     return Estimate(
         model=model,
         settings=settings,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.estimate.activations import adapted_roles, estimate_activations
+from core.estimate.activations import adapted_roles, estimate_activations, fp32_upcast
 from core.estimate.architecture import ModelArchitecture
 from core.estimate.gpus import GpuSpec
 from core.estimate.moe_lora import adapts_experts, expert_lora_counts, merged_expert_bytes
@@ -64,6 +64,7 @@ class MemoryEstimate:
     lora_params: int
     assumptions: tuple[str, ...] = field(default_factory=tuple)
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    offloaded_gib: float = 0.0  # CPU RAM (pinned on CUDA) that activation offloading holds
 
     @property
     def fits(self) -> bool:
@@ -130,7 +131,7 @@ def _weights(arch: ModelArchitecture, settings: EstimateRun, stack: StackAssumpt
     bits = settings.quantized_bits
     if bits:
         per = (NF4_DOUBLE_QUANT_BYTES if settings.double_quant else NF4_BYTES) if bits == 4 else 1
-        other_bytes = 4 if stack.kbit_fp32_upcast else p
+        other_bytes = 4 if fp32_upcast(settings, stack) else p
         quantized = arch.linear_params * per
         if bits == 8:
             quantized += 4 * sum(layer.d_out * layer.count for layer in arch.linear_layers())
@@ -218,7 +219,7 @@ def _logits(
         stats = tokens * 40
         total = tile + hidden + stats
         detail = "fused LM head: scored in tiles of 4096 tokens x 32768 entries, no full logits"
-        head_fp32 = p == 4 or (settings.quantized_bits and stack.kbit_fp32_upcast)
+        head_fp32 = p == 4 or fp32_upcast(settings, stack)
         if head_fp32 and act == 2:
             # TRL casts the fp32 head to the compute dtype one vocabulary tile at a time.
             total += min(vocab, FUSED_HEAD_VOCAB) * arch.hidden_size * act
@@ -304,14 +305,13 @@ def estimate_memory(
     resident_optimizer = optimizer - paged
     persistent = weights + gathered + lora + resident_optimizer
     grads_in_pass = grads if settings.gradient_accumulation > 1 else 0.0
+    held, held_logits = activations.saved_bytes, logits
+    if activations.moments_apart:
+        held = max(activations.at_loss_bytes + logits, activations.in_layers_bytes)
+        held_logits = logits if activations.at_loss_bytes + logits >= held else 0.0
+        held -= held_logits
     forward_backward = (
-        persistent
-        + copies
-        + grads_in_pass
-        + activations.saved_bytes
-        + merged_experts
-        + logits
-        + temporaries
+        persistent + copies + grads_in_pass + held + merged_experts + held_logits + temporaries
     )
     step = persistent + grads + step_temp
     if forward_backward >= step:
@@ -320,8 +320,8 @@ def estimate_memory(
         parts = {
             "weights": weights + gathered + copies,
             "gradients": grads_in_pass,
-            "activations": activations.saved_bytes + merged_experts,
-            "logits": logits,
+            "activations": held + merged_experts,
+            "logits": held_logits,
             "temporaries": temporaries,
         }
     else:
@@ -413,6 +413,11 @@ def estimate_memory(
         f"does not): allocator reserve {gib(slack):.1f} GiB, CUDA context "
         f"{stack.cuda_context_gib:g} GiB; tensors alone peak at {gib(allocated):.1f} GiB.",
     ]
+    if activations.offloaded_bytes:
+        assumptions.append(
+            f"Activation offloading keeps {gib(activations.offloaded_bytes):.1f} GiB of layer "
+            "inputs in CPU RAM (pinned), checked against the machine's free RAM before the run."
+        )
     if arch.encoder_decoder:
         assumptions.append(
             f"Encoder-decoder: {settings.max_seq_length} input tokens and {dec_len} target tokens per "
@@ -443,4 +448,5 @@ def estimate_memory(
         lora_params=lora_params,
         assumptions=tuple(assumptions),
         warnings=tuple(warnings),
+        offloaded_gib=gib(activations.offloaded_bytes),
     )

@@ -20,6 +20,9 @@ import contextlib
 import importlib.util
 import math
 
+from core.estimate import detected_gpu, estimate, load_architecture, run_for_recipe
+from core.estimate.savers import SAVER_FIELDS, has_auto
+from core.hardware import detect_hardware
 from core.training.memory_guard import read_memory
 
 # Tokens per MLP tile: past this the tile's intermediates (4096 x 11008 x 2 bytes = 86 MiB
@@ -183,3 +186,33 @@ def apply_memory_savers(trainer, config, device: str, check_host_ram: bool = Tru
         )
         check_offload_fits_host(needed, read_memory().available_bytes)
     return apply_trainer_savers(trainer, offload, config.tiled_mlp == "on", device)
+
+
+def resolve_auto_savers(config, plan, model_path, gpu=None) -> tuple:
+    """(config with its "auto" savers decided, one reason per saver turned on).
+
+    On a CUDA GPU the estimate's pick decides (core.estimate.savers: cheapest first, only
+    while the run does not fit the card); elsewhere there is no GPU memory to save and
+    "auto" means off. `gpu` (a GpuSpec) replaces the detected card in tests."""
+    if not has_auto(config):
+        return config, []
+    off = {name: "off" for name in SAVER_FIELDS if getattr(config, name) == "auto"}
+    if plan.device != "cuda":
+        return config.replace(**off), []
+    gpu = gpu or detected_gpu(detect_hardware())
+    if gpu is None:
+        return config.replace(**off), []
+    run = run_for_recipe(
+        config, device="cuda", resolved_precision=plan.precision, used_optimizer=plan.optimizer
+    )
+    picked = estimate(load_architecture(str(model_path)), run, gpu)
+    chosen = picked.estimated_run.recipe
+    changes = {name: getattr(chosen, name) for name in SAVER_FIELDS}
+    changes["lora_dropout"] = chosen.lora_dropout
+    reasons = [f"memory saver turned on: {reason}" for reason in picked.savers_turned_on]
+    if chosen.offload_activations == "on" and picked.memory.offloaded_gib:
+        reasons.append(
+            f"activation offloading will hold about {picked.memory.offloaded_gib:.1f} GiB of "
+            "CPU RAM (checked against the free RAM before training)"
+        )
+    return config.replace(**changes), reasons

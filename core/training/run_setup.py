@@ -25,6 +25,7 @@ from core.training.distributed import (
     join_process_group,
     share_from_main,
 )
+from core.training.memory_savers import resolve_auto_savers
 from core.training.prepare import read_data, resolve_base_model
 from core.training.recorder import RunRecorder
 
@@ -49,6 +50,7 @@ class RunInputs:
     plan: DevicePlan
     checkpoint: Path | None = None  # the checkpoint a resumed run continues from
     previous: runs.RunInfo | None = None  # the run being resumed
+    saver_notes: tuple[str, ...] = ()  # why each memory saver was turned on
 
 
 def resolve_inputs(session: TrainingSession) -> RunInputs:
@@ -73,13 +75,20 @@ def resolve_inputs(session: TrainingSession) -> RunInputs:
         if session.config is None:
             session.config = previous.config()
     config = session.config
+    base = resolve_base_model(session.project, config)
+    data = read_data(session.project, config)
+    plan = resolve_device(config)
+    # Savers left at "auto" are decided here, once, so config.yaml and a resumed run keep
+    # what this run does; the reasons go to the run's log when it opens.
+    config, saver_notes = resolve_auto_savers(config, plan, base.path)
     return RunInputs(
         config=config,
-        base=resolve_base_model(session.project, config),
-        data=read_data(session.project, config),
-        plan=resolve_device(config),
+        base=base,
+        data=data,
+        plan=plan,
         checkpoint=checkpoint,
         previous=previous,
+        saver_notes=tuple(saver_notes),
     )
 
 

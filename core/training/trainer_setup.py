@@ -114,8 +114,13 @@ def build_trainer(session: TrainingSession, inputs: RunInputs):
     if session.world.distributed:  # how the processes hold the model, once it is wrapped
         report_layout(trainer, recorder)
     match_adapter_dtype(trainer.model, plan)
-    for note in apply_memory_savers(trainer, config, plan.device):
+    for note in (*inputs.saver_notes, *apply_memory_savers(trainer, config, plan.device)):
         recorder.log(note)
+    if inputs.saver_notes:  # the Train page shows why the run is slower than it could be
+        reasons = [note.removeprefix("memory saver turned on: ") for note in inputs.saver_notes]
+        recorder.add_advice(
+            Advice(0, INFO, "memory_savers", "Memory savers turned on", "; ".join(reasons))
+        )
     n_rows = len(trainer.train_dataset)
     max_steps = total_steps(n_rows, config)
     per_epoch = steps_per_epoch(n_rows, config)

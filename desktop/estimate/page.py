@@ -41,6 +41,7 @@ from core.estimate import (
     recommend,
     save_user_gpu,
 )
+from core.estimate.capacity import capacity_text
 from core.estimate.dataset_tokens import (
     DatasetTokens,
     project_dataset_tokens,
@@ -287,6 +288,7 @@ class EstimatePage(QScrollArea):
             return
         self.recommendation = rec
         self.results.show_recommendation(rec)
+        self.results.show_capacity(capacity_text(model, settings, gpu, rec.chosen.savers_turned_on))
         self.last_recompute_ms = (time.perf_counter() - started) * 1000
 
     def _gpu_text(self, gpu: GpuSpec) -> str:

@@ -102,6 +102,16 @@ class EstimateResults(QWidget):
         self.warnings_label.setStyleSheet("color: #b9770e;")
         self.warnings_label.hide()
         column.addWidget(self.warnings_label)
+        self.capacity_label = QLabel()
+        self.capacity_label.setObjectName("capacity_label")
+        self.capacity_label.setWordWrap(True)
+        self.capacity_label.setToolTip(
+            "The longest sequence each method trains on this GPU at this micro batch, with "
+            "the memory savers (Memory settings) that are left on auto turned on as needed, "
+            "cheapest first."
+        )
+        self.capacity_label.hide()
+        column.addWidget(self.capacity_label)
 
         details = self.details_box = QGroupBox("How this was estimated")
         details_layout = QVBoxLayout(details)
@@ -144,6 +154,11 @@ class EstimateResults(QWidget):
             color = "#2e8b57" if fits else "#c0392b"
             self.pick_title.setStyleSheet(f"font-size: 18px; font-weight: 600; color: {color};")
             self._title_fits = fits
+
+    def show_capacity(self, text: str) -> None:
+        """The longest context per method and the savers the estimate turned on."""
+        self._set_text(self.capacity_label, text)
+        self.capacity_label.setVisible(bool(text))
 
     def show_recommendation(self, rec: Recommendation) -> None:
         self.error_label.hide()
