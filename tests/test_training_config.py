@@ -66,6 +66,7 @@ def test_every_field_has_help_label_and_group_for_the_gui():
         ({"warmup_ratio": 1.5}, "warmup_ratio", "[0, 1)"),
         ({"learning_rate": 3.0}, "learning_rate", "far too high"),
         ({"epochs": "three"}, "epochs", "expected a number"),
+        ({"epochs": -1, "max_steps": 50}, "epochs", "0 or more"),
         ({"packing": "maybe"}, "packing", "true or false"),
         ({"lora_r": 2.5}, "lora_r", "whole number"),
         ({"keep_checkpoints": 0}, "keep_checkpoints", "resumed"),

@@ -603,6 +603,8 @@ class TrainConfig:
                 )
         if self.keep_checkpoints < 1:
             problem("keep_checkpoints", "keep at least 1 checkpoint, or a crash cannot be resumed.")
+        if self.epochs < 0:
+            problem("epochs", f"must be 0 or more (0 with a step limit), got {self.epochs}.")
         if self.epochs <= 0 and self.max_steps == 0:
             problem("epochs", f"must be more than 0 (or set a step limit), got {self.epochs}.")
         if self.epochs > 1000:
