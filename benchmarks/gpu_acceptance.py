@@ -10,6 +10,11 @@
    same settings, alternating, real tokens per second of train(): ours / bare.
 3. GUI. The Train page's event-loop lateness (p99) while it trains on the GPU
    (benchmarks/training_gui_latency.py in a child process).
+4. Memory savers (issue 18). Llama-2-7B QLoRA r 8, micro batch 1, with every saver on at
+   4k-64k tokens: the real peak (max_memory_allocated plus the estimate's CUDA context)
+   beside Unsloth's published figure, ours / Unsloth; then at 16k each saver added in
+   turn (16-bit frozen parts, offloading, LoRA dropout 0, tiled MLP, Liger kernels when
+   installed): real peak and tokens/s, so the first GPU loan prices every saver in speed.
 
 Budget: under 8 minutes on one H100/H200-class GPU. --cpu-reduced runs every part end to
 end on the CPU with tiny sizes (tests/test_estimate_simulate_acceptance.py runs it), so the
@@ -172,6 +177,93 @@ def memory_part(cpu: bool) -> dict:
     }
 
 
+# Issue 18: Unsloth + FlashAttention-2, Llama-2-7B QLoRA (LLaMA-Factory's comparison), GB.
+UNSLOTH_GB = {4096: 7, 8192: 8, 16384: 10, 32768: 16, 65536: 25}
+SAVER_LADDER = (
+    ("off", {}),
+    ("+16-bit frozen parts", {"frozen_16bit": "on"}),
+    ("+offload activations", {"offload_activations": "on"}),
+    ("+LoRA dropout 0", {"lora_dropout": 0.0}),
+    ("+tiled MLP", {"tiled_mlp": "on"}),
+    ("+Liger kernels", {"liger_kernels": True}),
+)
+
+
+def savers_part(cpu: bool) -> dict:
+    """Real peak and tokens/s of our step with the memory savers, on and off."""
+    from core.estimate import architecture_from_config, find_gpu
+    from core.estimate.estimator import estimate_as_given
+    from core.estimate.run import run_for_recipe
+    from core.recipe.config import TrainConfig
+    from core.training.memory_savers import liger_kernel_reason
+    from core.training.simulate.step import run_simulated_steps
+
+    name, layers, lengths, ladder_seq = "llama-2-7b", None, (4096, 16384, 32768, 65536), 16384
+    method, precision = "qlora", "bf16"
+    if cpu:  # the plumbing only: a tiny LoRA run, no tiles at these lengths
+        name, layers, lengths, ladder_seq = "smollm2-135m", 2, (64, 128), 64
+        method, precision = "lora", "fp32"
+    config = model_config(name, layers)
+    arch = architecture_from_config(config, name)
+    gpu = find_gpu("H100 SXM")
+    off = {"frozen_16bit": "off", "offload_activations": "off", "tiled_mlp": "off"}
+    every = {**off, **{k: v for _t, c in SAVER_LADDER[1:5] for k, v in c.items()}}
+    device = "cpu" if cpu else "cuda"
+
+    def measure(seq: int, changes: dict) -> dict:
+        train = TrainConfig(
+            base_model="acceptance",
+            train_file="acceptance.jsonl",
+            method=method,
+            precision=precision,
+            micro_batch_size=1,
+            gradient_accumulation=1,
+            max_seq_length=seq,
+            gradient_checkpointing=True,
+            lora_r=8,
+            lora_alpha=16,
+            **{**off, **changes},
+        )
+        predicted = estimate_as_given(arch, run_for_recipe(train), gpu)
+        row = {
+            "seq": seq,
+            "estimate_allocated_gb": round(predicted.memory.allocated_gib, 3),
+            "estimate_peak_gb": round(predicted.peak_gib, 3),
+        }
+        try:
+            real = run_simulated_steps(config, train, steps=2, device=device)
+        except Exception as error:  # an out-of-memory is a result here
+            row["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+            return row
+        allocated = real.get("cuda_max_allocated_bytes", real["peak_bytes"]) / GIB
+        context = predicted.memory.breakdown()["cuda_context"]
+        row["real_allocated_gb"] = round(allocated, 3)
+        row["real_with_context_gb"] = round(allocated + context, 3)
+        row["tokens_per_second"] = round(2 * seq / max(real["train_seconds"], 1e-9), 1)
+        if seq in UNSLOTH_GB and not cpu:
+            row["unsloth_gb"] = UNSLOTH_GB[seq]
+            row["ours_over_unsloth"] = round(row["real_with_context_gb"] / UNSLOTH_GB[seq], 3)
+        if device == "cuda":
+            import torch
+
+            torch.cuda.empty_cache()
+        return row
+
+    capacity = [measure(seq, every) for seq in lengths]
+    ladder, changes = [], {}
+    for title, step in SAVER_LADDER:
+        if step.get("liger_kernels") and liger_kernel_reason(device):
+            ladder.append({"savers": title, "skipped": liger_kernel_reason(device)})
+            continue
+        changes = {**changes, **step}
+        ladder.append({"savers": title, **measure(ladder_seq, changes)})
+    base = next((r for r in ladder if "tokens_per_second" in r), None)
+    for row in ladder:
+        if base and "tokens_per_second" in row:
+            row["speed_vs_off"] = round(row["tokens_per_second"] / base["tokens_per_second"], 3)
+    return {"model": name, "method": method, "capacity": capacity, "ladder": ladder}
+
+
 def _bare_trl(model_dir: Path, train_file: Path, out: Path, steps: int, seq: int, cpu: bool):
     """The baseline: the SFTTrainer script from TRL's docs, with our run's settings."""
     from datasets import load_dataset
@@ -331,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
             ("memory", lambda: memory_part(cpu)),
             ("throughput", lambda: throughput_part(cpu, work)),
             ("gui", lambda: gui_part(cpu)),
+            ("savers", lambda: savers_part(cpu)),
         ):
             part_started = time.perf_counter()
             try:
@@ -352,6 +445,23 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"throughput ours/bare: {report['throughput'].get('ours_over_bare')}")
     print(f"GUI p99 while training: {report['gui'].get('training_p99_ms')} ms")
+    savers = report["savers"]
+    for row in savers.get("capacity", []):
+        print(
+            f"  all savers {row['seq']:>6} tokens: real {row.get('real_with_context_gb')} GiB"
+            f" (estimate {row['estimate_peak_gb']}), ours/Unsloth {row.get('ours_over_unsloth')}"
+            + (f"  ERROR {row['error']}" if "error" in row else "")
+        )
+    for row in savers.get("ladder", []):
+        print(
+            f"  {row['savers']:24} peak {row.get('real_with_context_gb')} GiB, "
+            f"{row.get('tokens_per_second')} tok/s (x{row.get('speed_vs_off')})"
+            + (
+                f"  {row.get('skipped') or row.get('error')}"
+                if "tokens_per_second" not in row
+                else ""
+            )
+        )
     return 0
 
 

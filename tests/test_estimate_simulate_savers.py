@@ -123,3 +123,20 @@ def test_each_saver_lowers_the_simulated_peak(name, simulated):
         assert peak["tiled"] < peak["off"]
     else:  # the MLP tiles leave a mixture of experts alone
         assert peak["tiled"] == peak["off"]
+
+
+def test_long_context_never_materialises_logits_or_attention_scores():
+    """At 16k tokens our step keeps neither [tokens x vocab] fp32 logits (TRL's fused head
+    scores 4,096 tokens at a time) nor a [heads x tokens x tokens] score matrix (the
+    simulated GPU runs flash attention, as a real one does): its whole peak is below
+    either tensor alone."""
+    from core.training.simulate import simulate_peak
+
+    seq = 16384
+    config = model_config("llama-3.1-8b")
+    config["num_hidden_layers"] = 2
+    recipe_16k = recipe("llama-3.1-8b", "all").replace(max_seq_length=seq)
+    result = simulate_peak(config, recipe_16k)
+    logits_fp32 = seq * config["vocab_size"] * 4
+    scores = config["num_attention_heads"] * seq * seq * 2
+    assert result.peak_bytes < min(logits_fp32, scores) / 2, result.peak_op

@@ -41,6 +41,7 @@ class SimulatedPeak:
     seconds: float
     paged_bytes: int = 0  # paged optimizer states in managed memory (not in the peak)
     live_at_peak: tuple = ()  # (made by which op, bytes) at the peak, when explained
+    train_seconds: float = 0.0  # trainer.train() alone (the steps, without building)
 
     @property
     def peak_gib(self) -> float:

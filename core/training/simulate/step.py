@@ -243,7 +243,9 @@ def run_simulated_steps(
 
                     torch.cuda.synchronize()
                     torch.cuda.reset_peak_memory_stats()
+                train_started = time.perf_counter()
                 trainer.train()
+                train_seconds = time.perf_counter() - train_started
                 result = {
                     "peak_bytes": tracker.peak,
                     "tensors_bytes": tracker.peak_tensors,
@@ -255,7 +257,11 @@ def run_simulated_steps(
                     "total_params": total,
                     "optimizer": str(trainer.args.optim.value),
                     "live_at_peak": [[made_by, size] for made_by, size in tracker.live_at_peak],
+                    "train_seconds": round(train_seconds, 3),
                 }
+                if device == "cuda":  # the real card's own figures beside the tracker's
+                    result["cuda_max_allocated_bytes"] = torch.cuda.max_memory_allocated()
+                    result["cuda_max_reserved_bytes"] = torch.cuda.max_memory_reserved()
             del trainer, model
     finally:
         gc.unfreeze()
