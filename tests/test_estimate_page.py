@@ -211,6 +211,15 @@ def test_a_wrong_recipe_field_is_named_not_estimated(page):
     assert page.recommendation is None
     assert page.results.error_label.text().startswith("Epochs: ")
     assert page.train_settings() is None
+    assert not page.results.train_button.isEnabled()
+    # A second wrong field is named too (every problem at once), and fixing both brings
+    # the estimate and the button back.
+    dropout = page.form.recipe.editors["lora_dropout"].editor
+    dropout.setText("2")
+    dropout.textEdited.emit("2")
+    assert "Dropout: " in page.results.error_label.text()
+    page.form.recipe.set_values({"epochs": 3.0, "lora_dropout": 0.05})
+    assert page.recommendation is not None and page.results.train_button.isEnabled()
 
 
 def test_the_train_pages_recipe_is_estimated_whole(page):

@@ -243,10 +243,11 @@ class EstimatePage(QScrollArea):
         """The recipe with the data and GPU facts; ValueError naming the wrong field."""
         recipe = self.form.recipe.config()
         if recipe is None:
-            name, message = next(iter(self.form.recipe.errors.items()), ("", ""))
-            if not name:
+            errors = self.form.recipe.errors
+            if not errors:
                 raise ValueError(self.form.recipe.general_error)
-            raise ValueError(f"{field_label(name)}: {message}")
+            # Every wrong field, each also marked at its editor.
+            raise ValueError("  ".join(f"{field_label(n)}: {m}" for n, m in errors.items()))
         gpus = self.form.gpu_count.value()
         tokens = self._dataset_tokens
         return EstimateRun(
@@ -284,12 +285,24 @@ class EstimatePage(QScrollArea):
             rec = recommend(model, settings, gpu, self.current_goals(), method=settings.method)
         except (ArchitectureError, GpuCatalogError, ValueError) as error:
             self._show_error(str(error))
+            self._offer_training()
             self.last_recompute_ms = (time.perf_counter() - started) * 1000
             return
         self.recommendation = rec
         self.results.show_recommendation(rec)
+        self._offer_training()
         self.results.show_capacity(capacity_text(model, settings, gpu, rec.chosen.savers_turned_on))
         self.last_recompute_ms = (time.perf_counter() - started) * 1000
+
+    def _offer_training(self) -> None:
+        """ "Train with these settings" only while the recipe is one the trainer takes."""
+        valid = not self.form.recipe.errors and not self.form.recipe.general_error
+        self.results.train_button.setEnabled(valid)
+        self.results.train_button.setToolTip(
+            "Open the Train page with these settings (all of them, base model included)"
+            if valid
+            else "Correct the settings marked in red first"
+        )
 
     def _gpu_text(self, gpu: GpuSpec) -> str:
         text = f"{gpu.tflops:g} TFLOP/s 16-bit, {'bf16' if gpu.bf16 else 'no bf16 (fp16 only)'}"
