@@ -252,6 +252,55 @@ def test_fsdp2_shards_the_run_over_two_cpu_processes_and_resumes_after_a_rank_is
     project.close()
 
 
+# DeepSpeed on CPUs compiles a shared-memory allreduce kernel at first use (about 2 min on
+# 2 cores). Told that no kernel of its own can be built here, it uses torch.distributed's
+# gloo collectives instead, as it does wherever the kernel cannot be built.
+NO_DEEPSPEED_KERNELS_SITECUSTOMIZE = textwrap.dedent(
+    """
+    import os
+    if os.environ.get("RANK"):
+        import deepspeed.ops
+
+        deepspeed.ops.__compatible_ops__ = {}
+    """
+)
+
+
+@pytest.mark.slow  # two processes: ~35 s on a 2-core CPU
+def test_deepspeed_zero3_partitions_the_run_over_two_cpu_processes(tmp_path, tiny_model_dir):
+    from core.runs.record import list_runs, read_metrics
+
+    project, _plan, launch = write_launch(tmp_path, tiny_model_dir, "zero3")
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(NO_DEEPSPEED_KERNELS_SITECUSTOMIZE)
+    env = process_env(tmp_path / "home")
+    process = subprocess.run(
+        ["bash", str(launch / "launch_node_0.sh")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**env, "PYTHONPATH": str(site) + os.pathsep + str(REPO)},
+    )
+    output = process.stdout + process.stderr
+    assert process.returncode == 0, output[-4000:]
+    [run] = list_runs(project)
+    assert run.status == "finished" and run.steps_done == 4, run.reason
+    assert [r.step for r in read_metrics(run) if r.kind == "train"] == [1, 2, 3, 4]
+    log = (run.folder / "train.log").read_text()
+    [layout] = re.findall(
+        r"distributed: DEEPSPEED; parameters sharded over 2 processes: "
+        r"this one holds ([\d,]+) of ([\d,]+)",
+        log,
+    )
+    held, total = (int(n.replace(",", "")) for n in layout)
+    assert 0.4 * total < held < 0.6 * total
+    # ZeRO checkpoints (each rank's partitions), and a final model in the usual format.
+    assert (run.folder / "checkpoints" / "checkpoint-2" / "global_step2").is_dir()
+    assert (run.folder / "final" / "adapter_model.safetensors").is_file()
+    project.close()
+
+
 STOP_WORKER = textwrap.dedent(
     """
     import json, sys

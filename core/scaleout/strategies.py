@@ -63,8 +63,9 @@ STRATEGIES = {
 DEEPSPEED_MISSING = (
     "DeepSpeed is not installed on this machine (import deepspeed fails). The {strategy} "
     "launch files are written anyway: install it on every node before launching "
-    "(pip install deepspeed; it builds against the CUDA toolkit), or use --strategy fsdp, "
-    "which splits the model the same way and needs only PyTorch."
+    "(pip install deepspeed, or the deepspeed extra of FineTune Studio; its CUDA kernels "
+    "build at first use), or use --strategy fsdp, which splits the model the same way and "
+    "needs only PyTorch."
 )
 
 
