@@ -126,3 +126,22 @@ def test_on_the_cpu_auto_means_off(tmp_path):
     config, notes = resolve_auto_savers(qlora(65536), plan, tmp_path)
     assert (config.frozen_16bit, config.offload_activations, config.tiled_mlp) == ("off",) * 3
     assert config.lora_dropout == 0.05 and notes == []
+
+
+def test_estimate_json_has_the_longest_context_and_the_saver_flags(capsys):
+    from desktop.launcher import main  # the installed command's entry point
+
+    args = ["estimate", "--model", "Llama-3.1-8B", "--gpu", "RTX 4090", "--method", "qlora"]
+    args += ["--batch", "1", "--seq-len", "65536", "--json"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["max_seq_length_that_fits"]["qlora"] >= 65536
+    assert data["fits"] and len(data["memory_savers_turned_on"]) == 4
+    assert main([*args, "--offload-activations", "off", "--tiled-mlp", "off"]) == 0
+    pinned = json.loads(capsys.readouterr().out)
+    assert not pinned["fits"]
+    assert pinned["memory_savers"]["offload_activations"] == "off"
+    assert pinned["max_seq_length_that_fits"]["qlora"] < 65536
+    with pytest.raises(SystemExit) as bad:  # argparse names the choices, exit 2
+        main([*args[:-1], "--frozen-16bit", "sometimes"])
+    assert bad.value.code == 2
