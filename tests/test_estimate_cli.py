@@ -41,6 +41,35 @@ def test_json_has_the_chosen_method_and_every_method(capsys):
     assert data["assumptions"] and data["cost_usd"] == pytest.approx(data["hours"] * 0.6, abs=0.01)
 
 
+def test_a_training_config_is_estimated_as_it_is(capsys, tmp_path):
+    """estimate --config takes the recipe `train` takes; flags replace its settings."""
+    from core.recipe.config import TrainConfig, save_config
+
+    path = tmp_path / "run.yaml"
+    save_config(
+        TrainConfig(
+            method="full",  # not the pick: the recipe's own method is estimated
+            max_seq_length=300_000,  # beyond the old estimator form's 262,144
+            optimizer="lion_8bit",
+            epochs=0,
+            max_steps=40,
+            train_file="data.jsonl",
+        ),
+        path,
+    )
+    data = run_json(
+        capsys, "--model", "Llama-3.1-8B", "--gpu", "H200", "--config", str(path), "--batch", "1"
+    )
+    settings = data["settings"]
+    assert (settings["method"], settings["max_seq_length"], settings["optimizer"]) == (
+        "full",
+        300_000,
+        "lion_8bit",
+    )
+    assert settings["micro_batch_size"] == 1  # the flag replaced the file's 4
+    assert next(m for m in data["methods"] if m["method"] == "full")["steps"] == 40
+
+
 def test_flags_reach_the_estimate(capsys):
     data = run_json(
         capsys,

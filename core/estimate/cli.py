@@ -66,9 +66,9 @@ def register(subparsers) -> None:
     )
     parser.add_argument(
         "--method",
-        default="auto",
         choices=("auto", *METHOD_NAMES),
-        help="report this method, or auto for the recommended one",
+        help="report this method, or auto for the recommended one (default: auto, or the "
+        "--config file's method)",
     )
     parser.add_argument(
         "--config",
@@ -199,8 +199,9 @@ def run_estimate(args: argparse.Namespace) -> int:
         recipe = load_config(args.config) if args.config else DEFAULTS
         changes = {name: getattr(args, name) for name in RECIPE_FLAGS}
         changes = {name: value for name, value in changes.items() if value is not None}
-        if args.method != "auto":
-            changes["method"] = args.method
+        method = args.method or (recipe.method if args.config else "auto")
+        if method != "auto":
+            changes["method"] = method
         settings = EstimateRun(
             recipe.replace(**changes),
             DataFacts(examples=args.examples, avg_tokens=args.avg_tokens),
@@ -209,7 +210,7 @@ def run_estimate(args: argparse.Namespace) -> int:
         goals = Goals(
             task_kind=args.task, examples=args.examples, keep_broad_capabilities=args.keep_broad
         )
-        rec = recommend(model, settings, gpu, goals, method=args.method)
+        rec = recommend(model, settings, gpu, goals, method=method)
     except (ArchitectureError, GpuCatalogError, TrainConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
