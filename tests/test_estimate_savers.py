@@ -145,3 +145,23 @@ def test_estimate_json_has_the_longest_context_and_the_saver_flags(capsys):
     with pytest.raises(SystemExit) as bad:  # argparse names the choices, exit 2
         main([*args[:-1], "--frozen-16bit", "sometimes"])
     assert bad.value.code == 2
+
+
+def test_the_estimate_page_shows_the_longest_context_and_why_savers_are_on(qtbot, project):
+    from core.hardware.detect import HardwareInfo
+    from desktop.context import AppContext
+    from desktop.estimate.page import EstimatePage
+
+    page = EstimatePage(AppContext(project, HardwareInfo(cpu_cores=2)))
+    qtbot.addWidget(page)
+    page.show()
+    label = page.results.capacity_label
+    assert label.isVisible() and "Longest context on RTX 4090" in label.text()
+    assert "Memory savers" not in label.text()  # the guide's default run fits as it is
+    page.form.recipe.set_values({"micro_batch_size": 1, "max_seq_length": 65536})
+    assert page.recommendation.chosen.fits
+    assert "Memory savers turned on to fit: 16-bit frozen parts saves" in label.text()
+    assert "tiled MLP saves" in label.text()
+    page.form.recipe.set_values({"tiled_mlp": "off", "offload_activations": "off"})
+    assert not page.recommendation.chosen.fits
+    assert "not enough to fit" in label.text()

@@ -72,20 +72,19 @@ def estimate_for_recipe(
     return estimate_as_given(arch, EstimateRun(recipe), find_gpu(gpu_name)).memory
 
 
-def capacity_text(
-    arch: ModelArchitecture, run: EstimateRun, gpu: GpuSpec, chosen_reasons: tuple[str, ...]
-) -> str:
+def capacity_text(arch: ModelArchitecture, run: EstimateRun, gpu: GpuSpec, chosen) -> str:
     """The Estimate page's lines: the longest context per method on this card, and the
-    savers the chosen method's estimate turned on, with why."""
+    savers the chosen method's estimate (`chosen`, an Estimate) turned on, with why."""
     longest = max_seq_length_per_method(arch, run, gpu)
-    parts = [
-        f"{METHOD_TITLES[method]} {tokens:,}" if tokens else f"{METHOD_TITLES[method]}: none"
-        for method, tokens in longest.items()
-    ]
-    text = (
-        f"Longest context on {gpu.name} at micro batch {run.micro_batch_size} (memory savers "
-        f"as needed): {', '.join(parts)} tokens."
-    )
-    if chosen_reasons:
-        text += " Memory savers turned on to fit: " + "; ".join(chosen_reasons) + "."
+    where = f"on {gpu.name} at micro batch {run.micro_batch_size}"
+    fitting = [f"{METHOD_TITLES[m]} {n:,} tokens" for m, n in longest.items() if n]
+    if fitting:
+        text = f"Longest context {where} (memory savers as needed): {', '.join(fitting)}"
+        missing = [METHOD_TITLES[m] for m, n in longest.items() if not n]
+        text += f"; {', '.join(missing)}: none fits." if missing else "."
+    else:
+        text = f"No method fits any context {where}, even with every memory saver."
+    if chosen.savers_turned_on:
+        verb = "turned on to fit" if chosen.fits else "turned on (not enough to fit)"
+        text += f" Memory savers {verb}: " + "; ".join(chosen.savers_turned_on) + "."
     return text

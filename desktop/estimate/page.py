@@ -291,7 +291,7 @@ class EstimatePage(QScrollArea):
         self.recommendation = rec
         self.results.show_recommendation(rec)
         self._offer_training()
-        self.results.show_capacity(capacity_text(model, settings, gpu, rec.chosen.savers_turned_on))
+        self.results.show_capacity(capacity_text(model, settings, gpu, rec.chosen))
         self.last_recompute_ms = (time.perf_counter() - started) * 1000
 
     def _offer_training(self) -> None:
