@@ -82,10 +82,11 @@ def main() -> None:
     app.processEvents()
     values = [512, 1024, 2048, 4096]
     state = {"i": 0}
+    sequence = page.form.recipe.editors["max_seq_length"].editor  # the recipe form's spin box
 
     def change_page() -> None:
         state["i"] += 1
-        page.form.seq_spin.setValue(values[state["i"] % 4])
+        sequence.setValue(values[state["i"] % 4])
         app.processEvents()
 
     def repaint_only() -> None:
@@ -97,7 +98,7 @@ def main() -> None:
     )
     inside = []
     for value in values * 10:
-        page.form.seq_spin.setValue(value)
+        sequence.setValue(value)
         inside.append(page.last_recompute_ms)
     print(
         f"page: one setting changed, estimate + bar + table redrawn: {page_ms:8.3f} ms   "

@@ -493,7 +493,17 @@ class TrainConfig:
         return f"{self.method} {model}"
 
     def replace(self, **changes: Any) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
+        """A copy with `changes`, validated as a new config is. (dataclasses.replace
+        builds all fifty fields again; the estimator replaces a few hundred times per
+        Estimate page update, so the copy starts from this one's values.)"""
+        unknown = set(changes) - _field_names()
+        if unknown:
+            raise TypeError(f"TrainConfig has no setting {', '.join(sorted(unknown))}")
+        copy = object.__new__(TrainConfig)
+        copy.__dict__.update(self.__dict__)
+        copy.__dict__.update(changes)
+        copy.__post_init__()
+        return copy
 
     def as_dict(self) -> dict:
         return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
@@ -506,6 +516,8 @@ class TrainConfig:
         for spec in dataclasses.fields(self):
             value = getattr(self, spec.name)
             kind = _field_kind(spec)
+            if type(value) is kind and kind is not list:
+                continue  # already what it must be (the estimator replaces fields often)
             try:
                 if kind is bool:
                     if isinstance(value, str):
@@ -557,8 +569,7 @@ class TrainConfig:
         def problem(name: str, message: str) -> None:
             problems.setdefault(name, message)  # the first problem of a field says most
 
-        for spec in dataclasses.fields(self):
-            choices = spec.metadata.get("choices")
+        for spec, choices in _checked_fields():
             value = getattr(self, spec.name)
             if choices and value not in choices:
                 problem(spec.name, f"{value!r} is not one of: {', '.join(choices)}.")
@@ -566,8 +577,12 @@ class TrainConfig:
             if isinstance(value, float) and not math.isfinite(value):
                 problem(spec.name, f"must be a finite number, got {value}.")
                 object.__setattr__(self, spec.name, _default(spec))
-            texts = value if isinstance(value, list) else [value]
-            longest = max((len(t) for t in texts if isinstance(t, str)), default=0)
+            if isinstance(value, str):
+                longest = len(value)
+            elif isinstance(value, list):
+                longest = max((len(t) for t in value if isinstance(t, str)), default=0)
+            else:
+                continue
             if longest > MAX_TEXT_CHARS:
                 problem(
                     spec.name,
@@ -659,15 +674,11 @@ class TrainConfig:
         if self.precision == "fp16" and self.device == "cpu":
             problem("precision", "fp16 mixed precision needs a GPU; use fp32 or bf16 on the CPU.")
         # The bounds of each whole number (metadata min and max; 0 .. INT_MAX otherwise).
-        for spec in dataclasses.fields(self):
-            value = getattr(self, spec.name)
-            if not isinstance(value, int) or isinstance(value, bool):
-                continue
-            low, high = spec.metadata.get("min", 0), spec.metadata.get("max", INT_MAX)
+        for name, low, high, zero in _int_bounds():
+            value = getattr(self, name)
             if not low <= value <= high:
-                zero = spec.metadata.get("zero")
                 meaning = f" (0: {zero})" if zero else ""
-                problem(spec.name, f"must be from {low:,}{meaning} to {high:,}, got {value:,}.")
+                problem(name, f"must be from {low:,}{meaning} to {high:,}, got {value:,}.")
 
     def require_data(self) -> None:
         """Raise unless the run has training data (checked at start, not while editing)."""
@@ -688,6 +699,54 @@ def _plain(value: Any) -> Any:
 
 
 def _field_kind(spec: dataclasses.Field) -> type:
+    kind = _FIELD_KINDS.get(spec.name)
+    if kind is None:
+        kind = _FIELD_KINDS[spec.name] = _read_field_kind(spec)
+    return kind
+
+
+_FIELD_KINDS: dict[str, type] = {}
+# Read once from the fields' metadata: validation runs on every replace, and the
+# estimator replaces settings hundreds of times while the Estimate page recomputes.
+_CHECKED: list = []
+_INT_BOUNDS: list = []
+
+
+def _field_names() -> set[str]:
+    if not _NAMES:
+        _NAMES.update(spec.name for spec, _choices in _checked_fields())
+    return _NAMES
+
+
+_NAMES: set[str] = set()
+
+
+def _checked_fields() -> list:
+    """(field, its choices) for every field: what the generic checks walk."""
+    if not _CHECKED:
+        _CHECKED.extend(
+            (spec, spec.metadata.get("choices")) for spec in dataclasses.fields(TrainConfig)
+        )
+    return _CHECKED
+
+
+def _int_bounds() -> list:
+    """(name, low, high, what 0 means) of every whole-number field."""
+    if not _INT_BOUNDS:
+        _INT_BOUNDS.extend(
+            (
+                spec.name,
+                spec.metadata.get("min", 0),
+                spec.metadata.get("max", INT_MAX),
+                spec.metadata.get("zero", ""),
+            )
+            for spec in dataclasses.fields(TrainConfig)
+            if _field_kind(spec) is int
+        )
+    return _INT_BOUNDS
+
+
+def _read_field_kind(spec: dataclasses.Field) -> type:
     hint = spec.type
     if isinstance(hint, str):
         hint = {"str": str, "int": int, "float": float, "bool": bool, "list": list}.get(hint, str)
