@@ -165,3 +165,19 @@ def test_the_estimate_page_shows_the_longest_context_and_why_savers_are_on(qtbot
     page.form.recipe.set_values({"tiled_mlp": "off", "offload_activations": "off"})
     assert not page.recommendation.chosen.fits
     assert "not enough to fit" in label.text()
+
+
+def test_the_train_page_summary_says_which_savers_and_their_cpu_ram():
+    from core.estimate.summary import DataSeen, summarize
+    from core.hardware.detect import GpuInfo, HardwareInfo
+
+    hardware = HardwareInfo(cpu_cores=2, gpus=[GpuInfo(0, "NVIDIA GeForce RTX 4090", 24 * 1024**3)])
+    config = qlora(65536, base_model="Llama-3.1-8B", train_file="t.jsonl")
+    facts = DataSeen(500, 300, "test data")
+    summary = summarize(config, None, hardware, facts, ram=(64 * 1024**3, 64 * 1024**3))
+    assert summary.fits
+    text = "\n".join(summary.details)
+    assert "Memory saver turned on: activation offloading saves" in text
+    assert "Activation offloading holds about" in text and "64.0 GiB free" in text
+    small = summarize(config, None, hardware, facts, ram=(8 * 1024**3, 16 * 1024**3))
+    assert "more than this machine can spare" in "\n".join(small.details)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.estimate.architecture import load_architecture
+from core.estimate.cpu_ram import this_machine_ram
 from core.estimate.estimator import estimate
 from core.estimate.gpus import detected_gpu
 from core.estimate.run import run_for_recipe
@@ -107,7 +108,25 @@ def summarize(
         duration = f"about {duration_text(hours * 3600, rough=True)}"
     headline = f"Peak {result.peak_gib:.1f} GiB on this GPU: {result.fit_summary()}; {duration}."
     details = [_data_line(facts, settings), *result.warnings]
+    details += [f"Memory saver turned on: {reason}." for reason in result.savers_turned_on]
+    if result.memory.offloaded_gib:
+        details.append(_offload_line(result.memory.offloaded_gib, ram))
     return EstimateSummary(headline, details, result.fits)
+
+
+def _offload_line(offloaded_gib: float, ram) -> str:
+    """Activation offloading's CPU RAM against this machine's free RAM (the trainer refuses
+    to start past three quarters of it)."""
+    available, _total = ram if ram is not None else this_machine_ram()
+    line = f"Activation offloading holds about {offloaded_gib:.1f} GiB of CPU RAM"
+    if not available:
+        return line + "."
+    if offloaded_gib * GIB > 0.75 * available:
+        return (
+            f"{line}, more than this machine can spare ({available / GIB:.1f} GiB free): "
+            "shorten the sequences or lower the micro batch."
+        )
+    return f"{line} ({available / GIB:.1f} GiB free)."
 
 
 def _summarize_ram(model, settings, facts: DataSeen, ram) -> EstimateSummary:
