@@ -17,13 +17,12 @@ hold it, so the launch files never land among the project's own files.
 from __future__ import annotations
 
 import json
-import os
 import shlex
 from pathlib import Path
 
 import yaml
 
-from core.atomic_file import write_text_atomic
+from core.atomic_file import folder_mode, write_text_atomic
 from core.output_folder import (
     is_our_output,
     prepare_output_folder,
@@ -205,10 +204,9 @@ def write_plan(plan: ScaleOutPlan, out_dir: str | Path, overwrite: bool = False)
 
     def put(name: str, text: str, executable: bool = False) -> None:
         path = folder / name
-        write_text_atomic(path, text)
-        umask = os.umask(0)
-        os.umask(umask)
-        path.chmod((0o777 if executable else 0o666) & ~umask)
+        write_text_atomic(path, text)  # rw as the user's umask allows
+        if executable:  # rwx as the umask allows, as for a new folder
+            path.chmod(folder_mode())
         written.append(path)
 
     put("accelerate_config.yaml", _yaml(plan.accelerate))
