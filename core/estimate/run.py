@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from core.methods import METHODS
 from core.recipe.config import TrainConfig
-from core.recipe.vocabularies import OPTIMIZERS, is_all_linear
+from core.recipe.vocabularies import OPTIMIZERS, RESOLVED_PRECISIONS, is_all_linear
 
 SHARDINGS = ("none", "zero2", "fsdp")
 SHARDING_TITLES = {
@@ -293,10 +293,11 @@ def run_for_recipe(
     sharding: str = "none",
 ) -> EstimateRun:
     """The run a trainer does (or did) with `recipe` on `device`: the precision it resolved
-    and the optimizer it used (a DevicePlan's or run.json's) replace the recipe's "auto";
-    data facts that are unknown (None, 0) keep the estimator's defaults."""
+    and the optimizer it used (a DevicePlan's or run.json's) replace the recipe's "auto"
+    (anything else there, as an old run.json may hold, is ignored); data facts that are
+    unknown (None, 0) keep the estimator's defaults."""
     changes: dict = {}
-    if resolved_precision in ("bf16", "fp16", "fp32"):
+    if resolved_precision in RESOLVED_PRECISIONS:
         changes["precision"] = resolved_precision
     if used_optimizer and used_optimizer in OPTIMIZERS:
         changes["optimizer"] = used_optimizer

@@ -77,11 +77,10 @@ def _from_preflight(folder: Path) -> RunEstimate | None:
 def _settings_for(config, run_json: dict):
     """The estimator's view of a run: its recipe as run.json says the trainer resolved it."""
     data = run_json.get("data") if isinstance(run_json.get("data"), dict) else {}
-    precision = run_json.get("precision")
     tokens = data.get("train_tokens")
     return run_for_recipe(
         config,
-        resolved_precision=precision if precision in ("bf16", "fp16", "fp32") else None,
+        resolved_precision=str(run_json.get("precision", "")) or None,
         used_optimizer=str(run_json.get("optimizer", "")) or None,
         examples=int(data.get("n_train") or 0) or None,
         dataset_tokens=tokens if isinstance(tokens, int) else None,

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 
-PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+# What "auto" resolves to on a device (core.training.device), and the recipe's choices.
+RESOLVED_PRECISIONS = ("bf16", "fp16", "fp32")
+PRECISIONS = ("auto", *RESOLVED_PRECISIONS)
 # transformers' `optim` names; the estimator knows each one's state (core.estimate.settings).
 OPTIMIZERS = (
     "auto",
