@@ -116,16 +116,13 @@ def trained_layers(result) -> dict[str, set[str]]:
 
 
 def test_the_default_is_all_linear_in_the_trainer_and_the_estimator():
-    from core.estimate.from_train_config import (
-        run_settings_from_train_config,
-        train_settings_from_run_settings,
-    )
+    from core.estimate.run import EstimateRun
 
     config = TrainConfig()
     assert config.lora_target_modules == ["all-linear"]
-    settings = run_settings_from_train_config(config)
+    settings = EstimateRun(config)  # the estimator reads the recipe itself
     assert settings.target_names() is None  # the estimator's all-linear
-    assert train_settings_from_run_settings(settings)["lora_target_modules"] == ["all-linear"]
+    assert settings.recipe.as_dict()["lora_target_modules"] == ["all-linear"]
     with pytest.raises(TrainConfigError) as error:
         TrainConfig(lora_target_modules=["all-linear", "q_proj"])
     assert error.value.field == "lora_target_modules"
@@ -260,7 +257,7 @@ def test_the_estimator_counts_the_lora_parameters_the_trainer_creates(
     """The tiny models' config.json through the estimator: its LoRA parameter count is the
     trainer's trainable count, experts included."""
     from core.estimate import architecture_from_config, estimate, find_gpu
-    from core.estimate.from_train_config import run_settings_from_train_config
+    from core.estimate.run import EstimateRun
 
     for family in ("mixtral", "phi"):
         folder = tiny_models[family]
@@ -269,7 +266,7 @@ def test_the_estimator_counts_the_lora_parameters_the_trainer_creates(
         assert result.status == "finished", result.reason
         trained = json.loads((result.folder / "run.json").read_text())["trainable_parameters"]
         model_config = json.loads((folder / "config.json").read_text())
-        settings = run_settings_from_train_config(result_config(result))
+        settings = EstimateRun(result_config(result))
         predicted = estimate(
             architecture_from_config(model_config, family), settings, find_gpu("H100 SXM")
         )
