@@ -224,6 +224,12 @@ class MainWindow(QMainWindow):
         self.nav.setCurrentRow(names.index(last) if last in names else 0)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # Questions about unsaved work first: a Cancel must not have stopped anything yet.
+        for page in self._pages.values():
+            confirm = getattr(page, "ask_about_unsaved_work", None)
+            if confirm is not None and not confirm():
+                event.ignore()
+                return
         for page in self._pages.values():
             if not page.can_close():
                 event.ignore()

@@ -22,7 +22,11 @@ class Page(Protocol):
         """Show `project`; connected to AppContext.project_changed."""
 
     def can_close(self) -> bool:
-        """False when the user chose to keep unsaved work or a running job open."""
+        """False when the user chose to keep unsaved work or a running job open.
+
+        A page with documents to save may also define `ask_about_unsaved_work() -> bool`:
+        the main window calls it on every page first (Save / Discard / Cancel), so a
+        Cancel there stops nothing; can_close then stops the page's work."""
 
     def receive(self, handoff: Any) -> None:
         """Take what another page handed over on the way here (see core/handoff.py)."""

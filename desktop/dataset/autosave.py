@@ -124,6 +124,10 @@ class DraftAutosaver(QObject):
             error, self._error = self._error, None
             self.failed.emit(error)
 
+    def discard(self) -> None:
+        """The user threw the edits away: delete the draft and write none until the next edit."""
+        self._drop_draft()
+
     def stop(self) -> None:
         self._timer.stop()
         self._join()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMenu,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QSplitter,
@@ -677,9 +678,10 @@ class DatasetPage(QWidget):
             self.set_system_prompt_for_all(dialog.prompt())
 
     # --- saving ---------------------------------------------------------------------
-    def save_dialog(self) -> None:
+    def save_dialog(self) -> bool:
+        """Ask the version's name, note and split; True when the save started."""
         if not self.editor.is_open or self.editor.is_saving:
-            return
+            return False
         from desktop.dataset.dialogs import SaveVersionDialog
 
         name = self.editor.dataset.name
@@ -690,9 +692,10 @@ class DatasetPage(QWidget):
             next_version_label(self.project, name),
             self.autosaver.note,
         )
-        if dialog.exec():
-            name, note, split = dialog.values()
-            self.save_version(note, name=name or None, split=split)
+        if not dialog.exec():
+            return False
+        name, note, split = dialog.values()
+        return self.save_version(note, name=name or None, split=split)
 
     def save_version(self, note: str = "", name: str | None = None, split=None) -> bool:
         """Save the examples as the next version (in the background); False if it cannot start."""
@@ -805,8 +808,49 @@ class DatasetPage(QWidget):
             "examples, then save a new version."
         )
 
+    def has_unsaved_changes(self) -> bool:
+        """Edits that are not a saved version (an empty new dataset has nothing to lose)."""
+        editor = self.editor
+        if not editor.is_open or editor.is_saved:
+            return False
+        return editor.base_version is not None or len(editor.dataset) > 0
+
+    def ask_about_unsaved_work(self) -> bool:
+        """Before the window closes: Save / Discard / Cancel for unsaved edits, as editors
+        ask. True when closing may go on (saved, or thrown away on purpose)."""
+        self.editor.wait_for_save()
+        if not self.has_unsaved_changes():
+            return True
+        base = self.editor.base_version
+        name = self.editor.dataset.name
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Save the dataset?",
+            f"“{name}” has unsaved changes to {base.label}."
+            if base is not None
+            else f"“{name}” has not been saved as a version yet.",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setInformativeText(
+            "Save keeps them as a new version that training can use. Discard throws them "
+            "away (saved versions stay as they are). Cancel keeps the app open."
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        answer = box.exec()
+        if answer == QMessageBox.StandardButton.Discard:
+            self.autosaver.discard()
+            return True
+        if answer != QMessageBox.StandardButton.Save or not self.save_dialog():
+            return False
+        self.editor.wait_for_save()
+        return self.editor.is_saved  # a refused save says why on the page; stay open
+
     def can_close(self) -> bool:
-        """Unsaved edits are kept in the draft (offered again next time); closing is safe."""
+        """Stop background work; edits not yet asked about stay in the draft (offered
+        again next time), so closing without ask_about_unsaved_work is safe too."""
         self.autosaver.flush()
         self.editor.cancel_checks()
         wait_for_task(self._open_task)
