@@ -22,6 +22,7 @@ from core.recipe.vocabularies import (
     ALL_LINEAR_TARGETS,
     BITSANDBYTES_OPTIMIZERS,
     DEVICES,
+    DPO_LOSS_TYPES,
     FINAL_MODEL,
     LORA_BIASES,
     LOSS_ON,
@@ -31,6 +32,7 @@ from core.recipe.vocabularies import (
     QUANT_TYPES,
     SAVER_CHOICES,
     SCHEDULERS,
+    STAGES,
     is_all_linear,
 )
 
@@ -149,6 +151,40 @@ class TrainConfig:
         "assistant: learn only the assistant's replies (recommended; the prompts are context, "
         "not something to imitate). all: learn every token, system and user turns included.",
         LOSS_ON,
+    )
+    # --- stage --------------------------------------------------------------------
+    stage: str = _f(
+        "sft",
+        "Stage",
+        "Stage",
+        "sft: learn from example conversations (the usual first stage). dpo: learn from pairs "
+        "of a preferred and a rejected answer to the same prompt (a preference dataset, e.g. "
+        "from Evaluate's A/B ratings or Chat corrections). grpo: learn from checkable rewards "
+        "of the model's own answers.",
+        STAGES,
+    )
+    start_from: str = _f(
+        "",
+        "Stage",
+        "Start from",
+        "Empty: the base model. A finished run's id (for example an SFT run): this stage "
+        "continues that run's LoRA adapter on the same base model.",
+    )
+    dpo_beta: float = _f(
+        0.1,
+        "Stage",
+        "DPO beta",
+        "DPO: how far the model may move from the reference (the starting model). Higher "
+        "stays closer; 0.1 is the usual start, 0.01-0.5 the useful range.",
+    )
+    dpo_loss_type: str = _f(
+        "sigmoid",
+        "Stage",
+        "DPO loss",
+        "DPO: sigmoid is the paper's loss (recommended). ipo regularizes harder against "
+        "overfitting small preference sets; hinge is the SLiC loss; robust tolerates some "
+        "wrongly ranked pairs.",
+        DPO_LOSS_TYPES,
     )
     # --- method -------------------------------------------------------------------
     method: str = _f(
@@ -636,6 +672,8 @@ class TrainConfig:
                 "validation_fraction",
                 f"must be in [0, 0.5), got {self.validation_fraction}; 0.1 is typical.",
             )
+        if not 0 < self.dpo_beta <= 10:
+            problem("dpo_beta", f"must be more than 0 and at most 10, got {self.dpo_beta}.")
         if not 0 <= self.lora_dropout < 1:
             problem("lora_dropout", f"must be in [0, 1), got {self.lora_dropout}.")
         if self.max_seq_length < 16:

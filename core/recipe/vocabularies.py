@@ -33,6 +33,11 @@ BITSANDBYTES_OPTIMIZERS = (
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup", "cosine_with_restarts")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 LOSS_ON = ("assistant", "all")
+# What a run teaches with: examples (sft), preferred-over-rejected pairs (dpo), or checkable
+# rewards of the model's own answers (grpo). core.training.stages picks each one's trainer.
+STAGES = ("sft", "dpo", "grpo")
+# TRL DPOConfig.loss_type values we offer (each needs only pairs and a reference).
+DPO_LOSS_TYPES = ("sigmoid", "ipo", "hinge", "robust")
 FINAL_MODEL = ("best", "last")
 LORA_BIASES = ("none", "all", "lora_only")
 # A memory saver: auto turns it on only when the run needs the memory on its GPU.

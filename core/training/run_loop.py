@@ -20,7 +20,7 @@ from core.training.oom_diagnosis import memory_stopped, out_of_memory
 from core.training.preflight import is_out_of_memory
 from core.training.run_finish import finish
 from core.training.run_setup import SETUP_ERRORS, RunInputs
-from core.training.trainer_setup import build_trainer
+from core.training.stages import build_stage_trainer
 
 if TYPE_CHECKING:
     from core.training.session import TrainingSession
@@ -31,7 +31,7 @@ def train(session: TrainingSession, inputs: RunInputs) -> RunResult:
     trainer = None
     logic = None
     try:
-        trainer, logic, max_steps = build_trainer(session, inputs)
+        trainer, logic, max_steps = build_stage_trainer(session, inputs)
         session.report_status(
             "training",
             f"{config.method} on {plan.description}: {max_steps} steps"

@@ -26,8 +26,9 @@ from core.training.distributed import (
     share_from_main,
 )
 from core.training.memory_savers import resolve_auto_savers
-from core.training.prepare import read_data, resolve_base_model
+from core.training.prepare import resolve_base_model
 from core.training.recorder import RunRecorder
+from core.training.stage_data import read_stage_data
 
 if TYPE_CHECKING:
     from core.models.registry import BaseModel
@@ -76,7 +77,7 @@ def resolve_inputs(session: TrainingSession) -> RunInputs:
             session.config = previous.config()
     config = session.config
     base = resolve_base_model(session.project, config)
-    data = read_data(session.project, config)
+    data = read_stage_data(session.project, config)
     plan = resolve_device(config)
     # Savers left at "auto" are decided here, once, so config.yaml and a resumed run keep
     # what this run does; the reasons go to the run's log when it opens.
