@@ -181,3 +181,11 @@ def test_the_train_page_summary_says_which_savers_and_their_cpu_ram():
     assert "Activation offloading holds about" in text and "64.0 GiB free" in text
     small = summarize(config, None, hardware, facts, ram=(8 * 1024**3, 16 * 1024**3))
     assert "more than this machine can spare" in "\n".join(small.details)
+
+
+def test_a_model_the_estimator_cannot_read_leaves_the_savers_off(tmp_path):
+    plan = DevicePlan("cuda", "bf16", "bfloat16", "paged_adamw_8bit", "RTX 4090")
+    (tmp_path / "config.json").write_text('{"model_type": "unheard_of"}', encoding="utf-8")
+    config, notes = resolve_auto_savers(qlora(65536), plan, tmp_path, gpu=find_gpu("RTX 4090"))
+    assert (config.frozen_16bit, config.offload_activations, config.tiled_mlp) == ("off",) * 3
+    assert len(notes) == 1 and notes[0].startswith("memory savers left off: no estimate")

@@ -20,7 +20,13 @@ import contextlib
 import importlib.util
 import math
 
-from core.estimate import detected_gpu, estimate, load_architecture, run_for_recipe
+from core.estimate import (
+    ArchitectureError,
+    detected_gpu,
+    estimate,
+    load_architecture,
+    run_for_recipe,
+)
 from core.estimate.savers import SAVER_FIELDS, has_auto
 from core.hardware import detect_hardware
 from core.training.memory_guard import read_memory
@@ -205,7 +211,10 @@ def resolve_auto_savers(config, plan, model_path, gpu=None) -> tuple:
     run = run_for_recipe(
         config, device="cuda", resolved_precision=plan.precision, used_optimizer=plan.optimizer
     )
-    picked = estimate(load_architecture(str(model_path)), run, gpu)
+    try:
+        picked = estimate(load_architecture(str(model_path)), run, gpu)
+    except (ArchitectureError, ValueError) as error:  # the estimate is advice, never a stop
+        return config.replace(**off), [f"memory savers left off: no estimate ({error})"]
     chosen = picked.estimated_run.recipe
     changes = {name: getattr(chosen, name) for name in SAVER_FIELDS}
     changes["lora_dropout"] = chosen.lora_dropout
