@@ -13,6 +13,7 @@ from core.runs.records import Advice
 class AdviceAction:
     stop_reason: str = ""  # non-empty: stop the live run with this reason
     changes: dict = field(default_factory=dict)  # TrainConfig fields for the next run
+    open_page: str = ""  # non-empty: show this page (e.g. "dataset" to add examples)
 
 
 def action_for(advice: Advice, current: TrainConfig | None) -> AdviceAction:
@@ -38,6 +39,11 @@ def action_for(advice: Advice, current: TrainConfig | None) -> AdviceAction:
         return AdviceAction(changes={"validation_fraction": 0.1})
     if action == "evaluate_more_often" and details.get("suggested_eval_every"):
         return AdviceAction(changes={"eval_every_steps": int(details["suggested_eval_every"])})
+    if action == "apply_changes":
+        # The plan's and the outcome advice's fix: the settings it names, as they are.
+        return AdviceAction(changes=dict(details.get("changes") or {}))
+    if action == "open_dataset":
+        return AdviceAction(open_page="dataset")
     if action == "apply_settings":
         suggestions = details.get("suggestions") or []
         if suggestions:

@@ -302,3 +302,187 @@ class RunAdvisor:
         for advisor in (self.divergence, self.learning_rate, self.overfitting):
             out += advisor.observe(record)
         return out
+
+
+# --- before Start and after the run: the plan and the outcome -------------------------
+
+# A run whose training loss fell less than this (relative, first few steps against the
+# last few) has not learned: the loss of a run that learns a format drops by far more.
+FLAT_LOSS_DROP = 0.05
+LOSS_WINDOW = 3
+
+
+@dataclass
+class Goal:
+    """What the project's decision (the Decide page) says the data is for."""
+
+    task_kind: str  # format, domain or reasoning
+    examples_needed: tuple[int, int]  # the guide's range for that kind
+
+
+GOAL_WORDS = {
+    "format": "a format or tone",
+    "domain": "a domain's terms and conventions",
+    "reasoning": "new reasoning patterns",
+}
+
+
+def advice_before_start(
+    optimizer_steps: int,
+    minimum_steps: int,
+    n_train: int,
+    fix: dict,
+    fix_steps: int,
+    goal: Goal | None = None,
+) -> list[Advice]:
+    """What to change before pressing Start: too few optimizer steps for the run to learn
+    (fix: the data's defaults, core.training.run_plan.fit_to_data), too few examples for
+    the goal recorded on the Decide page (fix: the Dataset page)."""
+    advice = []
+    if optimizer_steps < minimum_steps:
+        said = ", ".join(f"{k} {v}" for k, v in fix.items())
+        advice.append(
+            Advice(
+                step=0,
+                severity=WARNING,
+                kind="too_few_steps",
+                title="Too few optimizer steps",
+                message=(
+                    f"These settings make only {optimizer_steps} optimizer step"
+                    f"{'s' if optimizer_steps != 1 else ''} on {n_train} examples: too few "
+                    f"updates to learn from (at least {minimum_steps}). "
+                    + (
+                        f"With {said} the run makes {fix_steps}."
+                        if fix
+                        else "Add examples, or set a step limit."
+                    )
+                ),
+                action="apply_changes" if fix else "",
+                action_label=f"Use {said} ({fix_steps} steps)" if fix else "",
+                details={"changes": dict(fix), "optimizer_steps": optimizer_steps},
+            )
+        )
+    if goal is not None and goal.examples_needed[0] and n_train < goal.examples_needed[0]:
+        low, high = goal.examples_needed
+        advice.append(
+            Advice(
+                step=0,
+                severity=WARNING,
+                kind="too_few_examples",
+                title="Too few examples for the goal",
+                message=(
+                    f"The decision for this project is to teach {GOAL_WORDS.get(goal.task_kind, goal.task_kind)}, "
+                    f"for which the guide expects {low:,}-{high:,} examples; this dataset has "
+                    f"{n_train}. A run can start, but expect a small change; add examples "
+                    "(Dataset page) for a model that is measurably better."
+                ),
+                action="open_dataset",
+                action_label="Add examples on the Dataset page",
+                details={"n_train": n_train, "examples_needed": [low, high]},
+            )
+        )
+    return advice
+
+
+@dataclass
+class RunOutcome:
+    """What a finished run did, for advice_after_run."""
+
+    steps_done: int
+    minimum_steps: int
+    train_losses: list[float]  # per logged step, in order
+    evaluations: int  # validation-loss measurements made
+    has_validation: bool  # the run had validation examples
+    learning_rate: float  # the peak it used
+    max_learning_rate: float  # the top of the guide's range for the method
+    more_steps: dict  # settings that give at least minimum_steps (empty: none found)
+    more_steps_count: int = 0
+
+
+def advice_after_run(outcome: RunOutcome) -> list[Advice]:
+    """Why a finished run may not have learned, each with the change for the next run."""
+    advice = []
+    steps = outcome.steps_done
+    if steps < outcome.minimum_steps:
+        fix = outcome.more_steps
+        said = ", ".join(f"{k} {v}" for k, v in fix.items())
+        advice.append(
+            Advice(
+                step=steps,
+                severity=WARNING,
+                kind="too_few_updates",
+                title="Too few updates",
+                message=(
+                    f"The run made {steps} optimizer step{'s' if steps != 1 else ''}; the model "
+                    f"needs at least {outcome.minimum_steps} updates to learn from a small "
+                    "dataset. "
+                    + (f"With {said} the next run makes {outcome.more_steps_count}." if fix else "")
+                ),
+                action="apply_changes" if fix else "",
+                action_label=f"Next run: {said}" if fix else "",
+                details={"changes": dict(fix)},
+            )
+        )
+    losses = [x for x in outcome.train_losses if _finite(x)]
+    if len(losses) >= 2:
+        window = max(1, min(LOSS_WINDOW, len(losses) // 2))
+        first = statistics.fmean(losses[:window])
+        last = statistics.fmean(losses[-window:])
+        drop = (first - last) / first if first > 0 else 0.0
+        if drop < FLAT_LOSS_DROP:
+            if steps < outcome.minimum_steps and outcome.more_steps:
+                changes = dict(outcome.more_steps)
+                label = "Next run: " + ", ".join(f"{k} {v}" for k, v in changes.items())
+            elif outcome.learning_rate < outcome.max_learning_rate:
+                changes = {
+                    "learning_rate": float(
+                        f"{min(outcome.max_learning_rate, outcome.learning_rate * 2):.2g}"
+                    )
+                }
+                label = f"Next run: learning rate {changes['learning_rate']:g}"
+            else:
+                changes, label = {}, ""
+            advice.append(
+                Advice(
+                    step=steps,
+                    severity=WARNING,
+                    kind="loss_flat",
+                    title="Training loss did not fall",
+                    message=(
+                        f"The training loss went from {first:.4f} to {last:.4f} "
+                        f"({100 * drop:+.0f} %): the model has barely changed. "
+                        + (
+                            "Too few updates is the likely cause."
+                            if steps < outcome.minimum_steps
+                            else "The learning rate may be too low for this data."
+                        )
+                    ),
+                    action="apply_changes" if changes else "",
+                    action_label=label,
+                    details={"changes": changes, "first_loss": first, "last_loss": last},
+                )
+            )
+    if outcome.evaluations == 0:
+        if outcome.has_validation:
+            every = max(1, steps // 5)
+            changes, label = {"eval_every_steps": every}, f"Next run: evaluate every {every} steps"
+            why = "the run ended before its first evaluation"
+        else:
+            changes, label = {"validation_fraction": 0.1}, "Next run: hold out 10 % for validation"
+            why = "the run had no validation examples"
+        advice.append(
+            Advice(
+                step=steps,
+                severity=WARNING,
+                kind="validation_not_measured",
+                title="Validation loss not measured",
+                message=(
+                    f"No validation loss was measured ({why}), so nothing shows whether the "
+                    "model learned what generalises or memorised the training set."
+                ),
+                action="apply_changes",
+                action_label=label,
+                details={"changes": changes},
+            )
+        )
+    return advice

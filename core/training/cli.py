@@ -13,12 +13,20 @@ Ctrl-C stops gracefully (checkpoint, final model); a second Ctrl-C aborts.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import signal
 import sys
 from pathlib import Path
 
 from core.models.registry import ModelFolderError, resolve_model
+from core.recipe.config import TrainConfigError
+from core.runs.record import load_run
+from core.training.chat_tokens import ChatTemplateError
+from core.training.conversations import TrainingDataError
 from core.training.observer import FAILED, TrainingObserver
+from core.training.preflight import run_preflight, step_timing
+from core.training.run_plan import plan_for_project
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 GIB = 1024**3
@@ -81,6 +89,19 @@ def register(subparsers) -> None:
         help="write the default configuration, with help, and exit",
     )
     train.add_argument("--list", action="store_true", help="list the project's runs and exit")
+    train.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the run plan (optimizer steps, tokens per step, warmup, first step's "
+        "learning rate, time) and the data's suggested defaults, without training",
+    )
+    train.add_argument(
+        "--no-measure",
+        dest="plan_measure",
+        action="store_false",
+        help="with --plan: skip timing 3 real steps on the longest batch (seconds is then null)",
+    )
+    train.add_argument("--json", dest="plan_json", action="store_true", help="with --plan: JSON")
     train.add_argument("--quiet", action="store_true", help="print only the summary")
     train.set_defaults(func=run_train_command)
 
@@ -256,7 +277,7 @@ def _overrides(pairs: list[str]) -> dict:
 
 
 def _print_runs(project) -> int:
-    from core.training.runs import list_runs
+    from core.runs.record import list_runs
 
     found = list_runs(project)
     if not found:
@@ -301,7 +322,9 @@ def run_train_command(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     try:
         project = _open_project(
-            args.train_project, args.train_demo, create=not (args.list or args.resume)
+            args.train_project,
+            args.train_demo,
+            create=not (args.list or args.resume or args.plan),
         )
     except Exception as error:
         print(f"error: {error}", file=sys.stderr)
@@ -314,7 +337,9 @@ def run_train_command(args: argparse.Namespace) -> int:
         try:  # an unknown run is bad input (exit 2), found before anything is loaded
             load_run(project, args.resume)
         except RunNotFound as error:
-            print(f"error: {error} See the runs with: finetune-studio train --list", file=sys.stderr)
+            print(
+                f"error: {error} See the runs with: finetune-studio train --list", file=sys.stderr
+            )
             return EXIT_USAGE
 
     try:
@@ -332,16 +357,20 @@ def run_train_command(args: argparse.Namespace) -> int:
             print(
                 "demo: LoRA r 8 on the bundled SmolLM2-135M-Instruct, "
                 f"{config.max_seq_length}-token sequences, micro batch "
-                f"{config.micro_batch_size}, at most {config.max_steps} steps, on {train.name}"
+                f"{config.micro_batch_size}, at most {config.max_steps} steps, on {train.name}",
+                file=sys.stderr if args.plan_json else sys.stdout,
             )
         elif overrides and args.resume:
-            from core.training.runs import load_run
+            from core.runs.record import load_run
 
             stored = load_run(project, args.resume).config()
             config = config_from_dict({**stored.as_dict(), **overrides}, source="--set")
     except (TrainConfigError, ValueError, FileNotFoundError, LookupError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
+
+    if args.plan:
+        return _print_plan(project, config, args.plan_measure, args.plan_json, args.resume)
 
     if config is not None:
         try:  # a model folder that cannot be used is bad input (exit 2), as for chat and eval
@@ -363,6 +392,48 @@ def run_train_command(args: argparse.Namespace) -> int:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     return EXIT_FAILED if result.status == FAILED else EXIT_OK
+
+
+def _print_plan(project, config, measure: bool, as_json: bool, resume: str | None) -> int:
+    """`train CONFIG --plan`: the run plan of core.training.run_plan, nothing trained."""
+    if config is None:  # --resume: the run's own settings
+        config = load_run(project, resume).config()
+    try:
+        timing = None
+        report = None
+        # With --json, stdout is the JSON alone: what libraries print goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr if as_json else sys.stdout):
+            if measure:
+                report = run_preflight(project, config, verify=False)
+                timing = step_timing(report)
+            planned = plan_for_project(project, config, timing)
+    except (TrainConfigError, TrainingDataError, ChatTemplateError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    fitted = planned.fitted
+    out = {
+        **planned.plan.as_dict(),
+        "validation_examples": planned.n_valid,
+        "suggested_changes": fitted.changes,
+        "suggested_optimizer_steps": fitted.after.optimizer_steps,
+        "reasons": fitted.reasons,
+        "preflight": report.message if report is not None else None,
+    }
+    if as_json:
+        print(json.dumps(out, indent=2))
+        return EXIT_OK
+    print(f"plan for {config.display_name()} on {planned.n_train} training examples:")
+    for line in planned.plan.lines():
+        print(f"  {line}")
+    if fitted.changes:
+        print(f"suggested for this data: {fitted.config_changes_text}")
+        for reason in fitted.reasons:
+            print(f"  {reason}")
+        sets = " ".join(f"--set {k}={v}" for k, v in fitted.changes.items())
+        print(f"  to use them: {sets}")
+    if report is not None and report.stopped:
+        print(f"pre-flight: {report.message}")
+    return EXIT_OK
 
 
 def _install_ctrl_c(session):

@@ -10,6 +10,7 @@ Proposals are checked with real steps too when `verify` is on.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,8 +33,23 @@ from core.training.device import (
     reset_peak_memory,
 )
 from core.training.real_steps import steps_trainer
+from core.training.run_plan import StepTiming, plan_run
 
 PREFLIGHT_STEPS = 3
+
+
+def step_timing(report: PreflightReport) -> StepTiming | None:
+    """Pre-flight's measured micro batch as the run plan's timing, saying the load."""
+    if not report.micro_step_time_s or not report.batch_tokens:
+        return None
+    where = f"measured by pre-flight on {report.device}"
+    if report.cpu_share is not None:
+        where += f", {report.cpu_share:.0%} of its CPU threads"
+    if report.load_average is not None:
+        where += f", load {report.load_average:.1f}"
+    return StepTiming(report.micro_step_time_s, report.batch_tokens, where)
+
+
 # Three steps of a model that fits take seconds to a few minutes on a CPU; a pre-flight
 # still going after this long is swapping or far too big, and says so.
 PREFLIGHT_TIME_LIMIT_S = 15 * 60
@@ -95,11 +111,19 @@ class PreflightReport:
     peak_memory_bytes: int | None
     static_memory_bytes: int | None  # after loading the model, before the first step
     budget_bytes: int | None
-    micro_step_time_s: float | None
-    step_time_s: float | None  # one optimizer step (micro step x accumulation)
+    micro_step_time_s: float | None  # one micro batch of `batch_tokens` (the longest batch)
+    # One optimizer step of the run, on average: the run plan's, which counts the micro
+    # batches a step really has (a small dataset's epoch may hold fewer than the
+    # accumulation) and their real tokens (most rows are shorter than the longest batch).
+    step_time_s: float | None
     estimated_run_time_s: float | None
     batch_tokens: int
     out_of_memory: bool = False
+    # The load the steps were timed under: this process's CPU time over wall time x
+    # threads (1.0: it had its threads to itself), and the 1-minute load average. The time
+    # is measured under that load and predicts a run under the same load.
+    cpu_share: float | None = None
+    load_average: float | None = None
     error: str = ""
     estimate: dict | None = None
     suggestions: list[Suggestion] = field(default_factory=list)
@@ -155,6 +179,8 @@ class PreflightReport:
             "step_time_s": self.step_time_s,
             "estimated_run_time_s": self.estimated_run_time_s,
             "batch_tokens": self.batch_tokens,
+            "cpu_share": self.cpu_share,
+            "load_average": self.load_average,
             "out_of_memory": self.out_of_memory,
             "error": self.error,
             "estimate": self.estimate,
@@ -328,6 +354,7 @@ def measure(
     # One micro batch per step, the rows as they are (already the packed worst case).
     probe = config.replace(gradient_accumulation=1, packing=False)
     step_times: list[float] = []
+    cpu_times: list[float] = []
     peaks: list[int] = []
     model = trainer = None
     static = None
@@ -347,7 +374,9 @@ def measure(
             trainer = steps_trainer(
                 probe, plan, model, dataset, tokenizer, output_dir, PREFLIGHT_STEPS
             )
-        trainer.add_callback(_timing_callback(step_times, peaks, plan.device, watch, stopped))
+        trainer.add_callback(
+            _timing_callback(step_times, peaks, plan.device, watch, stopped, cpu_times)
+        )
         watch.progress(f"step 1 of {PREFLIGHT_STEPS} on the longest batch")
         trainer.train()
     except PreflightStopped as error:
@@ -370,7 +399,14 @@ def measure(
     # The first step pays for allocations and lazy initialisation; time the others.
     timed = step_times[1:] or step_times
     micro = sum(timed) / len(timed) if timed else None
+    # Until run_preflight_prepared counts the run's real micro batches: a full step.
     step = micro * config.gradient_accumulation if micro is not None else None
+    cpu_share = None
+    if timed and plan.device == "cpu":
+        import torch  # heavy, and loaded already: the steps ran with it
+
+        busy = sum(cpu_times[1:] or cpu_times)
+        cpu_share = round(busy / (sum(timed) * max(1, torch.get_num_threads())), 2)
     if stopped and stopped[0] == "cancelled":
         raise PreflightCancelled("Pre-flight cancelled.")
     fits = (
@@ -392,15 +428,20 @@ def measure(
         out_of_memory=oom,
         error=report_error,
         stopped=stopped[0] if stopped else "",
+        cpu_share=cpu_share,
+        load_average=round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     )
 
 
-def _timing_callback(step_times: list, peaks: list, device: str, watch, stopped: list):
+def _timing_callback(
+    step_times: list, peaks: list, device: str, watch, stopped: list, cpu_times: list
+):
     from transformers import TrainerCallback
 
     class PreflightTiming(TrainerCallback):
         def on_step_begin(self, args, state, control, **kwargs):
             self.started = time.perf_counter()
+            self.cpu_started = time.process_time()
 
         def on_step_end(self, args, state, control, **kwargs):
             if device == "cuda":
@@ -408,6 +449,7 @@ def _timing_callback(step_times: list, peaks: list, device: str, watch, stopped:
 
                 torch.cuda.synchronize()
             step_times.append(time.perf_counter() - self.started)
+            cpu_times.append(time.process_time() - self.cpu_started)
             snapshot = memory_snapshot(device)
             peaks.append(max(v for v in (snapshot.peak, snapshot.allocated) if v is not None))
             reason = watch.stop_reason()
@@ -445,6 +487,7 @@ def run_preflight_prepared(
     work_dir: Path,
     verify: bool = False,
     watch: PreflightWatch | None = None,
+    valid: TokenizedSplit | None = None,
 ) -> PreflightReport:
     watch = watch or PreflightWatch()
     watch.progress("estimating the memory the run needs")
@@ -470,8 +513,17 @@ def run_preflight_prepared(
     report = measure(
         config, plan, model_path, tokenizer, longest_batch_rows(train, config), work_dir, watch
     )
-    if report.step_time_s is not None and total_steps:
-        report.estimated_run_time_s = report.step_time_s * total_steps
+    if report.micro_step_time_s:
+        # The run's time from the run plan: the measured seconds per token of the longest
+        # batch, times the tokens the run computes (total_steps is the plan's own count).
+        plan = plan_run(
+            config,
+            [len(example.input_ids) for example in train.examples],
+            step_timing(report),
+            valid_lengths=[len(e.input_ids) for e in valid.examples] if valid else None,
+        )
+        report.estimated_run_time_s = plan.seconds
+        report.step_time_s = plan.seconds_per_step
     report.estimate = estimate
     if not report.fits:
         report.suggestions = suggestions_for_report(config, report)
@@ -558,6 +610,7 @@ def run_preflight(
                 Path(work) / "out",
                 verify=verify,
                 watch=watch,
+                valid=data.valid_tokens,
             )
     except (PreflightStopped, MemoryGuardInterrupt) as error:
         # Stopped before the steps (while reading the data): nothing measured.

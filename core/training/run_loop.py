@@ -12,6 +12,8 @@ import traceback
 from typing import TYPE_CHECKING
 
 from core.recipe.config import TrainConfig
+from core.runs.record import read_metrics
+from core.training.advisor import advice_after_run
 from core.training.callback import StudioCallbackLogic
 from core.training.control import RunDeleted, RunStopped, TrainingComplete
 from core.training.final_model import save_final_model
@@ -19,6 +21,7 @@ from core.training.observer import FAILED, FINISHED, SAVING, STOPPED, RunResult
 from core.training.oom_diagnosis import memory_stopped, out_of_memory
 from core.training.preflight import is_out_of_memory
 from core.training.run_finish import finish
+from core.training.run_plan import run_outcome
 from core.training.run_setup import SETUP_ERRORS, RunInputs
 from core.training.stages import build_stage_trainer
 
@@ -90,6 +93,16 @@ def _conclude(
         status, reason = FINISHED, logic.early_stopped_reason
     else:
         status, reason = FINISHED, ""
+    if session.world.is_main:  # why it may not have learned, with the next run's fix
+        outcome = run_outcome(
+            config,
+            len(trainer.train_dataset),
+            int(trainer.state.global_step),
+            read_metrics(session.folder),
+            trainer.eval_dataset is not None,
+        )
+        for advice in advice_after_run(outcome):
+            session.recorder.add_advice(advice)
     session.report_status(SAVING, "saving the final model")
     final_dir = save_final_model(session, trainer, config)
     return finish(session, status, reason, trainer, logic, final_dir)

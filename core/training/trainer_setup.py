@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from core.atomic_file import write_text_atomic
 from core.recipe.config import TrainConfig, TrainConfigError
 from core.runs import record as runs
+from core.runs.records import ERROR, INFO, WARNING, Advice
 from core.training.advisor import RunFacts, advice_at_start
 from core.training.callback import StudioCallbackLogic, make_callback
 from core.training.control import RunStopped
@@ -34,12 +35,12 @@ from core.training.preflight import (
     run_preflight_prepared,
 )
 from core.training.prepare import tokenize_data, truncation_advice
-from core.runs.records import ERROR, INFO, WARNING, Advice
 from core.training.run_setup import RunInputs, write_run_json
 from core.training.schedule import (
     apply_schedule,
     provisional_schedule,
     resolve_schedule,
+    start_warmup_above_zero,
     steps_per_epoch,
     total_steps,
 )
@@ -121,6 +122,7 @@ def build_trainer(session: TrainingSession, inputs: RunInputs):
         recorder.add_advice(
             Advice(0, INFO, "memory_savers", "Memory savers turned on", "; ".join(reasons))
         )
+    start_warmup_above_zero(trainer)  # no optimizer step at learning rate 0 (run_plan)
     n_rows = len(trainer.train_dataset)
     max_steps = total_steps(n_rows, config)
     per_epoch = steps_per_epoch(n_rows, config)
@@ -223,6 +225,7 @@ def preflight_before_training(session: TrainingSession, inputs: RunInputs, token
             session.folder / "preflight",
             verify=plan.device != "cpu",
             watch=watch,
+            valid=data.valid_tokens,
         )
     except PreflightCancelled:
         raise RunStopped() from None

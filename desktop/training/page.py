@@ -46,12 +46,14 @@ from core.runs.replay import ReplayedRun, read_run_for_replay
 from core.training.advice_actions import action_for
 from core.training.device import offered_devices
 from core.training.observer import FAILED, FINISHED, PAUSED, STOPPED, STOPPING, RunResult
+from core.training.preflight import PreflightCancelled, run_preflight, step_timing
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.models.picker import attach_model_picker
 from desktop.training.config_form import ConfigForm
 from desktop.training.host import TrainingHost
 from desktop.training.monitor import RunMonitor, format_duration
+from desktop.training.plan_panel import RunPlanPanel
 
 STOP_WAIT_S = 600.0  # a big model's final save can take minutes; the GUI stays live meanwhile
 PRIMARY_STYLE = (
@@ -143,6 +145,7 @@ class TrainingPage(QWidget):
         self._estimate_timer.timeout.connect(self.update_estimate)
         self._estimate_timer.timeout.connect(self.save_settings)
         self.form.changed.connect(self._form_changed)
+        self.form.changed.connect(self.plan_panel.schedule_update)
         self._connect_host()
         self._connect_monitor()
         self._shortcuts()
@@ -228,6 +231,11 @@ class TrainingPage(QWidget):
         self.open_estimate_button.clicked.connect(self._open_in_estimate)
         estimate_layout.addWidget(self.open_estimate_button, 0, Qt.AlignmentFlag.AlignLeft)
         column.addWidget(estimate_box)
+        # The run plan before Start (steps, warmup, first learning rate, time, warnings).
+        self.plan_panel = RunPlanPanel(lambda: self.context.project, self.form.config)
+        self.plan_panel.apply_changes.connect(self._apply_plan_changes)
+        self.plan_panel.advice_action.connect(self.apply_advice)
+        column.addWidget(self.plan_panel)
 
         preflight_row = QHBoxLayout()
         self.preflight_button = QPushButton("Pre-flight check")
@@ -367,6 +375,7 @@ class TrainingPage(QWidget):
             except (TrainConfigError, yaml.YAMLError) as error:
                 note = f"The saved Train settings could not be used ({error}); defaults shown."
         self.form.set_config(config)
+        self.plan_panel.restored(config)  # the saved settings stay; new data gets its defaults
         self._estimate_timer.stop()  # restoring is not an edit: nothing to save back
         self.update_estimate()
         if note:
@@ -447,8 +456,6 @@ class TrainingPage(QWidget):
         if config is None:
             return
         self.save_settings()
-        from core.training.preflight import PreflightCancelled, run_preflight
-
         project = self.context.project
 
         def check(report, cancelled):
@@ -495,6 +502,7 @@ class TrainingPage(QWidget):
         if report is None:
             self._show_preflight("Pre-flight cancelled: nothing was changed.", None)
             return
+        self.plan_panel.set_timing(step_timing(report))
         self._show_preflight(report.message, report.fits)
         for suggestion in report.suggestions:
             button = QPushButton(f"Use: {suggestion.label}")
@@ -700,10 +708,16 @@ class TrainingPage(QWidget):
             button.setEnabled(not busy)
         self._update_continue_button()
 
+    def _apply_plan_changes(self, changes: dict, said: str) -> None:
+        self.form.set_values(changes)
+        self.context.show_status(said, 8000)
+
     # --- advice -----------------------------------------------------------------------------
     def apply_advice(self, advice) -> None:
         """Do what the advisor suggests: stop the run, and/or set up the next one."""
         action = action_for(advice, self.form.config())
+        if action.open_page:
+            self.context.navigate(action.open_page)
         if action.stop_reason:
             self.stop(action.stop_reason)
         if action.changes:
@@ -834,6 +848,7 @@ class TrainingPage(QWidget):
             if task is not None:
                 task.cancel()
                 task.wait()
+        self.plan_panel.wait()
         if not self.host.is_busy():
             return True
         if not self.confirm_close():
