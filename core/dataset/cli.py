@@ -20,6 +20,8 @@ from core.dataset.formats import (
     import_dataset,
     is_unreadable,
 )
+from core.dataset.preferences import is_preference_file
+from core.dataset.preferences_cli import print_preference_findings
 from core.dataset.validation import ValidationOptions, validate_dataset
 
 EXIT_OK, EXIT_ERRORS, EXIT_UNREADABLE = 0, 1, 2
@@ -117,6 +119,15 @@ def _validate(args: argparse.Namespace) -> int:
     if args.max_seq_len is not None and not args.tokenizer:
         print("error: --max-seq-len needs --tokenizer MODEL to count tokens", file=sys.stderr)
         return EXIT_UNREADABLE
+    if args.format in ("auto", "jsonl") and is_preference_file(args.file):
+        try:
+            n_errors = print_preference_findings(
+                args.file, args.tokenizer, args.max_seq_len, args.json
+            )
+        except (OSError, ValueError) as error:  # unreadable file, a tokenizer that cannot load
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_UNREADABLE
+        return EXIT_ERRORS if n_errors else EXIT_OK
     dataset = _load(args, args.format)
     if dataset is None:
         return EXIT_UNREADABLE

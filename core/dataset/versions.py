@@ -38,6 +38,9 @@ TRAIN_FILE, VALID_FILE, EXAMPLES_FILE, MANIFEST_FILE = (
     "version.json",
 )
 SPLIT_KEY = "split"
+# What a version's train.jsonl holds: conversations (chat) or preference pairs (preference,
+# core.dataset.preferences). Recorded in version.json; versions from before say nothing.
+CHAT_KIND, PREFERENCE_KIND = "chat", "preference"
 
 
 class DatasetHasErrors(Exception):
@@ -87,6 +90,15 @@ class DatasetVersion:
     @property
     def examples_path(self) -> Path:
         return self.folder / EXAMPLES_FILE
+
+    @property
+    def kind(self) -> str:
+        """chat or preference, from the version's manifest."""
+        try:
+            manifest = json.loads((self.folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return CHAT_KIND
+        return str(manifest.get("kind", CHAT_KIND))
 
     @property
     def n_examples(self) -> int:
@@ -266,63 +278,90 @@ def save_version(
     if progress:
         progress(0.2, "Writing training and validation files")
     name = dataset.name or "dataset"
+    with new_version_folder(project, name) as incoming:
+        _write_version_files(incoming, dataset.examples, set(valid_idx), cancelled)
+        if progress:
+            progress(0.8, "Recording the version")
+        check(cancelled)
+        version_id, number = publish_version_folder(
+            project, name, incoming, note, len(train_idx), len(valid_idx), split
+        )
+    if progress:
+        progress(1.0, f"Saved {name} v{number}")
+    announce(project, VERSION_SAVED, version_id)
+    return load_version(project, version_id)
+
+
+@contextlib.contextmanager
+def new_version_folder(project, name: str):
+    """A scratch folder beside the dataset's versions, removed unless it was published."""
     parent = project.datasets_dir / dataset_slug(name)
     parent.mkdir(parents=True, exist_ok=True)
     incoming = parent / f".incoming-{uuid.uuid4().hex[:8]}"
     incoming.mkdir()
     try:
-        _write_version_files(incoming, dataset.examples, set(valid_idx), cancelled)
-        if progress:
-            progress(0.8, "Recording the version")
-        content_hash = _hash_files(incoming / TRAIN_FILE, incoming / VALID_FILE)
-        check(cancelled)
-        created_at = utc_now()
-        with project.transaction() as conn:
-            number = _next_number(conn, name)
-            final = parent / f"v{number}"
-            if final.exists():  # left by a crash between the rename and the commit
-                shutil.rmtree(final)
-            os.replace(incoming, final)
-            manifest = {
-                "dataset": name,
-                "label": f"v{number}",
-                "note": note,
-                "content_hash": content_hash,
-                "created_at": created_at,
-                "n_train": len(train_idx),
-                "n_valid": len(valid_idx),
-                "split": split.as_dict(),
-                "files": {"train": TRAIN_FILE, "valid": VALID_FILE, "examples": EXAMPLES_FILE},
-            }
-            write_text_atomic(final / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
-            try:
-                cursor = conn.execute(
-                    "INSERT INTO dataset_versions (dataset, number, note, content_hash, created_at,"
-                    " folder, n_train, n_valid, split) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        name,
-                        number,
-                        note,
-                        content_hash,
-                        created_at,
-                        str(final.relative_to(project.folder)),
-                        len(train_idx),
-                        len(valid_idx),
-                        json.dumps(split.as_dict()),
-                    ),
-                )
-            except BaseException:
-                shutil.rmtree(final, ignore_errors=True)
-                raise
-            version_id = cursor.lastrowid
-        _make_read_only(final)
+        yield incoming
     finally:
         if incoming.exists():
             shutil.rmtree(incoming, ignore_errors=True)
-    if progress:
-        progress(1.0, f"Saved {name} v{number}")
-    announce(project, VERSION_SAVED, version_id)
-    return load_version(project, version_id)
+
+
+def publish_version_folder(
+    project,
+    name: str,
+    incoming: Path,
+    note: str,
+    n_train: int,
+    n_valid: int,
+    split: SplitConfig,
+    kind: str = CHAT_KIND,
+) -> tuple[int, int]:
+    """Make `incoming` (holding train.jsonl and valid.jsonl) the next version of `name`:
+    its manifest, its database row, read-only files. Returns (version id, number)."""
+    content_hash = _hash_files(incoming / TRAIN_FILE, incoming / VALID_FILE)
+    created_at = utc_now()
+    parent = incoming.parent
+    with project.transaction() as conn:
+        number = _next_number(conn, name)
+        final = parent / f"v{number}"
+        if final.exists():  # left by a crash between the rename and the commit
+            shutil.rmtree(final)
+        os.replace(incoming, final)
+        manifest = {
+            "dataset": name,
+            "label": f"v{number}",
+            "kind": kind,
+            "note": note,
+            "content_hash": content_hash,
+            "created_at": created_at,
+            "n_train": n_train,
+            "n_valid": n_valid,
+            "split": split.as_dict(),
+            "files": {"train": TRAIN_FILE, "valid": VALID_FILE, "examples": EXAMPLES_FILE},
+        }
+        write_text_atomic(final / MANIFEST_FILE, json.dumps(manifest, indent=2) + "\n")
+        try:
+            cursor = conn.execute(
+                "INSERT INTO dataset_versions (dataset, number, note, content_hash, created_at,"
+                " folder, n_train, n_valid, split) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    number,
+                    note,
+                    content_hash,
+                    created_at,
+                    str(final.relative_to(project.folder)),
+                    n_train,
+                    n_valid,
+                    json.dumps(split.as_dict()),
+                ),
+            )
+        except BaseException:
+            shutil.rmtree(final, ignore_errors=True)
+            raise
+        version_id = cursor.lastrowid
+    _make_read_only(final)
+    return version_id, number
 
 
 def list_versions(project, dataset: str | None = None) -> list[DatasetVersion]:

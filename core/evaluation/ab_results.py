@@ -282,14 +282,26 @@ def _judge_summaries(
     return tuple(summaries)
 
 
-def ab_summary(project, pair_set_id: int) -> ABSummary:
-    """Everything the ratings of one pair set show, with the models named."""
-    pair_set = get_pair_set(project, pair_set_id)
+def _human_picks(project, pair_set: PairSet):
+    """(readable human ratings, pair id -> {rater: outcome}, pair id -> majority outcome)."""
     ratings = [r for r in _ratings(project, pair_set, HUMAN) if r["outcome"] is not None]
     by_pair: dict[int, dict[str, str]] = defaultdict(dict)
     for rating in ratings:
         by_pair[rating["pair_id"]][rating["rater"]] = rating["outcome"]
     majority = {pair_id: _majority(list(picks.values())) for pair_id, picks in by_pair.items()}
+    return ratings, by_pair, majority
+
+
+def majority_picks(project, pair_set_id: int) -> dict[int, str]:
+    """pair id -> the human raters' majority outcome ("a", "b" or "tie"), identities
+    revealed; pairs nobody rated are absent."""
+    return _human_picks(project, get_pair_set(project, pair_set_id))[2]
+
+
+def ab_summary(project, pair_set_id: int) -> ABSummary:
+    """Everything the ratings of one pair set show, with the models named."""
+    pair_set = get_pair_set(project, pair_set_id)
+    ratings, by_pair, majority = _human_picks(project, pair_set)
     names = sorted({r["rater"] for r in ratings})
     per_rater = {
         name: win_rates([picks[name] for picks in by_pair.values() if name in picks])
