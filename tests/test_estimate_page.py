@@ -205,6 +205,24 @@ def test_train_with_these_settings_hands_the_recipe_to_the_train_page(page, qtbo
     assert TrainConfig(**payload.settings) == chosen.recipe
 
 
+def test_settings_never_shown_here_are_not_sent_to_train(page, qtbot, project):
+    """Opened on its own, Estimate sends only what it shows: the Train page keeps its data,
+    run name and learning rate (they are not reset to defaults)."""
+    from desktop.training.page import TrainingPage
+
+    train = TrainingPage(AppContext(project, HardwareInfo(cpu_cores=2)))
+    qtbot.addWidget(train)
+    train.form.set_values({"train_file": "mine.jsonl", "name": "my run", "learning_rate": 1e-4})
+    edit(page, micro_batch_size=2)
+    sent = page.train_settings()
+    assert sent["micro_batch_size"] == 2
+    assert not {"train_file", "name", "learning_rate", "base_model"} & set(sent)
+    train.receive(SettingsForTrain(sent))
+    kept = train.form.config()
+    assert (kept.train_file, kept.name, kept.learning_rate) == ("mine.jsonl", "my run", 1e-4)
+    assert kept.micro_batch_size == 2
+
+
 def test_a_wrong_recipe_field_is_named_not_estimated(page):
     page.form.recipe.editors["epochs"].editor.setText("-1")
     page.form.recipe.editors["epochs"].editor.textEdited.emit("-1")

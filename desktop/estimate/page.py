@@ -77,6 +77,12 @@ class EstimatePage(QScrollArea):
         self._task: BackgroundTask | None = None
         # The model combo's keys of the models the trainer can use -> their base_model name.
         self._base_models: dict[str, str] = {}
+        # The recipe fields this page stands for: all of them once the Train page has
+        # handed over its recipe; before that only those shown here (and a base model
+        # chosen here), so that "Train with these settings" never resets the Train page's
+        # data, run name or learning rate to defaults it was never shown.
+        self._whole_recipe = False
+        self._base_model_chosen = False
         self._updating = True
         self.recommendation: Recommendation | None = None
         self.last_recompute_ms = 0.0
@@ -215,6 +221,7 @@ class EstimatePage(QScrollArea):
         name = self._base_models.get(self.form.model_combo.currentData())
         if name is not None and not self._updating:
             self.form.recipe.set_values({"base_model": name})
+            self._base_model_chosen = True
 
     def _remember_choices(self) -> None:
         settings = app_settings()
@@ -497,6 +504,7 @@ class EstimatePage(QScrollArea):
             self.context.show_status(f"Could not take the Train page's settings: {error}")
             return
         self.form.recipe.set_config(config)
+        self._whole_recipe = True
         self._select_base_model(config.base_model)
 
     def _select_base_model(self, base_model: str) -> None:
@@ -540,9 +548,18 @@ class EstimatePage(QScrollArea):
         return recommendation_text(self.recommendation)
 
     def train_settings(self) -> dict | None:
-        """The recipe as Train page fields, every one of them (None while it is invalid)."""
+        """The recipe as Train page fields (None while it is invalid): every one of them
+        when it came from the Train page, else those this page shows and sets."""
         recipe = self.form.recipe.config()
-        return recipe.as_dict() if recipe is not None else None
+        if recipe is None:
+            return None
+        values = recipe.as_dict()
+        if self._whole_recipe:
+            return values
+        known = set(self.form.recipe.editors) | (
+            {"base_model"} if self._base_model_chosen else set()
+        )
+        return {name: value for name, value in values.items() if name in known}
 
     def train_with_these_settings(self) -> None:
         settings = self.train_settings()
