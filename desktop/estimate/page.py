@@ -535,6 +535,7 @@ class EstimatePage(QScrollArea):
 
     def set_project(self, _project) -> None:
         self._dataset_tokens = None
+        self._whole_recipe = False  # another project's data and run name are not this one's
         self.form.dataset_label.setText("Using examples x average length.")
         self._fill_models()
         self.recompute()
