@@ -43,6 +43,12 @@ class MetricRecord:
     eta_s: float | None = None
     max_steps: int | None = None
     time: float | None = None  # wall clock (unix seconds)
+    # DPO (TRL's rewards/*): the implicit rewards of the chosen and rejected answers, their
+    # margin, and the share of pairs where chosen beat rejected.
+    rewards_chosen: float | None = None
+    rewards_rejected: float | None = None
+    rewards_margin: float | None = None
+    rewards_accuracy: float | None = None
 
     def as_dict(self) -> dict:
         return {

@@ -170,12 +170,18 @@ class StudioCallbackLogic:
                     tokens_per_second=tokens_per_second,
                     tokens_seen=tokens_seen,
                     eta_s=self.clock.eta(step, self.max_steps),
+                    **_preference_rewards(logs, ""),
                     **common,
                 )
             )
         if "eval_loss" in logs:
             records.append(
-                MetricRecord(kind="eval", eval_loss=_number(logs["eval_loss"]), **common)
+                MetricRecord(
+                    kind="eval",
+                    eval_loss=_number(logs["eval_loss"]),
+                    **_preference_rewards(logs, "eval_"),
+                    **common,
+                )
             )
         for record in records:
             if record.kind == "eval":
@@ -224,6 +230,24 @@ class StudioCallbackLogic:
         step = int(state.global_step)
         path = Path(args.output_dir) / f"checkpoint-{step}"
         self.recorder.checkpoint_saved(step, path, self.clock.offset_s + self.clock.elapsed())
+
+
+# TRL's DPO log names -> our MetricRecord fields.
+_PREFERENCE_REWARDS = {
+    "rewards/chosen": "rewards_chosen",
+    "rewards/rejected": "rewards_rejected",
+    "rewards/margins": "rewards_margin",
+    "rewards/accuracies": "rewards_accuracy",
+}
+
+
+def _preference_rewards(logs: dict, prefix: str) -> dict:
+    """DPO's reward metrics in a log (none for other stages)."""
+    return {
+        ours: _number(logs[prefix + theirs])
+        for theirs, ours in _PREFERENCE_REWARDS.items()
+        if prefix + theirs in logs
+    }
 
 
 def _number(value) -> float | None:

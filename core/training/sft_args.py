@@ -56,9 +56,13 @@ def build_sft_kwargs(
     output_dir: Path,
     has_eval: bool,
     warmup_steps: int,
+    trainer_fields: dict[str, dataclasses.Field] | None = None,
 ) -> tuple[dict, list[str]]:
-    """SFTConfig keyword arguments and notes on how settings were mapped."""
-    available = sft_config_fields()
+    """SFTConfig keyword arguments and notes on how settings were mapped. Another stage's
+    config class (DPOConfig, GRPOConfig: TrainingArguments too) passes its own fields;
+    the SFT-only settings (packing, which tokens are learned) are then left out."""
+    sft = trainer_fields is None
+    available = sft_config_fields() if sft else trainer_fields
     kwargs: dict = {}
     notes: list[str] = []
 
@@ -103,7 +107,8 @@ def build_sft_kwargs(
         # rebuilt by TrainingArguments it would train plain DDP.
         put({"use_configured_state": True}, "accelerator_config")
     put(config.max_seq_length, "max_length", "max_seq_length")
-    put(config.packing, "packing")
+    if sft:
+        put(config.packing, "packing")
     put(config.gradient_checkpointing, "activation_checkpointing", "gradient_checkpointing")
     if config.gradient_checkpointing:
         put(
@@ -120,9 +125,9 @@ def build_sft_kwargs(
             notes.append(f"Liger kernels not used: {reason}")
     put(config.seed, "seed")
     put(config.seed, "data_seed", required=False)
-    # We tokenize and mask ourselves (chat_tokens), so TRL must not redo it.
-    put(False, "assistant_only_loss", required=False)
-    put(False, "completion_only_loss", required=False)
+    if sft:  # We tokenize and mask ourselves (chat_tokens), so TRL must not redo it.
+        put(False, "assistant_only_loss", required=False)
+        put(False, "completion_only_loss", required=False)
     # Logging: every record reaches our callback; nothing goes to external trackers.
     put("steps", "logging_strategy")
     put(schedule.log_every, "logging_steps")

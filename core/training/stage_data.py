@@ -8,10 +8,11 @@ Each reader returns an object with the PreparedData surface run_setup uses: `sou
 from __future__ import annotations
 
 from core.recipe.config import TrainConfig
+from core.training.dpo_data import read_preference_data
 from core.training.prepare import read_data
 
 # stage -> reader; stages not listed read conversations.
-STAGE_DATA_READERS = {}
+STAGE_DATA_READERS = {"dpo": read_preference_data}
 
 
 def read_stage_data(project, config: TrainConfig):

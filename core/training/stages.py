@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.recipe.config import TrainConfigError
+from core.training.dpo_setup import build_dpo_trainer
 from core.training.trainer_setup import build_trainer as build_sft_trainer
 
 if TYPE_CHECKING:
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 # stage -> builder; a stage not listed here is not available in this build.
 STAGE_TRAINERS = {
     "sft": build_sft_trainer,
+    "dpo": build_dpo_trainer,
 }
 
 

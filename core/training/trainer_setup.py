@@ -97,11 +97,7 @@ def build_trainer(session: TrainingSession, inputs: RunInputs):
     )
     for note in notes:
         recorder.log(note)
-    logic = StudioCallbackLogic(recorder, session.control, plan.device, config.stop_on_divergence)
-    logic.early_stopping_patience = config.early_stopping_patience
-    logic.memory_guard = session.memory_guard
-    if session.world.distributed:
-        logic.synchronize_stop = stop_on_every_rank
+    logic = callback_logic(session, inputs)
     trainer = SFTTrainer(
         model=model,
         args=build_sft_config(**kwargs),
@@ -111,6 +107,37 @@ def build_trainer(session: TrainingSession, inputs: RunInputs):
         callbacks=[make_callback(logic)],
         **trainer_tokenizer_kwarg(tokenizer),
     )
+    rows_are = "packed" if config.packing else "one conversation each"
+    return finish_trainer(session, inputs, trainer, logic, has_eval, rows_are)
+
+
+def callback_logic(session: TrainingSession, inputs: RunInputs) -> StudioCallbackLogic:
+    """The callback's logic for a run of any stage: records, pause and stop, the memory
+    guard, divergence and early stopping."""
+    config, plan = inputs.config, inputs.plan
+    logic = StudioCallbackLogic(
+        session.recorder, session.control, plan.device, config.stop_on_divergence
+    )
+    logic.early_stopping_patience = config.early_stopping_patience
+    logic.memory_guard = session.memory_guard
+    if session.world.distributed:
+        logic.synchronize_stop = stop_on_every_rank
+    return logic
+
+
+def finish_trainer(
+    session: TrainingSession,
+    inputs: RunInputs,
+    trainer,
+    logic: StudioCallbackLogic,
+    has_eval: bool,
+    rows_are: str,
+):
+    """What every stage's trainer gets once built: memory savers, the step schedule,
+    run.json, the resume point and the advisor. Returns (trainer, logic, max_steps)."""
+    config, data, plan = inputs.config, inputs.data, inputs.plan
+    checkpoint = inputs.checkpoint
+    recorder = session.recorder
     drop_console_printer(trainer)
     if session.world.distributed:  # how the processes hold the model, once it is wrapped
         report_layout(trainer, recorder)
@@ -133,7 +160,7 @@ def build_trainer(session: TrainingSession, inputs: RunInputs):
     trainable, total = count_parameters(trainer.model)
     recorder.log(
         f"{trainable:,} trainable of {total:,} parameters; {n_rows} training rows "
-        f"({'packed' if config.packing else 'one conversation each'}), {per_epoch} steps per "
+        f"({rows_are}), {per_epoch} steps per "
         f"epoch, {max_steps} steps; evaluate every {schedule.eval_every or '-'} and "
         f"checkpoint every {schedule.save_every} steps"
     )

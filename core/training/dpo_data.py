@@ -1,0 +1,74 @@
+"""A DPO run's data: preference pairs from a saved preference version or a JSONL file.
+
+The same DatasetSource as SFT data (a version is linked to the run the same way); the
+pairs are checked before a model loads: a file with unreadable lines, different prompts,
+an empty or identical side stops the run with the file, line and fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.dataset.preferences import PreferencePair, read_preference_file, validate_pairs
+from core.recipe.config import TrainConfig
+from core.training.conversations import TrainingDataError, hold_out
+from core.training.prepare import DatasetSource, resolve_dataset
+
+
+@dataclass
+class PreparedPreferences:
+    """What run_setup and the trainer need of DPO data (PreparedData's surface)."""
+
+    source: DatasetSource
+    train: list[PreferencePair]
+    valid: list[PreferencePair]
+    held_out: bool
+    notes: list[str] = field(default_factory=list)
+    max_pair_tokens: int = 0  # the longest prompt + answer, once counted
+
+    def stats(self) -> dict:
+        return {
+            "kind": "preference",
+            "n_train": len(self.train),
+            "n_valid": len(self.valid),
+            "validation_held_out": self.held_out,
+        }
+
+    def records(self, pairs: list[PreferencePair]) -> list[dict]:
+        return [pair.record() for pair in pairs]
+
+
+def _read_pairs(path) -> list[PreferencePair]:
+    read = read_preference_file(path)
+    findings = read.findings + validate_pairs(read.pairs, read.lines, str(path))
+    errors = [f for f in findings if f.is_error]
+    if not errors and read.pairs:
+        return read.pairs
+    if not errors:
+        raise TrainingDataError(
+            path, None, "no preference pairs; a DPO run needs lines of prompt, chosen and rejected."
+        )
+    first = errors[0]
+    message = first.message + (f" Fix: {first.fix}" if first.fix else "")
+    if len(errors) > 1:
+        message += f" ({len(errors) - 1} more: finetune-studio data validate {path})"
+    raise TrainingDataError(path, first.line, message)
+
+
+def read_preference_data(project, config: TrainConfig) -> PreparedPreferences:
+    """The run's pairs; validation pairs held out of the training file when none are given."""
+    source = resolve_dataset(project, config)
+    train = _read_pairs(source.train_path)
+    notes = []
+    if source.valid_path is not None:
+        valid = _read_pairs(source.valid_path)
+        held_out = False
+    else:
+        train, valid = hold_out(train, config.validation_fraction, config.seed)
+        held_out = bool(valid)
+        if held_out:
+            notes.append(
+                f"held out {len(valid)} of {len(train) + len(valid)} preference pairs for "
+                "validation (no validation file given)"
+            )
+    return PreparedPreferences(source, train, valid, held_out, notes)

@@ -1,0 +1,49 @@
+"""A stage that continues a finished run: its LoRA adapter loaded onto the same base model,
+trainable, instead of a new adapter (SFT, then DPO or GRPO on top)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.recipe.config import TrainConfig, TrainConfigError
+from core.runs import record as runs
+
+
+def adapter_to_continue(project, config: TrainConfig, base_path: Path) -> Path | None:
+    """The final adapter folder of config.start_from, or None to start from the base.
+    A run that is not finished, is not a LoRA run or trained another base is refused."""
+    run_id = config.start_from.strip()
+    if not run_id:
+        return None
+    if project is None:
+        raise TrainConfigError("start_from", "continuing a run needs its project.")
+    try:
+        run = runs.load_run(project, run_id)
+    except runs.RunNotFound as error:
+        raise TrainConfigError("start_from", str(error)) from None
+    folder = run.folder / runs.FINAL_DIR
+    if run.status != runs.RunState.FINISHED or not (folder / "adapter_config.json").is_file():
+        raise TrainConfigError(
+            "start_from",
+            f"{run_id} has no finished LoRA adapter to continue ({run.status}); choose a "
+            "finished LoRA or QLoRA run, or leave Start from empty for the base model.",
+        )
+    if Path(run.base_model_path).resolve() != Path(base_path).resolve():
+        raise TrainConfigError(
+            "start_from",
+            f"{run_id} trained {run.base_model}, not {config.base_model}; choose that base "
+            "model or another run.",
+        )
+    if not config.is_adapter_method:
+        raise TrainConfigError(
+            "start_from", f"continuing {run_id}'s adapter needs method lora or qlora."
+        )
+    return folder
+
+
+def load_adapter(model, adapter_dir: Path):
+    """The model with the adapter loaded for training (its weights go on learning)."""
+    # peft is heavy: loaded when a model is
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=True)
