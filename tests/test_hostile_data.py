@@ -51,10 +51,11 @@ def test_convert_refuses_to_replace_a_projects_own_files_even_with_overwrite(
         out.write_text('{"run_id": "r1"}\n')
     project.close()
     before = out.read_bytes()
-    assert main(["data", "convert", str(source), str(out), "--overwrite"]) == 2
-    line = one_line_error(capsys)
-    assert str(out) in line and "exports" in line
-    assert out.read_bytes() == before
+    for extra in (["--overwrite"], []):
+        assert main(["data", "convert", str(source), str(out), *extra]) == 2
+        line = one_line_error(capsys)
+        assert str(out) in line and "exports" in line and "--overwrite" not in line
+        assert out.read_bytes() == before
 
 
 def test_convert_into_the_projects_exports_folder_is_allowed(project, tmp_path):
@@ -169,3 +170,50 @@ def test_files_we_write_follow_the_umask(tmp_path, umask):
     assert done.returncode == 0, done.stderr
     for path in (out, tmp_path / "config.yaml"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask, path
+
+
+# --- validating a big file streams it ---------------------------------------------------
+
+MEASURE_VALIDATE = """
+import json, sys
+import numpy  # noqa: F401  (imported before the baseline, as validate imports it)
+import core.dataset.validation  # noqa: F401
+from core.process_memory import own_peak_rss_bytes
+from desktop.launcher import main
+base = own_peak_rss_bytes()
+code = main(["data", "validate", sys.argv[1]])
+with open(sys.argv[2], "w") as out:
+    json.dump({"code": code, "base": base, "peak": own_peak_rss_bytes()}, out)
+"""
+
+
+def write_big_jsonl(path: Path, n: int) -> Path:
+    import random
+
+    rng = random.Random(0)
+    words = [f"w{i}" for i in range(5000)]
+    with open(path, "w", encoding="utf-8") as handle:
+        for _ in range(n):
+            ask = " ".join(rng.choices(words, k=12))
+            reply = " ".join(rng.choices(words, k=10))
+            handle.write(json.dumps(exchange(ask, reply)) + "\n")
+    return path
+
+
+def test_validating_a_big_file_holds_at_most_three_times_its_size(tmp_path):
+    """200,000 lines: what validate adds to the process stays under 3x the file's size
+    (holding every example as an object took about 6.5x)."""
+    data = write_big_jsonl(tmp_path / "big.jsonl", 200_000)
+    result = tmp_path / "memory.json"
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE_VALIDATE, str(data), str(result)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    measured = json.loads(result.read_text())
+    assert measured["code"] == 0
+    added = measured["peak"] - measured["base"]
+    assert added <= 3 * data.stat().st_size, (added, data.stat().st_size)

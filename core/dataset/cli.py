@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from core.dataset.findings import ERROR
 from core.dataset.formats import (
@@ -19,6 +20,7 @@ from core.dataset.formats import (
     export_dataset,
     import_dataset,
     is_unreadable,
+    special_file_reason,
 )
 from core.dataset.preferences import is_preference_file
 from core.dataset.preferences_cli import print_preference_findings
@@ -106,18 +108,23 @@ def register(subparsers) -> None:
     convert.set_defaults(func=_convert)
 
 
-def _load(args: argparse.Namespace, fmt: str):
+def _load(args: argparse.Namespace, fmt: str, stream: bool = False):
     try:
         mapping = _mapping(args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return None
-    return import_dataset(args.file if hasattr(args, "file") else args.input, fmt, mapping)
+    path = args.file if hasattr(args, "file") else args.input
+    return import_dataset(path, fmt, mapping, stream=stream)
 
 
 def _validate(args: argparse.Namespace) -> int:
     if args.max_seq_len is not None and not args.tokenizer:
         print("error: --max-seq-len needs --tokenizer MODEL to count tokens", file=sys.stderr)
+        return EXIT_UNREADABLE
+    reason = special_file_reason(Path(args.file))
+    if reason:  # before anything opens it: a FIFO blocks the first read for ever
+        print(f"error: {args.file} is {reason}, not a file; give a dataset file.", file=sys.stderr)
         return EXIT_UNREADABLE
     if args.format in ("auto", "jsonl") and is_preference_file(args.file):
         try:
@@ -128,7 +135,7 @@ def _validate(args: argparse.Namespace) -> int:
             print(f"error: {error}", file=sys.stderr)
             return EXIT_UNREADABLE
         return EXIT_ERRORS if n_errors else EXIT_OK
-    dataset = _load(args, args.format)
+    dataset = _load(args, args.format, stream=True)  # one pass: never all examples in memory
     if dataset is None:
         return EXIT_UNREADABLE
     if is_unreadable(dataset):

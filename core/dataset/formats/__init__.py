@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from core.atomic_file import atomic_open
+from core.dataset.file_examples import FileExamples
 from core.dataset.findings import ERROR, INFO, Finding
 from core.dataset.formats.conversions import (
     ALPACA,
@@ -64,6 +65,7 @@ __all__ = [
     "import_dataset",
     "is_unreadable",
     "preview_table",
+    "special_file_reason",
 ]
 
 
@@ -252,6 +254,15 @@ def _import_hf(path: Path, mapping: ColumnMapping | None) -> tuple[list[Example]
     return examples, findings
 
 
+def _plain_jsonl(path: Path) -> bool:
+    """JSONL that can be read a line at a time as UTF-8: not a JSON array, not UTF-16/32."""
+    with open(path, "rb") as handle:
+        head = handle.read(BINARY_SNIFF_BYTES)
+    return not head.startswith(_TEXT_BOMS) and not head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(
+        b"["
+    )
+
+
 def import_dataset(
     path: str | os.PathLike,
     fmt: str = "auto",
@@ -259,8 +270,13 @@ def import_dataset(
     name: str | None = None,
     progress: Progress | None = None,
     cancelled: IsCancelled | None = None,
+    stream: bool = False,
 ) -> Dataset:
-    """Read any supported format into a Dataset; problems are in `dataset.load_findings`."""
+    """Read any supported format into a Dataset; problems are in `dataset.load_findings`.
+
+    stream=True (for a one-pass check of a file that may not fit in memory): a UTF-8
+    JSONL file's examples are read from the file when used (core.dataset.file_examples),
+    not held; other formats are read as usual."""
     path = Path(path)
     reason = special_file_reason(path)
     if reason:  # opening a FIFO waits for a writer forever; a device never ends
@@ -294,6 +310,15 @@ def import_dataset(
             findings = []
             examples = rows_to_examples(columns, rows, mapping, str(path), findings)
         else:
+            if stream and fmt == "jsonl" and _plain_jsonl(path):
+                examples, findings = FileExamples.scan(path, progress, cancelled)
+                return Dataset(
+                    examples,  # a Sequence[Example] read from the file on access
+                    name=name or path.stem,
+                    source_path=path,
+                    source_format=fmt,
+                    load_findings=findings,
+                )
             data = path.read_bytes()
             if fmt == "jsonl" and not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"["):
                 examples, findings = parse_jsonl_bytes(data, str(path), progress, cancelled)
@@ -353,13 +378,12 @@ def check_export_target(path: str | os.PathLike, fmt: str = "auto", overwrite: b
     done; return the format that will be written there."""
     path = Path(path)
     fmt = _export_format(path, fmt)
+    prepare = prepare_output_folder if fmt == "hf" else prepare_output_file
+    prepare(path, overwrite=True)  # first a link loop or a folder/file mix-up, named as such
     # project.sqlite, a run's run.json, a dataset version: replacing one loses what the
-    # project records; only the project's exports/ folder takes outputs.
+    # project records (even with --overwrite); only the project's exports/ takes outputs.
     refuse_project_data(path)
-    if fmt == "hf":
-        prepare_output_folder(path, overwrite)
-    else:
-        prepare_output_file(path, overwrite)
+    prepare(path, overwrite)
     return fmt
 
 

@@ -9,6 +9,8 @@ distribution.py and run in the background.
 
 from __future__ import annotations
 
+from dataclasses import astuple
+
 import numpy as np
 
 from core.dataset.findings import ERROR, WARNING, Finding
@@ -129,7 +131,7 @@ def validate_dataset(
         return {"file": file, "line": examples[i].line, "example_id": examples[i].id}
 
     findings: list[Finding] = []
-    broken_lines = {e.line: i for i, e in enumerate(examples) if e.is_broken and e.line}
+    broken_lines = _broken_lines(examples, dataset.load_findings)
     reported_lines: set[int] = set()
     for finding in dataset.load_findings:
         if finding.line in broken_lines and finding.example is None:
@@ -142,9 +144,14 @@ def validate_dataset(
     lengths = np.zeros(n, dtype=np.int64)
     content_chars = np.zeros(n, dtype=np.int64)  # user + assistant: the system prompt is shared
     usable = np.zeros(n, dtype=bool)
-    first_with_key: dict[int, int] = {}
-    exact_of = np.full(n, -1, dtype=np.int64)
-    signatures = SignatureBuilder()
+    # One int64 per example (a dict of them cost ~100 bytes each); duplicates are found
+    # after the pass by sorting the keys.
+    keys = np.zeros(n, dtype=np.int64)
+    has_key = np.zeros(n, dtype=bool)
+    # Equal values are kept once: most examples share their reply features and their
+    # system prompt, and a million copies of one prompt would outweigh the file itself.
+    shared: dict = {}
+    signatures = SignatureBuilder(capacity=n)
     role_counts: dict[str, int] = {}
 
     for i, example in enumerate(examples):
@@ -166,14 +173,14 @@ def validate_dataset(
                         line=example.line,
                     )
                 )
-            features.append(ReplyFeatures(None, False, False))
+            features.append(_NO_REPLY)
             signatures.add(b"")
             continue
         problems = check_record(record, i, example.line, file)
         messages = record.get("messages") if isinstance(record, dict) else None
         if not isinstance(messages, list):
             findings += problems
-            features.append(ReplyFeatures(None, False, False))
+            features.append(_NO_REPLY)
             signatures.add(b"")
             continue
         if problems:
@@ -183,22 +190,23 @@ def validate_dataset(
         system, users, replies = _texts_by_role(messages)
         # The dataset-wide comparisons look at well-formed examples only.
         if usable[i]:
-            prompts[i] = system
-            features.append(reply_features(replies))
+            prompts[i] = shared.setdefault(system, system)
+            found = reply_features(replies)
+            features.append(shared.setdefault(("features", *astuple(found)), found))
         else:
-            features.append(ReplyFeatures(None, False, False))
+            features.append(_NO_REPLY)
         lengths[i] = _estimated_tokens(system, users, replies, len(messages))
         content_chars[i] = sum(map(len, users)) + sum(map(len, replies))
         for message in messages:
             if isinstance(message, dict):
                 role = str(message.get("role"))
                 role_counts[role] = role_counts.get(role, 0) + 1
-        key = _exact_key_of_texts(system, users, replies, len(messages))
-        first = first_with_key.setdefault(key, i)
-        if first != i:
-            exact_of[i] = first
+        keys[i] = _exact_key_of_texts(system, users, replies, len(messages))
+        has_key[i] = True
         signatures.add(dedup_text(users, replies) if (users or replies) else b"")
 
+    exact_of = _first_of_equal(keys, has_key)
+    del keys, has_key, shared
     check(cancelled)
     if progress is not None:
         progress(0.7, "Looking for duplicates")
@@ -281,6 +289,34 @@ def validate_snapshot(
     except Cancelled:
         return None
     return list(report.findings)
+
+
+_NO_REPLY = ReplyFeatures(None, False, False)  # shared: never changed once made
+
+
+def _first_of_equal(keys: np.ndarray, has_key: np.ndarray) -> np.ndarray:
+    """For each example, the index of the first earlier example with the same key, or -1."""
+    exact_of = np.full(len(keys), -1, dtype=np.int64)
+    idx = np.flatnonzero(has_key)
+    if len(idx) == 0:
+        return exact_of
+    # return_index gives each key's first occurrence (numpy sorts stably for it).
+    _, first_pos, inverse = np.unique(keys[idx], return_index=True, return_inverse=True)
+    first = idx[first_pos[inverse.reshape(-1)]]
+    exact_of[idx] = np.where(first != idx, first, -1)
+    return exact_of
+
+
+def _broken_lines(examples, load_findings: list[Finding]) -> dict[int, int]:
+    """{file line: example index} of the broken lines reading already reported."""
+    lines = {f.line for f in load_findings if f.line and f.example is None}
+    if not lines:
+        return {}
+    index_of_line = getattr(examples, "index_of_line", None)
+    if index_of_line is not None:  # FileExamples: no pass over the file for a few lines
+        found = {line: index_of_line(line) for line in lines}
+        return {line: i for line, i in found.items() if i is not None and examples[i].is_broken}
+    return {e.line: i for i, e in enumerate(examples) if e.is_broken and e.line in lines}
 
 
 def _sub(progress: Progress | None, start: float, end: float) -> Progress | None:

@@ -71,9 +71,13 @@ def _chunk_signatures(chunk: Sequence[bytes]) -> np.ndarray:
 class SignatureBuilder:
     """Collects texts one by one and keeps only their signatures (a chunk of text at a time)."""
 
-    def __init__(self) -> None:
+    def __init__(self, capacity: int | None = None) -> None:
         self._pending: list[bytes] = []
         self._done: list[np.ndarray] = []
+        # Knowing the count up front, chunks go straight into one array: joining them at the
+        # end would hold every signature twice (128 bytes an example, twice, at the peak).
+        self._array = np.empty((capacity, BINS), dtype=np.uint32) if capacity else None
+        self._filled = 0
 
     def add(self, text: bytes) -> None:
         self._pending.append(text)
@@ -81,15 +85,23 @@ class SignatureBuilder:
             self._flush()
 
     def _flush(self) -> None:
-        if self._pending:
-            self._done.append(_chunk_signatures(self._pending))
-            self._pending = []
+        if not self._pending:
+            return
+        chunk = _chunk_signatures(self._pending)
+        self._pending = []
+        if self._array is not None and self._filled + len(chunk) <= len(self._array):
+            self._array[self._filled : self._filled + len(chunk)] = chunk
+            self._filled += len(chunk)
+        else:
+            self._done.append(chunk)
 
     def finish(self) -> np.ndarray:
         self._flush()
-        if not self._done:
+        parts = [self._array[: self._filled]] if self._array is not None else []
+        parts += self._done
+        if not parts:
             return np.zeros((0, BINS), dtype=np.uint32)
-        return np.concatenate(self._done)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def signatures(texts: Sequence[bytes]) -> np.ndarray:
@@ -119,17 +131,18 @@ def candidate_pairs(sigs: np.ndarray, skip: np.ndarray | None = None) -> np.ndar
         if not len(same):
             continue
         # Runs of equal keys; pair each member with up to MAX_BUCKET_PAIRS earlier ones.
-        run_start = np.flatnonzero(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
-        run_of = np.searchsorted(run_start, np.arange(len(order)), side="right") - 1
+        # (Views and one flag array a step: a full index array per step cost ~40 bytes an
+        # example, the peak of validating a big file.)
+        run_of = np.cumsum(np.concatenate(([True], sorted_keys[1:] != sorted_keys[:-1])))
+        del sorted_keys
         for lag in range(1, MAX_BUCKET_PAIRS + 1):
-            a = np.arange(len(order) - lag)
-            b = a + lag
-            ok = run_of[a] == run_of[b]
+            ok = run_of[lag:] == run_of[:-lag]
             if not ok.any():
                 break
-            left, right = live[order[a[ok]]], live[order[b[ok]]]
+            a = np.flatnonzero(ok)
+            left, right = live[order[a]], live[order[a + lag]]
             pairs.append(np.stack([np.minimum(left, right), np.maximum(left, right)], axis=1))
-            total += int(ok.sum())
+            total += len(a)
         if total > MAX_CANDIDATES:
             break
     if not pairs:
@@ -137,11 +150,18 @@ def candidate_pairs(sigs: np.ndarray, skip: np.ndarray | None = None) -> np.ndar
     return np.unique(np.concatenate(pairs), axis=0)
 
 
+_PAIRS_AT_ONCE = 32_768  # both signatures of every pair at once cost 256 bytes a pair
+
+
 def estimated_similarity(sigs: np.ndarray, pairs: np.ndarray) -> np.ndarray:
-    a, b = sigs[pairs[:, 0]], sigs[pairs[:, 1]]
-    filled = (a != _EMPTY) | (b != _EMPTY)
-    agree = (a == b) & filled
-    return agree.sum(axis=1) / np.maximum(filled.sum(axis=1), 1)
+    out = np.empty(len(pairs), dtype=np.float64)
+    for start in range(0, len(pairs), _PAIRS_AT_ONCE):
+        chunk = pairs[start : start + _PAIRS_AT_ONCE]
+        a, b = sigs[chunk[:, 0]], sigs[chunk[:, 1]]
+        filled = (a != _EMPTY) | (b != _EMPTY)
+        agree = (a == b) & filled
+        out[start : start + len(chunk)] = agree.sum(axis=1) / np.maximum(filled.sum(axis=1), 1)
+    return out
 
 
 def verified_pairs(
@@ -159,16 +179,15 @@ def verified_pairs(
     if not len(pairs):
         return []
     likely = pairs[estimated_similarity(sigs, pairs) >= threshold - 0.25]
-    cache: dict[int, set[int]] = {}
-
-    def shingles(i: int) -> set[int]:
-        if i not in cache:
-            cache[i] = shingle_set(text_of(i))
-        return cache[i]
-
+    del pairs
+    # The pairs come sorted by their first index: keeping that one's shingles is enough
+    # (a cache of every candidate's shingles grew with the file).
+    last, sa = -1, set()
     found = []
     for a, b in likely.tolist():
-        sa, sb = shingles(a), shingles(b)
+        if a != last:
+            last, sa = a, shingle_set(text_of(a))
+        sb = shingle_set(text_of(b))
         union = len(sa | sb)
         similarity = len(sa & sb) / union if union else 0.0
         if similarity >= threshold:
