@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QTableView,
@@ -36,8 +35,9 @@ from core.models.hub_cache import HUB_ID, hub_cache_dir
 from core.models.hub_token import save_token
 from core.models.inventory import ModelEntry, available_models
 from core.models.model_facts import human_size
-from core.models.registry import BaseModel, ModelFolderError, add_local_model, check_model_folder
+from core.models.registry import BaseModel, ModelFolderError
 from desktop.background import BackgroundTask
+from desktop.models.trust_prompts import add_model_folder, ask_with_dialog
 from desktop.theme import BAD, status_color, status_style
 
 COLUMNS = ("Name", "Source", "Size", "Architecture", "License", "Weights")
@@ -277,30 +277,12 @@ class ModelPickerDialog(QDialog):
     def add_folder_dialog(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a Hugging Face model folder")
         if folder:
-            self.add_folder(
-                folder,
-                lambda title, text: (
-                    QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
-                ),
-            )
+            self.add_folder(folder, ask_with_dialog(self))
 
     def add_folder(self, folder: str, confirm: Callable[[str, str], bool]) -> bool:
         """Add a folder to the project, asking before custom code or pickle weights."""
         try:
-            check = check_model_folder(folder)
-            trust = check.needs_remote_code and confirm(
-                "Allow custom code?",
-                "This model needs Python code from its own folder (auto_map). Allow it only if "
-                "you trust where the folder came from.",
-            )
-            pickle_ok = check.pickle_only and confirm(
-                "Load pickle weights?",
-                "This folder has only .bin (pickle) weights, which can run code when loaded. "
-                "Load them anyway?",
-            )
-            model = add_local_model(
-                self.project, folder, trust_remote_code=trust, allow_pickle=pickle_ok
-            )
+            model = add_model_folder(self.project, folder, confirm)
         except ModelFolderError as error:
             self._show_error(str(error))
             return False

@@ -21,12 +21,11 @@ from PySide6.QtWidgets import (
 from core.models.bundled import BUNDLED_MODEL_NAME, ensure_bundled_model
 from core.models.registry import (
     ModelFolderError,
-    add_local_model,
-    check_model_folder,
     list_base_models,
 )
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
+from desktop.models.trust_prompts import add_model_folder, ask_with_dialog
 from desktop.pages import available_pages
 
 
@@ -188,10 +187,7 @@ class ProjectPage(QScrollArea):
         folder = QFileDialog.getExistingDirectory(self, "Choose a Hugging Face model folder")
         if not folder:
             return
-        ask = lambda title, text: (
-            QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
-        )
-        problem = self.add_model_folder(folder, ask)
+        problem = self.add_model_folder(folder, ask_with_dialog(self))
         if problem:
             QMessageBox.warning(self, "Model not added", problem)
 
@@ -199,20 +195,7 @@ class ProjectPage(QScrollArea):
         """Add a folder, asking `confirm(title, text)` before allowing custom code or
         pickle weights. Returns what went wrong, or None when the model was added."""
         try:
-            check = check_model_folder(folder)
-            trust = check.needs_remote_code and confirm(
-                "Allow custom code?",
-                "This model needs Python code from its own folder (auto_map). Allow it only if "
-                "you trust where the folder came from.",
-            )
-            pickle_ok = check.pickle_only and confirm(
-                "Load pickle weights?",
-                "This folder has only .bin (pickle) weights, which can run code when loaded. "
-                "Load them anyway?",
-            )
-            add_local_model(
-                self.context.project, folder, trust_remote_code=trust, allow_pickle=pickle_ok
-            )
+            add_model_folder(self.context.project, folder, confirm)
         except ModelFolderError as error:
             return str(error)
         self.refresh()
