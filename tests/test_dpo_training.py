@@ -89,3 +89,110 @@ def test_a_dpo_run_trains_with_the_adapter_disabled_reference(
     assert [r.rewards_margin for r in stored] == [r.rewards_margin for r in train]
     assert "stage: dpo" in (run.folder / "config.yaml").read_text()
     assert (run.folder / "final" / "adapter_config.json").is_file()
+
+
+def test_train_cli_runs_a_dpo_config(tiny_model_dir, tmp_path, capsys):
+    # the CLI as the user types it: a YAML file with stage: dpo
+    from core.cli import build_parser
+    from core.project import open_project
+    from core.runs.record import list_runs
+
+    write_pairs(tmp_path / "pairs.jsonl", n=12)
+    config_path = tmp_path / "dpo.yaml"
+    config_path.write_text(
+        f"base_model: {tiny_model_dir}\ntrain_file: pairs.jsonl\nstage: dpo\nmethod: lora\n"
+        "dpo_beta: 0.2\nmicro_batch_size: 4\ngradient_accumulation: 1\nmax_seq_length: 64\n"
+        "preflight: false\n"
+    )
+    project_dir = tmp_path / "proj"
+    args = build_parser().parse_args(
+        ["train", str(config_path), "--project", str(project_dir), "--set", "max_steps=2"]
+    )
+    code = args.func(args)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "step 2/2" in out and "margin " in out and "pairs right " in out
+    (run,) = list_runs(open_project(project_dir))
+    assert run.status == "finished" and run.config().stage == "dpo"
+    assert run.config().dpo_beta == 0.2
+
+
+def test_bad_preference_data_fails_the_run_with_the_line(project, tiny_model_dir, tmp_path):
+    path = write_pairs(tmp_path / "pairs.jsonl", n=4)
+    rows = path.read_text().splitlines()
+    same = json.loads(rows[2])
+    same["rejected"] = same["chosen"]
+    rows[2] = json.dumps(same)
+    path.write_text("\n".join(rows) + "\n")
+    result = run_training(project, dpo_config(tiny_model_dir, path))
+    assert result.status == "failed"
+    assert "line 3" in result.reason and "chosen and rejected are the same" in result.reason
+
+
+def test_a_dpo_run_killed_with_sigkill_resumes_on_the_same_trajectory(
+    project, tiny_model_dir, tmp_path
+):
+    # the same kill -9 as the SFT resume test: a child process hangs at step 8, is killed
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from test_training_resume import CHILD, REPO_ROOT
+
+    from core.recipe.config import save_config
+    from core.runs.record import RunState
+    from core.training.session import resume_run
+
+    config = dpo_config(
+        tiny_model_dir,
+        write_pairs(tmp_path / "pairs.jsonl", n=16),
+        epochs=2.5,
+        lora_dropout=0.1,  # random: the RNG state must come back too
+        checkpoint_every_steps=3,
+        keep_checkpoints=2,
+    )
+    config_path = tmp_path / "dpo.yaml"
+    save_config(config, config_path)
+    reference = CollectingObserver()
+    done = run_training(project, config, reference)
+    assert done.status == "finished" and done.max_steps == 10, done.reason
+    expected = {r.step: (r.loss, r.rewards_margin) for r in reference.records if r.kind == "train"}
+
+    marker = tmp_path / "hanging"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(project.folder), str(config_path), str(marker), "8"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 150
+        while not marker.exists():
+            assert child.poll() is None, child.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the child never reached step 8"
+            time.sleep(0.2)
+        run_id = marker.read_text()
+        child.send_signal(signal.SIGKILL)
+        child.wait(30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(30)
+        child.stderr.close()
+
+    killed = load_run(project, run_id)
+    assert killed.status == RunState.INTERRUPTED and killed.resumable
+    observer = CollectingObserver()
+    result = resume_run(project, run_id, observer)
+    assert result.status == "finished", result.reason
+    assert observer.progress[0].step == 7  # right after checkpoint-6
+    records = [r for r in read_metrics(load_run(project, run_id)) if r.kind == "train"]
+    assert [r.step for r in records] == list(range(1, 11))
+    for record in records:
+        loss, margin = expected[record.step]
+        assert record.loss == pytest.approx(loss, rel=2e-3, abs=2e-3), record.step
+        assert record.rewards_margin == pytest.approx(margin, rel=2e-3, abs=2e-3), record.step

@@ -141,6 +141,10 @@ class ConsoleObserver(TrainingObserver):
             parts.append(f"lr {record.learning_rate:.2e}")
         if record.grad_norm is not None:
             parts.append(f"grad {record.grad_norm:.3g}")
+        if record.rewards_margin is not None:  # DPO: chosen over rejected
+            parts.append(f"margin {record.rewards_margin:.3f}")
+        if record.rewards_accuracy is not None:
+            parts.append(f"pairs right {record.rewards_accuracy:.0%}")
         if record.tokens_per_second is not None:
             parts.append(f"{record.tokens_per_second:,.0f} tok/s")
         if record.memory_allocated is not None:
