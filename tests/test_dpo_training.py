@@ -196,3 +196,29 @@ def test_a_dpo_run_killed_with_sigkill_resumes_on_the_same_trajectory(
         loss, margin = expected[record.step]
         assert record.loss == pytest.approx(loss, rel=2e-3, abs=2e-3), record.step
         assert record.rewards_margin == pytest.approx(margin, rel=2e-3, abs=2e-3), record.step
+
+
+def test_dpo_continues_a_finished_sft_runs_adapter(project, tiny_model_dir, tmp_path, monkeypatch):
+    from test_training_session import write_dataset
+
+    sft = TrainConfig(
+        **tiny_lora_settings(tiny_model_dir, write_dataset(tmp_path / "sft.jsonl"), max_steps=2)
+    )
+    first = run_training(project, sft)
+    assert first.status == "finished", first.reason
+    seen = _watch_reference(monkeypatch)
+    pairs = write_pairs(tmp_path / "pairs.jsonl")
+    result = run_training(
+        project, dpo_config(tiny_model_dir, pairs, start_from=first.run_id, max_steps=2)
+    )
+    assert result.status == "finished", result.reason
+    # The reference is the SFT model: TRL's "ref" copy of the adapter, the base held once.
+    assert seen["ref_model"] is None and set(seen["reference_adapters"]) == {"ref"}
+    assert seen["tensors_held"] == seen["base_tensors"] + seen["lora_tensors"]
+    log = (load_run(project, result.run_id).folder / "train.log").read_text()
+    assert f"continuing the adapter of {first.run_id}" in log
+
+    unfinished = run_training(
+        project, dpo_config(tiny_model_dir, pairs, start_from="no-such-run", max_steps=1)
+    )
+    assert unfinished.status == "failed" and "start_from" in unfinished.reason
