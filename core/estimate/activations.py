@@ -66,6 +66,14 @@ def adapted_roles(arch: ModelArchitecture, settings: EstimateRun) -> frozenset[s
 MLP_TILE_TOKENS = 4096
 
 
+# fp32 copies of its input that an RMSNorm's backward holds at once (see estimate_activations).
+RMSNORM_BACKWARD_FP32_COPIES = 10
+
+
+def h_tokens(arch: ModelArchitecture, tokens: int) -> int:
+    return arch.hidden_size * tokens
+
+
 def fp32_upcast(settings: EstimateRun, stack: StackAssumptions) -> bool:
     """A quantized base whose embeddings, LM head and norms are upcast to fp32 (PEFT's
     prepare_model_for_kbit_training), unless the recipe keeps them 16-bit."""
@@ -356,6 +364,12 @@ def estimate_activations(
     # 16-bit casts of it in every layer's working set that the terms above do not list; the
     # sum of both moments was fitted to it and stays (tests/test_estimate_simulate*.py).
     apart = settings.gradient_checkpointing and facts.residual_bytes == facts.act_bytes == 2
+    if apart and not arch.layer_norm:
+        # HF RMSNorm's backward runs in fp32: past ~16k tokens (the MLP in tiles, attention
+        # in flash kernels) it is the layer's biggest moment, about ten fp32 copies of its
+        # input (upcast input, its square, the normalised input and their gradients; the
+        # simulated step lists them at the peak).
+        in_layers = max(in_layers, kept + RMSNORM_BACKWARD_FP32_COPIES * 4 * h_tokens(arch, tokens))
     return ActivationEstimate(
         saved, layer, note, offloaded, at_loss, in_layers, moments_apart=apart
     )
