@@ -2,6 +2,10 @@
 
 The function receives `report(fraction, message)` and `cancelled() -> bool`; the task
 emits `progress`, then `succeeded(result)` or `failed(message)`, always on the GUI thread.
+This is the one way the app hosts work on a QThread (the training run's host aside, which
+also pauses and steps); a job with signals of its own (the chat's streamed text) emits
+them from its function: a signal emitted on the worker thread reaches the GUI thread's
+slots queued.
 """
 
 from __future__ import annotations
@@ -12,6 +16,11 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
+
+
+class TaskFailed(Exception):
+    """Raised by a task's function when its message already says what went wrong: it is
+    shown as it is, without the exception's type in front."""
 
 
 class _Worker(QObject):
@@ -29,6 +38,9 @@ class _Worker(QObject):
     def run(self) -> None:
         try:
             result = self._function(self.progress.emit, self._cancel.is_set)
+        except TaskFailed as error:
+            traceback.print_exc()
+            self.failed.emit(str(error))
         except Exception as error:  # shown to the user, never swallowed
             traceback.print_exc()
             self.failed.emit(
@@ -70,6 +82,9 @@ class BackgroundTask(QObject):
 
     def cancel(self) -> None:
         self._cancel.set()
+
+    def is_cancelled(self) -> bool:
+        return self._cancel.is_set()
 
     def is_running(self) -> bool:
         return self._thread.isRunning()

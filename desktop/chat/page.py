@@ -678,7 +678,8 @@ class ChatPage(QWidget):
             return
         job.cancel()
         job.wait()
-        QCoreApplication.sendPostedEvents(job)  # its queued answers and finished, now
+        # What it sent is queued to this page and to the task: take it all in now.
+        QCoreApplication.sendPostedEvents()
 
     def set_project(self, project) -> None:
         self._stop_and_wait()
