@@ -17,6 +17,7 @@ import statistics
 from dataclasses import dataclass
 
 from core.runs.records import ERROR, INFO, WARNING, Advice, MetricRecord
+from core.training.dpo_advisor import MarginPlateauAdvisor
 
 SMALL_DATASET = 1000
 
@@ -296,10 +297,11 @@ class RunAdvisor:
         self.overfitting = OverfittingAdvisor()
         self.learning_rate = LearningRateAdvisor(max_steps)
         self.divergence = DivergenceAdvisor()
+        self.dpo_margin = MarginPlateauAdvisor(max_steps)
 
     def observe(self, record: MetricRecord) -> list[Advice]:
         out: list[Advice] = []
-        for advisor in (self.divergence, self.learning_rate, self.overfitting):
+        for advisor in (self.divergence, self.learning_rate, self.overfitting, self.dpo_margin):
             out += advisor.observe(record)
         return out
 
