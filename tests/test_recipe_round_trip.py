@@ -35,6 +35,8 @@ FLOAT_BOUNDS = {
     "max_grad_norm": (0.0, 100.0),
     "lora_dropout": (0.0, 0.9999),
     "dpo_beta": (0.0001, 10.0),
+    "grpo_temperature": (0.01, 2.0),
+    "grpo_beta": (0.0, 10.0),
 }
 TEXT = st.text(string.ascii_letters + string.digits + " -_./", min_size=1, max_size=30)
 LAYER_NAME = st.from_regex(r"[a-z][a-z0-9_]{0,9}", fullmatch=True).filter(

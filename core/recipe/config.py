@@ -186,6 +186,53 @@ class TrainConfig:
         "wrongly ranked pairs.",
         DPO_LOSS_TYPES,
     )
+    # --- GRPO -----------------------------------------------------------------------
+    rewards: str = _f(
+        "",
+        "GRPO",
+        "Rewards",
+        "GRPO: what a good answer is, as checkable rewards with weights (the Train page's "
+        "reward editor writes it). A list in YAML flow form, e.g. "
+        "[{kind: valid_json}, {kind: reference_match, field: category, weight: 2}]. Kinds: "
+        "valid_json, json_schema, keys, regex, reference_match, length_penalty, python "
+        "(your own file, only after you trust it).",
+    )
+    grpo_num_generations: int = _f(
+        4,
+        "GRPO",
+        "Answers per prompt",
+        "GRPO: how many answers the model writes to each prompt; each is scored against the "
+        "others of its group. More gives a steadier signal at more time and memory (4-16).",
+        low=2,
+        high=64,
+    )
+    grpo_max_completion_length: int = _f(
+        128,
+        "GRPO",
+        "Answer length",
+        "GRPO: the most tokens the model writes per answer. Answers cut here score as they "
+        "are; set it above your longest good answer.",
+        low=1,
+        high=32768,
+    )
+    grpo_temperature: float = _f(
+        1.0,
+        "GRPO",
+        "Temperature",
+        "GRPO: sampling temperature of the answers. Lower gives answers too alike to compare "
+        "(no signal); 0.7-1.0 is the usual range.",
+        low=0.01,
+        high=2.0,
+    )
+    grpo_beta: float = _f(
+        0.04,
+        "GRPO",
+        "KL weight",
+        "GRPO: how strongly the model is held near the starting model (KL penalty). 0 turns "
+        "the reference off (less memory and time); 0.01-0.1 guards against reward hacking.",
+        low=0.0,
+        high=10.0,
+    )
     # --- method -------------------------------------------------------------------
     method: str = _f(
         "qlora",
