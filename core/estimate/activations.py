@@ -306,7 +306,7 @@ def estimate_activations(
 ) -> ActivationEstimate:
     """Activation bytes at the start of the backward pass for one micro batch."""
     facts = activation_facts(arch, settings, stack, adapter_bytes)
-    batch = settings.micro_batch_size
+    batch = settings.sequences_per_micro_batch
     seq = settings.max_seq_length
     # With packing each document attends only to itself; memory is sized for full-length
     # documents, the worst case a packed batch can hold.

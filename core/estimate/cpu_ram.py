@@ -106,7 +106,7 @@ def in_gui_process() -> bool:
 
 def loss_bytes(model: ModelArchitecture, settings: EstimateRun, stack) -> int:
     """The LM head's loss on the CPU (fp32), at the start of the backward pass."""
-    tokens = settings.micro_batch_size * settings.max_seq_length
+    tokens = settings.sequences_per_micro_batch * settings.max_seq_length
     if stack.fused_lm_head and not model.encoder_decoder:
         tile = min(tokens, FUSED_HEAD_TOKENS) * min(model.vocab_size, FUSED_HEAD_VOCAB) * 4
         total = LOSS_TILE_COPIES * tile + tokens * model.hidden_size * 4 * 2  # hidden, its grad
@@ -114,7 +114,7 @@ def loss_bytes(model: ModelArchitecture, settings: EstimateRun, stack) -> int:
             total += model.vocab_size * model.hidden_size * 4  # the head's fp32 gradient
         return int(total)
     if model.encoder_decoder:
-        tokens = settings.micro_batch_size * decoder_length(model, settings)
+        tokens = settings.sequences_per_micro_batch * decoder_length(model, settings)
     return int(stack.logits_bytes * tokens * model.vocab_size)
 
 
@@ -190,7 +190,7 @@ def estimate_cpu_ram(
 def this_machine_ram() -> tuple[int | None, int | None]:
     """(available, total) bytes of RAM now, or (None, None) when psutil cannot tell."""
     try:
-        import psutil
+        import psutil  # probed: memory shown as unknown without it
 
         memory = psutil.virtual_memory()
         return int(memory.available), int(memory.total)

@@ -155,6 +155,11 @@ def _weights(arch: ModelArchitecture, settings: EstimateRun, stack: StackAssumpt
     detail = f"{arch.total_params / 1e9:.2f}B weights in {p * 8}-bit"
     if copies:
         detail += " plus 16-bit autocast copies of the matmul weights"
+    if settings.recipe.stage == "dpo" and settings.method == "full":
+        # Full DPO needs a frozen reference model beside the one it trains (TRL loads it in
+        # the policy's dtype); with LoRA the reference is the base with the adapter off.
+        total += arch.total_params * p
+        detail += "; DPO's frozen reference model, a second copy"
     return total, copies, detail
 
 
@@ -207,7 +212,7 @@ def decoder_length(arch: ModelArchitecture, settings: EstimateRun) -> int:
 def _logits(
     arch: ModelArchitecture, settings: EstimateRun, stack: StackAssumptions, act: int, p: int
 ) -> tuple[float, str]:
-    batch = settings.micro_batch_size
+    batch = settings.sequences_per_micro_batch
     vocab = arch.vocab_size
     if arch.encoder_decoder:
         tokens = batch * decoder_length(arch, settings)
@@ -400,9 +405,14 @@ def estimate_memory(
             f"{stack.cuda_context_gib:g} GiB; nvidia-smi shows it, torch does not)",
         ),
     )
-    tokens = settings.micro_batch_size * settings.max_seq_length
+    tokens = settings.sequences_per_micro_batch * settings.max_seq_length
+    batch_words = f"{settings.micro_batch_size}"
+    if settings.sequences_per_micro_batch != settings.micro_batch_size:
+        batch_words += (
+            f" pairs (chosen and rejected: {settings.sequences_per_micro_batch} sequences)"
+        )
     assumptions += [
-        f"Peak at the {phase}, for a micro batch of {settings.micro_batch_size} x "
+        f"Peak at the {phase}, for a micro batch of {batch_words} x "
         f"{settings.max_seq_length} = {tokens:,} tokens (the longest batch; shorter batches need less).",
         f"Weights: {weights_detail}.",
         f"Adapters: {lora_detail}.",

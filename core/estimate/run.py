@@ -162,6 +162,12 @@ class EstimateRun:
         return self.recipe.micro_batch_size
 
     @property
+    def sequences_per_micro_batch(self) -> int:
+        """Sequences in one forward: DPO puts each pair's chosen and rejected answers in the
+        same batch, so twice the micro batch (of pairs)."""
+        return self.micro_batch_size * (2 if self.recipe.stage == "dpo" else 1)
+
+    @property
     def gradient_accumulation(self) -> int:
         return self.recipe.gradient_accumulation
 

@@ -123,6 +123,13 @@ def estimate_time(arch: ModelArchitecture, settings: EstimateRun, gpu: GpuSpec) 
     if settings.gradient_checkpointing:
         per_token += forward
         rule += " + 2N to recompute activations"
+    if settings.recipe.stage == "dpo":
+        # Each pair is two sequences (chosen, rejected), and each gets a reference forward
+        # without gradients (adapter disabled, or the frozen copy for full fine-tuning).
+        real, processed = 2 * real, 2 * processed
+        per_token += forward
+        rule += " + 2N for DPO's reference forward"
+        assumptions.append("DPO: chosen and rejected are two sequences per pair.")
     # A step limit ends the run there, whatever the epochs say (as transformers' max_steps).
     epochs = settings.epochs
     if settings.max_steps > 0:

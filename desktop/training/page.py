@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.dataset.versions import list_versions
+from core.dataset.versions import PREFERENCE_KIND, list_versions
 from core.estimate.summary import data_facts, summarize
 from core.handoff import SettingsForTrain, TrainConfigForEstimate
 from core.models.registry import list_base_models
@@ -324,7 +324,8 @@ class TrainingPage(QWidget):
         self.form.set_dataset_versions(
             [
                 (
-                    f"{v.dataset} {v.label} · {v.n_train:,} train, {v.n_valid:,} validation",
+                    f"{v.dataset} {v.label} · {v.n_train:,} train, {v.n_valid:,} validation"
+                    + (" preference pairs (DPO)" if v.kind == PREFERENCE_KIND else ""),
                     str(v.id),
                 )
                 for v in reversed(versions)

@@ -1,0 +1,47 @@
+"""The estimator for DPO: chosen and rejected in one batch (twice the sequences of the
+micro batch), the reference forward in the time, a second copy of the weights only for
+full fine-tuning (with LoRA the reference is the base with the adapter disabled)."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.estimate import estimate, find_gpu, load_architecture
+from core.estimate.memory import GIB
+from core.estimate.run import estimate_run
+
+LLAMA = load_architecture("Llama-3.1-8B")
+H200 = find_gpu("H200")
+SAVERS_OFF = {"frozen_16bit": "off", "offload_activations": "off", "tiled_mlp": "off"}
+
+
+def run(**changes):
+    return estimate(LLAMA, estimate_run(**{**SAVERS_OFF, **changes}), H200)
+
+
+@pytest.mark.parametrize("method", ["lora", "qlora"])
+def test_dpo_pairs_cost_twice_the_sequences_and_no_second_base(method):
+    dpo = run(method=method, stage="dpo", micro_batch_size=2).memory.breakdown()
+    sft_same_pairs = run(method=method, micro_batch_size=2).memory.breakdown()
+    sft_doubled = run(method=method, micro_batch_size=4).memory.breakdown()
+    assert dpo["weights"] == pytest.approx(sft_same_pairs["weights"])  # no reference copy
+    assert dpo["activations"] == pytest.approx(sft_doubled["activations"])
+    assert dpo["activations"] > sft_same_pairs["activations"]
+
+
+def test_full_dpo_holds_a_frozen_reference_copy():
+    dpo = run(method="full", stage="dpo").memory.breakdown()
+    sft = run(method="full").memory.breakdown()
+    # at least the fp32 copy of every weight more (the peak's phase may add autocast copies)
+    assert dpo["weights"] - sft["weights"] >= LLAMA.total_params * 4 / GIB * 0.99
+
+
+def test_dpo_time_counts_both_answers_and_the_reference_forward():
+    same = {"method": "lora", "examples": 1000, "avg_tokens": 256, "gradient_checkpointing": False}
+    sft = run(**same).time
+    dpo = run(stage="dpo", **same).time
+    assert dpo.steps == sft.steps  # a step is a batch of pairs
+    assert dpo.processed_tokens_per_epoch == 2 * sft.processed_tokens_per_epoch
+    # LoRA: 4N per token, plus 2N for the reference forward
+    assert dpo.total_flops / sft.total_flops == pytest.approx(2 * 1.5, rel=0.01)
+    assert any("reference forward" in a for a in dpo.assumptions)
