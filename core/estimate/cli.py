@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 
@@ -12,7 +13,10 @@ from core.estimate.gpus import GpuCatalogError, detected_gpu, find_gpu, gpu_cata
 from core.estimate.recommend import TASK_KINDS, Goals, recommend
 from core.estimate.report import recommendation_dict, recommendation_text
 from core.estimate.run import SHARDINGS, Cluster, DataFacts, EstimateRun
+from core.hardware import detect_hardware
 from core.methods import METHOD_NAMES, METHOD_TITLES
+from core.models.hub_cache import looks_like_hub_id
+from core.models.hub_config import HubConfigMissing, hub_model_config
 from core.recipe.config import TrainConfig, TrainConfigError, load_config
 from core.recipe.vocabularies import OPTIMIZERS, PRECISIONS, SAVER_CHOICES, parse_targets
 
@@ -161,7 +165,6 @@ def register(subparsers) -> None:
 def _gpu(name: str):
     if name.lower() != "auto":
         return find_gpu(name)
-    from core.hardware import detect_hardware
 
     gpu = detected_gpu(detect_hardware())
     if gpu is None:
@@ -174,11 +177,6 @@ def _gpu(name: str):
 
 def _load_model(text: str, fetch: bool):
     """A Hub id is read from the catalog or a cached (or, if asked, fetched) config.json."""
-    import dataclasses
-
-    from core.models.hub_cache import looks_like_hub_id
-    from core.models.hub_config import HubConfigMissing, hub_model_config
-
     if not looks_like_hub_id(text):
         return load_architecture(text)
     try:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.estimate.architecture import load_architecture
-from core.estimate.cpu_ram import this_machine_ram
+from core.estimate.cpu_ram import estimate_cpu_ram, this_machine_ram
 from core.estimate.estimator import estimate
 from core.estimate.gpus import detected_gpu
 from core.estimate.run import run_for_recipe
@@ -131,8 +131,6 @@ def _offload_line(offloaded_gib: float, ram) -> str:
 
 def _summarize_ram(model, settings, facts: DataSeen, ram) -> EstimateSummary:
     """No CUDA GPU: the run trains on the CPU, in this machine's RAM."""
-    from core.estimate.cpu_ram import estimate_cpu_ram, this_machine_ram
-
     available, total = ram if ram is not None else this_machine_ram()
     try:
         result = estimate_cpu_ram(model, settings, available, total)

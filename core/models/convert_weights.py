@@ -53,6 +53,7 @@ def _load_restricted(path: Path) -> dict:
     # torch is heavy (seconds to import): loaded only to convert.
     import pickle
 
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     try:
@@ -80,6 +81,7 @@ def convert_to_safetensors(
 ) -> Path:
     """Write `folder`'s pickle weights as safetensors into `out` (default: FOLDER-safetensors
     beside it); return `out`. The original folder is only read."""
+    # safetensors pulls in torch: loaded when weights are read
     from safetensors.torch import save_file
 
     report = progress or (lambda message: None)

@@ -75,6 +75,7 @@ def unknown_model_type(folder: Path, model_type: str | None) -> str | None:
 
     if model_type in CONFIG_MAPPING_NAMES:
         return None
+    # transformers is heavy: loaded when a model is
     import transformers
 
     return (

@@ -13,6 +13,8 @@ gloo, which is how the test suite trains it. An older torch gets FSDP1.
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from core.scaleout.strategies import strategy_for
 
 MAIN_PROCESS_PORT = 29500
@@ -23,8 +25,6 @@ DEEPSPEED_CONFIG_FILE = "deepspeed_config.json"
 
 def fsdp_version() -> int:
     """2 where the installed torch has FSDP2 as accelerate uses it, else 1."""
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         release = version("torch").split("+")[0].split(".")
         installed = (int(release[0]), int(release[1]))

@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.estimate.architecture import load_architecture
+from core.estimate.estimator import estimate
+from core.estimate.gpus import detected_gpu, find_gpu
+from core.estimate.run import run_for_recipe
+from core.hardware import detect_hardware
+from core.models.bundled import BUNDLED_MODEL_NAME, bundled_model_dir
 from core.scaleout.strategies import strategy_for
 
 REFERENCE_GPU = "A100 80GB"
@@ -21,8 +27,6 @@ def count_examples(train_file: str) -> int | None:
 
 def run_settings_for(config, total_gpus: int, strategy: str, examples: int | None = None):
     """The estimator's view of a TrainConfig trained on `total_gpus` GPUs."""
-    from core.estimate.run import run_for_recipe
-
     return run_for_recipe(
         config,
         examples=examples,
@@ -32,13 +36,9 @@ def run_settings_for(config, total_gpus: int, strategy: str, examples: int | Non
 
 
 def _architecture(base_model: str):
-    from core.estimate.architecture import load_architecture
-
     try:
         return load_architecture(base_model)
     except Exception as first:
-        from core.models.bundled import BUNDLED_MODEL_NAME, bundled_model_dir
-
         if base_model == BUNDLED_MODEL_NAME and (bundled_model_dir() / "config.json").is_file():
             return load_architecture(str(bundled_model_dir()))
         raise first
@@ -46,13 +46,9 @@ def _architecture(base_model: str):
 
 def pick_gpu(name: str | None) -> tuple[object, str]:
     """(GpuSpec, how it was chosen): the named GPU, the detected one, or a reference GPU."""
-    from core.estimate.gpus import detected_gpu, find_gpu
-
     if name:
         return find_gpu(name), f"{name} (as given)"
     try:
-        from core.hardware import detect_hardware
-
         found = detected_gpu(detect_hardware())
     except Exception:
         found = None
@@ -69,8 +65,6 @@ def estimate_scaled_run(config, total_gpus: int, strategy: str, gpu_name: str | 
         gpu, note = pick_gpu(gpu_name)
         architecture = _architecture(config.base_model)
         settings = run_settings_for(config, total_gpus, strategy, count_examples(config.train_file))
-        from core.estimate.estimator import estimate
-
         return estimate(architecture, settings, gpu), note, ""
     except Exception as error:  # the launch files are still useful without the numbers
         return None, "", f"no estimate: {error}"

@@ -15,18 +15,34 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import re
 import signal
 import sys
+import threading
 from pathlib import Path
 
+import yaml
+
+import resources
+from core.app_dirs import default_projects_dir
 from core.models.registry import ModelFolderError, resolve_model
-from core.recipe.config import TrainConfigError
-from core.runs.record import load_run
+from core.project import create_project, open_project
+from core.project.demo import ensure_demo_project
+from core.project.store import DB_NAME
+from core.recipe.config import (
+    TrainConfig,
+    TrainConfigError,
+    config_from_dict,
+    load_config,
+    save_config,
+)
+from core.runs.record import RunNotFound, list_runs, load_run
 from core.training.chat_tokens import ChatTemplateError
 from core.training.conversations import TrainingDataError
 from core.training.observer import FAILED, TrainingObserver
 from core.training.preflight import run_preflight, step_timing
 from core.training.run_plan import plan_for_project
+from core.training.session import TrainingSession
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 GIB = 1024**3
@@ -200,9 +216,6 @@ def _open_project(folder: str | None, demo: bool, create: bool = True):
     """The project to train in. A --project folder without a project is created only
     when a run is started there (`create`); --list and --resume never create one, so a
     mistyped path is an error, not a new empty project."""
-    from core.project import create_project, open_project
-    from core.project.store import DB_NAME
-
     if folder:
         path = Path(folder).expanduser()
         if path.exists() and not path.is_dir():
@@ -222,12 +235,9 @@ def _open_project(folder: str | None, demo: bool, create: bool = True):
         print(f"creating project {path.resolve()}")
         return create_project(path)
     if demo:
-        from core.project.demo import ensure_demo_project
-
         return ensure_demo_project()
     if (Path.cwd() / DB_NAME).is_file():
         return open_project(Path.cwd())
-    from core.app_dirs import default_projects_dir
 
     path = default_projects_dir() / "default"
     if (path / DB_NAME).is_file():
@@ -236,14 +246,10 @@ def _open_project(folder: str | None, demo: bool, create: bool = True):
 
 
 def bundled_datasets_dir() -> Path:
-    import resources
-
     return Path(resources.__file__).parent / "datasets"
 
 
 def _name_words(path: Path) -> set[str]:
-    import re
-
     return set(re.split(r"[._\-\s]+", path.stem.lower()))
 
 
@@ -269,8 +275,6 @@ def bundled_example_dataset(folder: Path | None = None) -> tuple[Path, Path | No
 
 
 def _overrides(pairs: list[str]) -> dict:
-    import yaml
-
     out = {}
     for pair in pairs:
         if "=" not in pair:
@@ -281,8 +285,6 @@ def _overrides(pairs: list[str]) -> dict:
 
 
 def _print_runs(project) -> int:
-    from core.runs.record import list_runs
-
     found = list_runs(project)
     if not found:
         print(f"no runs in {project.folder}")
@@ -298,14 +300,6 @@ def _print_runs(project) -> int:
 
 
 def run_train_command(args: argparse.Namespace) -> int:
-    from core.recipe.config import (
-        TrainConfig,
-        TrainConfigError,
-        config_from_dict,
-        load_config,
-        save_config,
-    )
-
     if args.write_config:
         save_config(TrainConfig(), args.write_config, with_help=True)
         print(f"wrote {args.write_config}; set train_file (or dataset_version), then run it")
@@ -336,8 +330,6 @@ def run_train_command(args: argparse.Namespace) -> int:
     if args.list:
         return _print_runs(project)
     if args.resume:
-        from core.runs.record import RunNotFound, load_run
-
         try:  # an unknown run is bad input (exit 2), found before anything is loaded
             load_run(project, args.resume)
         except RunNotFound as error:
@@ -365,8 +357,6 @@ def run_train_command(args: argparse.Namespace) -> int:
                 file=sys.stderr if args.plan_json else sys.stdout,
             )
         elif overrides and args.resume:
-            from core.runs.record import load_run
-
             stored = load_run(project, args.resume).config()
             config = config_from_dict({**stored.as_dict(), **overrides}, source="--set")
     except (TrainConfigError, ValueError, FileNotFoundError, LookupError) as error:
@@ -382,8 +372,6 @@ def run_train_command(args: argparse.Namespace) -> int:
         except ModelFolderError as error:
             print(f"error: base_model: {error}", file=sys.stderr)
             return EXIT_USAGE
-
-    from core.training.session import TrainingSession
 
     print(f"project: {project.folder}")
     session = TrainingSession(
@@ -441,8 +429,6 @@ def _print_plan(project, config, measure: bool, as_json: bool, resume: str | Non
 
 
 def _install_ctrl_c(session):
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         return None
     pressed = {"n": 0}

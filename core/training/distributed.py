@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass
 
 from core.training.recorder import RunRecorder
@@ -75,7 +76,10 @@ def cpu_fsdp2_launch(device: str) -> bool:
 def join_process_group(device: str) -> None:
     """Start the process group the Trainer then uses (gloo on CPUs, nccl on GPUs), early,
     so that rank 0 can hand its run id to the others before training starts."""
+    # accelerate is heavy: loaded when a model is
     from accelerate import PartialState
+
+    # accelerate is heavy: loaded when a model is
     from accelerate.utils import DistributedType
 
     state = PartialState(cpu=device == "cpu")
@@ -87,6 +91,7 @@ def join_process_group(device: str) -> None:
 
 def share_from_main(value):
     """Rank 0's `value` on every rank."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch.distributed as dist
 
     box = [value]
@@ -96,8 +101,13 @@ def share_from_main(value):
 
 def stop_on_every_rank(control) -> None:
     """At a step's end: if any rank was asked to stop, every rank stops at this step."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
+
+    # torch is heavy (seconds to import): loaded when a model is
     import torch.distributed as dist
+
+    # accelerate is heavy: loaded when a model is
     from accelerate import PartialState
 
     flag = torch.tensor([1 if control.stop_requested else 0], device=PartialState().device)
@@ -134,6 +144,7 @@ def report_layout(trainer, recorder) -> None:
     """Log, when training starts (after accelerate has wrapped the model), how the
     processes hold the model, and warn if the launch asked for sharding that did not
     happen (a silently unsharded run needs the memory of an unsharded one)."""
+    # transformers is heavy: loaded when a model is
     from transformers import TrainerCallback
 
     world = current_world()
@@ -159,7 +170,6 @@ class FollowerRecorder(RunRecorder):
     it) and writes nothing, so the run's files and rows are written once."""
 
     def __init__(self, project, run_id, folder, observer) -> None:  # no files opened
-        import threading
 
         self.project = project
         self.run_id = run_id

@@ -55,6 +55,8 @@ def build_dpo_trainer(session: TrainingSession, inputs: RunInputs):
     """The DPOTrainer for the run, its callback logic and its number of optimizer steps."""
     # datasets and trl are heavy: imported once a run starts
     from datasets import Dataset
+
+    # trl is heavy: loaded when training starts
     from trl import DPOConfig, DPOTrainer
 
     config, base, data, plan = inputs.config, inputs.base, inputs.data, inputs.plan

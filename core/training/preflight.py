@@ -11,11 +11,16 @@ Proposals are checked with real steps too when `verify` is on.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.estimate import GpuSpec, detected_gpu, estimate, load_architecture
+from core.estimate.cpu_ram import estimate_cpu_ram, this_machine_ram
 from core.estimate.fit import (
     Suggestion,
     choose,
@@ -23,17 +28,25 @@ from core.estimate.fit import (
     recipe_remedies,
     suggest_for_recipe,
 )
+from core.estimate.run import run_for_recipe
+from core.hardware.detect import detect_hardware
 from core.recipe.config import TrainConfig
 from core.training.chat_tokens import IGNORE_INDEX, TokenizedSplit
 from core.training.device import (
     DevicePlan,
+    cpu_threads,
     device_memory_budget,
     free_accelerator_memory,
     memory_snapshot,
     reset_peak_memory,
+    resolve_device,
 )
+from core.training.memory_guard import MemoryGuard, MemoryGuardInterrupt, MemoryLimits
+from core.training.model_loading import load_base_model, load_tokenizer, quiet_progress_bars
+from core.training.prepare import read_data, resolve_base_model, tokenize_data
 from core.training.real_steps import steps_trainer
 from core.training.run_plan import StepTiming, plan_run
+from core.training.schedule import total_steps
 
 PREFLIGHT_STEPS = 3
 
@@ -205,6 +218,7 @@ def _duration(seconds: float) -> str:
 
 
 def is_out_of_memory(error: BaseException) -> bool:
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     oom_types = tuple(
@@ -255,8 +269,6 @@ def longest_batch_rows(train: TokenizedSplit, config: TrainConfig) -> list[dict]
 
 def estimator_settings(config: TrainConfig, plan: DevicePlan, n_train: int, train_tokens: int):
     """The estimator's view of this run: the recipe as the trainer resolved it on this device."""
-    from core.estimate.run import run_for_recipe
-
     return run_for_recipe(
         config,
         resolved_precision=plan.precision,
@@ -274,14 +286,10 @@ def core_estimate(
     {"peak_bytes", "fits", "hours", "gpu", "summary"} or {"error": ...}. On the CPU (and
     MPS, which shares RAM) the peak is the whole process's RAM, compared with the RAM
     available now."""
-    from core.estimate import GpuSpec, detected_gpu, estimate, load_architecture
-
     try:
         settings = estimator_settings(config, plan, n_train, train_tokens)
         model = load_architecture(model_path)
         if plan.device != "cuda":
-            from core.estimate.cpu_ram import estimate_cpu_ram, this_machine_ram
-
             ram = estimate_cpu_ram(model, settings, *this_machine_ram())
             return {
                 "peak_bytes": ram.peak_bytes,
@@ -291,8 +299,6 @@ def core_estimate(
                 "available_bytes": ram.available_bytes,
                 "summary": ram.summary(),
             }
-        from core.hardware.detect import detect_hardware
-
         gpu = detected_gpu(detect_hardware())
         if gpu is None:
             budget = device_memory_budget(plan.device) or 16 * GIB
@@ -343,11 +349,8 @@ def measure(
 
     A stop asked through `watch` ends the steps early (report.stopped says why); a cancel
     raises PreflightCancelled."""
-    import shutil
-
+    # datasets is heavy: loaded when data is tokenized
     from datasets import Dataset
-
-    from core.training.model_loading import load_base_model, quiet_progress_bars
 
     budget = device_memory_budget(plan.device)
     batch_tokens = sum(len(row["input_ids"]) for row in rows)
@@ -382,8 +385,6 @@ def measure(
     except PreflightStopped as error:
         stopped.append(str(error))
     except Exception as error:
-        from core.training.memory_guard import MemoryGuardInterrupt
-
         if isinstance(error, MemoryGuardInterrupt):
             stopped.append(watch.stop_reason() or "the memory guard stopped it")
         elif not is_out_of_memory(error):
@@ -436,6 +437,7 @@ def measure(
 def _timing_callback(
     step_times: list, peaks: list, device: str, watch, stopped: list, cpu_times: list
 ):
+    # transformers is heavy: loaded when a model is
     from transformers import TrainerCallback
 
     class PreflightTiming(TrainerCallback):
@@ -445,6 +447,7 @@ def _timing_callback(
 
         def on_step_end(self, args, state, control, **kwargs):
             if device == "cuda":
+                # torch is heavy (seconds to import): loaded when a model is
                 import torch
 
                 torch.cuda.synchronize()
@@ -563,15 +566,6 @@ def run_preflight(
 
     report(fraction, message) hears each phase; cancelled() ends it with PreflightCancelled.
     The memory guard watches it as it watches a run; if it trips, the report says why."""
-    import tempfile
-    import threading
-
-    from core.training.device import cpu_threads, resolve_device
-    from core.training.memory_guard import MemoryGuard, MemoryGuardInterrupt, MemoryLimits
-    from core.training.model_loading import load_tokenizer
-    from core.training.prepare import read_data, resolve_base_model, tokenize_data
-    from core.training.schedule import total_steps
-
     phases = {"reading": 0.05, "loading": 0.2, "step 1": 0.4, "step 2": 0.6, "step 3": 0.8}
 
     def progress(message: str) -> None:

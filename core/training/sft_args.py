@@ -36,6 +36,7 @@ class Schedule:
 
 
 def sft_config_fields() -> dict[str, dataclasses.Field]:
+    # trl is heavy: loaded when training starts
     from trl import SFTConfig
 
     return {f.name: f for f in dataclasses.fields(SFTConfig)}
@@ -70,6 +71,7 @@ def build_sft_kwargs(
         name = _pick(available, *names)
         if name is None:
             if required:
+                # trl is heavy: loaded when training starts
                 import trl
 
                 raise UnsupportedLibraryError(
@@ -154,6 +156,7 @@ def build_sft_kwargs(
 
 
 def build_sft_config(**kwargs):
+    # trl is heavy: loaded when training starts
     from trl import SFTConfig
 
     return SFTConfig(**kwargs)
@@ -161,6 +164,7 @@ def build_sft_config(**kwargs):
 
 def trainer_tokenizer_kwarg(tokenizer) -> dict:
     """SFTTrainer took `tokenizer`, now takes `processing_class`."""
+    # trl is heavy: loaded when training starts
     from trl import SFTTrainer
 
     parameters = inspect.signature(SFTTrainer.__init__).parameters

@@ -46,11 +46,14 @@ from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.dataset.autosave import DraftAutosaver
 from desktop.dataset.conversation_view import ConversationView
+from desktop.dataset.dialogs import FindReplaceDialog, SaveVersionDialog, SystemPromptDialog
 from desktop.dataset.editor import DatasetEditor, snapshot, wait_for_task
 from desktop.dataset.empty_state import EmptyState
 from desktop.dataset.examples_model import ExamplesTableModel
 from desktop.dataset.examples_panel import ExamplesPanel
+from desktop.dataset.export_dialog import ExportDialog
 from desktop.dataset.findings_panel import FindingsPanel
+from desktop.dataset.import_dialog import ImportDialog
 from desktop.dataset.stats_panel import StatsPanel
 from desktop.dataset.versions_panel import VersionsPanel
 
@@ -658,7 +661,6 @@ class DatasetPage(QWidget):
     def find_replace_dialog(self) -> None:
         if not self.editor.is_open:  # the Bulk menu is greyed out then; a shortcut is not
             return
-        from desktop.dataset.dialogs import FindReplaceDialog
 
         dialog = FindReplaceDialog(self, self.examples_panel.search.text())
         if dialog.exec():
@@ -669,7 +671,6 @@ class DatasetPage(QWidget):
     def system_prompt_dialog(self) -> None:
         if not self.editor.is_open:
             return
-        from desktop.dataset.dialogs import SystemPromptDialog
 
         prompts = system_prompt_counts(self.editor.dataset.examples[:2000])
         common = prompts.most_common(1)[0][0] if prompts else ""
@@ -682,7 +683,6 @@ class DatasetPage(QWidget):
         """Ask the version's name, note and split; True when the save started."""
         if not self.editor.is_open or self.editor.is_saving:
             return False
-        from desktop.dataset.dialogs import SaveVersionDialog
 
         name = self.editor.dataset.name
         dialog = SaveVersionDialog(
@@ -741,8 +741,6 @@ class DatasetPage(QWidget):
 
     # --- import and export ----------------------------------------------------------
     def import_dialog(self) -> None:
-        from desktop.dataset.import_dialog import ImportDialog
-
         dialog = ImportDialog(self, can_append=self.editor.is_open)
         if dialog.exec() and dialog.dataset is not None:
             self.take_import(dialog.dataset, append=dialog.append)
@@ -766,7 +764,6 @@ class DatasetPage(QWidget):
     def export_dialog(self) -> None:
         if not self.editor.is_open:
             return
-        from desktop.dataset.export_dialog import ExportDialog
 
         dialog = ExportDialog(self, snapshot(self.editor.dataset))
         if dialog.exec() and dialog.written is not None:

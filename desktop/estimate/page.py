@@ -16,6 +16,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QApplication,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -47,6 +48,7 @@ from core.estimate.dataset_tokens import (
     project_dataset_tokens,
 )
 from core.estimate.recommend import TASK_KINDS
+from core.estimate.report import recommendation_text
 from core.handoff import DecisionForEstimate, SettingsForTrain, TrainConfigForEstimate
 from core.models.bundled import BUNDLED_MODEL_NAME
 from core.models.registry import list_base_models
@@ -544,7 +546,6 @@ class EstimatePage(QScrollArea):
         """The pick and the table as plain text (copied with Ctrl+Shift+C)."""
         if self.recommendation is None:
             return self.results.error_label.text()
-        from core.estimate.report import recommendation_text
 
         return recommendation_text(self.recommendation)
 
@@ -568,8 +569,6 @@ class EstimatePage(QScrollArea):
             self.context.navigate("training", SettingsForTrain(settings))
 
     def copy_summary(self) -> None:
-        from PySide6.QtWidgets import QApplication
-
         QApplication.clipboard().setText(self.summary_text())
         self.context.show_status("Estimate copied to the clipboard")
 

@@ -21,6 +21,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.training.simulate.fake_cuda import unavailable_reason
+
 GIB = 1024**3
 
 
@@ -64,8 +66,6 @@ class SimulatedPeak:
 
 def simulation_unavailable() -> str | None:
     """Why the simulation cannot run on this machine (one line), or None."""
-    from core.training.simulate.fake_cuda import unavailable_reason
-
     return unavailable_reason()
 
 

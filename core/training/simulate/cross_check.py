@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.estimate.run import EstimateRun
+from core.models.catalog import catalog_model, model_catalog
+from core.models.hub_cache import looks_like_hub_id
+from core.models.hub_config import HubConfigMissing, hub_model_config
 from core.training.simulate import SimulationError, simulate_peak, simulation_unavailable
 
 
@@ -22,8 +25,6 @@ class ModelConfigError(ValueError):
 
 def model_config_dict(source: str) -> dict:
     """The model's config.json facts: a catalog name, a model folder or a config.json path."""
-    from core.models.catalog import catalog_model, model_catalog
-
     text = str(source).strip()
     names = {name.lower(): name for name in model_catalog()}
     if text.lower() in names:
@@ -101,11 +102,7 @@ class CrossCheck:
 def model_config_for_estimate(model_text: str) -> dict:
     """config.json facts for what `estimate --model` was given (a Hub id: from the catalog or
     the local cache, never the network)."""
-    from core.models.hub_cache import looks_like_hub_id
-
     if looks_like_hub_id(model_text):
-        from core.models.hub_config import HubConfigMissing, hub_model_config
-
         try:
             return model_config_dict(str(hub_model_config(model_text, fetch=False)))
         except HubConfigMissing as error:

@@ -15,11 +15,14 @@ process (core.training.simulate.worker), never in the app or the test process.
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import math
 import os
 import platform
 import types
+
+from core.training.simulate.tracker import uncount
 
 # torch releases whose C++ layout the ctypes patches were checked against.
 KNOWN_TORCH = ("2.13.",)
@@ -31,7 +34,7 @@ _installed = False
 def unavailable_reason() -> str | None:
     """Why the simulation cannot run here (one line), or None when it can."""
     try:
-        import torch
+        import torch  # torch is heavy: imported when first needed
     except ImportError:
         return "the simulation needs torch, which is not installed"
     for name in ("transformers", "peft", "trl"):
@@ -56,6 +59,7 @@ def unavailable_reason() -> str | None:
 
 
 def _torch_lib(name: str):
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     return ctypes.CDLL(os.path.join(os.path.dirname(torch.__file__), "lib", name))
@@ -66,6 +70,7 @@ def _install_device_guard() -> None:
     registered (`if (p && p->deviceCount() == 0)`); the CPU build registers none, so every
     DeviceGuard on a cuda tensor raises. Register a dummy whose deviceCount() is 0; torch
     itself then installs its FakeGuardImpl over it."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     registry = (ctypes.c_void_p * 2).in_dll(
@@ -91,8 +96,7 @@ def _install_accelerator() -> None:
     bookkeeping for cuda tensors. Give the default CUDA hooks object a copy of its vtable
     whose isBuilt() and hasPrimaryContext() say yes; streams and events then go to the fake
     guard, which does nothing."""
-    import atexit
-
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     accelerator = torch._C._accelerator_getAccelerator()
@@ -136,7 +140,10 @@ def _install_accelerator() -> None:
 def _sdpa_backend(query, key, value, attn_mask, enable_gqa):
     """What CUDA's select_sdp_backend picks on an Ampere-or-newer card: flash, then
     memory-efficient, then math, reduced to the rules that matter for LLM training."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
+
+    # torch is heavy (seconds to import): loaded when a model is
     from torch.nn.attention import SDPBackend
 
     backends = torch.backends.cuda
@@ -160,7 +167,10 @@ def _make_fake_cuda_sdpa(original):
     """F.scaled_dot_product_attention for fake cuda tensors. The CPU build's dispatcher finds
     no fused CUDA kernel and silently takes the math path (a full fp32 score matrix); mirror
     the CUDA branch of ATen's attention.cpp instead."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
+
+    # torch is heavy (seconds to import): loaded when a model is
     from torch.nn.attention import SDPBackend
 
     def sdpa(
@@ -234,7 +244,10 @@ def _make_fake_cuda_sdpa(original):
 def _pretend_cuda_runtime() -> None:
     """Trainer and accelerate pick their device with torch.cuda.is_available(): answer like
     one Hopper GPU. Only runtime queries are answered; no kernel runs (FakeTensors)."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
+
+    # torch is heavy (seconds to import): loaded when a model is
     from torch._subclasses.fake_tensor import FakeTensorMode
 
     gib = 2**30
@@ -264,7 +277,10 @@ def _pretend_cuda_runtime() -> None:
 
 def _trace_friendly_library_calls() -> None:
     """Two library calls that FakeTensors cannot take as they are (on any torch build)."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
+
+    # torch is heavy (seconds to import): loaded when a model is
     from torch._subclasses import fake_impls
 
     # Trainer and PEFT move modules with Module.to; for FakeTensor parameters Module._apply
@@ -351,10 +367,11 @@ def _fake_paged_memory() -> None:
     """bitsandbytes' paged optimizers keep their states in CUDA managed memory through its
     C library, outside torch's allocator: give them fake GPU tensors that the tracker does
     not count (it keeps them as paged bytes), and make filling and prefetching no-ops."""
+    # bitsandbytes is heavy: loaded for quantized models only
     import bitsandbytes.functional as bnb_functional
-    import torch
 
-    from core.training.simulate.tracker import uncount
+    # torch is heavy (seconds to import): loaded when a model is
+    import torch
 
     def get_paged(*shape, dtype=torch.float32, device=None):
         out = torch.empty(shape, dtype=dtype, device="cuda")
@@ -383,6 +400,7 @@ def install() -> None:
     reason = unavailable_reason()
     if reason:
         raise RuntimeError(reason)
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     if not torch.version.cuda:

@@ -8,7 +8,9 @@ FakeTensors on the pretend GPU of fake_cuda. Only in the simulation's worker pro
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import shutil
 import tempfile
 import time
 import warnings
@@ -16,7 +18,15 @@ from pathlib import Path
 
 from core.recipe.config import TrainConfig
 from core.training.device import DevicePlan
+from core.training.model_loading import (
+    count_parameters,
+    model_load_kwargs,
+    prepare_loaded_model,
+    quiet_progress_bars,
+)
 from core.training.real_steps import steps_trainer
+from core.training.simulate import fake_cuda
+from core.training.simulate.tracker import new_peak_tracker
 
 SIMULATED_TOKEN = 3  # any id below the vocabulary size: the values are never read
 
@@ -35,7 +45,10 @@ def simulated_plan(config: TrainConfig, device: str = "cuda") -> DevicePlan:
 
 def _tiny_tokenizer(vocab_size: int):
     """A tokenizer with the model's pad/eos tokens; the rows are already token ids."""
+    # tokenizers is heavy: loaded when text is tokenized
     from tokenizers import Tokenizer, models
+
+    # transformers is heavy: loaded when a model is
     from transformers import PreTrainedTokenizerFast
 
     vocabulary = {"<unk>": 0, "<pad>": 1, "</s>": 2, "a": SIMULATED_TOKEN}
@@ -47,7 +60,10 @@ def _tiny_tokenizer(vocab_size: int):
 
 def _meta_model(model_config: dict, load_kwargs: dict):
     """The model on the meta device, quantized as from_pretrained would quantize it."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
+
+    # transformers is heavy: loaded when a model is
     from transformers import AutoConfig, AutoModelForCausalLM
 
     # "_source" and other notes of ours are not config fields.
@@ -58,6 +74,7 @@ def _meta_model(model_config: dict, load_kwargs: dict):
         model = AutoModelForCausalLM.from_config(config, dtype=load_kwargs["dtype"])
     quant = load_kwargs.get("quantization_config")
     if quant is not None:
+        # transformers is heavy: loaded when a model is
         from transformers.integrations.bitsandbytes import replace_with_bnb_linear
 
         keep = ["lm_head"]
@@ -70,6 +87,7 @@ def _meta_model(model_config: dict, load_kwargs: dict):
         model.is_loaded_in_8bit = bool(quant.load_in_8bit)
         model.is_quantized = True
         model.quantization_method = "bitsandbytes"
+        # transformers is heavy: loaded when a model is
         from transformers.quantizers import AutoHfQuantizer
 
         model.hf_quantizer = AutoHfQuantizer.from_config(quant, pre_quantized=False)
@@ -79,7 +97,10 @@ def _meta_model(model_config: dict, load_kwargs: dict):
 def _materialize(model, load_kwargs: dict, device: str = "cuda", random: bool = False):
     """Allocate every weight on `device` (the fake GPU inside FakeTensorMode), quantizing as
     bnb does; `random` fills real weights with small random values."""
+    # bitsandbytes is heavy: loaded for quantized models only
     import bitsandbytes as bnb
+
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     quant = load_kwargs.get("quantization_config")
@@ -138,6 +159,7 @@ def _materialize(model, load_kwargs: dict, device: str = "cuda", random: bool = 
 def _collate_on_the_cpu(trainer) -> None:
     """The collator runs on the CPU with real token ids (TRL's packing looks at positions);
     only the model's tensors on the GPU are fake."""
+    # torch is heavy (seconds to import): loaded when a model is
     from torch._subclasses.fake_tensor import unset_fake_temporarily
 
     collate = trainer.data_collator
@@ -153,6 +175,7 @@ def _drop_full_attention_mask(trainer) -> None:
     """The rows are unpadded, so the collator's attention mask is all ones and transformers
     drops it on a GPU (causal SDPA, flash). It decides with a data-dependent `.all()` that a
     FakeTensor cannot answer, so drop it here, keeping the positions TRL counts tokens from."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     original = trainer._prepare_inputs
@@ -180,19 +203,11 @@ def run_simulated_steps(
     GPU with random weights, adding torch.cuda's own peaks; "cpu": a real run on the CPU
     (fp32, small models only), which checks this code path where no GPU is.
     """
-    import contextlib
-
+    # datasets is heavy: loaded when data is tokenized
     from datasets import Dataset
-    from torch._subclasses.fake_tensor import FakeTensorMode
 
-    from core.training.model_loading import (
-        count_parameters,
-        model_load_kwargs,
-        prepare_loaded_model,
-        quiet_progress_bars,
-    )
-    from core.training.simulate import fake_cuda
-    from core.training.simulate.tracker import new_peak_tracker
+    # torch is heavy (seconds to import): loaded when a model is
+    from torch._subclasses.fake_tensor import FakeTensorMode
 
     fake = device == "fake"
     if fake:
@@ -239,6 +254,7 @@ def run_simulated_steps(
                 static = tracker.current
                 tracker.phase = "train"
                 if device == "cuda":
+                    # torch is heavy (seconds to import): loaded when a model is
                     import torch
 
                     torch.cuda.synchronize()
@@ -265,7 +281,6 @@ def run_simulated_steps(
             del trainer, model
     finally:
         gc.unfreeze()
-        import shutil
 
         shutil.rmtree(output, ignore_errors=True)
     result["seconds"] = round(time.perf_counter() - started, 2)

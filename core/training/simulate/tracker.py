@@ -22,6 +22,7 @@ def round_block(size: int) -> int:
 
 def kernel_workspace_bytes(op_name: str, args) -> int:
     """Bytes a real CUDA kernel allocates inside `op_name` that no output tensor shows."""
+    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     try:
@@ -79,7 +80,10 @@ def new_peak_tracker(explain: bool = False, device_type: str = "cuda"):
 
 @cache
 def _tracker_class():
+    # torch is heavy (seconds to import): loaded when a model is
     from torch.utils._python_dispatch import TorchDispatchMode
+
+    # torch is heavy (seconds to import): loaded when a model is
     from torch.utils._pytree import tree_flatten
 
     class PeakTracker(TorchDispatchMode):
@@ -115,6 +119,7 @@ def _tracker_class():
             return super().__exit__(*exc)
 
         def _add(self, tensor) -> None:
+            # torch is heavy (seconds to import): loaded when a model is
             import torch
 
             if not isinstance(tensor, torch.Tensor) or tensor.device.type != self.device_type:

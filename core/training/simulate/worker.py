@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import sys
 
+from core.recipe.config import config_from_dict
+from core.training.simulate.fake_cuda import unavailable_reason
+from core.training.simulate.step import run_simulated_steps
+
 
 def run_case(case: dict, steps: int) -> dict:
-    from core.recipe.config import config_from_dict
-    from core.training.simulate.step import run_simulated_steps
-
     # all-linear is resolved against the model by the trainer's own lora_config, experts
     # of a mixture of experts included, exactly as a real run resolves it.
     config = config_from_dict(dict(case["train_config"]), "the simulated run's settings")
@@ -26,7 +27,6 @@ def main(argv: list[str]) -> int:
     request_path, result_path = argv
     with open(request_path, encoding="utf-8") as handle:
         request = json.load(handle)
-    from core.training.simulate.fake_cuda import unavailable_reason
 
     reason = unavailable_reason()
     results = []
