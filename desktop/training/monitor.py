@@ -67,6 +67,8 @@ class RunMonitor(QWidget):
                 "tokens_per_second",
                 "memory_allocated",
                 "memory_peak",
+                "rewards_margin",
+                "rewards_accuracy",
             )
         }
         self._progress: Progress | None = None
@@ -204,10 +206,28 @@ class RunMonitor(QWidget):
         self.memory_chart = MetricChart("Memory (GiB)")
         self.memory_chart.add_curve(self.series["memory_allocated"], "#b5527a")
         self.memory_chart.add_curve(self.series["memory_peak"], "#e3a3bf")
-        self.small_charts = (self.lr_chart, self.grad_chart, self.speed_chart, self.memory_chart)
+        # DPO: how far the chosen answers' implicit reward is above the rejected ones', and
+        # the share of pairs ranked right; shown once a run reports them.
+        self.margin_chart = MetricChart("DPO margin (chosen - rejected)")
+        self.margin_chart.add_curve(self.series["rewards_margin"], "#d9822b")
+        self.accuracy_chart = MetricChart("DPO pairs ranked right")
+        self.accuracy_chart.add_curve(self.series["rewards_accuracy"], "#3b7dd8")
+        self.preference_charts = (self.margin_chart, self.accuracy_chart)
+        self.small_charts = (
+            self.lr_chart,
+            self.grad_chart,
+            self.speed_chart,
+            self.memory_chart,
+            *self.preference_charts,
+        )
         for index, chart in enumerate(self.small_charts):
             grid.addWidget(chart, index // 2, index % 2)
+        self._show_preference_charts(False)
         return holder
+
+    def _show_preference_charts(self, shown: bool) -> None:
+        for chart in self.preference_charts:
+            chart.setVisible(shown)
 
     def _tabs(self) -> QTabWidget:
         self.tabs = QTabWidget()
@@ -238,6 +258,7 @@ class RunMonitor(QWidget):
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("starting")
         self.memory_kind = ""
+        self._show_preference_charts(False)
         self.set_max_steps(0)
         for chart in (self.loss_chart, *self.small_charts):
             chart.set_empty_text("waiting for the first step")
@@ -259,6 +280,11 @@ class RunMonitor(QWidget):
         series["learning_rate"].append(step, record.learning_rate)
         series["grad_norm"].append(step, record.grad_norm)
         series["tokens_per_second"].append(step, record.tokens_per_second)
+        if record.rewards_margin is not None:
+            series["rewards_margin"].append(step, record.rewards_margin)
+            series["rewards_accuracy"].append(step, record.rewards_accuracy)
+            if not self.margin_chart.isVisibleTo(self):
+                self._show_preference_charts(True)
         if record.memory_allocated is not None:
             series["memory_allocated"].append(step, record.memory_allocated / GIB)
         if record.memory_peak is not None:
@@ -282,8 +308,16 @@ class RunMonitor(QWidget):
 
         train = [r for r in records if r.kind == "train"]
         evals = [r for r in records if r.kind == "eval"]
-        for name in ("loss", "learning_rate", "grad_norm", "tokens_per_second"):
+        for name in (
+            "loss",
+            "learning_rate",
+            "grad_norm",
+            "tokens_per_second",
+            "rewards_margin",
+            "rewards_accuracy",
+        ):
             self.series[name].extend(*column(train, name))
+        self._show_preference_charts(bool(len(self.series["rewards_margin"])))
         self.series["eval_loss"].extend(*column(evals, "eval_loss"))
         self.series["memory_allocated"].extend(*column(train, "memory_allocated", GIB))
         self.series["memory_peak"].extend(*column(train, "memory_peak", GIB))

@@ -1,0 +1,42 @@
+"""The Train page's monitor for a DPO run: margin and pairs-ranked-right curves appear when
+the run reports them, stay hidden for SFT, and come back with a replayed run."""
+
+from __future__ import annotations
+
+from core.runs.records import MetricRecord
+from desktop.training.monitor import RunMonitor
+
+
+def _dpo_records(n=6):
+    return [
+        MetricRecord(
+            step=i, loss=0.69 - 0.05 * i, rewards_margin=0.1 * i, rewards_accuracy=0.5 + 0.08 * i
+        )
+        for i in range(1, n + 1)
+    ]
+
+
+def test_dpo_curves_show_for_a_dpo_run_only(qtbot, tmp_path):
+    monitor = RunMonitor()
+    qtbot.addWidget(monitor)
+    monitor.resize(1000, 760)
+    monitor.show()
+    for step in range(1, 4):
+        monitor.add_record(MetricRecord(step=step, loss=2.0 / step))
+    monitor.redraw()
+    assert not monitor.margin_chart.isVisible() and not monitor.accuracy_chart.isVisible()
+
+    monitor.reset()
+    for record in _dpo_records():
+        monitor.add_record(record)
+    monitor.redraw()
+    assert monitor.margin_chart.isVisible() and monitor.accuracy_chart.isVisible()
+    assert monitor.margin_chart.point_count() == 6
+    assert monitor.series["rewards_accuracy"].y[-1] == 0.5 + 0.08 * 6
+    monitor.grab().save(str(tmp_path / "dpo_monitor.png"))
+
+    monitor.reset()  # a new run: hidden until it reports margins
+    assert not monitor.margin_chart.isVisible()
+    monitor.load_records(_dpo_records(4))
+    monitor.redraw()
+    assert monitor.margin_chart.isVisible() and monitor.margin_chart.point_count() == 4
