@@ -8,10 +8,14 @@ from PySide6.QtCore import QObject, Signal
 
 from core.hardware import HardwareInfo
 from core.project import Project
+from desktop.project_events import ProjectEventsBridge
 
 
 class AppContext(QObject):
-    """Pages read `project` and listen to `project_changed`; they never hold a stale project."""
+    """Pages read `project` and listen to `project_changed`; they never hold a stale project.
+
+    `events` re-emits what changed inside the open project (a run finished, a dataset
+    version saved, ...) as signals, so a page shows it at once."""
 
     project_changed = Signal(object)  # Project
     # (page name, hand-off from core/handoff.py or None): lets Decide hand its answers to
@@ -23,9 +27,11 @@ class AppContext(QObject):
         super().__init__()
         self.project = project
         self.hardware = hardware
+        self.events = ProjectEventsBridge(project, self)
 
     def set_project(self, project: Project) -> None:
         self.project = project
+        self.events.set_project(project)
         self.project_changed.emit(project)
 
     def navigate(self, page: str, handoff: Any = None) -> None:

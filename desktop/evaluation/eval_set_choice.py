@@ -62,6 +62,7 @@ class EvalSetChoice(QWidget):
         if project is not None:
             self.project = project
             self._files = []
+        chosen = self.combo.currentData() if project is None else None
         self.combo.blockSignals(True)
         self.combo.clear()
         versions = self._dataset_versions()
@@ -82,6 +83,8 @@ class EvalSetChoice(QWidget):
             )
         for eval_set in self._files:
             self.combo.addItem(self._file_title(eval_set), ("file", eval_set))
+        if chosen is not None:  # a version saved meanwhile does not change the user's choice
+            self.combo.setCurrentIndex(max(0, self.combo.findData(chosen)))
         self.combo.blockSignals(False)
         self._describe()
 

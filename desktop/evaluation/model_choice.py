@@ -124,19 +124,43 @@ class ModelChoicePanel(QWidget):
         self.prompt_edit.setPlainText(self.project.get_meta(PROMPT_META_KEY, "") or "")
         self.runs_list.blockSignals(True)
         self.runs_list.clear()
-        for number, run in enumerate(self._finished_runs()):
+        self.runs_list.blockSignals(False)
+        self.refresh_runs()
+
+    def refresh_runs(self, *_args) -> None:
+        """List the project's trained models again (a run finished or was deleted), keeping
+        what is ticked and the folders added by hand; with nothing ticked, the first is."""
+        ticked, folders = set(), []
+        for row in range(self.runs_list.count()):
+            item = self.runs_list.item(row)
+            kind, value = item.data(Qt.ItemDataRole.UserRole)
+            checked = item.checkState() == Qt.CheckState.Checked
+            if kind == "folder":
+                folders.append((value, checked))
+            elif checked:
+                ticked.add(value.run_id)
+        self.runs_list.blockSignals(True)
+        self.runs_list.clear()
+        runs = self._finished_runs()
+        if not ticked and not any(checked for _folder, checked in folders):
+            ticked = {runs[0].run_id} if runs else set()
+        for run in runs:
             text = f"{run.name}  ·  {run.method}"
             if run.dataset_version_label:
                 text += f"  ·  data {run.dataset_version_label}"
             text += f"  ·  {run.started_at[:16].replace('T', ' ')}"
             item = QListWidgetItem(text)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked if number == 0 else Qt.CheckState.Unchecked)
+            checked = run.run_id in ticked
+            item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
             item.setData(Qt.ItemDataRole.UserRole, ("run", run))
             item.setToolTip(f"{run.folder}\n{run.status}: {run.reason}".strip())
             self.runs_list.addItem(item)
+        for folder, checked in folders:
+            self._add_folder_item(folder, checked)
         self.runs_list.blockSignals(False)
         self._update_empty_state()
+        self.changed.emit()
 
     def _finished_runs(self) -> list:
         return [run for run in list_runs(self.project) if run.final_model_dir is not None]
@@ -153,15 +177,18 @@ class ModelChoicePanel(QWidget):
             find_trained_model(folder)
         except ModelSpecError as error:
             return str(error)
-        item = QListWidgetItem(f"{folder.name}  ·  folder")
-        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-        item.setCheckState(Qt.CheckState.Checked)
-        item.setData(Qt.ItemDataRole.UserRole, ("folder", folder))
-        item.setToolTip(str(folder))
-        self.runs_list.addItem(item)
+        self._add_folder_item(folder, checked=True)
         self._update_empty_state()
         self.changed.emit()
         return None
+
+    def _add_folder_item(self, folder: Path, checked: bool) -> None:
+        item = QListWidgetItem(f"{folder.name}  ·  folder")
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+        item.setData(Qt.ItemDataRole.UserRole, ("folder", folder))
+        item.setToolTip(str(folder))
+        self.runs_list.addItem(item)
 
     # Reading ----------------------------------------------------------------------
     @property

@@ -124,6 +124,10 @@ class EvaluatePage(QWidget):
         layout.addWidget(self.tabs, 1)
 
         context.project_changed.connect(self.set_project)
+        # What changed elsewhere shows here at once (a run finished on Train or in the CLI).
+        context.events.runs_changed.connect(self.model_choice.refresh_runs)
+        context.events.version_saved.connect(self._versions_changed)
+        context.events.evaluations_changed.connect(self._evaluations_changed)
         self.load_latest()
 
     # Compare tab: setup ---------------------------------------------------------------
@@ -341,6 +345,15 @@ class EvaluatePage(QWidget):
         self.history_combo.blockSignals(False)
         self.show_comparison(comparisons[0] if comparisons else None)
         self._update_run_state()
+
+    def _versions_changed(self, _version_id: str) -> None:
+        self.eval_set_choice.refresh()  # keeps the chosen set; a new validation split joins
+
+    def _evaluations_changed(self, _evaluation_id: str) -> None:
+        """Saved or deleted elsewhere: list the comparisons again (this page's own results
+        are shown when its evaluation ends)."""
+        if self.task is None:
+            self.load_latest()
 
     def _history_chosen(self, index: int) -> None:
         if index >= 0:
