@@ -37,8 +37,6 @@ from core.recipe.config import (
     TrainConfig,
     TrainConfigError,
     apply_preset,
-    config_from_dict,
-    config_to_yaml,
     default_config,
 )
 from core.runs.record import RunState, list_runs, load_run
@@ -46,6 +44,7 @@ from core.runs.replay import ReplayedRun, read_run_for_replay
 from core.training.advice_actions import action_for
 from core.training.device import offered_devices
 from core.training.observer import FAILED, FINISHED, PAUSED, STOPPED, STOPPING, RunResult
+from core.training.project_settings import load_train_settings, save_train_settings
 from core.training.preflight import PreflightCancelled, run_preflight, step_timing
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
@@ -82,8 +81,6 @@ PREFLIGHT_TOOLTIP = (
     "Run 3 real steps on the longest batch: measure peak memory and step time, and get "
     "settings that fit if it would run out of memory. Click again to cancel."
 )
-# The Train settings of each project, saved in its database on every change and at Start.
-SETTINGS_META_KEY = "train_settings"
 # Changing these is how a run that ran out of memory continues with less.
 MEMORY_FIELDS = (
     "micro_batch_size",
@@ -112,6 +109,9 @@ class TrainingPage(QWidget):
         self.host = TrainingHost(self)
         # Asked when the window closes during a run; tests replace it (no modal dialogs).
         self.confirm_close: Callable[[], bool] = self._ask_to_stop
+        # The window asks every page (confirm_close), then calls can_close, which asks too:
+        # a Yes is remembered for that one close, so the user is asked once.
+        self._stop_agreed = False
         self.last_result: RunResult | None = None
         self._versions: dict[str, object] = {}
         self._model_paths: dict[str, Path | None] = {}
@@ -150,6 +150,10 @@ class TrainingPage(QWidget):
         self._connect_monitor()
         self._shortcuts()
         context.project_changed.connect(self.set_project)
+        # What changed elsewhere shows here at once: a version saved on the Dataset page,
+        # a run finished or deleted (on the Runs page, or by the CLI in this project).
+        context.events.version_saved.connect(self._versions_changed)
+        context.events.runs_changed.connect(self._runs_changed)
         app = QApplication.instance()
         if app is not None:  # last line of defence: never let Qt destroy a running thread
             app.aboutToQuit.connect(self._shutdown_quietly)
@@ -319,7 +323,13 @@ class TrainingPage(QWidget):
             models.append((text, model.name))
             self._model_paths[model.name] = model.path
         self.form.set_base_models(models)
-        versions = list_versions(project)
+        self.refresh_versions()
+        self.refresh_runs()
+        self.update_estimate()
+
+    def refresh_versions(self, *_args) -> None:
+        """Offer the project's dataset versions (a version just saved among them)."""
+        versions = list_versions(self.context.project)
         self._versions = {str(v.id): v for v in versions}
         self.form.set_dataset_versions(
             [
@@ -332,8 +342,6 @@ class TrainingPage(QWidget):
             ],
             "none: use the training file below" if versions else "none saved yet (Dataset page)",
         )
-        self.refresh_runs()
-        self.update_estimate()
 
     def refresh_runs(self, select: str | None = None) -> None:
         combo = self.monitor.run_combo
@@ -350,6 +358,37 @@ class TrainingPage(QWidget):
         combo.setCurrentIndex(max(0, index) if current else -1 if runs else 0)
         combo.blockSignals(False)
         self._update_continue_button()
+        self._show_latest_run()
+
+    def _versions_changed(self, _version_id: str) -> None:
+        self.refresh_versions()
+        self.update_estimate()
+
+    def _runs_changed(self, _run_id: str) -> None:
+        if not self.host.is_busy():  # during a run the list is filled when it ends
+            self.refresh_runs()
+
+    def _show_latest_run(self) -> None:
+        """With no run chosen, a visible page shows the newest run (after a restart too),
+        never "No run yet" while runs exist."""
+        combo = self.monitor.run_combo
+        if (
+            self.isVisible()
+            and combo.currentIndex() < 0
+            and combo.count()
+            and combo.itemData(0)
+            and not self.host.is_busy()
+            and self._replay_task is None
+        ):
+            combo.setCurrentIndex(0)  # shows it (_run_chosen)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._show_latest_run()
+
+    def closeEvent(self, event) -> None:
+        self._cancel_replay()  # the window's can_close stops a run; a replay just ends
+        super().closeEvent(event)
 
     # --- the form ---------------------------------------------------------------------------
     def apply_preset(self, name: str) -> None:
@@ -367,14 +406,10 @@ class TrainingPage(QWidget):
         has_cuda = bool(self.context.hardware is not None and self.context.hardware.has_cuda)
         config = default_config(has_cuda)
         note = ""
-        saved = project.get_meta(SETTINGS_META_KEY) if project is not None else None
-        if saved:
-            import yaml
-
-            try:
-                config = config_from_dict(yaml.safe_load(saved) or {}, "the saved Train settings")
-            except (TrainConfigError, yaml.YAMLError) as error:
-                note = f"The saved Train settings could not be used ({error}); defaults shown."
+        try:
+            config = load_train_settings(project) or config
+        except TrainConfigError as error:
+            note = f"The saved Train settings could not be used ({error}); defaults shown."
         self.form.set_config(config)
         self.plan_panel.restored(config)  # the saved settings stay; new data gets its defaults
         self._estimate_timer.stop()  # restoring is not an edit: nothing to save back
@@ -383,14 +418,13 @@ class TrainingPage(QWidget):
             self.context.show_status(note, 10_000)
 
     def save_settings(self) -> bool:
-        """Keep the form's settings in the project (only valid ones; atomic in SQLite)."""
+        """Keep the form's settings in the project (only valid ones; atomic in SQLite), where
+        `finetune-studio train --project DIR` finds them too."""
         project = self.context.project
         config = self.form.config()
         if project is None or config is None:
             return False
-        text = config_to_yaml(config)
-        if project.get_meta(SETTINGS_META_KEY) != text:
-            project.set_meta(SETTINGS_META_KEY, text)
+        save_train_settings(project, config)
         return True
 
     def _form_changed(self) -> None:
@@ -852,7 +886,9 @@ class TrainingPage(QWidget):
         self.plan_panel.wait()
         if not self.host.is_busy():
             return True
-        if not self.confirm_close():
+        agreed = self.confirm_close()
+        self._stop_agreed = False
+        if not agreed:
             return False
         self.monitor.set_status("Stopping the run and saving a checkpoint before closing…")
         # The GUI keeps running while we wait; nothing on this page may start meanwhile.
@@ -868,6 +904,10 @@ class TrainingPage(QWidget):
         return False
 
     def _ask_to_stop(self) -> bool:
+        """Stop the run and close? Asks nothing when no run trains (quitting then is not
+        a question about training), and only once per close."""
+        if not self.host.is_busy() or self._stop_agreed:
+            return True
         answer = QMessageBox.question(
             self,
             "Stop the training run?",
@@ -876,7 +916,8 @@ class TrainingPage(QWidget):
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
             QMessageBox.StandardButton.No,
         )
-        return answer == QMessageBox.StandardButton.Yes
+        self._stop_agreed = answer == QMessageBox.StandardButton.Yes
+        return self._stop_agreed
 
     def _shutdown_quietly(self) -> None:
         if self.host.is_busy():
