@@ -49,6 +49,14 @@ class MetricRecord:
     rewards_rejected: float | None = None
     rewards_margin: float | None = None
     rewards_accuracy: float | None = None
+    # GRPO (TRL's reward, reward_std, kl, completions/mean_length, rewards/<name>/*): the
+    # weighted reward's mean and spread over the step's answers, the KL from the
+    # reference, the mean answer length in tokens, and each reward's {"mean", "std"}.
+    reward: float | None = None
+    reward_std: float | None = None
+    kl: float | None = None
+    completion_length: float | None = None
+    reward_parts: dict | None = None
 
     def as_dict(self) -> dict:
         return {

@@ -171,6 +171,7 @@ class StudioCallbackLogic:
                     tokens_seen=tokens_seen,
                     eta_s=self.clock.eta(step, self.max_steps),
                     **_preference_rewards(logs, ""),
+                    **_grpo_rewards(logs, ""),
                     **common,
                 )
             )
@@ -180,6 +181,7 @@ class StudioCallbackLogic:
                     kind="eval",
                     eval_loss=_number(logs["eval_loss"]),
                     **_preference_rewards(logs, "eval_"),
+                    **_grpo_rewards(logs, "eval_"),
                     **common,
                 )
             )
@@ -248,6 +250,35 @@ def _preference_rewards(logs: dict, prefix: str) -> dict:
         for theirs, ours in _PREFERENCE_REWARDS.items()
         if prefix + theirs in logs
     }
+
+
+# TRL's GRPO log names -> our MetricRecord fields.
+_GRPO_METRICS = {
+    "reward": "reward",
+    "reward_std": "reward_std",
+    "kl": "kl",
+    "completions/mean_length": "completion_length",
+}
+
+
+def _grpo_rewards(logs: dict, prefix: str) -> dict:
+    """GRPO's reward metrics in a log: the total's mean and spread, KL, answer length and
+    each reward's mean and spread (none for other stages)."""
+    out = {
+        ours: _number(logs[prefix + theirs])
+        for theirs, ours in _GRPO_METRICS.items()
+        if prefix + theirs in logs
+    }
+    parts: dict[str, dict] = {}
+    head = prefix + "rewards/"
+    for key, value in logs.items():
+        if key.startswith(head) and key.count("/") == 2 + prefix.count("/"):
+            name, stat = key[len(head) :].rsplit("/", 1)
+            if stat in ("mean", "std"):
+                parts.setdefault(name, {})[stat] = _number(value)
+    if parts:
+        out["reward_parts"] = parts
+    return out
 
 
 def _number(value) -> float | None:
