@@ -23,6 +23,7 @@ from pathlib import Path
 import yaml
 
 from core.atomic_file import folder_mode, write_text_atomic
+from core.figures import duration_text, money_text
 from core.output_folder import (
     is_our_output,
     prepare_output_folder,
@@ -105,12 +106,6 @@ def _yaml(data: dict) -> str:
     return yaml.safe_dump(data, sort_keys=True, default_flow_style=False)
 
 
-def _duration(hours: float) -> str:
-    if hours < 1:
-        return f"{max(1, round(hours * 60))} min"
-    return f"{hours:.1f} h"
-
-
 def estimate_lines(plan: ScaleOutPlan) -> list[str]:
     estimate = plan.estimate
     if estimate is None:
@@ -122,8 +117,8 @@ def estimate_lines(plan: ScaleOutPlan) -> list[str]:
         "",
         f"- peak memory per GPU: {estimate.peak_gib:.1f} GiB of {memory.capacity_gib:.1f} GiB "
         f"({estimate.fit_summary()})",
-        f"- training time: {_duration(estimate.hours)} on all GPUs together",
-        f"- cost: ${estimate.cost_usd:,.2f}",
+        f"- training time: {duration_text(estimate.hours * 3600, rough=True)} on all GPUs together",
+        f"- cost: {money_text(estimate.cost_usd)}",
     ]
     lines += [f"- {line}" for line in estimate.assumptions if "GPU" in line][:3]
     return lines

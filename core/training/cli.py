@@ -25,6 +25,7 @@ import yaml
 
 import resources
 from core.app_dirs import default_projects_dir
+from core.figures import duration_text
 from core.models.registry import ModelFolderError, resolve_model
 from core.project import create_project, open_project
 from core.project.demo import ensure_demo_project
@@ -167,7 +168,7 @@ class ConsoleObserver(TrainingObserver):
             label = "RSS" if record.memory_kind == "cpu-rss" else record.memory_kind
             parts.append(f"mem {record.memory_allocated / GIB:.2f} GiB ({label})")
         if record.eta_s is not None:
-            parts.append(f"ETA {_duration(record.eta_s)}")
+            parts.append(f"ETA {duration_text(record.eta_s)}")
         self._print("  ".join(parts))
 
     def on_advice(self, advice):
@@ -192,7 +193,7 @@ class ConsoleObserver(TrainingObserver):
         if result.tokens_per_second:
             lines.append(f"  throughput: {result.tokens_per_second:,.0f} real tokens/s")
         if result.duration_s:
-            lines.append(f"  training time: {_duration(result.duration_s)}")
+            lines.append(f"  training time: {duration_text(result.duration_s)}")
         if result.final_model_dir:
             lines.append(f"  final model: {result.final_model_dir}")
         elif result.folder:
@@ -201,15 +202,6 @@ class ConsoleObserver(TrainingObserver):
             changes = " ".join(f"--set {k}={v}" for k, v in suggestion["changes"].items())
             lines.append(f"  to fit, try: {suggestion['label']}  ({changes})")
         self._print("\n".join(lines))
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 60:
-        return f"{seconds}s"
-    if seconds < 3600:
-        return f"{seconds // 60}m{seconds % 60:02d}s"
-    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
 
 
 def _open_project(folder: str | None, demo: bool, create: bool = True):

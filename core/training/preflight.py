@@ -29,6 +29,7 @@ from core.estimate.fit import (
     suggest_for_recipe,
 )
 from core.estimate.run import run_for_recipe
+from core.figures import duration_text
 from core.hardware.detect import detect_hardware
 from core.recipe.config import TrainConfig
 from core.training.chat_tokens import IGNORE_INDEX, TokenizedSplit
@@ -98,7 +99,7 @@ class PreflightWatch:
             return reason
         if time.monotonic() - self.started > self.time_limit_s:
             return (
-                f"it hit its time limit of {_duration(self.time_limit_s)} (the machine may be "
+                f"it hit its time limit of {duration_text(self.time_limit_s)} (the machine may be "
                 "swapping, or the run is far too big for it)"
             )
         return ""
@@ -162,7 +163,9 @@ class PreflightReport:
             if self.step_time_s is not None:
                 text += f", {self.step_time_s:.2f} s per optimizer step"
             if self.estimated_run_time_s is not None:
-                text += f", about {_duration(self.estimated_run_time_s)} for the run"
+                text += (
+                    f", about {duration_text(self.estimated_run_time_s, rough=True)} for the run"
+                )
             text += "."
         else:
             text = f"The longest batch needs {peak}, more than the {budget} of {where} available."
@@ -206,15 +209,6 @@ class PreflightReport:
 
 def _gib(value: int | None) -> str:
     return "?" if value is None else f"{value / GIB:.2f} GiB"
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 5400:
-        return f"{seconds // 60} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def is_out_of_memory(error: BaseException) -> bool:
