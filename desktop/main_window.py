@@ -29,6 +29,7 @@ from desktop.context import AppContext
 from desktop.pages import Page, available_pages, create_page
 from desktop.project.new_project_dialog import NewProjectDialog
 from desktop.settings import app_settings
+from desktop.theme import ACCENT
 
 
 class MainWindow(QMainWindow):
@@ -47,7 +48,7 @@ class MainWindow(QMainWindow):
         self.nav.setStyleSheet(
             "QListWidget#navigation { border: none; outline: 0; font-size: 14px; padding-top: 8px; }"
             "QListWidget#navigation::item { padding: 9px 14px; border-radius: 6px; }"
-            "QListWidget#navigation::item:selected { background: #3b6fd8; color: white; }"
+            f"QListWidget#navigation::item:selected {{ background: {ACCENT}; color: white; }}"
         )
         for number, spec in enumerate(self._specs, start=1):
             item = QListWidgetItem(spec.title)

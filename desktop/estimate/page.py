@@ -49,6 +49,7 @@ from core.estimate.dataset_tokens import (
 )
 from core.estimate.recommend import TASK_KINDS
 from core.estimate.report import recommendation_text
+from core.figures import money_text
 from core.handoff import DecisionForEstimate, SettingsForTrain, TrainConfigForEstimate
 from core.models.bundled import BUNDLED_MODEL_NAME
 from core.models.registry import list_base_models
@@ -448,7 +449,7 @@ class EstimatePage(QScrollArea):
             fields.update(memory_gib=gpu.memory_gib, tflops=gpu.tflops, bf16=gpu.bf16)
         save_user_gpu(gpu.name, **fields)
         self._fill_gpus()
-        self.context.show_status(f"Saved ${price:.2f}/GPU-hour for {gpu.name}")
+        self.context.show_status(f"Saved {money_text(price)}/GPU-hour for {gpu.name}")
         self.recompute()
 
     def add_gpu(self, name: str, memory_gib: float, tflops: float, price: float) -> str | None:
