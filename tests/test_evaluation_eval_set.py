@@ -158,15 +158,12 @@ def test_dataset_validation_split_as_eval_set(project):
 
 
 def test_demo_project_gets_the_validation_split_as_its_eval_set(project):
+    from core.dataset.model import Dataset, Example
+    from core.dataset.split import SplitConfig
+    from core.dataset.versions import save_version
     from core.evaluation.demo import DEMO_EVAL_SET_NAME, populate
     from core.evaluation.store import list_eval_sets
 
-    try:
-        from core.dataset.model import Dataset, Example
-        from core.dataset.split import SplitConfig
-        from core.dataset.versions import save_version
-    except ImportError:
-        pytest.skip("core.dataset has not landed")
     records = [
         [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": f"a{i}"}]
         for i in range(20)
