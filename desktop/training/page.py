@@ -15,7 +15,6 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -28,7 +27,6 @@ from PySide6.QtWidgets import (
 )
 
 from core.dataset.versions import PREFERENCE_KIND, list_versions
-from core.estimate.summary import data_facts, summarize
 from core.handoff import SettingsForTrain, TrainConfigForEstimate
 from core.models.registry import list_base_models
 from core.recipe.config import (
@@ -44,12 +42,13 @@ from core.runs.replay import ReplayedRun, read_run_for_replay
 from core.training.advice_actions import action_for
 from core.training.device import offered_devices
 from core.training.observer import FAILED, FINISHED, PAUSED, STOPPED, STOPPING, RunResult
-from core.training.project_settings import load_train_settings, save_train_settings
 from core.training.preflight import PreflightCancelled, run_preflight, step_timing
+from core.training.project_settings import load_train_settings, save_train_settings
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.models.picker import attach_model_picker
 from desktop.training.config_form import ConfigForm
+from desktop.training.estimate_box import EstimateBox
 from desktop.training.host import TrainingHost
 from desktop.training.monitor import RunMonitor, format_duration
 from desktop.training.plan_panel import RunPlanPanel
@@ -219,22 +218,11 @@ class TrainingPage(QWidget):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         column.addWidget(scroll, 1)
 
-        estimate_box = QGroupBox("Estimate for these settings")
-        estimate_layout = QVBoxLayout(estimate_box)
-        self.estimate_label = QLabel("…")
-        self.estimate_label.setObjectName("estimateHeadline")
-        self.estimate_label.setWordWrap(True)
-        self.estimate_details = _muted(QLabel())
-        self.estimate_details.setObjectName("estimateDetails")
-        estimate_layout.addWidget(self.estimate_label)
-        estimate_layout.addWidget(self.estimate_details)
-        self.open_estimate_button = QPushButton("Open in Estimate")
-        self.open_estimate_button.setToolTip(
-            "The Estimate page with these settings: the breakdown, other GPUs and methods"
-        )
-        self.open_estimate_button.clicked.connect(self._open_in_estimate)
-        estimate_layout.addWidget(self.open_estimate_button, 0, Qt.AlignmentFlag.AlignLeft)
-        column.addWidget(estimate_box)
+        self.estimate_box = EstimateBox()
+        self.estimate_box.open_in_estimate.connect(self._open_in_estimate)
+        self.estimate_label = self.estimate_box.estimate_label
+        self.estimate_details = self.estimate_box.estimate_details
+        column.addWidget(self.estimate_box)
         # The run plan before Start (steps, warmup, first learning rate, time, warnings).
         self.plan_panel = RunPlanPanel(lambda: self.context.project, self.form.config)
         self.plan_panel.apply_changes.connect(self._apply_plan_changes)
@@ -433,24 +421,9 @@ class TrainingPage(QWidget):
 
     def update_estimate(self) -> None:
         config = self.form.config()
-        if config is None:
-            self.estimate_label.setText("Fix the settings marked in red to see the estimate.")
-            self.estimate_details.setText("")
-            return
-        version = self._versions.get(config.dataset_version.strip())
-        try:
-            facts = data_facts(config, version)
-        except OSError as error:
-            facts = data_facts(config.replace(train_file=""), None)
-            facts.source = f"could not read the data ({error})"
-        path = self._model_paths.get(config.base_model)
-        if path is None and Path(config.base_model).expanduser().is_dir():
-            path = Path(config.base_model).expanduser()
-        summary = summarize(config, path, self.context.hardware, facts)
-        color = {True: "#2e7d32", False: "#d23f31"}.get(summary.fits, "palette(window-text)")
-        self.estimate_label.setText(summary.headline)
-        self.estimate_label.setStyleSheet(f"color: {color};")
-        self.estimate_details.setText("\n".join(summary.details))
+        version = self._versions.get(config.dataset_version.strip()) if config else None
+        path = self._model_paths.get(config.base_model) if config else None
+        self.estimate_box.show_estimate(config, version, path, self.context.hardware)
 
     def _checked_config(self) -> TrainConfig | None:
         """The form's settings if a run can start with them; else say why at the field."""

@@ -1,0 +1,60 @@
+"""The Train page's "Estimate for these settings" box: peak memory, time and whether the
+run fits, for the settings in the form, and a way to open them on the Estimate page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGroupBox, QLabel, QPushButton, QVBoxLayout
+
+from core.estimate.summary import data_facts, summarize
+from core.recipe.config import TrainConfig
+
+FIT_COLORS = {True: "#2e7d32", False: "#d23f31"}
+
+
+class EstimateBox(QGroupBox):
+    open_in_estimate = Signal()
+
+    def __init__(self) -> None:
+        super().__init__("Estimate for these settings")
+        layout = QVBoxLayout(self)
+        self.estimate_label = QLabel("…")
+        self.estimate_label.setObjectName("estimateHeadline")
+        self.estimate_label.setWordWrap(True)
+        self.estimate_details = QLabel()
+        self.estimate_details.setObjectName("estimateDetails")
+        self.estimate_details.setWordWrap(True)
+        self.estimate_details.setStyleSheet("color: palette(placeholder-text);")
+        layout.addWidget(self.estimate_label)
+        layout.addWidget(self.estimate_details)
+        self.open_estimate_button = QPushButton("Open in Estimate")
+        self.open_estimate_button.setToolTip(
+            "The Estimate page with these settings: the breakdown, other GPUs and methods"
+        )
+        self.open_estimate_button.clicked.connect(self.open_in_estimate)
+        layout.addWidget(self.open_estimate_button, 0, Qt.AlignmentFlag.AlignLeft)
+
+    def show_estimate(
+        self, config: TrainConfig | None, version, model_path: Path | None, hardware
+    ) -> None:
+        """The estimate for `config` (None: the form has errors) on `hardware`, with the
+        dataset version it names (or its files) and the base model's folder."""
+        if config is None:
+            self.estimate_label.setText("Fix the settings marked in red to see the estimate.")
+            self.estimate_details.setText("")
+            return
+        try:
+            facts = data_facts(config, version)
+        except OSError as error:
+            facts = data_facts(config.replace(train_file=""), None)
+            facts.source = f"could not read the data ({error})"
+        path = model_path
+        if path is None and Path(config.base_model).expanduser().is_dir():
+            path = Path(config.base_model).expanduser()
+        summary = summarize(config, path, hardware, facts)
+        color = FIT_COLORS.get(summary.fits, "palette(window-text)")
+        self.estimate_label.setText(summary.headline)
+        self.estimate_label.setStyleSheet(f"color: {color};")
+        self.estimate_details.setText("\n".join(summary.details))
