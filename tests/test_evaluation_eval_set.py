@@ -128,15 +128,10 @@ def test_small_sets_get_a_warning_and_recommended_sizes_do_not():
 
 
 def test_dataset_validation_split_as_eval_set(project):
-    """Uses core.dataset when it has landed; until then the error says to load a file."""
-    try:
-        from core.dataset.model import Dataset, Example
-        from core.dataset.split import SplitConfig
-        from core.dataset.versions import save_version
-    except ImportError:
-        with pytest.raises(EvalSetError, match="JSONL file"):
-            eval_set_from_dataset_version(project, 1)
-        return
+    from core.dataset.model import Dataset, Example
+    from core.dataset.split import SplitConfig
+    from core.dataset.versions import save_version
+
     with pytest.raises(EvalSetError, match="Choose a saved dataset version"):
         eval_set_from_dataset_version(project, 987654)
     examples = [
