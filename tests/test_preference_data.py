@@ -31,7 +31,14 @@ from core.dataset.preferences_store import (
     preference_versions,
     save_preference_version,
 )
-from core.dataset.versions import CHAT_KIND, PREFERENCE_KIND, DatasetHasErrors, list_versions
+from core.dataset.versions import (
+    CHAT_KIND,
+    PREFERENCE_KIND,
+    DatasetHasErrors,
+    find_version,
+    latest_version,
+    list_versions,
+)
 from core.evaluation.ab_pairs import (
     Rating,
     blind_pairs,
@@ -128,13 +135,16 @@ def test_preference_versions_share_the_versions_store(project):
     train, valid = load_preference_pairs(version)
     assert sorted(p.chosen_text for p in train + valid) == sorted(p.chosen_text for p in pairs)
     assert [v.label for v in preference_versions(project)] == ["v1"]
-    assert [v.kind for v in list_versions(project)] == [PREFERENCE_KIND]
-    assert CHAT_KIND != PREFERENCE_KIND
+    # The pages that open, edit and diff examples see chat data only; training sees both.
+    assert list_versions(project) == [] and latest_version(project) is None
+    assert [v.kind for v in list_versions(project, kind=None)] == [PREFERENCE_KIND]
+    assert find_version(project, "v1").kind == PREFERENCE_KIND
+    assert list_versions(project, kind=CHAT_KIND) == []
     with pytest.raises(DatasetHasErrors, match="same answer"):
         save_preference_version(
             project, "prefs", [PreferencePair(tuple(USER), answer("a"), answer("a"))]
         )
-    assert len(list_versions(project)) == 1
+    assert len(list_versions(project, kind=None)) == 1
 
 
 def test_ab_ratings_become_pairs_with_ties_skipped_and_counted(project):

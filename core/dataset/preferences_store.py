@@ -80,7 +80,7 @@ def save_preference_version(
 
 def preference_versions(project) -> list[DatasetVersion]:
     """Every saved preference version, oldest first."""
-    return [v for v in list_versions(project) if v.kind == PREFERENCE_KIND]
+    return list_versions(project, kind=PREFERENCE_KIND)
 
 
 def load_preference_pairs(

@@ -364,15 +364,20 @@ def publish_version_folder(
     return version_id, number
 
 
-def list_versions(project, dataset: str | None = None) -> list[DatasetVersion]:
-    """Every saved version, oldest first (of one dataset if named)."""
+def list_versions(
+    project, dataset: str | None = None, kind: str | None = CHAT_KIND
+) -> list[DatasetVersion]:
+    """Every saved version, oldest first (of one dataset if named). Chat data unless
+    `kind` says otherwise (PREFERENCE_KIND, or None for every kind): the pages that open,
+    edit or diff examples read conversations."""
     sql = "SELECT * FROM dataset_versions"
     params: tuple = ()
     if dataset is not None:
         sql += " WHERE dataset = ?"
         params = (dataset,)
     rows = project.connection().execute(sql + " ORDER BY id", params).fetchall()
-    return [_row_to_version(project, row) for row in rows]
+    versions = [_row_to_version(project, row) for row in rows]
+    return versions if kind is None else [v for v in versions if v.kind == kind]
 
 
 def load_version(project, version_id: int) -> DatasetVersion:
@@ -397,7 +402,7 @@ def find_version(project, label: str, dataset: str | None = None) -> DatasetVers
     if not match:
         raise VersionNotFound(f"{label!r} is not a version label like v3.")
     number = int(match.group(1))
-    candidates = [v for v in list_versions(project, dataset) if v.number == number]
+    candidates = [v for v in list_versions(project, dataset, kind=None) if v.number == number]
     if len(candidates) != 1:
         raise VersionNotFound(
             f"No single version {label} in {project.folder}"

@@ -54,6 +54,7 @@ from desktop.dataset.examples_panel import ExamplesPanel
 from desktop.dataset.export_dialog import ExportDialog
 from desktop.dataset.findings_panel import FindingsPanel
 from desktop.dataset.import_dialog import ImportDialog
+from desktop.dataset.preference_panel import PreferencePanel
 from desktop.dataset.stats_panel import StatsPanel
 from desktop.dataset.versions_panel import VersionsPanel
 
@@ -212,6 +213,8 @@ class DatasetPage(QWidget):
         self.tabs.addTab(self.stats_panel, "Statistics")
         self.versions_panel = VersionsPanel(self.project)
         self.tabs.addTab(self.versions_panel, "Versions")
+        self.preferences_panel = PreferencePanel(self.project)
+        self.tabs.addTab(self.preferences_panel, "Preference pairs")
         self.stack.addWidget(self.tabs)
         layout.addWidget(self.stack, 1)
 
@@ -284,6 +287,7 @@ class DatasetPage(QWidget):
         self.project = project
         self.editor.project = project
         self.versions_panel.set_project(project)
+        self.preferences_panel.set_project(project)
         self.pending_drafts = list_drafts(project)
         latest = latest_version(project)
         if latest is not None:

@@ -317,7 +317,7 @@ class TrainingPage(QWidget):
 
     def refresh_versions(self, *_args) -> None:
         """Offer the project's dataset versions (a version just saved among them)."""
-        versions = list_versions(self.context.project)
+        versions = list_versions(self.context.project, kind=None)  # chat and preference data
         self._versions = {str(v.id): v for v in versions}
         self.form.set_dataset_versions(
             [

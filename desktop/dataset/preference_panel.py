@@ -1,0 +1,256 @@
+"""The Dataset page's "Preference pairs" tab: DPO's data as a list of pairs.
+
+Pairs come from a JSONL file (TRL's formats), from Evaluate's blind A/B ratings (the
+preferred answer chosen; ties skipped and counted) or from a saved preference version; the
+chosen and rejected answers are edited in place, and "Save version" stores them as the next
+immutable version of the preference dataset (core.dataset.preferences_store), which the
+Train page offers for a DPO run. Problems show under the list as `data validate` words them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.dataset.preferences import PreferencePair, answer, read_preference_file, validate_pairs
+from core.dataset.preferences_store import (
+    load_preference_pairs,
+    preference_versions,
+    save_preference_version,
+)
+from core.dataset.versions import DatasetHasErrors
+from core.evaluation.ab_pairs import list_pair_sets
+from core.evaluation.ab_preferences import preference_pairs_from_ratings
+
+PROMPT_COLUMN, CHOSEN_COLUMN, REJECTED_COLUMN = 0, 1, 2
+
+
+class PreferencePanel(QWidget):
+    """A list of preference pairs with their sources, edits and versions."""
+
+    version_saved = Signal(int)
+
+    def __init__(self, project, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.project = project
+        self._pairs: list[PreferencePair] = []
+        self._filling = False
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 6, 0, 0)
+
+        sources = QHBoxLayout()
+        self.version_combo = QComboBox()
+        self.version_combo.setToolTip("Open a saved preference version to view or edit it.")
+        self.version_combo.activated.connect(self._open_chosen_version)
+        sources.addWidget(QLabel("Open:"))
+        sources.addWidget(self.version_combo, 1)
+        self.import_button = QPushButton("Import JSONL…")
+        self.import_button.setToolTip(
+            "Add pairs from a file: TRL's prompt/chosen/rejected lines, or chosen and rejected "
+            "whole conversations that differ only in the last answer."
+        )
+        self.import_button.clicked.connect(self._ask_import)
+        sources.addWidget(self.import_button)
+        self.ratings_combo = QComboBox()
+        self.ratings_combo.setToolTip("A blind A/B pair set rated on the Evaluate page.")
+        sources.addWidget(self.ratings_combo)
+        self.ratings_button = QPushButton("Add from A/B ratings")
+        self.ratings_button.setToolTip(
+            "The answer the raters preferred becomes chosen, the other rejected; ties and "
+            "split votes teach no preference and are skipped."
+        )
+        self.ratings_button.clicked.connect(self._add_chosen_ratings)
+        sources.addWidget(self.ratings_button)
+        layout.addLayout(sources)
+
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["Prompt", "Chosen (preferred)", "Rejected"])
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setWordWrap(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.itemChanged.connect(self._on_edit)
+        layout.addWidget(self.table, 1)
+
+        bottom = QHBoxLayout()
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        bottom.addWidget(self.status, 1)
+        self.delete_button = QPushButton("Delete pair")
+        self.delete_button.setShortcut("Ctrl+Shift+Backspace")
+        self.delete_button.setToolTip("Delete the selected pairs (Ctrl+Shift+Backspace).")
+        self.delete_button.clicked.connect(self.delete_selected)
+        bottom.addWidget(self.delete_button)
+        self.name_edit = QLineEdit("preferences")
+        self.name_edit.setToolTip("The preference dataset the pairs are saved into.")
+        self.name_edit.setMaximumWidth(180)
+        bottom.addWidget(QLabel("Dataset:"))
+        bottom.addWidget(self.name_edit)
+        self.save_button = QPushButton("Save version")
+        self.save_button.setToolTip(
+            "Save the pairs as the next version of the dataset; the Train page offers it "
+            "for a DPO run."
+        )
+        self.save_button.clicked.connect(self.save_version)
+        bottom.addWidget(self.save_button)
+        layout.addLayout(bottom)
+        self.refresh_sources()
+        self._show_pairs()
+
+    # --- sources ----------------------------------------------------------------------
+    def set_project(self, project) -> None:
+        self.project = project
+        self._pairs = []
+        self.refresh_sources()
+        self._show_pairs()
+
+    def refresh_sources(self) -> None:
+        self.version_combo.clear()
+        versions = preference_versions(self.project) if self.project is not None else []
+        if not versions:
+            self.version_combo.addItem("no preference versions saved yet", None)
+        for version in reversed(versions):
+            self.version_combo.addItem(
+                f"{version.dataset} {version.label} · {version.n_examples:,} pairs", version.id
+            )
+        self.ratings_combo.clear()
+        pair_sets = list_pair_sets(self.project) if self.project is not None else []
+        for pair_set in pair_sets:
+            self.ratings_combo.addItem(
+                f"{pair_set.name}: {pair_set.label_a} vs {pair_set.label_b}", pair_set.id
+            )
+        self.ratings_combo.setEnabled(bool(pair_sets))
+        self.ratings_button.setEnabled(bool(pair_sets))
+        if not pair_sets:
+            self.ratings_combo.addItem("no A/B ratings yet (Evaluate page)")
+
+    def open_version(self, version_id: int) -> None:
+        version = next(v for v in preference_versions(self.project) if v.id == version_id)
+        train, valid = load_preference_pairs(version)
+        self._pairs = train + valid
+        self.name_edit.setText(version.dataset)
+        self._show_pairs(f"Opened {version.dataset} {version.label}.")
+
+    def import_file(self, path: str | Path) -> str:
+        read = read_preference_file(path)
+        self.add_pairs(read.pairs)
+        skipped = [f for f in read.findings if f.is_error]
+        message = f"Added {len(read.pairs)} pairs from {Path(path).name}."
+        if skipped:
+            message += f" {len(skipped)} lines skipped; first: {skipped[0].as_line()}"
+        self._show_pairs(message)
+        return message
+
+    def add_from_ratings(self, pair_set_id: int) -> str:
+        rated = preference_pairs_from_ratings(self.project, pair_set_id)
+        self.add_pairs(rated.pairs)
+        message = (
+            f"Added {len(rated.pairs)} pairs from the A/B ratings; {rated.ties} ties skipped"
+            + (f", {rated.unrated} pairs not rated yet." if rated.unrated else ".")
+        )
+        self._show_pairs(message)
+        return message
+
+    def add_pairs(self, pairs: list[PreferencePair]) -> None:
+        self._pairs.extend(pairs)
+        self._show_pairs()
+
+    # --- the list ---------------------------------------------------------------------
+    def pairs(self) -> list[PreferencePair]:
+        return list(self._pairs)
+
+    def delete_selected(self) -> None:
+        rows = sorted({index.row() for index in self.table.selectedIndexes()}, reverse=True)
+        for row in rows:
+            del self._pairs[row]
+        self._show_pairs(f"Deleted {len(rows)} pairs." if rows else "")
+
+    def save_version(self):
+        name = self.name_edit.text().strip() or "preferences"
+        try:
+            version = save_preference_version(self.project, name, self._pairs)
+        except DatasetHasErrors as error:
+            self.status.setText(f"Not saved: {error.findings[0].message}")
+            return None
+        self.refresh_sources()
+        self.status.setText(
+            f"Saved {version.dataset} {version.label}: {version.n_train} training and "
+            f"{version.n_valid} validation pairs."
+        )
+        self.version_saved.emit(version.id)
+        return version
+
+    def _show_pairs(self, message: str = "") -> None:
+        self._filling = True
+        self.table.setRowCount(len(self._pairs))
+        for row, pair in enumerate(self._pairs):
+            prompt = QTableWidgetItem(pair.prompt_text)
+            prompt.setFlags(prompt.flags() & ~Qt.ItemFlag.ItemIsEditable)
+            prompt.setToolTip(
+                "\n\n".join(f"{m['role']}: {m['content']}" for m in pair.prompt)
+                + (f"\n\n(from {pair.source})" if pair.source else "")
+            )
+            self.table.setItem(row, PROMPT_COLUMN, prompt)
+            self.table.setItem(row, CHOSEN_COLUMN, QTableWidgetItem(pair.chosen_text))
+            self.table.setItem(row, REJECTED_COLUMN, QTableWidgetItem(pair.rejected_text))
+        self._filling = False
+        self.table.resizeRowsToContents()
+        self._update_status(message)
+
+    def _on_edit(self, item: QTableWidgetItem) -> None:
+        if self._filling or item.column() == PROMPT_COLUMN:
+            return
+        pair = self._pairs[item.row()]
+        side = answer(item.text())
+        if item.column() == CHOSEN_COLUMN:
+            pair = PreferencePair(pair.prompt, side, pair.rejected, pair.source)
+        else:
+            pair = PreferencePair(pair.prompt, pair.chosen, side, pair.source)
+        self._pairs[item.row()] = pair
+        self._update_status()
+
+    def _update_status(self, message: str = "") -> None:
+        findings = validate_pairs(self._pairs)
+        parts = [message] if message else []
+        if not self._pairs:
+            parts.append(
+                "No pairs yet: import a file, add pairs from A/B ratings, or open a version."
+            )
+        else:
+            parts.append(f"{len(self._pairs):,} pairs")
+            if findings:
+                parts.append(f"{len(findings)} to fix before saving; first: {findings[0].message}")
+        self.status.setText(" · ".join(parts))
+        self.save_button.setEnabled(bool(self._pairs) and not findings)
+
+    # --- buttons ----------------------------------------------------------------------
+    def _ask_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Import preference pairs", "", "JSON Lines (*.jsonl);;All files (*)"
+        )
+        if path:
+            self.import_file(path)
+
+    def _add_chosen_ratings(self) -> None:
+        pair_set_id = self.ratings_combo.currentData()
+        if pair_set_id is not None:
+            self.add_from_ratings(int(pair_set_id))
+
+    def _open_chosen_version(self, _index: int) -> None:
+        version_id = self.version_combo.currentData()
+        if version_id is not None:
+            self.open_version(int(version_id))
