@@ -52,6 +52,7 @@ class RunInputs:
     checkpoint: Path | None = None  # the checkpoint a resumed run continues from
     previous: runs.RunInfo | None = None  # the run being resumed
     saver_notes: tuple[str, ...] = ()  # why each memory saver was turned on
+    asked_config: TrainConfig | None = None  # the recipe before its "auto" savers were decided
 
 
 def resolve_inputs(session: TrainingSession) -> RunInputs:
@@ -79,8 +80,9 @@ def resolve_inputs(session: TrainingSession) -> RunInputs:
     base = resolve_base_model(session.project, config)
     data = read_stage_data(session.project, config)
     plan = resolve_device(config)
-    # Savers left at "auto" are decided here, once, so config.yaml and a resumed run keep
-    # what this run does; the reasons go to the run's log when it opens.
+    # Savers left at "auto" are decided here, once, for the whole run; config.yaml keeps the
+    # recipe as asked and the reasons go to the run's log when it opens.
+    asked = config
     config, saver_notes = resolve_auto_savers(config, plan, base.path)
     return RunInputs(
         config=config,
@@ -90,6 +92,7 @@ def resolve_inputs(session: TrainingSession) -> RunInputs:
         checkpoint=checkpoint,
         previous=previous,
         saver_notes=tuple(saver_notes),
+        asked_config=asked,
     )
 
 
@@ -112,7 +115,8 @@ def open_run(session: TrainingSession, inputs: RunInputs) -> None:
         session.folder = previous.folder
     session.run_lock = runs.RunLock(session.folder)
     session.run_lock.acquire()
-    config_yaml = config_to_yaml(config)
+    # The recipe as asked ("auto" savers stay auto; the log says what they became).
+    config_yaml = config_to_yaml(inputs.asked_config or config)
     if previous is None:
         write_text_atomic(session.folder / runs.CONFIG_FILE, config_yaml)
         key = runs.insert_run_row(
