@@ -2,20 +2,48 @@
 
 SFT reads conversations (core.training.prepare.read_data); DPO reads preference pairs.
 Each reader returns an object with the PreparedData surface run_setup uses: `source`
-(a DatasetSource), `notes`, `train`, `valid` and `stats()`.
+(a DatasetSource), `notes`, `train`, `valid` and `stats()`. Data of the other kind (pairs
+for SFT, conversations for DPO) stops the run here, naming the setting to change.
 """
 
 from __future__ import annotations
 
-from core.recipe.config import TrainConfig
+from core.dataset.preferences import is_preference_file
+from core.recipe.config import TrainConfig, TrainConfigError
 from core.training.dpo_data import read_preference_data
-from core.training.prepare import read_data
+from core.training.prepare import read_data, resolve_dataset
 
 # stage -> reader; stages not listed read conversations.
 STAGE_DATA_READERS = {"dpo": read_preference_data}
+# stage -> whether its data is preference pairs (stages not listed bring their own checks).
+READS_PAIRS = {"sft": False, "dpo": True}
 
 
 def read_stage_data(project, config: TrainConfig):
     """The run's data as its stage reads it."""
+    if config.stage in READS_PAIRS:
+        check_data_kind(project, config)
     reader = STAGE_DATA_READERS.get(config.stage, read_data)
     return reader(project, config)
+
+
+def check_data_kind(project, config: TrainConfig) -> None:
+    """Raise TrainConfigError when the data is not what the stage learns from."""
+    source = resolve_dataset(project, config)
+    pairs = is_preference_file(source.train_path)
+    if pairs == READS_PAIRS[config.stage]:
+        return
+    field = "dataset_version" if config.dataset_version.strip() else "train_file"
+    what = source.version_label or source.train_path.name
+    if pairs:
+        message = (
+            f"{what} holds preference pairs (prompt, chosen, rejected); set the stage to dpo "
+            "to learn from them, or choose conversations for sft."
+        )
+    else:
+        message = (
+            f"{what} holds conversations; the {config.stage} stage learns from preference "
+            "pairs (prompt, chosen, rejected): choose a preference version or file, or set "
+            "the stage to sft."
+        )
+    raise TrainConfigError(field, message)
