@@ -222,3 +222,16 @@ def test_dpo_continues_a_finished_sft_runs_adapter(project, tiny_model_dir, tmp_
         project, dpo_config(tiny_model_dir, pairs, start_from="no-such-run", max_steps=1)
     )
     assert unfinished.status == "failed" and "start_from" in unfinished.reason
+
+
+def test_data_of_the_other_kind_is_refused_naming_the_stage(project, tiny_model_dir, tmp_path):
+    from test_training_session import write_dataset
+
+    chats = write_dataset(tmp_path / "chats.jsonl")
+    dpo_on_chats = run_training(project, dpo_config(tiny_model_dir, chats))
+    assert dpo_on_chats.status == "failed"
+    assert "holds conversations" in dpo_on_chats.reason and "train_file" in dpo_on_chats.reason
+    pairs = write_pairs(tmp_path / "pairs.jsonl")
+    sft_on_pairs = run_training(project, dpo_config(tiny_model_dir, pairs, stage="sft"))
+    assert sft_on_pairs.status == "failed"
+    assert "holds preference pairs" in sft_on_pairs.reason and "dpo" in sft_on_pairs.reason
