@@ -30,6 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from core.training.cli import ConsoleObserver  # noqa: E402 - the repository is on the path now
+
 SYSTEM = "You turn messages about meetings into calendar events."
 N_TRAIN, N_VALID, N_EVAL = 40, 8, 30
 EVENT_SCHEMA = {
@@ -142,12 +144,76 @@ def train_page_defaults(train: Path, valid: Path, project):
     return config.replace(**planned.fitted.changes), planned
 
 
+class TrainingClock(ConsoleObserver):
+    """Wall and CPU time of the training itself (from the "training" status to the end)."""
+
+    def __init__(self, quiet: bool = True) -> None:
+        super().__init__(quiet=quiet)
+        self.start = self.end = None
+
+    def on_status(self, state, message):
+        super().on_status(state, message)
+        if state == "training" and self.start is None:
+            self.start = (time.perf_counter(), time.process_time())
+
+    def on_finished(self, result):
+        super().on_finished(result)
+        self.end = (time.perf_counter(), time.process_time())
+
+    def cpu_share(self, threads: int) -> float | None:
+        if self.start is None or self.end is None:
+            return None
+        wall = self.end[0] - self.start[0]
+        return (self.end[1] - self.start[1]) / max(1e-9, wall * threads)
+
+
+def report_timing(config, planned, result, preflight, run_share, threads) -> dict:
+    """The plan's time (from pre-flight's measured step) against the run's, raw and at the
+    run's own load: pre-flight times its steps with the share of the CPU it gets then; a
+    run under another load gets another share, and its time scales with 1 / share."""
+    from core.training.run_plan import StepTiming, plan_run
+
+    timing = StepTiming(preflight["micro_step_time_s"], preflight["batch_tokens"], "pre-flight")
+    predicted = plan_run(config, planned.lengths, timing, valid_lengths=planned.valid_lengths)
+    share = preflight.get("cpu_share") or 1.0
+    at_run_load = predicted.seconds * share / run_share if run_share else None
+    # What pre-flight said before the run plan: the longest micro batch x accumulation
+    # for every optimizer step, validation passes left out.
+    old = preflight["micro_step_time_s"] * config.gradient_accumulation * result.steps_done
+    measured = result.duration_s
+    print(
+        f"time per step         : plan {predicted.seconds / result.steps_done:.1f} s, "
+        f"measured {measured / result.steps_done:.1f} s "
+        f"({measured / predicted.seconds:.2f}x measured/predicted); old pre-flight formula "
+        f"{old / result.steps_done:.1f} s ({measured / old:.2f}x)"
+    )
+    if at_run_load:
+        print(
+            f"load                  : pre-flight had {share:.0%} of its {threads} CPU thread(s) "
+            f"(load {preflight.get('load_average') or 0:.1f}), the run {run_share:.0%}: at "
+            f"the run's load the plan says {at_run_load / result.steps_done:.1f} s per step "
+            f"({measured / at_run_load:.2f}x measured/predicted)"
+        )
+    return {
+        "plan_seconds": predicted.seconds,
+        "plan_seconds_at_run_load": at_run_load,
+        "old_preflight_seconds": old,
+        "measured_training_seconds": measured,
+        "preflight_cpu_share": share,
+        "preflight_load_average": preflight.get("load_average"),
+        "run_cpu_share": run_share,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
     parser.add_argument(
         "--reuse", action="store_true", help="with --keep: evaluate the kept finished run again"
+    )
+    parser.add_argument(
+        "--train-only", action="store_true", help="train and compare the times; no evaluation"
     )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -162,7 +228,6 @@ def main() -> int:
     from core.evaluation.runner import evaluate_model
     from core.project import create_project, open_project
     from core.runs.record import list_runs
-    from core.training.cli import ConsoleObserver
     from core.training.device import cpu_thread_count
     from core.training.prepare import resolve_base_model
     from core.training.session import TrainingSession
@@ -177,20 +242,24 @@ def main() -> int:
         print(f"  {reason}")
     print("plan: " + "\n      ".join(planned.fitted.after.lines()))
 
-    started, cpu_started = time.perf_counter(), time.process_time()
+    started = time.perf_counter()
+    clock = TrainingClock(quiet=True)
     if reuse:  # evaluate the kept project's finished run again
         result = next(r for r in list_runs(project) if r.status == "finished")
     else:
-        result = TrainingSession(project, config, ConsoleObserver(quiet=True)).run()
+        result = TrainingSession(project, config, clock).run()
         if result.status != "finished":
             print(f"training did not finish: {result.status}: {result.reason}")
             return 1
     wall_s = time.perf_counter() - started
-    # The share of its CPU threads the run got: the load it ran under (1.0: none).
+    # The share of its CPU threads the run got while training: the load it ran under.
     threads = cpu_thread_count(config)
-    run_share = (time.process_time() - cpu_started) / max(1e-9, wall_s * threads)
+    run_share = clock.cpu_share(threads)
     # The run's own pre-flight report (measured here, under the load of that moment).
     preflight = json.loads((Path(result.folder) / "preflight.json").read_text(encoding="utf-8"))
+    if args.train_only:
+        report_timing(config, planned, result, preflight, run_share, threads)
+        return 0
 
     base = resolve_base_model(project, config).path
     eval_set = load_eval_set_file(eval_file, "calendar events")
@@ -205,42 +274,6 @@ def main() -> int:
     before_rate = summarize(before.outputs).format_compliance
     after_rate = summarize(after.outputs).format_compliance
 
-    from core.training.run_plan import StepTiming, plan_run
-
-    predicted = old_formula = None
-    if preflight.get("micro_step_time_s"):
-        timing = StepTiming(preflight["micro_step_time_s"], preflight["batch_tokens"], "pre-flight")
-        predicted = plan_run(
-            config, planned.lengths, timing, valid_lengths=planned.valid_lengths
-        ).seconds
-        # What pre-flight said before the run plan: the longest micro batch x accumulation
-        # for every optimizer step, evaluations left out.
-        old_formula = (
-            preflight["micro_step_time_s"] * config.gradient_accumulation * result.steps_done
-        )
-    figures = {
-        "train_examples": N_TRAIN,
-        "eval_examples": N_EVAL,
-        "settings": {
-            k: getattr(config, k)
-            for k in ("micro_batch_size", "gradient_accumulation", "epochs", "packing")
-        },
-        "format_compliance_before": before_rate.value,
-        "format_compliance_after": after_rate.value,
-        "p_value": fmt.p_value,
-        "test": fmt.test,
-        "optimizer_steps": result.steps_done,
-        "training_minutes": result.duration_s / 60 if result.duration_s else None,
-        "run_minutes": wall_s / 60,
-        "evaluation_minutes": eval_s / 60,
-        "plan_seconds": predicted,
-        "old_preflight_seconds": old_formula,
-        "preflight_cpu_share": preflight.get("cpu_share"),
-        "preflight_load_average": preflight.get("load_average"),
-        "run_cpu_share": None if reuse else run_share,
-        "measured_training_seconds": result.duration_s,
-        "load_average": os.getloadavg()[0],
-    }
     print()
     print(f"examples              : {N_TRAIN} training, {N_VALID} validation, {N_EVAL} evaluation")
     print(
@@ -252,28 +285,31 @@ def main() -> int:
         f"minutes               : {result.duration_s / 60:.1f} training, {wall_s / 60:.1f} with "
         f"loading and pre-flight, {eval_s / 60:.1f} evaluating"
     )
-    if predicted:
-        print(
-            f"plan's time           : {predicted:.0f} s predicted, {result.duration_s:.0f} s "
-            f"measured ({result.duration_s / predicted:.2f}x measured/predicted; the old "
-            f"pre-flight formula said {old_formula:.0f} s, "
-            f"{result.duration_s / old_formula:.2f}x)"
-        )
-        share = preflight.get("cpu_share") or 1.0
-        print(
-            f"load                  : pre-flight had {share:.0%} of its {threads} CPU threads "
-            f"(load {preflight.get('load_average') or 0:.1f})"
-            + (
-                ""
-                if reuse
-                else f", the run {run_share:.0%}: at the run's load the plan says "
-                f"{predicted * share / run_share:.0f} s "
-                f"({result.duration_s / (predicted * share / run_share):.2f}x measured/predicted)"
-            )
-        )
+    timing = (
+        report_timing(config, planned, result, preflight, None if reuse else run_share, threads)
+        if preflight.get("micro_step_time_s")
+        else {}
+    )
     met = fmt.p_value is not None and fmt.p_value < 0.05 and (fmt.delta or 0) > 0
     print(f"target (rise, p<0.05) : {'met' if met else 'NOT met'}")
     if args.json:
+        figures = {
+            "train_examples": N_TRAIN,
+            "eval_examples": N_EVAL,
+            "settings": {
+                k: getattr(config, k)
+                for k in ("micro_batch_size", "gradient_accumulation", "epochs", "packing")
+            },
+            "format_compliance_before": before_rate.value,
+            "format_compliance_after": after_rate.value,
+            "p_value": fmt.p_value,
+            "test": fmt.test,
+            "optimizer_steps": result.steps_done,
+            "training_minutes": result.duration_s / 60,
+            "evaluation_minutes": eval_s / 60,
+            **timing,
+            "load_average": os.getloadavg()[0],
+        }
         print(json.dumps(figures, indent=2))
     return 0 if met else 1
 

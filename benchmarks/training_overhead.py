@@ -1,7 +1,9 @@
 """Our trainer against a bare TRL SFTTrainer script with the same settings, side by side.
 
 Both fine-tune the bundled SmolLM2-135M-Instruct with LoRA on the bundled support tickets
-on this CPU. Each round starts the two as concurrent processes with one torch thread each,
+on this CPU, from one recipe: the Train page's CPU defaults (`recipe()` below); the bare
+script's SFTConfig and LoraConfig are derived from it by our own mapping, so a default
+that changes (gradient checkpointing was turned on) changes both sides. Each round starts the two as concurrent processes with one torch thread each,
 so on a 2-core machine they share the same conditions at the same moment: a shared,
 noisy machine slows both alike, and the per-round ratio stays meaningful (run one after
 the other, the same pair of runs varied by +-30 % here). Throughput is real (non-padding)
@@ -34,86 +36,85 @@ ROUNDS = int(os.environ.get("ROUNDS", "3"))
 STEPS = int(os.environ.get("STEPS", "4"))
 SEQ = int(os.environ.get("SEQ", "384"))
 MICRO = int(os.environ.get("MICRO", "2"))
-LR = 2e-4
-TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
-def bare_trl(model_dir: Path, train_file: Path, out: Path) -> dict:
-    """The baseline: the SFTTrainer script from TRL's docs, with our run's settings."""
-    from datasets import load_dataset
-    from peft import LoraConfig
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from trl import SFTConfig, SFTTrainer
+def recipe(model_dir: Path, train_file: Path, packing: bool = True):
+    """The one recipe both sides train with: the Train page's CPU defaults (gradient
+    checkpointing and all), sized for a benchmark. The bare script's arguments are derived
+    from it, so a changed default changes both sides alike."""
+    from core.recipe.config import default_config
 
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    dataset = load_dataset("json", data_files=str(train_file), split="train")
-    args = SFTConfig(
-        output_dir=str(out),
-        max_steps=STEPS,
-        per_device_train_batch_size=MICRO,
-        gradient_accumulation_steps=1,
-        learning_rate=LR,
-        lr_scheduler_type="cosine",
-        warmup_steps=0.03,
-        weight_decay=0.01,
-        max_grad_norm=1.0,
-        optim="adamw_torch",
-        bf16=False,
-        use_cpu=True,
-        max_length=SEQ,
-        packing=True,
-        activation_checkpointing=False,
-        seed=42,
-        logging_steps=1,
-        save_strategy="steps",
-        save_steps=STEPS,
-        report_to="none",
-        disable_tqdm=True,
-    )
-    peft_config = LoraConfig(
-        r=8, lora_alpha=16, lora_dropout=0.05, target_modules=TARGETS, task_type="CAUSAL_LM"
-    )
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        peft_config=peft_config,
-    )
-    output = trainer.train()
-    tokens = max(h.get("num_tokens", 0) for h in trainer.state.log_history)
-    return {"tokens": float(tokens), "seconds": float(output.metrics["train_runtime"])}
-
-
-def ours(model_dir: Path, train_file: Path, project_dir: Path, packing: bool) -> dict:
-    from core.project import create_project
-    from core.recipe.config import TrainConfig
-    from core.training.session import TrainingSession
-
-    config = TrainConfig(
+    return default_config(has_cuda=False).replace(
         base_model=str(model_dir),
         train_file=str(train_file),
         validation_fraction=0.0,
-        method="lora",
         lora_r=8,
         lora_alpha=16,
         max_steps=STEPS,
         micro_batch_size=MICRO,
         gradient_accumulation=1,
-        learning_rate=LR,
         max_seq_length=SEQ,
         packing=packing,
         checkpoint_every_steps=STEPS,
         preflight=False,
         cpu_threads=1,
     )
+
+
+def bare_trl(model_dir: Path, train_file: Path, out: Path) -> dict:
+    """The baseline: the SFTTrainer script from TRL's docs (TRL reads and tokenizes the
+    data itself), with the SFTConfig and LoraConfig our run builds from the recipe."""
+    from datasets import load_dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from trl import SFTConfig, SFTTrainer
+
+    from core.training.device import resolve_device
+    from core.training.lora_targets import resolve_targets
+    from core.training.memory_savers import apply_memory_savers
+    from core.training.model_loading import lora_config
+    from core.training.schedule import resolve_schedule
+    from core.training.sft_args import build_sft_kwargs
+
+    config = recipe(model_dir, train_file)
+    plan = resolve_device(config)
+    schedule, _notes = resolve_schedule(config, STEPS, has_eval=False)
+    kwargs, _notes = build_sft_kwargs(config, plan, schedule, out, False, 0)
+    # TRL tokenizes the messages itself here, so it must not be told they are ready.
+    kwargs.pop("assistant_only_loss", None)
+    kwargs.pop("completion_only_loss", None)
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    dataset = load_dataset("json", data_files=str(train_file), split="train")
+    trainer = SFTTrainer(
+        model=model,
+        args=SFTConfig(**kwargs),
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=lora_config(config, resolve_targets(config, model)),
+    )
+    apply_memory_savers(trainer, config, plan.device)  # what the recipe turns on (CPU: none)
+    output = trainer.train()
+    tokens = max(h.get("num_tokens", 0) for h in trainer.state.log_history)
+    return {
+        "tokens": float(tokens),
+        "seconds": float(output.metrics["train_runtime"]),
+        "checkpointing": bool(kwargs.get("activation_checkpointing", False))
+        or bool(kwargs.get("gradient_checkpointing", False)),
+    }
+
+
+def ours(model_dir: Path, train_file: Path, project_dir: Path, packing: bool) -> dict:
+    from core.project import create_project
+    from core.training.session import TrainingSession
+
+    config = recipe(model_dir, train_file, packing)
     result = TrainingSession(create_project(project_dir), config).run()
     assert result.status == "finished", result.reason
     return {
         "tokens": float(result.tokens_seen),
         "seconds": result.train_runtime_s,
         "bookkeeping": result.bookkeeping_s,
+        "checkpointing": config.gradient_checkpointing,
     }
 
 
@@ -193,9 +194,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
         training_file(work)
+        config = recipe(Path("model"), Path("train.jsonl"))
         print(
-            f"SmolLM2-135M LoRA r 8, CPU, {STEPS} steps of {MICRO} x {SEQ} tokens, {ROUNDS} "
-            "rounds, each a concurrent pair of processes with 1 torch thread each",
+            f"SmolLM2-135M LoRA r 8, CPU, {STEPS} steps of {MICRO} x {SEQ} tokens, gradient "
+            f"checkpointing {'on' if config.gradient_checkpointing else 'off'} on both sides "
+            f"(the CPU default), {ROUNDS} rounds, each a concurrent pair of processes with 1 "
+            "torch thread each",
             flush=True,
         )
         ratios, bookkeeping, trained = [], 0.0, 0.0
@@ -203,6 +207,8 @@ def main() -> None:
             order = ("bare", "ours") if index % 2 == 0 else ("ours", "bare")
             results = pair(*order, work)
             ratio = rate(results["ours"]) / rate(results["bare"])
+            if results["ours"]["checkpointing"] != results["bare"]["checkpointing"]:
+                raise SystemExit("the two sides ran with different gradient checkpointing")
             ratios.append(ratio)
             bookkeeping += results["ours"]["bookkeeping"]
             trained += results["ours"]["seconds"]

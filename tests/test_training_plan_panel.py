@@ -8,6 +8,7 @@ import json
 
 import pytest
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
 from waiting import WORK_MS
 
 from core.decide.demo import DEMO_ANSWERS
@@ -45,6 +46,12 @@ def write_examples(path, n):
     return path
 
 
+def fix_button(panel, kind: str) -> QPushButton | None:
+    """The shown fix button of one warning (None until Qt has shown it)."""
+    shown = [b for b in panel.findChildren(QPushButton, f"planFix_{kind}") if b.isVisible()]
+    return shown[0] if shown else None
+
+
 def planned_steps(page) -> int | None:
     plan = page.plan_panel.data_plan
     return plan.plan.optimizer_steps if plan is not None else None
@@ -79,9 +86,9 @@ def test_too_few_steps_warns_before_start_and_its_button_fixes_it(qtbot, page, t
     page.form.set_values({"gradient_accumulation": 8, "packing": True, "epochs": 3.0})
     qtbot.waitUntil(lambda: [a.kind for a in panel.advice] == ["too_few_steps"], timeout=WORK_MS)
     assert planned_steps(page) < MIN_OPTIMIZER_STEPS
-    button = panel.findChild(type(page.start_button), "planFix_too_few_steps")
-    assert button is not None and button.isVisible()
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: fix_button(panel, "too_few_steps") is not None, timeout=WORK_MS)
+    assert "Use the data's defaults" in fix_button(panel, "too_few_steps").text()
+    qtbot.mouseClick(fix_button(panel, "too_few_steps"), Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: (planned_steps(page) or 0) >= MIN_OPTIMIZER_STEPS, timeout=WORK_MS)
     qtbot.waitUntil(lambda: panel.advice == [], timeout=WORK_MS)
 
@@ -95,6 +102,6 @@ def test_a_goal_needing_more_examples_warns_and_opens_the_dataset_page(qtbot, pa
     qtbot.waitUntil(lambda: "too_few_examples" in [a.kind for a in panel.advice], timeout=WORK_MS)
     (warning,) = [a for a in panel.advice if a.kind == "too_few_examples"]
     assert "has 9." in warning.message and "50-200" in warning.message  # 1 held out
-    button = panel.findChild(type(page.start_button), "planFix_too_few_examples")
-    qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: fix_button(panel, "too_few_examples") is not None, timeout=WORK_MS)
+    qtbot.mouseClick(fix_button(panel, "too_few_examples"), Qt.MouseButton.LeftButton)
     assert asked == ["dataset"]

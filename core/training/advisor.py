@@ -322,6 +322,27 @@ class Goal:
     examples_needed: tuple[int, int]  # the guide's range for that kind
 
 
+SETTING_WORDS = {
+    "gradient_accumulation": "accumulation",
+    "epochs": "epochs",
+    "packing": "packing",
+    "learning_rate": "learning rate",
+    "eval_every_steps": "evaluate every",
+    "validation_fraction": "hold out",
+}
+
+
+def describe_changes(changes: dict) -> str:
+    """Settings in words: "packing off, accumulation 1, epochs 5"."""
+
+    def value(v) -> str:
+        if isinstance(v, bool):
+            return "on" if v else "off"
+        return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+
+    return ", ".join(f"{SETTING_WORDS.get(k, k)} {value(v)}" for k, v in changes.items())
+
+
 GOAL_WORDS = {
     "format": "a format or tone",
     "domain": "a domain's terms and conventions",
@@ -342,7 +363,7 @@ def advice_before_start(
     the goal recorded on the Decide page (fix: the Dataset page)."""
     advice = []
     if optimizer_steps < minimum_steps:
-        said = ", ".join(f"{k} {v}" for k, v in fix.items())
+        said = describe_changes(fix)
         advice.append(
             Advice(
                 step=0,
@@ -360,7 +381,7 @@ def advice_before_start(
                     )
                 ),
                 action="apply_changes" if fix else "",
-                action_label=f"Use {said} ({fix_steps} steps)" if fix else "",
+                action_label=f"Use the data's defaults ({fix_steps} steps)" if fix else "",
                 details={"changes": dict(fix), "optimizer_steps": optimizer_steps},
             )
         )
@@ -407,7 +428,7 @@ def advice_after_run(outcome: RunOutcome) -> list[Advice]:
     steps = outcome.steps_done
     if steps < outcome.minimum_steps:
         fix = outcome.more_steps
-        said = ", ".join(f"{k} {v}" for k, v in fix.items())
+        said = describe_changes(fix)
         advice.append(
             Advice(
                 step=steps,
@@ -434,7 +455,7 @@ def advice_after_run(outcome: RunOutcome) -> list[Advice]:
         if drop < FLAT_LOSS_DROP:
             if steps < outcome.minimum_steps and outcome.more_steps:
                 changes = dict(outcome.more_steps)
-                label = "Next run: " + ", ".join(f"{k} {v}" for k, v in changes.items())
+                label = "Next run: " + describe_changes(changes)
             elif outcome.learning_rate < outcome.max_learning_rate:
                 changes = {
                     "learning_rate": float(

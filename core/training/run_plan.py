@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass, field
 
 from core.recipe.config import TrainConfig
-from core.training.advisor import RunOutcome
+from core.training.advisor import RunOutcome, describe_changes
 from core.training.model_loading import load_tokenizer, quiet_progress_bars
 from core.training.prepare import read_data, resolve_base_model, tokenize_data
 from core.training.schedule import (
@@ -148,13 +148,7 @@ class FittedDefaults:
 
     @property
     def config_changes_text(self) -> str:
-        return ", ".join(
-            f"{LABELS.get(k, k)} {'off' if v is False else 'on' if v is True else f'{v:g}'}"
-            for k, v in self.changes.items()
-        )
-
-
-LABELS = {"gradient_accumulation": "accumulation", "epochs": "epochs", "packing": "packing"}
+        return describe_changes(self.changes)
 
 
 def _count(n: int, word: str) -> str:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import QGroupBox, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.decide.store import load_decision
 from core.recipe.config import TrainConfig, TrainConfigError
@@ -132,9 +132,19 @@ class RunPlanPanel(QGroupBox):
         data = self._data if key == self._data_key else None
         new_data = key != self._data_key
         timing = self.timing
+        if data is not None:
+            # The data is read and tokenized already: the arithmetic is quick, done here,
+            # so a change of settings shows at once and no thread is started for it.
+            try:
+                planned = plan_for_project(project, config, timing, data=data)
+            except PLAN_ERRORS as error:
+                self._failed(str(error))
+                return
+            self._planned(config, key, (data, planned), False)
+            return
 
         def work(_report, _cancelled):
-            read = data if data is not None else read_lengths(project, config)
+            read = read_lengths(project, config)
             return read, plan_for_project(project, config, timing, data=read)
 
         task = BackgroundTask(work, self)
@@ -142,8 +152,7 @@ class RunPlanPanel(QGroupBox):
         task.failed.connect(self._failed)
         task.finished.connect(self._task_finished)
         self._task = task
-        if data is None:
-            self._show_text("Reading and tokenizing the data for the plan…", busy=True)
+        self._show_text("Reading and tokenizing the data for the plan…", busy=True)
         task.start()
 
     def _task_finished(self) -> None:
@@ -167,13 +176,17 @@ class RunPlanPanel(QGroupBox):
         if new_data:
             if self.apply_data_defaults and fitted.changes:
                 # Other data: its defaults. The form's change comes back as a new plan.
-                self.reasons.setText("Set from the data: " + " ".join(fitted.reasons))
-                self.reasons.show()
-                self.apply_changes.emit(
-                    dict(fitted.changes), f"Set from the data: {fitted.config_changes_text}"
+                said = f"Set from the data: {fitted.config_changes_text}"
+                self.reasons.setText(
+                    f"{said} ({fitted.after.optimizer_steps} optimizer steps; hover for why)"
                 )
+                self.reasons.setToolTip("\n".join(fitted.reasons))
+                self.reasons.show()
+                self.apply_changes.emit(dict(fitted.changes), said)
                 return
             self.reasons.hide()
+        elif fitted.changes:
+            self.reasons.hide()  # the settings moved away from the data's defaults
         self._show_plan(planned, config)
 
     # --- showing --------------------------------------------------------------------------
@@ -211,25 +224,30 @@ class RunPlanPanel(QGroupBox):
         return Goal(decision.task_kind, tuple(decision.examples_needed))
 
     def _set_advice(self, advice: list[Advice]) -> None:
+        if [a.as_dict() for a in advice] == [a.as_dict() for a in self.advice]:
+            return  # the same warnings: keep their rows (and a button the user is at)
         self.advice = advice
         while self.advice_box.count():
             item = self.advice_box.takeAt(0)
             widget = item.widget()
             if widget is not None:
+                widget.hide()
+                widget.setParent(None)  # gone from the panel now, deleted when Qt is idle
                 widget.deleteLater()
         for one in advice:
             row = QWidget()
             row.setObjectName(f"planAdvice_{one.kind}")
-            line = QHBoxLayout(row)
+            line = QVBoxLayout(row)
             line.setContentsMargins(0, 0, 0, 0)
+            line.setSpacing(2)
             text = QLabel(f"<b>{one.title}.</b> {one.message}")
             text.setWordWrap(True)
             text.setStyleSheet("color: #b26a00;")
-            line.addWidget(text, 1)
+            line.addWidget(text)
             if one.action_label:
                 button = QPushButton(one.action_label)
                 button.setObjectName(f"planFix_{one.kind}")
                 button.setToolTip(one.message)
                 button.clicked.connect(lambda _=False, a=one: self.advice_action.emit(a))
-                line.addWidget(button)
+                line.addWidget(button, 0, Qt.AlignmentFlag.AlignLeft)
             self.advice_box.addWidget(row)
