@@ -8,12 +8,16 @@ validated in __post_init__ and saved with each run as sorted, version-stamped YA
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
+import textwrap
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from core import __version__
 from core.atomic_file import write_text_atomic
@@ -959,8 +963,6 @@ _HEADER_KEYS = ("config_version", "studio_version")
 
 def config_to_yaml(config: TrainConfig, with_help: bool = False) -> str:
     """Sorted, version-stamped YAML; with_help adds each field's help as a comment."""
-    import yaml
-
     lines = [
         "# FineTune Studio training configuration",
         f"config_version: {CONFIG_VERSION}",
@@ -987,8 +989,6 @@ def _yaml_scalar(yaml, value: Any) -> str:
 
 
 def _wrap(text: str, width: int = 88) -> list[str]:
-    import textwrap
-
     return textwrap.wrap(text, width=width) or [""]
 
 
@@ -1025,8 +1025,6 @@ def config_from_dict(data: dict, source: str = "config") -> TrainConfig:
 
 
 def _closest(name: str, known: set[str]) -> str | None:
-    import difflib
-
     matches = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)
     return matches[0] if matches else None
 
@@ -1042,8 +1040,6 @@ def _yaml_problem(path: Path, error) -> str:
 
 
 def load_config(path: str | Path) -> TrainConfig:
-    import yaml
-
     path = Path(path)
     try:
         size = path.stat().st_size

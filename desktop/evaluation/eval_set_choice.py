@@ -10,8 +10,14 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 
 from core.dataset.versions import list_versions
 from core.evaluation.comparisons import dataset_version_of
-from core.evaluation.eval_set import EvalSet, EvalSetError, load_eval_set_file
+from core.evaluation.eval_set import (
+    EvalSet,
+    EvalSetError,
+    eval_set_from_dataset_version,
+    load_eval_set_file,
+)
 from core.evaluation.store import list_eval_sets, load_eval_set
+from desktop.theme import WARNING, notice_style
 
 NO_SET_TEXT = (
     "No eval set yet. Choose a JSONL file (one conversation a line, in the OpenAI messages "
@@ -50,9 +56,7 @@ class EvalSetChoice(QWidget):
         self.warning = QLabel()
         self.warning.setObjectName("evalSetWarning")
         self.warning.setWordWrap(True)
-        self.warning.setStyleSheet(
-            "background: #fff4e5; color: #7a4a00; border-left: 3px solid #e69f00; padding: 5px;"
-        )
+        self.warning.setStyleSheet(notice_style(WARNING))
         layout.addWidget(self.info)
         layout.addWidget(self.warning)
         self.combo.currentIndexChanged.connect(self._describe)
@@ -116,7 +120,6 @@ class EvalSetChoice(QWidget):
             return value
         if kind == "stored":
             return load_eval_set(self.project, value)
-        from core.evaluation.eval_set import eval_set_from_dataset_version
 
         return eval_set_from_dataset_version(self.project, value)
 

@@ -29,6 +29,7 @@ from core.evaluation.models import (
 )
 from core.models.registry import list_base_models
 from core.runs.record import list_runs
+from desktop.theme import WARNING, status_style
 
 NO_RUNS_TEXT = "Train a model first, or evaluate the base model alone to set the baseline."
 SYSTEM_PROMPT_HELP = ModelSpec.__dataclass_fields__["system_prompt"].metadata["help"]
@@ -59,7 +60,7 @@ class ModelChoicePanel(QWidget):
         )
         self.no_base_label.setObjectName("noBaseModel")
         self.no_base_label.setWordWrap(True)
-        self.no_base_label.setStyleSheet("color: #b26a00;")
+        self.no_base_label.setStyleSheet(status_style(WARNING))
         form.addRow(self.no_base_label)
         self.prompt_edit = QPlainTextEdit()
         self.prompt_edit.setObjectName("baselinePrompt")

@@ -8,6 +8,7 @@ Blind A/B rating and the LLM judge are the other two tabs; the report exports it
 
 from __future__ import annotations
 
+from html import escape
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -55,7 +56,8 @@ from desktop.evaluation.examples_view import ExamplesView
 from desktop.evaluation.judge_panel import JudgePanel
 from desktop.evaluation.metrics_table import MetricsTableModel, metrics_view
 from desktop.evaluation.model_choice import ModelChoicePanel
-from desktop.evaluation.regression_panel import WARN_STYLE, RegressionPanel, forgetting_summary
+from desktop.evaluation.regression_panel import RegressionPanel, forgetting_summary
+from desktop.theme import ACCENT, BAD, GOOD, WARNING, notice_style, status_color, status_style
 
 GENERATION_HELP = {
     name: field.metadata["help"] for name, field in GenerationConfig.__dataclass_fields__.items()
@@ -202,7 +204,7 @@ class EvaluatePage(QWidget):
         self.run_button.setShortcut("Ctrl+Return")
         self.run_button.setToolTip("Evaluate the baseline, then each ticked run (Ctrl+Enter)")
         self.run_button.setStyleSheet(
-            "QPushButton:enabled { background: #3b6fd8; color: white; padding: 6px 18px; "
+            f"QPushButton:enabled {{ background: {ACCENT}; color: white; padding: 6px 18px; "
             "border-radius: 5px; font-weight: 600; }"
         )
         self.run_button.clicked.connect(self.start_evaluation)
@@ -270,9 +272,7 @@ class EvaluatePage(QWidget):
         self.size_warning = QLabel()
         self.size_warning.setObjectName("resultsSizeWarning")
         self.size_warning.setWordWrap(True)
-        self.size_warning.setStyleSheet(
-            "background: #fff4e5; color: #7a4a00; border-left: 3px solid #e69f00; padding: 5px;"
-        )
+        self.size_warning.setStyleSheet(notice_style(WARNING))
         self.leakage_warning = QLabel()
         self.leakage_warning.setObjectName("leakageWarning")
         self.leakage_warning.setWordWrap(True)
@@ -281,7 +281,7 @@ class EvaluatePage(QWidget):
             "case and spacing ignored). Numbers are the examples' positions in the eval set, "
             "as on the Examples tab."
         )
-        self.leakage_warning.setStyleSheet(WARN_STYLE + " color: #5c3a00;")
+        self.leakage_warning.setStyleSheet(notice_style(WARNING))
         self.verdict_label = QLabel()
         self.verdict_label.setObjectName("verdictLabel")
         self.verdict_label.setWordWrap(True)
@@ -289,7 +289,7 @@ class EvaluatePage(QWidget):
         self.forgetting_banner = QLabel()
         self.forgetting_banner.setObjectName("forgettingBanner")
         self.forgetting_banner.setWordWrap(True)
-        self.forgetting_banner.setStyleSheet(WARN_STYLE + " color: #5c3a00;")
+        self.forgetting_banner.setStyleSheet(notice_style(WARNING))
         self.metrics_model = MetricsTableModel()
         self.metrics_table = metrics_view(self.metrics_model)
         metrics_layout.addWidget(self.results_heading)
@@ -413,11 +413,9 @@ class EvaluatePage(QWidget):
 
     @staticmethod
     def _verdict_html(sentence: str) -> str:
-        from html import escape
-
         html = escape(sentence)
-        html = html.replace("better on", "<b style='color:#1a7f37'>better</b> on")
-        html = html.replace("worse on", "<b style='color:#c62828'>worse</b> on")
+        html = html.replace("better on", f"<b style='color:{status_color(GOOD)}'>better</b> on")
+        html = html.replace("worse on", f"<b style='color:{status_color(BAD)}'>worse</b> on")
         return html
 
     # Running ------------------------------------------------------------------------------
@@ -504,7 +502,7 @@ class EvaluatePage(QWidget):
         self._error(f"The evaluation failed: {message}")
 
     def _error(self, text: str) -> None:
-        self.progress_label.setStyleSheet("color: #c62828;")
+        self.progress_label.setStyleSheet(status_style(BAD))
         self.progress_label.setText(text)
 
     def _on_finished(self) -> None:

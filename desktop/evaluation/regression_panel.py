@@ -11,8 +11,6 @@ from PySide6.QtWidgets import QLabel, QTextBrowser, QVBoxLayout, QWidget
 from core.evaluation.regression import DEFAULT_DROP_THRESHOLD, RegressionReport
 from desktop.theme import BAD, GOOD, MUTED, WARNING, notice_style, status_color
 
-WARN_STYLE = notice_style(WARNING)
-
 
 def regression_html(reports: Sequence[RegressionReport]) -> str:
     """Each report: the verdict in words, then the pass rate per probe category."""
