@@ -40,3 +40,24 @@ def test_dpo_curves_show_for_a_dpo_run_only(qtbot, tmp_path):
     monitor.load_records(_dpo_records(4))
     monitor.redraw()
     assert monitor.margin_chart.isVisible() and monitor.margin_chart.point_count() == 4
+
+
+def test_the_train_form_offers_the_stage_and_dpo_settings_for_dpo_only(qtbot):
+    from PySide6.QtWidgets import QWidget
+
+    from core.recipe.config import TrainConfig
+    from desktop.training.config_form import ConfigForm
+
+    host = QWidget()
+    qtbot.addWidget(host)
+    form = ConfigForm(host)
+    form.set_config(TrainConfig())
+    stage = form.editors["stage"].editor
+    assert [stage.itemText(i) for i in range(stage.count())] == ["sft", "dpo", "grpo"]
+    assert not form.editors["dpo_beta"].editor.isEnabled()
+    stage.setCurrentText("dpo")
+    assert form.editors["dpo_beta"].editor.isEnabled()
+    assert form.editors["dpo_loss_type"].editor.isEnabled()
+    form.editors["dpo_beta"].set(0.25)
+    config = TrainConfig(**form.values())
+    assert (config.stage, config.dpo_beta) == ("dpo", 0.25)

@@ -450,6 +450,10 @@ class ConfigForm(QObject):
         for name in ("quant_type", "double_quant"):
             if name in self.editors:
                 self.editors[name].editor.setEnabled(METHODS[method].quantized_bits == 4)
+        dpo = self.values().get("stage") == "dpo"
+        for name in ("dpo_beta", "dpo_loss_type"):  # DPO's own settings, for a DPO run only
+            if name in self.editors:
+                self.editors[name].editor.setEnabled(dpo)
         if "dataset_version" not in self.editors:
             return
         uses_version = bool(self.editors["dataset_version"].get())
