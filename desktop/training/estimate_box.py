@@ -10,8 +10,7 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QPushButton, QVBoxLayout
 
 from core.estimate.summary import data_facts, summarize
 from core.recipe.config import TrainConfig
-
-FIT_COLORS = {True: "#2e7d32", False: "#d23f31"}
+from desktop.theme import BAD, GOOD, status_color
 
 
 class EstimateBox(QGroupBox):
@@ -54,7 +53,9 @@ class EstimateBox(QGroupBox):
         if path is None and Path(config.base_model).expanduser().is_dir():
             path = Path(config.base_model).expanduser()
         summary = summarize(config, path, hardware, facts)
-        color = FIT_COLORS.get(summary.fits, "palette(window-text)")
+        color = {True: status_color(GOOD), False: status_color(BAD)}.get(
+            summary.fits, "palette(window-text)"
+        )
         self.estimate_label.setText(summary.headline)
         self.estimate_label.setStyleSheet(f"color: {color};")
         self.estimate_details.setText("\n".join(summary.details))

@@ -22,6 +22,7 @@ from core.training.chat_tokens import ChatTemplateError
 from core.training.conversations import TrainingDataError
 from core.training.run_plan import DataPlan, StepTiming, plan_for_project, read_lengths
 from desktop.background import BackgroundTask
+from desktop.theme import BAD, WARNING, status_color, status_style
 
 PLAN_ERRORS = (TrainConfigError, TrainingDataError, ChatTemplateError, OSError)
 # What the data is: a change of these reads the data again (and applies its defaults).
@@ -201,7 +202,7 @@ class RunPlanPanel(QGroupBox):
         plan = planned.plan
         lines = plan.lines()
         self.summary.setText("\n".join(f"• {line}" for line in lines))
-        color = "#d23f31" if plan.too_few_steps else "palette(window-text)"
+        color = status_color(BAD) if plan.too_few_steps else "palette(window-text)"
         self.summary.setStyleSheet(f"color: {color};")
         fitted = planned.fitted
         self._set_advice(
@@ -242,7 +243,7 @@ class RunPlanPanel(QGroupBox):
             line.setSpacing(2)
             text = QLabel(f"<b>{one.title}.</b> {one.message}")
             text.setWordWrap(True)
-            text.setStyleSheet("color: #b26a00;")
+            text.setStyleSheet(status_style(WARNING))
             line.addWidget(text)
             if one.action_label:
                 button = QPushButton(one.action_label)
