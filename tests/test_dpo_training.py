@@ -235,3 +235,46 @@ def test_data_of_the_other_kind_is_refused_naming_the_stage(project, tiny_model_
     sft_on_pairs = run_training(project, dpo_config(tiny_model_dir, pairs, stage="sft"))
     assert sft_on_pairs.status == "failed"
     assert "holds preference pairs" in sft_on_pairs.reason and "dpo" in sft_on_pairs.reason
+
+
+def test_a_dpo_run_pauses_stops_and_exports_like_any_run(project, tiny_model_dir, tmp_path):
+    import threading
+
+    from core.export.exporter import export_run
+    from core.export.options import ExportOptions
+    from core.training.observer import PAUSED
+    from core.training.session import start_run
+
+    config = dpo_config(tiny_model_dir, write_pairs(tmp_path / "pairs.jsonl"), epochs=100.0)
+    paused, reached = threading.Event(), threading.Event()
+
+    class Watch(CollectingObserver):
+        def on_progress(self, progress):
+            super().on_progress(progress)
+            if progress.step == 2:
+                session.pause()
+            if progress.step == 3:
+                reached.set()
+
+        def on_status(self, state, message):
+            super().on_status(state, message)
+            if state == PAUSED:
+                paused.set()
+
+    observer = Watch()
+    session = start_run(project, config, observer)
+    assert paused.wait(120)
+    assert session.is_paused and len(observer.progress) == 2
+    threading.Thread(target=session.resume).start()
+    assert reached.wait(120)
+    threading.Thread(target=session.stop).start()
+    assert session.wait(120)
+    result = session.result
+    assert result.status == "stopped", result.reason
+    assert (result.folder / "checkpoints" / f"checkpoint-{result.steps_done}").is_dir()
+    assert (result.final_model_dir / "adapter_config.json").is_file()
+
+    merged = export_run(
+        project, result.run_id, ExportOptions(format="merged", out_dir=str(tmp_path / "out"))
+    )
+    assert (tmp_path / "out").is_dir() and merged is not None
