@@ -25,7 +25,7 @@ STATUS_COLORS = {
 # A notice banner: (background, border, text) in the light and the dark theme.
 NOTICE_COLORS = {
     WARNING: (("#fff4e5", "#e69f00", "#5c3a00"), ("#3a2e14", "#e69f00", "#f2d8a7")),
-    BAD: (("#fdecea", "#f5c6c0", "#8a1f11"), ("#3d1f1d", "#c0392b", "#ffd2cc")),
+    BAD: (("#fdecea", "#e06c5f", "#8a1f11"), ("#3d1f1d", "#c0392b", "#ffd2cc")),
     GOOD: (("#eef8f0", "#009e73", "#0b3d0b"), ("#16301f", "#009e73", "#c9f2c9")),
 }
 
@@ -54,10 +54,15 @@ def status_style(kind: str) -> str:
     return f"color: {status_color(kind)};"
 
 
+def notice_colors(kind: str = WARNING) -> tuple[str, str, str]:
+    """A notice banner's (background, border, text) in the current light or dark theme."""
+    light, dark = NOTICE_COLORS[kind]
+    return dark if is_dark() else light
+
+
 def notice_style(kind: str = WARNING) -> str:
     """A notice banner's style sheet (a tinted box with a bar on the left)."""
-    light, dark = NOTICE_COLORS[kind]
-    background, border, text = dark if is_dark() else light
+    background, border, text = notice_colors(kind)
     return (
         f"background: {background}; color: {text}; border-left: 4px solid {border}; padding: 6px;"
     )

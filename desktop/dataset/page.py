@@ -57,6 +57,7 @@ from desktop.dataset.import_dialog import ImportDialog
 from desktop.dataset.preference_panel import PreferencePanel
 from desktop.dataset.stats_panel import StatsPanel
 from desktop.dataset.versions_panel import VersionsPanel
+from desktop.theme import ACCENT, BAD, WARNING, notice_colors
 
 NEW_DATASET_NAME = "my-dataset"
 DRAFT_TAG = "draft"
@@ -74,11 +75,13 @@ def create_page(context: AppContext) -> QWidget:
 class NoticeBar(QFrame):
     """A line of news above the editor (recovered drafts, a refused save), with one action."""
 
-    def __init__(self, color: str) -> None:
+    def __init__(self, kind: str) -> None:
         super().__init__()
         self.setObjectName("notice")
+        background, border, text = notice_colors(kind)
         self.setStyleSheet(
-            f"QFrame#notice {{ background: {color}; border-radius: 6px; }} QLabel {{ color: #1d1d1f; }}"
+            f"QFrame#notice {{ background: {background}; border-left: 4px solid {border};"
+            f" border-radius: 6px; }} QLabel {{ color: {text}; }}"
         )
         layout = QHBoxLayout(self)
         layout.setContentsMargins(12, 6, 8, 6)
@@ -173,16 +176,16 @@ class DatasetPage(QWidget):
         self.save_button = QPushButton("Save as new version…")
         self.save_button.setToolTip("Keep an unchangeable copy for training (Ctrl+S)")
         self.save_button.setStyleSheet(
-            "QPushButton { background: #3b6fd8; color: white; border-radius: 5px; padding: 5px 14px; }"
-            "QPushButton:disabled { background: #9fb3dd; }"
+            f"QPushButton {{ background: {ACCENT}; color: white; border-radius: 5px; padding: 5px 14px; }}"
+            "QPushButton:disabled { background: palette(mid); }"
         )
         for button in (self.import_button, self.export_button, self.bulk_button, self.save_button):
             header.addWidget(button)
         layout.addLayout(header)
 
-        self.recovery_bar = NoticeBar("#fff1c2")
+        self.recovery_bar = NoticeBar(WARNING)
         layout.addWidget(self.recovery_bar)
-        self.notice_bar = NoticeBar("#fde2e2")
+        self.notice_bar = NoticeBar(BAD)
         layout.addWidget(self.notice_bar)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
