@@ -162,6 +162,10 @@ class ConsoleObserver(TrainingObserver):
             parts.append(f"margin {record.rewards_margin:.3f}")
         if record.rewards_accuracy is not None:
             parts.append(f"pairs right {record.rewards_accuracy:.0%}")
+        if record.reward is not None:  # GRPO: the weighted reward of the step's answers
+            parts.append(f"reward {record.reward:.3f} (spread {record.reward_std or 0:.3f})")
+        if record.kl is not None:
+            parts.append(f"KL {record.kl:.4f}")
         if record.tokens_per_second is not None:
             parts.append(f"{record.tokens_per_second:,.0f} tok/s")
         if record.memory_allocated is not None:

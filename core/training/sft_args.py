@@ -108,7 +108,9 @@ def build_sft_kwargs(
         # Keep the process group core.training.distributed set up for FSDP2 on CPUs;
         # rebuilt by TrainingArguments it would train plain DDP.
         put({"use_configured_state": True}, "accelerator_config")
-    put(config.max_seq_length, "max_length", "max_seq_length")
+    if sft or _pick(available, "max_length", "max_seq_length"):
+        # GRPO has none: its answers are bounded by max_completion_length instead.
+        put(config.max_seq_length, "max_length", "max_seq_length")
     if sft:
         put(config.packing, "packing")
     put(config.gradient_checkpointing, "activation_checkpointing", "gradient_checkpointing")

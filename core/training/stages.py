@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from core.recipe.config import TrainConfigError
 from core.training.dpo_setup import build_dpo_trainer
+from core.training.grpo_setup import build_grpo_trainer
 from core.training.trainer_setup import build_trainer as build_sft_trainer
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 STAGE_TRAINERS = {
     "sft": build_sft_trainer,
     "dpo": build_dpo_trainer,
+    "grpo": build_grpo_trainer,
 }
 
 

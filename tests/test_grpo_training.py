@@ -1,0 +1,131 @@
+"""GRPO for real on the tiny model: a run through run_training scored by reward presets
+(finite loss, the reward and each reward's mean recorded, KL and answer length), the
+pre-flight generation, continuing a finished SFT run's adapter, the `train CONFIG` CLI with
+stage: grpo, bad rewards refused before a model loads, and resume after kill -9."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from ticket_router_run import tiny_lora_settings
+
+from core.recipe.config import TrainConfig
+from core.runs.record import load_run, read_metrics
+from core.training.observer import CollectingObserver
+from core.training.session import run_training
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+TEAMS = ["billing", "shipping", "login", "refund"]
+REWARDS = (
+    "[{kind: valid_json}, {kind: reference_match, field: team, weight: 2}, "
+    "{kind: length_penalty, max_chars: 40, weight: 0.5}]"
+)
+
+
+def write_tickets(path, n=8):
+    rows = [
+        {
+            "messages": [
+                {"role": "user", "content": f"Ticket {i}: which team?"},
+                {"role": "assistant", "content": f'{{"team": "{TEAMS[i % 4]}"}}'},
+            ]
+        }
+        for i in range(n)
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    return path
+
+
+def grpo_config(model_dir, train_file, **changes) -> TrainConfig:
+    settings = tiny_lora_settings(
+        model_dir,
+        train_file,
+        stage="grpo",
+        rewards=REWARDS,
+        micro_batch_size=2,
+        grpo_num_generations=2,
+        grpo_max_completion_length=8,
+        epochs=1.0,
+        learning_rate=5e-3,
+        max_seq_length=64,
+    )
+    settings.update(changes)
+    return TrainConfig(**settings)
+
+
+def test_a_grpo_run_is_scored_by_the_reward_presets(project, tiny_model_dir, tmp_path):
+    config = grpo_config(tiny_model_dir, write_tickets(tmp_path / "t.jsonl"), preflight=True)
+    observer = CollectingObserver()
+    result = run_training(project, config, observer)
+    assert result.status == "finished", result.reason
+    train = [r for r in observer.records if r.kind == "train"]
+    assert len(train) == 4  # 8 prompts, 2 per step
+    assert all(math.isfinite(r.loss) for r in train)
+    assert all(r.reward is not None and r.reward_std is not None for r in train)
+    assert all(r.kl is not None and r.completion_length is not None for r in train)
+    assert set(train[0].reward_parts) == {"valid_json", "team_match", "length_penalty"}
+    assert all(0.0 <= r.reward_parts["valid_json"]["mean"] <= 1.0 for r in train)
+    run = load_run(project, result.run_id)
+    stored = [r for r in read_metrics(run) if r.kind == "train"]
+    assert [r.reward for r in stored] == [r.reward for r in train]
+    assert [r.reward_parts for r in stored] == [r.reward_parts for r in train]
+    assert "stage: grpo" in (run.folder / "config.yaml").read_text()
+    log = (run.folder / "train.log").read_text()
+    assert "pre-flight (GRPO): 4 answers" in log  # 2 prompts x 2 answers generated first
+    assert "reward team_match (weight 2)" in log
+    assert (run.folder / "final" / "adapter_config.json").is_file()
+
+
+def test_bad_rewards_fail_before_a_model_loads(project, tiny_model_dir, tmp_path):
+    path = write_tickets(tmp_path / "t.jsonl")
+    for rewards, words in [
+        ("", "no rewards"),
+        ("[{kind: regex, pattern: '(unclosed'}]", "reward 1 (regex): pattern"),
+    ]:
+        observer = CollectingObserver()
+        result = run_training(project, grpo_config(tiny_model_dir, path, rewards=rewards), observer)
+        assert result.status == "failed"
+        assert result.reason.startswith("rewards:") and words in result.reason
+
+
+def test_grpo_continues_a_finished_sft_runs_adapter(project, tiny_model_dir, tmp_path):
+    path = write_tickets(tmp_path / "t.jsonl")
+    sft = run_training(
+        project, TrainConfig(**tiny_lora_settings(tiny_model_dir, path, max_steps=2))
+    )
+    assert sft.status == "finished", sft.reason
+    result = run_training(
+        project, grpo_config(tiny_model_dir, path, start_from=sft.run_id, max_steps=1)
+    )
+    assert result.status == "finished", result.reason
+    log = (load_run(project, result.run_id).folder / "train.log").read_text()
+    assert f"continuing the adapter of {sft.run_id}" in log
+
+
+def test_train_cli_runs_a_grpo_config(tiny_model_dir, tmp_path, capsys):
+    from core.cli import build_parser
+    from core.project import open_project
+    from core.runs.record import list_runs
+
+    write_tickets(tmp_path / "t.jsonl")
+    config_path = tmp_path / "grpo.yaml"
+    config_path.write_text(
+        f"base_model: {tiny_model_dir}\ntrain_file: t.jsonl\nstage: grpo\nmethod: lora\n"
+        f'rewards: "{REWARDS}"\ngrpo_num_generations: 2\ngrpo_max_completion_length: 8\n'
+        "micro_batch_size: 2\ngradient_accumulation: 1\nmax_seq_length: 64\n"
+        "validation_fraction: 0\npreflight: false\n"
+    )
+    project_dir = tmp_path / "proj"
+    args = build_parser().parse_args(
+        ["train", str(config_path), "--project", str(project_dir), "--set", "max_steps=2"]
+    )
+    code = args.func(args)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "step 2/2" in out and "reward " in out, out
+    (run,) = list_runs(open_project(project_dir))
+    assert run.status == "finished" and run.config().stage == "grpo"
+    assert run.config().grpo_num_generations == 2
