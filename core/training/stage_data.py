@@ -1,6 +1,7 @@
 """The stage dispatch point for data: what a run's stage reads from its dataset.
 
-SFT reads conversations (core.training.prepare.read_data); DPO reads preference pairs.
+SFT reads conversations (core.training.prepare.read_data); DPO reads preference pairs;
+GRPO reads prompts (core.training.grpo_data).
 Each reader returns an object with the PreparedData surface run_setup uses: `source`
 (a DatasetSource), `notes`, `train`, `valid` and `stats()`. Data of the other kind (pairs
 for SFT, conversations for DPO) stops the run here, naming the setting to change.
@@ -11,12 +12,13 @@ from __future__ import annotations
 from core.dataset.preferences import is_preference_file
 from core.recipe.config import TrainConfig, TrainConfigError
 from core.training.dpo_data import read_preference_data
+from core.training.grpo_data import read_prompt_data
 from core.training.prepare import read_data, resolve_dataset
 
 # stage -> reader; stages not listed read conversations.
-STAGE_DATA_READERS = {"dpo": read_preference_data}
+STAGE_DATA_READERS = {"dpo": read_preference_data, "grpo": read_prompt_data}
 # stage -> whether its data is preference pairs (stages not listed bring their own checks).
-READS_PAIRS = {"sft": False, "dpo": True}
+READS_PAIRS = {"sft": False, "dpo": True, "grpo": False}
 
 
 def read_stage_data(project, config: TrainConfig):
