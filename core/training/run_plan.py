@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from core.figures import duration_text
 from core.recipe.config import TrainConfig
 from core.training.advisor import RunOutcome, describe_changes
 from core.training.model_loading import load_tokenizer, quiet_progress_bars
@@ -128,7 +129,7 @@ class RunPlan:
         if self.seconds is not None:
             evals = f", {_count(self.evaluations, 'validation pass')}" if self.evaluations else ""
             out.append(
-                f"about {_duration(self.seconds)} ({self.seconds_per_step:.1f} s per step"
+                f"about {duration_text(self.seconds, rough=True)} ({self.seconds_per_step:.1f} s per step"
                 f"{evals}; {self.timing_source})"
             )
         else:
@@ -153,15 +154,6 @@ class FittedDefaults:
 
 def _count(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def _duration(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 5400:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def training_row_lengths(lengths: list[int], config: TrainConfig) -> list[int]:
