@@ -18,6 +18,7 @@ from core.estimate.architecture import catalog_names, load_architecture
 from core.estimate.estimator import Estimate, estimate, fits_on_card
 from core.estimate.gpus import GpuSpec, gpu_catalog
 from core.estimate.settings import OPTIMIZER_STATE, PROJECT_STACK, StackAssumptions
+from core.figures import money_text
 from core.methods import METHOD_TITLES
 from core.recipe.config import TrainConfig
 
@@ -378,7 +379,7 @@ def _bigger_gpu(result: Estimate, stack: StackAssumptions, method: str = "") -> 
     return _estimated(
         "bigger_gpu",
         f"{title}a GPU with more memory: {gpu.name} ({gpu.memory_gib:.0f} GiB, "
-        f"${gpu.price_per_hour:.2f}/h)",
+        f"{money_text(gpu.price_per_hour)}/h)",
         {"method": method} if method else {},
         "The same run on a card that holds it.",
         attempt,
@@ -410,4 +411,3 @@ def _smaller_model(result: Estimate, stack: StackAssumptions) -> Suggestion | No
                 attempt,
             )
     return None
-

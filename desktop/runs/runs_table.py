@@ -18,7 +18,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from core.figures import (
+from core.figures import (, money_text
     bytes_text,
     duration_text,
     hours_text,
@@ -287,7 +287,7 @@ class RunsTableModel(QAbstractTableModel):
             if hours is None:
                 return "No time estimate for this hardware"
             return (
-                f"{hours:.4f} h x ${run.price.per_hour:,.2f}/h ({run.price.source}) = "
+                f"{hours:.4f} h x {money_text(run.price.per_hour)}/h ({run.price.source}) = "
                 f"{money_text(hours * run.price.per_hour)}"
             )
         if key == "eval":

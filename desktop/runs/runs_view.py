@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.figures import money_text
 from core.runs.record import RunInfo, RunState
 from desktop.runs.runs_table import RUN_ID_ROLE, RunsFilterModel, RunsTableModel, column
 
@@ -219,7 +220,7 @@ class RunsTableView(QWidget):
         run = runs[0]
         lines = [f"{run.device or 'device not recorded'}; steps {run.steps_done}/{run.max_steps}"]
         if run.price.per_hour is not None:
-            lines.append(f"price ${run.price.per_hour:,.2f}/h from the {run.price.source}")
+            lines.append(f"price {money_text(run.price.per_hour)}/h from the {run.price.source}")
         if run.note:
             lines.append(f"Note: {run.note}")
         lines.append(str(run.folder))
