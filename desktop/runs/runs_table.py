@@ -18,7 +18,7 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QColor
 
-from core.figures import (, money_text
+from core.figures import (
     bytes_text,
     duration_text,
     hours_text,
