@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -42,7 +41,7 @@ from core.runs.replay import ReplayedRun, read_run_for_replay
 from core.training.advice_actions import action_for
 from core.training.device import offered_devices
 from core.training.observer import FAILED, FINISHED, PAUSED, STOPPED, STOPPING, RunResult
-from core.training.preflight import PreflightCancelled, run_preflight, step_timing
+from core.training.preflight import step_timing
 from core.training.project_settings import load_train_settings, save_train_settings
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
@@ -52,6 +51,7 @@ from desktop.training.estimate_box import EstimateBox
 from desktop.training.host import TrainingHost
 from desktop.training.monitor import RunMonitor, format_duration
 from desktop.training.plan_panel import RunPlanPanel
+from desktop.training.preflight_check import PreflightCheck
 
 STOP_WAIT_S = 600.0  # a big model's final save can take minutes; the GUI stays live meanwhile
 PRIMARY_STYLE = (
@@ -76,10 +76,6 @@ PRESET_SHORT_NAMES = {
     "domain_adaptation": "Domain",
     "new_reasoning": "Reasoning",
 }
-PREFLIGHT_TOOLTIP = (
-    "Run 3 real steps on the longest batch: measure peak memory and step time, and get "
-    "settings that fit if it would run out of memory. Click again to cancel."
-)
 # Changing these is how a run that ran out of memory continues with less.
 MEMORY_FIELDS = (
     "micro_batch_size",
@@ -114,8 +110,14 @@ class TrainingPage(QWidget):
         self.last_result: RunResult | None = None
         self._versions: dict[str, object] = {}
         self._model_paths: dict[str, Path | None] = {}
-        self._preflight_task: BackgroundTask | None = None
-        self._preflight_cancelling = False
+        # Pre-flight's button, progress, verdict and "Use: ..." buttons (preflight_check.py).
+        self.preflight = PreflightCheck(self)
+        self.preflight.apply_changes.connect(lambda changes: self.form.set_values(changes))
+        self.preflight.measured.connect(self._preflight_measured)
+        self.preflight.finished.connect(self._update_start_controls)
+        self.preflight_button = self.preflight.button
+        self.preflight_busy = self.preflight.busy
+        self.preflight_label = self.preflight.label
         self._replay_task: BackgroundTask | None = None
         self._shown_run_id = ""
         self._paused = False
@@ -230,15 +232,7 @@ class TrainingPage(QWidget):
         column.addWidget(self.plan_panel)
 
         preflight_row = QHBoxLayout()
-        self.preflight_button = QPushButton("Pre-flight check")
-        self.preflight_button.setToolTip(PREFLIGHT_TOOLTIP)
         self.preflight_button.clicked.connect(self._preflight_clicked)
-        self.preflight_busy = QProgressBar()
-        self.preflight_busy.setObjectName("preflightProgress")
-        self.preflight_busy.setRange(0, 100)
-        self.preflight_busy.setTextVisible(False)
-        self.preflight_busy.setMaximumWidth(90)
-        self.preflight_busy.hide()
         preflight_row.addWidget(self.preflight_button)
         preflight_row.addWidget(self.preflight_busy)
         preflight_row.addStretch(1)
@@ -249,13 +243,8 @@ class TrainingPage(QWidget):
         self.start_button.clicked.connect(self.start)
         preflight_row.addWidget(self.start_button)
         column.addLayout(preflight_row)
-        self.preflight_label = QLabel()
-        self.preflight_label.setObjectName("preflightResult")
-        self.preflight_label.setWordWrap(True)
-        self.preflight_label.hide()
         column.addWidget(self.preflight_label)
-        self.suggestion_row = QHBoxLayout()
-        column.addLayout(self.suggestion_row)
+        column.addLayout(self.preflight.suggestion_row)
         self.start_hint = QLabel()
         self.start_hint.setObjectName("startHint")
         self.start_hint.setWordWrap(True)
@@ -452,91 +441,33 @@ class TrainingPage(QWidget):
 
     # --- pre-flight -------------------------------------------------------------------------
     def _preflight_clicked(self) -> None:
-        if self._preflight_task is not None:
+        if self.preflight.task is not None:
             self.cancel_preflight()
         else:
             self.run_preflight()
 
     def run_preflight(self) -> None:
-        if self._preflight_task is not None or self.host.is_busy():
+        if self.preflight.task is not None or self.host.is_busy():
             return
         config = self._checked_config()
         if config is None:
             return
         self.save_settings()
-        project = self.context.project
-
-        def check(report, cancelled):
-            try:
-                return run_preflight(project, config, report=report, cancelled=cancelled)
-            except PreflightCancelled:
-                return None
-
-        task = BackgroundTask(check, self)
-        task.progress.connect(self._preflight_progress)
-        task.succeeded.connect(self._preflight_done)
-        task.failed.connect(
-            lambda message: self._show_preflight(
-                f"Pre-flight failed: {message}. Check the settings marked above, or start "
-                "the run: it reports the same problem with more detail in its log.",
-                False,
-            )
-        )
-        task.finished.connect(self._preflight_finished)
-        self._preflight_task = task
-        self.preflight_busy.setValue(0)
-        self.preflight_busy.show()
-        self.preflight_button.setText("Cancel pre-flight")
-        self.preflight_button.setToolTip("Stop the pre-flight check (nothing is changed)")
         self.start_button.setEnabled(False)
-        self._show_preflight("Pre-flight: reading and tokenizing the data…", None)
-        task.start()
+        self.preflight.start(self.context.project, config)
 
     def cancel_preflight(self) -> None:
-        task = self._preflight_task
-        if task is not None:
-            task.cancel()
-            self._preflight_cancelling = True
-            self.preflight_button.setEnabled(False)
-            self._show_preflight("Cancelling the pre-flight check after the current step…", None)
+        self.preflight.cancel()
 
-    def _preflight_progress(self, fraction: float, message: str) -> None:
-        if self._preflight_task is None or self._preflight_cancelling:
-            return
-        self.preflight_busy.setValue(int(fraction * 100))
-        self.preflight_label.setText(message)
+    @property
+    def _preflight_task(self) -> BackgroundTask | None:
+        return self.preflight.task
 
-    def _preflight_done(self, report) -> None:
-        if report is None:
-            self._show_preflight("Pre-flight cancelled: nothing was changed.", None)
-            return
+    def _preflight_measured(self, report) -> None:
         self.plan_panel.set_timing(step_timing(report))
-        self._show_preflight(report.message, report.fits)
-        for suggestion in report.suggestions:
-            button = QPushButton(f"Use: {suggestion.label}")
-            button.setToolTip(suggestion.reason)
-            button.clicked.connect(
-                lambda _=False, changes=dict(suggestion.changes): self.form.set_values(changes)
-            )
-            self.suggestion_row.addWidget(button)
 
     def _show_preflight(self, text: str, fits: bool | None) -> None:
-        while self.suggestion_row.count():
-            item = self.suggestion_row.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
-        color = {True: "#2e7d32", False: "#d23f31"}.get(fits, "palette(window-text)")
-        self.preflight_label.setStyleSheet(f"color: {color};")
-        self.preflight_label.setText(text)
-        self.preflight_label.setVisible(bool(text))
-
-    def _preflight_finished(self) -> None:
-        self._preflight_task = None
-        self._preflight_cancelling = False
-        self.preflight_busy.hide()
-        self.preflight_button.setText("Pre-flight check")
-        self.preflight_button.setToolTip(PREFLIGHT_TOOLTIP)
-        self._update_start_controls()
+        self.preflight.show_result(text, fits)
 
     # --- running ----------------------------------------------------------------------------
     def start(self) -> bool:
@@ -711,7 +642,7 @@ class TrainingPage(QWidget):
         idle = not busy and self._preflight_task is None
         self.start_button.setEnabled(idle)
         # While pre-flight runs, its button is the way to cancel it.
-        self.preflight_button.setEnabled(not busy and not self._preflight_cancelling)
+        self.preflight_button.setEnabled(not busy and not self.preflight.cancelling)
         for button in self.preset_buttons.values():
             button.setEnabled(not busy)
         self._update_continue_button()
