@@ -26,6 +26,7 @@ from core.estimate.memory import COMPONENT_TITLES
 from core.figures import duration_text, money_text
 from core.methods import METHOD_TITLES
 from desktop.estimate.memory_bar import BarSegment, MemoryBar
+from desktop.theme import BAD, GOOD, WARNING, status_color, status_style
 
 
 class EstimateResults(QWidget):
@@ -37,7 +38,7 @@ class EstimateResults(QWidget):
         super().__init__(parent)
         self._title_fits: bool | None = None
         self._assumptions_html = ""
-        self._fit_colors = {True: QColor("#2e8b57"), False: QColor("#c0392b")}
+        self._fit_colors = {True: QColor(status_color(GOOD)), False: QColor(status_color(BAD))}
         self._plain_font = QFont(self.font())
         self._bold_font = QFont(self.font())
         self._bold_font.setBold(True)
@@ -99,7 +100,7 @@ class EstimateResults(QWidget):
         column.addWidget(self.fixes_label)
         self.warnings_label = QLabel()
         self.warnings_label.setWordWrap(True)
-        self.warnings_label.setStyleSheet("color: #b9770e;")
+        self.warnings_label.setStyleSheet(status_style(WARNING))
         self.warnings_label.hide()
         column.addWidget(self.warnings_label)
         self.capacity_label = QLabel()
@@ -151,7 +152,7 @@ class EstimateResults(QWidget):
 
     def _set_title_color(self, fits: bool) -> None:
         if self._title_fits is not fits:  # style sheets are slow to re-apply
-            color = "#2e8b57" if fits else "#c0392b"
+            color = status_color(GOOD) if fits else status_color(BAD)
             self.pick_title.setStyleSheet(f"font-size: 18px; font-weight: 600; color: {color};")
             self._title_fits = fits
 
