@@ -14,6 +14,7 @@ from waiting import WORK_MS
 
 from core.chat.generation import conversation_messages
 from core.chat.store import list_conversations, load_conversation
+from core.dataset.preferences_store import pending_pairs
 from core.evaluation.eval_set import load_eval_set_file
 from core.hardware import HardwareInfo
 from core.models.registry import add_local_model
@@ -161,6 +162,18 @@ def test_an_edited_answer_lands_in_a_dataset_draft_and_an_eval_set(
     page.panes[1].edit_button.click()
     assert "edited by you" in page.panes[1].transcript.toPlainText()
     assert better in page.panes[1].transcript.toPlainText()
+    # The correction over the model's own answer waits as a DPO preference pair.
+    assert "kept as a preference pair" in page.status_label.text()
+    (pair,) = pending_pairs(chat_project)
+    assert pair.chosen_text == better and pair.rejected_text.endswith(ANSWER)
+    assert pair.prompt[-1] == {"role": "user", "content": "ticket billing"}
+    assert page.edit_last_answer(1, better)  # a correction of a correction: no new pair
+    assert len(pending_pairs(chat_project)) == 1
+    panel = dataset_page.preferences_panel
+    panel.refresh_sources()
+    assert panel.chat_button.text() == "Add 1 Chat corrections"
+    panel.chat_button.click()
+    assert panel.pairs() == [pair] and not pending_pairs(chat_project)
     assert not page.edit_last_answer(1, "   ")  # an empty answer is refused, with why
     assert "empty answer" in page.status_label.text()
     page.panes[1].dataset_button.click()

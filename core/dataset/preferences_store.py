@@ -78,6 +78,35 @@ def save_preference_version(
     return load_version(project, version_id)
 
 
+# Pairs made in Chat (a corrected answer over the model's own) wait here until the Dataset
+# page's Preference pairs tab takes them into a list that is saved as a version.
+PENDING_FILE = "preference-drafts.jsonl"
+
+
+def pending_path(project):
+    return project.datasets_dir / PENDING_FILE
+
+
+def add_pending_pairs(project, pairs: list[PreferencePair]) -> int:
+    """Keep `pairs` for the Dataset page; the number now waiting."""
+    waiting = pending_pairs(project) + list(pairs)
+    project.datasets_dir.mkdir(parents=True, exist_ok=True)
+    write_preference_file(pending_path(project), waiting)
+    return len(waiting)
+
+
+def pending_pairs(project) -> list[PreferencePair]:
+    path = pending_path(project)
+    return read_preference_file(path).pairs if path.is_file() else []
+
+
+def take_pending_pairs(project) -> list[PreferencePair]:
+    """The waiting pairs, no longer waiting."""
+    pairs = pending_pairs(project)
+    pending_path(project).unlink(missing_ok=True)
+    return pairs
+
+
 def preference_versions(project) -> list[DatasetVersion]:
     """Every saved preference version, oldest first."""
     return list_versions(project, kind=PREFERENCE_KIND)

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from core.chat.examples import append_to_eval_set, dataset_drafts, example_record
 from core.chat.generation import ChatSettings, ChatSettingsError, conversation_messages
+from core.chat.preference_pairs import preference_pair_from_correction
 from core.chat.store import (
     Conversation,
     ConversationNotFound,
@@ -47,6 +48,7 @@ from core.chat.store import (
     save_answer,
     save_settings,
 )
+from core.dataset.preferences_store import add_pending_pairs
 from core.evaluation.eval_set import EvalSetError
 from core.evaluation.models import ModelSpec, ModelSpecError, list_run_models, run_spec
 from core.models.registry import list_base_models
@@ -586,10 +588,23 @@ class ChatPage(QWidget):
         if position is None or not text.strip():
             self._error("Write the answer you want; an empty answer is not saved.")
             return False
+        try:  # the model's own answer is replaced below: the pair is made while it is here
+            pair = preference_pair_from_correction(self.conversation, position, side, text)
+        except (LookupError, ValueError):
+            pair = None  # the same text again, or an answer already corrected
+        if self.conversation.turn(position).answers[side].edited:
+            pair = None  # the stored answer is the user's earlier correction, not the model's
         edit_answer(self.project, self.conversation.turn(position).id, side, text)
         self.conversation = load_conversation(self.project, self.conversation.id)
         self._show_transcripts()
-        self._say("Answer edited. Save it as a training example or add it to an eval set.")
+        kept = ""
+        if pair is not None:
+            waiting = add_pending_pairs(self.project, [pair])
+            kept = (
+                f" Your answer over the model's is kept as a preference pair for DPO "
+                f"({waiting} waiting on the Dataset page, Preference pairs)."
+            )
+        self._say("Answer edited. Save it as a training example or add it to an eval set." + kept)
         return True
 
     def ask_edit(self, side: int) -> None:

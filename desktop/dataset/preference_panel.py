@@ -30,8 +30,10 @@ from PySide6.QtWidgets import (
 from core.dataset.preferences import PreferencePair, answer, read_preference_file, validate_pairs
 from core.dataset.preferences_store import (
     load_preference_pairs,
+    pending_pairs,
     preference_versions,
     save_preference_version,
+    take_pending_pairs,
 )
 from core.dataset.versions import DatasetHasErrors
 from core.evaluation.ab_pairs import list_pair_sets
@@ -76,6 +78,12 @@ class PreferencePanel(QWidget):
         )
         self.ratings_button.clicked.connect(self._add_chosen_ratings)
         sources.addWidget(self.ratings_button)
+        self.chat_button = QPushButton("Add Chat corrections")
+        self.chat_button.setToolTip(
+            "Answers you corrected in Chat: your answer chosen, the model's own rejected."
+        )
+        self.chat_button.clicked.connect(self.add_chat_corrections)
+        sources.addWidget(self.chat_button)
         layout.addLayout(sources)
 
         self.table = QTableWidget(0, 3)
@@ -133,6 +141,11 @@ class PreferencePanel(QWidget):
             self.ratings_combo.addItem(
                 f"{pair_set.name}: {pair_set.label_a} vs {pair_set.label_b}", pair_set.id
             )
+        waiting = len(pending_pairs(self.project)) if self.project is not None else 0
+        self.chat_button.setEnabled(bool(waiting))
+        self.chat_button.setText(
+            f"Add {waiting} Chat corrections" if waiting else "No Chat corrections yet"
+        )
         self.ratings_combo.setEnabled(bool(pair_sets))
         self.ratings_button.setEnabled(bool(pair_sets))
         if not pair_sets:
@@ -162,6 +175,14 @@ class PreferencePanel(QWidget):
             f"Added {len(rated.pairs)} pairs from the A/B ratings; {rated.ties} ties skipped"
             + (f", {rated.unrated} pairs not rated yet." if rated.unrated else ".")
         )
+        self._show_pairs(message)
+        return message
+
+    def add_chat_corrections(self) -> str:
+        pairs = take_pending_pairs(self.project)
+        self.add_pairs(pairs)
+        self.refresh_sources()
+        message = f"Added {len(pairs)} pairs from answers corrected in Chat."
         self._show_pairs(message)
         return message
 
