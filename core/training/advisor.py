@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from core.runs.records import ERROR, INFO, WARNING, Advice, MetricRecord
 from core.training.dpo_advisor import MarginPlateauAdvisor
+from core.training.grpo_advisor import RewardAdvisor
 
 SMALL_DATASET = 1000
 
@@ -298,10 +299,17 @@ class RunAdvisor:
         self.learning_rate = LearningRateAdvisor(max_steps)
         self.divergence = DivergenceAdvisor()
         self.dpo_margin = MarginPlateauAdvisor(max_steps)
+        self.grpo_rewards = RewardAdvisor(max_steps)
 
     def observe(self, record: MetricRecord) -> list[Advice]:
         out: list[Advice] = []
-        for advisor in (self.divergence, self.learning_rate, self.overfitting, self.dpo_margin):
+        for advisor in (
+            self.divergence,
+            self.learning_rate,
+            self.overfitting,
+            self.dpo_margin,
+            self.grpo_rewards,
+        ):
             out += advisor.observe(record)
         return out
 
