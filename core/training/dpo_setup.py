@@ -84,6 +84,10 @@ def build_dpo_trainer(session: TrainingSession, inputs: RunInputs):
         f"data: {len(data.train)} training and {len(data.valid)} validation preference pairs; "
         f"DPO beta {config.dpo_beta:g}, {config.dpo_loss_type} loss"
     )
+    if config.preflight and inputs.checkpoint is None:
+        # Pre-flight's real steps are SFT steps; a DPO step holds twice the sequences, so
+        # its figure would mislead. The memory guard still stops a run that runs out.
+        recorder.log("pre-flight: not run for the dpo stage (the memory guard still watches)")
     session.check_stop()
 
     session.report_status(LOADING, f"loading {base.name} for DPO ({config.method})")
