@@ -45,3 +45,10 @@ def test_dpo_time_counts_both_answers_and_the_reference_forward():
     # LoRA: 4N per token, plus 2N for the reference forward
     assert dpo.total_flops / sft.total_flops == pytest.approx(2 * 1.5, rel=0.01)
     assert any("reference forward" in a for a in dpo.assumptions)
+
+
+def test_a_dpo_run_is_named_by_its_stage():
+    from core.recipe.config import TrainConfig
+
+    assert TrainConfig(base_model="m").display_name() == "qlora m"
+    assert TrainConfig(base_model="m", stage="dpo", method="lora").display_name() == "dpo lora m"

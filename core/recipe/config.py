@@ -577,7 +577,8 @@ class TrainConfig:
         if self.name.strip():
             return self.name.strip()
         model = Path(self.base_model).name or self.base_model
-        return f"{self.method} {model}"
+        stage = "" if self.stage == "sft" else f"{self.stage} "  # SFT is the usual run
+        return f"{stage}{self.method} {model}"
 
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with `changes`, validated as a new config is. (dataclasses.replace
