@@ -14,12 +14,13 @@ how the tests check the file.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from core.json_file import read_json_object
 
 Progress = Callable[[float, str], None]
 Cancelled = Callable[[], bool]
@@ -40,14 +41,6 @@ class GgufFileInfo:
     converter: str  # how it was written
     tensors: int
     notes: tuple[str, ...] = ()
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def pre_tokenizer_name(tokenizer_json: dict) -> str | None:
@@ -73,7 +66,7 @@ def builtin_support_problem(model_dir: Path, tokenizer_dir: Path | None = None) 
 
     `tokenizer_dir`: where tokenizer.json is, when not beside config.json (an adapter run:
     the base's config, the run's tokenizer), so the dialog can tell before merging."""
-    config = _read_json(model_dir / "config.json")
+    config = read_json_object(model_dir / "config.json")
     architectures = config.get("architectures") or []
     if not any(a in SUPPORTED_ARCHITECTURES for a in architectures):
         return (
@@ -85,7 +78,7 @@ def builtin_support_problem(model_dir: Path, tokenizer_dir: Path | None = None) 
     rope = config.get("rope_parameters") or config.get("rope_scaling") or {}
     if isinstance(rope, dict) and rope.get("rope_type", "default") not in ("default", None):
         return f"the built-in GGUF writer does not handle {rope.get('rope_type')} RoPE scaling"
-    tokenizer = _read_json((tokenizer_dir or model_dir) / "tokenizer.json")
+    tokenizer = read_json_object((tokenizer_dir or model_dir) / "tokenizer.json")
     if (tokenizer.get("model") or {}).get("type") != "BPE":
         return "the built-in GGUF writer needs a byte-level BPE tokenizer (tokenizer.json)"
     if pre_tokenizer_name(tokenizer) is None:
@@ -106,7 +99,7 @@ def _vocabulary(model_dir: Path, vocab_size: int):
     # gguf is heavy: loaded for a GGUF conversion only
     import gguf
 
-    tokenizer = _read_json(model_dir / "tokenizer.json")
+    tokenizer = read_json_object(model_dir / "tokenizer.json")
     vocab: dict[str, int] = dict(tokenizer["model"]["vocab"])
     added = {t["id"]: t for t in tokenizer.get("added_tokens", [])}
     for token_id, token in added.items():
@@ -166,7 +159,7 @@ def write_llama_gguf(
     if problem:
         raise ValueError(problem)
     report = progress or (lambda fraction, message: None)
-    config = _read_json(model_dir / "config.json")
+    config = read_json_object(model_dir / "config.json")
     n_head = int(config["num_attention_heads"])
     n_kv = int(config.get("num_key_value_heads") or n_head)
     n_layers = int(config["num_hidden_layers"])

@@ -6,10 +6,10 @@ tokenizer; studio_model.json and run.json say which base it was trained on and h
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.json_file import read_json_object
 from core.methods import ADAPTER_METHODS, METHODS
 from core.project.store import Project
 from core.runs.record import RunNotFound, RunState, load_run
@@ -53,14 +53,6 @@ class ExportSource:
         return self.run.base_model
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def load_export_source(project: Project, run_id: str) -> ExportSource:
     """The run's final model, checked to be complete; ExportSourceError says what is missing."""
     try:
@@ -77,7 +69,7 @@ def load_export_source(project: Project, run_id: str) -> ExportSource:
             f"{run_id} has no final model ({run.status}: {run.reason or 'no reason recorded'}). "
             "Resume it to the end, or train it again."
         )
-    studio_model = _read_json(model_dir / "studio_model.json")
+    studio_model = read_json_object(model_dir / "studio_model.json")
     expected = "adapter_config.json" if run.method in ADAPTER_METHODS else "config.json"
     if not (model_dir / expected).is_file():
         raise ExportSourceError(
@@ -101,6 +93,6 @@ def load_export_source(project: Project, run_id: str) -> ExportSource:
         model_dir=model_dir,
         base_path=base_path,
         studio_model=studio_model,
-        run_json=_read_json(run.folder / "run.json"),
+        run_json=read_json_object(run.folder / "run.json"),
         config_yaml=config_yaml,
     )

@@ -9,7 +9,6 @@ in the background, and opens on the cached figures.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from core.estimate import GpuSpec, estimate, load_architecture
 from core.estimate.gpus import match_gpu_name
 from core.estimate.run import run_for_recipe
 from core.history.pricing import gpu_catalog_or_none, hardware_of
+from core.json_file import read_json_object
 from core.project.store import utc_now
 from core.recipe.config import config_from_dict
 
@@ -46,16 +46,8 @@ class RunEstimate:
         }
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _from_preflight(folder: Path) -> RunEstimate | None:
-    report = _read_json(folder / PREFLIGHT_FILE)
+    report = read_json_object(folder / PREFLIGHT_FILE)
     if not report:
         return None
     estimate = report.get("estimate") if isinstance(report.get("estimate"), dict) else {}
@@ -92,7 +84,7 @@ def _from_estimator(
 ) -> RunEstimate:
     try:
         config = config_from_dict(yaml.safe_load(config_yaml) or {}, "the run's settings")
-        settings = _settings_for(config, _read_json(folder / RUN_FILE))
+        settings = _settings_for(config, read_json_object(folder / RUN_FILE))
         source = (
             base_model_path if base_model_path and Path(base_model_path).is_dir() else base_model
         )

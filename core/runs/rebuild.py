@@ -11,24 +11,16 @@ evaluations and exports live only in the database and are not rebuilt; the notic
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import math
 import os
 from pathlib import Path
 
 import yaml
 
+from core.json_file import read_json_object
 from core.project.recover import ProjectDatabaseError, database_problem, set_aside
 from core.project.store import DB_NAME, NotAProjectError, create_project, open_project
 from core.runs import record as runs
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _read_yaml(path: Path) -> tuple[str, dict]:
@@ -56,7 +48,7 @@ def _finite(values: list) -> list[float]:
 def rebuild_run(project, folder: Path) -> bool:
     """Add one run folder back to the index (with its metrics and advice); False when the
     folder is not a run (no config.yaml and no run.json)."""
-    info = _read_json(folder / runs.RUN_FILE)
+    info = read_json_object(folder / runs.RUN_FILE)
     config_yaml, config = _read_yaml(folder / runs.CONFIG_FILE)
     if not info and not config:
         return False

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from core.json_file import read_json_object
 from core.methods import ADAPTER_METHODS
 from core.project.store import Project, utc_now
 from core.recipe.config import load_config
@@ -449,11 +450,7 @@ def read_advice(run: RunInfo | str | Path) -> list[Advice]:
 
 
 def read_run_json(run: RunInfo | str | Path) -> dict:
-    path = _folder_of(run) / RUN_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    return read_json_object(_folder_of(run) / RUN_FILE)
 
 
 def now() -> str:
