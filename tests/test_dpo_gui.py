@@ -61,3 +61,27 @@ def test_the_train_form_offers_the_stage_and_dpo_settings_for_dpo_only(qtbot):
     form.editors["dpo_beta"].set(0.25)
     config = TrainConfig(**form.values())
     assert (config.stage, config.dpo_beta) == ("dpo", 0.25)
+
+
+def test_start_from_offers_the_finished_lora_runs(qtbot):
+    from PySide6.QtWidgets import QWidget
+
+    from core.recipe.config import TrainConfig
+    from desktop.training.config_form import ConfigForm
+
+    host = QWidget()
+    qtbot.addWidget(host)
+    form = ConfigForm(host)
+    form.set_config(TrainConfig())
+    form.set_start_from_runs([("ticket sft (lora-1)", "lora-1")])
+    combo = form.editors["start_from"].editor
+    assert [combo.itemText(i) for i in range(combo.count())] == [
+        "the base model",
+        "ticket sft (lora-1)",
+    ]
+    assert form.values()["start_from"] == ""
+    combo.setCurrentIndex(1)
+    assert TrainConfig(**form.values()).start_from == "lora-1"
+    form.set_start_from_runs([])  # the run was deleted: a saved choice still shows, marked
+    assert form.values()["start_from"] == "lora-1"
+    assert "not in this project" in combo.currentText()

@@ -161,7 +161,7 @@ class ConfigForm(QObject):
         default = getattr(self.defaults, name)
         if name == "base_model":
             control, get, set_ = self._model_combo()
-        elif name == "dataset_version":
+        elif name in ("dataset_version", "start_from"):  # a choice among the project's own
             control, get, set_ = self._version_combo()
         elif name == "lora_target_modules":
             control, get, set_ = self._targets_combo()
@@ -358,6 +358,19 @@ class ConfigForm(QObject):
         for text, value in versions:
             combo.addItem(text, value)
         self.editors["dataset_version"].set(current)
+        self._loading = False
+        self.validate()
+
+    def set_start_from_runs(self, runs: list[tuple[str, str]]) -> None:
+        """(shown text, run id) of the finished LoRA runs a stage can continue."""
+        current = self.editors["start_from"].get()
+        combo: QComboBox = self.editors["start_from"].editor
+        self._loading = True
+        combo.clear()
+        combo.addItem("the base model", "")
+        for text, value in runs:
+            combo.addItem(text, value)
+        self.editors["start_from"].set(current)
         self._loading = False
         self.validate()
 

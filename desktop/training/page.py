@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from core.dataset.versions import PREFERENCE_KIND, list_versions
 from core.handoff import SettingsForTrain, TrainConfigForEstimate
+from core.methods import METHODS
 from core.models.registry import list_base_models
 from core.recipe.config import (
     CPU_PRESET,
@@ -334,6 +335,14 @@ class TrainingPage(QWidget):
         index = combo.findData(current) if current else -1
         combo.setCurrentIndex(max(0, index) if current else -1 if runs else 0)
         combo.blockSignals(False)
+        # A DPO or GRPO stage may continue a finished LoRA run's adapter.
+        self.form.set_start_from_runs(
+            [
+                (f"{run.name} ({run.run_id})", run.run_id)
+                for run in runs
+                if run.status == RunState.FINISHED and METHODS[run.method].trains_adapters
+            ]
+        )
         self._update_continue_button()
         self._show_latest_run()
 
