@@ -70,12 +70,8 @@ def hourly_price(
     return HourlyPrice(None, "", hardware)
 
 
-def cost_of(hours: float | None, price: HourlyPrice) -> float | None:
-    """hours x price, or None when either is unknown."""
-    if hours is None or price.per_hour is None:
+def cost_of(hours: float | None, price: HourlyPrice | None) -> float | None:
+    """hours x price, or None when either is unknown (never a made-up 0)."""
+    if hours is None or price is None or price.per_hour is None:
         return None
     return hours * price.per_hour
-
-
-def hours_of(duration_s: float | None) -> float:
-    return max(0.0, float(duration_s or 0.0)) / 3600.0

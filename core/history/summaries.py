@@ -16,7 +16,7 @@ from pathlib import Path
 from core.history.config_text import config_values, key_settings_text
 from core.history.estimates import RunEstimate
 from core.history.evals import EvalLink, evals_by_run, summary_text
-from core.history.pricing import HourlyPrice, gpu_catalog_or_none, hourly_price
+from core.history.pricing import HourlyPrice, cost_of, gpu_catalog_or_none, hourly_price
 from core.history.spend_settings import project_price
 from core.runs.record import RunInfo, RunNotFound, run_from_row
 
@@ -45,16 +45,11 @@ class RunSummary(RunInfo):
 
     @property
     def cost(self) -> float | None:
-        return self._cost_of(self.hours)
+        return cost_of(self.hours, self.price)
 
     @property
     def estimated_cost(self) -> float | None:
-        return self._cost_of(self.estimate.hours if self.estimate else None)
-
-    def _cost_of(self, hours: float | None) -> float | None:
-        if hours is None or self.price is None or self.price.per_hour is None:
-            return None
-        return hours * self.price.per_hour
+        return cost_of(self.estimate.hours if self.estimate else None, self.price)
 
     @property
     def latest_eval(self) -> EvalLink | None:
