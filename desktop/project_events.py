@@ -38,11 +38,19 @@ def _relay_event(event: core_events.ProjectEvent) -> None:
         _relay.arrived.emit(event)
 
 
+def _live_bridges() -> list[ProjectEventsBridge]:
+    return [bridge for bridge in list(_bridges) if shiboken6.isValid(bridge)]
+
+
 def _fan_out(event: core_events.ProjectEvent) -> None:
     """On the GUI thread: every live bridge hears it."""
-    for bridge in list(_bridges):
-        if shiboken6.isValid(bridge):
-            bridge.deliver(event)
+    for bridge in _live_bridges():
+        bridge.deliver(event)
+
+
+def _poll_other_processes() -> None:
+    for bridge in _live_bridges():
+        bridge.check_other_processes()
 
 
 def _start_relay() -> None:
@@ -53,6 +61,12 @@ def _start_relay() -> None:
         # has returned, never in the middle of it.
         _relay.arrived.connect(_fan_out, Qt.ConnectionType.QueuedConnection)
         core_events.subscribe(_relay_event)
+        # One timer for every bridge, on the object that outlives them all: a timer of a
+        # bridge could fire into one Python is tearing down.
+        _relay.poll = QTimer(_relay)
+        _relay.poll.setInterval(POLL_MS)
+        _relay.poll.timeout.connect(_poll_other_processes)
+        _relay.poll.start()
 
 
 class ProjectEventsBridge(QObject):
@@ -73,10 +87,6 @@ class ProjectEventsBridge(QObject):
         self._change_log = core_events.ChangeLog(project)
         _start_relay()
         _bridges.add(self)
-        self._poll = QTimer(self)
-        self._poll.setInterval(POLL_MS)
-        self._poll.timeout.connect(self.check_other_processes)
-        self._poll.start()
 
     def set_project(self, project: Project) -> None:
         self._folder = Path(project.folder)
