@@ -36,7 +36,8 @@ class Preview:
 
     def summary(self) -> str:
         means = ", ".join(f"{name} {value:.2f}" for name, value in self.means().items())
-        return f"{len(self.answers)} answers; mean {means}; total spread {self.spread():.2f}"
+        n = len(self.answers)
+        return f"{n} answer{'s' if n != 1 else ''}; mean {means}; total spread {self.spread():.2f}"
 
 
 def score_answers(spec: RewardSpec, samples: list[tuple[str, str, str | None]]) -> Preview:

@@ -1,0 +1,140 @@
+"""The reward editor: ticking presets writes the recipe's rewards text, a recipe's text
+fills the rows back, bad options are named, a schema is offered from the bundled eval
+set's references, a typed answer is scored at once, and the model's own answers are
+sampled and scored off the GUI thread (tiny model)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import Qt
+
+from core.recipe.config import TrainConfig
+from core.rewards.spec import parse_spec
+from desktop.training.reward_editor import RewardEditor, RewardEditorDialog
+from resources.datasets import __file__ as datasets_init
+
+EVAL_SET = __import__("pathlib").Path(datasets_init).with_name("support_tickets_eval.jsonl")
+
+
+def test_ticked_presets_write_the_recipe_text(qtbot):
+    editor = RewardEditor()
+    qtbot.addWidget(editor)
+    editor.show()
+    texts = []
+    editor.spec_changed.connect(texts.append)
+    assert editor.error.text() == "Tick at least one reward."
+    qtbot.mouseClick(editor.rows["valid_json"].tick, Qt.MouseButton.LeftButton)
+    editor.rows["reference_match"].tick.setChecked(True)
+    qtbot.keyClicks(editor.field_edit, "category")
+    editor.rows["reference_match"].weight.setValue(2.0)
+    spec = parse_spec(texts[-1])
+    assert [(t.name, t.weight) for t in spec.terms] == [
+        ("valid_json", 1.0),
+        ("category_match", 2.0),
+    ]
+    assert not editor.error.isVisible()
+
+
+def test_a_recipe_text_fills_the_rows_back(qtbot):
+    text = (
+        "[{kind: keys, required: [category], allowed: {priority: [low, high]}}, "
+        "{kind: regex, pattern: '^\\{', full: false, weight: 0.5}, "
+        "{kind: length_penalty, max_chars: 120}]"
+    )
+    editor = RewardEditor()
+    qtbot.addWidget(editor)
+    editor.set_spec_text(text)
+    assert editor.required_edit.text() == "category"
+    assert editor.allowed_edit.text() == "priority: low, high"
+    assert editor.pattern_edit.text() == "^\\{" and not editor.full_check.isChecked()
+    assert editor.max_chars.value() == 120
+    assert [t.as_dict() for t in parse_spec(editor.spec_text()).terms] == [
+        t.as_dict() for t in parse_spec(text).terms
+    ]
+
+
+def test_bad_options_are_named_and_ok_is_off(qtbot):
+    dialog = RewardEditorDialog("[{kind: valid_json}]")
+    qtbot.addWidget(dialog)
+    assert dialog.ok_button.isEnabled()
+    editor = dialog.editor
+    editor.rows["regex"].tick.setChecked(True)
+    qtbot.keyClicks(editor.pattern_edit, "(unclosed")
+    assert "reward 2 (regex): pattern" in editor.error.text()
+    assert not dialog.ok_button.isEnabled()
+    editor.pattern_edit.clear()
+    qtbot.keyClicks(editor.pattern_edit, r"\{.*\}")
+    assert dialog.ok_button.isEnabled()
+    assert "regex" in dialog.text()
+
+
+def test_schema_offered_from_the_bundled_eval_set_scores_answers(qtbot, tmp_path):
+    editor = RewardEditor()
+    qtbot.addWidget(editor)
+    assert editor.offer_schema_from(EVAL_SET)
+    schema = json.loads(editor.schema_edit.toPlainText())
+    assert schema["required"] == ["category", "priority", "summary"]
+    assert "billing" in schema["properties"]["category"]["enum"]
+    assert editor.rows["json_schema"].tick.isChecked()
+    editor.answer_edit.setPlainText(
+        '{"category": "billing", "priority": "high", "summary": "Charged twice."}'
+    )
+    preview = editor.score_typed_answer()
+    assert preview.answers[0].scores == {"json_schema": 1.0}
+    assert editor.table.item(0, 2).text() == "1.00"
+    editor.answer_edit.setPlainText("The ticket is about billing.")
+    assert editor.score_typed_answer().answers[0].scores == {"json_schema": 0.0}
+    not_json = tmp_path / "plain.jsonl"
+    not_json.write_text(
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "assistant", "content": "hello"},
+                ]
+            }
+        )
+        + "\n"
+    )
+    assert not editor.offer_schema_from(not_json)
+    assert "no schema to offer" in editor.schema_note.text()
+    editor.resize(900, 760)
+    editor.grab().save(str(tmp_path / "reward_editor.png"))
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_the_models_own_answers_are_sampled_and_scored(qtbot, project, tiny_model_dir, tmp_path):
+    data = tmp_path / "t.jsonl"
+    data.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "messages": [
+                        {"role": "user", "content": f"Ticket {i}"},
+                        {"role": "assistant", "content": '{"team": "billing"}'},
+                    ]
+                }
+            )
+            for i in range(3)
+        )
+        + "\n"
+    )
+    config = TrainConfig(
+        base_model=str(tiny_model_dir),
+        train_file=str(data),
+        method="lora",
+        grpo_max_completion_length=6,
+        validation_fraction=0.0,
+    )
+    editor = RewardEditor()
+    qtbot.addWidget(editor)
+    editor.config_provider = lambda: (project, config)
+    editor.set_spec_text("[{kind: valid_json}, {kind: length_penalty, max_chars: 5}]")
+    editor.sample_model_answers()
+    assert not editor.sample_button.isEnabled()  # one sampling at a time
+    qtbot.waitUntil(lambda: editor.sample_button.isEnabled(), timeout=120_000)
+    assert editor.table.rowCount() == 6  # 3 prompts x 2 answers
+    assert editor.table.horizontalHeaderItem(2).text() == "valid_json"
+    assert "answer tokens" in editor.preview_status.text()
