@@ -15,6 +15,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+from core.file_lock import try_lock
 from core.output_folder import OutputPathError
 
 LOCK_SUFFIX = ".lock"
@@ -27,24 +28,6 @@ class OutputBusyError(OutputPathError):
 def lock_path(path: str | os.PathLike) -> Path:
     path = Path(path).expanduser().absolute()
     return path.parent / f".{path.name}{LOCK_SUFFIX}"
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        import fcntl  # platform-specific: POSIX only
-    except ImportError:  # Windows
-        import msvcrt  # platform-specific: Windows only
-
-        try:
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        except OSError:
-            return False
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
 
 
 def _holder(path: Path) -> str:
@@ -63,7 +46,7 @@ def output_lock(path: str | os.PathLike) -> Iterator[Path]:
     lock.parent.mkdir(parents=True, exist_ok=True)
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-        if not _try_lock(fd):
+        if not try_lock(fd):
             os.close(fd)
             raise OutputBusyError(
                 f"{target} is being written by another export right now{_holder(lock)}; "

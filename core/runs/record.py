@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from core.file_lock import try_lock, unlock
 from core.json_file import read_json_object
 from core.methods import ADAPTER_METHODS
 from core.project.store import Project, utc_now
@@ -38,15 +39,6 @@ from core.runs.records import (
     read_advice_file,
     read_metrics_file,
 )
-
-try:  # the folder lock: flock on POSIX, msvcrt's byte lock on Windows
-    import fcntl
-
-    msvcrt = None
-except ImportError:
-    import msvcrt
-
-    fcntl = None
 
 CONFIG_FILE = "config.yaml"
 RUN_FILE = "run.json"
@@ -176,9 +168,7 @@ class RunLock:
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle = open(self.path, "a+")  # noqa: SIM115 (held open: the lock lives on it)
-        try:
-            _lock(handle)
-        except OSError:
+        if not try_lock(handle.fileno()):
             handle.close()
             raise RunBusy(f"{self.path.parent.name} is being trained by another process.") from None
         handle.seek(0)
@@ -190,25 +180,9 @@ class RunLock:
     def release(self) -> None:
         if self._handle is not None:
             with contextlib.suppress(OSError):
-                _unlock(self._handle)
+                unlock(self._handle.fileno())
             self._handle.close()
             self._handle = None
-
-
-def _lock(handle) -> None:
-    if fcntl is None:  # Windows
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        return
-    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-
-def _unlock(handle) -> None:
-    if fcntl is None:
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-        return
-    fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def is_run_active(folder: Path) -> bool:
@@ -220,11 +194,9 @@ def is_run_active(folder: Path) -> bool:
     except OSError:
         return False
     try:
-        _lock(handle)
-    except OSError:
-        return True
-    else:
-        _unlock(handle)
+        if not try_lock(handle.fileno()):
+            return True
+        unlock(handle.fileno())
         return False
     finally:
         handle.close()
