@@ -62,7 +62,7 @@ def adapted_roles(arch: ModelArchitecture, settings: EstimateRun) -> frozenset[s
     return frozenset(roles)
 
 
-# Tokens per tile of the trainer's tiled MLP (core.training.memory_savers.MLP_TILE_TOKENS).
+# Tokens per tile of the trainer's tiled MLP (core.training.memory_savers uses this one).
 MLP_TILE_TOKENS = 4096
 
 

@@ -27,13 +27,14 @@ from core.estimate import (
     load_architecture,
     run_for_recipe,
 )
+from core.estimate.activations import MLP_TILE_TOKENS
 from core.estimate.savers import SAVER_FIELDS, has_auto
 from core.hardware import detect_hardware
 from core.training.memory_guard import read_memory
 
-# Tokens per MLP tile: past this the tile's intermediates (4096 x 11008 x 2 bytes = 86 MiB
-# on a 7B) are small against the layer inputs, while fewer, larger matmuls stay fast.
-MLP_TILE_TOKENS = 4096
+# MLP_TILE_TOKENS (tokens per MLP tile) is the estimate's figure, one for both: past it a
+# tile's intermediates (4096 x 11008 x 2 bytes = 86 MiB on a 7B) are small against the
+# layer inputs, while fewer, larger matmuls stay fast.
 # Bytes per element of an offloaded layer input (bf16/fp16 hidden states on a GPU).
 OFFLOADED_BYTES_PER_VALUE = 2
 
