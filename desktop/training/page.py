@@ -38,7 +38,7 @@ from core.recipe.config import (
     default_config,
 )
 from core.runs.record import RunState, list_runs, load_run
-from core.runs.replay import ReplayedRun, read_run_for_replay
+from core.runs.replay import ReplayedRun
 from core.training.advice_actions import action_for
 from core.training.device import offered_devices
 from core.training.observer import FAILED, FINISHED, PAUSED, STOPPED, STOPPING, RunResult
@@ -53,6 +53,7 @@ from desktop.training.host import TrainingHost
 from desktop.training.monitor import RunMonitor, format_duration
 from desktop.training.plan_panel import RunPlanPanel
 from desktop.training.preflight_check import PreflightCheck
+from desktop.training.run_replay import RunReplay, show_replayed_run
 
 STOP_WAIT_S = 600.0  # a big model's final save can take minutes; the GUI stays live meanwhile
 PRIMARY_STYLE = (
@@ -119,7 +120,12 @@ class TrainingPage(QWidget):
         self.preflight_button = self.preflight.button
         self.preflight_busy = self.preflight.busy
         self.preflight_label = self.preflight.label
-        self._replay_task: BackgroundTask | None = None
+        # A past run's curves, advice and log, read off the GUI thread (run_replay.py).
+        self.replay = RunReplay(self)
+        self.replay.loaded.connect(self._show_loaded_run)
+        self.replay.failed.connect(
+            lambda message: self.monitor.set_status(f"Could not load: {message}")
+        )
         self._shown_run_id = ""
         self._paused = False
         self._closing = False  # set while the window waits for a stopping run
@@ -683,64 +689,23 @@ class TrainingPage(QWidget):
 
     def show_run(self, run_id: str) -> None:
         """Load a finished or past run's curves, advice and log (off the GUI thread)."""
-        self._cancel_replay()
-        project = self.context.project
-
-        def load(_report, _cancelled):
-            return read_run_for_replay(project, run_id)
-
-        task = BackgroundTask(load, self)
-        task.succeeded.connect(self._show_loaded_run)
-        task.failed.connect(lambda message: self.monitor.set_status(f"Could not load: {message}"))
-        task.finished.connect(self._replay_finished)
-        self._replay_task = task
         self._shown_run_id = run_id
         self.monitor.set_status(f"Loading {run_id}…")
-        task.start()
+        self.replay.load(self.context.project, run_id)
 
     def _show_loaded_run(self, loaded: ReplayedRun) -> None:
-        run = loaded.run
         if self.host.is_busy():
             return  # a run started meanwhile; its live curves win
-        monitor = self.monitor
-        monitor.reset()
-        for chart in (monitor.loss_chart, *monitor.small_charts):
-            chart.set_empty_text("no steps recorded")
-        monitor.load_records(loaded.records)
-        monitor.set_max_steps(max(run.max_steps or 0, loaded.last_step))
-        for item in loaded.advice:
-            monitor.add_advice(item)
-        monitor.log_view.setPlainText(loaded.log)
-        monitor.finish_progress(
-            run.steps_done, run.max_steps, f"{run.status} · {run.steps_done:,} steps"
-        )
-        best = (
-            f" Best validation loss {run.best_val_loss:.4f} at step {run.best_step}."
-            if run.best_val_loss is not None
-            else ""
-        )
-        reason = f" {run.reason}" if run.reason else ""
+        run = loaded.run
         why_not = self._why_not_resumable(run.run_id) if run.status != FINISHED else ""
-        if why_not and run.status != RunState.RUNNING:
-            reason += f" {why_not}"
-        bad = run.status == FAILED or (run.reason or "").startswith("Out of memory")
-        monitor.status_label.setStyleSheet("color: #d23f31;" if bad else "")
-        monitor.set_status(
-            f"{run.name}: {run.status} after {run.steps_done:,} steps, "
-            f"{format_duration(run.duration_s)} ({run.method} on {run.device or 'unknown device'})."
-            f"{best}{reason}"
-        )
-        monitor.redraw()
+        show_replayed_run(self.monitor, loaded, why_not)
 
-    def _replay_finished(self) -> None:
-        self._replay_task = None
+    @property
+    def _replay_task(self) -> BackgroundTask | None:
+        return self.replay.task
 
     def _cancel_replay(self) -> None:
-        task = self._replay_task
-        if task is not None:
-            task.cancel()
-            task.wait()
-            self._replay_task = None
+        self.replay.cancel()
 
     def _update_continue_button(self) -> None:
         run_id = self.monitor.run_combo.currentData() or ""
