@@ -138,3 +138,27 @@ def test_the_models_own_answers_are_sampled_and_scored(qtbot, project, tiny_mode
     assert editor.table.rowCount() == 6  # 3 prompts x 2 answers
     assert editor.table.horizontalHeaderItem(2).text() == "valid_json"
     assert "answer tokens" in editor.preview_status.text()
+
+
+def test_the_train_form_edits_rewards_through_the_dialog(qtbot, monkeypatch):
+    from desktop.training import config_form
+    from desktop.training.config_form import ConfigForm
+
+    form = ConfigForm()
+    qtbot.addWidget(form.widget)
+    form.widget.show()
+    assert not form.groups["GRPO"].isEnabled()  # an SFT recipe: GRPO's settings are off
+    form.set_values({"stage": "grpo"})
+    form._update_enabled()
+    assert form.groups["GRPO"].isEnabled()
+
+    def exec_(dialog):
+        dialog.editor.rows["valid_json"].tick.setChecked(True)
+        dialog.editor.rows["length_penalty"].tick.setChecked(True)
+        return config_form.RewardEditorDialog.DialogCode.Accepted
+
+    monkeypatch.setattr(config_form.RewardEditorDialog, "exec", exec_)
+    qtbot.mouseClick(form.reward_button, Qt.MouseButton.LeftButton)
+    config = form.config()
+    assert config.stage == "grpo"
+    assert [t.kind for t in parse_spec(config.rewards).terms] == ["valid_json", "length_penalty"]

@@ -39,6 +39,7 @@ from core.recipe.config import (
 )
 from core.recipe.vocabularies import ALL_LINEAR, is_all_linear, parse_targets
 from desktop.theme import BAD, status_style
+from desktop.training.reward_editor import RewardEditorDialog
 
 PERCENT_FIELDS = ("memory_stop_available_percent", "memory_stop_rss_percent")
 FLOAT_PLACEHOLDERS = {"learning_rate": "auto: 2e-4 for LoRA and QLoRA, 2e-5 for full"}
@@ -100,6 +101,8 @@ class ConfigForm(QObject):
         self._base_models: list[tuple[str, str]] = []  # (shown text, value)
         self._versions: list[tuple[str, str]] = []
         self._loading = False
+        # The open project, for the reward preview's data (the Train page sets it).
+        self.project_provider: Callable[[], Any] = lambda: None
         # The values of the fields without an editor here (all of them are in a recipe).
         self._hidden: dict[str, Any] = {}
         self.widget = QWidget()
@@ -232,6 +235,9 @@ class ConfigForm(QObject):
         if name in ("train_file", "validation_file"):
             control.setPlaceholderText("a .jsonl file, or choose a dataset version above")
             widget = self._with_browse(control, name)
+        elif name == "rewards":
+            control.setPlaceholderText("none yet: Edit… picks checkable rewards")
+            widget = self._with_reward_editor(control)
         elif name == "name":
             control.setPlaceholderText("automatic: method, model and date")
         error = QLabel()
@@ -246,6 +252,35 @@ class ConfigForm(QObject):
         column.addWidget(widget)
         column.addWidget(error)
         return FieldEditor(name, holder, control, get, set_, error)
+
+    def _with_reward_editor(self, line: QLineEdit) -> QWidget:
+        """GRPO's rewards: the recipe text, and Edit… for the reward editor dialog."""
+        holder = QWidget()
+        row = QHBoxLayout(holder)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(line, 1)
+        button = QPushButton("Edit…")
+        button.setObjectName("editRewards")
+        button.setToolTip("Choose checkable rewards, their weights, and preview their scores")
+        self.reward_button = button
+
+        def edit() -> None:
+            dialog = RewardEditorDialog(line.text(), self.widget)
+            dialog.editor.config_provider = self.reward_preview_source
+            if dialog.exec() == RewardEditorDialog.DialogCode.Accepted:
+                line.setText(dialog.text())
+                self._edited()
+
+        button.clicked.connect(edit)
+        row.addWidget(button)
+        return holder
+
+    def reward_preview_source(self):
+        """(project, recipe) for the reward preview."""
+        config = self.config()
+        if config is None:
+            raise ValueError("fix the settings marked in red first")
+        return self.project_provider(), config
 
     def _with_browse(self, line: QLineEdit, name: str) -> QWidget:
         holder = QWidget()
@@ -467,6 +502,11 @@ class ConfigForm(QObject):
         for name in ("dpo_beta", "dpo_loss_type"):  # DPO's own settings, for a DPO run only
             if name in self.editors:
                 self.editors[name].editor.setEnabled(dpo)
+        grpo = self.values().get("stage") == "grpo"
+        box = self.groups.get("GRPO")  # GRPO's own settings, for a GRPO run only
+        if box is not None:
+            box.setEnabled(grpo)
+            box.setToolTip("" if grpo else "GRPO settings apply when the stage is grpo.")
         if "dataset_version" not in self.editors:
             return
         uses_version = bool(self.editors["dataset_version"].get())
