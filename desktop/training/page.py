@@ -53,6 +53,7 @@ from desktop.training.host import TrainingHost
 from desktop.training.monitor import RunMonitor, format_duration
 from desktop.training.plan_panel import RunPlanPanel
 from desktop.training.preflight_check import PreflightCheck
+from desktop.training.preset_bar import PresetBar
 from desktop.training.run_replay import RunReplay, show_replayed_run
 
 STOP_WAIT_S = 600.0  # a big model's final save can take minutes; the GUI stays live meanwhile
@@ -72,11 +73,6 @@ STATE_TITLES = {
     FINISHED: "Finished",
     STOPPED: "Stopped",
     FAILED: "Failed",
-}
-PRESET_SHORT_NAMES = {
-    "format_or_tone": "Format, tone",
-    "domain_adaptation": "Domain",
-    "new_reasoning": "Reasoning",
 }
 # Changing these is how a run that ran out of memory continues with less.
 MEMORY_FIELDS = (
@@ -194,31 +190,10 @@ class TrainingPage(QWidget):
                 )
             )
         )
-        presets = QHBoxLayout()
-        presets.setSpacing(4)
-        presets.addWidget(QLabel("Preset"))
-        self.preset_buttons: dict[str, QPushButton] = {}
-        for preset in PRESETS.values():
-            short = PRESET_SHORT_NAMES.get(preset.name, preset.label)
-            button = QPushButton(f"{short} · r {preset.changes['lora_r']}")
-            button.setObjectName(f"preset_{preset.name}")
-            button.setToolTip(f"{preset.label}: {preset.description}")
-            button.clicked.connect(lambda _=False, name=preset.name: self.apply_preset(name))
-            presets.addWidget(button)
-            self.preset_buttons[preset.name] = button
-        presets.addStretch(1)
-        column.addLayout(presets)
-        machine = QHBoxLayout()
-        machine.setSpacing(4)
-        machine.addWidget(QLabel("Machine"))
-        cpu = QPushButton("CPU: LoRA, 512 tokens, micro batch 2")
-        cpu.setObjectName("preset_cpu")
-        cpu.setToolTip(f"{CPU_PRESET.label}: {CPU_PRESET.description}")
-        cpu.clicked.connect(lambda _=False: self.apply_preset(CPU_PRESET.name))
-        machine.addWidget(cpu)
-        machine.addStretch(1)
-        column.addLayout(machine)
-        self.preset_buttons[CPU_PRESET.name] = cpu
+        self.preset_bar = PresetBar()
+        self.preset_bar.chosen.connect(self.apply_preset)
+        self.preset_buttons = self.preset_bar.buttons
+        column.addWidget(self.preset_bar)
 
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
