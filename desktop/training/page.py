@@ -37,9 +37,10 @@ from core.recipe.config import (
     apply_preset,
     default_config,
 )
-from core.runs.record import RunState, list_runs, load_run
+from core.runs.record import RunState, list_runs
 from core.runs.replay import ReplayedRun
 from core.training.advice_actions import action_for
+from core.training.continuing import continue_config, why_not_resumable
 from core.training.device import offered_devices
 from core.training.observer import FAILED, FINISHED, PAUSED, STOPPED, STOPPING, RunResult
 from core.training.preflight import step_timing
@@ -74,15 +75,6 @@ STATE_TITLES = {
     STOPPED: "Stopped",
     FAILED: "Failed",
 }
-# Changing these is how a run that ran out of memory continues with less.
-MEMORY_FIELDS = (
-    "micro_batch_size",
-    "gradient_accumulation",
-    "gradient_checkpointing",
-    "max_seq_length",
-    "memory_stop_available_percent",
-    "memory_stop_rss_percent",
-)
 
 
 def create_page(context: AppContext) -> QWidget:
@@ -484,41 +476,10 @@ class TrainingPage(QWidget):
         return True
 
     def _continue_config(self, run_id: str) -> TrainConfig | None:
-        """A run that ran out of memory continues with the memory settings now in the form
-        (after the user applied the advice); any other run with its own settings."""
-        try:
-            run = load_run(self.context.project, run_id)
-            if not (run.reason or "").startswith("Out of memory"):
-                return None
-            form = self.form.config()
-            if form is None:
-                return None
-            own = run.config()
-            changes = {
-                name: getattr(form, name)
-                for name in MEMORY_FIELDS
-                if getattr(form, name) != getattr(own, name)
-            }
-            return own.replace(**changes) if changes else None
-        except Exception:
-            return None
+        return continue_config(self.context.project, run_id, self.form.config())
 
     def _why_not_resumable(self, run_id: str) -> str:
-        """Why Continue cannot resume this run ("" when it can)."""
-        try:
-            run = load_run(self.context.project, run_id)
-        except Exception as error:
-            return f"Cannot continue: {error}"
-        if run.resumable:
-            return ""
-        if run.status == FINISHED:
-            return "This run has finished: there is nothing to continue. Start a new run."
-        if run.status == RunState.RUNNING:
-            return "This run is training right now (in this or another window)."
-        return (
-            f"This run {run.status} before its first checkpoint was saved, so there is nothing "
-            "to continue from: start it again (Start training)."
-        )
+        return why_not_resumable(self.context.project, run_id)
 
     def _begin(self, config: TrainConfig | None, resume_run: str | None) -> None:
         self._cancel_replay()
