@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 
+import psutil
+
 from core.evaluation.generation import LoadedModel, load_model, render_prompt, stop_token_ids
 from core.evaluation.models import ModelSpec
 
@@ -143,8 +145,6 @@ def memory_in_use(device: str) -> int | None:
             import torch  # torch is heavy: imported when first needed
 
             return int(torch.cuda.memory_allocated())
-        import psutil  # probed: memory shown as unknown without it
-
         return int(psutil.Process().memory_info().rss)
     except Exception:  # memory is shown as unknown rather than failing a reply
         return None

@@ -16,6 +16,8 @@ import dataclasses
 import sys
 from dataclasses import dataclass
 
+import psutil
+
 from core.estimate.activations import estimate_activations
 from core.estimate.architecture import ModelArchitecture
 from core.estimate.gpus import GpuSpec
@@ -190,8 +192,6 @@ def estimate_cpu_ram(
 def this_machine_ram() -> tuple[int | None, int | None]:
     """(available, total) bytes of RAM now, or (None, None) when psutil cannot tell."""
     try:
-        import psutil  # probed: memory shown as unknown without it
-
         memory = psutil.virtual_memory()
         return int(memory.available), int(memory.total)
     except Exception:

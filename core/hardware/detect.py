@@ -11,6 +11,8 @@ import platform
 import sys
 from dataclasses import dataclass, field
 
+import psutil
+
 GIB = 1024**3
 
 
@@ -95,8 +97,6 @@ class HardwareInfo:
 
 def _ram_bytes() -> int:
     try:
-        import psutil  # probed: memory shown as unknown without it
-
         return int(psutil.virtual_memory().total)
     except Exception:
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -51,9 +52,6 @@ def _safetensors_name(pickle_name: str) -> str:
 
 def _load_restricted(path: Path) -> dict:
     # torch is heavy (seconds to import): loaded only to convert.
-    import pickle
-
-    # torch is heavy (seconds to import): loaded when a model is
     import torch
 
     try:

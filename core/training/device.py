@@ -133,8 +133,6 @@ def device_memory_budget(device: str) -> int | None:
     if device == "cuda":
         return int(torch.cuda.get_device_properties(0).total_memory)
     try:
-        import psutil  # probed: memory shown as unknown without it
-
         return int(psutil.virtual_memory().total)
     except Exception:
         return None

@@ -47,6 +47,7 @@ from core.runs.store import (
 )
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
+from desktop.export.dialog import ExportDialog
 from desktop.runs.compare_view import CompareView
 from desktop.runs.iterate_view import IterateView
 from desktop.runs.runs_table import column
@@ -385,8 +386,6 @@ class RunsPage(QWidget):
                 self.context.show_status("Select one run to export its model")
                 return None
             run_id = run.run_id
-        from desktop.export.dialog import ExportDialog  # only when asked: it pulls the export core
-
         dialog = ExportDialog(self.context, run_id, self)
         dialog.open()
         return dialog
