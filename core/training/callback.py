@@ -2,7 +2,8 @@
 
 transformers' callback contract is the seam: on_log gives loss, learning rate, gradient
 norm and TRL's running count of real (non-padding) tokens; on_step_end is where a pause
-blocks and a stop is turned into "save a checkpoint, then end"; on_save marks a
+is asked (it blocks once the step is logged, evaluated and saved: on_log, on_evaluate or
+on_save) and a stop is turned into "save a checkpoint, then end"; on_save marks a
 checkpoint complete. The class is built on first use so that importing this module
 does not import transformers.
 """
@@ -64,7 +65,7 @@ class StudioCallbackLogic:
         # Time spent in our own bookkeeping (records, files, database, observer, advisor),
         # pauses excluded: what this trainer costs on top of a bare TRL run.
         self.bookkeeping_s = 0.0
-        self._waited = 0.0
+        self._hold_at_step: int | None = None  # a pause asked at this step's end
         # Under a distributed launcher: shares a stop asked of one rank with all of them.
         self.synchronize_stop = None
         # The session's MemoryGuard: its warnings (GPU nearly full) become advice here, on
@@ -72,11 +73,11 @@ class StudioCallbackLogic:
         self.memory_guard = None
 
     def step_end(self, state, control) -> None:
-        started, self._waited = time.perf_counter(), 0.0
+        started = time.perf_counter()
         try:
             self._step_end(state, control)
         finally:
-            self.bookkeeping_s += time.perf_counter() - started - self._waited
+            self.bookkeeping_s += time.perf_counter() - started
 
     def log(self, state, control, logs: dict) -> None:
         started = time.perf_counter()
@@ -92,7 +93,8 @@ class StudioCallbackLogic:
         finally:
             self.bookkeeping_s += time.perf_counter() - started
 
-    def step_begin(self, state) -> None:
+    def step_begin(self, state, control) -> None:
+        self._hold(control, save_on_stop=False)  # in case no hook after the step held
         if self.max_steps and int(state.global_step) >= self.max_steps:
             raise TrainingComplete(f"step {state.global_step} of {self.max_steps} was the last")
 
@@ -125,23 +127,52 @@ class StudioCallbackLogic:
                     Advice(step, WARNING, "gpu_memory_high", "GPU memory nearly full", text)
                 )
         if self.control.pause_requested and not self.control.stop_requested:
-            self.recorder.status(PAUSED, f"paused after step {step}")
-            paused_at = time.perf_counter()
-            self.control.wait_while_paused()
-            waited = time.perf_counter() - paused_at
-            self.clock.paused_total += waited
-            self._waited += waited
-            if not self.control.stop_requested:
-                self.recorder.status(TRAINING, f"resumed at step {step}")
+            # The Trainer logs, evaluates and saves this step only after on_step_end: hold
+            # once it has (hold_after_*), so a paused run shows the step it paused after.
+            # The step is logged even between log_every_steps, for the same reason.
+            self._hold_at_step = step
+            control.should_log = True
         if self.synchronize_stop is not None:
             self.synchronize_stop(self.control)
         if self.control.stop_requested or self.diverged_reason or self.early_stopped_reason:
             control.should_training_stop = True
             # A user's stop keeps the work: checkpoint this step. Diverged weights are not worth it.
             control.should_save = not self.diverged_reason
-            if self.control.stop_requested and not self.stopped_by_control:
-                self.stopped_by_control = True
-                self.recorder.status(STOPPING, f"stopping after step {step}: saving a checkpoint")
+            self._stopping(step)
+
+    def _stopping(self, step: int) -> None:
+        if self.control.stop_requested and not self.stopped_by_control:
+            self.stopped_by_control = True
+            self.recorder.status(STOPPING, f"stopping after step {step}: saving a checkpoint")
+
+    def hold_after_log(self, control) -> None:
+        """After on_log: hold here unless this step still evaluates or saves."""
+        if not (control.should_evaluate or control.should_save):
+            self._hold(control, save_on_stop=True)
+
+    def hold_after_evaluate(self, control) -> None:
+        if not control.should_save:
+            self._hold(control, save_on_stop=True)
+
+    def hold_after_save(self, control) -> None:
+        self._hold(control, save_on_stop=False)  # this step's checkpoint is written
+
+    def _hold(self, control, save_on_stop: bool) -> None:
+        """A pause asked during the last step: wait here, with the step reported in full."""
+        step, self._hold_at_step = self._hold_at_step, None
+        if step is None:
+            return
+        if self.control.pause_requested and not self.control.stop_requested:
+            self.recorder.status(PAUSED, f"paused after step {step}")
+            paused_at = time.perf_counter()
+            self.control.wait_while_paused()
+            self.clock.paused_total += time.perf_counter() - paused_at
+            if not self.control.stop_requested:
+                self.recorder.status(TRAINING, f"resumed at step {step}")
+        if self.control.stop_requested:
+            control.should_training_stop = True
+            control.should_save = control.should_save or save_on_stop
+            self._stopping(step)
 
     def _log(self, state, control, logs: dict) -> None:
         step = int(state.global_step)
@@ -305,7 +336,7 @@ def make_callback(logic: StudioCallbackLogic):
                 return control
 
             def on_step_begin(self, args, state, control, **kwargs):
-                self.logic.step_begin(state)
+                self.logic.step_begin(state, control)
                 return control
 
             def on_step_end(self, args, state, control, **kwargs):
@@ -315,10 +346,16 @@ def make_callback(logic: StudioCallbackLogic):
             def on_log(self, args, state, control, logs=None, **kwargs):
                 if logs:
                     self.logic.log(state, control, logs)
+                self.logic.hold_after_log(control)
+                return control
+
+            def on_evaluate(self, args, state, control, **kwargs):
+                self.logic.hold_after_evaluate(control)
                 return control
 
             def on_save(self, args, state, control, **kwargs):
                 self.logic.saved(args, state)
+                self.logic.hold_after_save(control)
                 return control
 
         _CALLBACK_CLASS = StudioCallback

@@ -1,8 +1,8 @@
 """Stop, pause and resume requests, safe to make from any thread.
 
-The training thread looks at them between optimizer steps (in the callback's
-on_step_end): a pause blocks there until resume or stop; a stop lets the step finish,
-saves a checkpoint and ends the run cleanly.
+The training thread looks at them between optimizer steps (the callback's on_step_end):
+a pause blocks once that step is logged, evaluated and saved, until resume or stop; a
+stop lets the step finish, saves a checkpoint and ends the run cleanly.
 """
 
 from __future__ import annotations
