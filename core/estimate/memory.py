@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from core.estimate.activations import adapted_roles, estimate_activations, fp32_upcast
 from core.estimate.architecture import ModelArchitecture
 from core.estimate.gpus import GpuSpec
+from core.estimate.grpo import generation_bytes, is_grpo
 from core.estimate.moe_lora import adapts_experts, expert_lora_counts, merged_expert_bytes
 from core.estimate.run import EstimateRun
 from core.estimate.settings import OPTIMIZER_STATE, StackAssumptions
@@ -155,11 +156,13 @@ def _weights(arch: ModelArchitecture, settings: EstimateRun, stack: StackAssumpt
     detail = f"{arch.total_params / 1e9:.2f}B weights in {p * 8}-bit"
     if copies:
         detail += " plus 16-bit autocast copies of the matmul weights"
-    if settings.recipe.stage == "dpo" and settings.method == "full":
+    if settings.method == "full" and (
+        settings.recipe.stage == "dpo" or (is_grpo(settings) and settings.recipe.grpo_beta > 0)
+    ):
         # Full DPO needs a frozen reference model beside the one it trains (TRL loads it in
         # the policy's dtype); with LoRA the reference is the base with the adapter off.
         total += arch.total_params * p
-        detail += "; DPO's frozen reference model, a second copy"
+        detail += f"; {settings.recipe.stage.upper()}'s frozen reference model, a second copy"
     return total, copies, detail
 
 
@@ -319,7 +322,23 @@ def estimate_memory(
         persistent + copies + grads_in_pass + held + merged_experts + held_logits + temporaries
     )
     step = persistent + grads + step_temp
-    if forward_backward >= step:
+    activations_note = activations.note
+    generation, generation_detail = (
+        generation_bytes(arch, settings) if is_grpo(settings) else (0.0, "")
+    )
+    if generation and persistent + copies + generation > max(forward_backward, step):
+        # GRPO writing its answers: no gradients or activations, the KV cache instead.
+        phase = "GRPO answer generation"
+        allocated = persistent + copies + generation
+        parts = {
+            "weights": weights + gathered + copies,
+            "gradients": 0.0,
+            "activations": generation,
+            "logits": 0.0,
+            "temporaries": 0.0,
+        }
+        activations_note = generation_detail
+    elif forward_backward >= step:
         phase = "start of the backward pass"
         allocated = forward_backward
         parts = {
@@ -386,7 +405,7 @@ def estimate_memory(
         MemoryComponent("lora", gib(lora), lora_detail),
         MemoryComponent("gradients", gib(parts["gradients"]), gradients_detail),
         MemoryComponent("optimizer", gib(optimizer), optimizer_detail),
-        MemoryComponent("activations", gib(parts["activations"]), activations.note),
+        MemoryComponent("activations", gib(parts["activations"]), activations_note),
         MemoryComponent("logits", gib(parts["logits"]), logits_detail),
         MemoryComponent("workspace", gib(parts["temporaries"]), workspace_detail),
         # The two below hold no tensor, so the simulated step cannot see them.
@@ -407,7 +426,12 @@ def estimate_memory(
     )
     tokens = settings.sequences_per_micro_batch * settings.max_seq_length
     batch_words = f"{settings.micro_batch_size}"
-    if settings.sequences_per_micro_batch != settings.micro_batch_size:
+    if is_grpo(settings):
+        batch_words += (
+            f" prompts x {settings.recipe.grpo_num_generations} answers "
+            f"({settings.sequences_per_micro_batch} sequences of prompt and answer)"
+        )
+    elif settings.sequences_per_micro_batch != settings.micro_batch_size:
         batch_words += (
             f" pairs (chosen and rejected: {settings.sequences_per_micro_batch} sequences)"
         )
@@ -417,7 +441,7 @@ def estimate_memory(
         f"Weights: {weights_detail}.",
         f"Adapters: {lora_detail}.",
         f"Optimizer: {optimizer_detail}.",
-        f"Activations: {activations.note}.",
+        f"Activations: {activations_note}.",
         f"Loss: {logits_detail}.",
         f"Overheads no tensor shows (nvidia-smi counts them, torch.cuda.max_memory_allocated "
         f"does not): allocator reserve {gib(slack):.1f} GiB, CUDA context "

@@ -164,7 +164,10 @@ class EstimateRun:
     @property
     def sequences_per_micro_batch(self) -> int:
         """Sequences in one forward: DPO puts each pair's chosen and rejected answers in the
-        same batch, so twice the micro batch (of pairs)."""
+        same batch, so twice the micro batch (of pairs); GRPO trains on every answer of
+        each prompt, grpo_num_generations times the micro batch (of prompts)."""
+        if self.recipe.stage == "grpo":
+            return self.micro_batch_size * self.recipe.grpo_num_generations
         return self.micro_batch_size * (2 if self.recipe.stage == "dpo" else 1)
 
     @property
@@ -173,6 +176,10 @@ class EstimateRun:
 
     @property
     def max_seq_length(self) -> int:
+        """The longest sequence a step trains on; for GRPO the prompt (at most
+        max_seq_length) and the answer the model writes (grpo_max_completion_length)."""
+        if self.recipe.stage == "grpo":
+            return self.recipe.max_seq_length + self.recipe.grpo_max_completion_length
         return self.recipe.max_seq_length
 
     @property

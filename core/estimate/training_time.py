@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from core.estimate.architecture import ModelArchitecture
 from core.estimate.gpus import GpuSpec
+from core.estimate.grpo import answers_per_step, decode_utilisation, generation_flops, is_grpo
 from core.estimate.memory import decoder_length, lora_parameter_count
 from core.estimate.run import EstimateRun
 from core.figures import money_text
@@ -130,6 +131,28 @@ def estimate_time(arch: ModelArchitecture, settings: EstimateRun, gpu: GpuSpec) 
         per_token += forward
         rule += " + 2N for DPO's reference forward"
         assumptions.append("DPO: chosen and rejected are two sequences per pair.")
+    generation_seconds_per_epoch = 0.0
+    if is_grpo(settings):
+        recipe = settings.recipe
+        group = recipe.grpo_num_generations
+        # Every prompt is trained on once per answer, each sequence prompt + answer (about
+        # as long as the data's conversation: its prompt and its reference answer).
+        answer = recipe.grpo_max_completion_length
+        real, processed = group * real, group * processed
+        if recipe.grpo_beta > 0:
+            per_token += forward
+            rule += " + 2N for GRPO's reference forward (KL)"
+        fraction_now = utilisation(arch, settings)
+        peak_now = gpu.tflops * 1e12 * (0.5 if settings.precision == "fp32" else 1.0)
+        decode = decode_utilisation(settings, fraction_now)
+        generation_seconds_per_epoch = generation_flops(arch, settings, forward) / (
+            settings.num_gpus * peak_now * decode
+        )
+        assumptions.append(
+            f"GRPO: {group} answers of up to {answer} tokens per prompt, written before each "
+            f"step ({answers_per_step(settings)} in flight, decoding at {decode:.1%} of peak) "
+            "and trained on as prompt + answer sequences."
+        )
     # A step limit ends the run there, whatever the epochs say (as transformers' max_steps).
     epochs = settings.epochs
     if settings.max_steps > 0:
@@ -142,7 +165,7 @@ def estimate_time(arch: ModelArchitecture, settings: EstimateRun, gpu: GpuSpec) 
     fraction = utilisation(arch, settings)
     peak = gpu.tflops * 1e12 * (0.5 if settings.precision == "fp32" else 1.0)
     speed = settings.num_gpus * peak * fraction
-    seconds = flops / speed
+    seconds = flops / speed + generation_seconds_per_epoch * epochs
     hours = seconds / 3600
     cost = hours * settings.num_gpus * gpu.price_per_hour
     assumptions += [
