@@ -61,8 +61,12 @@ def test_train_from_a_config_prints_progress_and_writes_the_run(tiny_model_dir, 
 
 
 def test_usage_errors_are_clear(tmp_path, capsys):
-    assert run_cli("train", "--project", str(tmp_path / "p")) == 2
+    assert run_cli("train") == 2
     assert "give CONFIG.yaml" in capsys.readouterr().err
+    assert run_cli("train", "--project", str(tmp_path / "p")) == 2
+    err = capsys.readouterr().err
+    assert "not a project" in err and "give CONFIG.yaml" in err
+    assert not (tmp_path / "p").exists()
     bad = tmp_path / "bad.yaml"
     bad.write_text("metod: lora\n")
     assert run_cli("train", str(bad), "--project", str(tmp_path / "p")) == 2
@@ -106,3 +110,44 @@ def test_demo_trains_the_bundled_model_or_says_why_not(tmp_path, capsys):
     assert code == 0, captured.out
     assert "demo: LoRA r 8 on the bundled SmolLM2-135M-Instruct" in captured.out
     assert "step 1/1" in captured.out and ": finished" in captured.out
+
+
+def test_train_with_the_projects_saved_settings(tiny_model_dir, tmp_path, capsys):
+    """`train --project DIR` with no CONFIG trains with what the Train page saved there."""
+    from core.project import create_project
+    from core.training.project_settings import load_train_settings, save_train_settings
+
+    project = create_project(tmp_path / "proj")
+    assert run_cli("train", "--project", str(project.folder)) == 2
+    assert "no saved Train settings" in capsys.readouterr().err
+    train = tmp_path / "train.jsonl"
+    rows = [
+        {"messages": [{"role": "user", "content": f"T{i}"}, {"role": "assistant", "content": "ok"}]}
+        for i in range(8)
+    ]
+    train.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    saved = TrainConfig(
+        name="from the Train page",
+        base_model=str(tiny_model_dir),
+        train_file=str(train),
+        method="lora",
+        micro_batch_size=4,
+        gradient_accumulation=1,
+        max_seq_length=64,
+        packing=False,
+        preflight=False,
+        validation_fraction=0.0,
+        max_steps=5,
+    )
+    assert save_train_settings(project, saved)
+    assert not save_train_settings(project, saved)  # unchanged: nothing written
+    assert load_train_settings(project) == saved
+
+    code = run_cli("train", "--project", str(project.folder), "--set", "max_steps=2")
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "saved Train settings" in out
+    (run,) = list_runs(project)
+    assert run.status == "finished" and run.steps_done == 2
+    assert run.config() == saved.replace(max_steps=2)
+    assert load_train_settings(project) == saved  # --set changes the run, not the settings

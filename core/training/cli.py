@@ -1,6 +1,7 @@
 """`finetune-studio train`: the same trainer headless (over ssh, under a scheduler).
 
     finetune-studio train CONFIG.yaml [--project DIR] [--set field=value ...]
+    finetune-studio train --project DIR [--set field=value ...]   (its saved Train settings)
     finetune-studio train --resume RUN [--project DIR]
     finetune-studio train --demo
     finetune-studio train --write-config FILE      (the defaults, with help as comments)
@@ -42,6 +43,7 @@ from core.training.chat_tokens import ChatTemplateError
 from core.training.conversations import TrainingDataError
 from core.training.observer import FAILED, TrainingObserver
 from core.training.preflight import run_preflight, step_timing
+from core.training.project_settings import load_train_settings
 from core.training.run_plan import plan_for_project
 from core.training.session import TrainingSession
 
@@ -75,7 +77,12 @@ def register(subparsers) -> None:
         help="fine-tune a model headless; writes the same run folder as the app",
         description="Fine-tune a base model on a chat dataset (full, LoRA, QLoRA or 8-bit LoRA).",
     )
-    train.add_argument("config", nargs="?", help="training configuration (YAML)")
+    train.add_argument(
+        "config",
+        nargs="?",
+        help="training configuration (YAML); without it, --project DIR trains with that "
+        "project's saved Train settings (the ones the Train page shows)",
+    )
     train.add_argument(
         "--project",
         dest="train_project",
@@ -300,8 +307,17 @@ def run_train_command(args: argparse.Namespace) -> int:
         save_config(TrainConfig(), args.write_config, with_help=True)
         print(f"wrote {args.write_config}; set train_file (or dataset_version), then run it")
         return EXIT_OK
-    if sum(bool(x) for x in (args.config, args.resume, args.train_demo)) != 1 and not args.list:
-        print("error: give CONFIG.yaml, or --resume RUN, or --demo", file=sys.stderr)
+    # No CONFIG, no --resume, no --demo: the --project's saved Train settings.
+    from_project = bool(args.train_project) and not (
+        args.config or args.resume or args.train_demo or args.list
+    )
+    chosen = sum(bool(x) for x in (args.config, args.resume, args.train_demo, from_project))
+    if chosen != 1 and not args.list:
+        print(
+            "error: give CONFIG.yaml, or --project DIR (its saved Train settings), or --resume "
+            "RUN, or --demo",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
 
     config = None
@@ -318,11 +334,36 @@ def run_train_command(args: argparse.Namespace) -> int:
         project = _open_project(
             args.train_project,
             args.train_demo,
-            create=not (args.list or args.resume or args.plan),
+            create=not (args.list or args.resume or args.plan or from_project),
         )
     except Exception as error:
-        print(f"error: {error}", file=sys.stderr)
+        also = (
+            " To train without a project's saved settings, give CONFIG.yaml."
+            if from_project
+            else ""
+        )
+        print(f"error: {error}{also}", file=sys.stderr)
         return EXIT_USAGE
+    if from_project:
+        try:
+            config = load_train_settings(project)
+            if config is not None and args.overrides:
+                overrides = _overrides(args.overrides)
+                config = config_from_dict({**config.as_dict(), **overrides}, source="--set")
+        except (TrainConfigError, ValueError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        if config is None:
+            print(
+                f"error: {project.folder} has no saved Train settings yet: choose them on the "
+                "Train page (they are kept as you edit), or give CONFIG.yaml",
+                file=sys.stderr,
+            )
+            return EXIT_USAGE
+        print(
+            f"settings: the saved Train settings of {project.folder}",
+            file=sys.stderr if args.plan_json else sys.stdout,
+        )
     if args.list:
         return _print_runs(project)
     if args.resume:
