@@ -37,6 +37,7 @@ from desktop.training.charts import TRAIN_COLOR, VALID_COLOR, LossChart, MetricC
 REDRAW_INTERVAL_MS = 100  # about 10 Hz: smooth to the eye, cheap for the GUI thread
 LOG_LINES_KEPT = 5000
 GIB = 1024**3
+REWARD_COLORS = ("#2a9d8f", "#7a5cc8", "#d9822b", "#b5527a", "#5a8f29", "#3b7dd8")
 
 
 def format_duration(seconds: float | None) -> str:
@@ -69,6 +70,10 @@ class RunMonitor(QWidget):
                 "memory_peak",
                 "rewards_margin",
                 "rewards_accuracy",
+                "reward",
+                "reward_std",
+                "kl",
+                "completion_length",
             )
         }
         self._progress: Progress | None = None
@@ -213,21 +218,54 @@ class RunMonitor(QWidget):
         self.accuracy_chart = MetricChart("DPO pairs ranked right")
         self.accuracy_chart.add_curve(self.series["rewards_accuracy"], "#3b7dd8")
         self.preference_charts = (self.margin_chart, self.accuracy_chart)
+        # GRPO: the weighted reward (and its spread within the step's answers), each
+        # reward's mean (a curve per reward, added as the run names them), the KL from the
+        # starting model and the answers' length; shown once a run reports rewards.
+        self.reward_chart = MetricChart("GRPO reward (lighter: spread)")
+        self.reward_chart.add_curve(self.series["reward"], "#d9822b")
+        self.reward_chart.add_curve(self.series["reward_std"], "#f0c29a")
+        self.reward_parts_chart = MetricChart("Each reward (mean)")
+        self.reward_parts_chart.getPlotItem().addLegend(offset=(4, 4))
+        self.kl_chart = MetricChart("KL from the starting model")
+        self.kl_chart.add_curve(self.series["kl"], "#c0392b")
+        self.length_chart = MetricChart("Answer length (tokens)")
+        self.length_chart.add_curve(self.series["completion_length"], "#3b7dd8")
+        self.reward_charts = (
+            self.reward_chart,
+            self.reward_parts_chart,
+            self.kl_chart,
+            self.length_chart,
+        )
         self.small_charts = (
             self.lr_chart,
             self.grad_chart,
             self.speed_chart,
             self.memory_chart,
             *self.preference_charts,
+            *self.reward_charts,
         )
         for index, chart in enumerate(self.small_charts):
             grid.addWidget(chart, index // 2, index % 2)
         self._show_preference_charts(False)
+        self._show_reward_charts(False)
         return holder
 
     def _show_preference_charts(self, shown: bool) -> None:
         for chart in self.preference_charts:
             chart.setVisible(shown)
+
+    def _show_reward_charts(self, shown: bool) -> None:
+        for chart in self.reward_charts:
+            chart.setVisible(shown)
+
+    def _reward_part(self, name: str) -> SeriesBuffer:
+        """The buffer of one GRPO reward's mean, its curve added the first time it is seen."""
+        key = f"reward_part:{name}"
+        if key not in self.series:
+            self.series[key] = SeriesBuffer()
+            color = REWARD_COLORS[(len(self.series) - 1) % len(REWARD_COLORS)]
+            self.reward_parts_chart.add_curve(self.series[key], color, name=name)
+        return self.series[key]
 
     def _tabs(self) -> QTabWidget:
         self.tabs = QTabWidget()
@@ -259,6 +297,7 @@ class RunMonitor(QWidget):
         self.progress_bar.setFormat("starting")
         self.memory_kind = ""
         self._show_preference_charts(False)
+        self._show_reward_charts(False)
         self.set_max_steps(0)
         for chart in (self.loss_chart, *self.small_charts):
             chart.set_empty_text("waiting for the first step")
@@ -285,6 +324,13 @@ class RunMonitor(QWidget):
             series["rewards_accuracy"].append(step, record.rewards_accuracy)
             if not self.margin_chart.isVisibleTo(self):
                 self._show_preference_charts(True)
+        if record.reward is not None:
+            for name in ("reward", "reward_std", "kl", "completion_length"):
+                series[name].append(step, getattr(record, name))
+            for name, stats in (record.reward_parts or {}).items():
+                self._reward_part(name).append(step, stats.get("mean"))
+            if not self.reward_chart.isVisibleTo(self):
+                self._show_reward_charts(True)
         if record.memory_allocated is not None:
             series["memory_allocated"].append(step, record.memory_allocated / GIB)
         if record.memory_peak is not None:
@@ -315,9 +361,17 @@ class RunMonitor(QWidget):
             "tokens_per_second",
             "rewards_margin",
             "rewards_accuracy",
+            "reward",
+            "reward_std",
+            "kl",
+            "completion_length",
         ):
             self.series[name].extend(*column(train, name))
         self._show_preference_charts(bool(len(self.series["rewards_margin"])))
+        for record in train:
+            for name, stats in (record.reward_parts or {}).items():
+                self._reward_part(name).append(record.step, stats.get("mean"))
+        self._show_reward_charts(bool(len(self.series["reward"])))
         self.series["eval_loss"].extend(*column(evals, "eval_loss"))
         self.series["memory_allocated"].extend(*column(train, "memory_allocated", GIB))
         self.series["memory_peak"].extend(*column(train, "memory_peak", GIB))
