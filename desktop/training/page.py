@@ -119,6 +119,7 @@ class TrainingPage(QWidget):
         self._closing = False  # set while the window waits for a stopping run
 
         self.form = ConfigForm(self)
+        self.form.project_provider = lambda: self.context.project
         # The picker (desktop/models): every model on this machine, and Hub downloads.
         attach_model_picker(
             self.form.editors["base_model"].editor, lambda: self.context.project, self._model_picked
