@@ -232,8 +232,7 @@ class RunPlanPanel(QGroupBox):
             item = self.advice_box.takeAt(0)
             widget = item.widget()
             if widget is not None:
-                widget.hide()
-                widget.setParent(None)  # gone from the panel now, deleted when Qt is idle
+                widget.hide()  # Qt deletes it when idle (it stays the panel's child until then)
                 widget.deleteLater()
         for one in advice:
             row = QWidget()
