@@ -18,6 +18,8 @@ from core.dataset.versions import save_version
 from core.project.events import (
     EVALUATION_DELETED,
     EVALUATION_SAVED,
+    RUN_CHANGED,
+    RUN_DELETED,
     RUN_FINISHED,
     RUN_STARTED,
     VERSION_SAVED,
@@ -145,3 +147,32 @@ def test_a_training_run_announces_that_it_started_and_finished(
     assert result.status == "finished", result.reason
     runs = [(e.kind, e.subject) for e in heard if e.kind in (RUN_STARTED, RUN_FINISHED)]
     assert runs == [(RUN_STARTED, result.run_id), (RUN_FINISHED, result.run_id)]
+
+
+def test_deleting_renaming_and_noting_a_run_announce_it(project, heard):
+    from core.runs.record import insert_run_row, now
+    from core.runs.store import delete_run, rename_run, set_note
+
+    folder = project.runs_dir / "lora-1"
+    folder.mkdir(parents=True)
+    insert_run_row(
+        project,
+        "lora-1",
+        {
+            "name": "first",
+            "status": "stopped",
+            "method": "lora",
+            "base_model": "m",
+            "config_yaml": "",
+            "folder": "lora-1",
+            "started_at": now(),
+        },
+    )
+    rename_run(project, "lora-1", "better name")
+    set_note(project, "lora-1", "tried a smaller batch")
+    assert delete_run(project, "lora-1").files_removed
+    assert [(e.kind, e.subject) for e in heard] == [
+        (RUN_CHANGED, "lora-1"),
+        (RUN_CHANGED, "lora-1"),
+        (RUN_DELETED, "lora-1"),
+    ]

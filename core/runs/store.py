@@ -12,6 +12,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.project.events import RUN_CHANGED, RUN_DELETED, announce
 from core.project.store import utc_now
 from core.runs.record import RunBusy, RunNotFound, is_run_active
 
@@ -40,6 +41,7 @@ def rename_run(project, run_id: str, name: str) -> str:
     old = _row(project, run_id)["name"]
     with project.transaction() as conn:
         conn.execute("UPDATE training_runs SET name = ? WHERE run_id = ?", (clean, run_id))
+    announce(project, RUN_CHANGED, run_id)
     return old
 
 
@@ -66,6 +68,7 @@ def set_note(project, run_id: str, note: str) -> str:
             )
         else:
             conn.execute("DELETE FROM runs_notes WHERE run_id = ?", (run_id,))
+    announce(project, RUN_CHANGED, run_id)
     return old
 
 
@@ -116,6 +119,7 @@ def delete_run(project, run_id: str) -> DeleteResult:
         conn.execute("DELETE FROM runs_estimates WHERE run_id = ?", (run_id,))
         conn.execute("DELETE FROM export_records WHERE run_id = ?", (run_id,))
         conn.execute("DELETE FROM evaluation_runs WHERE training_run = ?", (run_id,))
+    announce(project, RUN_DELETED, run_id)
     # From here on the run is gone; a failure leaves a leftover folder, never a dangling row.
     try:
         remove_run_folder(folder)
