@@ -133,7 +133,7 @@ class RunPlan:
                 f"{evals}; {self.timing_source})"
             )
         else:
-            out.append("time: run Pre-flight check to measure a step on this machine")
+            out.append("time: not measured yet (pre-flight times a step on this machine)")
         return out
 
 
