@@ -66,6 +66,12 @@ def hours_text(value: float | None) -> str:
     return f"{value:,.2f}"
 
 
+def count_text(n: int, singular: str, plural: str | None = None) -> str:
+    """'1 run', '3 runs', '1,200 examples': a count with its noun in the right number."""
+    noun = singular if n == 1 else (plural or f"{singular}s")
+    return f"{n:,} {noun}"
+
+
 def loss_text(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
 

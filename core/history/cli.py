@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from core.app_dirs import default_projects_dir
-from core.figures import hours_text, loss_text, money_text, when_text
+from core.figures import count_text, hours_text, loss_text, money_text, when_text
 from core.history.compare import compare_runs
 from core.history.evals import format_metric
 from core.history.spend import spend_summary
@@ -150,7 +150,7 @@ def run_list(args: argparse.Namespace) -> int:
     print(_table(rows, headers))
     budget = f" of {money_text(spend.budget)} budget" if spend.budget is not None else ""
     print(
-        f"\n{spend.runs} runs, {hours_text(spend.gpu_hours)} hours, "
+        f"\n{count_text(spend.runs, 'run')}, {hours_text(spend.gpu_hours)} {spend.hours_label}, "
         f"{money_text(spend.compute_cost)}{budget}; expert data work "
         f"{spend.expert_hours:g} h ({money_text(spend.expert_cost)}). {spend.advice()}"
     )

@@ -105,6 +105,8 @@ class SpendSummary:
     budget_gpu_hours: float | None
     expert_hours: float
     expert_cost: float
+    # What the hours were spent on: "GPU hours", "CPU hours", or "compute hours" for both.
+    hours_label: str = "GPU hours"
 
     @property
     def total_cost(self) -> float:
@@ -190,4 +192,15 @@ def spend_summary(project, summaries=None) -> SpendSummary:
         budget_gpu_hours=settings.budget_gpu_hours,
         expert_hours=sum(e.hours for e in entries),
         expert_cost=sum(e.cost for e in entries),
+        hours_label=hours_label(summaries),
     )
+
+
+def hours_label(summaries) -> str:
+    """A CPU run's hours are not GPU hours: name what the runs used."""
+    kinds = {s.on_gpu for s in summaries}
+    if kinds == {False}:
+        return "CPU hours"
+    if kinds == {True, False}:
+        return "compute hours"
+    return "GPU hours"

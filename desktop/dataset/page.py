@@ -41,6 +41,7 @@ from core.dataset.versions import (
     load_version,
     next_version_label,
 )
+from core.figures import count_text
 from core.handoff import DraftsForDataset
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
@@ -796,7 +797,9 @@ class DatasetPage(QWidget):
         if drafts:
             self.editor.push(
                 edits.add_examples(
-                    self.editor.dataset, drafts, label=f"Add {len(drafts)} draft examples"
+                    self.editor.dataset,
+                    drafts,
+                    label=f"Add {count_text(len(drafts), 'draft example')}",
                 )
             )
         self.autosaver.note = handoff.note
@@ -808,7 +811,7 @@ class DatasetPage(QWidget):
             self._current_id = drafts[0].id
             self.examples_panel.select(first)
         self._say(
-            f"Added {len(drafts)} draft example(s) tagged “{DRAFT_TAG}”: edit them into good "
+            f"Added {count_text(len(drafts), 'draft example')} tagged “{DRAFT_TAG}”: edit them into good "
             "examples, then save a new version."
         )
 

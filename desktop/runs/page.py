@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.figures import hours_text, money_text
+from core.figures import count_text, hours_text, money_text
 from core.handoff import DraftsForDataset
 from core.history.estimates import fill_estimates, runs_without_estimate
 from core.history.iterate import (
@@ -228,7 +228,8 @@ class RunsPage(QWidget):
         self.spend_view.show_summary(spend)
         budget = f" of {money_text(spend.budget)} budget" if spend.budget is not None else ""
         self.spend_label.setText(
-            f"{spend.runs} runs · {hours_text(spend.gpu_hours)} GPU hours · "
+            f"{count_text(spend.runs, 'run')} · {hours_text(spend.gpu_hours)} "
+            f"{spend.hours_label} · "
             f"{money_text(spend.compute_cost)}{budget} · expert data work "
             f"{spend.expert_hours:g} h ({money_text(spend.expert_cost)})"
         )

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.figures import money_text
+from core.figures import count_text, money_text
 from core.runs.record import RunInfo, RunState
 from desktop.runs.runs_table import RUN_ID_ROLE, RunsFilterModel, RunsTableModel, column
 
@@ -214,7 +214,9 @@ class RunsTableView(QWidget):
         runs = self.selected_summaries()
         if len(runs) != 1:
             self.details.setText(
-                f"{len(runs)} runs selected." if runs else "Select a run to see its details."
+                f"{count_text(len(runs), 'run')} selected."
+                if runs
+                else "Select a run to see its details."
             )
             return
         run = runs[0]

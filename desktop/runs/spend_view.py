@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.dataset.versions import list_versions
-from core.figures import hours_text, money_text
+from core.figures import count_text, hours_text, money_text
 from core.history.spend import (
     SpendSummary,
     delete_expert_hours,
@@ -214,7 +214,8 @@ class SpendView(QWidget):
             return escape(money_text(value))
 
         lines = [
-            f"<b>{summary.runs}</b> runs, <b>{hours_text(summary.gpu_hours)}</b> GPU hours, "
+            f"<b>{count_text(summary.runs, 'run')}</b>, <b>{hours_text(summary.gpu_hours)}</b> "
+            f"{summary.hours_label}, "
             f"<b>{money(summary.compute_cost)}</b> of compute"
         ]
         if summary.unpriced_hours > 0:
