@@ -36,8 +36,10 @@ class ExportOptions:
     out_dir: str = field(
         default="",
         metadata={
-            "help": "The folder to create. It appears only when the export is complete; an "
-            "interrupted export leaves nothing under this name."
+            "help": "The folder to create: outside the project, or inside the project's "
+            "exports/ folder (the app's default); never elsewhere in the project or in the "
+            "run. It appears only when the export is complete; an interrupted export leaves "
+            "nothing under this name."
         },
     )
     overwrite: bool = field(
