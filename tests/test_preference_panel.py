@@ -74,3 +74,19 @@ def test_pairs_from_ab_ratings_count_the_ties(qtbot, project):
     panel.ratings_button.click()
     assert panel.table.rowCount() == 1
     assert "1 ties skipped, 1 pairs not rated yet" in panel.status.text()
+
+
+def test_the_dataset_page_reaches_preference_pairs_without_a_chat_dataset(qtbot, project, tmp_path):
+    from core.hardware import HardwareInfo
+    from desktop.context import AppContext
+    from desktop.dataset.page import DatasetPage
+
+    page = DatasetPage(AppContext(project, HardwareInfo(cpu_cores=2)))
+    qtbot.addWidget(page)
+    page.resize(1200, 800)
+    page.show()
+    assert page.stack.currentWidget() is page.empty_state
+    page.empty_state.preferences_button.click()
+    assert page.tabs.currentWidget() is page.preferences_panel
+    assert page.preferences_panel.isVisible()
+    page.grab().save(str(tmp_path / "dataset_preferences.png"))

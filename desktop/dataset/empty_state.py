@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 class EmptyState(QWidget):
     import_requested = Signal()
     new_requested = Signal()
+    preferences_requested = Signal()
 
     def __init__(self) -> None:
         super().__init__()
@@ -58,6 +59,14 @@ class EmptyState(QWidget):
         tip.setAlignment(Qt.AlignmentFlag.AlignCenter)
         tip.setStyleSheet("color: palette(placeholder-text);")
         layout.addWidget(tip)
+        self.preferences_button = QPushButton("Preference pairs for DPO…")
+        self.preferences_button.setFlat(True)
+        self.preferences_button.setToolTip(
+            "Pairs of a preferred and a rejected answer (from A/B ratings, Chat corrections "
+            "or a file), for a DPO run after SFT"
+        )
+        self.preferences_button.clicked.connect(self.preferences_requested)
+        layout.addWidget(self.preferences_button, 0, Qt.AlignmentFlag.AlignCenter)
         layout.addStretch(3)
         self.import_button.clicked.connect(self.import_requested)
         self.new_button.clicked.connect(self.new_requested)

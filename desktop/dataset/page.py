@@ -250,6 +250,7 @@ class DatasetPage(QWidget):
 
         self.empty_state.import_requested.connect(self.import_dialog)
         self.empty_state.new_requested.connect(self.new_dataset)
+        self.empty_state.preferences_requested.connect(self.show_preferences)
         self.import_button.clicked.connect(self.import_dialog)
         self.export_button.clicked.connect(self.export_dialog)
         self.save_button.clicked.connect(self.save_dialog)
@@ -403,6 +404,11 @@ class DatasetPage(QWidget):
         self._show_recovery()
 
     # --- showing --------------------------------------------------------------------
+    def show_preferences(self) -> None:
+        """The Preference pairs tab, also with no chat dataset open."""
+        self.stack.setCurrentWidget(self.tabs)
+        self.tabs.setCurrentWidget(self.preferences_panel)
+
     def _on_reset(self) -> None:
         opened = self.editor.is_open
         self.stack.setCurrentIndex(1 if opened else 0)
