@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
+from core.evaluation.eval_set import EvalSet
+from core.evaluation.outputs import ExampleOutput
 from core.evaluation.statistics import (
     ALPHA,
     CANNOT_TELL,
@@ -24,8 +26,17 @@ from core.evaluation.statistics import (
     verdict,
 )
 
-if TYPE_CHECKING:  # only for annotations: results.py builds its metrics from here
-    from core.evaluation.results import EvalResult, ExampleOutput
+
+class Measured(Protocol):
+    """One model's evaluation as compare() reads it (core.evaluation.results.EvalResult,
+    which builds its own metrics from here, so this module does not import it)."""
+
+    eval_set: EvalSet
+    outputs: list[ExampleOutput]
+
+    @property
+    def label(self) -> str: ...
+
 
 # The metrics a comparison table shows, in order: key, title, higher is better?
 # (None: neither direction is better, e.g. answer length).
@@ -137,7 +148,7 @@ class NotComparableError(ValueError):
     """Two results that were not measured on the same eval-set version."""
 
 
-def _paired_outputs(a: EvalResult, b: EvalResult) -> list[tuple[ExampleOutput, ExampleOutput]]:
+def _paired_outputs(a: Measured, b: Measured) -> list[tuple[ExampleOutput, ExampleOutput]]:
     if a.eval_set.content_hash != b.eval_set.content_hash:
         raise NotComparableError(
             f"'{a.label}' and '{b.label}' were evaluated on different eval sets "
@@ -243,7 +254,7 @@ def _compare_length(pairs: list, seed: int) -> MetricComparison:
     )
 
 
-def compare(a: EvalResult, b: EvalResult, seed: int = 0) -> list[MetricComparison]:
+def compare(a: Measured, b: Measured, seed: int = 0) -> list[MetricComparison]:
     """Every metric of B against A (A is usually the baseline), paired on shared examples."""
     pairs = _paired_outputs(a, b)
     if not pairs:

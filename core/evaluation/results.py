@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.evaluation.checks import AnswerScore
 from core.evaluation.eval_set import EvalExample, EvalSet
-from core.evaluation.generation import GenerationConfig, ReferenceLoss
+from core.evaluation.generation import GenerationConfig
 from core.evaluation.metrics import Metrics, summarize
 from core.evaluation.models import ModelSpec
-
-
-@dataclass(frozen=True)
-class ExampleOutput:
-    index: int  # the example's index in the eval set
-    answer: str
-    n_tokens: int
-    finished: bool
-    score: AnswerScore
-    reference_loss: ReferenceLoss | None = None
+from core.evaluation.outputs import ExampleOutput
 
 
 @dataclass
