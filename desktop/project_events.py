@@ -77,6 +77,7 @@ class ProjectEventsBridge(QObject):
     run_started = Signal(str)
     run_finished = Signal(str)
     run_deleted = Signal(str)
+    run_changed = Signal(str)  # renamed, or its note edited
     version_saved = Signal(str)  # the dataset version's id
     evaluations_changed = Signal(str)  # an evaluation saved or deleted (its id)
     settings_changed = Signal(str)  # which settings ("train")
@@ -108,6 +109,7 @@ class ProjectEventsBridge(QObject):
             core_events.RUN_STARTED: self.run_started,
             core_events.RUN_FINISHED: self.run_finished,
             core_events.RUN_DELETED: self.run_deleted,
+            core_events.RUN_CHANGED: self.run_changed,
             core_events.VERSION_SAVED: self.version_saved,
             core_events.EVALUATION_SAVED: self.evaluations_changed,
             core_events.EVALUATION_DELETED: self.evaluations_changed,

@@ -122,6 +122,10 @@ class ChatPage(QWidget):
         QShortcut(QKeySequence("Ctrl+Enter"), self, self.send)
         QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.stop)
         context.project_changed.connect(self.set_project)
+        # A run that finished, was renamed or deleted elsewhere shows in the model lists.
+        events = context.events
+        for signal in (events.run_finished, events.run_deleted, events.run_changed):
+            signal.connect(self._runs_changed)
         self.refresh_models()
         self.refresh_conversations()
         first = self.conversation_list.item(0)
@@ -342,6 +346,9 @@ class ChatPage(QWidget):
             for side, combo in enumerate(self.model_combos)
             if combo.currentData() is not None
         }
+
+    def _runs_changed(self, _run_id: str) -> None:
+        self.refresh_models()  # keeps the models chosen while they still exist
 
     def _models_changed(self, *_args) -> None:
         specs = self.chosen_specs()

@@ -133,6 +133,9 @@ class RunsPage(QWidget):
         self.live_timer.timeout.connect(self._live_refresh)
 
         context.project_changed.connect(self.set_project)
+        # A run started, finished, renamed or deleted, or an evaluation saved elsewhere.
+        context.events.runs_changed.connect(self._changed_elsewhere)
+        context.events.evaluations_changed.connect(self._changed_elsewhere)
         self.refresh()
         self.start_estimates()
 
@@ -241,6 +244,10 @@ class RunsPage(QWidget):
             self.live_timer.start()
         elif not running:
             self.live_timer.stop()
+
+    def _changed_elsewhere(self, _subject: str) -> None:
+        if self.isVisible():  # a hidden page reads everything again when it is shown
+            self.refresh()
 
     def _live_refresh(self) -> None:
         if self.isVisible():
