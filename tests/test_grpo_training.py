@@ -103,6 +103,12 @@ def test_grpo_continues_a_finished_sft_runs_adapter(project, tiny_model_dir, tmp
     assert result.status == "finished", result.reason
     log = (load_run(project, result.run_id).folder / "train.log").read_text()
     assert f"continuing the adapter of {sft.run_id}" in log
+    # The Runs page tells the stages apart: SFT, and SFT+GRPO for the continued run.
+    from core.history.summaries import load_summaries
+    from desktop.runs.runs_table import RunsTableModel
+
+    shown = {s.run_id: RunsTableModel._display(s, "method") for s in load_summaries(project)}
+    assert shown == {sft.run_id: "lora", result.run_id: "lora, SFT+GRPO"}
 
 
 def test_train_cli_runs_a_grpo_config(tiny_model_dir, tmp_path, capsys):

@@ -59,6 +59,15 @@ class RunSummary(RunInfo):
     def eval_text(self) -> str:
         return summary_text(self.latest_eval)
 
+    @property
+    def stage_label(self) -> str:
+        """SFT, DPO or GRPO; "SFT+GRPO" for a stage that continued a finished run (the
+        Runs page compares these side by side)."""
+        stage = str(self.settings.get("stage") or "sft").upper()
+        if stage != "SFT" and str(self.settings.get("start_from") or "").strip():
+            return f"SFT+{stage}"
+        return stage
+
     def as_dict(self) -> dict:
         est = self.estimate
         return {
@@ -70,6 +79,7 @@ class RunSummary(RunInfo):
             "ended_at": self.ended_at,
             "base_model": self.base_model,
             "method": self.method,
+            "stage": self.stage_label,
             "dataset_version_id": self.dataset_version_id,
             "dataset": self.dataset_label,
             "key_settings": self.key_settings,

@@ -48,7 +48,12 @@ COLUMNS = (
     ("duration", "Duration", "Training time, pauses excluded"),
     ("peak", "Peak memory", "Measured peak: GPU memory on CUDA/MPS, process memory on the CPU"),
     ("estimated_peak", "Est. memory", "The estimator's peak-memory prediction for these settings"),
-    ("method", "Method", f"The fine-tuning method: {', '.join(METHOD_NAMES)}"),
+    (
+        "method",
+        "Method",
+        f"The fine-tuning method ({', '.join(METHOD_NAMES)}) and, past SFT, the stage: DPO or "
+        "GRPO, SFT+DPO or SFT+GRPO when it continued a finished run",
+    ),
     ("base_model", "Base model", "The model that was fine-tuned"),
     ("settings", "Settings", "The settings that tell runs apart"),
     ("note", "Note", "Your note on the run; double-click to edit"),
@@ -203,7 +208,7 @@ class RunsTableModel(QAbstractTableModel):
         if key == "base_model":
             return run.base_model
         if key == "method":
-            return run.method
+            return run.method if run.stage_label == "SFT" else f"{run.method}, {run.stage_label}"
         if key == "dataset":
             return run.dataset_label or "—"
         if key == "settings":
