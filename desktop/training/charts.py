@@ -52,6 +52,8 @@ class MetricChart(pg.PlotWidget):
             item.setLabel("left", unit)
         self.setMinimumHeight(110)
         self._curves: list[tuple[pg.PlotDataItem, SeriesBuffer, list[int]]] = []
+        # Curves drawn as lines only: a line through one point draws nothing.
+        self._lines: list[tuple[pg.PlotDataItem, SeriesBuffer, object]] = []
         self.empty_text = pg.TextItem("no run yet", color=text, anchor=(0.5, 0.5))
         self.empty_text.setParentItem(item.getViewBox())
         self.empty_text.setPos(0, 0)
@@ -68,6 +70,8 @@ class MetricChart(pg.PlotWidget):
         curve.setSkipFiniteCheck(True)
         curve.opts["autoDownsampleFactor"] = DOWNSAMPLE_FACTOR
         self._curves.append((curve, buffer, [-1]))
+        if "symbol" not in style:
+            self._lines.append((curve, buffer, color))
         return curve
 
     def redraw(self) -> bool:
@@ -80,7 +84,20 @@ class MetricChart(pg.PlotWidget):
                 changed = True
         if changed:
             self.empty_text.setVisible(not any(len(b) for _, b, _ in self._curves))
+            for curve, buffer, color in self._lines:
+                self._mark_single_point(curve, len(buffer) == 1, color)
         return changed
+
+    @staticmethod
+    def _mark_single_point(curve: pg.PlotDataItem, single: bool, color) -> None:
+        """A series of one point (the first step, a one-step run) gets a dot to be seen."""
+        if single and curve.opts["symbol"] is None:
+            curve.setSymbol("o")
+            curve.setSymbolSize(6)
+            curve.setSymbolBrush(color)
+            curve.setSymbolPen(None)
+        elif not single and curve.opts["symbol"] is not None:
+            curve.setSymbol(None)
 
     def set_step_range(self, max_steps: int | None) -> None:
         """Fix the x axis to the run's length (None: follow the data).
