@@ -11,7 +11,6 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QFrame,
     QHBoxLayout,
     QLabel,
     QMenu,
@@ -55,10 +54,11 @@ from desktop.dataset.examples_panel import ExamplesPanel
 from desktop.dataset.export_dialog import ExportDialog
 from desktop.dataset.findings_panel import FindingsPanel
 from desktop.dataset.import_dialog import ImportDialog
+from desktop.dataset.notice_bar import NoticeBar
 from desktop.dataset.preference_panel import PreferencePanel
 from desktop.dataset.stats_panel import StatsPanel
 from desktop.dataset.versions_panel import VersionsPanel
-from desktop.theme import ACCENT, BAD, WARNING, notice_colors
+from desktop.theme import ACCENT, BAD, WARNING
 
 NEW_DATASET_NAME = "my-dataset"
 DRAFT_TAG = "draft"
@@ -71,39 +71,6 @@ TAB_EXAMPLES, TAB_FINDINGS, TAB_STATS, TAB_VERSIONS = range(4)
 
 def create_page(context: AppContext) -> QWidget:
     return DatasetPage(context)
-
-
-class NoticeBar(QFrame):
-    """A line of news above the editor (recovered drafts, a refused save), with one action."""
-
-    def __init__(self, kind: str) -> None:
-        super().__init__()
-        self.setObjectName("notice")
-        background, border, text = notice_colors(kind)
-        self.setStyleSheet(
-            f"QFrame#notice {{ background: {background}; border-left: 4px solid {border};"
-            f" border-radius: 6px; }} QLabel {{ color: {text}; }}"
-        )
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(12, 6, 8, 6)
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        layout.addWidget(self.label, 1)
-        self.buttons = QHBoxLayout()
-        layout.addLayout(self.buttons)
-        self.hide()
-
-    def show_notice(self, text: str, actions: list[tuple[str, object]]) -> None:
-        while self.buttons.count():
-            item = self.buttons.takeAt(0)
-            if item.widget() is not None:
-                item.widget().deleteLater()
-        self.label.setText(text)
-        for title, callback in actions:
-            button = QPushButton(title)
-            button.clicked.connect(callback)
-            self.buttons.addWidget(button)
-        self.show()
 
 
 class DatasetPage(QWidget):
