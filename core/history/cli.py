@@ -25,7 +25,6 @@ from core.project import NewerSchemaError, NotAProjectError, open_project
 from core.project.store import DB_NAME
 from core.runs.export import TensorBoardMissing, write_metrics_csv, write_tensorboard
 from core.runs.record import RunNotFound
-from core.runs.records import METRICS_FILE
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -220,7 +219,7 @@ def run_export(args: argparse.Namespace) -> int:
     except (FileNotFoundError, NotAProjectError, NewerSchemaError, RunNotFound) as error:
         return _fail(str(error))
 
-    metrics = run.folder / METRICS_FILE
+    metrics = run.metrics_path
     count = write_metrics_csv(metrics, args.csv)
     print(f"wrote {count} records of {run.name} to {args.csv}")
     if args.tensorboard:

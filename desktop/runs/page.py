@@ -38,7 +38,6 @@ from core.runs.export import (
     write_tensorboard,
 )
 from core.runs.record import RunBusy, RunInfo, RunNotFound, RunState
-from core.runs.records import METRICS_FILE
 from core.runs.store import (
     DeleteResult,
     delete_run,
@@ -410,7 +409,7 @@ class RunsPage(QWidget):
 
     def export_csv(self, run_id: str, path: str) -> int:
         run = next(s for s in self.summaries if s.run_id == run_id)
-        count = write_metrics_csv(run.folder / METRICS_FILE, path)
+        count = write_metrics_csv(run.metrics_path, path)
         self.context.show_status(f"Saved {count} records of {run.name} to {path}")
         return count
 
@@ -422,7 +421,7 @@ class RunsPage(QWidget):
         if not folder:
             return
         try:
-            target = write_tensorboard(run.folder / METRICS_FILE, folder, run.run_id)
+            target = write_tensorboard(run.metrics_path, folder, run.run_id)
         except TensorBoardMissing as error:
             QMessageBox.information(self, "TensorBoard is not installed", str(error))
             return
