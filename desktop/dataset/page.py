@@ -45,6 +45,7 @@ from core.handoff import DraftsForDataset
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.dataset.autosave import DraftAutosaver
+from desktop.dataset.bulk_actions import BulkActions
 from desktop.dataset.conversation_view import ConversationView
 from desktop.dataset.dialogs import FindReplaceDialog, SaveVersionDialog, SystemPromptDialog
 from desktop.dataset.editor import DatasetEditor, snapshot, wait_for_task
@@ -62,8 +63,6 @@ from desktop.theme import ACCENT, BAD, WARNING
 
 NEW_DATASET_NAME = "my-dataset"
 DRAFT_TAG = "draft"
-# Bulk actions on more examples than this are computed in the background.
-BACKGROUND_BULK_AT = 5000
 # Versions with more examples than this are read in the background (a progress bar shows).
 BACKGROUND_OPEN_AT = 20_000
 TAB_EXAMPLES, TAB_FINDINGS, TAB_STATS, TAB_VERSIONS = range(4)
@@ -85,9 +84,13 @@ class DatasetPage(QWidget):
         self.last_message = ""
         self.pending_drafts: list[DraftInfo] = []
         self._current_id: str | None = None
-        self._bulk_task: BackgroundTask | None = None
         self._open_task: BackgroundTask | None = None
         self._build()
+        self.bulk = BulkActions(self.editor, self)
+        self.bulk.said.connect(self._say)
+        self.bulk.failed.connect(self._notify)
+        self.bulk.progress.connect(self.progress.setValue)
+        self.bulk.busy.connect(self._bulk_busy)
         self._connect()
         context.project_changed.connect(self.set_project)
         self.set_project(self.project)
@@ -580,64 +583,21 @@ class DatasetPage(QWidget):
         self._say(f"{plan.summary()} Ctrl+Z undoes it.")
         return plan.fixed + plan.removed
 
-    # --- bulk actions ---------------------------------------------------------------
-    def _run_bulk(self, build, label: str) -> None:
-        """Build a bulk edit (in the background for big datasets) and push it as one macro."""
-        dataset = self.editor.dataset
-        if dataset is None or self._bulk_task is not None:
-            return
-        if len(dataset) < BACKGROUND_BULK_AT:
-            self._finish_bulk(build(dataset, None, None), label, self.editor.revision)
-            return
-        snap, revision = snapshot(dataset), self.editor.revision
-        self._bulk_task = BackgroundTask(
-            lambda report, cancelled: build(snap, report, cancelled), self
-        )
-        self._bulk_task.progress.connect(lambda f, _m: self.progress.setValue(int(f * 100)))
-        self._bulk_task.succeeded.connect(lambda result: self._finish_bulk(result, label, revision))
-        self._bulk_task.failed.connect(self._notify)
-        self._bulk_task.finished.connect(self._bulk_finished)
-        self.progress.show()
-        self.setEnabled(False)  # the bulk edit is built from this exact state
-        self._bulk_task.start()
-
-    def _bulk_finished(self) -> None:
-        self._bulk_task = None
-        self.progress.hide()
-        self.setEnabled(True)
-
-    def _finish_bulk(self, result: edits.BulkResult, label: str, revision: int) -> None:
-        if revision != self.editor.revision:
-            self._notify(
-                "The dataset changed while the bulk action ran; nothing was changed. Try again."
-            )
-            return
-        if result.edit is not None:
-            with self.editor.macro(label):
-                self.editor.push(result.edit)
-        self._say(result.summary + (" Ctrl+Z undoes it." if result.edit is not None else ""))
+    # --- bulk actions (bulk_actions.py) ----------------------------------------------
+    def _bulk_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.setEnabled(not busy)  # the bulk edit is built from this exact state
 
     def replace_in_replies(
         self, find: str, replace: str, case_sensitive: bool = True, whole_words: bool = False
     ) -> None:
-        self._run_bulk(
-            lambda ds, report, cancelled: edits.replace_in_assistant_replies(
-                ds, find, replace, case_sensitive, whole_words, report, cancelled
-            ),
-            f"Replace “{find}” in replies",
-        )
+        self.bulk.replace_in_replies(find, replace, case_sensitive, whole_words)
 
     def set_system_prompt_for_all(self, prompt: str) -> None:
-        self._run_bulk(
-            lambda ds, report, cancelled: edits.set_system_prompt(ds, prompt, report, cancelled),
-            "Set one system prompt",
-        )
+        self.bulk.set_system_prompt_for_all(prompt)
 
     def delete_duplicates(self) -> None:
-        self._run_bulk(
-            lambda ds, report, cancelled: edits.remove_duplicates(ds, report, cancelled),
-            "Delete exact duplicates",
-        )
+        self.bulk.delete_duplicates()
 
     def find_replace_dialog(self) -> None:
         if not self.editor.is_open:  # the Bulk menu is greyed out then; a shortcut is not
@@ -834,9 +794,9 @@ class DatasetPage(QWidget):
         self.autosaver.flush()
         self.editor.cancel_checks()
         wait_for_task(self._open_task)
-        if self._bulk_task is not None:
-            self._bulk_task.cancel()
-            wait_for_task(self._bulk_task)
+        if self.bulk.task is not None:
+            self.bulk.task.cancel()
+            wait_for_task(self.bulk.task)
         self.editor.wait_for_save()
         self.stats_panel.stop()
         return True
