@@ -17,11 +17,10 @@ from core.chat.generation import (
     generate_reply,
     load_chat_model,
 )
+from core.errors import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
 from core.evaluation.models import ModelSpecError, baseline_spec, run_spec
 from core.models.bundled import BundledModelMissing
 from core.models.registry import ModelFolderError, resolve_model
-
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 def register(subparsers) -> None:

@@ -16,9 +16,8 @@ from core.decide.questions import (
 from core.decide.recommend import recommend
 from core.decide.report import recommendation_dict, recommendation_text
 from core.decide.store import DecisionDataError, load_decision, save_decision
+from core.errors import EXIT_OK, EXIT_USAGE
 from core.project import NewerSchemaError, NotAProjectError, open_project
-
-EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def register(subparsers) -> None:

@@ -7,6 +7,7 @@ import dataclasses
 import json
 import sys
 
+from core.errors import EXIT_OK, EXIT_USAGE
 from core.estimate.architecture import ArchitectureError, load_architecture
 from core.estimate.capacity import max_seq_length_per_method
 from core.estimate.gpus import GpuCatalogError, detected_gpu, find_gpu, gpu_catalog
@@ -20,7 +21,6 @@ from core.models.hub_config import HubConfigMissing, hub_model_config
 from core.recipe.config import TrainConfig, TrainConfigError, load_config
 from core.recipe.vocabularies import OPTIMIZERS, PRECISIONS, SAVER_CHOICES, parse_targets
 
-EXIT_OK, EXIT_USAGE = 0, 2
 DEFAULTS = TrainConfig()
 DATA_DEFAULTS = DataFacts()
 # The flags that are recipe settings: given, they replace the --config file's value.

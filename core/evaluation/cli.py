@@ -13,6 +13,7 @@ import json
 import sys
 from pathlib import Path
 
+from core.errors import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
 from core.evaluation.comparisons import EvaluationPlan
 from core.evaluation.eval_set import EvalSetError, load_eval_set_file
 from core.evaluation.generation import EvaluationCancelled, GenerationConfig
@@ -27,8 +28,6 @@ from core.models.bundled import BundledModelMissing
 from core.models.registry import ModelFolderError, resolve_model
 from core.models.remote_code import trust_remote_code_for
 from core.project.store import DB_NAME, open_project
-
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 def register(subparsers) -> None:

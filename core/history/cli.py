@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from core.app_dirs import default_projects_dir
+from core.errors import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
 from core.figures import count_text, hours_text, loss_text, money_text, when_text
 from core.history.compare import compare_runs
 from core.history.evals import format_metric
@@ -25,8 +26,6 @@ from core.project import NewerSchemaError, NotAProjectError, open_project
 from core.project.store import DB_NAME
 from core.runs.export import TensorBoardMissing, write_metrics_csv, write_tensorboard
 from core.runs.record import RunNotFound
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def register(subparsers) -> None:
@@ -226,6 +225,6 @@ def run_export(args: argparse.Namespace) -> int:
         try:
             target = write_tensorboard(metrics, args.tensorboard, run.run_id)
         except TensorBoardMissing as error:
-            return _fail(str(error), EXIT_FAILED)
+            return _fail(str(error), EXIT_ERRORS)
         print(f"wrote TensorBoard events to {target}")
     return EXIT_OK

@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from core.errors import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
 from core.models.bundled import BundledModelMissing, ensure_bundled_model
 from core.models.convert_weights import convert_to_safetensors
 from core.models.download import DownloadError, download_model
@@ -15,8 +16,6 @@ from core.models.model_facts import human_size
 from core.models.remote_code import find_custom_code, trust_folder
 from core.output_lock import OutputBusyError
 from core.project import open_project
-
-EXIT_OK, EXIT_ERRORS, EXIT_USAGE = 0, 1, 2
 
 
 def register(subparsers) -> None:

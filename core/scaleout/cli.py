@@ -10,13 +10,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from core.errors import EXIT_OK, EXIT_USAGE
 from core.output_folder import OutputPathError
 from core.recipe.config import TrainConfigError, load_config
 from core.scaleout.plan import ScaleOutError, ScaleOutRequest, plan_scale_out
 from core.scaleout.strategies import STRATEGIES
 from core.scaleout.writer import SLURM_SCRIPT, check_launch_folder, estimate_lines, write_plan
-
-EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def register(subparsers) -> None:

@@ -26,6 +26,7 @@ import yaml
 
 import resources
 from core.app_dirs import default_projects_dir
+from core.errors import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
 from core.figures import duration_text
 from core.models.registry import ModelFolderError, resolve_model
 from core.project import create_project, open_project
@@ -47,7 +48,6 @@ from core.training.project_settings import load_train_settings
 from core.training.run_plan import plan_for_project
 from core.training.session import TrainingSession
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 GIB = 1024**3
 
 # The demo: the bundled SmolLM2-135M on the bundled support tickets, small enough to finish
@@ -420,7 +420,7 @@ def run_train_command(args: argparse.Namespace) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-    return EXIT_FAILED if result.status == FAILED else EXIT_OK
+    return EXIT_ERRORS if result.status == FAILED else EXIT_OK
 
 
 def _print_plan(project, config, measure: bool, as_json: bool, resume: str | None) -> int:
@@ -432,7 +432,7 @@ def _print_plan(project, config, measure: bool, as_json: bool, resume: str | Non
         report = None
         # With --json, stdout is the JSON alone: what libraries print goes to stderr.
         with contextlib.redirect_stdout(sys.stderr if as_json else sys.stdout):
-            if measure:
+            if measure and config.stage != "dpo":  # pre-flight's steps are SFT steps
                 report = run_preflight(project, config, verify=False)
                 timing = step_timing(report)
             planned = plan_for_project(project, config, timing)
