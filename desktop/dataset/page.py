@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.dataset import edits
-from core.dataset.drafts import DraftError, DraftInfo, discard_draft, list_drafts, load_draft
+from core.dataset.drafts import DraftError, DraftInfo, list_drafts, load_draft
 from core.dataset.fix_plan import fix_plan
 from core.dataset.model import Dataset
 from core.dataset.validation import ValidationOptions
@@ -48,6 +48,7 @@ from desktop.dataset.autosave import DraftAutosaver
 from desktop.dataset.bulk_actions import BulkActions
 from desktop.dataset.conversation_view import ConversationView
 from desktop.dataset.dialogs import FindReplaceDialog, SaveVersionDialog, SystemPromptDialog
+from desktop.dataset.draft_recovery import DraftRecovery
 from desktop.dataset.editor import DatasetEditor, snapshot, wait_for_task
 from desktop.dataset.empty_state import EmptyState
 from desktop.dataset.examples_model import ExamplesTableModel
@@ -59,7 +60,7 @@ from desktop.dataset.notice_bar import NoticeBar
 from desktop.dataset.preference_panel import PreferencePanel
 from desktop.dataset.stats_panel import StatsPanel
 from desktop.dataset.versions_panel import VersionsPanel
-from desktop.theme import ACCENT, BAD, WARNING
+from desktop.theme import ACCENT, BAD
 
 NEW_DATASET_NAME = "my-dataset"
 DRAFT_TAG = "draft"
@@ -82,7 +83,9 @@ class DatasetPage(QWidget):
         self.autosaver = DraftAutosaver(self.editor, self.project, self)
         self.model = ExamplesTableModel(self.editor, self)
         self.last_message = ""
-        self.pending_drafts: list[DraftInfo] = []
+        # Drafts kept from an earlier session, offered above the editor (draft_recovery.py).
+        self.drafts = DraftRecovery(self.autosaver, self)
+        self.drafts.restore_requested.connect(self.restore_draft)
         self._current_id: str | None = None
         self._open_task: BackgroundTask | None = None
         self._build()
@@ -154,7 +157,7 @@ class DatasetPage(QWidget):
             header.addWidget(button)
         layout.addLayout(header)
 
-        self.recovery_bar = NoticeBar(WARNING)
+        self.recovery_bar = self.drafts.bar
         layout.addWidget(self.recovery_bar)
         self.notice_bar = NoticeBar(BAD)
         layout.addWidget(self.notice_bar)
@@ -263,13 +266,13 @@ class DatasetPage(QWidget):
         self.editor.project = project
         self.versions_panel.set_project(project)
         self.preferences_panel.set_project(project)
-        self.pending_drafts = list_drafts(project)
+        self.drafts.pending = list_drafts(project)
         latest = latest_version(project)
         if latest is not None:
             self._open_version(latest)
         else:
             self.editor.close_dataset()
-        self._show_recovery()
+        self.drafts.show_offer()
         self._update_state()
 
     def _open(self, dataset: Dataset, version: DatasetVersion | None, **kwargs) -> None:
@@ -280,8 +283,7 @@ class DatasetPage(QWidget):
         self.examples_panel.clear_filters()
         self.editor.open(dataset, version, **kwargs)
         if set_aside is not None and set_aside.exists():
-            self.pending_drafts = list_drafts(self.project)
-            self._show_recovery()
+            self.drafts.reload(self.project)
 
     def open_version(self, version: DatasetVersion) -> None:
         """Edit a saved version (unsaved edits stay in their draft, restorable later)."""
@@ -329,25 +331,13 @@ class DatasetPage(QWidget):
         self.tabs.setCurrentIndex(TAB_EXAMPLES)
         self._focus_first_empty_message()
 
-    def _show_recovery(self) -> None:
-        current = self.autosaver.path
-        self.pending_drafts = [
-            d for d in self.pending_drafts if d.path != current and d.path.exists()
-        ]
-        if not self.pending_drafts:
-            self.recovery_bar.hide()
-            return
-        draft = self.pending_drafts[0]
-        more = len(self.pending_drafts) - 1
-        self.recovery_bar.show_notice(
-            f"<b>Unsaved edits were kept for you:</b> {draft.describe()}."
-            + (f" ({more} older draft{'s' if more > 1 else ''} too.)" if more else ""),
-            [("Restore them", self.restore_draft), ("Discard", self.discard_pending_draft)],
-        )
+    @property
+    def pending_drafts(self) -> list[DraftInfo]:
+        return self.drafts.pending
 
     def restore_draft(self, draft: DraftInfo | None = None) -> bool:
         """Open a kept draft (the newest by default) as unsaved edits to its base version."""
-        draft = draft or (self.pending_drafts[0] if self.pending_drafts else None)
+        draft = draft or (self.drafts.pending[0] if self.drafts.pending else None)
         if draft is None:
             return False
         try:
@@ -359,9 +349,7 @@ class DatasetPage(QWidget):
         self.autosaver.note = draft.note
         # The restored edits now live in this session's draft; the old file can go.
         self.autosaver.flush()
-        discard_draft(draft.path)
-        self.pending_drafts = [d for d in self.pending_drafts if d.path != draft.path]
-        self._show_recovery()
+        self.drafts.restored(draft)
         self.tabs.setCurrentIndex(TAB_EXAMPLES)
         self._say(
             f"Restored {len(dataset):,} examples from the draft of {draft.saved_at[:16].replace('T', ' ')}."
@@ -369,9 +357,7 @@ class DatasetPage(QWidget):
         return True
 
     def discard_pending_draft(self) -> None:
-        if self.pending_drafts:
-            discard_draft(self.pending_drafts.pop(0).path)
-        self._show_recovery()
+        self.drafts.discard()
 
     # --- showing --------------------------------------------------------------------
     def show_preferences(self) -> None:
