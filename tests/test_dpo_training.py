@@ -278,3 +278,25 @@ def test_a_dpo_run_pauses_stops_and_exports_like_any_run(project, tiny_model_dir
         project, result.run_id, ExportOptions(format="merged", out_dir=str(tmp_path / "out"))
     )
     assert (tmp_path / "out").is_dir() and merged is not None
+
+
+def test_the_run_plan_of_a_dpo_recipe_counts_pairs_and_both_answers(
+    project, tiny_model_dir, tmp_path
+):
+    from core.training.run_plan import plan_for_project
+
+    pairs = write_pairs(tmp_path / "pairs.jsonl")
+    chats = tmp_path / "chats.jsonl"
+    chats.write_text(
+        "\n".join(
+            json.dumps({"messages": r["prompt"] + r["chosen"]})
+            for r in map(json.loads, pairs.read_text().splitlines())
+        )
+        + "\n"
+    )
+    dpo = plan_for_project(project, dpo_config(tiny_model_dir, pairs, packing=True))
+    sft = plan_for_project(project, dpo_config(tiny_model_dir, chats, stage="sft", packing=False))
+    assert dpo.n_train == sft.n_train == 8
+    # each pair is prompt + chosen and prompt + rejected, one row each, never packed
+    assert all(d > s for d, s in zip(dpo.lengths, sft.lengths))
+    assert dpo.plan.optimizer_steps == sft.plan.optimizer_steps

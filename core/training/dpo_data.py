@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.dataset.preferences import PreferencePair, read_preference_file, validate_pairs
+from core.dataset.tokens import count_tokens
 from core.recipe.config import TrainConfig
 from core.training.conversations import TrainingDataError, hold_out
 from core.training.prepare import DatasetSource, resolve_dataset
@@ -24,7 +25,10 @@ class PreparedPreferences:
     valid: list[PreferencePair]
     held_out: bool
     notes: list[str] = field(default_factory=list)
-    max_pair_tokens: int = 0  # the longest prompt + answer, once counted
+    # Tokens a pair puts through the model (prompt + chosen and prompt + rejected, each cut
+    # at max_seq_length), once counted by count_pair_tokens: what a run plan reads.
+    train_lengths: list[int] = field(default_factory=list)
+    valid_lengths: list[int] = field(default_factory=list)
 
     def stats(self) -> dict:
         return {
@@ -36,6 +40,23 @@ class PreparedPreferences:
 
     def records(self, pairs: list[PreferencePair]) -> list[dict]:
         return [pair.record() for pair in pairs]
+
+
+def count_pair_tokens(data: PreparedPreferences, tokenizer, max_seq_length: int) -> None:
+    """Fill train_lengths and valid_lengths with each pair's tokens, chat template applied."""
+
+    def lengths(pairs: list[PreferencePair]) -> list[int]:
+        sides = [list(p.prompt) + list(p.chosen) for p in pairs]
+        sides += [list(p.prompt) + list(p.rejected) for p in pairs]
+        counts = count_tokens(sides, tokenizer, len(sides))
+        n = len(pairs)
+        return [
+            int(min(counts[i], max_seq_length) + min(counts[n + i], max_seq_length))
+            for i in range(n)
+        ]
+
+    data.train_lengths = lengths(data.train)
+    data.valid_lengths = lengths(data.valid)
 
 
 def _read_pairs(path) -> list[PreferencePair]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from core.figures import duration_text
 from core.recipe.config import TrainConfig
 from core.training.advisor import RunOutcome, describe_changes
+from core.training.dpo_data import PreparedPreferences, count_pair_tokens, read_preference_data
 from core.training.model_loading import load_tokenizer, quiet_progress_bars
 from core.training.prepare import read_data, resolve_base_model, tokenize_data
 from core.training.schedule import (
@@ -348,10 +349,16 @@ class DataPlan:
 
 
 def read_lengths(project, config: TrainConfig):
-    """The run's data read and tokenized as the trainer will (PreparedData)."""
+    """The run's data read and tokenized as the trainer will (PreparedData, or for a DPO
+    run PreparedPreferences with each pair's tokens counted)."""
     base = resolve_base_model(project, config)
+    tokenizer = load_tokenizer(base.path)
+    if config.stage == "dpo":
+        pairs = read_preference_data(project, config)
+        count_pair_tokens(pairs, tokenizer, config.max_seq_length)
+        return pairs
     data = read_data(project, config)
-    tokenize_data(data, load_tokenizer(base.path), config, base.name)
+    tokenize_data(data, tokenizer, config, base.name)
     return data
 
 
@@ -361,9 +368,14 @@ def plan_for_project(
     """The plan for `config` on its data (a dataset version or files), read and tokenized
     the way the run will read them; `data` is a PreparedData already tokenized."""
     data = data if data is not None else read_lengths(project, config)
-    lengths = [len(example.input_ids) for example in data.train_tokens.examples]
-    valid = data.valid_tokens.examples if data.valid_tokens is not None else []
-    valid_lengths = [len(example.input_ids) for example in valid]
+    if isinstance(data, PreparedPreferences):
+        # A DPO step puts both sides of each pair through the model, never packed.
+        lengths, valid_lengths = data.train_lengths, data.valid_lengths
+        config = config.replace(packing=False)
+    else:
+        lengths = [len(example.input_ids) for example in data.train_tokens.examples]
+        valid = data.valid_tokens.examples if data.valid_tokens is not None else []
+        valid_lengths = [len(example.input_ids) for example in valid]
     fitted = fit_to_data(config, lengths, timing, valid_lengths=valid_lengths)
     return DataPlan(
         plan=fitted.before,
@@ -389,7 +401,11 @@ def run_outcome(
     return RunOutcome(
         steps_done=steps_done,
         minimum_steps=MIN_OPTIMIZER_STEPS,
-        train_losses=[r.loss for r in records if r.kind == "train" and r.loss is not None],
+        # Only supervised fine-tuning's loss says whether the model learned: DPO's and
+        # GRPO's losses move for other reasons (their advisors watch their own signals).
+        train_losses=[r.loss for r in records if r.kind == "train" and r.loss is not None]
+        if config.stage == "sft"
+        else [],
         evaluations=sum(1 for r in records if r.kind == "eval" and r.eval_loss is not None),
         has_validation=has_validation,
         learning_rate=config.effective_learning_rate,
