@@ -138,6 +138,9 @@ class RunMonitor(QWidget):
         self.progress_bar.setValue(0)
         self.progress_bar.setFormat("not started")
         self.progress_bar.setTextVisible(True)
+        # Room for the longest text the bar shows, so it is never cut.
+        widest = "step 10,000 of 10,000 · ETA 10 h 00 min"
+        self.progress_bar.setMinimumWidth(self.fontMetrics().horizontalAdvance(widest) + 40)
         self.pause_button = QPushButton("Pause")
         self.pause_button.setToolTip("Hold after the current step (F6)")
         self.pause_button.clicked.connect(self.pause_clicked)
@@ -438,13 +441,21 @@ class RunMonitor(QWidget):
             self.progress_bar.setRange(0, maximum)
             self.progress_bar.setValue(min(progress.step, maximum))
             eta = f" · ETA {format_duration(progress.eta_s)}" if progress.eta_s is not None else ""
-            self.progress_bar.setFormat(
-                f"step {progress.step:,} of {progress.max_steps:,} · epoch {progress.epoch:.2f}"
-                f" · {format_duration(progress.elapsed_s)} so far{eta}"
+            # Short enough for the bar at the page's smallest width (a long one was cut);
+            # epoch and time so far are in the tooltip and the status line.
+            short = f"step {progress.step:,} of {progress.max_steps:,}{eta}"
+            self.progress_bar.setFormat(short)
+            self.progress_bar.setToolTip(
+                f"{short} · epoch {progress.epoch:.2f} · {format_duration(progress.elapsed_s)} so far"
             )
         if self._pending_log:
+            # Follow new lines while the user is at the end; leave them where they scrolled.
+            bar = self.log_view.verticalScrollBar()
+            following = bar.value() >= bar.maximum() - 2
             self.log_view.appendPlainText("\n".join(self._pending_log))
             self._pending_log.clear()
+            if following:
+                bar.setValue(bar.maximum())
 
     def set_smoothing(self, on: bool) -> None:
         self.smooth_check.setChecked(on)
@@ -468,6 +479,8 @@ class RunMonitor(QWidget):
         elif not live and self.timer.isActive():
             self.timer.stop()
             self.redraw()
+        if state == "paused":
+            self.redraw()  # what the run reported up to the pause, drawn now, all charts
 
     def finish_progress(self, steps_done: int, max_steps: int, text: str) -> None:
         self._progress_shown = self._progress  # the run's end outranks its last step
