@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
 
 from core.dataset import edits
 from core.dataset.drafts import DraftError, DraftInfo, list_drafts, load_draft
-from core.dataset.fix_plan import fix_plan
 from core.dataset.model import Dataset
 from core.dataset.validation import ValidationOptions
 from core.dataset.validation.system_prompts import (
@@ -54,6 +53,7 @@ from desktop.dataset.empty_state import EmptyState
 from desktop.dataset.examples_model import ExamplesTableModel
 from desktop.dataset.examples_panel import ExamplesPanel
 from desktop.dataset.export_dialog import ExportDialog
+from desktop.dataset.finding_fixes import fix_all, fix_one
 from desktop.dataset.findings_panel import FindingsPanel
 from desktop.dataset.import_dialog import ImportDialog
 from desktop.dataset.notice_bar import NoticeBar
@@ -536,38 +536,14 @@ class DatasetPage(QWidget):
         self.conversation.focus_message(finding.message_index)
 
     def fix_finding(self, finding, example) -> bool:
-        if not self.editor.is_open:
-            return False
-        plan = fix_plan(
-            [(finding, example)],
-            self.editor.position_of,
-            self.editor.dataset.examples,
-            "Fix: " + finding.code.replace("_", " "),
-        )
-        return plan is not None and self.editor.push(plan.edit)
+        return fix_one(self.editor, finding, example)
 
     def fix_all(self) -> int:
         """Apply every certain fix as one undo step; returns how many examples it touched."""
-        if not self.editor.is_open:
-            return 0
-        findings = [(f, e) for f, e in self.editor.all_findings() if f.fixable]
-        pairs = [(f, e) for f, e in findings if e is not None]
-        plan = fix_plan(
-            pairs, self.editor.position_of, self.editor.dataset.examples, "Fix all certain problems"
-        )
-        if plan is None:
-            on_file = any(e is None for _f, e in findings)
-            self._say(
-                "Nothing to fix in the examples. The file's encoding problems go away when you "
-                "save a version (FineTune Studio writes plain UTF-8)."
-                if on_file
-                else "Nothing to fix automatically."
-            )
-            return 0
-        with self.editor.macro("Fix all certain problems"):
-            self.editor.push(plan.edit)
-        self._say(f"{plan.summary()} Ctrl+Z undoes it.")
-        return plan.fixed + plan.removed
+        touched, message = fix_all(self.editor)
+        if message:
+            self._say(message)
+        return touched
 
     # --- bulk actions (bulk_actions.py) ----------------------------------------------
     def _bulk_busy(self, busy: bool) -> None:
