@@ -149,11 +149,14 @@ class ProjectPage(QScrollArea):
         )
         self.models_list.clear()
         bundled_ready = True
-        for model in list_base_models(project):
+        # The same list the model pickers show: the Hugging Face cache included.
+        for model in list_base_models(project, hub_cache=True):
             if model.source == "bundled":
                 bundled_ready = model.path is not None
                 state = "ready" if bundled_ready else "not prepared yet"
                 self.models_list.addItem(f"{model.name}  (bundled default, {state})")
+            elif model.source == "hub":
+                self.models_list.addItem(f"{model.name}  (Hugging Face cache)")
             else:
                 flags = " · remote code allowed" if model.trust_remote_code else ""
                 self.models_list.addItem(f"{model.name}  ({model.path}{flags})")
