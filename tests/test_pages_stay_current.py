@@ -124,3 +124,18 @@ def test_after_a_restart_train_shows_the_last_run(
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or None)
     assert window.close()
     assert asked == []
+
+
+def test_a_version_saved_elsewhere_joins_the_dataset_pages_versions_tab(qtbot, project):
+    from desktop.dataset.page import DatasetPage
+
+    page = DatasetPage(AppContext(project, HardwareInfo(cpu_cores=2)))
+    qtbot.addWidget(page)
+    page.show()
+    assert page.versions_panel.table.rowCount() == 0
+    chats = [
+        [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]
+        for i in range(6)
+    ]
+    save_version(project, Dataset([Example.from_messages(m) for m in chats], "cli-made"))
+    qtbot.waitUntil(lambda: page.versions_panel.table.rowCount() == 1, timeout=WORK_MS)

@@ -96,6 +96,8 @@ class DatasetPage(QWidget):
         self.bulk.busy.connect(self._bulk_busy)
         self._connect()
         context.project_changed.connect(self.set_project)
+        # A version saved elsewhere (the CLI, another page) joins the Versions tab at once.
+        context.events.version_saved.connect(self._version_saved_elsewhere)
         self.set_project(self.project)
 
     # --- layout ---------------------------------------------------------------------
@@ -627,6 +629,9 @@ class DatasetPage(QWidget):
             f"Saved {version.dataset} {version.label}: {version.n_train:,} for training, "
             f"{version.n_valid:,} for validation."
         )
+
+    def _version_saved_elsewhere(self, _version_id: str) -> None:
+        self.versions_panel.refresh()
 
     def _on_save_failed(self, message: str, findings: list) -> None:
         if findings:
