@@ -300,3 +300,12 @@ def test_the_run_plan_of_a_dpo_recipe_counts_pairs_and_both_answers(
     # each pair is prompt + chosen and prompt + rejected, one row each, never packed
     assert all(d > s for d, s in zip(dpo.lengths, sft.lengths))
     assert dpo.plan.optimizer_steps == sft.plan.optimizer_steps
+
+
+def test_the_preflight_button_says_why_it_does_not_time_dpo(project, tiny_model_dir, tmp_path):
+    from core.recipe.config import TrainConfigError
+    from core.training.preflight import run_preflight
+
+    config = dpo_config(tiny_model_dir, write_pairs(tmp_path / "pairs.jsonl"))
+    with pytest.raises(TrainConfigError, match="memory guard watches the DPO run"):
+        run_preflight(project, config)

@@ -31,7 +31,7 @@ from core.estimate.fit import (
 from core.estimate.run import run_for_recipe
 from core.figures import duration_text
 from core.hardware.detect import detect_hardware
-from core.recipe.config import TrainConfig
+from core.recipe.config import TrainConfig, TrainConfigError
 from core.training.chat_tokens import IGNORE_INDEX, TokenizedSplit
 from core.training.device import (
     DevicePlan,
@@ -560,6 +560,13 @@ def run_preflight(
 
     report(fraction, message) hears each phase; cancelled() ends it with PreflightCancelled.
     The memory guard watches it as it watches a run; if it trips, the report says why."""
+    if config.stage == "dpo":
+        raise TrainConfigError(
+            "stage",
+            "pre-flight times SFT steps, and a DPO step puts both answers of every pair "
+            "through the model and a reference forward besides; the estimate above counts "
+            "that, and the memory guard watches the DPO run itself.",
+        )
     phases = {"reading": 0.05, "loading": 0.2, "step 1": 0.4, "step 2": 0.6, "step 3": 0.8}
 
     def progress(message: str) -> None:
