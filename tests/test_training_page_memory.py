@@ -19,6 +19,7 @@ from core.recipe.config import CPU_PRESET, TrainConfig
 from core.runs.record import latest_checkpoint, list_runs
 from core.training.memory_guard import MemoryLimits
 from desktop.context import AppContext
+from desktop.theme import BAD, status_style
 from desktop.training.page import TrainingPage
 
 GIB = 1024**3
@@ -232,7 +233,7 @@ def test_the_guard_stops_a_run_that_outgrows_its_limit_and_the_app_goes_on(qtbot
     assert latest_checkpoint(result.folder) is not None
     status = page.monitor.status_label.text()
     assert status.startswith("Stopped after") and "Out of memory" in status
-    assert "d23f31" in page.monitor.status_label.styleSheet()
+    assert page.monitor.status_label.styleSheet() == status_style(BAD)
     card = page.monitor.advice_panel.cards[-1]
     assert card.advice.title == "Stopped: out of memory"
     assert card.button is not None and card.button.isEnabled()

@@ -8,8 +8,6 @@ So a burst of records costs the GUI one redraw, not one per record.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -28,9 +26,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.figures import duration_text
 from core.runs.records import Advice, MetricRecord
 from core.training.curves import SeriesBuffer
 from core.training.observer import Progress
+from desktop.theme import BAD, status_style
 from desktop.training.advice_panel import AdvicePanel
 from desktop.training.charts import TRAIN_COLOR, VALID_COLOR, LossChart, MetricChart
 
@@ -38,17 +38,6 @@ REDRAW_INTERVAL_MS = 100  # about 10 Hz: smooth to the eye, cheap for the GUI th
 LOG_LINES_KEPT = 5000
 GIB = 1024**3
 REWARD_COLORS = ("#2a9d8f", "#7a5cc8", "#d9822b", "#b5527a", "#5a8f29", "#3b7dd8")
-
-
-def format_duration(seconds: float | None) -> str:
-    if seconds is None or not math.isfinite(seconds):
-        return "unknown"
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 class RunMonitor(QWidget):
@@ -179,7 +168,7 @@ class RunMonitor(QWidget):
         self.log_check = QCheckBox("Log scale")
         self.log_check.setToolTip("A logarithmic loss axis: small late changes become visible")
         self.nonfinite_label = QLabel()
-        self.nonfinite_label.setStyleSheet("color: #d23f31;")
+        self.nonfinite_label.setStyleSheet(status_style(BAD))
         self.nonfinite_label.hide()
         legend = QLabel(
             f"<span style='color:{TRAIN_COLOR}'>━ training</span>&nbsp;&nbsp;"
@@ -440,13 +429,13 @@ class RunMonitor(QWidget):
             maximum = max(1, progress.max_steps)
             self.progress_bar.setRange(0, maximum)
             self.progress_bar.setValue(min(progress.step, maximum))
-            eta = f" · ETA {format_duration(progress.eta_s)}" if progress.eta_s is not None else ""
+            eta = f" · ETA {duration_text(progress.eta_s)}" if progress.eta_s is not None else ""
             # Short enough for the bar at the page's smallest width (a long one was cut);
             # epoch and time so far are in the tooltip and the status line.
             short = f"step {progress.step:,} of {progress.max_steps:,}{eta}"
             self.progress_bar.setFormat(short)
             self.progress_bar.setToolTip(
-                f"{short} · epoch {progress.epoch:.2f} · {format_duration(progress.elapsed_s)} so far"
+                f"{short} · epoch {progress.epoch:.2f} · {duration_text(progress.elapsed_s)} so far"
             )
         if self._pending_log:
             # Follow new lines while the user is at the end; leave them where they scrolled.

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.dataset.versions import PREFERENCE_KIND, list_versions
+from core.figures import duration_text
 from core.handoff import SettingsForTrain, TrainConfigForEstimate
 from core.methods import METHODS
 from core.models.registry import list_base_models
@@ -48,10 +49,11 @@ from core.training.project_settings import load_train_settings, save_train_setti
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.models.picker import attach_model_picker
+from desktop.theme import ACCENT, BAD, status_style
 from desktop.training.config_form import ConfigForm
 from desktop.training.estimate_box import EstimateBox
 from desktop.training.host import TrainingHost
-from desktop.training.monitor import RunMonitor, format_duration
+from desktop.training.monitor import RunMonitor
 from desktop.training.plan_panel import RunPlanPanel
 from desktop.training.preflight_check import PreflightCheck
 from desktop.training.preset_bar import PresetBar
@@ -59,7 +61,7 @@ from desktop.training.run_replay import RunReplay, show_replayed_run
 
 STOP_WAIT_S = 600.0  # a big model's final save can take minutes; the GUI stays live meanwhile
 PRIMARY_STYLE = (
-    "QPushButton { background: #3b6fd8; color: white; padding: 7px 18px; border-radius: 4px;"
+    f"QPushButton {{ background: {ACCENT}; color: white; padding: 7px 18px; border-radius: 4px;"
     " font-weight: 600; } QPushButton:disabled { background: palette(mid); }"
 )
 STATE_TITLES = {
@@ -223,7 +225,7 @@ class TrainingPage(QWidget):
         self.start_hint = QLabel()
         self.start_hint.setObjectName("startHint")
         self.start_hint.setWordWrap(True)
-        self.start_hint.setStyleSheet("color: #d23f31;")
+        self.start_hint.setStyleSheet(status_style(BAD))
         self.start_hint.hide()
         column.addWidget(self.start_hint)
         return panel
@@ -548,7 +550,7 @@ class TrainingPage(QWidget):
         self.last_result = result
         self.monitor.set_status(self.result_text(result))
         bad = result.status == FAILED or (result.reason or "").startswith("Out of memory")
-        style = "color: #d23f31;" if bad else ""
+        style = status_style(BAD) if bad else ""
         self.monitor.status_label.setStyleSheet(style)
         steps = (
             f" · {result.steps_done:,} of {result.max_steps:,} steps" if result.max_steps else ""
@@ -569,7 +571,7 @@ class TrainingPage(QWidget):
         steps = f"{result.steps_done:,} of {result.max_steps:,} steps" if result.max_steps else ""
         parts = []
         if result.status == FINISHED:
-            parts.append(f"Finished: {steps} in {format_duration(result.duration_s)}.")
+            parts.append(f"Finished: {steps} in {duration_text(result.duration_s)}.")
         elif result.status == STOPPED:
             after = f" after {steps}" if steps else ""
             parts.append(f"Stopped{after}. {result.reason}".strip())
