@@ -111,6 +111,12 @@ def inferred_format_checks(example: EvalExample) -> Checks | None:
     return Checks(valid_json=True)
 
 
+def has_format_checks(example: EvalExample) -> bool:
+    """Whether the example's answers are format-checked: checks it states, or the JSON
+    format its reference answer implies (what score_answer checks)."""
+    return example.checks.has_format_checks or inferred_format_checks(example) is not None
+
+
 def _format_results(answer: str, checks: Checks, inferred: bool) -> list[CheckResult]:
     results = []
 

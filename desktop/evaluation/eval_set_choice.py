@@ -9,6 +9,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.dataset.versions import list_versions
+from core.evaluation.checks import has_format_checks
 from core.evaluation.comparisons import dataset_version_of
 from core.evaluation.eval_set import (
     EvalSet,
@@ -88,9 +89,17 @@ class EvalSetChoice(QWidget):
         for eval_set in self._files:
             self.combo.addItem(self._file_title(eval_set), ("file", eval_set))
         if chosen is not None:  # a version saved meanwhile does not change the user's choice
-            self.combo.setCurrentIndex(max(0, self.combo.findData(chosen)))
+            self.combo.setCurrentIndex(max(0, self._index_of(chosen)))
         self.combo.blockSignals(False)
         self._describe()
+
+    def _index_of(self, data) -> int:
+        """The item holding `data`, compared in Python: findData misses a file's entry
+        (its EvalSet is no Qt value), and the box jumped to another set after a run."""
+        for index in range(self.combo.count()):
+            if self.combo.itemData(index) == data:
+                return index
+        return -1
 
     def _dataset_versions(self) -> list:
         return list_versions(self.project)
@@ -139,7 +148,7 @@ class EvalSetChoice(QWidget):
             return
         examples = eval_set.examples
         with_reference = sum(e.reference is not None for e in examples)
-        with_checks = sum(bool(e.checks.as_dict()) for e in examples)
+        with_checks = sum(has_format_checks(e) for e in examples)
         self.info.setText(
             f"{len(examples)} examples · {with_reference} with a reference answer · "
             f"{with_checks} with format checks · version {eval_set.content_hash}"
