@@ -22,8 +22,9 @@ def run(**changes):
 @pytest.mark.parametrize("method", ["lora", "qlora"])
 def test_dpo_pairs_cost_twice_the_sequences_and_no_second_base(method):
     dpo = run(method=method, stage="dpo", micro_batch_size=2).memory.breakdown()
-    sft_same_pairs = run(method=method, micro_batch_size=2).memory.breakdown()
-    sft_doubled = run(method=method, micro_batch_size=4).memory.breakdown()
+    # DPO never packs: compare with SFT runs that do not pack either
+    sft_same_pairs = run(method=method, micro_batch_size=2, packing=False).memory.breakdown()
+    sft_doubled = run(method=method, micro_batch_size=4, packing=False).memory.breakdown()
     assert dpo["weights"] == pytest.approx(sft_same_pairs["weights"])  # no reference copy
     assert dpo["activations"] == pytest.approx(sft_doubled["activations"])
     assert dpo["activations"] > sft_same_pairs["activations"]
@@ -37,7 +38,13 @@ def test_full_dpo_holds_a_frozen_reference_copy():
 
 
 def test_dpo_time_counts_both_answers_and_the_reference_forward():
-    same = {"method": "lora", "examples": 1000, "avg_tokens": 256, "gradient_checkpointing": False}
+    same = {
+        "method": "lora",
+        "examples": 1000,
+        "avg_tokens": 256,
+        "gradient_checkpointing": False,
+        "packing": False,
+    }
     sft = run(**same).time
     dpo = run(stage="dpo", **same).time
     assert dpo.steps == sft.steps  # a step is a batch of pairs
@@ -52,3 +59,10 @@ def test_a_dpo_run_is_named_by_its_stage():
 
     assert TrainConfig(base_model="m").display_name() == "qlora m"
     assert TrainConfig(base_model="m", stage="dpo", method="lora").display_name() == "dpo lora m"
+
+
+def test_a_dpo_estimate_is_never_packed():
+    packed_sft = run(method="lora", packing=True, examples=1000, avg_tokens=256)
+    dpo = run(method="lora", stage="dpo", packing=True, examples=1000, avg_tokens=256)
+    assert packed_sft.settings.packing and not dpo.settings.packing
+    assert any("Not packed" in a for a in dpo.time.assumptions)

@@ -184,7 +184,8 @@ class EstimateRun:
 
     @property
     def packing(self) -> bool:
-        return self.recipe.packing
+        # Only SFT packs: DPO and GRPO batches are whole pairs and prompts, padded.
+        return self.recipe.packing and self.recipe.stage == "sft"
 
     @property
     def gradient_checkpointing(self) -> bool:
