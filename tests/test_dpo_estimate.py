@@ -66,3 +66,11 @@ def test_a_dpo_estimate_is_never_packed():
     dpo = run(method="lora", stage="dpo", packing=True, examples=1000, avg_tokens=256)
     assert packed_sft.settings.packing and not dpo.settings.packing
     assert any("Not packed" in a for a in dpo.time.assumptions)
+
+
+def test_the_simulated_step_is_not_set_beside_a_dpo_estimate():
+    from core.training.simulate import SimulationError
+    from core.training.simulate.cross_check import cross_check
+
+    with pytest.raises(SimulationError, match="sft stage only"):
+        cross_check(run(method="lora", stage="dpo"), {})
