@@ -221,6 +221,18 @@ def test_bulk_replace_is_one_macro_undone_by_one_ctrl_z(page, qtbot):
     assert page.editor.stack.isClean()
 
 
+def test_a_big_bulk_edit_runs_in_the_background_and_holds_the_page_still(page, qtbot, monkeypatch):
+    from desktop.dataset import bulk_actions
+
+    monkeypatch.setattr(bulk_actions, "BACKGROUND_BULK_AT", 5)  # 12 examples count as big
+    page.replace_in_replies("late_order", "delayed_order")
+    assert page.bulk.task is not None and not page.isEnabled()  # built off the GUI thread
+    qtbot.waitUntil(lambda: page.bulk.task is None, timeout=60_000)
+    assert page.isEnabled() and not page.progress.isVisible()
+    assert sum("delayed_order" in texts(page, i)[2] for i in range(12)) == 6
+    assert page.editor.stack.count() == 1 and "Replaced 6" in page.last_message
+
+
 def test_one_system_prompt_and_delete_duplicates(page):
     page.set_system_prompt_for_all("Reply with JSON only.")
     assert all(texts(page, i)[0] == "Reply with JSON only." for i in range(12))
