@@ -5,6 +5,8 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from desktop.theme import ACCENT
+
 
 class EmptyState(QWidget):
     import_requested = Signal()
@@ -50,7 +52,7 @@ class EmptyState(QWidget):
             buttons.addSpacing(12)
         self.import_button.setDefault(True)
         self.import_button.setStyleSheet(
-            "font-size: 16px; padding: 10px 22px; background: #3b6fd8; color: white; border-radius: 6px;"
+            f"font-size: 16px; padding: 10px 22px; background: {ACCENT}; color: white; border-radius: 6px;"
         )
         buttons.addStretch(1)
         layout.addLayout(buttons)

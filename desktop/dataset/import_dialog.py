@@ -44,6 +44,7 @@ from core.dataset.formats.conversions import guess_mapping
 from core.dataset.model import Dataset, message_text
 from desktop.background import BackgroundTask
 from desktop.dataset.editor import wait_for_task
+from desktop.theme import BAD, status_color
 
 TABLE_FORMATS = ("csv", "tsv", "parquet")
 FORMAT_NAMES = {
@@ -330,7 +331,7 @@ class ImportDialog(QDialog):
 
     def _show_problem(self, message: str) -> None:
         self.dataset = None
-        self.summary.setText(f"<span style='color:#d64545'>{message}</span>")
+        self.summary.setText(f"<span style='color:{status_color(BAD)}'>{message}</span>")
         self.preview.setRowCount(0)
 
     def _show(self, dataset: Dataset) -> None:

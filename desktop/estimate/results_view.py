@@ -53,7 +53,7 @@ class EstimateResults(QWidget):
         self.pick_reason.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #c0392b; font-weight: 600;")
+        self.error_label.setStyleSheet(status_style(BAD) + " font-weight: 600;")
         self.error_label.hide()
         title_row = QHBoxLayout()
         title_row.addWidget(self.pick_title, 1)

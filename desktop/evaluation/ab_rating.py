@@ -39,6 +39,7 @@ from core.evaluation.store import list_eval_sets, list_runs
 from desktop.evaluation.ab_summary_html import summary_html
 from desktop.evaluation.rating_card import RatingCard
 from desktop.settings import app_settings
+from desktop.theme import MUTED, status_color
 
 RATER_SETTING = "evaluation/rater"
 DEFAULT_PAIRS = 50
@@ -344,7 +345,7 @@ class ABRatingView(QWidget):
         if not (force or self.finished):
             done = len(self._rated_ids())
             self.results_view.setHtml(
-                "<p style='color:#6b6f76'>The win rates appear when you have rated every pair "
+                f"<p style='color:{status_color(MUTED)}'>The win rates appear when you have rated every pair "
                 f"({done} of {len(self.pairs)} so far), so they cannot sway your next ratings."
                 "</p>"
             )

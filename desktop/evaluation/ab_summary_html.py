@@ -79,7 +79,7 @@ def summary_html(summary: ABSummary, reveal: bool, with_judges: bool = True) -> 
     parts = []
     if not reveal:
         parts.append(
-            "<p style='color:#6b6f76'>The models are named Model 1 and Model 2 so that raters "
+            f"<p style='color:{status_color(MUTED)}'>The models are named Model 1 and Model 2 so that raters "
             "stay blind; the exported report names them.</p>"
         )
     raters = ", ".join(summary.human_raters) or "nobody yet"

@@ -265,7 +265,9 @@ class ExamplesView(QWidget):
             )
         else:
             self.detail.setHtml(
-                "<p style='color:#6b6f76'>No example matches this filter.</p>" if everything else ""
+                f"<p style='color:{status_color(MUTED)}'>No example matches this filter.</p>"
+                if everything
+                else ""
             )
         self._update_buttons()
 
@@ -304,7 +306,7 @@ class ExamplesView(QWidget):
             )
             parts.append(diff_html(row.output_a.answer, row.output_b.answer))
             parts.append(
-                "<p style='color:#6b6f76'>Compared with the baseline: "
+                f"<p style='color:{status_color(MUTED)}'>Compared with the baseline: "
                 "<span style='background-color:#c9f2c9'>added</span>, "
                 "<span style='background-color:#f8cccc; text-decoration:line-through'>"
                 "removed</span>.</p>"
@@ -314,11 +316,11 @@ class ExamplesView(QWidget):
     @staticmethod
     def _answer_heading(label: str, passed: bool | None, failures: list[str]) -> str:
         if passed is None:
-            verdict = "<span style='color:#6b6f76'>not checked</span>"
+            verdict = f"<span style='color:{status_color(MUTED)}'>not checked</span>"
         elif passed:
-            verdict = "<span style='color:#1a7f37'>pass</span>"
+            verdict = f"<span style='color:{status_color(GOOD)}'>pass</span>"
         else:
-            verdict = "<span style='color:#c62828'>fail</span>"
+            verdict = f"<span style='color:{status_color(BAD)}'>fail</span>"
         detail = (
             f"<br><span style='color:{status_color(BAD)}'>{escape('; '.join(_short(f) for f in failures))}</span>"
             if failures

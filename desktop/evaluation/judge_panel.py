@@ -35,7 +35,7 @@ from core.evaluation.judge import JudgeConfig, judge_pair_set, make_judge
 from core.models.registry import ModelFolderError, check_model_folder, list_base_models
 from desktop.background import BackgroundTask
 from desktop.evaluation.ab_summary_html import judge_html, model_names
-from desktop.theme import WARNING, status_style
+from desktop.theme import MUTED, WARNING, status_color, status_style
 
 HELP = {f.name: f.metadata["help"] for f in fields(JudgeConfig)}
 
@@ -330,14 +330,14 @@ class JudgePanel(QWidget):
         pair_set_id = self.pair_set_combo.currentData()
         if pair_set_id is None:
             self.results_view.setHtml(
-                "<p style='color:#6b6f76'>No pairs yet. Evaluate two models on the Compare tab, "
+                f"<p style='color:{status_color(MUTED)}'>No pairs yet. Evaluate two models on the Compare tab, "
                 "then create pairs on the Blind A/B tab.</p>"
             )
             return
         summary = ab_summary(self.project, pair_set_id)
         if not summary.judges:
             self.results_view.setHtml(
-                "<p style='color:#6b6f76'>No judge has rated these pairs yet.</p>"
+                f"<p style='color:{status_color(MUTED)}'>No judge has rated these pairs yet.</p>"
             )
             return
         first, second = model_names(summary, self.is_revealed(pair_set_id))

@@ -10,12 +10,13 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton
 from core.recipe.config import TrainConfig
 from core.training.preflight import PreflightCancelled, run_preflight
 from desktop.background import BackgroundTask
+from desktop.theme import BAD, GOOD, status_color
 
 PREFLIGHT_TOOLTIP = (
     "Run 3 real steps on the longest batch: measure peak memory and step time, and get "
     "settings that fit if it would run out of memory. Click again to cancel."
 )
-VERDICT_COLORS = {True: "#2e7d32", False: "#d23f31"}
+VERDICT_KINDS = {True: GOOD, False: BAD}
 
 
 class PreflightCheck(QObject):
@@ -84,7 +85,9 @@ class PreflightCheck(QObject):
             item = self.suggestion_row.takeAt(0)
             if item.widget() is not None:
                 item.widget().deleteLater()
-        color = VERDICT_COLORS.get(fits, "palette(window-text)")
+        color = (
+            status_color(VERDICT_KINDS[fits]) if fits in VERDICT_KINDS else "palette(window-text)"
+        )
         self.label.setStyleSheet(f"color: {color};")
         self.label.setText(text)
         self.label.setVisible(bool(text))
