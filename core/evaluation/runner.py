@@ -29,6 +29,10 @@ from core.project.store import utc_now
 GENERATION_SHARE = 0.85
 
 
+# The progress message while a model loads (seconds to minutes with no fraction to show);
+# the Evaluate page shows a busy bar for it.
+LOADING_PREFIX = "Loading "
+
 def evaluate_model(
     eval_set: EvalSet,
     spec: ModelSpec,
@@ -43,7 +47,7 @@ def evaluate_model(
     config = config or GenerationConfig()
     report = progress or (lambda fraction, message: None)
     start, end = progress_range
-    report(start, f"Loading {spec.label}")
+    report(start, f"{LOADING_PREFIX}{spec.label}…")
     loaded = load_model(spec, device)
     try:
         middle = start + (end - start) * (GENERATION_SHARE if with_perplexity else 1.0)

@@ -46,6 +46,7 @@ from core.evaluation.generation import GenerationConfig
 from core.evaluation.leakage import leakage_of_results
 from core.evaluation.models import ModelSpecError
 from core.evaluation.report_export import default_report_name, export_report
+from core.evaluation.runner import LOADING_PREFIX
 from core.evaluation.store import UnknownRecordError
 from core.handoff import DraftsForDataset, RunForEvaluation
 from desktop.background import BackgroundTask
@@ -472,7 +473,7 @@ class EvaluatePage(QWidget):
         self.task.succeeded.connect(self._on_evaluated)
         self.task.failed.connect(self._on_failed)
         self.task.finished.connect(self._on_finished)
-        self.progress.setValue(0)
+        self._on_progress(0.0, f"Starting: {len(plan.specs)} model(s)…")
         self.progress.setVisible(True)
         self.progress_label.setStyleSheet("")
         self.progress_label.setText(f"Starting: {len(plan.specs)} model(s)…")
@@ -489,7 +490,13 @@ class EvaluatePage(QWidget):
         return self.task is not None
 
     def _on_progress(self, fraction: float, message: str) -> None:
+        # The message goes in the bar itself (the label below it may be off-screen); a
+        # model load has no fraction to show for minutes, so the bar is busy meanwhile.
+        loading = message.startswith(LOADING_PREFIX)
+        self.progress.setRange(0, 0 if loading else 1000)
         self.progress.setValue(int(fraction * 1000))
+        self.progress.setFormat(message if loading else f"%p % · {message}")
+        self.progress.setToolTip(message)
         self.progress_label.setText(message)
 
     def _on_evaluated(self, outcome: EvaluationOutcome) -> None:
