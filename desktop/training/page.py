@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 )
 
 from core.dataset.versions import PREFERENCE_KIND, list_versions
-from core.figures import duration_text
 from core.handoff import SettingsForTrain, TrainConfigForEstimate
 from core.methods import METHODS
 from core.models.registry import list_base_models
@@ -46,6 +45,7 @@ from core.training.device import offered_devices
 from core.training.observer import FAILED, FINISHED, PAUSED, STOPPED, STOPPING, RunResult
 from core.training.preflight import step_timing
 from core.training.project_settings import load_train_settings, save_train_settings
+from core.training.status_text import result_text, status_line
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.models.picker import attach_model_picker
@@ -64,19 +64,6 @@ PRIMARY_STYLE = (
     f"QPushButton {{ background: {ACCENT}; color: white; padding: 7px 18px; border-radius: 4px;"
     " font-weight: 600; } QPushButton:disabled { background: palette(mid); }"
 )
-STATE_TITLES = {
-    "created": "Starting",
-    "preparing": "Preparing",
-    "loading": "Loading the model",
-    "preflight": "Pre-flight",
-    "training": "Training",
-    PAUSED: "Paused",
-    STOPPING: "Stopping",
-    "saving": "Saving",
-    FINISHED: "Finished",
-    STOPPED: "Stopped",
-    FAILED: "Failed",
-}
 
 
 def create_page(context: AppContext) -> QWidget:
@@ -533,11 +520,7 @@ class TrainingPage(QWidget):
             self._shown_run_id = session.run_id
         if state in (FINISHED, STOPPED, FAILED):
             return  # _on_finished says it with the result
-        title = STATE_TITLES.get(state, state.title())
-        if message.lower().startswith(title.lower()):  # "training from step 0" needs no title
-            self.monitor.set_status(message[:1].upper() + message[1:])
-        else:
-            self.monitor.set_status(f"{title}: {message}")
+        self.monitor.set_status(status_line(state, message))
         if state == PAUSED:
             self._paused = True
             self.monitor.set_controls("paused")
@@ -548,7 +531,7 @@ class TrainingPage(QWidget):
 
     def _on_finished(self, result: RunResult) -> None:
         self.last_result = result
-        self.monitor.set_status(self.result_text(result))
+        self.monitor.set_status(result_text(result))
         bad = result.status == FAILED or (result.reason or "").startswith("Out of memory")
         style = status_style(BAD) if bad else ""
         self.monitor.status_label.setStyleSheet(style)
@@ -565,31 +548,6 @@ class TrainingPage(QWidget):
         run_id = self.last_result.run_id if self.last_result else ""
         self._shown_run_id = run_id or self._shown_run_id
         self.refresh_runs(select=self._shown_run_id)
-
-    @staticmethod
-    def result_text(result: RunResult) -> str:
-        steps = f"{result.steps_done:,} of {result.max_steps:,} steps" if result.max_steps else ""
-        parts = []
-        if result.status == FINISHED:
-            parts.append(f"Finished: {steps} in {duration_text(result.duration_s)}.")
-        elif result.status == STOPPED:
-            after = f" after {steps}" if steps else ""
-            parts.append(f"Stopped{after}. {result.reason}".strip())
-        else:
-            parts.append(f"Failed: {result.reason}")
-        if result.best_val_loss is not None:
-            parts.append(
-                f"Best validation loss {result.best_val_loss:.4f} at step {result.best_step}."
-            )
-        if result.final_model_dir is not None:
-            parts.append(f"Final model: {result.final_model_dir}")
-        if (
-            result.status in (STOPPED, FAILED)
-            and result.steps_done
-            and "Continue run" not in (result.reason or "")
-        ):
-            parts.append("Continue run resumes it from its last checkpoint.")
-        return " ".join(parts)
 
     def _update_start_controls(self, running: bool | None = None) -> None:
         busy = self.host.is_busy() if running is None else running

@@ -1,0 +1,53 @@
+"""How a run's state and its end read to the user, in one line (the Train page's status)."""
+
+from __future__ import annotations
+
+from core.figures import duration_text
+from core.training.observer import FAILED, FINISHED, PAUSED, STOPPED, STOPPING, RunResult
+
+STATE_TITLES = {
+    "created": "Starting",
+    "preparing": "Preparing",
+    "loading": "Loading the model",
+    "preflight": "Pre-flight",
+    "training": "Training",
+    PAUSED: "Paused",
+    STOPPING: "Stopping",
+    "saving": "Saving",
+    FINISHED: "Finished",
+    STOPPED: "Stopped",
+    FAILED: "Failed",
+}
+
+
+def status_line(state: str, message: str) -> str:
+    """ "Loading the model: ..." - without the title when the message already starts with it
+    ("training from step 0" needs no "Training:")."""
+    title = STATE_TITLES.get(state, state.title())
+    if message.lower().startswith(title.lower()):
+        return message[:1].upper() + message[1:]
+    return f"{title}: {message}"
+
+
+def result_text(result: RunResult) -> str:
+    """How the run ended, its best validation loss, where the model is, and what next."""
+    steps = f"{result.steps_done:,} of {result.max_steps:,} steps" if result.max_steps else ""
+    parts = []
+    if result.status == FINISHED:
+        parts.append(f"Finished: {steps} in {duration_text(result.duration_s)}.")
+    elif result.status == STOPPED:
+        after = f" after {steps}" if steps else ""
+        parts.append(f"Stopped{after}. {result.reason}".strip())
+    else:
+        parts.append(f"Failed: {result.reason}")
+    if result.best_val_loss is not None:
+        parts.append(f"Best validation loss {result.best_val_loss:.4f} at step {result.best_step}.")
+    if result.final_model_dir is not None:
+        parts.append(f"Final model: {result.final_model_dir}")
+    if (
+        result.status in (STOPPED, FAILED)
+        and result.steps_done
+        and "Continue run" not in (result.reason or "")
+    ):
+        parts.append("Continue run resumes it from its last checkpoint.")
+    return " ".join(parts)
