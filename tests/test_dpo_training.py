@@ -126,7 +126,8 @@ def test_bad_preference_data_fails_the_run_with_the_line(project, tiny_model_dir
     path.write_text("\n".join(rows) + "\n")
     result = run_training(project, dpo_config(tiny_model_dir, path))
     assert result.status == "failed"
-    assert "line 3" in result.reason and "chosen and rejected are the same" in result.reason
+    assert "line 3: chosen and rejected are the same" in result.reason
+    assert "Line 3" not in result.reason  # the line is named once
 
 
 def test_a_dpo_run_killed_with_sigkill_resumes_on_the_same_trajectory(

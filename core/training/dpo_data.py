@@ -70,7 +70,9 @@ def _read_pairs(path) -> list[PreferencePair]:
             path, None, "no preference pairs; a DPO run needs lines of prompt, chosen and rejected."
         )
     first = errors[0]
-    message = first.message + (f" Fix: {first.fix}" if first.fix else "")
+    # The error names the file and line itself; the finding's own "Line N: " would repeat it.
+    text = first.message.removeprefix(f"Line {first.line}: ") if first.line else first.message
+    message = text + (f" Fix: {first.fix}" if first.fix else "")
     if len(errors) > 1:
         message += f" ({len(errors) - 1} more: finetune-studio data validate {path})"
     raise TrainingDataError(path, first.line, message)
