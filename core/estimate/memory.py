@@ -232,6 +232,11 @@ def _logits(
             # TRL casts the fp32 head to the compute dtype one vocabulary tile at a time.
             total += min(vocab, FUSED_HEAD_VOCAB) * arch.hidden_size * act
             detail += "; the fp32 head is cast to 16-bit one tile at a time"
+        elif settings.quantized_bits and act == 2:
+            # A 16-bit head on a quantized base (no upcast): the simulated step shows one
+            # whole copy of the head's weight at the loss (0.98 GiB for a 128k vocabulary).
+            total += vocab * arch.hidden_size * act
+            detail += "; one 16-bit copy of the head's weight"
         if settings.method == "full":
             total += vocab * arch.hidden_size * (4 + p)  # the head's fp32 gradient accumulator
             detail += "; the head's gradient is accumulated in fp32"
