@@ -13,7 +13,12 @@ from core.estimate.run import estimate_run
 
 LLAMA = load_architecture("Llama-3.1-8B")
 H200 = find_gpu("H200")
-SAVERS_OFF = {"frozen_16bit": "off", "offload_activations": "off", "tiled_mlp": "off"}
+SAVERS_OFF = {
+    "frozen_16bit": "off",
+    "offload_activations": "off",
+    "tiled_mlp": "off",
+    "packing": False,  # GRPO never packs: compare with SFT unpacked
+}
 GRPO = {"stage": "grpo", "grpo_num_generations": 4, "grpo_max_completion_length": 256}
 
 
