@@ -162,3 +162,25 @@ def test_the_train_form_edits_rewards_through_the_dialog(qtbot, monkeypatch):
     config = form.config()
     assert config.stage == "grpo"
     assert [t.kind for t in parse_spec(config.rewards).terms] == ["valid_json", "length_penalty"]
+
+
+def test_the_form_names_bad_rewards_before_start_without_running_user_code(qtbot, tmp_path):
+    from desktop.training.config_form import ConfigForm
+
+    form = ConfigForm()
+    qtbot.addWidget(form.widget)
+    form.set_values({"stage": "grpo"})
+    assert "no rewards" in form.validate()["rewards"]
+    marker = tmp_path / "ran"
+    (tmp_path / "mine").mkdir()
+    script = tmp_path / "mine" / "score.py"
+    script.write_text(f"open({str(marker)!r}, 'w').close()\ndef reward(a, r):\n    return 1\n")
+    form.set_values({"rewards": f"[{{kind: python, file: '{script}'}}]"})
+    assert "trust its folder" in form.validate()["rewards"]
+    from core.models.remote_code import trust_folder
+
+    trust_folder(script.parent)
+    assert "rewards" not in form.validate()
+    assert not marker.exists()  # checked on every edit, never imported by the form
+    form.set_values({"stage": "sft", "rewards": ""})
+    assert "rewards" not in form.validate()  # an SFT run has no rewards to check

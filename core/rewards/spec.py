@@ -19,7 +19,7 @@ import yaml
 
 from core.rewards.limits import answer_text
 from core.rewards.presets import PRESET_KINDS, build_preset
-from core.rewards.user_code import UserReward
+from core.rewards.user_code import UserReward, trusted_reward_file
 
 KINDS = (*PRESET_KINDS, "python")
 MAX_TERMS = 16
@@ -76,7 +76,7 @@ def default_name(kind: str, options: dict) -> str:
     return kind
 
 
-def _term(item, index: int) -> RewardTerm:
+def _term(item, index: int, load_code: bool = True) -> RewardTerm:
     where = f"reward {index + 1}"
     if not isinstance(item, dict):
         raise RewardSpecError(f"{where}: expected {{kind: ..., ...}}, got {item!r:.60}")
@@ -95,12 +95,21 @@ def _term(item, index: int) -> RewardTerm:
     if not isinstance(name, str) or not name.replace("_", "").isalnum():
         raise RewardSpecError(f"{where} ({kind}): name must be letters, digits and _.")
     try:
-        preset = UserReward(**options) if kind == "python" else build_preset(kind, options)
+        if kind == "python":
+            preset = UserReward(**options) if load_code else _checked_user_file(**options)
+        else:
+            preset = build_preset(kind, options)
     except TypeError as error:
         raise RewardSpecError(f"{where} ({kind}): {_option_problem(error)}") from None
     except ValueError as error:
         raise RewardSpecError(f"{where} ({kind}): {error}") from None
     return RewardTerm(name, kind, float(weight), options, preset)
+
+
+def _checked_user_file(file: str, function: str = "reward") -> None:
+    """A user reward's options checked without running its file (a form validating on
+    every edit must not import the user's code each time)."""
+    trusted_reward_file(file)
 
 
 def _option_problem(error: TypeError) -> str:
@@ -112,8 +121,10 @@ def _option_problem(error: TypeError) -> str:
     return text
 
 
-def parse_spec(text: str) -> RewardSpec:
-    """The spec in the recipe's `rewards` text; RewardSpecError says what is wrong."""
+def parse_spec(text: str, load_code: bool = True) -> RewardSpec:
+    """The spec in the recipe's `rewards` text; RewardSpecError says what is wrong.
+    `load_code=False` checks a python reward's file and trust without importing it (the
+    terms are then for checking only: a python term has no preset)."""
     if not text or not text.strip():
         raise RewardSpecError(
             "no rewards: a GRPO run needs at least one, e.g. [{kind: valid_json}] "
@@ -129,7 +140,7 @@ def parse_spec(text: str) -> RewardSpec:
         raise RewardSpecError("the rewards must be a list of {kind: ...} items.")
     if len(items) > MAX_TERMS:
         raise RewardSpecError(f"{len(items)} rewards; at most {MAX_TERMS} are allowed.")
-    terms = tuple(_term(item, i) for i, item in enumerate(items))
+    terms = tuple(_term(item, i, load_code) for i, item in enumerate(items))
     names = [t.name for t in terms]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:

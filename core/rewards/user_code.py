@@ -17,9 +17,9 @@ class UntrustedRewardError(ValueError):
     """A reward file whose folder the user has not trusted (nothing of it was run)."""
 
 
-def load_user_reward(file: str, function: str = "reward"):
-    """The callable `function(answer: str, reference: str | None) -> float` from `file`,
-    once its folder is trusted; ValueError for a missing file or function."""
+def trusted_reward_file(file: str) -> Path:
+    """The reward file's path once it is a .py file in a trusted folder; nothing of it is
+    run. ValueError (UntrustedRewardError) says what to do otherwise."""
     path = Path(file).expanduser().resolve()
     if not path.is_file() or path.suffix != ".py":
         raise ValueError(f"{path} is not a Python file; give the reward's .py file.")
@@ -30,6 +30,13 @@ def load_user_reward(file: str, function: str = "reward"):
             f"nothing was run. If you wrote it or trust where it came from: "
             f"`finetune-studio models trust {path.parent}`."
         )
+    return path
+
+
+def load_user_reward(file: str, function: str = "reward"):
+    """The callable `function(answer: str, reference: str | None) -> float` from `file`,
+    once its folder is trusted; ValueError for a missing file or function."""
+    path = trusted_reward_file(file)
     spec = importlib.util.spec_from_file_location(f"finetune_studio_reward_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

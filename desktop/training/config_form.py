@@ -38,6 +38,7 @@ from core.recipe.config import (
     config_fields,
 )
 from core.recipe.vocabularies import ALL_LINEAR, is_all_linear, parse_targets
+from core.rewards.spec import RewardSpecError, parse_spec
 from desktop.theme import BAD, status_style
 from desktop.training.reward_editor import RewardEditorDialog
 
@@ -334,6 +335,9 @@ class ConfigForm(QObject):
         combo.setEditable(True)  # a Hugging Face folder path may be typed or pasted
         combo.lineEdit().setPlaceholderText("a model name or folder")
         combo.currentTextChanged.connect(self._edited)
+        # A long name or path is shown whole in the tooltip, and the list is as wide as
+        # its longest entry (set_base_models), where the box itself would cut it.
+        combo.currentTextChanged.connect(combo.setToolTip)
 
         def get() -> str:
             index = combo.findText(combo.currentText())
@@ -380,6 +384,8 @@ class ConfigForm(QObject):
         combo.clear()
         for text, value in models:
             combo.addItem(text, value)
+        widest = max((combo.fontMetrics().horizontalAdvance(t) for t, _ in models), default=0)
+        combo.view().setMinimumWidth(widest + 48)
         self.editors["base_model"].set(current)
         self._loading = False
         self.validate()
@@ -450,10 +456,16 @@ class ConfigForm(QObject):
         """Every wrong field, as TrainConfig reports them (all at once)."""
         errors: dict[str, str] = {}
         general = ""
+        values = self.values()
         try:
-            TrainConfig(**self.values())
+            TrainConfig(**values)
         except TrainConfigError as error:
             errors = dict(error.problems)
+        if values.get("stage") == "grpo" and "rewards" not in errors:
+            try:  # the run would stop on these before loading the model: say it here
+                parse_spec(str(values.get("rewards", "")), load_code=False)
+            except RewardSpecError as error:
+                errors["rewards"] = str(error)
         self.errors, self.general_error = errors, general
         for name, editor in self.editors.items():
             message = errors.get(name, "")
