@@ -58,6 +58,10 @@ ALL_CASES = {
     "smol-qlora-256": ("smol", "qlora", 256, 1, True),
     "smol-full-256": ("smol", "full", 256, 1, True),
     "smol-full-512-mb2-nogc": ("smol", "full", 512, 2, False),
+    # DPO: each pair's chosen and rejected go through the model together (2 x micro batch
+    # sequences of max_seq_length tokens), plus a reference forward with the adapter off.
+    "smol-lora-256-dpo": ("smol", "lora", 256, 1, True, "dpo"),
+    "smol-lora-512-mb2-dpo": ("smol", "lora", 512, 2, True, "dpo"),
 }
 
 
@@ -103,6 +107,26 @@ def training_file(folder: Path, tokens_needed: int) -> Path:
     return path
 
 
+def pairs_file(folder: Path, n_pairs: int, seq: int) -> Path:
+    """Preference pairs whose both sides run past max_seq_length, so every sequence is full."""
+    words = TICKET_WORDS.split(" ")
+
+    def text(start: int, n: int) -> str:
+        return " ".join(words[(start + k) % len(words)] for k in range(n))
+
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": f"Ticket {i}: {text(i, seq // 2)}"}],
+            "chosen": [{"role": "assistant", "content": text(i * 7 + 1, seq)}],
+            "rejected": [{"role": "assistant", "content": "Not sure. " + text(i * 11 + 5, seq)}],
+        }
+        for i in range(n_pairs)
+    ]
+    path = folder / "pairs.jsonl"
+    path.write_text("\n".join(json.dumps(row) for row in rows) + "\n", encoding="utf-8")
+    return path
+
+
 def model_path(kind: str, work: Path) -> Path:
     if kind == "tiny":
         from core.models.tiny_model import build_tiny_model
@@ -114,7 +138,8 @@ def model_path(kind: str, work: Path) -> Path:
 
 
 def worker(name: str) -> None:
-    kind, method, seq, micro, checkpointing = ALL_CASES[name]
+    kind, method, seq, micro, checkpointing, *stage = ALL_CASES[name]
+    stage = stage[0] if stage else "sft"
     work = Path(tempfile.mkdtemp(prefix="cpu-ram-accuracy-"))
     path = model_path(kind, work)  # before the imports: the tiny model's build is not a run's
 
@@ -134,7 +159,12 @@ def worker(name: str) -> None:
     moments = {"import": current_rss_bytes()}
     config = TrainConfig(
         base_model=str(path),
-        train_file=str(training_file(work, MAX_STEPS * micro * seq)),
+        stage=stage,
+        train_file=str(
+            pairs_file(work, MAX_STEPS * micro + 2, seq)
+            if stage == "dpo"
+            else training_file(work, MAX_STEPS * micro * seq)
+        ),
         validation_fraction=0.0,
         method=method,
         device="cpu",
