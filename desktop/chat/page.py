@@ -53,6 +53,7 @@ from core.evaluation.eval_set import EvalSetError
 from core.evaluation.models import ModelSpec, ModelSpecError, list_run_models, run_spec
 from core.models.registry import list_base_models
 from desktop.chat.answer_pane import AnswerPane
+from desktop.chat.edit_answer_dialog import EditAnswerDialog
 from desktop.chat.worker import ReplyJob, SideRequest, model_key
 from desktop.context import AppContext
 from desktop.theme import BAD, WARNING, status_style
@@ -619,14 +620,13 @@ class ChatPage(QWidget):
         if position is None or self.is_running():
             return
         answer = self.conversation.turn(position).answers[side]
-        text, ok = QInputDialog.getMultiLineText(
+        dialog = EditAnswerDialog(
             self,
-            "Edit answer",
             f"The answer you want from {answer.model_label} (turn {position + 1}):",
             answer.text,
         )
-        if ok:
-            self.edit_last_answer(side, text)
+        if dialog.exec():
+            self.edit_last_answer(side, dialog.text())
 
     def send_to_dataset(self, side: int) -> bool:
         """The conversation with this side's last answer, to the Dataset page as a draft."""
