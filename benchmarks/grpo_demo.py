@@ -31,7 +31,7 @@ from core.evaluation.metrics import compare
 from core.evaluation.models import baseline_spec, run_spec
 from core.evaluation.runner import evaluate_model
 from core.models.bundled import ensure_bundled_model
-from core.project.store import create_project
+from core.project.store import create_project, open_project
 from core.recipe.config import TrainConfig
 from core.rewards.schema_inference import infer_schema
 from core.rewards.spec import spec_from_items
@@ -61,7 +61,7 @@ def grpo_settings(sft_run: str, steps: int, rewards: str) -> dict:
         "learning_rate": 1e-4,
         "validation_fraction": 0.0,
         "eval_every_steps": 0,
-        "preflight": True,
+        "preflight": False,  # the pre-flight's generation is covered by the tests
     }
 
 
@@ -94,6 +94,10 @@ def main(argv=None) -> int:
     parser.add_argument("--grpo-steps", type=int, default=12)
     parser.add_argument("--eval-examples", type=int, default=24)
     parser.add_argument("--project", help="project folder (default: a new temporary one)")
+    parser.add_argument(
+        "--sft-run", help="a finished SFT run of --project to start from (skips step 1)"
+    )
+    parser.add_argument("--answer-tokens", type=int, default=64, help="GRPO answer length")
     parser.add_argument("--out", help="write the summary JSON here too")
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "2")
@@ -115,29 +119,33 @@ def main(argv=None) -> int:
     print(f"rewards: {rewards}", flush=True)
 
     folder = Path(args.project or tempfile.mkdtemp(prefix="grpo-demo-"))
-    project = create_project(folder)
+    project = open_project(folder) if args.sft_run else create_project(folder)
     base_dir = ensure_bundled_model()
 
-    sft = run_training(
-        project,
-        TrainConfig(
-            **{
-                **DEMO_SETTINGS,
-                "max_steps": args.sft_steps,
-                "train_file": str(train),
-                "validation_fraction": 0.0,
-                "eval_every_steps": 0,
-            }
-        ),
-    )
-    if sft.status != "finished":
-        print(f"SFT failed: {sft.reason}")
-        return 1
-    print(f"SFT: {sft.run_id}, {sft.steps_done} steps", flush=True)
-    grpo = run_training(
-        project,
-        TrainConfig(**grpo_settings(sft.run_id, args.grpo_steps, rewards), train_file=str(train)),
-    )
+    if args.sft_run:
+        sft = load_run(project, args.sft_run)
+        sft_steps = sft.steps_done
+    else:
+        result = run_training(
+            project,
+            TrainConfig(
+                **{
+                    **DEMO_SETTINGS,
+                    "max_steps": args.sft_steps,
+                    "train_file": str(train),
+                    "validation_fraction": 0.0,
+                    "eval_every_steps": 0,
+                }
+            ),
+        )
+        if result.status != "finished":
+            print(f"SFT failed: {result.reason}")
+            return 1
+        sft, sft_steps = load_run(project, result.run_id), result.steps_done
+    print(f"SFT: {sft.run_id}, {sft_steps} steps", flush=True)
+    settings = grpo_settings(sft.run_id, args.grpo_steps, rewards)
+    settings["grpo_max_completion_length"] = args.answer_tokens
+    grpo = run_training(project, TrainConfig(**settings, train_file=str(train)))
     if grpo.status != "finished":
         print(f"GRPO failed: {grpo.reason}")
         return 1
@@ -156,7 +164,7 @@ def main(argv=None) -> int:
     )
     summary = {
         "eval_examples": len(eval_set.examples),
-        "sft_steps": sft.steps_done,
+        "sft_steps": sft_steps,
         "grpo_steps": grpo.steps_done,
         "grpo_reward_first": rewards_seen[0] if rewards_seen else None,
         "grpo_reward_last": rewards_seen[-1] if rewards_seen else None,
