@@ -16,6 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
+from core.models.load_lock import model_loading
 from core.recipe.config import TrainConfig
 from core.training.device import DevicePlan
 from core.training.model_loading import (
@@ -70,7 +71,8 @@ def _meta_model(model_config: dict, load_kwargs: dict):
     values = {k: v for k, v in model_config.items() if not k.startswith("_")}
     model_type = values.pop("model_type")
     config = AutoConfig.for_model(model_type, **values)
-    with torch.device("meta"):
+    # from_config sets the process-wide default dtype while it builds: one load at a time.
+    with model_loading(), torch.device("meta"):
         model = AutoModelForCausalLM.from_config(config, dtype=load_kwargs["dtype"])
     quant = load_kwargs.get("quantization_config")
     if quant is not None:
