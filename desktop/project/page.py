@@ -102,7 +102,7 @@ class ProjectPage(QScrollArea):
         buttons = QHBoxLayout()
         self.prepare_button = QPushButton(f"Prepare {BUNDLED_MODEL_NAME}")
         self.prepare_button.setToolTip(
-            "Convert the bundled GGUF model once into an ordinary Hugging Face folder (about 30 s)"
+            "Convert the bundled GGUF model once into an ordinary Hugging Face folder (about 20 s of CPU work)"
         )
         self.prepare_button.clicked.connect(self.prepare_bundled_model)
         add_button = QPushButton("Add local model folder…")
