@@ -199,8 +199,8 @@ def spend_summary(project, summaries=None) -> SpendSummary:
 def hours_label(summaries) -> str:
     """A CPU run's hours are not GPU hours: name what the runs used."""
     kinds = {s.on_gpu for s in summaries}
+    if not kinds or kinds == {True, False}:
+        return "compute hours"  # no run yet, or both kinds
     if kinds == {False}:
         return "CPU hours"
-    if kinds == {True, False}:
-        return "compute hours"
     return "GPU hours"

@@ -349,8 +349,10 @@ class ConfigForm(QObject):
             for index in range(combo.count()):
                 if combo.itemData(index) == value:
                     combo.setCurrentIndex(index)
-                    return
-            combo.setEditText(str(value))
+                    break
+            else:
+                combo.setEditText(str(value))
+            combo.lineEdit().setCursorPosition(0)  # the name's start, not its cut-off end
 
         return combo, get, set_
 
