@@ -41,5 +41,4 @@ def test_long_base_model_names_are_shown_whole(qtbot, page):
     combo = page.form.editors["base_model"].editor
     assert combo.view().minimumWidth() >= combo.fontMetrics().horizontalAdvance(name)
     page.form.editors["base_model"].set("/m/long")
-    assert combo.toolTip() == name
     assert combo.lineEdit().cursorPosition() == 0  # the box shows the name's start

@@ -335,9 +335,8 @@ class ConfigForm(QObject):
         combo.setEditable(True)  # a Hugging Face folder path may be typed or pasted
         combo.lineEdit().setPlaceholderText("a model name or folder")
         combo.currentTextChanged.connect(self._edited)
-        # A long name or path is shown whole in the tooltip, and the list is as wide as
-        # its longest entry (set_base_models), where the box itself would cut it.
-        combo.currentTextChanged.connect(combo.setToolTip)
+        # The list is as wide as its longest entry (set_base_models) and the box shows a
+        # long name's start (set_), where it would cut it.
 
         def get() -> str:
             index = combo.findText(combo.currentText())
