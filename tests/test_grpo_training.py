@@ -202,3 +202,12 @@ def test_a_grpo_run_killed_with_sigkill_resumes_on_the_same_trajectory(
         loss, reward = expected[record.step]
         assert record.reward == pytest.approx(reward, rel=2e-3, abs=2e-3), record.step
         assert record.loss == pytest.approx(loss, rel=2e-3, abs=2e-3), record.step
+
+
+def test_the_pre_flight_button_points_a_grpo_recipe_to_its_own_pre_flight(project, tmp_path):
+    from core.recipe.config import TrainConfigError
+    from core.training.preflight import run_preflight
+
+    config = TrainConfig(stage="grpo", rewards="[{kind: valid_json}]")
+    with pytest.raises(TrainConfigError, match="samples a group of answers"):
+        run_preflight(project, config)

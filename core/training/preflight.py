@@ -567,6 +567,13 @@ def run_preflight(
             "through the model and a reference forward besides; the estimate above counts "
             "that, and the memory guard watches the DPO run itself.",
         )
+    if config.stage == "grpo":
+        raise TrainConfigError(
+            "stage",
+            "pre-flight times SFT steps; a GRPO run's own pre-flight samples a group of "
+            "answers, times and scores them before step 1, and the rewards editor's "
+            "'Sample the model's answers' does the same now.",
+        )
     phases = {"reading": 0.05, "loading": 0.2, "step 1": 0.4, "step 2": 0.6, "step 3": 0.8}
 
     def progress(message: str) -> None:
