@@ -211,3 +211,21 @@ def test_the_pre_flight_button_points_a_grpo_recipe_to_its_own_pre_flight(projec
     config = TrainConfig(stage="grpo", rewards="[{kind: valid_json}]")
     with pytest.raises(TrainConfigError, match="samples a group of answers"):
         run_preflight(project, config)
+
+
+def test_train_plan_of_a_grpo_config_measures_no_sft_steps(
+    project, tiny_model_dir, tmp_path, capsys
+):
+    from core.cli import build_parser
+
+    write_tickets(tmp_path / "t.jsonl")
+    config_path = tmp_path / "grpo.yaml"
+    config_path.write_text(
+        f"base_model: {tiny_model_dir}\ntrain_file: t.jsonl\nstage: grpo\nmethod: lora\n"
+        f'rewards: "{REWARDS}"\nmicro_batch_size: 2\nmax_seq_length: 64\n'
+    )
+    args = build_parser().parse_args(
+        ["train", str(config_path), "--plan", "--project", str(project.folder)]
+    )
+    assert args.func(args) == 0, capsys.readouterr()
+    assert "optimizer steps" in capsys.readouterr().out

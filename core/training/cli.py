@@ -432,7 +432,7 @@ def _print_plan(project, config, measure: bool, as_json: bool, resume: str | Non
         report = None
         # With --json, stdout is the JSON alone: what libraries print goes to stderr.
         with contextlib.redirect_stdout(sys.stderr if as_json else sys.stdout):
-            if measure and config.stage != "dpo":  # pre-flight's steps are SFT steps
+            if measure and config.stage == "sft":  # pre-flight's steps are SFT steps
                 report = run_preflight(project, config, verify=False)
                 timing = step_timing(report)
             planned = plan_for_project(project, config, timing)
