@@ -40,7 +40,9 @@ def kv_cache_bytes(arch: ModelArchitecture, settings: EstimateRun) -> float:
     token of every answer in flight (16-bit; fp32 runs keep fp32)."""
     element = 4 if settings.precision == "fp32" else 2
     layers = arch.num_decoder_layers if arch.encoder_decoder else arch.num_layers
-    return 2.0 * layers * arch.kv_dim * element * answers_per_step(settings) * settings.max_seq_length
+    return (
+        2.0 * layers * arch.kv_dim * element * answers_per_step(settings) * settings.max_seq_length
+    )
 
 
 def generation_logits_bytes(arch: ModelArchitecture, settings: EstimateRun) -> float:
