@@ -188,6 +188,7 @@ class TrainingPage(QWidget):
         self.estimate_box.open_in_estimate.connect(self._open_in_estimate)
         self.estimate_label = self.estimate_box.estimate_label
         self.estimate_details = self.estimate_box.estimate_details
+        self.open_estimate_button = self.estimate_box.open_estimate_button
         column.addWidget(self.estimate_box)
         # The run plan before Start (steps, warmup, first learning rate, time, warnings).
         self.plan_panel = RunPlanPanel(lambda: self.context.project, self.form.config)
