@@ -12,10 +12,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from core.app_dirs import default_projects_dir
 from core.errors import describe_error
-from core.export.options import FORMATS, GGUF_CONVERTERS, GGUF_TYPES, option_help
+from core.export.exporter import ExportCancelled, export_run
+from core.export.options import (
+    FORMATS,
+    GGUF_CONVERTERS,
+    GGUF_TYPES,
+    ExportOptions,
+    ExportOptionsError,
+    option_help,
+)
+from core.export.records import list_exports
 from core.output_folder import OutputPathError
 from core.output_lock import OutputBusyError
+from core.project import open_project
+from core.project.store import DB_NAME
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # Parity failed, or a GGUF was asked for and only the merged model could be written.
@@ -60,21 +72,15 @@ def register(subparsers) -> None:
 
 
 def _project(folder: str | None):
-    from core.project import open_project
-    from core.project.store import DB_NAME
-
     if folder:
         return open_project(Path(folder).expanduser())
     if (Path.cwd() / DB_NAME).is_file():
         return open_project(Path.cwd())
-    from core.app_dirs import default_projects_dir
 
     return open_project(default_projects_dir() / "default")
 
 
 def _print_exports(project) -> int:
-    from core.export.records import list_exports
-
     records = list_exports(project)
     if not records:
         print(f"no exports in {project.folder}")
@@ -91,9 +97,6 @@ def _print_exports(project) -> int:
 
 
 def run_export_command(args: argparse.Namespace) -> int:
-    from core.export.exporter import ExportCancelled, export_run
-    from core.export.options import ExportOptions, ExportOptionsError
-
     try:
         project = _project(args.export_project)
     except Exception as error:

@@ -19,12 +19,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.atomic_file import file_mode, folder_mode, write_text_atomic
+from core.evaluation.generation import EvaluationCancelled
+from core.export.adapter import vllm_adapter_problems, write_adapter
 from core.export.card import CardFacts, model_card
+from core.export.gguf_export import (
+    GgufConverterMissing,
+    choose_converter,
+    missing_converter_message,
+    run_llama_cpp,
+)
+from core.export.gguf_llama import GgufCancelled, write_llama_gguf
+from core.export.merge import write_merged
 from core.export.options import ExportOptions
 from core.export.parity import ParityResult, check_parity
+from core.export.records import add_export_record
 from core.export.source import ExportSource, load_export_source
 from core.export.staging import StagedFolder, check_output_folder
+from core.export.tokenizer_files import read_chat_template
 from core.output_lock import output_lock
+from core.project.store import utc_now
+from core.training.model_loading import quiet_progress_bars
 
 Progress = Callable[[float, str], None]
 Cancelled = Callable[[], bool]
@@ -135,15 +149,6 @@ class _Steps:
 
 def _write_gguf(source, staged: Path, options: ExportOptions, result, steps, facts) -> str:
     """Merge into a scratch folder, convert it; returns the format parity should load."""
-    from core.export.gguf_export import (
-        GgufConverterMissing,
-        choose_converter,
-        missing_converter_message,
-        run_llama_cpp,
-    )
-    from core.export.gguf_llama import GgufCancelled, write_llama_gguf
-    from core.export.merge import write_merged
-
     scratch = staged / ".merged-for-gguf"
     scratch.mkdir()
     info = write_merged(source, scratch, steps.report, (0.0, 0.35))
@@ -190,7 +195,6 @@ def _write_gguf(source, staged: Path, options: ExportOptions, result, steps, fac
             )
     except GgufCancelled as error:
         raise ExportCancelled(str(error)) from None
-    from core.export.tokenizer_files import read_chat_template
 
     template = read_chat_template(scratch)
     write_text_atomic(staged / MODELFILE, _ollama_modelfile(gguf_name, template))
@@ -213,8 +217,6 @@ def export_run(
     cancelled: Cancelled | None = None,
 ) -> ExportResult:
     """Export one run's final model; ExportCancelled if cancelled (nothing left behind)."""
-    from core.training.model_loading import quiet_progress_bars
-
     # The output is checked before anything is loaded or locked: a refused path costs nothing.
     run_folder = project.runs_dir / run_id if project is not None else None
     check_output_folder(options.out_path, options.overwrite, project, run_folder)
@@ -226,11 +228,6 @@ def export_run(
 
 
 def _export_run(project, run_id, options, progress, cancelled) -> ExportResult:
-    from core.evaluation.generation import EvaluationCancelled
-    from core.export.adapter import vllm_adapter_problems, write_adapter
-    from core.export.merge import write_merged
-    from core.project.store import utc_now
-
     steps = _Steps(progress, cancelled)
     # The output is checked before anything is loaded: a refused path costs nothing.
     run_folder = project.runs_dir / run_id if project is not None else None
@@ -293,8 +290,6 @@ def _export_run(project, run_id, options, progress, cancelled) -> ExportResult:
         _readable_by_all(folder)
         staged.commit()
     if project is not None:
-        from core.export.records import add_export_record
-
         add_export_record(
             project,
             run_id,
