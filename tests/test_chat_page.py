@@ -154,8 +154,8 @@ def test_an_edited_answer_lands_in_a_dataset_draft_and_an_eval_set(
 
     def type_the_better_answer():
         dialog = QApplication.activeModalWidget()
-        assert dialog.textValue().endswith(ANSWER)  # the model's answer, to correct
-        dialog.setTextValue(better)
+        assert dialog.text().endswith(ANSWER)  # the model's answer, to correct
+        dialog.editor.setPlainText(better)
         dialog.accept()
 
     QTimer.singleShot(0, type_the_better_answer)
