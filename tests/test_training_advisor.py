@@ -17,6 +17,7 @@ from core.training.advisor import (
     OverfittingAdvisor,
     RunFacts,
     advice_at_start,
+    advice_before_start,
 )
 from core.training.observer import CollectingObserver
 from core.training.session import TrainingSession, run_training
@@ -106,6 +107,19 @@ def test_small_dataset_and_missing_validation_warnings():
     rare = advice_at_start(RunFacts(500, 50, 200, 32, 100))
     assert rare[0].action == "evaluate_more_often" and rare[0].details["suggested_eval_every"] == 8
     assert advice_at_start(RunFacts(5000, 500, 900, 300, 45)) == []
+
+
+def test_counts_in_advice_read_in_the_right_number():
+    # One step per epoch, evaluated every step: the old text said "every 1 steps (about 1
+    # times per epoch)".
+    message = advice_at_start(RunFacts(8, 2, 3, 1, 1))[0].message
+    assert "every step (about 1 time per epoch)" in message
+    assert "1 steps" not in message and "1 times" not in message
+    many = advice_at_start(RunFacts(500, 50, 200, 32, 8))[0].message
+    assert "every 8 steps (about 4 times per epoch)" in many
+    one = advice_before_start(1, 30, 1, {"epochs": 30}, 30)[0]
+    assert "only 1 optimizer step on 1 example:" in one.message
+    assert one.action_label == "Use the data's defaults (30 steps)"
 
 
 def test_a_diverged_record_makes_the_callback_stop_without_saving(project, tmp_path):

@@ -16,6 +16,7 @@ import math
 import statistics
 from dataclasses import dataclass
 
+from core.figures import count_text
 from core.runs.records import ERROR, INFO, WARNING, Advice, MetricRecord
 from core.training.dpo_advisor import MarginPlateauAdvisor
 from core.training.grpo_advisor import RewardAdvisor
@@ -132,7 +133,7 @@ class LearningRateAdvisor:
                 kind="lr_too_high",
                 title="Learning rate probably too high",
                 message=(
-                    f"Training loss fell {drop:.0f} % in the first {record.step} steps "
+                    f"Training loss fell {drop:.0f} % in the first {count_text(record.step, 'step')} "
                     f"({self.first.loss:.4f} -> {record.loss:.4f}). A collapse this fast usually "
                     "means the model is memorising rather than learning patterns that "
                     "generalise. Watch the validation loss; if it rises, restart with a lower "
@@ -232,6 +233,11 @@ class RunFacts:
     eval_every_is_auto: bool = True
 
 
+def _every_steps(n: int) -> str:
+    """'every step', 'every 25 steps': how often something runs, in the right number."""
+    return "every step" if n == 1 else f"every {count_text(n, 'step')}"
+
+
 def advice_at_start(facts: RunFacts) -> list[Advice]:
     advice = []
     if facts.n_valid == 0:
@@ -264,16 +270,17 @@ def advice_at_start(facts: RunFacts) -> list[Advice]:
         often_enough = facts.eval_every <= 1 or evals_per_epoch >= min(4, facts.steps_per_epoch)
         if facts.n_valid and often_enough:
             message += (
-                f" The validation loss is computed every {facts.eval_every} steps (about "
-                f"{evals_per_epoch:.0f} times per epoch); watch it, and stop when it turns up."
+                f" The validation loss is computed {_every_steps(facts.eval_every)} (about "
+                f"{count_text(round(evals_per_epoch), 'time')} per epoch); watch it, and stop "
+                "when it turns up."
             )
             action, label = "", ""
         elif facts.n_valid:
             message += (
-                f" The validation loss is computed only every {facts.eval_every} steps; "
-                f"evaluate every {suggested} steps or more often to see it begin."
+                f" The validation loss is computed only {_every_steps(facts.eval_every)}; "
+                f"evaluate {_every_steps(suggested)} or more often to see it begin."
             )
-            action, label = "evaluate_more_often", f"Evaluate every {suggested} steps"
+            action, label = "evaluate_more_often", f"Evaluate {_every_steps(suggested)}"
         else:
             action, label = "add_validation", "Hold out 10 % for validation"
         advice.append(
@@ -379,8 +386,8 @@ def advice_before_start(
                 kind="too_few_steps",
                 title="Too few optimizer steps",
                 message=(
-                    f"These settings make only {optimizer_steps} optimizer step"
-                    f"{'s' if optimizer_steps != 1 else ''} on {n_train} examples: too few "
+                    f"These settings make only {count_text(optimizer_steps, 'optimizer step')}"
+                    f" on {count_text(n_train, 'example')}: too few "
                     f"updates to learn from (at least {minimum_steps}). "
                     + (
                         f"With {said} the run makes {fix_steps}."
@@ -389,7 +396,9 @@ def advice_before_start(
                     )
                 ),
                 action="apply_changes" if fix else "",
-                action_label=f"Use the data's defaults ({fix_steps} steps)" if fix else "",
+                action_label=(
+                    f"Use the data's defaults ({count_text(fix_steps, 'step')})" if fix else ""
+                ),
                 details={"changes": dict(fix), "optimizer_steps": optimizer_steps},
             )
         )
@@ -444,7 +453,7 @@ def advice_after_run(outcome: RunOutcome) -> list[Advice]:
                 kind="too_few_updates",
                 title="Too few updates",
                 message=(
-                    f"The run made {steps} optimizer step{'s' if steps != 1 else ''}; the model "
+                    f"The run made {count_text(steps, 'optimizer step')}; the model "
                     f"needs at least {outcome.minimum_steps} updates to learn from a small "
                     "dataset. "
                     + (f"With {said} the next run makes {outcome.more_steps_count}." if fix else "")
