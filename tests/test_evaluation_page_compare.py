@@ -101,6 +101,10 @@ def test_evaluate_base_against_a_lora_run_then_read_filter_draft_export_and_rate
     _evaluate(qtbot, page)
     assert page.last_outcome is not None and not page.last_outcome.cancelled
     assert page.results_stack.currentIndex() == 1
+    # Counts read in the right number (it said "2 model(s)").
+    assert page.last_outcome.message == "Evaluated 2 models on 11 examples."
+    assert page.results_heading.text().startswith("2 models on ")
+    assert "(11 examples, version" in page.results_heading.text()
     assert project_with_run.get_meta("evaluation.baseline_prompt") == "Answer with JSON only."
 
     # The metrics table: baseline, run, and the run's change with its verdict.

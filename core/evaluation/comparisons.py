@@ -25,6 +25,7 @@ from core.evaluation.models import ModelSpec, baseline_spec
 from core.evaluation.regression import PROBE_GENERATION, compare_probes, run_regression
 from core.evaluation.runner import evaluate_model
 from core.evaluation.store import load_result, save_eval_set, save_result
+from core.figures import count_text
 from core.project.store import utc_now
 
 META_KEY = "evaluation.comparisons"
@@ -220,9 +221,14 @@ def run_plan(
     )
     remember_comparison(project, comparison)
     if was_cancelled:
-        message = f"Cancelled. Kept the {len(run_ids)} finished result(s): {', '.join(labels)}."
+        message = (
+            f"Cancelled. Kept {count_text(len(run_ids), 'finished result')}: {', '.join(labels)}."
+        )
     else:
-        message = f"Evaluated {len(run_ids)} model(s) on {len(plan.eval_set.examples)} examples."
+        message = (
+            f"Evaluated {count_text(len(run_ids), 'model')} on "
+            f"{count_text(len(plan.eval_set.examples), 'example')}."
+        )
     report(1.0, message)
     return EvaluationOutcome(comparison, was_cancelled, message)
 

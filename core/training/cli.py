@@ -27,7 +27,7 @@ import yaml
 import resources
 from core.app_dirs import default_projects_dir
 from core.errors import EXIT_ERRORS, EXIT_OK, EXIT_USAGE
-from core.figures import duration_text
+from core.figures import count_text, duration_text
 from core.models.registry import ModelFolderError, resolve_model
 from core.project import create_project, open_project
 from core.project.demo import ensure_demo_project
@@ -297,7 +297,7 @@ def _print_runs(project) -> int:
         resumable = "  (resumable: --resume)" if run.resumable else ""
         print(
             f"{run.run_id}\t{run.status}\t{run.method}\t{run.base_model}\t"
-            f"{run.steps_done}/{run.max_steps} steps\t{best}{resumable}"
+            f"{run.steps_done}/{count_text(run.max_steps, 'step')}\t{best}{resumable}"
         )
     return EXIT_OK
 
@@ -390,7 +390,7 @@ def run_train_command(args: argparse.Namespace) -> int:
             print(
                 "demo: LoRA r 8 on the bundled SmolLM2-135M-Instruct, "
                 f"{config.max_seq_length}-token sequences, micro batch "
-                f"{config.micro_batch_size}, at most {config.max_steps} steps, on {train.name}",
+                f"{config.micro_batch_size}, at most {count_text(config.max_steps, 'step')}, on {train.name}",
                 file=sys.stderr if args.plan_json else sys.stdout,
             )
         elif overrides and args.resume:

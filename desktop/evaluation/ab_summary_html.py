@@ -7,6 +7,7 @@ from html import escape
 
 from core.evaluation.ab_results import ABSummary, JudgeSummary, WinRates
 from core.evaluation.statistics import BETTER, CANNOT_TELL, WORSE, Rate, describe_kappa
+from core.figures import count_text
 from desktop.theme import BAD, GOOD, MUTED, status_color
 
 MASKED = ("Model 1", "Model 2")
@@ -62,7 +63,9 @@ def judge_html(judge: JudgeSummary, first: str, second: str) -> str:
         )
     else:
         humans = "No human ratings of these pairs yet to compare it with."
-    unreadable = f" {judge.unreadable} verdict(s) could not be read." if judge.unreadable else ""
+    unreadable = (
+        f" {count_text(judge.unreadable, 'verdict')} could not be read." if judge.unreadable else ""
+    )
     return (
         f"<h4>Judge {escape(judge.judge)}</h4>"
         f"<p>Judged {judge.n_judged} pairs, each in both orders. The same answer won in both "

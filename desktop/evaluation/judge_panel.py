@@ -32,6 +32,7 @@ from core.evaluation.ab_pairs import list_pair_sets
 from core.evaluation.ab_results import ab_summary
 from core.evaluation.generation import EvaluationCancelled
 from core.evaluation.judge import JudgeConfig, judge_pair_set, make_judge
+from core.figures import count_text
 from core.models.registry import ModelFolderError, check_model_folder, list_base_models
 from desktop.background import BackgroundTask
 from desktop.evaluation.ab_summary_html import judge_html, model_names
@@ -52,7 +53,11 @@ def judge_job(project, pair_set_id: int, config: JudgeConfig, progress, cancelle
         close = getattr(judge, "close", None)
         if callable(close):
             close()
-    return f"Judged {done} pair(s) in both orders." if done else "Every pair was judged already."
+    return (
+        f"Judged {count_text(done, 'pair')} in both orders."
+        if done
+        else "Every pair was judged already."
+    )
 
 
 class JudgePanel(QWidget):

@@ -48,6 +48,7 @@ from core.evaluation.models import ModelSpecError
 from core.evaluation.report_export import default_report_name, export_report
 from core.evaluation.runner import LOADING_PREFIX
 from core.evaluation.store import UnknownRecordError
+from core.figures import count_text
 from core.handoff import DraftsForDataset, RunForEvaluation
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
@@ -380,7 +381,8 @@ class EvaluatePage(QWidget):
         self.results_stack.setCurrentIndex(1)
         eval_set = results[0].eval_set
         self.results_heading.setText(
-            f"{len(results)} model(s) on “{eval_set.name}” ({len(eval_set.examples)} examples, "
+            f"{count_text(len(results), 'model')} on “{eval_set.name}” "
+            f"({count_text(len(eval_set.examples), 'example')}, "
             f"version {eval_set.content_hash}), evaluated {comparison.created_at[:16].replace('T', ' ')}."
         )
         self.size_warning.setText("\n\n".join(eval_set.warnings))
@@ -473,10 +475,10 @@ class EvaluatePage(QWidget):
         self.task.succeeded.connect(self._on_evaluated)
         self.task.failed.connect(self._on_failed)
         self.task.finished.connect(self._on_finished)
-        self._on_progress(0.0, f"Starting: {len(plan.specs)} model(s)…")
+        self._on_progress(0.0, f"Starting: {count_text(len(plan.specs), 'model')}…")
         self.progress.setVisible(True)
         self.progress_label.setStyleSheet("")
-        self.progress_label.setText(f"Starting: {len(plan.specs)} model(s)…")
+        self.progress_label.setText(f"Starting: {count_text(len(plan.specs), 'model')}…")
         self.task.start()
         self._update_run_state()
         return True
@@ -535,9 +537,9 @@ class EvaluatePage(QWidget):
         )
         self.context.navigate("dataset", handoff)
         placeholders = sum(d.needs_expert_answer for d in drafts)
-        message = f"Sent {len(drafts)} failing example(s) to the Dataset page as drafts"
+        message = f"Sent {count_text(len(drafts), 'failing example')} to the Dataset page as drafts"
         if placeholders:
-            message += f"; {placeholders} need the ideal answer written in"
+            message += f"; {placeholders} {'needs' if placeholders == 1 else 'need'} the ideal answer written in"
         self.context.show_status(message + ".", 8000)
 
     def export_report_to(self, path: str | Path) -> Path | None:

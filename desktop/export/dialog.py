@@ -44,6 +44,7 @@ from core.export.options import (
 )
 from core.export.source import ExportSourceError, load_export_source
 from core.export.staging import ExportFolderError, check_output_folder
+from core.figures import count_text
 from desktop.background import BackgroundTask
 from desktop.theme import BAD, GOOD, status_style
 
@@ -87,7 +88,7 @@ class ExportDialog(QDialog):
         run = self.source.run if self.source else None
         heading = QLabel(
             f"<b>{run.name or run.run_id}</b><br>{run.method} on {run.base_model}, "
-            f"{run.steps_done} steps"
+            f"{count_text(run.steps_done, 'step')}"
             if run
             else f"<b>{self.run_id}</b>"
         )
