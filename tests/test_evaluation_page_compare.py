@@ -208,3 +208,14 @@ def test_cancel_keeps_the_page_usable_and_stores_nothing(
     assert page.results_stack.currentIndex() == 0
     assert page.run_button.isEnabled() and not page.cancel_button.isEnabled()
     assert not page.progress.isVisible()
+
+
+def test_the_evaluate_button_stays_in_view_at_900x700(qtbot, project_with_run):
+    # The walk found Evaluate cut at the bottom of the scrolled setup column at 900x700.
+    page, _ = open_page(qtbot, project_with_run)
+    page.resize(900, 700)
+    qtbot.waitUntil(lambda: page.run_button.isVisible())
+    for button in (page.run_button, page.cancel_button):
+        assert button.visibleRegion().boundingRect() == button.rect()
+        bottom = button.mapTo(page, button.rect().bottomLeft()).y()
+        assert bottom < page.height()

@@ -217,7 +217,6 @@ class EvaluatePage(QWidget):
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
         buttons.addStretch(1)
-        run_layout.addLayout(buttons)
         self.progress = QProgressBar()
         self.progress.setObjectName("evaluationProgress")
         self.progress.setRange(0, 1000)
@@ -225,12 +224,25 @@ class EvaluatePage(QWidget):
         self.progress_label = QLabel()
         self.progress_label.setObjectName("evaluationMessage")
         self.progress_label.setWordWrap(True)
-        run_layout.addWidget(self.progress)
-        run_layout.addWidget(self.progress_label)
         column.addWidget(run_box)
         column.addStretch(1)
         scroll.setWidget(body)
-        return scroll
+        # Evaluate, Cancel and the progress stay below the scroll area, always in view: at
+        # 900x700 with a few runs listed they were cut at the bottom of the scrolled column.
+        footer = QWidget()
+        footer_layout = QVBoxLayout(footer)
+        footer_layout.setContentsMargins(0, 6, 8, 0)
+        footer_layout.addLayout(buttons)
+        footer_layout.addWidget(self.progress)
+        footer_layout.addWidget(self.progress_label)
+        setup = QWidget()
+        setup_layout = QVBoxLayout(setup)
+        setup_layout.setContentsMargins(0, 0, 0, 0)
+        setup_layout.setSpacing(0)
+        setup_layout.addWidget(scroll, 1)
+        setup_layout.addWidget(footer)
+        self.setup_scroll = scroll
+        return setup
 
     # Compare tab: results -------------------------------------------------------------
     def _results_column(self) -> QWidget:
