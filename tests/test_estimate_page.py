@@ -280,3 +280,28 @@ def test_the_train_page_opens_its_settings_in_estimate(page, qtbot, project):
     estimated = page.recommendation.chosen
     assert estimated.settings.recipe == train.form.config()
     assert estimated.model.name == "SmolLM2-135M-Instruct"  # the bundled base model
+
+
+def test_this_computers_cpu_is_estimated_in_ram(page):
+    from core.estimate.cpu_ram import GIB, estimate_cpu_ram, this_machine_ram
+
+    combo = page.form.gpu_combo
+    label = combo.itemText(combo.findData("cpu"))
+    assert label.startswith("This computer's CPU (2 cores, ") and label.endswith(" GiB RAM)")
+    select(combo, "cpu")
+    assert page.recommendation is None and page.cpu_summary is not None
+    title = page.results.pick_title.text()
+    assert title.startswith("About ") and "GiB of RAM on this machine" in title
+    # The figure is core.estimate.cpu_ram's for the recipe shown (RAM, not GPU memory).
+    expected = estimate_cpu_ram(page.current_model(), page.current_settings(), *this_machine_ram())
+    assert f"About {expected.peak_bytes / GIB:.1f} GiB" in title
+    assert "trains on the CPU, in RAM" in page.results.pick_reason.text()
+    assert not page.form.gpu_count.isEnabled() and not page.form.price_spin.isEnabled()
+    assert "pre-flight" in page.form.gpu_label.text()  # a plain note on time, no hours
+    assert not page.results.methods_table.isVisible() and not page.results.bar.isVisible()
+    assert page.summary_text().startswith(title)
+    page.form.recipe.editors["max_seq_length"].editor.setValue(512)
+    assert page.results.pick_title.text() != title  # live, as for a GPU
+    select(combo, "A100 80GB")
+    assert page.cpu_summary is None and page.recommendation is not None
+    assert page.results.methods_table.isVisible() and page.form.gpu_count.isEnabled()

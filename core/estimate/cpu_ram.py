@@ -189,6 +189,14 @@ def estimate_cpu_ram(
     )
 
 
+def this_cpu_label(cpu_cores: int, total_bytes: int | None) -> str:
+    """The Estimate page's entry for training here without a GPU:
+    "This computer's CPU (8 cores, 31.3 GiB RAM)"."""
+    ram = f", {total_bytes / GIB:.1f} GiB RAM" if total_bytes else ""
+    cores = f"{cpu_cores} core{'' if cpu_cores == 1 else 's'}"
+    return f"This computer's CPU ({cores}{ram})"
+
+
 def this_machine_ram() -> tuple[int | None, int | None]:
     """(available, total) bytes of RAM now, or (None, None) when psutil cannot tell."""
     try:

@@ -96,7 +96,7 @@ def summarize(
     except Exception as error:
         return EstimateSummary(f"No estimate for these settings: {error}", [], None)
     if gpu is None:
-        return _summarize_ram(model, settings, facts, ram)
+        return summarize_ram(model, settings, facts, ram)
     try:
         result = estimate(model, settings, gpu)
     except Exception as error:
@@ -129,8 +129,9 @@ def _offload_line(offloaded_gib: float, ram) -> str:
     return f"{line} ({available / GIB:.1f} GiB free)."
 
 
-def _summarize_ram(model, settings, facts: DataSeen, ram) -> EstimateSummary:
-    """No CUDA GPU: the run trains on the CPU, in this machine's RAM."""
+def summarize_ram(model, settings, facts: DataSeen, ram=None) -> EstimateSummary:
+    """No CUDA GPU (or "This computer's CPU" chosen on the Estimate page): the run trains
+    on the CPU, in this machine's RAM."""
     available, total = ram if ram is not None else this_machine_ram()
     try:
         result = estimate_cpu_ram(model, settings, available, total)
@@ -150,7 +151,7 @@ def _summarize_ram(model, settings, facts: DataSeen, ram) -> EstimateSummary:
     )
     tensors = f" (GiB: {parts})" if parts else " (under 0.01 GiB each)"
     details = [
-        "No CUDA GPU here: the run trains on the CPU, in RAM. "
+        "Without a CUDA GPU the run trains on the CPU, in RAM. "
         f"That is {result.baseline_bytes / GIB:.1f} GiB for Python and the libraries plus "
         f"the run's tensors{tensors}.",
         _data_line(facts, settings),

@@ -43,12 +43,14 @@ from core.estimate import (
     save_user_gpu,
 )
 from core.estimate.capacity import capacity_text
+from core.estimate.cpu_ram import this_cpu_label, this_machine_ram
 from core.estimate.dataset_tokens import (
     DatasetTokens,
     project_dataset_tokens,
 )
 from core.estimate.recommend import TASK_KINDS
 from core.estimate.report import recommendation_text
+from core.estimate.summary import DataSeen, EstimateSummary, summarize_ram
 from core.figures import money_text
 from core.handoff import DecisionForEstimate, SettingsForTrain, TrainConfigForEstimate
 from core.models.bundled import BUNDLED_MODEL_NAME
@@ -64,6 +66,7 @@ from desktop.settings import app_settings
 
 DEFAULT_MODEL = "Llama-3.1-8B"
 DEFAULT_GPU = "RTX 4090"
+CPU_CHOICE = "cpu"  # the GPU box's entry for training on this machine's CPU
 SETTINGS_KEY = "estimate/"
 
 
@@ -88,6 +91,7 @@ class EstimatePage(QScrollArea):
         self._base_model_chosen = False
         self._updating = True
         self.recommendation: Recommendation | None = None
+        self.cpu_summary: EstimateSummary | None = None  # "This computer's CPU" chosen
         self.last_recompute_ms = 0.0
         self.setWidgetResizable(True)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -178,6 +182,16 @@ class EstimatePage(QScrollArea):
                 f"{detected.name} (detected, {detected.memory_gib:.1f} GiB)", "detected"
             )
             self.form.gpu_combo.insertSeparator(1)
+        # Training here without a GPU: RAM instead of GPU memory (core.estimate.cpu_ram).
+        self.form.gpu_combo.addItem(
+            this_cpu_label(self.context.hardware.cpu_cores, this_machine_ram()[1]), CPU_CHOICE
+        )
+        self.form.gpu_combo.setItemData(
+            self.form.gpu_combo.count() - 1,
+            "Train on this machine's CPU: the estimate is the RAM the run needs",
+            Qt.ItemDataRole.ToolTipRole,
+        )
+        self.form.gpu_combo.insertSeparator(self.form.gpu_combo.count())
         for spec in gpu_catalog().values():
             marker = " ✎" if spec.source == "user" else ""
             self.form.gpu_combo.addItem(
@@ -282,7 +296,16 @@ class EstimatePage(QScrollArea):
         if self._updating:
             return
         started = time.perf_counter()
-        self.form.sharding_combo.setEnabled(self.form.gpu_count.value() > 1)
+        on_cpu = self.form.gpu_combo.currentData() == CPU_CHOICE
+        self.form.sharding_combo.setEnabled(self.form.gpu_count.value() > 1 and not on_cpu)
+        # One CPU, no hourly price: GPUs and price do not apply to training here.
+        self.form.gpu_count.setEnabled(not on_cpu)
+        self.form.price_spin.setEnabled(not on_cpu)
+        if on_cpu:
+            self._recompute_for_cpu()
+            self.last_recompute_ms = (time.perf_counter() - started) * 1000
+            return
+        self.cpu_summary = None
         gpu = self.current_gpu()
         self.form.price_spin.blockSignals(True)
         self.form.price_spin.setValue(gpu.price_per_hour)
@@ -303,6 +326,33 @@ class EstimatePage(QScrollArea):
         self._offer_training()
         self.results.show_capacity(capacity_text(model, settings, gpu, rec.chosen))
         self.last_recompute_ms = (time.perf_counter() - started) * 1000
+
+    def _recompute_for_cpu(self) -> None:
+        """This computer's CPU: the RAM the run needs against the RAM free now, and a plain
+        note on time (no GPU throughput figures apply; pre-flight measures the step)."""
+        self.recommendation = None
+        self.form.price_spin.blockSignals(True)
+        self.form.price_spin.setValue(0.0)
+        self.form.price_spin.blockSignals(False)
+        self.form.gpu_label.setText(
+            "fp32 on the CPU. Time: CPU training is far slower than a GPU's; pre-flight on "
+            "the Train page measures the real step time here."
+        )
+        try:
+            model = self.current_model()
+            self.form.model_label.setText(model.describe())
+            settings = self.current_settings()
+        except (ArchitectureError, ValueError) as error:
+            self.cpu_summary = None
+            self._show_error(str(error))
+            self._offer_training()
+            return
+        facts = DataSeen(settings.examples, settings.avg_tokens, "entered on this page")
+        self.cpu_summary = summarize_ram(model, settings, facts)
+        self.results.show_summary(
+            self.cpu_summary.headline, self.cpu_summary.details, self.cpu_summary.fits
+        )
+        self._offer_training()
 
     def _offer_training(self) -> None:
         """ "Train with these settings" only while the recipe is one the trainer takes."""
@@ -545,6 +595,8 @@ class EstimatePage(QScrollArea):
 
     def summary_text(self) -> str:
         """The pick and the table as plain text (copied with Ctrl+Shift+C)."""
+        if self.cpu_summary is not None:
+            return "\n".join([self.cpu_summary.headline, *self.cpu_summary.details])
         if self.recommendation is None:
             return self.results.error_label.text()
 

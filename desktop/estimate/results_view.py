@@ -145,6 +145,19 @@ class EstimateResults(QWidget):
         self._assumptions_html = ""
         self.details_box.hide()
 
+    def show_summary(self, headline: str, details: list[str], fits: bool | None) -> None:
+        """A plain estimate without the methods table (training on this machine's CPU)."""
+        self._set_text(self.pick_title, headline)
+        self._set_title_color(fits is not False)
+        self._set_text(self.pick_reason, "\n\n".join(details))
+        self.error_label.hide()
+        for widget in (self.bar, self.methods_table, self.fixes_label, self.warnings_label):
+            widget.hide()
+        self.capacity_label.hide()
+        self.assumptions_view.clear()
+        self._assumptions_html = ""
+        self.details_box.hide()
+
     @staticmethod
     def _set_text(label: QLabel, text: str) -> None:
         if label.text() != text:  # an unchanged rich-text label still re-lays itself out
