@@ -188,13 +188,13 @@ def test_a_zero_byte_or_garbage_database_is_refused_then_repaired_keeping_the_ru
         assert len(read_metrics(after[0])) == len(read_metrics(before))
         kept = list(folder.glob("project.sqlite.damaged-*"))
         assert any(p.read_bytes() == damage for p in kept)  # the bad file was never deleted
-        assert "kept as" in repaired.notice and "1 run(s)" in repaired.notice
+        assert "kept as" in repaired.notice and "1 run was listed again" in repaired.notice
         repaired.close()
     assert snapshot(folder / "runs") == runs_before
     # The same through the CLI, then `runs list` works again.
     (folder / "project.sqlite").write_bytes(b"")
     assert main(["project", "repair", str(folder)]) == 0
-    assert "1 run(s) were listed again" in capsys.readouterr().out
+    assert "1 run was listed again" in capsys.readouterr().out
     assert main(["runs", "list", "--project", str(folder)]) == 0
     assert run_id in capsys.readouterr().out
     assert main(["project", "repair", str(folder)]) == 0  # a healthy project is left alone

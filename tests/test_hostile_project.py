@@ -77,7 +77,7 @@ def test_a_damaged_table_page_is_refused_untouched_then_repaired_aside(project, 
 
     assert main(["project", "repair", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "nothing to repair" not in out and "1 run(s)" in out
+    assert "nothing to repair" not in out and "1 run was listed again" in out
     found = folder.glob("project.sqlite.damaged-*")
     (kept,) = [p for p in found if not p.name.endswith(("-wal", "-shm"))]
     assert kept.read_bytes() == damaged  # set aside, never deleted

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from test_runs_page import add_run, open_page
 
+from core.dataset.fix_plan import FixPlan
 from core.figures import count_text
 from core.history.spend import spend_summary
 
@@ -37,3 +38,10 @@ def test_cpu_and_gpu_runs_read_compute_hours(qtbot, project):
     assert page.spend_label.text().startswith("2 runs · ")
     assert "compute hours" in page.spend_label.text()
     page.wait_for_background()
+
+
+def test_one_fixed_example_reads_one_example():
+    # It said "Fixed 1 example(s)."
+    assert FixPlan(edit=None, fixed=1, removed=0).summary() == "Fixed 1 example."
+    both = FixPlan(edit=None, fixed=3, removed=1).summary()
+    assert both.startswith("Fixed 3 examples and deleted 1 duplicate (exact copies")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from core.dataset.model import ROLES, Dataset, Example, message_text
 from core.dataset.progress import IsCancelled, Progress, check
+from core.figures import count_text
 
 # Rebuilding the list beats repeated `del`/`insert` (each O(n)) past this many rows.
 _REBUILD_AT = 32
@@ -370,7 +371,9 @@ def replace_in_assistant_replies(
             changes.append((index, example.replace(messages=messages)))
     if not changes:
         return BulkResult(None, 0, f"“{find}” was not found in any assistant reply.")
-    summary = f"Replaced {total:,} occurrence(s) in {len(changes):,} example(s)."
+    summary = (
+        f"Replaced {count_text(total, 'occurrence')} in {count_text(len(changes), 'example')}."
+    )
     return BulkResult(ReplaceExamples(tuple(changes), "Find and replace"), total, summary)
 
 

@@ -10,6 +10,7 @@ from core.dataset.findings import Finding
 from core.dataset.fixes import REMOVING_CODES, duplicate_copies, fix_example
 from core.dataset.model import Example
 from core.dataset.validation.system_prompts import most_common_system_prompt
+from core.figures import count_text
 
 
 @dataclass(frozen=True)
@@ -23,11 +24,10 @@ class FixPlan:
     def summary(self) -> str:
         parts = []
         if self.fixed:
-            parts.append(f"fixed {self.fixed:,} example(s)")
+            parts.append(f"fixed {count_text(self.fixed, 'example')}")
         if self.removed:
-            plural = "s" if self.removed != 1 else ""
             parts.append(
-                f"deleted {self.removed:,} duplicate{plural} (exact copies; the first of each "
+                f"deleted {count_text(self.removed, 'duplicate')} (exact copies; the first of each "
                 "is kept)"
             )
         return " and ".join(parts).capitalize() + "."

@@ -28,6 +28,7 @@ from core.dataset.model import STUDIO_KEY, Dataset, Example, dump_json_bytes
 from core.dataset.progress import IsCancelled, Progress, check
 from core.dataset.split import SplitConfig, split_indices
 from core.dataset.validation.structure import check_record
+from core.figures import count_text
 from core.project.events import VERSION_SAVED, announce
 from core.project.store import utc_now
 
@@ -51,7 +52,7 @@ class DatasetHasErrors(Exception):
         shown = "\n".join(f"  - {f.message}" for f in findings[:5])
         more = f"\n  ... and {len(findings) - 5} more" if len(findings) > 5 else ""
         super().__init__(
-            f"{len(findings)} error(s) must be fixed before this dataset can be saved as a "
+            f"{count_text(len(findings), 'error')} must be fixed before this dataset can be saved as a "
             f"version:\n{shown}{more}"
         )
 

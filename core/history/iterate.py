@@ -14,6 +14,7 @@ import yaml
 
 from core.evaluation.error_analysis import draft_training_example, failing_examples
 from core.evaluation.store import load_result
+from core.figures import count_text
 from core.handoff import DraftsForDataset, SettingsForTrain
 from core.history.compare import diff_dataset_versions
 from core.history.config_text import DATA_KEYS, diff_configs
@@ -245,7 +246,7 @@ def drafts_from_failures(project, run_id: str, limit: int | None = None) -> Draf
         for example, output in failures
     ]
     note = (
-        f"{len(drafts)} example(s) drafted from the failures of run '{run.name}' on eval set "
+        f"{count_text(len(drafts), 'example')} drafted from the failures of run '{run.name}' on eval set "
         f"'{result.eval_set.name}'. Reword each prompt so the eval set is not trained on, and "
         "write the ideal answer where a placeholder stands."
     )

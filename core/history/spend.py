@@ -10,6 +10,7 @@ import datetime as _dt
 import math
 from dataclasses import dataclass
 
+from core.figures import count_text
 from core.history.spend_settings import SpendInputError, load_settings
 from core.history.summaries import load_summaries
 from core.project.store import utc_now
@@ -151,7 +152,7 @@ class SpendSummary:
             return f"Data work is {share:.0%} of the spend so far, as the guide expects."
         low, high = PLANNED_RUNS
         return (
-            f"{self.runs} run(s) so far; plan for {low}-{high} during development and 3-5 "
+            f"{count_text(self.runs, 'run')} so far; plan for {low}-{high} during development and 3-5 "
             "iterations of the data."
         )
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from core.figures import count_text
 from core.json_file import read_json_object
 from core.project.recover import ProjectDatabaseError, database_problem, set_aside
 from core.project.store import DB_NAME, NotAProjectError, create_project, open_project
@@ -136,7 +137,8 @@ def repair_project(folder: str | os.PathLike):
 def recovery_notice(db_path: Path, problem: str, kept: Path, listed: list[str]) -> str:
     return (
         f"{db_path} could not be used ({problem}). It was kept as {kept.name} and a new "
-        f"database was started; {len(listed)} run(s) were listed again from their folders. "
+        f"database was started; {count_text(len(listed), 'run')} "
+        f"{'was' if len(listed) == 1 else 'were'} listed again from their folders. "
         "Dataset versions, evaluations and exports recorded only in the old database are not "
         "listed; restore project.sqlite from a backup to get them back."
     )

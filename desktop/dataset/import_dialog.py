@@ -42,6 +42,7 @@ from core.dataset.formats import (
 )
 from core.dataset.formats.conversions import guess_mapping
 from core.dataset.model import Dataset, message_text
+from core.figures import count_text
 from desktop.background import BackgroundTask
 from desktop.dataset.editor import wait_for_task
 from desktop.theme import BAD, status_color
@@ -100,12 +101,12 @@ def findings_summary(dataset: Dataset) -> str:
     text = f"{len(dataset):,} examples read"
     if counts[ERROR]:
         lines = [str(f.line) for f in dataset.load_findings if f.severity == ERROR and f.line][:6]
-        text += f" · {counts[ERROR]:,} problem(s) to fix" + (
+        text += f" · {count_text(counts[ERROR], 'problem')} to fix" + (
             f" (lines {', '.join(lines)}…)" if lines else ""
         )
         text += "; they are kept, and you can repair them in the editor"
     if counts[WARNING] + counts[INFO]:
-        text += f" · {counts[WARNING] + counts[INFO]:,} note(s)"
+        text += f" · {count_text(counts[WARNING] + counts[INFO], 'note')}"
     return text
 
 

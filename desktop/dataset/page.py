@@ -520,7 +520,7 @@ class DatasetPage(QWidget):
         model = self.model
         indices = [model.dataset_index(row) for row in range(model.rowCount())]
         if self.editor.push(edits.set_reviewed(self.editor.dataset, indices, reviewed)):
-            self._say(f"Marked {len(indices):,} example(s) as reviewed.")
+            self._say(f"Marked {count_text(len(indices), 'example')} as reviewed.")
 
     # --- findings -------------------------------------------------------------------
     def jump_to(self, finding, example) -> None:
@@ -636,7 +636,7 @@ class DatasetPage(QWidget):
     def _on_save_failed(self, message: str, findings: list) -> None:
         if findings:
             self._notify(
-                f"Not saved: {len(findings)} error(s) would break training. Fix them first "
+                f"Not saved: {count_text(len(findings), 'error')} would break training. Fix them first "
                 "(the Findings tab lists them; click one to go to it).",
                 [("Show errors", self._show_errors)],
             )

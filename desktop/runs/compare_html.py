@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
+from core.figures import count_text
 from core.history.compare import DatasetDiff
 from core.history.config_text import ConfigDiff
 from core.history.evals import EvalComparison, format_metric
@@ -59,7 +60,8 @@ def settings_html(diff: ConfigDiff, names: list[str]) -> str:
             + "</pre>"
         )
     return (
-        f"<p>{len(diff.differences)} setting(s) differ; the first run's values are red, "
+        f"<p>{count_text(len(diff.differences), 'setting')} "
+        f"{'differs' if len(diff.differences) == 1 else 'differ'}; the first run's values are red, "
         "others' differing values green.</p>" + TABLE + "".join(rows) + "</table>" + unified
     )
 

@@ -185,7 +185,7 @@ class RunsTableView(QWidget):
 
     def show_leftovers(self, count: int) -> None:
         self.leftover_label.setText(
-            f"{count} run folder(s) belong to no run (a delete that could not finish removing "
+            f"{count_text(count, 'run folder')} {'belongs' if count == 1 else 'belong'} to no run (a delete that could not finish removing "
             "files). They take disk space only."
         )
         self.leftover_bar.setVisible(count > 0)
