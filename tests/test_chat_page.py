@@ -187,7 +187,7 @@ def test_an_edited_answer_lands_in_a_dataset_draft_and_an_eval_set(
     assert dataset_page.autosaver.note == "from chat"
 
     path = tmp_path / "chat-evals.jsonl"
-    assert page.add_to_eval_set(1, path) and "1 examples" in page.status_label.text()
+    assert page.add_to_eval_set(1, path) and "(1 example)" in page.status_label.text()
     (example,) = load_eval_set_file(path).examples
     assert example.reference == better and example.user_text == "ticket billing"
     dataset_page.can_close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from test_runs_page import add_run, open_page
 
 from core.dataset.fix_plan import FixPlan
+from core.dataset.validation.report import ValidationReport
 from core.figures import count_text
 from core.history.spend import spend_summary
 
@@ -45,3 +46,8 @@ def test_one_fixed_example_reads_one_example():
     assert FixPlan(edit=None, fixed=1, removed=0).summary() == "Fixed 1 example."
     both = FixPlan(edit=None, fixed=3, removed=1).summary()
     assert both.startswith("Fixed 3 examples and deleted 1 duplicate (exact copies")
+
+
+def test_a_one_example_report_reads_one_example():
+    # It said "0 errors, 0 warnings, 0 notes in 1 examples".
+    assert ValidationReport([], 1).summary() == "0 errors, 0 warnings, 0 notes in 1 example"

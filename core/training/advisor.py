@@ -505,7 +505,10 @@ def advice_after_run(outcome: RunOutcome) -> list[Advice]:
     if outcome.evaluations == 0:
         if outcome.has_validation:
             every = max(1, steps // 5)
-            changes, label = {"eval_every_steps": every}, f"Next run: evaluate every {every} steps"
+            changes, label = (
+                {"eval_every_steps": every},
+                f"Next run: evaluate {_every_steps(every)}",
+            )
             why = "the run ended before its first evaluation"
         else:
             changes, label = {"validation_fraction": 0.1}, "Next run: hold out 10 % for validation"

@@ -10,6 +10,7 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from core.figures import count_text
 from core.project.events import RUN_FINISHED, announce
 from core.runs import record as runs
 from core.training.device import free_accelerator_memory, memory_snapshot
@@ -91,7 +92,7 @@ def finish(
     session.result = result
     session.state = status
     if recorder is not None:
-        recorder.status(status, reason or f"{status} after {steps} steps")
+        recorder.status(status, reason or f"{status} after {count_text(steps, 'step')}")
     else:
         session.report_status(status, reason)
     if recorder is not None:

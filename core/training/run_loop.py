@@ -11,6 +11,7 @@ import logging
 import traceback
 from typing import TYPE_CHECKING
 
+from core.figures import count_text
 from core.recipe.config import TrainConfig
 from core.runs.record import read_metrics
 from core.training.advisor import advice_after_run
@@ -37,7 +38,7 @@ def train(session: TrainingSession, inputs: RunInputs) -> RunResult:
         trainer, logic, max_steps = build_stage_trainer(session, inputs)
         session.report_status(
             "training",
-            f"{config.method} on {plan.description}: {max_steps} steps"
+            f"{config.method} on {plan.description}: {count_text(max_steps, 'step')}"
             + (f", resuming from {checkpoint.name}" if checkpoint else ""),
         )
         try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.figures import duration_text
+from core.figures import count_text, duration_text
 from core.training.observer import FAILED, FINISHED, PAUSED, STOPPED, STOPPING, RunResult
 
 STATE_TITLES = {
@@ -31,7 +31,11 @@ def status_line(state: str, message: str) -> str:
 
 def result_text(result: RunResult) -> str:
     """How the run ended, its best validation loss, where the model is, and what next."""
-    steps = f"{result.steps_done:,} of {result.max_steps:,} steps" if result.max_steps else ""
+    steps = (
+        f"{result.steps_done:,} of {count_text(result.max_steps, 'step')}"
+        if result.max_steps
+        else ""
+    )
     parts = []
     if result.status == FINISHED:
         parts.append(f"Finished: {steps} in {duration_text(result.duration_s)}.")

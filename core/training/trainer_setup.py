@@ -11,6 +11,7 @@ import json
 from typing import TYPE_CHECKING
 
 from core.atomic_file import write_text_atomic
+from core.figures import count_text
 from core.recipe.config import TrainConfig, TrainConfigError
 from core.runs import record as runs
 from core.runs.records import ERROR, INFO, WARNING, Advice
@@ -160,8 +161,8 @@ def finish_trainer(
     trainable, total = count_parameters(trainer.model)
     recorder.log(
         f"{trainable:,} trainable of {total:,} parameters; {n_rows} training rows "
-        f"({rows_are}), {per_epoch} steps per "
-        f"epoch, {max_steps} steps; evaluate every {schedule.eval_every or '-'} and "
+        f"({rows_are}), {count_text(per_epoch, 'step')} per "
+        f"epoch, {count_text(max_steps, 'step')}; evaluate every {schedule.eval_every or '-'} and "
         f"checkpoint every {schedule.save_every} steps"
     )
     if session.world.is_main:

@@ -51,6 +51,7 @@ from core.chat.store import (
 from core.dataset.preferences_store import add_pending_pairs
 from core.evaluation.eval_set import EvalSetError
 from core.evaluation.models import ModelSpec, ModelSpecError, list_run_models, run_spec
+from core.figures import count_text
 from core.models.registry import list_base_models
 from desktop.chat.answer_pane import AnswerPane
 from desktop.chat.edit_answer_dialog import EditAnswerDialog
@@ -652,7 +653,7 @@ class ChatPage(QWidget):
         except (EvalSetError, LookupError, ValueError, OSError) as error:
             self._error(str(error))
             return False
-        self._say(f"Added to {path} ({count} examples).")
+        self._say(f"Added to {path} ({count_text(count, 'example')}).")
         return True
 
     def ask_eval_set(self, side: int) -> None:

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.dataset.example_filter import WITH_ANY_FINDING, WITHOUT_FINDINGS, ExampleFilter
+from core.figures import count_text
 from desktop.dataset.examples_model import (
     COL_CONVERSATION,
     COL_FINDINGS,
@@ -195,9 +196,9 @@ class ExamplesPanel(QWidget):
                 f"Searching… {self.model.filter_fraction:.0%} · {shown:,} found so far"
             )
         elif self.model.visible is None:
-            self.count_label.setText(f"{total:,} examples")
+            self.count_label.setText(count_text(total, "example"))
         else:
-            self.count_label.setText(f"Showing {shown:,} of {total:,} examples")
+            self.count_label.setText(f"Showing {shown:,} of {count_text(total, 'example')}")
 
     # --- selection ------------------------------------------------------------------
     @property

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.dataset.versions import PREFERENCE_KIND, list_versions
+from core.figures import count_text
 from core.handoff import SettingsForTrain, TrainConfigForEstimate
 from core.methods import METHODS
 from core.models.registry import list_base_models
@@ -537,7 +538,9 @@ class TrainingPage(QWidget):
         style = status_style(BAD) if bad else ""
         self.monitor.status_label.setStyleSheet(style)
         steps = (
-            f" · {result.steps_done:,} of {result.max_steps:,} steps" if result.max_steps else ""
+            f" · {result.steps_done:,} of {count_text(result.max_steps, 'step')}"
+            if result.max_steps
+            else ""
         )
         self.monitor.finish_progress(result.steps_done, result.max_steps, f"{result.status}{steps}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from core.figures import duration_text
+from core.figures import count_text, duration_text
 from core.runs.record import RunState
 from core.runs.replay import ReplayedRun, read_run_for_replay
 from core.training.observer import FAILED
@@ -61,7 +61,7 @@ def show_replayed_run(monitor: RunMonitor, loaded: ReplayedRun, why_not_resumabl
         monitor.add_advice(item)
     monitor.log_view.setPlainText(loaded.log)
     monitor.finish_progress(
-        run.steps_done, run.max_steps, f"{run.status} · {run.steps_done:,} steps"
+        run.steps_done, run.max_steps, f"{run.status} · {count_text(run.steps_done, 'step')}"
     )
     best = (
         f" Best validation loss {run.best_val_loss:.4f} at step {run.best_step}."

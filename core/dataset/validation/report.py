@@ -10,6 +10,7 @@ import numpy as np
 
 from core.dataset.findings import ERROR, INFO, SEVERITY_RANK, WARNING, Finding
 from core.dataset.split import SplitConfig
+from core.figures import count_text
 
 
 @dataclass
@@ -128,4 +129,7 @@ class ValidationReport:
 
     def summary(self) -> str:
         c = self.counts()
-        return f"{c[ERROR]} errors, {c[WARNING]} warnings, {c[INFO]} notes in {self.n_examples:,} examples"
+        return (
+            f"{count_text(c[ERROR], 'error')}, {count_text(c[WARNING], 'warning')}, "
+            f"{count_text(c[INFO], 'note')} in {count_text(self.n_examples, 'example')}"
+        )
