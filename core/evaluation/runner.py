@@ -33,6 +33,7 @@ GENERATION_SHARE = 0.85
 # the Evaluate page shows a busy bar for it.
 LOADING_PREFIX = "Loading "
 
+
 def evaluate_model(
     eval_set: EvalSet,
     spec: ModelSpec,
