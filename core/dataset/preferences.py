@@ -204,7 +204,8 @@ def is_preference_file(path: str | Path) -> bool:
                 if raw.strip():
                     record = json.loads(raw)
                     return isinstance(record, dict) and CHOSEN in record and REJECTED in record
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
+        # Not a readable pair: the chat validator reads it and names the line's problem.
         return False
     return False
 
