@@ -18,8 +18,6 @@ ALLOWED_WITHOUT_QT = {
     # Rich text in Qt's HTML subset (inline styles, no <ins>/<del>) for QLabel and
     # QTextBrowser: the view itself; the numbers and diffs it shows come from core.
     "desktop.evaluation.answer_diff",
-    "desktop.evaluation.ab_summary_html",
-    "desktop.runs.compare_html",
     # Finds and builds the desktop pages: it imports desktop.<name>.page by name, so the
     # parse cannot see the Qt behind it.
     "desktop.pages",

@@ -60,6 +60,13 @@ def _field_strategy(spec: dataclasses.Field):
         return st.floats(low, high, allow_nan=False, allow_infinity=False)
     if isinstance(default, list):
         return st.one_of(st.just(["all-linear"]), st.lists(LAYER_NAME, min_size=1, max_size=4))
+    if spec.name == "rewards":  # free text the form checks as a reward spec (core.rewards)
+        return st.sampled_from(
+            [
+                "[{kind: valid_json}]",
+                "[{kind: valid_json, weight: 2}, {kind: length_penalty, max_chars: 400}]",
+            ]
+        )
     if spec.name in ("name", "dataset_version", "validation_file"):
         return st.one_of(st.just(""), TEXT.map(str.strip).filter(bool))
     return TEXT.map(str.strip).filter(bool)  # base_model, train_file
