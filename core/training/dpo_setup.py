@@ -5,8 +5,8 @@ a PEFT model): one copy of the base weights, never two. Continuing a finished SF
 (start_from), TRL copies that adapter as the reference ("ref" adapter, a few MB), so the
 reference is the SFT model and the base is still held once. Full fine-tuning needs a
 frozen copy of the model as reference; TRL loads it and the estimate counts it.
-Everything after the trainer exists (memory savers, schedule, run.json, resume, advisor)
-is trainer_setup.finish_trainer, as for SFT.
+Loading the policy and building the trainer are stage_trainer's, shared with GRPO;
+everything after the trainer exists is trainer_setup.finish_trainer, as for SFT.
 """
 
 from __future__ import annotations
@@ -15,16 +15,11 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from core.dataset.preferences import validate_pairs
-from core.runs import record as runs
 from core.runs.records import WARNING, Advice
-from core.training.callback import make_callback
 from core.training.chat_tokens import require_chat_template
-from core.training.model_loading import load_base_model, load_tokenizer, lora_config
-from core.training.observer import LOADING
-from core.training.schedule import provisional_schedule
+from core.training.model_loading import load_tokenizer
 from core.training.sft_args import build_sft_kwargs
-from core.training.start_from import adapter_to_continue, load_adapter
-from core.training.trainer_setup import callback_logic, finish_trainer, report_lora_targets
+from core.training.stage_trainer import build_stage_trainer, load_policy
 
 if TYPE_CHECKING:
     from core.training.run_setup import RunInputs
@@ -53,13 +48,10 @@ def build_dpo_kwargs(config, plan, schedule, output_dir, has_eval) -> tuple[dict
 
 def build_dpo_trainer(session: TrainingSession, inputs: RunInputs):
     """The DPOTrainer for the run, its callback logic and its number of optimizer steps."""
-    # datasets and trl are heavy: imported once a run starts
-    from datasets import Dataset
-
     # trl is heavy: loaded when training starts
     from trl import DPOConfig, DPOTrainer
 
-    config, base, data, plan = inputs.config, inputs.base, inputs.data, inputs.plan
+    config, base, data = inputs.config, inputs.base, inputs.data
     recorder = session.recorder
     tokenizer = load_tokenizer(base.path)
     require_chat_template(tokenizer, base.name)
@@ -90,36 +82,17 @@ def build_dpo_trainer(session: TrainingSession, inputs: RunInputs):
         recorder.log("pre-flight: not run for the dpo stage (the memory guard still watches)")
     session.check_stop()
 
-    session.report_status(LOADING, f"loading {base.name} for DPO ({config.method})")
-    model = load_base_model(config, plan, base.path)
-    adapter_dir = adapter_to_continue(session.project, config, base.path)
-    peft_config = None
-    if adapter_dir is not None:
-        model = load_adapter(model, adapter_dir)
-        recorder.log(f"continuing the adapter of {config.start_from} (the DPO reference)")
-    elif config.is_adapter_method:
-        peft_config = lora_config(config, report_lora_targets(session, config, model))
-    session.check_stop()
-
-    has_eval = bool(data.valid)
-    kwargs, notes = build_dpo_kwargs(
-        config,
-        plan,
-        provisional_schedule(config, has_eval),
-        session.folder / runs.CHECKPOINTS_DIR,
-        has_eval,
-    )
-    for note in notes:
-        recorder.log(note)
-    logic = callback_logic(session, inputs)
-    trainer = DPOTrainer(
+    model, peft_config = load_policy(session, inputs, "DPO", " (the DPO reference)")
+    return build_stage_trainer(
+        session,
+        inputs,
+        trainer_class=DPOTrainer,
+        args_class=DPOConfig,
+        build_kwargs=build_dpo_kwargs,
         model=model,
-        ref_model=None,  # LoRA: the adapter disabled; full: TRL's frozen copy
-        args=DPOConfig(**kwargs),
-        train_dataset=Dataset.from_list(data.records(data.train)),
-        eval_dataset=Dataset.from_list(data.records(data.valid)) if has_eval else None,
-        processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[make_callback(logic)],
+        tokenizer=tokenizer,
+        rows_are="one preference pair each",
+        # LoRA: the reference is the adapter disabled; full: TRL's frozen copy
+        trainer_extra={"ref_model": None},
     )
-    return finish_trainer(session, inputs, trainer, logic, has_eval, "one preference pair each")

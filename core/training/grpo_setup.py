@@ -5,8 +5,8 @@ The model writes `grpo_num_generations` answers to each prompt, the recipe's rew
 micro_batch_size counts prompts, as examples count for SFT, so one micro batch is
 micro_batch_size x grpo_num_generations answers. With a KL weight above 0 the reference is
 the starting model: with LoRA the adapter disabled (base) or, continuing an SFT run, TRL's
-"ref" copy of that adapter; one copy of the base weights either way. Everything after the
-trainer exists is trainer_setup.finish_trainer, as for SFT.
+"ref" copy of that adapter; one copy of the base weights either way. Loading the policy
+and building the trainer are stage_trainer's, shared with DPO.
 """
 
 from __future__ import annotations
@@ -15,17 +15,13 @@ import dataclasses
 from typing import TYPE_CHECKING
 
 from core.rewards.spec import trl_reward_functions
-from core.runs import record as runs
 from core.runs.records import WARNING, Advice
-from core.training.callback import make_callback
 from core.training.chat_tokens import require_chat_template
 from core.training.grpo_preview import preview_samples
-from core.training.model_loading import load_base_model, load_tokenizer, lora_config
-from core.training.observer import LOADING, PREFLIGHT
-from core.training.schedule import provisional_schedule
+from core.training.model_loading import load_tokenizer
+from core.training.observer import PREFLIGHT
 from core.training.sft_args import build_sft_kwargs
-from core.training.start_from import adapter_to_continue, load_adapter
-from core.training.trainer_setup import callback_logic, finish_trainer, report_lora_targets
+from core.training.stage_trainer import build_stage_trainer, load_policy
 
 if TYPE_CHECKING:
     from core.training.run_setup import RunInputs
@@ -89,11 +85,10 @@ def _preflight(session: TrainingSession, inputs: RunInputs, model, tokenizer) ->
 
 def build_grpo_trainer(session: TrainingSession, inputs: RunInputs):
     """The GRPOTrainer for the run, its callback logic and its number of optimizer steps."""
-    # datasets and trl are heavy: imported once a run starts
-    from datasets import Dataset
+    # trl is heavy: imported once a run starts
     from trl import GRPOConfig, GRPOTrainer
 
-    config, base, data, plan = inputs.config, inputs.base, inputs.data, inputs.plan
+    config, base, data = inputs.config, inputs.base, inputs.data
     recorder = session.recorder
     tokenizer = load_tokenizer(base.path)
     require_chat_template(tokenizer, base.name)
@@ -107,39 +102,21 @@ def build_grpo_trainer(session: TrainingSession, inputs: RunInputs):
         recorder.log(f"reward {line}")
     session.check_stop()
 
-    session.report_status(LOADING, f"loading {base.name} for GRPO ({config.method})")
-    model = load_base_model(config, plan, base.path)
-    adapter_dir = adapter_to_continue(session.project, config, base.path)
-    peft_config = None
-    if adapter_dir is not None:
-        model = load_adapter(model, adapter_dir)
-        recorder.log(f"continuing the adapter of {config.start_from}")
-    elif config.is_adapter_method:
-        peft_config = lora_config(config, report_lora_targets(session, config, model))
-    session.check_stop()
+    model, peft_config = load_policy(session, inputs, "GRPO")
     if config.preflight and inputs.checkpoint is None and not session.world.distributed:
         _preflight(session, inputs, model, tokenizer)
     session.check_stop()
 
-    has_eval = bool(data.valid)
-    kwargs, notes = build_grpo_kwargs(
-        config,
-        plan,
-        provisional_schedule(config, has_eval),
-        session.folder / runs.CHECKPOINTS_DIR,
-        has_eval,
-    )
-    for note in notes:
-        recorder.log(note)
-    logic = callback_logic(session, inputs)
-    trainer = GRPOTrainer(
+    return build_stage_trainer(
+        session,
+        inputs,
+        trainer_class=GRPOTrainer,
+        args_class=GRPOConfig,
+        build_kwargs=build_grpo_kwargs,
         model=model,
-        reward_funcs=trl_reward_functions(data.spec),
-        args=GRPOConfig(**kwargs, reward_weights=data.spec.weights),
-        train_dataset=Dataset.from_list(data.records(data.train)),
-        eval_dataset=Dataset.from_list(data.records(data.valid)) if has_eval else None,
-        processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[make_callback(logic)],
+        tokenizer=tokenizer,
+        rows_are="one prompt each",
+        args_extra={"reward_weights": data.spec.weights},
+        trainer_extra={"reward_funcs": trl_reward_functions(data.spec)},
     )
-    return finish_trainer(session, inputs, trainer, logic, has_eval, "one prompt each")

@@ -1,0 +1,91 @@
+"""What the DPO and GRPO stages build alike around TRL's trainer for their stage.
+
+Both start the policy the same way (a finished run's adapter continued, else a new LoRA
+config, else full fine-tuning) and build their trainer the same way: the stage's config
+from the SFT mapping of the shared settings plus its own, our callback, and
+trainer_setup.finish_trainer after. Only the stage's data check, its log lines, GRPO's
+pre-flight and the trainer's own arguments differ; those stay in dpo_setup and grpo_setup.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from core.runs import record as runs
+from core.training.callback import make_callback
+from core.training.model_loading import load_base_model, lora_config
+from core.training.observer import LOADING
+from core.training.schedule import provisional_schedule
+from core.training.start_from import adapter_to_continue, load_adapter
+from core.training.trainer_setup import callback_logic, finish_trainer, report_lora_targets
+
+if TYPE_CHECKING:
+    from core.training.run_setup import RunInputs
+    from core.training.session import TrainingSession
+
+
+def load_policy(
+    session: TrainingSession, inputs: RunInputs, stage: str, continuing: str = ""
+) -> tuple[Any, Any]:
+    """The model to train and its PEFT config: (model with the continued adapter, None),
+    (base, LoraConfig) for a new adapter, or (base, None) for full fine-tuning.
+    `continuing` ends the log line of a continued adapter (what it is to the stage)."""
+    config, base, plan = inputs.config, inputs.base, inputs.plan
+    session.report_status(LOADING, f"loading {base.name} for {stage} ({config.method})")
+    model = load_base_model(config, plan, base.path)
+    adapter_dir = adapter_to_continue(session.project, config, base.path)
+    peft_config = None
+    if adapter_dir is not None:
+        model = load_adapter(model, adapter_dir)
+        session.recorder.log(f"continuing the adapter of {config.start_from}{continuing}")
+    elif config.is_adapter_method:
+        peft_config = lora_config(config, report_lora_targets(session, config, model))
+    session.check_stop()
+    return model, peft_config
+
+
+def build_stage_trainer(
+    session: TrainingSession,
+    inputs: RunInputs,
+    *,
+    trainer_class: type,
+    args_class: type,
+    build_kwargs: Callable[..., tuple[dict, list[str]]],
+    model,
+    peft_config,
+    tokenizer,
+    rows_are: str,
+    args_extra: dict | None = None,
+    trainer_extra: dict | None = None,
+):
+    """The stage's TRL trainer on the run's records, with our callback, finished as every
+    stage's is (trainer_setup.finish_trainer). build_kwargs(config, plan, schedule,
+    output_dir, has_eval) gives the stage config's arguments and notes on their mapping;
+    args_extra and trainer_extra are the stage's own. Returns (trainer, logic, max_steps)."""
+    # datasets is heavy: imported once a run starts
+    from datasets import Dataset
+
+    config, data, plan = inputs.config, inputs.data, inputs.plan
+    has_eval = bool(data.valid)
+    kwargs, notes = build_kwargs(
+        config,
+        plan,
+        provisional_schedule(config, has_eval),
+        session.folder / runs.CHECKPOINTS_DIR,
+        has_eval,
+    )
+    for note in notes:
+        session.recorder.log(note)
+    logic = callback_logic(session, inputs)
+    trainer = trainer_class(
+        model=model,
+        args=args_class(**kwargs, **(args_extra or {})),
+        train_dataset=Dataset.from_list(data.records(data.train)),
+        eval_dataset=Dataset.from_list(data.records(data.valid)) if has_eval else None,
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=[make_callback(logic)],
+        **(trainer_extra or {}),
+    )
+    return finish_trainer(session, inputs, trainer, logic, has_eval, rows_are)
