@@ -23,7 +23,7 @@ from core.training.stage_trainer import build_stage_trainer, load_policy
 
 if TYPE_CHECKING:
     from core.training.run_setup import RunInputs
-    from core.training.session import TrainingSession
+    from core.training.session_state import SessionState
 
 
 def dpo_config_fields() -> dict[str, dataclasses.Field]:
@@ -46,7 +46,7 @@ def build_dpo_kwargs(config, plan, schedule, output_dir, has_eval) -> tuple[dict
     return kwargs, notes
 
 
-def build_dpo_trainer(session: TrainingSession, inputs: RunInputs):
+def build_dpo_trainer(session: SessionState, inputs: RunInputs):
     """The DPOTrainer for the run, its callback logic and its number of optimizer steps."""
     # trl is heavy: loaded when training starts
     from trl import DPOConfig, DPOTrainer

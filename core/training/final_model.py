@@ -17,12 +17,12 @@ from core.recipe.config import TrainConfig
 from core.runs import record as runs
 
 if TYPE_CHECKING:
-    from core.training.session import TrainingSession
+    from core.training.session_state import SessionState
 
 STUDIO_MODEL_FILE = "studio_model.json"
 
 
-def save_final_model(session: TrainingSession, trainer, config: TrainConfig) -> Path:
+def save_final_model(session: SessionState, trainer, config: TrainConfig) -> Path:
     final_dir = session.folder / runs.FINAL_DIR
     staging = session.folder / f".{runs.FINAL_DIR}.saving"
     if session.world.is_main:
@@ -55,7 +55,7 @@ def save_final_model(session: TrainingSession, trainer, config: TrainConfig) -> 
     return final_dir
 
 
-def _base_path(session: TrainingSession) -> str:
+def _base_path(session: SessionState) -> str:
     try:
         return runs.load_run(session.project, session.run_id).base_model_path
     except Exception:

@@ -25,7 +25,7 @@ from core.training.stage_trainer import build_stage_trainer, load_policy
 
 if TYPE_CHECKING:
     from core.training.run_setup import RunInputs
-    from core.training.session import TrainingSession
+    from core.training.session_state import SessionState
 
 PREFLIGHT_PROMPTS = 2
 
@@ -53,7 +53,7 @@ def build_grpo_kwargs(config, plan, schedule, output_dir, has_eval) -> tuple[dic
     return kwargs, notes
 
 
-def _preflight(session: TrainingSession, inputs: RunInputs, model, tokenizer) -> None:
+def _preflight(session: SessionState, inputs: RunInputs, model, tokenizer) -> None:
     """Generate a group of answers to the first prompts and score them before step 1: how
     long one step's generation takes, and whether the rewards tell the answers apart."""
     config, data = inputs.config, inputs.data
@@ -83,7 +83,7 @@ def _preflight(session: TrainingSession, inputs: RunInputs, model, tokenizer) ->
         )
 
 
-def build_grpo_trainer(session: TrainingSession, inputs: RunInputs):
+def build_grpo_trainer(session: SessionState, inputs: RunInputs):
     """The GRPOTrainer for the run, its callback logic and its number of optimizer steps."""
     # trl is heavy: imported once a run starts
     from trl import GRPOConfig, GRPOTrainer

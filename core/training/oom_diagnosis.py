@@ -17,11 +17,11 @@ from core.training.observer import FAILED, STOPPED, RunResult
 from core.training.run_finish import finish
 
 if TYPE_CHECKING:
-    from core.training.session import TrainingSession
+    from core.training.session_state import SessionState
 
 
 def out_of_memory(
-    session: TrainingSession, first_line: str, config: TrainConfig, trainer, logic
+    session: SessionState, first_line: str, config: TrainConfig, trainer, logic
 ) -> RunResult:
     """The accelerator ran out inside a step: fail the run, keep its checkpoints."""
     step = int(trainer.state.global_step) if trainer is not None else 0
@@ -41,7 +41,7 @@ def out_of_memory(
     return finish(session, FAILED, reason, trainer, logic)
 
 
-def memory_stopped(session: TrainingSession, config: TrainConfig, trainer, logic) -> RunResult:
+def memory_stopped(session: SessionState, config: TrainConfig, trainer, logic) -> RunResult:
     """The memory guard stopped the run: keep the checkpoint, say what to change."""
     session.close_memory_guard()
     step = int(trainer.state.global_step) if trainer is not None else 0
@@ -69,7 +69,7 @@ def memory_stopped(session: TrainingSession, config: TrainConfig, trainer, logic
     return finish(session, STOPPED, reason, trainer, logic)
 
 
-def _advise(session: TrainingSession, step, title, reason, suggestions, details) -> None:
+def _advise(session: SessionState, step, title, reason, suggestions, details) -> None:
     """The out-of-memory card: the reason, and the mildest fitting change as its action."""
     if session.recorder is None:
         return

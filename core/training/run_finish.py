@@ -17,11 +17,11 @@ from core.training.device import free_accelerator_memory, memory_snapshot
 from core.training.observer import RunResult
 
 if TYPE_CHECKING:
-    from core.training.session import TrainingSession
+    from core.training.session_state import SessionState
 
 
 def finish(
-    session: TrainingSession, status, reason, trainer, logic, final_dir: Path | None = None
+    session: SessionState, status, reason, trainer, logic, final_dir: Path | None = None
 ) -> RunResult:
     session.close_memory_guard()  # no interrupt while the run is written up
     recorder = session.recorder

@@ -27,10 +27,10 @@ from core.training.run_setup import SETUP_ERRORS, RunInputs
 from core.training.stages import build_stage_trainer
 
 if TYPE_CHECKING:
-    from core.training.session import TrainingSession
+    from core.training.session_state import SessionState
 
 
-def train(session: TrainingSession, inputs: RunInputs) -> RunResult:
+def train(session: SessionState, inputs: RunInputs) -> RunResult:
     config, plan, checkpoint = inputs.config, inputs.plan, inputs.checkpoint
     trainer = None
     logic = None
@@ -79,7 +79,7 @@ def train(session: TrainingSession, inputs: RunInputs) -> RunResult:
 
 
 def _conclude(
-    session: TrainingSession, trainer, logic: StudioCallbackLogic, config: TrainConfig
+    session: SessionState, trainer, logic: StudioCallbackLogic, config: TrainConfig
 ) -> RunResult:
     """Training returned: diverged, cut short for memory, stopped, or finished."""
     if logic.diverged_reason:

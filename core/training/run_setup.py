@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from core.training.device import DevicePlan
     from core.training.prepare import PreparedData
     from core.training.schedule import Schedule
-    from core.training.session import TrainingSession
+    from core.training.session_state import SessionState
 
 # Bad settings or data: the run fails with the message, which says what to change.
 SETUP_ERRORS = (TrainConfigError, TrainingDataError, ChatTemplateError)
@@ -55,7 +55,7 @@ class RunInputs:
     asked_config: TrainConfig | None = None  # the recipe before its "auto" savers were decided
 
 
-def resolve_inputs(session: TrainingSession) -> RunInputs:
+def resolve_inputs(session: SessionState) -> RunInputs:
     """The settings, base model, data and device of the run; for a resumed run also the
     checkpoint it continues from. Raises TrainConfigError (and the other setup errors) or
     RunNotFound with a message that says what to do."""
@@ -96,7 +96,7 @@ def resolve_inputs(session: TrainingSession) -> RunInputs:
     )
 
 
-def open_run(session: TrainingSession, inputs: RunInputs) -> None:
+def open_run(session: SessionState, inputs: RunInputs) -> None:
     """Create (or reopen, when resuming) the run folder and row, lock it, start the recorder."""
     config, base, data, plan = inputs.config, inputs.base, inputs.data, inputs.plan
     previous = inputs.previous
@@ -166,7 +166,7 @@ def open_run(session: TrainingSession, inputs: RunInputs) -> None:
     announce(project, RUN_STARTED, session.run_id)
 
 
-def _follow_run(session: TrainingSession, previous: runs.RunInfo | None) -> None:
+def _follow_run(session: SessionState, previous: runs.RunInfo | None) -> None:
     """A rank other than 0: train in rank 0's run, write nothing of the record."""
     session.run_id = share_from_main(None)
     session.folder = session.project.runs_dir / session.run_id
@@ -178,7 +178,7 @@ def _follow_run(session: TrainingSession, previous: runs.RunInfo | None) -> None
 
 
 def write_run_json(
-    session: TrainingSession,
+    session: SessionState,
     inputs: RunInputs,
     schedule: Schedule,
     max_steps: int,

@@ -13,6 +13,7 @@ The session holds the run's state and its controls; the steps live beside it, on
 each, as torchtune's recipes do: run_setup (inputs, folder, row, run.json), trainer_setup
 (tokenize, pre-flight, model, trainer), run_loop (train and conclude), final_model (save),
 oom_diagnosis (out of memory: reason and fitting settings) and run_finish (the result).
+The steps know the session as session_state.SessionState and never import this module.
 """
 
 from __future__ import annotations

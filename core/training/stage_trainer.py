@@ -22,11 +22,11 @@ from core.training.trainer_setup import callback_logic, finish_trainer, report_l
 
 if TYPE_CHECKING:
     from core.training.run_setup import RunInputs
-    from core.training.session import TrainingSession
+    from core.training.session_state import SessionState
 
 
 def load_policy(
-    session: TrainingSession, inputs: RunInputs, stage: str, continuing: str = ""
+    session: SessionState, inputs: RunInputs, stage: str, continuing: str = ""
 ) -> tuple[Any, Any]:
     """The model to train and its PEFT config: (model with the continued adapter, None),
     (base, LoraConfig) for a new adapter, or (base, None) for full fine-tuning.
@@ -46,7 +46,7 @@ def load_policy(
 
 
 def build_stage_trainer(
-    session: TrainingSession,
+    session: SessionState,
     inputs: RunInputs,
     *,
     trainer_class: type,

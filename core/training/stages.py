@@ -18,7 +18,7 @@ from core.training.trainer_setup import build_trainer as build_sft_trainer
 
 if TYPE_CHECKING:
     from core.training.run_setup import RunInputs
-    from core.training.session import TrainingSession
+    from core.training.session_state import SessionState
 
 # stage -> builder; a stage not listed here is not available in this build.
 STAGE_TRAINERS = {
@@ -28,7 +28,7 @@ STAGE_TRAINERS = {
 }
 
 
-def build_stage_trainer(session: TrainingSession, inputs: RunInputs):
+def build_stage_trainer(session: SessionState, inputs: RunInputs):
     """The trainer of the run's stage, its callback logic and its number of steps."""
     stage = inputs.config.stage
     builder = STAGE_TRAINERS.get(stage)

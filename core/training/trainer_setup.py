@@ -53,10 +53,10 @@ from core.training.sft_args import (
 
 if TYPE_CHECKING:
     from core.training.lora_targets import LoraTargets
-    from core.training.session import TrainingSession
+    from core.training.session_state import SessionState
 
 
-def build_trainer(session: TrainingSession, inputs: RunInputs):
+def build_trainer(session: SessionState, inputs: RunInputs):
     """The SFTTrainer for the run, its callback logic and its number of optimizer steps."""
     from trl import SFTTrainer  # heavy: imported once a run starts, never by the window
 
@@ -112,7 +112,7 @@ def build_trainer(session: TrainingSession, inputs: RunInputs):
     return finish_trainer(session, inputs, trainer, logic, has_eval, rows_are)
 
 
-def callback_logic(session: TrainingSession, inputs: RunInputs) -> StudioCallbackLogic:
+def callback_logic(session: SessionState, inputs: RunInputs) -> StudioCallbackLogic:
     """The callback's logic for a run of any stage: records, pause and stop, the memory
     guard, divergence and early stopping."""
     config, plan = inputs.config, inputs.plan
@@ -127,7 +127,7 @@ def callback_logic(session: TrainingSession, inputs: RunInputs) -> StudioCallbac
 
 
 def finish_trainer(
-    session: TrainingSession,
+    session: SessionState,
     inputs: RunInputs,
     trainer,
     logic: StudioCallbackLogic,
@@ -196,7 +196,7 @@ def finish_trainer(
     return trainer, logic, max_steps
 
 
-def report_lora_targets(session: TrainingSession, config: TrainConfig, model) -> LoraTargets:
+def report_lora_targets(session: SessionState, config: TrainConfig, model) -> LoraTargets:
     """The run's LoRA targets, saying what LoRA reaches where it is not what the
     settings suggest: the experts of a mixture of experts left out, or LoRA dropout
     turned off to reach them. A name the model lacks raises TrainConfigError."""
@@ -228,7 +228,7 @@ def report_lora_targets(session: TrainingSession, config: TrainConfig, model) ->
     return targets
 
 
-def preflight_before_training(session: TrainingSession, inputs: RunInputs, tokenizer) -> None:
+def preflight_before_training(session: SessionState, inputs: RunInputs, tokenizer) -> None:
     """A few real steps on the longest batch; a run that would not fit ends here, with the
     settings that would (TrainConfigError), before the model is loaded for training."""
     config, base, data, plan = inputs.config, inputs.base, inputs.data, inputs.plan
