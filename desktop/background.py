@@ -2,10 +2,11 @@
 
 The function receives `report(fraction, message)` and `cancelled() -> bool`; the task
 emits `progress`, then `succeeded(result)` or `failed(message)`, always on the GUI thread.
-This is the one way the app hosts work on a QThread (the training run's host aside, which
-also pauses and steps); a job with signals of its own (the chat's streamed text) emits
-them from its function: a signal emitted on the worker thread reaches the GUI thread's
-slots queued.
+This is the one way the app hosts work on a QThread. A job with signals of its own (the
+chat's streamed text, a training run's metrics) emits them from its function: a signal
+emitted on the worker thread reaches the GUI thread's slots queued. A job that pauses or
+stops in its own way (a training run) is controlled through its own thread-safe object,
+which the function closes over (desktop/training/host.py).
 """
 
 from __future__ import annotations
@@ -58,10 +59,14 @@ class BackgroundTask(QObject):
     failed = Signal(str)
     finished = Signal()
 
-    def __init__(self, function: Callable[..., Any], parent: QObject | None = None) -> None:
+    def __init__(
+        self, function: Callable[..., Any], parent: QObject | None = None, name: str = ""
+    ) -> None:
         super().__init__(parent)
         self._cancel = threading.Event()
         self._thread = QThread()
+        if name:  # shown by debuggers and in crash reports
+            self._thread.setObjectName(name)
         self._worker = _Worker(function, self._cancel)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)

@@ -1,4 +1,5 @@
-"""Hosts one training run on a QThread: a worker QObject owns the TrainingSession.
+"""Hosts one training run on the app's one worker-thread pattern, a BackgroundTask
+(desktop/background.py), whose function runs the TrainingSession.
 
     host = TrainingHost(parent)
     host.metrics.connect(...); host.finished.connect(...)
@@ -6,10 +7,10 @@
     host.pause(); host.resume(); host.stop()
     host.shutdown(timeout_s)            # stop and wait, keeping the GUI responsive
 
+The session reports through its observer (desktop/training/bridge.py), whose signals are
+emitted on the training thread and reach this host queued, as a task's own signals do.
 Control calls go straight to the session (its stop/pause/resume are thread-safe): the
-worker's thread is busy inside session.run(), so a queued slot there would never run.
-The wiring follows Qt's worker pattern: worker.done -> thread.quit; thread.finished ->
-worker.deleteLater and thread.deleteLater.
+task's thread is busy inside session.run(), so a queued slot there would never run.
 """
 
 from __future__ import annotations
@@ -17,29 +18,20 @@ from __future__ import annotations
 import os
 import sys
 import threading
-import traceback
 
-import shiboken6
-from PySide6.QtCore import (
-    QCoreApplication,
-    QEventLoop,
-    QObject,
-    Qt,
-    QThread,
-    QTimer,
-    Signal,
-    Slot,
-)
+from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Signal, Slot
 
 from core.recipe.config import TrainConfig
 from core.training.observer import FAILED, RunResult
 from core.training.session import TrainingSession
+from desktop.background import BackgroundTask
 from desktop.training.bridge import TrainingSignals
 
 # How much nicer than the GUI the training thread runs (Linux). Under CPU contention the
 # kernel then wakes the GUI thread first, and torch's worker threads, created by the
 # training thread, inherit the same niceness. With nothing else running it costs nothing.
 TRAINING_NICENESS = 10
+CRASHED = "The training thread crashed; see the terminal for the traceback."
 
 
 def lower_this_thread_priority(niceness: int) -> bool:
@@ -55,41 +47,6 @@ def lower_this_thread_priority(niceness: int) -> bool:
     return True
 
 
-class TrainingWorker(QObject):
-    """Runs one TrainingSession on the thread it was moved to."""
-
-    done = Signal(object)  # RunResult, or None if the session itself crashed
-
-    def __init__(
-        self,
-        project,
-        config: TrainConfig | None,
-        signals: TrainingSignals,
-        resume_run=None,
-        niceness: int = TRAINING_NICENESS,
-    ) -> None:
-        super().__init__()
-        # Built here, on the GUI thread, so stop() works even before the thread starts.
-        self.session = TrainingSession(project, config, signals, resume_run=resume_run)
-        self.niceness = niceness
-
-    @Slot()
-    def run(self) -> None:
-        result = None
-        try:
-            lower_this_thread_priority(self.niceness)
-            result = self.session.run()
-        except BaseException:  # run() catches failures itself; this is a bug of ours
-            traceback.print_exc()
-        finally:
-            # Hand this object back to the GUI thread, so its deleteLater (wired to the
-            # thread's finished) runs there rather than in a thread that is shutting down.
-            app = QCoreApplication.instance()
-            if app is not None:
-                self.moveToThread(app.thread())
-            self.done.emit(result)
-
-
 class TrainingHost(QObject):
     """One run at a time; re-emits the session's events on the GUI thread."""
 
@@ -100,15 +57,14 @@ class TrainingHost(QObject):
     log = Signal(str)
     checkpoint = Signal(int, str)
     finished = Signal(object)  # RunResult (a failed one if the session crashed)
-    thread_finished = Signal()  # the QThread has ended: safe to start another run
+    thread_finished = Signal()  # the run's thread has ended: safe to start another run
 
     def __init__(self, parent: QObject | None = None, niceness: int = TRAINING_NICENESS) -> None:
         super().__init__(parent)
         self.niceness = niceness
-        self._thread: QThread | None = None
-        self._worker: TrainingWorker | None = None
+        self._task: BackgroundTask | None = None
         self._signals: TrainingSignals | None = None
-        # Kept apart from the worker: the worker's C++ half is deleted when its thread ends.
+        # Kept after the task ends: the last run's id, folder, state and result.
         self._session: TrainingSession | None = None
         self._result_seen = False
 
@@ -119,12 +75,11 @@ class TrainingHost(QObject):
         return self._session
 
     def is_running(self) -> bool:
-        thread = self._thread
-        return thread is not None and shiboken6.isValid(thread) and thread.isRunning()
+        return self._task is not None and self._task.is_running()
 
     def is_busy(self) -> bool:
         """A run was started and its thread has not finished yet."""
-        return self._thread is not None
+        return self._task is not None
 
     # --- control --------------------------------------------------------------------
     def start(self, project, config: TrainConfig | None, resume_run: str | None = None) -> None:
@@ -139,21 +94,21 @@ class TrainingHost(QObject):
         signals.log.connect(self.log, queued)
         signals.checkpoint.connect(self.checkpoint, queued)
         signals.finished.connect(self._on_result, queued)
+        # Built here, on the GUI thread, so stop() works even before the thread starts.
+        session = TrainingSession(project, config, signals, resume_run=resume_run)
+        niceness = self.niceness
 
-        thread = QThread(self)
-        thread.setObjectName("finetune-studio-training")
-        worker = TrainingWorker(project, config, signals, resume_run, self.niceness)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.done.connect(thread.quit)
-        worker.done.connect(self._on_done, queued)
-        thread.finished.connect(worker.deleteLater)
-        thread.finished.connect(thread.deleteLater)
-        thread.finished.connect(self._on_thread_finished)
-        self._thread, self._worker, self._signals = thread, worker, signals
-        self._session = worker.session
+        def train(_report, _cancelled) -> RunResult:
+            lower_this_thread_priority(niceness)
+            return session.run()  # stop/pause reach the session directly, not `cancelled`
+
+        task = BackgroundTask(train, self, name="finetune-studio-training")
+        task.succeeded.connect(self._on_done)
+        task.failed.connect(self._on_crash)
+        task.finished.connect(self._on_thread_finished)
+        self._task, self._signals, self._session = task, signals, session
         self._result_seen = False
-        thread.start()
+        task.start()
 
     def stop(self, reason: str = "Stopped by the user.") -> None:
         if self.session is not None:
@@ -197,7 +152,7 @@ class TrainingHost(QObject):
         self.stop(reason)
         return self.wait_finished(timeout_s)
 
-    # --- endings --------------------------------------------------------------------
+    # --- endings: the observer's result first; the task's own ending covers a crash ------
     @Slot(object)
     def _on_result(self, result: RunResult) -> None:
         self._result_seen = True
@@ -205,22 +160,30 @@ class TrainingHost(QObject):
 
     @Slot(object)
     def _on_done(self, result: RunResult | None) -> None:
-        if self._result_seen:
-            return
-        # The session ended without telling its observer (a bug): still end the run here.
+        if not self._result_seen:  # the session ended without telling its observer (a bug)
+            self._end_as_crashed(result)
+
+    @Slot(str)
+    def _on_crash(self, message: str) -> None:
+        if not self._result_seen:  # run() catches failures itself; this is a bug of ours
+            self._end_as_crashed(None, CRASHED.replace("crashed", f"crashed ({message})"))
+
+    def _end_as_crashed(self, result: RunResult | None, reason: str = CRASHED) -> None:
         self._result_seen = True
         if result is None:
             result = RunResult(
                 run_id=(self._session.run_id or "") if self._session else "",
                 folder=None,
                 status=FAILED,
-                reason="The training thread crashed; see the terminal for the traceback.",
+                reason=reason,
             )
         self.finished.emit(result)
 
     @Slot()
     def _on_thread_finished(self) -> None:
-        self._thread = None
-        self._worker = None
-        self._signals = None
+        if not self._result_seen:  # the thread ended with neither result nor error
+            self._end_as_crashed(None)
+        # The ended task stays a child of this host, as every BackgroundTask stays with its
+        # owner: deleting it here could destroy its QThread while that is still exiting.
+        self._task = self._signals = None
         self.thread_finished.emit()
