@@ -4,6 +4,9 @@
   the held-out prompts' reward (eval) stays flat or falls while the training reward
   rises, or the rise comes from no checked reward (format: valid_json, json_schema, keys,
   regex; accuracy: reference_match) but from the others (a length penalty, own code).
+  After the run, Evaluate's stored results say the same when the run's evaluation is no
+  better than its starting run's (core.history.grpo_evaluation: training cannot import
+  evaluation, history sits above both).
 - Collapse: the answers within each group stop differing (reward spread ~0 after it was
   not): every answer is the same, GRPO has nothing left to learn from and the model has
   likely converged on one answer for every prompt.
@@ -40,9 +43,22 @@ def _is_checked(name: str) -> bool:
     return any(kind in name for kind in CHECKED_KINDS)
 
 
+def reward_window(max_steps: int) -> int:
+    """How many logged steps are averaged at each end to call a reward risen or flat."""
+    return max(2, min(10, round(max_steps * 0.2))) if max_steps else 3
+
+
+def reward_rise(rewards: list[float], window: int) -> tuple[float, float] | None:
+    """(mean reward of the first window, of the last) once there are two windows. Also
+    read by core.history.grpo_evaluation, which sets the rise against Evaluate's results."""
+    if len(rewards) < 2 * window:
+        return None
+    return _mean(rewards[:window]), _mean(rewards[-window:])
+
+
 class RewardAdvisor:
     def __init__(self, max_steps: int) -> None:
-        self.window = max(2, min(10, round(max_steps * 0.2))) if max_steps else 3
+        self.window = reward_window(max_steps)
         self.train: list[MetricRecord] = []
         self.evals: list[float] = []
         self.fired: set[str] = set()
@@ -63,12 +79,7 @@ class RewardAdvisor:
         ]
 
     def _rise(self) -> tuple[float, float] | None:
-        """(mean reward of the first window, of the last) once there are two windows."""
-        if len(self.train) < 2 * self.window:
-            return None
-        first = _mean([r.reward for r in self.train[: self.window]])
-        last = _mean([r.reward for r in self.train[-self.window :]])
-        return first, last
+        return reward_rise([r.reward for r in self.train], self.window)
 
     def _once(self, kind: str, advice: Advice) -> list[Advice]:
         if kind in self.fired:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from core.figures import count_text, duration_text
+from core.history.grpo_evaluation import read_run_with_evaluation_advice
 from core.runs.record import RunState
-from core.runs.replay import ReplayedRun, read_run_for_replay
+from core.runs.replay import ReplayedRun
 from core.training.observer import FAILED
 from desktop.background import BackgroundTask
 from desktop.theme import BAD, status_style
@@ -28,7 +29,8 @@ class RunReplay(QObject):
         self.cancel()
 
         def read(_report, _cancelled):
-            return read_run_for_replay(project, run_id)
+            # With the reward-hacking advice Evaluate's stored results give, if any.
+            return read_run_with_evaluation_advice(project, run_id)
 
         task = BackgroundTask(read, self)
         task.succeeded.connect(self.loaded)
