@@ -66,7 +66,7 @@ def texts(page, index):
 def test_the_latest_version_opens_with_its_findings_on_the_rows(page):
     assert page.stack.currentIndex() == 1
     assert page.model.rowCount() == 12
-    assert "v1" in page.state_label.text() and "saved" in page.state_label.text()
+    assert "v1" in page.header.state_label.text() and "saved" in page.header.state_label.text()
     assert len(page.conversation.bubbles) == 3
     findings = page.model.data(page.model.index(3, 1), FINDINGS_ROLE)
     assert any(f.code == "whitespace" and f.fixable for f in findings)
@@ -84,11 +84,11 @@ def test_typing_in_a_bubble_is_one_undo_step_and_ctrl_z_in_the_bubble_undoes_it(
     qtbot.keyClicks(bubble.text_edit, " thanks")
     assert texts(page, 0)[2].endswith("} thanks")
     assert page.editor.stack.count() == 1  # seven keystrokes merged into one step
-    assert "unsaved" in page.state_label.text()
-    assert page.save_button.isEnabled()
+    assert "unsaved" in page.header.state_label.text()
+    assert page.header.save_button.isEnabled()
     qtbot.keyClick(bubble.text_edit, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert not texts(page, 0)[2].endswith("thanks")
-    assert page.editor.stack.isClean() and "saved" in page.state_label.text()
+    assert page.editor.stack.isClean() and "saved" in page.header.state_label.text()
     assert page.conversation.bubbles[2].text_edit.toPlainText() == texts(page, 0)[2]
     qtbot.keyClick(
         page.conversation.bubbles[2].text_edit,
@@ -102,7 +102,7 @@ def test_role_picker_and_message_buttons_are_undoable(page, qtbot):
     page.conversation.bubbles[1].role_box.setCurrentText("assistant")
     assert page.editor.dataset.examples[0].messages[1]["role"] == "assistant"
     qtbot.mouseClick(
-        page.conversation.findChildren(type(page.undo_button), "bubble_delete")[0],
+        page.conversation.findChildren(type(page.header.undo_button), "bubble_delete")[0],
         Qt.MouseButton.LeftButton,
     )
     assert len(page.editor.dataset.examples[0].messages) == 2
@@ -175,7 +175,9 @@ def test_one_click_fix_trims_the_reply_and_undo_brings_it_back(page, qtbot):
     view = page.conversation
     assert view.bubbles[2]._severity == "warning"  # the offending message is highlighted
     fix_buttons = [
-        b for b in view.findings_box.findChildren(type(page.save_button)) if b.text() == "Fix"
+        b
+        for b in view.findings_box.findChildren(type(page.header.save_button))
+        if b.text() == "Fix"
     ]
     assert fix_buttons
     qtbot.mouseClick(fix_buttons[0], Qt.MouseButton.LeftButton)
@@ -202,7 +204,7 @@ def test_clicking_a_finding_jumps_to_its_example_and_message(page, qtbot):
 def test_fix_all_is_one_step(page):
     page.editor.push(edits.set_message_text(page.editor.dataset, 7, 2, "ok "))
     page.editor.wait_for_checks()
-    fixed = page.fix_all()
+    fixed = page.examples.fix_all()
     assert fixed == 2
     assert texts(page, 7)[2] == "ok" and not texts(page, 3)[2].endswith(" ")
     page.editor.stack.undo()
@@ -210,7 +212,7 @@ def test_fix_all_is_one_step(page):
 
 
 def test_bulk_replace_is_one_macro_undone_by_one_ctrl_z(page, qtbot):
-    page.replace_in_replies("late_order", "delayed_order")
+    page.bulk.replace_in_replies("late_order", "delayed_order")
     replies = [texts(page, i)[2] for i in range(12)]
     assert sum("delayed_order" in r for r in replies) == 6
     assert "Replaced 6" in page.last_message
@@ -225,7 +227,7 @@ def test_a_big_bulk_edit_runs_in_the_background_and_holds_the_page_still(page, q
     from desktop.dataset import bulk_actions
 
     monkeypatch.setattr(bulk_actions, "BACKGROUND_BULK_AT", 5)  # 12 examples count as big
-    page.replace_in_replies("late_order", "delayed_order")
+    page.bulk.replace_in_replies("late_order", "delayed_order")
     assert page.bulk.task is not None and not page.isEnabled()  # built off the GUI thread
     qtbot.waitUntil(lambda: page.bulk.task is None, timeout=60_000)
     assert page.isEnabled() and not page.progress.isVisible()
@@ -234,12 +236,12 @@ def test_a_big_bulk_edit_runs_in_the_background_and_holds_the_page_still(page, q
 
 
 def test_one_system_prompt_and_delete_duplicates(page):
-    page.set_system_prompt_for_all("Reply with JSON only.")
+    page.bulk.set_system_prompt_for_all("Reply with JSON only.")
     assert all(texts(page, i)[0] == "Reply with JSON only." for i in range(12))
     dup = edits.duplicate_examples(page.editor.dataset, [2, 4])
     page.editor.push(dup)
     assert len(page.editor.dataset) == 14
-    page.delete_duplicates()
+    page.bulk.delete_duplicates()
     assert len(page.editor.dataset) == 12
     page.editor.stack.undo()
     assert len(page.editor.dataset) == 14
@@ -248,7 +250,7 @@ def test_one_system_prompt_and_delete_duplicates(page):
 def test_new_duplicate_delete_and_move_examples_with_keys(page, qtbot):
     panel = page.examples_panel
     panel.select(2)
-    page.new_example()
+    page.examples.new_example()
     assert len(page.editor.dataset) == 13 and panel.current_index == 3
     assert [m["role"] for m in page.editor.dataset.examples[3].messages] == [
         "system",
@@ -256,7 +258,7 @@ def test_new_duplicate_delete_and_move_examples_with_keys(page, qtbot):
         "assistant",
     ]
     assert page.conversation.bubbles[1].text_edit.hasFocus()  # ready to type the question
-    page.duplicate_selected()
+    page.examples.duplicate_selected()
     assert len(page.editor.dataset) == 14
     first_id = page.editor.dataset.examples[0].id
     panel.select(0)
@@ -288,7 +290,7 @@ def test_a_broken_line_can_be_repaired_in_place(qtbot, project, tmp_path):
     path.write_text(good + "\n" + '{"messages": [{"role": "user", "content": "hi"}\n')
     page = make_page(qtbot, project)
     try:
-        page.take_import(import_dataset(path), append=False)
+        page.opening.take_import(import_dataset(path), append=False)
         page.editor.wait_for_checks()
         assert len(page.editor.dataset) == 2 and page.editor.dataset.examples[1].is_broken
         page.examples_panel.select(1)

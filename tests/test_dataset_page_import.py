@@ -76,13 +76,13 @@ def test_csv_import_previews_with_the_column_mapping_the_user_picks(qtbot, page,
     ]
     assert "3 examples read" in dialog.summary.text()
     assert dialog.append_radio.isChecked()
-    page.take_import(dialog.dataset, append=True)
+    page.opening.take_import(dialog.dataset, append=True)
     assert len(page.editor.dataset) == 13 and page.editor.stack.count() == 1
     page.editor.stack.undo()
     assert len(page.editor.dataset) == 10
-    page.take_import(dialog.dataset, append=False)
+    page.opening.take_import(dialog.dataset, append=False)
     assert page.editor.dataset.name == "tickets" and page.editor.base_version is None
-    assert "not saved as a version yet" in page.state_label.text()
+    assert "not saved as a version yet" in page.header.state_label.text()
 
 
 def test_same_prompt_and_response_column_is_explained_not_imported(qtbot, page, table_file):

@@ -75,7 +75,7 @@ def test_quit_with_unsaved_edits_and_cancel_keeps_the_window_open(window, projec
     timer.stop()
     assert seen == ["Save the dataset?"]
     assert window.isVisible()
-    assert window.page("dataset").has_unsaved_changes()  # the edits are still there
+    assert window.page("dataset").saving.has_unsaved_changes()  # the edits are still there
     timer = answer_dialogs(["Discard"], seen)  # qtbot's own close at teardown must not ask
     assert window.close()
     timer.stop()

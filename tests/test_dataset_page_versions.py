@@ -60,18 +60,18 @@ def test_saving_a_version_marks_the_stack_clean_and_lists_it(qtbot, saved):
     project, _v1 = saved
     page = make_page(qtbot, project)
     page.editor.push(edits.set_message_text(page.editor.dataset, 0, 1, "Rewritten reply"))
-    assert "unsaved changes to v1" in page.state_label.text()
+    assert "unsaved changes to v1" in page.header.state_label.text()
     with qtbot.waitSignal(page.editor.version_saved, timeout=WORK_MS) as saved_signal:
-        assert page.save_version("rewrote the first reply")
+        assert page.saving.save_version("rewrote the first reply")
     version = saved_signal.args[0]
     assert version.label == "v2" and version.note == "rewrote the first reply"
     assert [v.label for v in list_versions(project)] == ["v1", "v2"]
-    assert page.editor.stack.isClean() and "v2" in page.state_label.text()
+    assert page.editor.stack.isClean() and "v2" in page.header.state_label.text()
     assert page.versions_panel.table.rowCount() == 2
     assert version.load_dataset().examples[0].messages[1]["content"] == "Rewritten reply"
     assert not list_drafts(project)  # nothing left to recover once it is saved
     page.editor.stack.undo()
-    assert "unsaved changes to v2" in page.state_label.text()
+    assert "unsaved changes to v2" in page.header.state_label.text()
 
 
 def test_a_dataset_with_errors_is_not_saved_and_the_page_says_why(qtbot, saved):
@@ -79,7 +79,7 @@ def test_a_dataset_with_errors_is_not_saved_and_the_page_says_why(qtbot, saved):
     page = make_page(qtbot, project)
     page.editor.push(edits.set_message_text(page.editor.dataset, 2, 1, ""))  # empty reply
     with qtbot.waitSignal(page.editor.save_failed, timeout=WORK_MS):
-        page.save_version("broken")
+        page.saving.save_version("broken")
     assert "error" in page.last_message and page.notice_bar.isVisible()
     assert [v.label for v in list_versions(project)] == ["v1"]
     assert not page.editor.stack.isClean()
@@ -124,18 +124,21 @@ def test_edits_survive_a_crash_and_the_page_offers_to_restore_them(qtbot, saved)
     crashed.autosaver._join()
     # No can_close(): the process "dies" here; a new window starts on the same project.
     page = make_page(qtbot, project)
-    assert page.recovery_bar.isVisible() and "based on v1" in page.recovery_bar.label.text()
+    assert page.drafts.bar.isVisible() and "based on v1" in page.drafts.bar.label.text()
     assert page.editor.base_version.label == "v1" and len(page.editor.dataset) == 8
-    assert page.restore_draft()
+    assert page.opening.restore_draft()
     dataset = page.editor.dataset
     assert len(dataset) == 7
     assert dataset.examples[1].messages[0]["content"] == "typed just before the crash"
-    assert not page.editor.stack.isClean() and "unsaved changes to v1" in page.state_label.text()
-    assert not page.recovery_bar.isVisible()
+    assert (
+        not page.editor.stack.isClean()
+        and "unsaved changes to v1" in page.header.state_label.text()
+    )
+    assert not page.drafts.bar.isVisible()
     # Unchanged examples are the base version's own objects: the draft refers to them by id.
     assert dataset.examples[0] is page.editor.base_by_id[dataset.examples[0].id]
     with qtbot.waitSignal(page.editor.version_saved, timeout=WORK_MS):
-        page.save_version("recovered")
+        page.saving.save_version("recovered")
     assert list_versions(project)[-1].n_examples == 7
 
 
@@ -154,8 +157,8 @@ def test_a_draft_written_on_disk_is_offered_when_the_page_is_created(qtbot, save
         and lines[1] == json.dumps({"finetune_studio_ref": examples[0].id}).encode()
     )
     page = make_page(qtbot, project)
-    assert page.pending_drafts[0].path == path
-    page.restore_draft()
+    assert page.drafts.pending[0].path == path
+    page.opening.restore_draft()
     assert page.editor.dataset.examples[3].tags == ("recovered",)
     assert len(page.editor.dataset) == 10 - 1
     assert page.autosaver.note == "half-done"
@@ -170,8 +173,8 @@ def test_discarding_a_draft_deletes_it_and_closing_flushes_the_current_one(qtbot
     assert page.can_close()  # flushes the draft at once, no timer needed
     assert len(list_drafts(project)) == 1
     second = make_page(qtbot, project)
-    second.discard_pending_draft()
-    assert not list_drafts(project) and not second.recovery_bar.isVisible()
+    second.drafts.discard()
+    assert not list_drafts(project) and not second.drafts.bar.isVisible()
     assert not any(drafts_dir(project).glob("*.jsonl"))
 
 
@@ -210,30 +213,32 @@ def test_evaluate_can_hand_over_failing_cases_as_draft_examples(qtbot, saved):
 def test_an_empty_project_shows_the_way_to_start(qtbot, project):
     page = make_page(qtbot, project)
     assert page.stack.currentWidget() is page.empty_state
-    assert not page.save_button.isEnabled() and "No dataset" in page.state_label.text()
+    assert (
+        not page.header.save_button.isEnabled() and "No dataset" in page.header.state_label.text()
+    )
     page.empty_state.new_button.click()
     assert page.stack.currentIndex() == 1 and len(page.editor.dataset) == 1
     assert page.conversation.bubbles[0].text_edit.hasFocus()
-    assert "not saved as a version yet" in page.state_label.text()
+    assert "not saved as a version yet" in page.header.state_label.text()
     page.conversation.bubbles[0].text_edit.setPlainText("Where is my parcel?")
     page.conversation.bubbles[1].text_edit.setPlainText('{"intent": "where_is_order"}')
     with qtbot.waitSignal(page.editor.version_saved, timeout=WORK_MS):
-        page.save_version("first examples", name="parcels")
+        page.saving.save_version("first examples", name="parcels")
     assert [(v.dataset, v.label) for v in list_versions(project)] == [("parcels", "v1")]
 
 
 def test_a_large_version_opens_in_the_background(qtbot, saved, monkeypatch):
-    import desktop.dataset.page as page_module
+    import desktop.dataset.version_opening as opening_module
 
     project, v1 = saved
-    monkeypatch.setattr(page_module, "BACKGROUND_OPEN_AT", 5)  # "large" for this test
+    monkeypatch.setattr(opening_module, "BACKGROUND_OPEN_AT", 5)  # "large" for this test
     page = make_page(qtbot, project)
-    page.wait_for_open()
+    page.opening.wait_for_open()
     assert page.editor.base_version.id == v1.id and len(page.editor.dataset) == 8
     page.editor.push(edits.remove_examples([0]))
-    page.open_version(v1)
-    assert page.progress.isVisible() or page._open_task is None
-    page.wait_for_open()
+    page.opening.open_version(v1)
+    assert page.progress.isVisible() or page.opening.task is None
+    page.opening.wait_for_open()
     assert len(page.editor.dataset) == 8 and page.editor.stack.isClean()
     assert len(list_drafts(project)) == 1  # the set-aside edit stays restorable
-    assert page.recovery_bar.isVisible()
+    assert page.drafts.bar.isVisible()

@@ -5,9 +5,12 @@ background for a big dataset, and pushed on the undo stack as one step."""
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QWidget
 
 from core.dataset import edits
+from core.dataset.validation.system_prompts import system_prompt_counts
 from desktop.background import BackgroundTask
+from desktop.dataset.dialogs import FindReplaceDialog, SystemPromptDialog
 from desktop.dataset.editor import DatasetEditor, snapshot
 
 # Bulk actions on more examples than this are computed in the background.
@@ -78,3 +81,22 @@ class BulkActions(QObject):
             lambda ds, report, cancelled: edits.remove_duplicates(ds, report, cancelled),
             "Delete exact duplicates",
         )
+
+    # --- the dialogs that ask for an action's values ---------------------------------
+    def find_replace_dialog(self, window: QWidget, search_text: str = "") -> None:
+        if not self.editor.is_open:  # the Bulk menu is greyed out then; a shortcut is not
+            return
+        dialog = FindReplaceDialog(window, search_text)
+        if dialog.exec():
+            find, replace, case, words = dialog.values()
+            if find:
+                self.replace_in_replies(find, replace, case, words)
+
+    def system_prompt_dialog(self, window: QWidget) -> None:
+        if not self.editor.is_open:
+            return
+        prompts = system_prompt_counts(self.editor.dataset.examples[:2000])
+        common = prompts.most_common(1)[0][0] if prompts else ""
+        dialog = SystemPromptDialog(window, common, len(prompts))
+        if dialog.exec():
+            self.set_system_prompt_for_all(dialog.prompt())

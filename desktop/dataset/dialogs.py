@@ -1,6 +1,7 @@
 """The small dialogs of the Dataset page: save a version, find and replace, one system prompt.
 
-Each dialog only collects values; the page does the work (so tests call the page).
+Each dialog only collects values; the page's parts (version_saving.py, bulk_actions.py) do
+the work, so tests call those.
 """
 
 from __future__ import annotations
