@@ -116,13 +116,6 @@ def cross_check(result, model_config: dict, steps: int = 2) -> CrossCheck:
     Raises ValueError for settings the trainer cannot run and SimulationError when the
     simulation cannot be done here.
     """
-    if result.settings.recipe.stage == "dpo":
-        # The simulated step is an SFT step; set beside a DPO estimate (two sequences per
-        # pair, a reference forward) it would report a difference that is only the stage's.
-        raise SimulationError(
-            "the simulated step covers the sft stage only; the dpo estimate is not "
-            "checked against it."
-        )
     reason = simulation_unavailable()
     if reason:
         raise SimulationError(reason)

@@ -192,22 +192,50 @@ def _drop_full_attention_mask(trainer) -> None:
     trainer._prepare_inputs = prepare
 
 
+def sft_steps_trainer(
+    config: TrainConfig, plan: DevicePlan, model, output: Path, steps: int, check_host_ram: bool
+):
+    """The SFT stage's trainer (real_steps) over full-length rows of one token."""
+    # datasets is heavy: loaded when data is tokenized
+    from datasets import Dataset
+
+    rows = config.micro_batch_size * config.gradient_accumulation * steps
+    row = [SIMULATED_TOKEN] * config.max_seq_length
+    dataset = Dataset.from_dict({"input_ids": [row] * rows, "labels": [row] * rows})
+    # No loss is logged (.item() cannot read a FakeTensor); the host RAM check is the real
+    # run's, the simulation counts the GPU alone.
+    trainer = steps_trainer(
+        config,
+        plan,
+        model,
+        dataset,
+        _tiny_tokenizer(model.config.vocab_size),
+        output,
+        steps,
+        log_every=10**6,
+        check_host_ram=check_host_ram,
+        extra_args={"dataloader_pin_memory": False},
+    )
+    _drop_full_attention_mask(trainer)
+    return trainer
+
+
 def run_simulated_steps(
     model_config: dict,
     config: TrainConfig,
     steps: int = 2,
     explain: bool = False,
     device: str = "fake",
+    build_trainer=sft_steps_trainer,
 ) -> dict:
     """Peak memory of `steps` optimizer steps of our trainer, in bytes.
 
     device "fake": simulated on FakeTensors (the default); "cuda": the same code on a real
     GPU with random weights, adding torch.cuda's own peaks; "cpu": a real run on the CPU
     (fp32, small models only), which checks this code path where no GPU is.
+    build_trainer(config, plan, model, output, steps, check_host_ram): the stage's trainer
+    over its own full-length rows (sft_steps_trainer; dpo_step for DPO).
     """
-    # datasets is heavy: loaded when data is tokenized
-    from datasets import Dataset
-
     # torch is heavy (seconds to import): loaded when a model is
     from torch._subclasses.fake_tensor import FakeTensorMode
 
@@ -220,10 +248,6 @@ def run_simulated_steps(
     plan = simulated_plan(config, where)
     load_kwargs = model_load_kwargs(config, plan)
     model = _meta_model(model_config, load_kwargs)
-    seq = config.max_seq_length
-    rows = config.micro_batch_size * config.gradient_accumulation * steps
-    row = [SIMULATED_TOKEN] * seq
-    dataset = Dataset.from_dict({"input_ids": [row] * rows, "labels": [row] * rows})
     output = Path(tempfile.mkdtemp(prefix="finetune-simulate-"))
     gc.collect()
     gc.freeze()  # the model's many Python objects would make every later collection slow
@@ -234,23 +258,9 @@ def run_simulated_steps(
             with tracker:
                 model = _materialize(model, load_kwargs, where, random=not fake)
                 model = prepare_loaded_model(model, config)
-                # The run's own trainer for these steps. No loss is logged (.item() cannot
-                # read a FakeTensor); the host RAM check is the real run's, the simulation
-                # counts the GPU alone.
-                trainer = steps_trainer(
-                    config,
-                    plan,
-                    model,
-                    dataset,
-                    _tiny_tokenizer(model.config.vocab_size),
-                    output,
-                    steps,
-                    log_every=10**6,
-                    check_host_ram=device == "cpu",
-                    extra_args={"dataloader_pin_memory": False},
-                )
+                # The run's own trainer for these steps.
+                trainer = build_trainer(config, plan, model, output, steps, device == "cpu")
                 _collate_on_the_cpu(trainer)
-                _drop_full_attention_mask(trainer)
                 trainable, total = count_parameters(trainer.model)
                 tracker.reset_peak()
                 static = tracker.current

@@ -12,15 +12,19 @@ import json
 import sys
 
 from core.recipe.config import config_from_dict
+from core.training.simulate.dpo_step import run_simulated_dpo_steps
 from core.training.simulate.fake_cuda import unavailable_reason
 from core.training.simulate.step import run_simulated_steps
+
+# Each stage's step; SFT for any other.
+STAGE_STEPS = {"dpo": run_simulated_dpo_steps}
 
 
 def run_case(case: dict, steps: int) -> dict:
     # all-linear is resolved against the model by the trainer's own lora_config, experts
     # of a mixture of experts included, exactly as a real run resolves it.
     config = config_from_dict(dict(case["train_config"]), "the simulated run's settings")
-    return run_simulated_steps(case["model_config"], config, steps)
+    return STAGE_STEPS.get(config.stage, run_simulated_steps)(case["model_config"], config, steps)
 
 
 def main(argv: list[str]) -> int:
