@@ -154,7 +154,7 @@ def activation_facts(
         lora_r=settings.lora_r,
         eager=eager,
         repeat_kv=repeat_kv,
-        dropout=arch.dropout > 0,
+        dropout=arch.dropout > 0 and not settings.dropout_off,
         adapted_experts=stack.lora_reaches_experts or fused_experts,
         # bitsandbytes layers return their input's dtype; with the embedding upcast to fp32
         # the hidden states are fp32, so the MLP's act(gate) * up is computed in fp32.

@@ -200,8 +200,14 @@ class EstimateRun:
         return tuple(self.recipe.lora_target_modules)
 
     @property
+    def dropout_off(self) -> bool:
+        """TRL's DPOTrainer turns every dropout of the model off, LoRA's included
+        (DPOConfig.disable_dropout, on by default; dpo_setup keeps it)."""
+        return self.recipe.stage == "dpo"
+
+    @property
     def lora_dropout(self) -> float:
-        return self.recipe.lora_dropout
+        return 0.0 if self.dropout_off else self.recipe.lora_dropout
 
     @property
     def double_quant(self) -> bool:
