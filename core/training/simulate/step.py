@@ -183,6 +183,8 @@ def _drop_full_attention_mask(trainer) -> None:
     original = trainer._prepare_inputs
 
     def prepare(inputs):
+        if isinstance(inputs, list):  # GRPO's prompts: its generated batch is its own
+            return original(inputs)
         inputs = dict(inputs)
         mask = inputs.pop("attention_mask", None)
         if mask is not None and "position_ids" not in inputs:

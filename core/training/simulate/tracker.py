@@ -72,6 +72,11 @@ def uncount(tensor) -> None:
             tracker._made_by.pop(key, None)
 
 
+def active_tracker():
+    """The tracker counting now, or None (a stage's step names its phases on it)."""
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
 def new_peak_tracker(explain: bool = False, device_type: str = "cuda"):
     """A new tracker; the class is built on first use so that importing this module does
     not import torch (core modules stay light for the window)."""

@@ -14,10 +14,11 @@ import sys
 from core.recipe.config import config_from_dict
 from core.training.simulate.dpo_step import run_simulated_dpo_steps
 from core.training.simulate.fake_cuda import unavailable_reason
+from core.training.simulate.grpo_step import run_simulated_grpo_steps
 from core.training.simulate.step import run_simulated_steps
 
 # Each stage's step; SFT for any other.
-STAGE_STEPS = {"dpo": run_simulated_dpo_steps}
+STAGE_STEPS = {"dpo": run_simulated_dpo_steps, "grpo": run_simulated_grpo_steps}
 
 
 def run_case(case: dict, steps: int) -> dict:
