@@ -71,3 +71,13 @@ def test_kl_blowup_is_named_once():
 def test_sft_records_get_no_grpo_advice():
     records = [MetricRecord(step=s, loss=2.0 - 0.05 * s) for s in range(1, 15)]
     assert not [a for a in feed(records) if a.kind in _GRPO]
+
+
+def test_grpo_loss_crossing_zero_is_not_called_a_too_high_learning_rate():
+    """GRPO's loss is a policy-gradient surrogate around 0 (the demo's went 0.045 -> -0.056
+    in 2 steps), not a fit: its fall says nothing about the learning rate."""
+    records = [
+        MetricRecord(step=s, loss=0.045 if s == 1 else -0.056, reward=0.8, reward_std=0.3)
+        for s in range(1, 6)
+    ]
+    assert "lr_too_high" not in [a.kind for a in feed(records)]

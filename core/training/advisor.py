@@ -109,6 +109,10 @@ class LearningRateAdvisor:
     def observe(self, record: MetricRecord) -> list[Advice]:
         if self.fired or record.kind != "train" or not _finite(record.loss):
             return []
+        if record.reward is not None:
+            # GRPO's loss is a policy-gradient surrogate around 0, not a fit: its fall says
+            # nothing about the learning rate (RewardAdvisor watches a GRPO run's reward).
+            return []
         if self.first is None:
             self.first = record
             return []
