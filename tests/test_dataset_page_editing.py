@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 
 from core.dataset import edits
 from core.dataset.model import Dataset
@@ -310,3 +310,72 @@ def test_ctrl_f_goes_to_the_search_from_anywhere_on_the_page(page, qtbot):
     page.examples_panel.table.setFocus()
     qtbot.keyClick(page.examples_panel.table, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
     assert page.tabs.currentIndex() == 0 and page.examples_panel.search.hasFocus()
+
+
+def test_header_tooltips_bulk_menu_findings_count_and_ctrl_s_reach_their_parts(page, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    header = page.header
+    for button in (
+        header.undo_button,
+        header.redo_button,
+        header.import_button,
+        header.export_button,
+        header.bulk_button,
+        header.save_button,
+    ):
+        assert button.toolTip()
+    actions = {a.text(): a for a in header.bulk_menu.actions() if not a.isSeparator()}
+    assert list(actions) == [
+        "Find and replace in assistant replies…",
+        "Set one system prompt for all…",
+        "Delete exact duplicates",
+        "Mark all shown as reviewed",
+        "Fix all certain problems",
+    ]
+    counts = page.editor.counts()
+    problems = counts["error"] + counts["warning"]
+    assert problems and page.tabs.tabText(1) == f"Findings ({problems})"
+
+    actions["Mark all shown as reviewed"].trigger()
+    assert all(e.reviewed for e in page.editor.dataset.examples)
+    assert page.last_message == "Marked 12 examples as reviewed."
+    actions["Fix all certain problems"].trigger()
+    assert not texts(page, 3)[2].endswith(" ") and "Ctrl+Z undoes it" in page.last_message
+    page.editor.wait_for_checks()
+    counts = page.editor.counts()
+    left = counts["error"] + counts["warning"]
+    assert left < problems
+    expected = f"Findings ({left})" if left else "Findings"
+    qtbot.waitUntil(lambda: page.tabs.tabText(1) == expected)  # the count follows the fix
+
+    table = page.examples_panel.table
+    table.setFocus()
+    qtbot.keyClick(table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert texts(page, 3)[2].endswith("  ")  # Ctrl+Z took the fix back
+    redo = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+    qtbot.keyClick(table, Qt.Key.Key_Z, redo)
+    assert not texts(page, 3)[2].endswith(" ")  # and Ctrl+Shift+Z redid it
+
+    seen = []
+
+    def close_the_save_dialog():
+        dialog = QApplication.activeModalWidget()
+        seen.append(dialog.windowTitle())
+        dialog.reject()
+
+    QTimer.singleShot(0, close_the_save_dialog)
+    qtbot.keyClick(table, Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier)
+    assert seen == ["Save as v2"] and not page.editor.is_saving
+
+
+def test_new_example_with_no_dataset_open_starts_a_new_dataset(qtbot, project):
+    page = make_page(qtbot, project)
+    try:
+        assert page.stack.currentWidget() is page.empty_state
+        page.examples.new_example()
+        assert page.stack.currentWidget() is page.tabs and page.tabs.currentIndex() == 0
+        assert page.editor.dataset.name == "my-dataset" and len(page.editor.dataset) == 1
+        assert "not saved as a version yet" in page.header.state_label.text()
+    finally:
+        page.can_close()
