@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.dataset.edit_status import (
     EditState,
+    findings_tab_title,
     has_unsaved_work,
     save_button_text,
     save_refused_message,
@@ -68,3 +69,9 @@ def test_save_messages():
     assert refused.startswith("Not saved: 1 error would break training.") and "Findings" in refused
     assert "3 errors" in save_refused_message("ignored", 3)
     assert save_refused_message("disk full", 0) == "Not saved: disk full"
+
+
+def test_the_findings_tab_counts_errors_and_warnings_not_notes():
+    assert findings_tab_title({"error": 2, "warning": 1, "info": 7}) == "Findings (3)"
+    assert findings_tab_title({"error": 0, "warning": 1200, "info": 0}) == "Findings (1,200)"
+    assert findings_tab_title({"error": 0, "warning": 0, "info": 4}) == "Findings"

@@ -60,6 +60,12 @@ def unsaved_question(name: str, base_label: str | None) -> tuple[str, str]:
     )
 
 
+def findings_tab_title(counts: dict[str, int]) -> str:
+    """The Findings tab's name: how many errors and warnings wait there (notes don't count)."""
+    problems = counts.get("error", 0) + counts.get("warning", 0)
+    return f"Findings ({problems:,})" if problems else "Findings"
+
+
 def saved_message(dataset: str, label: str, n_train: int, n_valid: int) -> str:
     return f"Saved {dataset} {label}: {n_train:,} for training, {n_valid:,} for validation."
 

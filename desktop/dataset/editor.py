@@ -23,7 +23,7 @@ from core.dataset.edits import (
 )
 from core.dataset.findings import SEVERITY_RANK, Finding
 from core.dataset.model import Dataset, Example
-from core.dataset.validation import check_example, validate_snapshot
+from core.dataset.validation import ValidationOptions, check_example, validate_snapshot
 from core.dataset.versions import DatasetHasErrors, DatasetVersion, save_version
 from desktop.background import BackgroundTask
 from desktop.dataset.undo_commands import EditCommand
@@ -258,6 +258,13 @@ class DatasetEditor(QObject):
         for finding, _example in self.all_findings():
             counts[finding.severity] += 1
         return counts
+
+    def check_lengths(self, tokenizer, max_seq_length: int) -> None:
+        """With a tokenizer chosen, the checks also say which examples max_seq_length cuts."""
+        self.validation_options = ValidationOptions(
+            max_seq_length=max_seq_length, tokenizer=tokenizer
+        )
+        self.check_later()
 
     def check_later(self) -> None:
         """Run the whole-dataset checks after a short pause (settings being adjusted)."""

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.dataset.validation import ValidationOptions
+from core.dataset.edit_status import findings_tab_title
 from desktop.context import AppContext
 from desktop.dataset.autosave import DraftAutosaver
 from desktop.dataset.bulk_actions import BulkActions
@@ -148,7 +148,7 @@ class DatasetPage(QWidget):
         self.findings_panel.jump_requested.connect(examples.jump_to)
         self.findings_panel.fix_all_requested.connect(examples.fix_all)
         self.versions_panel.open_requested.connect(opening.open_version)
-        self.stats_panel.length_settings_changed.connect(self._length_settings_changed)
+        self.stats_panel.length_settings_changed.connect(editor.check_lengths)
         self.empty_state.import_requested.connect(opening.import_dialog)
         self.empty_state.new_requested.connect(opening.new_dataset)
         self.empty_state.preferences_requested.connect(self.show_preferences)
@@ -207,9 +207,7 @@ class DatasetPage(QWidget):
         self.header.show_state()
 
     def _show_findings_count(self) -> None:
-        counts = self.editor.counts()
-        problems = counts["error"] + counts["warning"]
-        self.tabs.setTabText(TAB_FINDINGS, f"Findings ({problems:,})" if problems else "Findings")
+        self.tabs.setTabText(TAB_FINDINGS, findings_tab_title(self.editor.counts()))
 
     def _show_errors(self) -> None:
         self.tabs.setCurrentIndex(TAB_FINDINGS)
@@ -230,13 +228,6 @@ class DatasetPage(QWidget):
             self.stats_panel.refresh_if_stale()
         elif index == TAB_VERSIONS:
             self.versions_panel.refresh()
-
-    def _length_settings_changed(self, tokenizer, max_seq_length: int) -> None:
-        """With a tokenizer chosen, the checks also say which examples max_seq_length cuts."""
-        self.editor.validation_options = ValidationOptions(
-            max_seq_length=max_seq_length, tokenizer=tokenizer
-        )
-        self.editor.check_later()
 
     def _bulk_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)
