@@ -8,12 +8,13 @@ import json
 import math
 
 import pytest
+from killed_run import assert_same_trajectory, kill_at_step, train_records
 from ticket_router_run import tiny_lora_settings
 
 from core.recipe.config import TrainConfig
-from core.runs.record import load_run, read_metrics
+from core.runs.record import RunState, load_run, read_metrics
 from core.training.observer import CollectingObserver
-from core.training.session import run_training
+from core.training.session import resume_run, run_training
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -134,18 +135,6 @@ def test_a_dpo_run_killed_with_sigkill_resumes_on_the_same_trajectory(
     project, tiny_model_dir, tmp_path
 ):
     # the same kill -9 as the SFT resume test: a child process hangs at step 8, is killed
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from test_training_resume import CHILD, REPO_ROOT
-
-    from core.recipe.config import save_config
-    from core.runs.record import RunState
-    from core.training.session import resume_run
-
     config = dpo_config(
         tiny_model_dir,
         write_pairs(tmp_path / "pairs.jsonl", n=16),
@@ -154,49 +143,20 @@ def test_a_dpo_run_killed_with_sigkill_resumes_on_the_same_trajectory(
         checkpoint_every_steps=3,
         keep_checkpoints=2,
     )
-    config_path = tmp_path / "dpo.yaml"
-    save_config(config, config_path)
     reference = CollectingObserver()
     done = run_training(project, config, reference)
     assert done.status == "finished" and done.max_steps == 10, done.reason
-    expected = {r.step: (r.loss, r.rewards_margin) for r in reference.records if r.kind == "train"}
 
-    marker = tmp_path / "hanging"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(project.folder), str(config_path), str(marker), "8"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 150
-        while not marker.exists():
-            assert child.poll() is None, child.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "the child never reached step 8"
-            time.sleep(0.2)
-        run_id = marker.read_text()
-        child.send_signal(signal.SIGKILL)
-        child.wait(30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(30)
-        child.stderr.close()
-
+    run_id = kill_at_step(project, config, tmp_path, 8)
     killed = load_run(project, run_id)
     assert killed.status == RunState.INTERRUPTED and killed.resumable
     observer = CollectingObserver()
     result = resume_run(project, run_id, observer)
     assert result.status == "finished", result.reason
     assert observer.progress[0].step == 7  # right after checkpoint-6
-    records = [r for r in read_metrics(load_run(project, run_id)) if r.kind == "train"]
+    records = train_records(project, run_id)
     assert [r.step for r in records] == list(range(1, 11))
-    for record in records:
-        loss, margin = expected[record.step]
-        assert record.loss == pytest.approx(loss, rel=2e-3, abs=2e-3), record.step
-        assert record.rewards_margin == pytest.approx(margin, rel=2e-3, abs=2e-3), record.step
+    assert_same_trajectory(records, reference.records, ("loss", "rewards_margin"))
 
 
 def test_dpo_continues_a_finished_sft_runs_adapter(project, tiny_model_dir, tmp_path, monkeypatch):

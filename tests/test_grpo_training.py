@@ -9,12 +9,13 @@ import json
 import math
 
 import pytest
+from killed_run import assert_same_trajectory, kill_at_step, train_records
 from ticket_router_run import tiny_lora_settings
 
 from core.recipe.config import TrainConfig
-from core.runs.record import load_run, read_metrics
+from core.runs.record import RunState, load_run, read_metrics
 from core.training.observer import CollectingObserver
-from core.training.session import run_training
+from core.training.session import resume_run, run_training
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -141,67 +142,27 @@ def test_a_grpo_run_killed_with_sigkill_resumes_on_the_same_trajectory(
     project, tiny_model_dir, tmp_path
 ):
     # the same kill -9 as the SFT resume test: a child process hangs at step 5, is killed
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from test_training_resume import CHILD, REPO_ROOT
-
-    from core.recipe.config import save_config
-    from core.runs.record import RunState
-    from core.training.session import resume_run
-
     config = grpo_config(
         tiny_model_dir,
         write_tickets(tmp_path / "t.jsonl", n=12),
         checkpoint_every_steps=2,
         keep_checkpoints=2,
     )
-    config_path = tmp_path / "grpo.yaml"
-    save_config(config, config_path)
     reference = CollectingObserver()
     done = run_training(project, config, reference)
     assert done.status == "finished" and done.max_steps == 6, done.reason
-    expected = {r.step: (r.loss, r.reward) for r in reference.records if r.kind == "train"}
 
-    marker = tmp_path / "hanging"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT)}
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(project.folder), str(config_path), str(marker), "5"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 150
-        while not marker.exists():
-            assert child.poll() is None, child.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "the child never reached step 5"
-            time.sleep(0.2)
-        run_id = marker.read_text()
-        child.send_signal(signal.SIGKILL)
-        child.wait(30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(30)
-        child.stderr.close()
-
+    run_id = kill_at_step(project, config, tmp_path, 5)
     killed = load_run(project, run_id)
     assert killed.status == RunState.INTERRUPTED and killed.resumable
     observer = CollectingObserver()
     result = resume_run(project, run_id, observer)
     assert result.status == "finished", result.reason
     assert observer.progress[0].step == 5  # right after checkpoint-4
-    records = [r for r in read_metrics(load_run(project, run_id)) if r.kind == "train"]
+    records = train_records(project, run_id)
     assert [r.step for r in records] == list(range(1, 7))
-    for record in records:  # the sampled answers come back too: same rewards, same loss
-        loss, reward = expected[record.step]
-        assert record.reward == pytest.approx(reward, rel=2e-3, abs=2e-3), record.step
-        assert record.loss == pytest.approx(loss, rel=2e-3, abs=2e-3), record.step
+    # the sampled answers come back too: same rewards, same loss
+    assert_same_trajectory(records, reference.records, ("reward", "loss"))
 
 
 def test_the_pre_flight_button_points_a_grpo_recipe_to_its_own_pre_flight(project, tmp_path):

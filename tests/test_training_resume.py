@@ -4,46 +4,14 @@ trajectory as a run that was never interrupted (model, optimizer, scheduler, RNG
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
-from pathlib import Path
 
 import pytest
+from killed_run import assert_same_trajectory, kill_at_step, train_records
 
-from core.recipe.config import TrainConfig, save_config
+from core.recipe.config import TrainConfig
 from core.runs.record import RunState, list_runs, load_run, read_metrics
 from core.training.observer import CollectingObserver
 from core.training.session import resume_run, run_training
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-CHILD = textwrap.dedent(
-    """
-    import sys, time
-    from pathlib import Path
-    from core.project import open_project
-    from core.recipe.config import load_config
-    from core.training.observer import TrainingObserver
-    from core.training.session import TrainingSession
-
-    project_dir, config_path, marker, hang_at = sys.argv[1:5]
-
-    class HangAtStep(TrainingObserver):
-        # Stands for a machine that dies mid-run: it stops making progress and is killed.
-        def on_progress(self, progress):
-            if progress.step == int(hang_at):
-                Path(marker).write_text(session.run_id)
-                time.sleep(600)
-
-    session = TrainingSession(open_project(project_dir), load_config(config_path), HangAtStep())
-    session.run()
-    """
-)
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -84,43 +52,14 @@ def test_a_run_killed_with_sigkill_resumes_on_the_same_trajectory(
     train = tmp_path / "train.jsonl"
     train.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     config = _config(tiny_model_dir, train)
-    config_path = tmp_path / "run.yaml"
-    save_config(config, config_path)
 
     # The uninterrupted reference run.
     reference = CollectingObserver()
     done = run_training(project, config, reference)
     assert done.status == "finished" and done.max_steps == 10
-    expected = {r.step: r.loss for r in reference.records if r.kind == "train"}
 
     # The same run in another process, killed at step 8 (last checkpoint: step 6, mid-epoch).
-    marker = tmp_path / "hanging"
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "PYTHONPATH": str(REPO_ROOT),
-    }
-    child = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(project.folder), str(config_path), str(marker), "8"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 150
-        while not marker.exists():
-            assert child.poll() is None, child.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "the child never reached step 8"
-            time.sleep(0.2)
-        run_id = marker.read_text()
-        child.send_signal(signal.SIGKILL)
-        child.wait(30)
-    finally:
-        if child.poll() is None:
-            child.kill()
-            child.wait(30)
-        child.stderr.close()
+    run_id = kill_at_step(project, config, tmp_path, 8)
 
     killed = load_run(project, run_id)
     assert killed.status == RunState.INTERRUPTED and killed.resumable
@@ -136,10 +75,9 @@ def test_a_run_killed_with_sigkill_resumes_on_the_same_trajectory(
     assert sorted(resumed) == [7, 8, 9, 10]
 
     # The whole record: steps 1-6 from before the kill, 7-10 redone, each step once.
-    records = [r for r in read_metrics(load_run(project, run_id)) if r.kind == "train"]
+    records = train_records(project, run_id)
     assert [r.step for r in records] == list(range(1, 11))
-    for record in records:
-        assert record.loss == pytest.approx(expected[record.step], rel=2e-3, abs=2e-3), record.step
+    assert_same_trajectory(records, reference.records, ("loss",))
     assert {r.run_id: r.status for r in list_runs(project)}[run_id] == "finished"
     rows = (
         project.connection()
