@@ -132,7 +132,7 @@ def test_keyboard_rating_back_and_results_stay_blind_until_revealed(qtbot, ratin
         qtbot.keyClick(card, getattr(Qt.Key, f"Key_{winner}"))
         qtbot.keyClick(card, Qt.Key.Key_Return)
     text = view.results_view.toPlainText()
-    assert "4 of 4 pairs rated by 1 rater(s): ana" in text
+    assert "4 of 4 pairs rated by 1 rater: ana" in text
     assert f"{MASKED[1]} better" in text and "win rate, ties left out" in text
     assert "tuned" not in text and "needs a second rater" in text
 
@@ -152,7 +152,7 @@ def test_a_second_rater_brings_agreement(qtbot, rating_page, project):
             qtbot.keyClick(card, Qt.Key.Key_A)
             qtbot.keyClick(card, Qt.Key.Key_Return)
     text = view.results_view.toPlainText()
-    assert "2 rater(s): ana, ben" in text
+    assert "2 raters: ana, ben" in text
     assert "Agreement between raters" in text and "every rater picked alike on 100%" in text
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from test_runs_page import add_run, open_page
 
+from core.dataset.edits import remove_duplicates, set_system_prompt
 from core.dataset.fix_plan import FixPlan
+from core.dataset.model import Dataset, Example
 from core.dataset.validation.report import ValidationReport
 from core.figures import count_text
 from core.history.spend import spend_summary
@@ -51,3 +53,13 @@ def test_one_fixed_example_reads_one_example():
 def test_a_one_example_report_reads_one_example():
     # It said "0 errors, 0 warnings, 0 notes in 1 examples".
     assert ValidationReport([], 1).summary() == "0 errors, 0 warnings, 0 notes in 1 example"
+
+
+def test_bulk_edit_messages_read_in_the_right_number():
+    # They said "Set the system prompt in 2 example(s)." and "Deleted 1 exact duplicate(s)".
+    record = {
+        "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+    }
+    dataset = Dataset(examples=[Example(dict(record)), Example(dict(record))])
+    assert remove_duplicates(dataset).summary.startswith("Deleted 1 exact duplicate;")
+    assert set_system_prompt(dataset, "Be brief.").summary == "Set the system prompt in 2 examples."

@@ -414,7 +414,7 @@ def set_system_prompt(
     return BulkResult(
         ReplaceExamples(tuple(changes), "Set one system prompt"),
         len(changes),
-        f"{what} in {len(changes):,} example(s).",
+        f"{what} in {count_text(len(changes), 'example')}.",
     )
 
 
@@ -439,5 +439,5 @@ def remove_duplicates(
     return BulkResult(
         RemoveExamples(tuple(drop), "Delete duplicates"),
         len(drop),
-        f"Deleted {len(drop):,} exact duplicate(s); the first of each was kept.",
+        f"Deleted {count_text(len(drop), 'exact duplicate')}; the first of each was kept.",
     )

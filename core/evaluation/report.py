@@ -24,6 +24,7 @@ from core.evaluation.results import EvalResult
 from core.evaluation.statistics import BETTER, WORSE, Rate
 from core.evaluation.store import load_result
 from core.evaluation.svg_charts import grouped_bars, win_tie_loss_bar
+from core.figures import count_text
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;
@@ -198,7 +199,7 @@ def _ab_section(summaries: Sequence[ABSummary]) -> str:
             f"<h3>{escape(pair_set.name)}</h3><p>Raters saw two anonymised answers in random order "
             f"(seed {pair_set.seed}). Revealed: the models were <b>{escape(pair_set.label_a)}</b> "
             f"and <b>{escape(pair_set.label_b)}</b>. {summary.rated_pairs} of {pair_set.n_pairs} "
-            f"pairs rated by {len(summary.human_raters)} rater(s): "
+            f"pairs rated by {count_text(len(summary.human_raters), 'rater')}: "
             f"{escape(', '.join(summary.human_raters)) or 'none yet'}.</p>"
         )
         if summary.human is not None:

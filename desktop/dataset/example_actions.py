@@ -96,7 +96,9 @@ class ExampleActions(QObject):
         indices = self.panel.selected_indices()
         if self.editor.is_open and indices:
             self.editor.push(edits.remove_examples(indices))
-            self.said.emit(f"Deleted {len(indices)} example(s). Ctrl+Z brings them back.")
+            self.said.emit(
+                f"Deleted {count_text(len(indices), 'example')}. Ctrl+Z brings them back."
+            )
 
     def move_current(self, delta: int) -> None:
         current = self.panel.current_index

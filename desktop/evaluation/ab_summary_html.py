@@ -88,7 +88,7 @@ def summary_html(summary: ABSummary, reveal: bool, with_judges: bool = True) -> 
     raters = ", ".join(summary.human_raters) or "nobody yet"
     parts.append(
         f"<p>{summary.rated_pairs} of {pair_set.n_pairs} pairs rated by "
-        f"{len(summary.human_raters)} rater(s): {escape(raters)}. Each pair counts once, with "
+        f"{count_text(len(summary.human_raters), 'rater')}: {escape(raters)}. Each pair counts once, with "
         "its raters' majority pick.</p>"
     )
     if summary.human is not None:

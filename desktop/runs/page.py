@@ -345,7 +345,7 @@ class RunsPage(QWidget):
         more = f"\n… and {len(runs) - 10} more" if len(runs) > 10 else ""
         answer = QMessageBox.question(
             self,
-            f"Delete {len(runs)} run(s)?",
+            f"Delete {count_text(len(runs), 'run')}?",
             f"{names}{more}\n\nTheir checkpoints, final models, logs and metrics are removed "
             "from disk, with their evaluation results and export records (the eval sets stay). "
             "This cannot be undone.",
@@ -371,7 +371,7 @@ class RunsPage(QWidget):
         self.runs_view.select_runs([])
         self.refresh()
         if results:
-            self.context.show_status(f"Deleted {len(results)} run(s).")
+            self.context.show_status(f"Deleted {count_text(len(results), 'run')}.")
         return problems
 
     def clean_leftovers(self) -> None:
