@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.models.load_lock import model_loading
 from core.recipe.config import TrainConfig
 from core.training.device import DevicePlan
 from core.training.dpo_setup import build_dpo_kwargs
@@ -90,6 +91,28 @@ def _masks_select_every_element() -> None:
     fake_impls.op_implementations_dict[torch.ops.aten.nonzero.default] = every_element
 
 
+def _frozen_reference(model):
+    """Full fine-tuning's reference: the frozen second copy TRL loads from the model's path
+    in the policy's dtype (DPOTrainer's create_model_from_path), built from the same config
+    on the policy's device here, as the simulation has no weights to load."""
+    # torch is heavy (seconds to import): loaded when a model is
+    import torch
+
+    # torch is heavy (seconds to import): loaded when a model is
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+    # transformers is heavy: loaded when a model is
+    from transformers import AutoModelForCausalLM
+
+    # Plain meta tensors, as step._meta_model builds the policy's: FakeTensorMode's own
+    # would hold weak references that to_empty cannot swap.
+    with unset_fake_temporarily(), model_loading(), torch.device("meta"):
+        reference = AutoModelForCausalLM.from_config(model.config, dtype=model.dtype)
+    reference = reference.to_empty(device=model.device)
+    reference.tie_weights()  # to_empty unties a shared embedding and head (see step)
+    return reference.eval().requires_grad_(False)
+
+
 def dpo_steps_trainer(
     config: TrainConfig, plan: DevicePlan, model, output: Path, steps: int, check_host_ram: bool
 ):
@@ -115,7 +138,8 @@ def dpo_steps_trainer(
     kwargs["dataloader_pin_memory"] = False
     trainer = DPOTrainer(
         model=model,
-        ref_model=None,  # LoRA: the adapter disabled; full: TRL's frozen copy (as dpo_setup)
+        # LoRA: the adapter disabled (as dpo_setup); full: TRL's frozen copy
+        ref_model=None if run.is_adapter_method else _frozen_reference(model),
         args=DPOConfig(**kwargs),
         train_dataset=Dataset.from_dict(preference_rows(run, steps)),
         processing_class=_pair_tokenizer(),
