@@ -76,6 +76,9 @@ def test_dpo_keeps_no_dropout_copies_since_trl_turns_dropout_off():
     dpo = run(method="lora", stage="dpo", lora_dropout=0.1).memory.breakdown()
     dpo_no_dropout = run(method="lora", stage="dpo", lora_dropout=0.0).memory.breakdown()
     assert dpo["activations"] == pytest.approx(dpo_no_dropout["activations"])
+    components = run(method="lora", stage="dpo").memory.components
+    (note,) = [part.detail for part in components if part.key == "activations"]
+    assert "no dropout" in note and "reference forward" in note
     sft = run(method="lora", packing=False, lora_dropout=0.1).memory.breakdown()
     sft_no_dropout = run(method="lora", packing=False, lora_dropout=0.0).memory.breakdown()
     assert sft["activations"] > sft_no_dropout["activations"]  # SFT keeps its dropout

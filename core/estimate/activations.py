@@ -359,6 +359,14 @@ def estimate_activations(
         note = "no checkpointing: every layer keeps its activations until its backward step"
     if mlp_tokens < tokens:
         note += f"; the MLP runs in tiles of {mlp_tokens:,} tokens"
+    if settings.recipe.stage == "dpo":
+        # Measured on our DPO step (tests/test_estimate_simulate_dpo.py): its peak is that
+        # of an SFT step over the same sequences.
+        note += (
+            "; DPO: no dropout (TRL turns it off); the reference forward (no gradients) "
+            "runs while these are held, one layer at a time, within the backward pass's "
+            "working set: it costs time, not memory"
+        )
     # With a 16-bit stream and checkpointing the two moments are apart: the loss's buffers
     # are freed before the first layer is recomputed. An fp32 stream (the kbit upcast) keeps
     # 16-bit casts of it in every layer's working set that the terms above do not list; the
