@@ -5,7 +5,9 @@
    config and SFTTrainer, as in core.training.simulate.step) runs two optimizer steps on
    the GPU: torch.cuda.max_memory_allocated / max_memory_reserved, next to the estimator
    (allocated and reserved) and the simulated step (FakeTensors, run concurrently in its
-   own process on the CPU). Ratios estimate/real and simulation/real per case.
+   own process on the CPU). Ratios estimate/real and simulation/real per case. The DPO
+   cases run the DPOTrainer instead (core.training.simulate.dpo_step; pairs of two
+   sequences, the reference forward with the adapter disabled).
 2. Throughput. Our trainer (TrainingSession) against a bare TRL SFTTrainer script with the
    same settings, alternating, real tokens per second of train(): ours / bare.
 3. GUI. The Train page's event-loop lateness (p99) while it trains on the GPU
@@ -63,8 +65,12 @@ GPU_MATRIX = [
     ("qwen2.5-7b", "lora"),
     ("llama-3.1-8b", "qlora"),
     ("llama-3.1-8b", "lora"),
+    # DPO (issue 19): the run's DPOTrainer, chosen and rejected in one batch, the reference
+    # forward with the adapter disabled (core.training.simulate.dpo_step).
+    ("llama-3.1-8b", "qlora", "dpo"),
+    ("llama-3.1-8b", "lora", "dpo"),
 ]
-CPU_MATRIX = [("smollm2-135m", "lora")]
+CPU_MATRIX = [("smollm2-135m", "lora"), ("smollm2-135m", "lora", "dpo")]
 
 
 def model_config(name: str, layers: int | None) -> dict:
@@ -76,13 +82,14 @@ def model_config(name: str, layers: int | None) -> dict:
     return config
 
 
-def train_config(config: dict, method: str, batch: int, seq: int, cpu: bool):
+def train_config(config: dict, method: str, batch: int, seq: int, cpu: bool, stage: str = "sft"):
     from core.recipe.config import TrainConfig
     from core.recipe.vocabularies import PROJECTION_MODULES
 
     return TrainConfig(
         base_model="acceptance",
         train_file="acceptance.jsonl",
+        stage=stage,
         method=method,
         precision="fp32" if cpu else "bf16",
         optimizer="adamw_torch",
@@ -102,12 +109,13 @@ def memory_part(cpu: bool) -> dict:
     from core.estimate.run import run_for_recipe
     from core.training.simulate import simulate_peaks, simulation_unavailable
     from core.training.simulate.step import run_simulated_steps
+    from core.training.simulate.worker import STAGE_STEPS
 
     matrix, layers, batch, seq = (CPU_MATRIX, 2, 1, 64) if cpu else (GPU_MATRIX, None, 2, 1024)
     cases = []
-    for name, method in matrix:
+    for name, method, *stage in matrix:
         config = model_config(name, layers)
-        cases.append((name, config, train_config(config, method, batch, seq, cpu)))
+        cases.append((name, config, train_config(config, method, batch, seq, cpu, *stage)))
     # The simulation runs in its own process on the CPU while the GPU measures.
     simulated: list = []
     reason = simulation_unavailable()
@@ -125,13 +133,14 @@ def memory_part(cpu: bool) -> dict:
     rows = []
     for name, config, train in cases:
         row: dict = {"architecture": name, "method": train.method, "batch": batch, "seq": seq}
+        row["stage"] = train.stage  # dpo: batch counts pairs, each two sequences
         settings = run_for_recipe(train)
         predicted = estimate(architecture_from_config(config, name), settings, gpu)
         row["estimate_allocated_gb"] = round(predicted.memory.allocated_gib, 3)
         row["estimate_reserved_gb"] = round(predicted.memory.reserved_gib, 3)
         row["estimate_peak_gb"] = round(predicted.peak_gib, 3)
         try:
-            real = run_simulated_steps(config, train, device=device)
+            real = STAGE_STEPS.get(train.stage, run_simulated_steps)(config, train, device=device)
         except Exception as error:  # one failing case must not lose the others
             row["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
             rows.append(row)
