@@ -77,11 +77,16 @@ def test_a_wrong_value_is_shown_next_to_its_field_and_blocks_start(qtbot, page):
     assert "[0, 1)" in form.editors["warmup_ratio"].error.text()
     # Both wrong fields are marked at once (TrainConfig reports every problem).
     assert set(form.errors) == {"learning_rate", "warmup_ratio"}
-    qtbot.waitUntil(lambda: "marked in red" in page.estimate_label.text(), timeout=2000)
+    qtbot.waitUntil(
+        lambda: "marked in red" in page.estimate_box.estimate_label.text(), timeout=2000
+    )
 
-    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(page.run_control.start_button, Qt.MouseButton.LeftButton)
     assert not page.host.is_busy()
-    assert page.start_hint.isVisible() and "2 settings" in page.start_hint.text()
+    assert (
+        page.run_control.start_hint.isVisible()
+        and "2 settings" in page.run_control.start_hint.text()
+    )
 
     lr.clear()
     qtbot.keyClicks(lr, "3e-4")
@@ -90,7 +95,7 @@ def test_a_wrong_value_is_shown_next_to_its_field_and_blocks_start(qtbot, page):
     assert form.errors == {} and not error.isVisible()
     assert form.config().learning_rate == pytest.approx(3e-4)
     # Still no data: Start says so at the training file, and nothing runs.
-    assert page.start() is False
+    assert page.run_control.start() is False
     assert "training JSONL" in form.editors["train_file"].error.text()
 
 
@@ -101,7 +106,7 @@ def test_presets_set_the_guide_ranks_and_lora_settings_follow_the_method(qtbot, 
         "new_reasoning": (64, 128),
     }
     for name, (rank, alpha) in expected.items():
-        qtbot.mouseClick(page.preset_buttons[name], Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(page.preset_bar.buttons[name], Qt.MouseButton.LeftButton)
         config = page.form.config()
         assert (config.lora_r, config.lora_alpha) == (rank, alpha)
     method = page.form.editors["method"].editor
@@ -116,10 +121,10 @@ def test_presets_set_the_guide_ranks_and_lora_settings_follow_the_method(qtbot, 
 
 def test_the_estimate_follows_the_settings_and_the_data(qtbot, page, tmp_path):
     page.update_estimate()
-    before = page.estimate_label.text()
+    before = page.estimate_box.estimate_label.text()
     # No GPU here: RAM of this machine, not a reference card.
     assert "GiB of RAM on this machine" in before and "RTX" not in before
-    assert "trains on the CPU" in page.estimate_details.text()
+    assert "trains on the CPU" in page.estimate_box.estimate_details.text()
     rows = [
         {
             "messages": [
@@ -132,8 +137,8 @@ def test_the_estimate_follows_the_settings_and_the_data(qtbot, page, tmp_path):
     data.write_text("\n".join(json.dumps(r) for r in rows * 50) + "\n", encoding="utf-8")
     page.form.set_values({"train_file": str(data), "method": "full", "micro_batch_size": 16})
     page.update_estimate()
-    assert page.estimate_label.text() != before
-    assert "45 examples" in page.estimate_details.text()  # 50 less the 10 % held out
+    assert page.estimate_box.estimate_label.text() != before
+    assert "45 examples" in page.estimate_box.estimate_details.text()  # 50 less the 10 % held out
 
 
 def test_advice_actions_change_the_settings_for_the_next_run(qtbot, page):
@@ -304,7 +309,7 @@ def test_settings_sent_by_another_page_fill_the_form(qtbot, page):
     assert messages and messages[-1] == "Settings received: lora_r, learning_rate, name"
     # The Runs page's "Train next" names the run it trains like (this one has no folder).
     page.receive(SettingsForTrain({"lora_r": 16}, like_run_id="run-9"))
-    qtbot.waitUntil(lambda: page._replay_task is None)
+    qtbot.waitUntil(lambda: page.run_list.replay.task is None)
     assert page.form.config().lora_r == 16
     assert "run-9" in messages[-1] and "press Start" in messages[-1]
 

@@ -73,9 +73,9 @@ def page(qtbot, project, tiny_model_dir, cpu_only):
     page = make_page(qtbot, project, cpu_only)
     yield page
     page.host.shutdown(120)
-    if page._preflight_task is not None:
-        page._preflight_task.cancel()
-        page._preflight_task.wait()
+    if page.preflight.task is not None:
+        page.preflight.task.cancel()
+        page.preflight.task.wait()
 
 
 def write_dataset(path, n=24):
@@ -130,11 +130,11 @@ def test_cpu_only_machine_starts_from_the_cpu_preset_and_offers_only_its_devices
     for name, value in CPU_PRESET.changes.items():
         assert getattr(config, name) == value, name
     page.update_estimate()
-    headline = page.estimate_label.text()
+    headline = page.estimate_box.estimate_label.text()
     total_gib = psutil.virtual_memory().total / GIB
     assert "GiB of RAM on this machine" in headline and f"of {total_gib:.0f} GiB free" in headline
     assert "RTX" not in headline and "fits" in headline
-    assert "trains on the CPU" in page.estimate_details.text()
+    assert "trains on the CPU" in page.estimate_box.estimate_details.text()
     page.grab().save("/tmp/train-page-cpu-preset.png")
 
 
@@ -145,7 +145,7 @@ def test_a_cuda_machine_is_offered_cuda_and_the_guide_defaults(qtbot, project, m
     assert "cuda" in [device.itemText(i) for i in range(device.count())]
     assert page.form.config() == TrainConfig()
     page.update_estimate()
-    assert "on this GPU" in page.estimate_label.text()
+    assert "on this GPU" in page.estimate_box.estimate_label.text()
 
 
 def test_settings_are_kept_per_project_and_restored(qtbot, project, cpu_only, tmp_path):
@@ -174,43 +174,43 @@ def test_settings_are_kept_per_project_and_restored(qtbot, project, cpu_only, tm
 def test_preflight_shows_its_steps_and_can_be_cancelled(qtbot, page, tmp_path):
     fill_form(page, write_dataset(tmp_path / "train.jsonl"))
     messages: list[str] = []
-    qtbot.mouseClick(page.preflight_button, Qt.MouseButton.LeftButton)
-    page._preflight_task.progress.connect(lambda _f, text: messages.append(text))
+    qtbot.mouseClick(page.preflight.button, Qt.MouseButton.LeftButton)
+    page.preflight.task.progress.connect(lambda _f, text: messages.append(text))
 
     def picture(_fraction, text):  # what the user sees mid-check, for a look afterwards
         if "step 2 of 3" in text:
             page.grab().save("/tmp/train-page-preflight.png")
 
-    page._preflight_task.progress.connect(picture)
-    assert page.preflight_button.text() == "Cancel pre-flight"
-    assert page.preflight_busy.isVisible() and not page.start_button.isEnabled()
-    qtbot.waitUntil(lambda: page._preflight_task is None, timeout=RUN_TIMEOUT_MS)
+    page.preflight.task.progress.connect(picture)
+    assert page.preflight.button.text() == "Cancel pre-flight"
+    assert page.preflight.busy.isVisible() and not page.run_control.start_button.isEnabled()
+    qtbot.waitUntil(lambda: page.preflight.task is None, timeout=RUN_TIMEOUT_MS)
     assert any("loading the model" in m for m in messages), messages
     assert any("step 3 of 3" in m for m in messages), messages
-    assert "The longest batch fits" in page.preflight_label.text()
+    assert "The longest batch fits" in page.preflight.label.text()
 
     # Cancelled at once: the worker sees it at its first check.
-    qtbot.mouseClick(page.preflight_button, Qt.MouseButton.LeftButton)
-    qtbot.mouseClick(page.preflight_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: page._preflight_task is None, timeout=RUN_TIMEOUT_MS)
-    assert page.preflight_label.text().startswith("Pre-flight cancelled")
-    assert page.preflight_button.text() == "Pre-flight check"
-    assert page.preflight_button.isEnabled() and page.start_button.isEnabled()
+    qtbot.mouseClick(page.preflight.button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(page.preflight.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.preflight.task is None, timeout=RUN_TIMEOUT_MS)
+    assert page.preflight.label.text().startswith("Pre-flight cancelled")
+    assert page.preflight.button.text() == "Pre-flight check"
+    assert page.preflight.button.isEnabled() and page.run_control.start_button.isEnabled()
 
 
 def test_a_failed_preflight_verdict_does_not_outlive_the_next_run(qtbot, page, tmp_path):
     fill_form(page, write_dataset(tmp_path / "train.jsonl"), base_model=str(tmp_path / "gone"))
     page.run_preflight()
-    qtbot.waitUntil(lambda: page._preflight_task is None, timeout=RUN_TIMEOUT_MS)
-    assert page.preflight_label.isVisible()
-    assert page.preflight_label.text().startswith("Pre-flight failed")
+    qtbot.waitUntil(lambda: page.preflight.task is None, timeout=RUN_TIMEOUT_MS)
+    assert page.preflight.label.isVisible()
+    assert page.preflight.label.text().startswith("Pre-flight failed")
 
     fill_form(page, write_dataset(tmp_path / "train.jsonl"), epochs=1.0)
     with qtbot.waitSignal(page.host.thread_finished, timeout=RUN_TIMEOUT_MS):
-        assert page.start()
-    assert page.last_result.status == "finished", page.last_result.reason
-    assert not page.preflight_label.isVisible()
-    assert "Pre-flight failed" not in page.preflight_label.text()
+        assert page.run_control.start()
+    assert page.run_control.last_result.status == "finished", page.run_control.last_result.reason
+    assert not page.preflight.label.isVisible()
+    assert "Pre-flight failed" not in page.preflight.label.text()
 
 
 # --- the memory guard in the app ----------------------------------------------------------
@@ -219,7 +219,7 @@ def test_a_failed_preflight_verdict_does_not_outlive_the_next_run(qtbot, page, t
 def test_the_guard_stops_a_run_that_outgrows_its_limit_and_the_app_goes_on(qtbot, page, tmp_path):
     fill_form(page, write_dataset(tmp_path / "train.jsonl"))
     with qtbot.waitSignal(page.host.checkpoint, timeout=RUN_TIMEOUT_MS):
-        assert page.start()
+        assert page.run_control.start()
     # Any process with torch loaded holds more than 1 % of RAM: the guard trips at once.
     page.host.session.memory_guard.limits = MemoryLimits(
         min_available_percent=0, max_rss_percent=1, interval_s=0.05
@@ -228,7 +228,7 @@ def test_the_guard_stops_a_run_that_outgrows_its_limit_and_the_app_goes_on(qtbot
     if page.host.is_busy():
         qtbot.waitSignal(page.host.thread_finished, timeout=RUN_TIMEOUT_MS).wait()
 
-    result = page.last_result
+    result = page.run_control.last_result
     assert result.status == "stopped" and result.reason.startswith("Out of memory")
     assert latest_checkpoint(result.folder) is not None
     status = page.monitor.status_label.text()
@@ -246,8 +246,8 @@ def test_the_guard_stops_a_run_that_outgrows_its_limit_and_the_app_goes_on(qtbot
     assert page.monitor.continue_button.isEnabled()
     with qtbot.waitSignal(page.host.thread_finished, timeout=RUN_TIMEOUT_MS):
         assert page.continue_run()
-    assert page.last_result.run_id == result.run_id
-    assert page.last_result.status == "finished", page.last_result.reason
+    assert page.run_control.last_result.run_id == result.run_id
+    assert page.run_control.last_result.status == "finished", page.run_control.last_result.reason
     assert load_config_of(page, result.run_id).micro_batch_size == 2
 
 
@@ -260,8 +260,8 @@ def load_config_of(page, run_id):
 def test_continue_says_why_when_there_is_no_checkpoint(qtbot, page, tmp_path):
     fill_form(page, write_dataset(tmp_path / "train.jsonl"), memory_stop_rss_percent=1)
     with qtbot.waitSignal(page.host.thread_finished, timeout=RUN_TIMEOUT_MS):
-        assert page.start()
-    result = page.last_result
+        assert page.run_control.start()
+    result = page.run_control.last_result
     assert result.status == "stopped" and "before the first training step" in result.reason
     assert [run.status for run in list_runs(page.context.project)] == ["stopped"]
     button = page.monitor.continue_button

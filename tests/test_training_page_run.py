@@ -86,8 +86,8 @@ def test_start_curves_fill_pause_resume_stop(qtbot, page, tmp_path):
             QThread.currentThread() is QApplication.instance().thread()
         )
     )
-    qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
-    assert page.host.is_busy() and not page.start_button.isEnabled()
+    qtbot.mouseClick(page.run_control.start_button, Qt.MouseButton.LeftButton)
+    assert page.host.is_busy() and not page.run_control.start_button.isEnabled()
     assert not page.form.widget.isEnabled()
 
     # The curves fill: points reach the plot items, not only the buffers.
@@ -117,10 +117,10 @@ def test_start_curves_fill_pause_resume_stop(qtbot, page, tmp_path):
 
     qtbot.mouseClick(page.monitor.stop_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not page.host.is_busy(), timeout=RUN_TIMEOUT_MS)
-    result = page.last_result
+    result = page.run_control.last_result
     assert result.status == "stopped" and 0 < result.steps_done < 150
     assert "Stopped after" in page.monitor.status_label.text()
-    assert page.start_button.isEnabled() and page.form.widget.isEnabled()
+    assert page.run_control.start_button.isEnabled() and page.form.widget.isEnabled()
     # The run is listed, shown, and can be continued from the checkpoint stop saved.
     combo = page.monitor.run_combo
     assert combo.currentData() == result.run_id
@@ -132,14 +132,14 @@ def test_start_curves_fill_pause_resume_stop(qtbot, page, tmp_path):
 def test_closing_during_a_run_asks_then_stops_and_joins_the_thread(qtbot, page, tmp_path):
     fill_form(qtbot, page, write_dataset(tmp_path / "train.jsonl"))
     asked = []
-    page.confirm_close = lambda: asked.append("no") or False
-    assert page.start()
+    page.run_control.confirm_close = lambda: asked.append("no") or False
+    assert page.run_control.start()
     qtbot.waitUntil(lambda: train_points(page) >= 1, timeout=RUN_TIMEOUT_MS)
 
     assert page.can_close() is False  # the user said no: the run goes on
     assert asked == ["no"] and page.host.is_running()
 
-    page.confirm_close = lambda: asked.append("yes") or True
+    page.run_control.confirm_close = lambda: asked.append("yes") or True
     assert page.can_close() is True
     assert asked == ["no", "yes"]
     assert not page.host.is_busy() and not page.host.is_running()
@@ -151,17 +151,17 @@ def test_a_run_that_cannot_start_says_why_and_leaves_nothing_running(qtbot, page
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n', encoding="utf-8")
     fill_form(qtbot, page, bad)
-    assert page.start()
+    assert page.run_control.start()
     qtbot.waitUntil(lambda: not page.host.is_busy(), timeout=RUN_TIMEOUT_MS)
-    assert page.last_result.status == "failed"
+    assert page.run_control.last_result.status == "failed"
     text = page.monitor.status_label.text()
     assert text.startswith("Failed:") and "line 1" in text
-    assert page.start_button.isEnabled()
+    assert page.run_control.start_button.isEnabled()
 
 
 def test_the_overfitting_advice_stops_the_live_run_and_keeps_the_best(qtbot, page, tmp_path):
     fill_form(qtbot, page, write_dataset(tmp_path / "train.jsonl"))
-    assert page.start()
+    assert page.run_control.start()
     qtbot.waitUntil(lambda: train_points(page) >= 2, timeout=RUN_TIMEOUT_MS)
     # The advice arrives the way the session's advisor sends it: through the host's signal.
     page.host.advice.emit(
@@ -181,17 +181,17 @@ def test_the_overfitting_advice_stops_the_live_run_and_keeps_the_best(qtbot, pag
     assert [m.value() for m in page.monitor.loss_chart.markers] == [2]
     qtbot.mouseClick(card.button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not page.host.is_busy(), timeout=RUN_TIMEOUT_MS)
-    assert page.last_result.status == "stopped"
-    assert "keeping the best checkpoint (step 2)" in page.last_result.reason
+    assert page.run_control.last_result.status == "stopped"
+    assert "keeping the best checkpoint (step 2)" in page.run_control.last_result.reason
     assert not card.button.isEnabled()  # the run is over: nothing left to stop
 
 
 def test_preflight_runs_real_steps_in_the_background_and_reports(qtbot, page, tmp_path):
     fill_form(qtbot, page, write_dataset(tmp_path / "train.jsonl"))
-    qtbot.mouseClick(page.preflight_button, Qt.MouseButton.LeftButton)
-    assert not page.start_button.isEnabled() and page.preflight_busy.isVisible()
-    assert page.start() is False  # one thing at a time
-    qtbot.waitUntil(lambda: page._preflight_task is None, timeout=RUN_TIMEOUT_MS)
-    text = page.preflight_label.text()
+    qtbot.mouseClick(page.preflight.button, Qt.MouseButton.LeftButton)
+    assert not page.run_control.start_button.isEnabled() and page.preflight.busy.isVisible()
+    assert page.run_control.start() is False  # one thing at a time
+    qtbot.waitUntil(lambda: page.preflight.task is None, timeout=RUN_TIMEOUT_MS)
+    text = page.preflight.label.text()
     assert "The longest batch fits" in text and "GiB" in text, text
-    assert page.start_button.isEnabled() and not page.preflight_busy.isVisible()
+    assert page.run_control.start_button.isEnabled() and not page.preflight.busy.isVisible()

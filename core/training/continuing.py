@@ -6,8 +6,9 @@ A run that ran out of memory continues with the memory settings the user changed
 
 from __future__ import annotations
 
+from core.methods import METHODS
 from core.recipe.config import TrainConfig
-from core.runs.record import RunState, load_run
+from core.runs.record import RunInfo, RunState, load_run
 
 # Changing these is how a run that ran out of memory continues with less.
 MEMORY_FIELDS = (
@@ -36,6 +37,32 @@ def why_not_resumable(project, run_id: str) -> str:
         f"This run {run.status} before its first checkpoint was saved, so there is nothing "
         "to continue from: start it again (Start training)."
     )
+
+
+CONTINUE_TIP = (
+    "Resume this run from its last checkpoint (a run that ran out of memory continues with "
+    "the memory settings now on the left)"
+)
+
+
+def why_not_continue(project, run_id: str, training: bool) -> str:
+    """Why the Continue button is off for the chosen run ("" when it can continue);
+    `training`: a run of this window is training now."""
+    if not run_id:
+        return "No run chosen: pick a stopped, failed or interrupted run above."
+    if training:
+        return "A run is training; continue another one when it has ended."
+    return why_not_resumable(project, run_id)
+
+
+def adapter_sources(runs: list[RunInfo]) -> list[tuple[str, str]]:
+    """(label, run id) of the finished runs whose LoRA adapter a DPO or GRPO stage may
+    continue from."""
+    return [
+        (f"{run.name} ({run.run_id})", run.run_id)
+        for run in runs
+        if run.status == RunState.FINISHED and METHODS[run.method].trains_adapters
+    ]
 
 
 def continue_config(project, run_id: str, current: TrainConfig | None) -> TrainConfig | None:

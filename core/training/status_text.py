@@ -20,6 +20,24 @@ STATE_TITLES = {
 }
 
 
+def ended_badly(status: str, reason: str | None) -> bool:
+    """A run that failed or ran out of memory: its status line is shown in the bad colour."""
+    return status == FAILED or (reason or "").startswith("Out of memory")
+
+
+def run_choice_text(name: str, status: str, started_at: str | None) -> str:
+    """A run in the Train page's run picker: "name · status · 2026-01-31 14:05"."""
+    started = (started_at or "")[:16].replace("T", " ")
+    return f"{name} · {status} · {started}"
+
+
+def ended_progress_text(result: RunResult) -> str:
+    """The progress bar's text when a run has ended: "stopped · 40 of 150 steps"."""
+    if not result.max_steps:
+        return result.status
+    return f"{result.status} · {result.steps_done:,} of {count_text(result.max_steps, 'step')}"
+
+
 def status_line(state: str, message: str) -> str:
     """ "Loading the model: ..." - without the title when the message already starts with it
     ("training from step 0" needs no "Training:")."""

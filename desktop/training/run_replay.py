@@ -9,7 +9,7 @@ from core.figures import count_text, duration_text
 from core.history.grpo_evaluation import read_run_with_evaluation_advice
 from core.runs.record import RunState
 from core.runs.replay import ReplayedRun
-from core.training.observer import FAILED
+from core.training.status_text import ended_badly
 from desktop.background import BackgroundTask
 from desktop.theme import BAD, status_style
 from desktop.training.monitor import RunMonitor
@@ -73,7 +73,7 @@ def show_replayed_run(monitor: RunMonitor, loaded: ReplayedRun, why_not_resumabl
     reason = f" {run.reason}" if run.reason else ""
     if why_not_resumable and run.status != RunState.RUNNING:
         reason += f" {why_not_resumable}"
-    bad = run.status == FAILED or (run.reason or "").startswith("Out of memory")
+    bad = ended_badly(run.status, run.reason)
     monitor.status_label.setStyleSheet(status_style(BAD) if bad else "")
     monitor.set_status(
         f"{run.name}: {run.status} after {run.steps_done:,} steps, "
