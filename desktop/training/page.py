@@ -3,38 +3,27 @@ live monitor of the run (or a replayed past run) on the right.
 
 A thin composition: the widgets beside this file do the work (run_control.py starts,
 pauses and stops the run and hosts its thread; run_list.py picks and replays past runs;
-preflight_check.py, plan_panel.py, estimate_box.py, preset_bar.py, config_form.py,
-monitor.py); this page builds them, wires them to each other and to the project's events,
-and keeps the form's settings per project.
+form_sources.py lists models and dataset versions; kept_settings.py keeps the form's
+settings per project; preflight_check.py, plan_panel.py, estimate_box.py, preset_bar.py,
+config_form.py, monitor.py); this page builds them and wires them to each other and to
+the project's events.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
-from core.dataset.versions import list_versions
 from core.handoff import SettingsForTrain, TrainConfigForEstimate
-from core.models.registry import list_base_models
-from core.recipe.config import (
-    CPU_PRESET,
-    PRESETS,
-    TrainConfig,
-    TrainConfigError,
-    apply_preset,
-    default_config,
-)
+from core.recipe.config import CPU_PRESET, PRESETS, TrainConfig, apply_preset
 from core.training.advice_actions import action_for
 from core.training.device import offered_devices
-from core.training.form_choices import model_choice_text, version_choice_text
 from core.training.preflight import step_timing
-from core.training.project_settings import load_train_settings, save_train_settings
 from desktop.context import AppContext
-from desktop.models.picker import attach_model_picker
 from desktop.training.config_form import ConfigForm
 from desktop.training.estimate_box import EstimateBox
+from desktop.training.form_sources import FormSources
+from desktop.training.kept_settings import KeptSettings
 from desktop.training.monitor import RunMonitor
 from desktop.training.plan_panel import RunPlanPanel
 from desktop.training.preflight_check import PreflightCheck
@@ -52,12 +41,10 @@ class TrainingPage(QWidget):
         super().__init__()
         self.context = context
         project = lambda: self.context.project
-        self._versions: dict[str, object] = {}
-        self._model_paths: dict[str, Path | None] = {}
         self.form = ConfigForm(self)
         self.form.project_provider = project
-        # The picker (desktop/models): every model on this machine, and Hub downloads.
-        attach_model_picker(self.form.editors["base_model"].editor, project, self._model_picked)
+        self.sources = FormSources(self.form, project, self)
+        self.settings = KeptSettings(self.form, context, self)
         self.monitor = RunMonitor()
         self.preset_bar = PresetBar()
         self.estimate_box = EstimateBox()
@@ -69,14 +56,11 @@ class TrainingPage(QWidget):
         self.run_control.others_busy = lambda: self.preflight.task is not None
         self.host = self.run_control.host
         self.run_list = RunList(self.monitor, project, self.host.is_busy, self)
-        self._estimate_timer = QTimer(self)  # an edit is estimated and saved once typing rests
-        self._estimate_timer.setSingleShot(True)
-        self._estimate_timer.setInterval(200)
         self._lay_out()
         self._wire()
         self.form.set_choices("device", offered_devices(context.hardware))
         self.refresh()
-        self.restore_settings()
+        self.settings.restore()
 
     def _lay_out(self) -> None:
         panel = QWidget()
@@ -131,10 +115,12 @@ class TrainingPage(QWidget):
     def _wire(self) -> None:
         form, preflight, runs, control = self.form, self.preflight, self.run_list, self.run_control
         form.changed.connect(lambda: control.hint(""))
-        form.changed.connect(self._estimate_timer.start)
         form.changed.connect(self.plan_panel.schedule_update)
-        self._estimate_timer.timeout.connect(self.update_estimate)
-        self._estimate_timer.timeout.connect(self.save_settings)
+        self.settings.rested.connect(self.update_estimate)
+        # Restored settings stay as saved; data chosen after this gets its defaults.
+        self.settings.restored.connect(self.plan_panel.restored)
+        self.settings.restored.connect(self.update_estimate)
+        self.sources.changed.connect(self.update_estimate)
         self.preset_bar.chosen.connect(self.apply_preset)
         self.estimate_box.open_in_estimate.connect(self._open_in_estimate)
         self.plan_panel.apply_changes.connect(self._apply_changes)
@@ -148,7 +134,7 @@ class TrainingPage(QWidget):
         preflight.finished.connect(self._update_controls)
         runs.adapter_sources.connect(form.set_start_from_runs)
         self.monitor.continue_button.clicked.connect(self.continue_run)
-        control.started.connect(lambda resumed: resumed or self.save_settings())
+        control.started.connect(lambda resumed: resumed or self.settings.save())
         control.started.connect(runs.live_run_started)
         # A pre-flight verdict (red or green) was for the settings before this run.
         control.started.connect(lambda _resumed: preflight.show_result("", None))
@@ -158,36 +144,19 @@ class TrainingPage(QWidget):
         self.context.project_changed.connect(self.set_project)
         # What changed elsewhere shows here at once: a version saved on the Dataset page,
         # a run finished or deleted (on the Runs page, or by the CLI in this project).
-        self.context.events.version_saved.connect(self.refresh_versions)
+        self.context.events.version_saved.connect(self.sources.refresh_versions)
         self.context.events.runs_changed.connect(runs.runs_changed)
 
     def set_project(self, _project) -> None:
         self.refresh()
-        self.restore_settings()
+        self.settings.restore()
         self.preflight.show_result("", None)
         self.preflight.label.hide()
 
     # --- the project's models, dataset versions and runs ------------------------------------
-    def _model_picked(self, model) -> None:
-        self.refresh()  # a model just downloaded joins the list
-        self.form.editors["base_model"].set(model.name)
-
     def refresh(self, *_args) -> None:
-        models = list_base_models(self.context.project, hub_cache=True)
-        self._model_paths = {model.name: model.path for model in models}
-        self.form.set_base_models([(model_choice_text(m), m.name) for m in models])
-        self.refresh_versions()
+        self.sources.refresh()
         self.run_list.refresh()
-
-    def refresh_versions(self, *_args) -> None:
-        """Offer the project's dataset versions (a version just saved among them)."""
-        versions = list_versions(self.context.project, kind=None)  # chat and preference data
-        self._versions = {str(v.id): v for v in versions}
-        self.form.set_dataset_versions(
-            [(version_choice_text(v), str(v.id)) for v in reversed(versions)],
-            "none: use the training file below" if versions else "none saved yet (Dataset page)",
-        )
-        self.update_estimate()
 
     def closeEvent(self, event) -> None:
         # The window's can_close stops a run; a replay just ends, a plan being read is let end.
@@ -195,44 +164,18 @@ class TrainingPage(QWidget):
         self.plan_panel.wait()
         super().closeEvent(event)
 
-    # --- the form: presets, settings kept per project, the estimate ------------------------
+    # --- the form: presets, the estimate, changes asked for by the plan and advice ----------
     def apply_preset(self, name: str) -> None:
         preset = CPU_PRESET if name == CPU_PRESET.name else PRESETS[name]
         changed = apply_preset(self.form.config() or TrainConfig(), name)
         self.form.set_values({k: getattr(changed, k) for k in preset.changes})
         self.context.show_status(f"Preset: {preset.label}. {preset.description}")
 
-    def restore_settings(self) -> None:
-        """The project's last Train settings; a new project starts from this machine's
-        defaults (the CPU preset without a CUDA GPU)."""
-        hardware = self.context.hardware
-        config = default_config(bool(hardware is not None and hardware.has_cuda))
-        note = ""
-        try:
-            config = load_train_settings(self.context.project) or config
-        except TrainConfigError as error:
-            note = f"The saved Train settings could not be used ({error}); defaults shown."
-        self.form.set_config(config)
-        self.plan_panel.restored(config)  # the saved settings stay; new data gets its defaults
-        self._estimate_timer.stop()  # restoring is not an edit: nothing to save back
-        self.update_estimate()
-        if note:
-            self.context.show_status(note, 10_000)
-
-    def save_settings(self) -> bool:
-        """Keep the form's settings in the project (only valid ones; atomic in SQLite), where
-        `finetune-studio train --project DIR` finds them too."""
-        config = self.form.config()
-        if self.context.project is None or config is None:
-            return False
-        save_train_settings(self.context.project, config)
-        return True
-
     def update_estimate(self) -> None:
-        config = self.form.config()
-        version = self._versions.get(config.dataset_version.strip()) if config else None
-        path = self._model_paths.get(config.base_model) if config else None
-        self.estimate_box.show_estimate(config, version, path, self.context.hardware)
+        config, sources = self.form.config(), self.sources
+        self.estimate_box.show_estimate(
+            config, sources.version(config), sources.model_path(config), self.context.hardware
+        )
 
     def _apply_changes(self, changes: dict, said: str) -> None:
         self.form.set_values(changes)
@@ -256,7 +199,7 @@ class TrainingPage(QWidget):
         config = self.run_control.checked_config()
         if config is None:
             return
-        self.save_settings()
+        self.settings.save()
         self.run_control.start_button.setEnabled(False)
         self.preflight.start(self.context.project, config)
 

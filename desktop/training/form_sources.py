@@ -1,0 +1,61 @@
+"""What the Train form offers to choose from: the base models on this machine and the
+project's dataset versions, listed again when one is added (a model picked or downloaded
+in the model picker, a version saved on the Dataset page)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from core.dataset.versions import DatasetVersion, list_versions
+from core.models.registry import list_base_models
+from core.recipe.config import TrainConfig
+from core.training.form_choices import model_choice_text, version_choice_text
+from desktop.models.picker import attach_model_picker
+from desktop.training.config_form import ConfigForm
+
+
+class FormSources(QObject):
+    """Fills the form's base model and dataset version lists from the project."""
+
+    changed = Signal()  # the lists were filled again: the estimate may read other facts
+
+    def __init__(
+        self, form: ConfigForm, project: Callable[[], object], parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.form, self._project = form, project
+        self._versions: dict[str, DatasetVersion] = {}
+        self._model_paths: dict[str, Path | None] = {}
+        # The picker (desktop/models): every model on this machine, and Hub downloads.
+        attach_model_picker(form.editors["base_model"].editor, project, self._model_picked)
+
+    def refresh(self, *_args) -> None:
+        models = list_base_models(self._project(), hub_cache=True)
+        self._model_paths = {model.name: model.path for model in models}
+        self.form.set_base_models([(model_choice_text(m), m.name) for m in models])
+        self.refresh_versions()
+
+    def refresh_versions(self, *_args) -> None:
+        """Offer the project's dataset versions (a version just saved among them)."""
+        versions = list_versions(self._project(), kind=None)  # chat and preference data
+        self._versions = {str(v.id): v for v in versions}
+        self.form.set_dataset_versions(
+            [(version_choice_text(v), str(v.id)) for v in reversed(versions)],
+            "none: use the training file below" if versions else "none saved yet (Dataset page)",
+        )
+        self.changed.emit()
+
+    def version(self, config: TrainConfig | None) -> DatasetVersion | None:
+        """The dataset version `config` trains on, if it names one of the project's."""
+        return self._versions.get(config.dataset_version.strip()) if config else None
+
+    def model_path(self, config: TrainConfig | None) -> Path | None:
+        """The folder of `config`'s base model, where this machine has one."""
+        return self._model_paths.get(config.base_model) if config else None
+
+    def _model_picked(self, model) -> None:
+        self.refresh()  # a model just downloaded joins the list
+        self.form.editors["base_model"].set(model.name)
