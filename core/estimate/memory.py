@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.estimate.activations import adapted_roles, estimate_activations, fp32_upcast
+from core.estimate.activations import (
+    activation_facts,
+    adapted_roles,
+    estimate_activations,
+    fp32_upcast,
+)
 from core.estimate.architecture import ModelArchitecture
 from core.estimate.gpus import GpuSpec
 from core.estimate.grpo import generation_bytes, is_grpo
@@ -329,7 +334,9 @@ def estimate_memory(
     step = persistent + grads + step_temp
     activations_note = activations.note
     generation, generation_detail = (
-        generation_bytes(arch, settings) if is_grpo(settings) else (0.0, "")
+        generation_bytes(arch, settings, activation_facts(arch, settings, stack, a_bytes), a_bytes)
+        if is_grpo(settings)
+        else (0.0, "")
     )
     if generation and persistent + copies + generation > max(forward_backward, step):
         # GRPO writing its answers: no gradients or activations, the KV cache instead.
