@@ -111,6 +111,23 @@ def case_id(case, stage: str = "dpo") -> str:
     return f"{stage}-{name}-{method}-{seq}" + (f"-{extra}" if extra else "")
 
 
+def test_each_simulated_pair_fills_max_seq_length_on_both_sides():
+    """What the simulated DPO step tokenizes: every prompt + answer is exactly the longest
+    sequence a run takes, the answers end in EOS."""
+    from core.training.simulate.dpo_step import preference_rows
+    from core.training.simulate.step import word_tokenizer
+
+    tokenizer = word_tokenizer()
+    config = train_config("lora", 1000, {"gradient_accumulation": 3})
+    rows = preference_rows(config, steps=2)
+    assert len(rows["prompt"]) == 1 * 3 * 2  # micro batch x accumulation x steps
+    prompt = tokenizer(rows["prompt"][0])["input_ids"]
+    for side in ("chosen", "rejected"):
+        ids = tokenizer(rows["prompt"][0] + rows[side][0])["input_ids"]
+        assert len(ids) == 1000 and ids[: len(prompt)] == prompt
+        assert ids[-1] == tokenizer.eos_token_id and tokenizer.unk_token_id not in ids
+
+
 @pytest.fixture(scope="module")
 def simulated() -> dict[str, SimulatedPeak]:
     jobs = [(case, "dpo") for case in CASES] + [(case, "sft") for case in SFT_CASES]

@@ -21,28 +21,10 @@ from core.training.lora_targets import resolve_targets
 from core.training.memory_savers import apply_memory_savers
 from core.training.model_loading import drop_console_printer, lora_config, match_adapter_dtype
 from core.training.sft_args import Schedule
-from core.training.simulate.step import run_simulated_steps
+from core.training.simulate.step import EOS, WORD, run_simulated_steps, word_tokenizer
 
-WORD = "a"  # one token of the simulated vocabulary; the values are never read
-EOS = "</s>"
 PROMPT_SHARE = 4  # the prompt is a quarter of the row, the answer the rest (either way:
 # every token of both sequences goes through the model and the fused LM head)
-
-
-def _pair_tokenizer():
-    """Words split at spaces, one token each, so a row's length in tokens is exact."""
-    # tokenizers is heavy: loaded when text is tokenized
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    # transformers is heavy: loaded when a model is
-    from transformers import PreTrainedTokenizerFast
-
-    vocabulary = {"<unk>": 0, "<pad>": 1, EOS: 2, WORD: 3}
-    tokenizer = Tokenizer(models.WordLevel(vocabulary, unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>", eos_token=EOS
-    )
 
 
 def preference_rows(config: TrainConfig, steps: int) -> dict[str, list[str]]:
@@ -142,7 +124,7 @@ def dpo_steps_trainer(
         ref_model=None if run.is_adapter_method else _frozen_reference(model),
         args=DPOConfig(**kwargs),
         train_dataset=Dataset.from_dict(preference_rows(run, steps)),
-        processing_class=_pair_tokenizer(),
+        processing_class=word_tokenizer(),
         peft_config=lora_config(run, resolve_targets(run, model))
         if run.is_adapter_method
         else None,

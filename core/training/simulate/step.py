@@ -30,6 +30,8 @@ from core.training.simulate import fake_cuda
 from core.training.simulate.tracker import new_peak_tracker
 
 SIMULATED_TOKEN = 3  # any id below the vocabulary size: the values are never read
+WORD = "a"  # the simulated token as text (the stages whose trainers tokenize text)
+EOS = "</s>"
 
 
 def simulated_plan(config: TrainConfig, device: str = "cuda") -> DevicePlan:
@@ -44,18 +46,21 @@ def simulated_plan(config: TrainConfig, device: str = "cuda") -> DevicePlan:
     )
 
 
-def _tiny_tokenizer(vocab_size: int):
-    """A tokenizer with the model's pad/eos tokens; the rows are already token ids."""
+def word_tokenizer():
+    """A tokenizer with pad and EOS tokens and one word (WORD, the simulated token): words
+    split at spaces, one token each, so a text row's length in tokens is exact. The SFT
+    rows are token ids already; DPO's and GRPO's trainers tokenize text."""
     # tokenizers is heavy: loaded when text is tokenized
-    from tokenizers import Tokenizer, models
+    from tokenizers import Tokenizer, models, pre_tokenizers
 
     # transformers is heavy: loaded when a model is
     from transformers import PreTrainedTokenizerFast
 
-    vocabulary = {"<unk>": 0, "<pad>": 1, "</s>": 2, "a": SIMULATED_TOKEN}
+    vocabulary = {"<unk>": 0, "<pad>": 1, EOS: 2, WORD: SIMULATED_TOKEN}
     tokenizer = Tokenizer(models.WordLevel(vocabulary, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>", eos_token="</s>"
+        tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>", eos_token=EOS
     )
 
 
@@ -211,7 +216,7 @@ def sft_steps_trainer(
         plan,
         model,
         dataset,
-        _tiny_tokenizer(model.config.vocab_size),
+        word_tokenizer(),
         output,
         steps,
         log_every=10**6,
