@@ -7,7 +7,7 @@ import json
 
 import pytest
 from PySide6.QtCore import Qt, QThread
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 from waiting import WORK_MS
 
 from core.hardware import HardwareInfo
@@ -15,6 +15,7 @@ from core.models.registry import add_local_model
 from core.runs.record import list_runs, read_metrics
 from core.runs.records import Advice
 from desktop.context import AppContext
+from desktop.main_window import MainWindow
 from desktop.training.page import TrainingPage
 
 TEAMS = ["billing", "shipping", "login", "refund"]
@@ -195,3 +196,29 @@ def test_preflight_runs_real_steps_in_the_background_and_reports(qtbot, page, tm
     text = page.preflight.label.text()
     assert "The longest batch fits" in text and "GiB" in text, text
     assert page.run_control.start_button.isEnabled() and not page.preflight.busy.isVisible()
+
+
+def test_quitting_the_window_during_a_run_asks_once_then_stops_it(
+    qtbot, project, tiny_model_dir, tmp_path, monkeypatch
+):
+    add_local_model(project, tiny_model_dir, name="tiny")
+    window = MainWindow(AppContext(project, HardwareInfo(cpu_cores=2)))
+    qtbot.addWidget(window)
+    window.show()
+    page = window.show_page("training")
+    fill_form(qtbot, page, write_dataset(tmp_path / "train.jsonl"))
+    assert page.run_control.start()
+    qtbot.waitUntil(lambda: train_points(page) >= 1, timeout=RUN_TIMEOUT_MS)
+
+    asked = []
+    yes, no = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[1]) or no)
+    assert not window.close()  # No: the run goes on
+    assert asked == ["Stop the training run?"] and page.host.is_running()
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a[1]) or yes)
+    assert window.close()
+    assert len(asked) == 2  # asked once for this close
+    assert not page.host.is_busy() and not page.host.is_running()
+    run = list_runs(project)[0]
+    assert run.status == "stopped" and "window closed" in run.reason
