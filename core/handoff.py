@@ -53,3 +53,10 @@ class SettingsForTrain:
     settings: dict[str, Any]
     # "Train next": the run whose settings these are (now on new data), shown on arrival
     like_run_id: str | None = None
+
+
+@dataclass(frozen=True)
+class RatingsForPreferences:
+    """Evaluate -> Dataset: a rated blind A/B pair set, to become DPO preference pairs."""
+
+    pair_set_id: int

@@ -171,7 +171,7 @@ def test_an_edited_answer_lands_in_a_dataset_draft_and_an_eval_set(
     assert len(pending_pairs(chat_project)) == 1
     panel = dataset_page.preferences_panel
     panel.refresh_sources()
-    assert panel.chat_button.text() == "Add 1 Chat corrections"
+    assert panel.chat_button.text() == "Add 1 Chat correction"
     panel.chat_button.click()
     assert panel.pairs() == [pair] and not pending_pairs(chat_project)
     assert not page.edit_last_answer(1, "   ")  # an empty answer is refused, with why

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+from PySide6.QtCore import Qt
 from test_evaluation_ab import _stored_runs
 
 from core.dataset.preferences_store import preference_versions
@@ -30,15 +31,21 @@ def test_import_edit_and_save_a_preference_version(qtbot, project, tmp_path):
     panel = PreferencePanel(project)
     qtbot.addWidget(panel)
     panel.resize(1000, 500)
-    assert "No pairs yet" in panel.status.text() and not panel.save_button.isEnabled()
+    panel.show()
+    # No pairs: the table's place says what pairs are and where they come from.
+    assert panel.empty_label.isVisible() and not panel.table.isVisible()
+    assert "Import JSONL" in panel.empty_label.text() and "dpo" in panel.empty_label.text()
+    assert not panel.save_button.isEnabled()
     message = panel.import_file(_file(tmp_path))
-    assert "Added 12 pairs" in message and "1 lines skipped" in message
+    assert "Added 12 pairs" in message and "1 line of the file could not be read" in message
+    assert panel.table.isVisible() and not panel.empty_label.isVisible()
     assert panel.table.rowCount() == 12
 
     # Editing the rejected answer into the chosen one is a problem saving refuses.
     panel.table.item(0, REJECTED_COLUMN).setText('{"team": "billing"}')
     assert not panel.save_button.isEnabled()
-    assert "same answer" in panel.status.text()
+    assert "1 problem to fix" in panel.status.text()
+    assert "same answer" in panel.problems.item(0).text()
     panel.table.item(0, CHOSEN_COLUMN).setText('{"team": "refund"}')
     assert panel.save_button.isEnabled()
     assert panel.pairs()[0].chosen_text == '{"team": "refund"}'
@@ -73,7 +80,7 @@ def test_pairs_from_ab_ratings_count_the_ties(qtbot, project):
     assert panel.ratings_button.isEnabled()
     panel.ratings_button.click()
     assert panel.table.rowCount() == 1
-    assert "1 ties skipped, 1 pairs not rated yet" in panel.status.text()
+    assert "1 tie skipped, 1 pair not rated yet" in panel.status.text()
 
 
 def test_the_dataset_page_reaches_preference_pairs_without_a_chat_dataset(qtbot, project, tmp_path):
@@ -90,3 +97,81 @@ def test_the_dataset_page_reaches_preference_pairs_without_a_chat_dataset(qtbot,
     assert page.tabs.currentWidget() is page.preferences_panel
     assert page.preferences_panel.isVisible()
     page.grab().save(str(tmp_path / "dataset_preferences.png"))
+
+
+def test_every_problem_is_listed_with_its_file_line_and_selects_its_pair(qtbot, project, tmp_path):
+    """An imported file with problems: each names its pair and the file's line, the rows
+    are tinted, a click selects the pair, and unreadable lines stay listed."""
+    good = json.loads(_file(tmp_path, n=1).read_text().splitlines()[0])
+    lines = [
+        json.dumps(good),
+        json.dumps({"prompt": "Ticket A", "chosen": "same", "rejected": "same"}),
+        json.dumps({"prompt": "Ticket B", "chosen": "", "rejected": "no"}),
+        json.dumps({"prompt": "Ticket C", "chosen": "ok"}),
+    ]
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    panel = PreferencePanel(project)
+    qtbot.addWidget(panel)
+    panel.resize(1000, 600)
+    panel.show()
+    panel.import_file(path)
+    assert panel.table.rowCount() == 3
+    texts = [panel.problems.item(i).text() for i in range(panel.problems.count())]
+    assert panel.problems.isVisible() and len(texts) == 3
+    assert texts[0].startswith("Pair 2 (bad.jsonl line 2): chosen and rejected are the same")
+    assert texts[1].startswith("Pair 3 (bad.jsonl line 3): the chosen answer is empty")
+    assert "Fix:" in texts[1]
+    assert texts[2].startswith("bad.jsonl, not imported: Line 4: no 'rejected'")
+    assert "2 problems to fix before saving" in panel.status.text()
+    no_brush = Qt.BrushStyle.NoBrush
+    assert panel.table.item(1, CHOSEN_COLUMN).background().style() != no_brush
+    assert panel.table.item(0, CHOSEN_COLUMN).background().style() == no_brush
+
+    assert not panel.delete_button.isEnabled()  # nothing selected yet
+    panel.problems.itemClicked.emit(panel.problems.item(1))
+    assert {i.row() for i in panel.table.selectedIndexes()} == {2}
+    assert panel.delete_button.isEnabled()
+    panel.delete_button.click()
+    panel.table.item(1, REJECTED_COLUMN).setText("a different answer")
+    assert panel.save_button.isEnabled()
+    # Only the file's unreadable line is left, until the version is saved.
+    assert panel.problems.count() == 1 and "not imported" in panel.problems.item(0).text()
+    panel.save_version()
+    assert not panel.problems.isVisible()
+
+
+def test_make_preference_pairs_on_evaluate_lands_on_the_preference_tab(qtbot, project):
+    """Evaluate's blind A/B view offers its rated pairs as DPO data; the Dataset page opens
+    its Preference pairs tab with them added."""
+    from core.hardware import HardwareInfo
+    from desktop.context import AppContext
+    from desktop.dataset.page import DatasetPage
+    from desktop.evaluation.page import TAB_AB, EvaluatePage
+
+    base, tuned = _stored_runs(project, n=3)
+    set_id = create_pair_set(project, base, tuned, seed=5)
+    context = AppContext(project, HardwareInfo(cpu_cores=2))
+    dataset_page = DatasetPage(context)
+    qtbot.addWidget(dataset_page)
+    context.navigate_requested.connect(lambda _name, handoff: dataset_page.receive(handoff))
+    evaluate = EvaluatePage(context)
+    qtbot.addWidget(evaluate)
+    evaluate.tabs.setCurrentIndex(TAB_AB)
+    view = evaluate.ab_view
+    view.refresh()
+    view._fill_pair_sets(select=set_id)
+    assert not view.preferences_button.isEnabled()  # nothing rated: nothing to make
+    pairs = blind_pairs(project, set_id)
+    record_rating(project, pairs[0].id, "ana", Rating("A"))
+    record_rating(project, pairs[1].id, "ana", Rating("tie"))
+    view.update_results()
+    assert view.preferences_button.isEnabled()
+    view.preferences_button.click()
+    assert dataset_page.tabs.currentWidget() is dataset_page.preferences_panel
+    panel = dataset_page.preferences_panel
+    assert panel.table.rowCount() == 1
+    assert "1 tie skipped, 1 pair not rated yet" in panel.status.text()
+    assert panel.ratings_combo.currentData() == set_id
+    evaluate.can_close()
+    dataset_page.can_close()

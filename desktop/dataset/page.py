@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.dataset.edit_status import findings_tab_title
+from core.handoff import RatingsForPreferences
 from desktop.context import AppContext
 from desktop.dataset.autosave import DraftAutosaver
 from desktop.dataset.bulk_actions import BulkActions
@@ -190,7 +191,12 @@ class DatasetPage(QWidget):
         self._update_state()
 
     def receive(self, handoff) -> None:
-        """Drafts from Evaluate, Chat or Runs, to edit into examples of a new version."""
+        """Drafts from Evaluate, Chat or Runs, to edit into examples of a new version; rated
+        A/B pairs from Evaluate, to the Preference pairs tab."""
+        if isinstance(handoff, RatingsForPreferences):
+            self.show_preferences()
+            self.preferences_panel.receive(handoff)
+            return
         self.opening.receive(handoff)
 
     # --- showing --------------------------------------------------------------------

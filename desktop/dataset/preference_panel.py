@@ -9,9 +9,11 @@ Train page offers for a DPO run. Problems show under the list as `data validate`
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -20,7 +22,10 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QListWidget,
+    QListWidgetItem,
     QPushButton,
+    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -38,8 +43,22 @@ from core.dataset.preferences_store import (
 from core.dataset.versions import DatasetHasErrors
 from core.evaluation.ab_pairs import list_pair_sets
 from core.evaluation.ab_preferences import preference_pairs_from_ratings
+from core.figures import count_text
+from core.handoff import RatingsForPreferences
+from desktop.theme import BAD, status_color
 
 PROMPT_COLUMN, CHOSEN_COLUMN, REJECTED_COLUMN = 0, 1, 2
+PAIR_ROLE = Qt.ItemDataRole.UserRole  # a problem's pair row (None: a skipped file line)
+EMPTY_TEXT = (
+    "No preference pairs yet.\n\n"
+    "DPO learns from judgments: for one prompt, an answer you prefer (chosen) and one you "
+    "do not (rejected). Get pairs from:\n"
+    "•  Evaluate's blind A/B ratings: pick the rated set above and press Add from A/B "
+    "ratings (or Make preference pairs on the Evaluate page);\n"
+    "•  answers you corrected in Chat: your answer is chosen, the model's rejected;\n"
+    "•  a JSONL file with prompt, chosen and rejected (Import JSONL…).\n\n"
+    "Then Save version, and pick the version on the Train page with the stage set to dpo."
+)
 
 
 class PreferencePanel(QWidget):
@@ -92,7 +111,33 @@ class PreferencePanel(QWidget):
         self.table.setWordWrap(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.itemChanged.connect(self._on_edit)
-        layout.addWidget(self.table, 1)
+        self.table.itemSelectionChanged.connect(self._selection_changed)
+        # With no pairs the table's place says what pairs are and where they come from.
+        self.empty_label = QLabel(EMPTY_TEXT)
+        self.empty_label.setObjectName("preferencesEmptyState")
+        self.empty_label.setWordWrap(True)
+        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_label.setStyleSheet("color: palette(placeholder-text); font-size: 14px;")
+        self.empty_label.setMargin(40)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty_label)
+        self.stack.addWidget(self.table)
+        layout.addWidget(self.stack, 1)
+
+        # Every problem, one a line; a click selects its pair. Skipped file lines stay
+        # listed until the next import, so the user can fix the file.
+        self.problems = QListWidget()
+        self.problems.setObjectName("preferenceProblems")
+        self.problems.setToolTip(
+            "What stops these pairs from being saved, and the lines of an imported file "
+            "that could not be read. Click a problem to select its pair."
+        )
+        self.problems.setWordWrap(True)
+        self.problems.setMaximumHeight(120)
+        self.problems.itemClicked.connect(self._problem_clicked)
+        self.problems.hide()
+        layout.addWidget(self.problems)
+        self._file_findings: list = []
 
         bottom = QHBoxLayout()
         self.status = QLabel()
@@ -102,6 +147,7 @@ class PreferencePanel(QWidget):
         self.delete_button.setShortcut("Ctrl+Shift+Backspace")
         self.delete_button.setToolTip("Delete the selected pairs (Ctrl+Shift+Backspace).")
         self.delete_button.clicked.connect(self.delete_selected)
+        self.delete_button.setEnabled(False)
         bottom.addWidget(self.delete_button)
         self.name_edit = QLineEdit("preferences")
         self.name_edit.setToolTip("The preference dataset the pairs are saved into.")
@@ -138,13 +184,15 @@ class PreferencePanel(QWidget):
         self.ratings_combo.clear()
         pair_sets = list_pair_sets(self.project) if self.project is not None else []
         for pair_set in pair_sets:
-            self.ratings_combo.addItem(
-                f"{pair_set.name}: {pair_set.label_a} vs {pair_set.label_b}", pair_set.id
-            )
+            models = f"{pair_set.label_a} vs {pair_set.label_b}"
+            name = pair_set.name if pair_set.name == models else f"{pair_set.name}: {models}"
+            self.ratings_combo.addItem(f"{name} (#{pair_set.id})", pair_set.id)
         waiting = len(pending_pairs(self.project)) if self.project is not None else 0
         self.chat_button.setEnabled(bool(waiting))
         self.chat_button.setText(
-            f"Add {waiting} Chat corrections" if waiting else "No Chat corrections yet"
+            f"Add {count_text(waiting, 'Chat correction')}"
+            if waiting
+            else "No Chat corrections yet"
         )
         self.ratings_combo.setEnabled(bool(pair_sets))
         self.ratings_button.setEnabled(bool(pair_sets))
@@ -158,13 +206,28 @@ class PreferencePanel(QWidget):
         self.name_edit.setText(version.dataset)
         self._show_pairs(f"Opened {version.dataset} {version.label}.")
 
+    def receive(self, handoff) -> None:
+        """Evaluate's Make preference pairs: the rated pair set's decided pairs, added."""
+        if isinstance(handoff, RatingsForPreferences):
+            self.refresh_sources()
+            index = self.ratings_combo.findData(handoff.pair_set_id)
+            if index >= 0:
+                self.ratings_combo.setCurrentIndex(index)
+            self.add_from_ratings(handoff.pair_set_id)
+
     def import_file(self, path: str | Path) -> str:
         read = read_preference_file(path)
-        self.add_pairs(read.pairs)
+        name = Path(path).name
+        # "line 7" alone is ambiguous once pairs from several files sit in one list.
+        self.add_pairs([replace(p, source=f"{name} {p.source}") for p in read.pairs])
         skipped = [f for f in read.findings if f.is_error]
-        message = f"Added {len(read.pairs)} pairs from {Path(path).name}."
+        self._file_findings = [(name, f) for f in skipped]
+        message = f"Added {count_text(len(read.pairs), 'pair')} from {name}."
         if skipped:
-            message += f" {len(skipped)} lines skipped; first: {skipped[0].as_line()}"
+            message += (
+                f" {count_text(len(skipped), 'line')} of the file could not be read and "
+                "{} skipped (listed below).".format("was" if len(skipped) == 1 else "were")
+            )
         self._show_pairs(message)
         return message
 
@@ -172,8 +235,9 @@ class PreferencePanel(QWidget):
         rated = preference_pairs_from_ratings(self.project, pair_set_id)
         self.add_pairs(rated.pairs)
         message = (
-            f"Added {len(rated.pairs)} pairs from the A/B ratings; {rated.ties} ties skipped"
-            + (f", {rated.unrated} pairs not rated yet." if rated.unrated else ".")
+            f"Added {count_text(len(rated.pairs), 'pair')} from the A/B ratings; "
+            f"{count_text(rated.ties, 'tie')} skipped"
+            + (f", {count_text(rated.unrated, 'pair')} not rated yet." if rated.unrated else ".")
         )
         self._show_pairs(message)
         return message
@@ -182,7 +246,7 @@ class PreferencePanel(QWidget):
         pairs = take_pending_pairs(self.project)
         self.add_pairs(pairs)
         self.refresh_sources()
-        message = f"Added {len(pairs)} pairs from answers corrected in Chat."
+        message = f"Added {count_text(len(pairs), 'pair')} from answers corrected in Chat."
         self._show_pairs(message)
         return message
 
@@ -198,7 +262,7 @@ class PreferencePanel(QWidget):
         rows = sorted({index.row() for index in self.table.selectedIndexes()}, reverse=True)
         for row in rows:
             del self._pairs[row]
-        self._show_pairs(f"Deleted {len(rows)} pairs." if rows else "")
+        self._show_pairs(f"Deleted {count_text(len(rows), 'pair')}." if rows else "")
 
     def save_version(self):
         name = self.name_edit.text().strip() or "preferences"
@@ -207,6 +271,8 @@ class PreferencePanel(QWidget):
         except DatasetHasErrors as error:
             self.status.setText(f"Not saved: {error.findings[0].message}")
             return None
+        self._file_findings = []
+        self._show_problems([])
         self.refresh_sources()
         self.status.setText(
             f"Saved {version.dataset} {version.label}: {version.n_train} training and "
@@ -230,6 +296,7 @@ class PreferencePanel(QWidget):
             self.table.setItem(row, REJECTED_COLUMN, QTableWidgetItem(pair.rejected_text))
         self._filling = False
         self.table.resizeRowsToContents()
+        self.stack.setCurrentWidget(self.table if self._pairs else self.empty_label)
         self._update_status(message)
 
     def _on_edit(self, item: QTableWidgetItem) -> None:
@@ -247,16 +314,55 @@ class PreferencePanel(QWidget):
     def _update_status(self, message: str = "") -> None:
         findings = validate_pairs(self._pairs)
         parts = [message] if message else []
-        if not self._pairs:
-            parts.append(
-                "No pairs yet: import a file, add pairs from A/B ratings, or open a version."
-            )
-        else:
-            parts.append(f"{len(self._pairs):,} pairs")
+        if self._pairs:
+            parts.append(count_text(len(self._pairs), "pair"))
             if findings:
-                parts.append(f"{len(findings)} to fix before saving; first: {findings[0].message}")
+                parts.append(
+                    f"{count_text(len(findings), 'problem')} to fix before saving (listed "
+                    "below: edit a side in the table, or select the pair and Delete pair)"
+                )
         self.status.setText(" · ".join(parts))
         self.save_button.setEnabled(bool(self._pairs) and not findings)
+        self._show_problems(findings)
+
+    def _show_problems(self, findings) -> None:
+        """Every problem a line, naming the pair (and the file line it came from); rows
+        with a problem tinted, so the user sees which to fix without reading them all."""
+        self.problems.clear()
+        bad_rows = set()
+        for finding in findings:
+            row = finding.example
+            bad_rows.add(row)
+            source = self._pairs[row].source
+            # validate_pairs says "Pair N: ..."; the list adds where the pair came from.
+            what = finding.message.partition(": ")[2] or finding.message
+            text = f"Pair {row + 1}" + (f" ({source})" if source else "") + f": {what}"
+            item = QListWidgetItem(f"{text} Fix: {finding.fix}" if finding.fix else text)
+            item.setData(PAIR_ROLE, row)
+            self.problems.addItem(item)
+        for name, finding in self._file_findings:
+            item = QListWidgetItem(f"{name}, not imported: {finding.message} Fix: {finding.fix}")
+            item.setData(PAIR_ROLE, None)
+            self.problems.addItem(item)
+        self.problems.setVisible(self.problems.count() > 0)
+        tint = QColor(status_color(BAD))
+        tint.setAlpha(40)
+        self._filling = True
+        for row in range(self.table.rowCount()):
+            for column in range(self.table.columnCount()):
+                item = self.table.item(row, column)
+                if item is not None:
+                    item.setBackground(QBrush(tint) if row in bad_rows else QBrush())
+        self._filling = False
+
+    def _problem_clicked(self, item: QListWidgetItem) -> None:
+        row = item.data(PAIR_ROLE)
+        if row is not None and 0 <= row < self.table.rowCount():
+            self.table.selectRow(row)
+            self.table.scrollToItem(self.table.item(row, CHOSEN_COLUMN))
+
+    def _selection_changed(self) -> None:
+        self.delete_button.setEnabled(bool(self.table.selectedIndexes()))
 
     # --- buttons ----------------------------------------------------------------------
     def _ask_import(self) -> None:

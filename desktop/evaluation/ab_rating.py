@@ -34,7 +34,7 @@ from core.evaluation.ab_pairs import (
     rated_pair_ids,
     record_rating,
 )
-from core.evaluation.ab_results import ab_summary
+from core.evaluation.ab_results import ab_summary, majority_picks
 from core.evaluation.store import list_eval_sets, list_runs
 from desktop.evaluation.ab_summary_html import summary_html
 from desktop.evaluation.rating_card import RatingCard
@@ -64,6 +64,7 @@ class ABRatingView(QWidget):
     status = Signal(str)
     ratings_changed = Signal()
     pair_sets_changed = Signal(int)  # the new pair set's id
+    preference_pairs_requested = Signal(int)  # a rated pair set's id, for DPO pairs
 
     def __init__(self, project) -> None:
         super().__init__()
@@ -157,9 +158,20 @@ class ABRatingView(QWidget):
         )
         self.reveal_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.reveal_button.clicked.connect(self.reveal)
+        self.preferences_button = QPushButton("Make preference pairs…")
+        self.preferences_button.setObjectName("makePreferencePairs")
+        self.preferences_button.setToolTip(
+            "Turn the rated pairs into DPO training data on the Dataset page (Preference "
+            "pairs tab): the answer the raters preferred is chosen, the other rejected; ties "
+            "are skipped. Enabled once a pair is rated"
+        )
+        self.preferences_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.preferences_button.setEnabled(False)
+        self.preferences_button.clicked.connect(self._preference_pairs_clicked)
         buttons.addWidget(self.show_results_button)
         buttons.addWidget(self.reveal_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.preferences_button)
         results_layout.addWidget(title)
         results_layout.addWidget(self.results_view, 1)
         results_layout.addLayout(buttons)
@@ -324,7 +336,10 @@ class ABRatingView(QWidget):
         else:
             self.go_to(self.position)
         if finished:
-            self.card.say(f"All {len(self.pairs)} pairs rated. The results are on the right.")
+            self.card.say(
+                f"All {len(self.pairs)} pairs rated. The results are on the right; Make "
+                "preference pairs turns your picks into DPO training data."
+            )
         self.update_results()
         self.card.setFocus()
         return True
@@ -338,7 +353,14 @@ class ABRatingView(QWidget):
     def finished(self) -> bool:
         return bool(self.pairs) and len(self._rated_ids()) >= len(self.pairs)
 
+    def _preference_pairs_clicked(self) -> None:
+        if self.pair_set_id is not None:
+            self.preference_pairs_requested.emit(int(self.pair_set_id))
+
     def update_results(self, force: bool = False) -> None:
+        self.preferences_button.setEnabled(
+            self.pair_set_id is not None and bool(majority_picks(self.project, self.pair_set_id))
+        )
         if self.pair_set_id is None:
             self.results_view.setHtml("")
             return

@@ -49,7 +49,7 @@ from core.evaluation.report_export import default_report_name, export_report
 from core.evaluation.runner import LOADING_PREFIX
 from core.evaluation.store import UnknownRecordError
 from core.figures import count_text
-from core.handoff import DraftsForDataset, RunForEvaluation
+from core.handoff import DraftsForDataset, RatingsForPreferences, RunForEvaluation
 from desktop.background import BackgroundTask
 from desktop.context import AppContext
 from desktop.evaluation.ab_rating import ABRatingView
@@ -120,6 +120,7 @@ class EvaluatePage(QWidget):
         self.ab_view.ratings_changed.connect(self.judge_panel.update_results)
         self.judge_panel.judged.connect(self.ab_view.update_results)
         self.ab_view.pair_sets_changed.connect(self._pair_set_created)
+        self.ab_view.preference_pairs_requested.connect(self.send_preference_pairs)
         self.tabs.addTab(self.judge_panel, "LLM judge")
         self.tabs.setTabToolTip(TAB_COMPARE, "Automated metrics, regression probes, examples")
         self.tabs.setTabToolTip(TAB_AB, "Blind human rating of two models' answers")
@@ -553,6 +554,10 @@ class EvaluatePage(QWidget):
         if placeholders:
             message += f"; {placeholders} {'needs' if placeholders == 1 else 'need'} the ideal answer written in"
         self.context.show_status(message + ".", 8000)
+
+    def send_preference_pairs(self, pair_set_id: int) -> None:
+        """The rated A/B pairs to the Dataset page's Preference pairs tab, for DPO."""
+        self.context.navigate("dataset", RatingsForPreferences(pair_set_id))
 
     def export_report_to(self, path: str | Path) -> Path | None:
         if self.comparison is None:
