@@ -263,10 +263,52 @@ def test_the_run_plan_of_a_dpo_recipe_counts_pairs_and_both_answers(
     assert dpo.plan.optimizer_steps == sft.plan.optimizer_steps
 
 
-def test_the_preflight_button_says_why_it_does_not_time_dpo(project, tiny_model_dir, tmp_path):
-    from core.recipe.config import TrainConfigError
+def test_pre_flight_times_real_dpo_steps_on_the_longest_pairs(
+    project, tiny_model_dir, tmp_path, monkeypatch
+):
+    from core.training.dpo_data import count_pair_tokens, read_preference_data
+    from core.training.model_loading import load_tokenizer
     from core.training.preflight import run_preflight
 
-    config = dpo_config(tiny_model_dir, write_pairs(tmp_path / "pairs.jsonl"))
-    with pytest.raises(TrainConfigError, match="memory guard watches the DPO run"):
-        run_preflight(project, config)
+    seen = _watch_reference(monkeypatch)
+    config = dpo_config(tiny_model_dir, write_pairs(tmp_path / "pairs.jsonl"), micro_batch_size=2)
+    report = run_preflight(project, config, verify=False)
+    assert report.measured and report.fits, report.message
+    assert report.micro_step_time_s > 0 and report.step_time_s > 0
+    assert report.estimated_run_time_s > 0 and report.peak_memory_bytes > 0
+    # DPO's own steps: a DPOTrainer, the reference the adapter disabled, its forward run
+    assert seen["ref_model"] is None and seen["reference_adapters"]
+    # the batch is the two pairs that put the most tokens through the model, both sides
+    pairs = read_preference_data(project, config)
+    count_pair_tokens(pairs, load_tokenizer(tiny_model_dir), config.max_seq_length)
+    assert report.batch_tokens == sum(sorted(pairs.train_lengths)[-2:])
+
+
+def test_a_dpo_run_checks_with_pre_flight_first(project, tiny_model_dir, tmp_path):
+    config = dpo_config(tiny_model_dir, write_pairs(tmp_path / "pairs.jsonl"), preflight=True)
+    result = run_training(project, config, CollectingObserver())
+    assert result.status == "finished", result.reason
+    run = load_run(project, result.run_id)
+    saved = json.loads((run.folder / "preflight.json").read_text(encoding="utf-8"))
+    assert saved["fits"] and saved["micro_step_time_s"] > 0
+    log = (run.folder / "train.log").read_text(encoding="utf-8")
+    assert "pre-flight: The longest batch fits" in log
+
+
+def test_train_plan_of_a_dpo_config_is_timed_by_dpo_steps(
+    project, tiny_model_dir, tmp_path, capsys
+):
+    from core.cli import build_parser
+
+    write_pairs(tmp_path / "pairs.jsonl")
+    config_path = tmp_path / "dpo.yaml"
+    config_path.write_text(
+        f"base_model: {tiny_model_dir}\ntrain_file: pairs.jsonl\nstage: dpo\nmethod: lora\n"
+        "micro_batch_size: 2\nmax_seq_length: 64\n"
+    )
+    args = build_parser().parse_args(
+        ["train", str(config_path), "--plan", "--json", "--project", str(project.folder)]
+    )
+    assert args.func(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["seconds"] > 0 and "fits" in out["preflight"]

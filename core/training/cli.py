@@ -432,7 +432,8 @@ def _print_plan(project, config, measure: bool, as_json: bool, resume: str | Non
         report = None
         # With --json, stdout is the JSON alone: what libraries print goes to stderr.
         with contextlib.redirect_stdout(sys.stderr if as_json else sys.stdout):
-            if measure and config.stage == "sft":  # pre-flight's steps are SFT steps
+            # pre-flight times SFT and DPO steps; a GRPO run times its own sampling
+            if measure and config.stage in ("sft", "dpo"):
                 report = run_preflight(project, config, verify=False)
                 timing = step_timing(report)
             planned = plan_for_project(project, config, timing)

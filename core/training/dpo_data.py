@@ -95,3 +95,12 @@ def read_preference_data(project, config: TrainConfig) -> PreparedPreferences:
                 "validation (no validation file given)"
             )
     return PreparedPreferences(source, train, valid, held_out, notes)
+
+
+def longest_pairs(data: PreparedPreferences, micro_batch_size: int) -> tuple[list[dict], int]:
+    """The worst micro batch a DPO run will see: the pairs that put the most tokens through
+    the model (count_pair_tokens first), as trainer records, and those tokens."""
+    order = sorted(range(len(data.train)), key=lambda i: data.train_lengths[i], reverse=True)
+    picked = (order * micro_batch_size)[:micro_batch_size]
+    records = data.records([data.train[i] for i in picked])
+    return records, sum(data.train_lengths[i] for i in picked)

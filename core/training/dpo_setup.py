@@ -11,39 +11,20 @@ everything after the trainer exists is trainer_setup.finish_trainer, as for SFT.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import TYPE_CHECKING
 
 from core.dataset.preferences import validate_pairs
 from core.runs.records import WARNING, Advice
 from core.training.chat_tokens import require_chat_template
+from core.training.dpo_args import build_dpo_kwargs
+from core.training.dpo_data import count_pair_tokens
 from core.training.model_loading import load_tokenizer
-from core.training.sft_args import build_sft_kwargs
 from core.training.stage_trainer import build_stage_trainer, load_policy
+from core.training.trainer_setup import preflight_before_training
 
 if TYPE_CHECKING:
     from core.training.run_setup import RunInputs
     from core.training.session_state import SessionState
-
-
-def dpo_config_fields() -> dict[str, dataclasses.Field]:
-    # trl is heavy: imported once a run starts
-    from trl import DPOConfig
-
-    return {f.name: f for f in dataclasses.fields(DPOConfig)}
-
-
-def build_dpo_kwargs(config, plan, schedule, output_dir, has_eval) -> tuple[dict, list[str]]:
-    """DPOConfig's arguments: the SFT mapping of the shared settings, plus DPO's own."""
-    kwargs, notes = build_sft_kwargs(
-        config, plan, schedule, output_dir, has_eval, 0, trainer_fields=dpo_config_fields()
-    )
-    kwargs["beta"] = config.dpo_beta
-    kwargs["loss_type"] = [config.dpo_loss_type]
-    # Reference log-probabilities are computed beside each step (adapter disabled), so
-    # resuming after a kill needs nothing precomputed.
-    kwargs["precompute_ref_log_probs"] = False
-    return kwargs, notes
 
 
 def build_dpo_trainer(session: SessionState, inputs: RunInputs):
@@ -76,10 +57,11 @@ def build_dpo_trainer(session: SessionState, inputs: RunInputs):
         f"data: {len(data.train)} training and {len(data.valid)} validation preference pairs; "
         f"DPO beta {config.dpo_beta:g}, {config.dpo_loss_type} loss"
     )
-    if config.preflight and inputs.checkpoint is None:
-        # Pre-flight's real steps are SFT steps; a DPO step holds twice the sequences, so
-        # its figure would mislead. The memory guard still stops a run that runs out.
-        recorder.log("pre-flight: not run for the dpo stage (the memory guard still watches)")
+    session.check_stop()
+    if config.preflight and inputs.checkpoint is None and not session.world.distributed:
+        # real DPO steps on the longest pairs, chosen and rejected with the reference forward
+        count_pair_tokens(data, tokenizer, config.max_seq_length)
+        preflight_before_training(session, inputs, tokenizer)
     session.check_stop()
 
     model, peft_config = load_policy(session, inputs, "DPO", " (the DPO reference)")

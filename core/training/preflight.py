@@ -6,6 +6,10 @@ together), compares them with the estimator when it is installed, and when the r
 would not fit proposes settings that do: a smaller micro batch with more accumulation
 (the same effective batch), gradient checkpointing, QLoRA, a shorter sequence length.
 Proposals are checked with real steps too when `verify` is on.
+
+A DPO recipe is measured the same way with DPO's own steps (real_steps.dpo_steps_trainer):
+the pairs that put the most tokens through the model, chosen and rejected of each in one
+batch and the reference forward beside them, as the run will do.
 """
 
 from __future__ import annotations
@@ -42,12 +46,14 @@ from core.training.device import (
     reset_peak_memory,
     resolve_device,
 )
+from core.training.dpo_data import PreparedPreferences, count_pair_tokens, longest_pairs
 from core.training.memory_guard import MemoryGuard, MemoryGuardInterrupt, MemoryLimits
 from core.training.model_loading import load_base_model, load_tokenizer, quiet_progress_bars
-from core.training.prepare import read_data, resolve_base_model, tokenize_data
-from core.training.real_steps import steps_trainer
+from core.training.prepare import resolve_base_model, tokenize_data
+from core.training.real_steps import dpo_steps_trainer, steps_trainer
 from core.training.run_plan import StepTiming, plan_run
 from core.training.schedule import total_steps
+from core.training.stage_data import read_stage_data
 
 PREFLIGHT_STEPS = 3
 
@@ -338,16 +344,21 @@ def measure(
     rows: list[dict],
     output_dir: Path,
     watch: PreflightWatch | None = None,
+    batch_tokens: int | None = None,
 ) -> PreflightReport:
     """Load the model, run PREFLIGHT_STEPS real steps on `rows`, measure, clean up.
 
-    A stop asked through `watch` ends the steps early (report.stopped says why); a cancel
-    raises PreflightCancelled."""
+    `rows` are training rows (input_ids, labels) or, for a DPO recipe, preference records
+    (prompt, chosen, rejected) with the `batch_tokens` they put through the model. A stop
+    asked through `watch` ends the steps early (report.stopped says why); a cancel raises
+    PreflightCancelled."""
     # datasets is heavy: loaded when data is tokenized
     from datasets import Dataset
 
     budget = device_memory_budget(plan.device)
-    batch_tokens = sum(len(row["input_ids"]) for row in rows)
+    if batch_tokens is None:
+        batch_tokens = sum(len(row["input_ids"]) for row in rows)
+    build_trainer = dpo_steps_trainer if config.stage == "dpo" else steps_trainer
     # One micro batch per step, the rows as they are (already the packed worst case).
     probe = config.replace(gradient_accumulation=1, packing=False)
     step_times: list[float] = []
@@ -368,7 +379,7 @@ def measure(
             watch.check()
             static = memory_snapshot(plan.device).allocated
             dataset = Dataset.from_list(rows * PREFLIGHT_STEPS)
-            trainer = steps_trainer(
+            trainer = build_trainer(
                 probe, plan, model, dataset, tokenizer, output_dir, PREFLIGHT_STEPS
             )
         trainer.add_callback(
@@ -486,9 +497,79 @@ def run_preflight_prepared(
     watch: PreflightWatch | None = None,
     valid: TokenizedSplit | None = None,
 ) -> PreflightReport:
+    """Pre-flight of an SFT recipe on its tokenized conversations."""
+
+    def longest(trial: TrainConfig) -> tuple[list[dict], int | None]:
+        return longest_batch_rows(train, trial), None
+
+    return _check(
+        config,
+        plan,
+        model_path,
+        tokenizer,
+        longest,
+        [len(example.input_ids) for example in train.examples],
+        [len(e.input_ids) for e in valid.examples] if valid else None,
+        train.n_tokens,
+        work_dir,
+        verify,
+        watch,
+    )
+
+
+def run_dpo_preflight_prepared(
+    config: TrainConfig,
+    plan: DevicePlan,
+    model_path: Path,
+    tokenizer,
+    data: PreparedPreferences,
+    work_dir: Path,
+    verify: bool = False,
+    watch: PreflightWatch | None = None,
+) -> PreflightReport:
+    """Pre-flight of a DPO recipe on its preference pairs: real DPO steps on the longest
+    pairs (each pair's tokens counted here when not yet)."""
+    if len(data.train_lengths) != len(data.train):
+        count_pair_tokens(data, tokenizer, config.max_seq_length)
+
+    def longest(trial: TrainConfig) -> tuple[list[dict], int | None]:
+        return longest_pairs(data, trial.micro_batch_size)
+
+    return _check(
+        # A DPO step puts both sides of each pair through the model, never packed.
+        config.replace(packing=False),
+        plan,
+        model_path,
+        tokenizer,
+        longest,
+        data.train_lengths,
+        data.valid_lengths or None,
+        sum(data.train_lengths),
+        work_dir,
+        verify,
+        watch,
+    )
+
+
+def _check(
+    config: TrainConfig,
+    plan: DevicePlan,
+    model_path: Path,
+    tokenizer,
+    longest: Callable[[TrainConfig], tuple[list[dict], int | None]],
+    lengths: list[int],
+    valid_lengths: list[int] | None,
+    train_tokens: int,
+    work_dir: Path,
+    verify: bool,
+    watch: PreflightWatch | None,
+) -> PreflightReport:
+    """Estimate, measure the longest batch (`longest(config)`: its rows and, when they are
+    not input_ids rows, their tokens), time the run by its plan, and when it would not fit
+    suggest settings, verified with real steps when `verify` is on."""
     watch = watch or PreflightWatch()
     watch.progress("estimating the memory the run needs")
-    estimate = core_estimate(config, plan, model_path, len(train.examples), train.n_tokens)
+    estimate = core_estimate(config, plan, model_path, len(lengths), train_tokens)
     if plan.device != "cuda" and estimate and estimate.get("fits") is False:
         # Measuring would grow this process past the machine's RAM, and the kernel's OOM
         # killer would close the app: say what to change instead.
@@ -507,20 +588,14 @@ def run_preflight_prepared(
             suggestions=estimated_ram_suggestions(config, plan, model_path),
             measured=False,
         )
-    report = measure(
-        config, plan, model_path, tokenizer, longest_batch_rows(train, config), work_dir, watch
-    )
+    rows, batch_tokens = longest(config)
+    report = measure(config, plan, model_path, tokenizer, rows, work_dir, watch, batch_tokens)
     if report.micro_step_time_s:
         # The run's time from the run plan: the measured seconds per token of the longest
-        # batch, times the tokens the run computes (total_steps is the plan's own count).
-        plan = plan_run(
-            config,
-            [len(example.input_ids) for example in train.examples],
-            step_timing(report),
-            valid_lengths=[len(e.input_ids) for e in valid.examples] if valid else None,
-        )
-        report.estimated_run_time_s = plan.seconds
-        report.step_time_s = plan.seconds_per_step
+        # batch, times the tokens the run computes.
+        run = plan_run(config, lengths, step_timing(report), valid_lengths=valid_lengths)
+        report.estimated_run_time_s = run.seconds
+        report.step_time_s = run.seconds_per_step
     report.estimate = estimate
     if not report.fits:
         report.suggestions = suggestions_for_report(config, report)
@@ -528,14 +603,16 @@ def run_preflight_prepared(
             for suggestion in report.suggestions[:3]:
                 trial_config = config.replace(**suggestion.changes)
                 watch.progress(f"trying {suggestion.label}")
+                trial_rows, trial_tokens = longest(trial_config)
                 trial = measure(
                     trial_config,
                     plan,
                     model_path,
                     tokenizer,
-                    longest_batch_rows(train, trial_config),
+                    trial_rows,
                     work_dir,
                     watch,
+                    trial_tokens,
                 )
                 suggestion.estimated_peak_bytes = trial.peak_memory_bytes
                 if trial.stopped:
@@ -560,17 +637,10 @@ def run_preflight(
 
     report(fraction, message) hears each phase; cancelled() ends it with PreflightCancelled.
     The memory guard watches it as it watches a run; if it trips, the report says why."""
-    if config.stage == "dpo":
-        raise TrainConfigError(
-            "stage",
-            "pre-flight times SFT steps, and a DPO step puts both answers of every pair "
-            "through the model and a reference forward besides; the estimate above counts "
-            "that, and the memory guard watches the DPO run itself.",
-        )
     if config.stage == "grpo":
         raise TrainConfigError(
             "stage",
-            "pre-flight times SFT steps; a GRPO run's own pre-flight samples a group of "
+            "pre-flight times SFT and DPO steps; a GRPO run's own pre-flight samples a group of "
             "answers, times and scores them before step 1, and the rewards editor's "
             "'Sample the model's answers' does the same now.",
         )
@@ -592,10 +662,20 @@ def run_preflight(
     try:
         progress("reading and tokenizing the data")
         base = resolve_base_model(project, config)
-        data = read_data(project, config)
+        data = read_stage_data(project, config)
         plan = resolve_device(config)
         guard.watch_gpu = plan.device == "cuda"
         tokenizer = load_tokenizer(base.path)
+        if isinstance(data, PreparedPreferences):
+            count_pair_tokens(data, tokenizer, config.max_seq_length)
+            watch.check()
+            with (
+                tempfile.TemporaryDirectory(prefix="preflight-") as work,
+                cpu_threads(config, plan),
+            ):
+                return run_dpo_preflight_prepared(
+                    config, plan, base.path, tokenizer, data, Path(work) / "out", verify, watch
+                )
         tokenize_data(data, tokenizer, config, base.name)
         watch.check()
         rows_estimate = len(data.train_tokens.examples)

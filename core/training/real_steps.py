@@ -1,10 +1,11 @@
 """A few real optimizer steps of our trainer, built as a run builds it.
 
-The one place that makes the SFTTrainer for N steps without saving: the run's SFT
-arguments, LoRA targets, adapter dtype and memory savers. Pre-flight measures the longest
-batch with it; the simulation (core.training.simulate) runs it over FakeTensors on a
-pretend GPU. The caller loads the model, adds what it watches (a timing callback, a memory
-tracker) and calls `trainer.train()`.
+The one place that makes the SFTTrainer (steps_trainer) or the DPOTrainer
+(dpo_steps_trainer) for N steps without saving: the run's arguments, LoRA targets, adapter
+dtype and memory savers. Pre-flight measures the longest batch with them; the simulation
+(core.training.simulate) runs them over FakeTensors on a pretend GPU. The caller loads the
+model, adds what it watches (a timing callback, a memory tracker) and calls
+`trainer.train()`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from core.recipe.config import TrainConfig
 from core.training.device import DevicePlan
+from core.training.dpo_args import build_dpo_kwargs
 from core.training.lora_targets import resolve_targets
 from core.training.memory_savers import apply_memory_savers
 from core.training.model_loading import drop_console_printer, lora_config, match_adapter_dtype
@@ -42,14 +44,7 @@ def steps_trainer(
     from trl import SFTTrainer  # heavy: imported when steps are run, not with the window
 
     run = config.replace(max_steps=steps, warmup_ratio=0.0, preflight=False)
-    schedule = Schedule(
-        log_every=log_every,
-        eval_every=0,
-        save_every=10**9,
-        keep_checkpoints=1,
-        load_best_at_end=False,
-    )
-    kwargs, _notes = build_sft_kwargs(run, plan, schedule, output_dir, False, 0)
+    kwargs, _notes = build_sft_kwargs(run, plan, _no_saving(log_every), output_dir, False, 0)
     kwargs["save_strategy"] = "no"
     kwargs.update(extra_args or {})
     trainer = SFTTrainer(
@@ -61,6 +56,59 @@ def steps_trainer(
         else None,
         **trainer_tokenizer_kwarg(tokenizer),
     )
+    return _as_a_run_has_it(trainer, run, plan, check_host_ram)
+
+
+def dpo_steps_trainer(
+    config: TrainConfig,
+    plan: DevicePlan,
+    model,
+    dataset,
+    tokenizer,
+    output_dir: Path,
+    steps: int,
+    *,
+    ref_model=None,
+    log_every: int = 1,
+    check_host_ram: bool = True,
+    extra_args: dict | None = None,
+):
+    """A DPOTrainer that trains `model` for `steps` optimizer steps on `dataset` (rows of
+    prompt, chosen and rejected), with DPO's arguments (dpo_setup.build_dpo_kwargs) and
+    everything else a run of `config` on `plan` would set. ref_model None is the run's
+    reference: with LoRA the adapter disabled, full fine-tuning TRL's frozen copy."""
+    # trl is heavy: imported when steps are run, not with the window
+    from trl import DPOConfig, DPOTrainer
+
+    run = config.replace(max_steps=steps, warmup_ratio=0.0, preflight=False)
+    kwargs, _notes = build_dpo_kwargs(run, plan, _no_saving(log_every), output_dir, False)
+    kwargs["save_strategy"] = "no"
+    kwargs.update(extra_args or {})
+    trainer = DPOTrainer(
+        model=model,
+        ref_model=ref_model,
+        args=DPOConfig(**kwargs),
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        peft_config=lora_config(run, resolve_targets(run, model))
+        if run.is_adapter_method
+        else None,
+    )
+    return _as_a_run_has_it(trainer, run, plan, check_host_ram)
+
+
+def _no_saving(log_every: int) -> Schedule:
+    return Schedule(
+        log_every=log_every,
+        eval_every=0,
+        save_every=10**9,
+        keep_checkpoints=1,
+        load_best_at_end=False,
+    )
+
+
+def _as_a_run_has_it(trainer, run: TrainConfig, plan: DevicePlan, check_host_ram: bool):
+    """What finish_trainer sets on a run's trainer that changes its memory and speed."""
     drop_console_printer(trainer)
     match_adapter_dtype(trainer.model, plan)
     apply_memory_savers(trainer, run, plan.device, check_host_ram=check_host_ram)

@@ -33,6 +33,7 @@ from core.training.observer import LOADING, PREFLIGHT
 from core.training.preflight import (
     PreflightCancelled,
     PreflightWatch,
+    run_dpo_preflight_prepared,
     run_preflight_prepared,
 )
 from core.training.prepare import tokenize_data, truncation_advice
@@ -229,32 +230,39 @@ def report_lora_targets(session: SessionState, config: TrainConfig, model) -> Lo
 
 
 def preflight_before_training(session: SessionState, inputs: RunInputs, tokenizer) -> None:
-    """A few real steps on the longest batch; a run that would not fit ends here, with the
-    settings that would (TrainConfigError), before the model is loaded for training."""
+    """A few real steps on the longest batch (a DPO run's: DPO steps on the longest pairs);
+    a run that would not fit ends here, with the settings that would (TrainConfigError),
+    before the model is loaded for training."""
     config, base, data, plan = inputs.config, inputs.base, inputs.data, inputs.plan
     session.report_status(PREFLIGHT, "pre-flight: 3 real steps on the longest batch")
-    rows = len(data.train_tokens.examples)
-    if config.packing:
-        rows = max(1, -(-data.train_tokens.n_tokens // config.max_seq_length))
     guard = session.memory_guard
     watch = PreflightWatch(
         progress=lambda message: session.report_status(PREFLIGHT, f"pre-flight: {message}"),
         should_stop=lambda: guard.stop_reason if guard is not None else "",
         cancelled=lambda: session.control.stop_requested and not session.memory_stop_reason,
     )
+    work, verify = session.folder / "preflight", plan.device != "cpu"
     try:
-        report = run_preflight_prepared(
-            config,
-            plan,
-            base.path,
-            tokenizer,
-            data.train_tokens,
-            total_steps(rows, config),
-            session.folder / "preflight",
-            verify=plan.device != "cpu",
-            watch=watch,
-            valid=data.valid_tokens,
-        )
+        if config.stage == "dpo":  # DPO's own steps on the longest pairs
+            report = run_dpo_preflight_prepared(
+                config, plan, base.path, tokenizer, data, work, verify, watch
+            )
+        else:
+            rows = len(data.train_tokens.examples)
+            if config.packing:
+                rows = max(1, -(-data.train_tokens.n_tokens // config.max_seq_length))
+            report = run_preflight_prepared(
+                config,
+                plan,
+                base.path,
+                tokenizer,
+                data.train_tokens,
+                total_steps(rows, config),
+                work,
+                verify=verify,
+                watch=watch,
+                valid=data.valid_tokens,
+            )
     except PreflightCancelled:
         raise RunStopped() from None
     session.preflight_report = report
