@@ -127,14 +127,14 @@ def gui_run(oversize: bool) -> dict:
     loop = QEventLoop()
     page.host.thread_finished.connect(loop.quit)
     QTimer.singleShot(TIMEOUT_S * 1000, loop.quit)
-    if not page.start():
-        raise SystemExit(f"the page did not start: {page.start_hint.text()}")
+    if not page.run_control.start():
+        raise SystemExit(f"the page did not start: {page.run_control.start_hint.text()}")
     loop.exec()
-    result = page.last_result
+    result = page.run_control.last_result
     shown = page.monitor.status_label.text()
     if oversize:
         page.grab().save(str(work / "oversize.png"))
-    alive = page.isVisible() and page.start_button.isEnabled()
+    alive = page.isVisible() and page.run_control.start_button.isEnabled()
     page.close()
     app.processEvents()
     return {

@@ -215,7 +215,7 @@ def main() -> int:
 
         results = [summary("idle (before)", run_event_loop(args.seconds))]
         loading_started = time.perf_counter()
-        assert page.start(), page.start_hint.text()
+        assert page.run_control.start(), page.run_control.start_hint.text()
         warm = max(1, args.warm_steps)
         loading = run_event_loop(1200, until=lambda: page.monitor.series["loss"].n >= warm)
         loading_s = time.perf_counter() - loading_started
@@ -227,12 +227,12 @@ def main() -> int:
         steps = page.monitor.series["loss"].n - steps_before
         results.append(summary(f"training ({steps} steps)", training))
         stop_started = time.perf_counter()
-        page.stop()
+        page.run_control.stop()
         stopping = run_event_loop(600, until=lambda: not page.host.is_busy())
         stop_s = time.perf_counter() - stop_started
         results.append(summary(f"stopping ({stop_s:.1f} s: checkpoint, final save)", stopping))
         results.append(summary("idle (after)", run_event_loop(args.seconds)))
-        status = page.last_result.status if page.last_result else "?"
+        status = page.run_control.last_result.status if page.run_control.last_result else "?"
         redraws = page.monitor.redraws
         page_niceness = page.host.niceness
         page.close()
