@@ -69,6 +69,9 @@ GPU_MATRIX = [
     # forward with the adapter disabled (core.training.simulate.dpo_step).
     ("llama-3.1-8b", "qlora", "dpo"),
     ("llama-3.1-8b", "lora", "dpo"),
+    # GRPO (issue 19): the run's GRPOTrainer, every answer generated to its full length with
+    # the KV cache, then the step with the reference log-probabilities (grpo_step).
+    ("llama-3.2-1b", "qlora", "grpo"),
 ]
 CPU_MATRIX = [("smollm2-135m", "lora"), ("smollm2-135m", "lora", "dpo")]
 
