@@ -130,7 +130,7 @@ def test_the_models_own_answers_are_sampled_and_scored(qtbot, project, tiny_mode
     )
     editor = RewardEditor()
     qtbot.addWidget(editor)
-    editor.config_provider = lambda: (project, config)
+    editor.config_provider = lambda rewards: (project, config)
     editor.set_spec_text("[{kind: valid_json}, {kind: length_penalty, max_chars: 5}]")
     editor.sample_model_answers()
     assert not editor.sample_button.isEnabled()  # one sampling at a time
@@ -184,3 +184,42 @@ def test_the_form_names_bad_rewards_before_start_without_running_user_code(qtbot
     assert not marker.exists()  # checked on every edit, never imported by the form
     form.set_values({"stage": "sft", "rewards": ""})
     assert "rewards" not in form.validate()  # an SFT run has no rewards to check
+
+
+def test_the_schema_is_offered_from_the_projects_own_eval_sets(qtbot, project):
+    """A new user's eval set lives in the project (the demo's does), not in a file they
+    know: the offer lists the stored sets first, then a file."""
+    from core.evaluation.eval_set import load_eval_set_file
+    from core.evaluation.store import save_eval_set
+
+    save_eval_set(project, load_eval_set_file(EVAL_SET))
+    editor = RewardEditor()
+    qtbot.addWidget(editor)
+    editor.project_provider = lambda: project
+    editor._fill_offer_menu()
+    actions = [a for a in editor.offer_menu.actions() if not a.isSeparator()]
+    assert [a.text() for a in actions][-1] == "From a JSONL file…"
+    assert len(actions) == 2 and "examples)" in actions[0].text()
+    actions[0].trigger()
+    schema = json.loads(editor.schema_edit.toPlainText())
+    assert schema["required"] == ["category", "priority", "summary"]
+    assert editor.rows["json_schema"].tick.isChecked()
+    assert "offered from" in editor.schema_note.text()
+
+
+def test_sampling_works_on_a_new_grpo_recipe_whose_rewards_the_editor_writes(qtbot, project):
+    """The form's rewards are empty (marked red) until the editor's OK, so the preview's
+    recipe takes the editor's rewards instead of refusing with 'fix the settings'."""
+    from desktop.training.config_form import ConfigForm
+
+    form = ConfigForm()
+    qtbot.addWidget(form.widget)
+    form.project_provider = lambda: project
+    form.set_values({"stage": "grpo", "train_file": str(EVAL_SET), "rewards": ""})
+    assert form.config() is None and "rewards" in form.errors
+    got_project, config = form.reward_preview_source("[{kind: valid_json}]")
+    assert got_project is project
+    assert (config.stage, config.rewards) == ("grpo", "[{kind: valid_json}]")
+    form.set_values({"learning_rate": -1.0})  # a real problem elsewhere is still named
+    with pytest.raises(ValueError, match="learning_rate"):
+        form.reward_preview_source("[{kind: valid_json}]")

@@ -268,6 +268,7 @@ class ConfigForm(QObject):
         def edit() -> None:
             dialog = RewardEditorDialog(line.text(), self.widget)
             dialog.editor.config_provider = self.reward_preview_source
+            dialog.editor.project_provider = self.project_provider
             if dialog.exec() == RewardEditorDialog.DialogCode.Accepted:
                 line.setText(dialog.text())
                 self._edited()
@@ -276,11 +277,13 @@ class ConfigForm(QObject):
         row.addWidget(button)
         return holder
 
-    def reward_preview_source(self):
-        """(project, recipe) for the reward preview."""
-        config = self.config()
-        if config is None:
-            raise ValueError("fix the settings marked in red first")
+    def reward_preview_source(self, rewards: str):
+        """(project, recipe) for the reward preview, with the editor's rewards: the form's
+        own may be the missing ones the editor is writing (a new GRPO recipe has none)."""
+        try:
+            config = TrainConfig(**{**self.values(), "stage": "grpo", "rewards": rewards})
+        except TrainConfigError as error:
+            raise ValueError(f"Fix the Train page's settings first: {error}") from None
         return self.project_provider(), config
 
     def _with_browse(self, line: QLineEdit, name: str) -> QWidget:

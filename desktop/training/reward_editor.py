@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -39,7 +41,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.evaluation.eval_set import EvalSetError, load_eval_set_file
+from core.evaluation.eval_set import EvalSet, EvalSetError, load_eval_set_file
+from core.evaluation.store import list_eval_sets, load_eval_set
 from core.recipe.config import TrainConfig
 from core.rewards.preview import Preview, score_answers
 from core.rewards.schema_inference import infer_schema
@@ -71,7 +74,11 @@ class RewardEditor(QWidget):
         self.rows: dict[str, _Row] = {}
         self._filling = False
         self.task: BackgroundTask | None = None
-        self.config_provider: Callable[[], tuple[object, TrainConfig]] | None = None
+        # (project, recipe) for sampling, given the editor's rewards text: the form's own
+        # rewards may be the missing ones this editor is writing.
+        self.config_provider: Callable[[str], tuple[object, TrainConfig]] | None = None
+        # The open project, whose stored eval sets the schema can be offered from.
+        self.project_provider: Callable[[], Any] | None = None
         layout = QVBoxLayout(self)
         intro = QLabel(
             "Tick the checks a good answer passes. Each scores an answer from 0 to 1 (the "
@@ -144,12 +151,17 @@ class RewardEditor(QWidget):
         self.schema_edit.setPlaceholderText('{"type": "object", "required": ["category"]}')
         self.schema_edit.setFixedHeight(64)
         self.schema_edit.textChanged.connect(self._changed)
-        offer = QPushButton("Offer from an eval set…")
+        offer = QPushButton("Offer from an eval set")
+        offer.setObjectName("offerSchema")
         offer.setToolTip(
-            "Read an eval set's reference answers and offer the schema they share: required "
-            "keys, each key's type, and the values of label-like keys"
+            "Read an eval set's reference answers (one of this project's, or a JSONL file) "
+            "and offer the schema they share: required keys, each key's type, and the values "
+            "of label-like keys"
         )
-        offer.clicked.connect(self._choose_eval_set)
+        self.offer_menu = QMenu(offer)
+        self.offer_menu.aboutToShow.connect(self._fill_offer_menu)
+        offer.setMenu(self.offer_menu)
+        self.offer_button = offer
         self.schema_note = QLabel()
         self.schema_note.setWordWrap(True)
         schema_box = QWidget()
@@ -354,6 +366,28 @@ class RewardEditor(QWidget):
         self.spec_changed.emit(text)
 
     # --- schema from an eval set ---------------------------------------------------------
+    def _fill_offer_menu(self) -> None:
+        """The project's stored eval sets (a new user's are there, not in a file they know),
+        then a file."""
+        self.offer_menu.clear()
+        project = self.project_provider() if self.project_provider is not None else None
+        stored = list_eval_sets(project) if project is not None else []
+        for eval_set in stored:
+            action = self.offer_menu.addAction(
+                f"{eval_set.name} ({eval_set.n_examples:,} examples)"
+            )
+            action.triggered.connect(
+                lambda _checked=False, i=eval_set.id: self.offer_schema_from_stored(project, i)
+            )
+        if stored:
+            self.offer_menu.addSeparator()
+        self.offer_menu.addAction("From a JSONL file…").triggered.connect(self._choose_eval_set)
+
+    def offer_schema_from_stored(self, project, eval_set_id: int) -> bool:
+        """Put the schema the project's stored eval set's references share into the row."""
+        eval_set = load_eval_set(project, eval_set_id)
+        return self._offer_schema(eval_set, eval_set.name)
+
     def _choose_eval_set(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self, "Eval set with reference answers", "", "JSONL files (*.jsonl);;All files (*)"
@@ -368,18 +402,20 @@ class RewardEditor(QWidget):
         except (EvalSetError, OSError) as error:
             self.schema_note.setText(str(error))
             return False
+        return self._offer_schema(eval_set, Path(path).name)
+
+    def _offer_schema(self, eval_set: EvalSet, name: str) -> bool:
         references = [example.reference for example in eval_set.examples]
         schema = infer_schema(references)
         if schema is None:
             self.schema_note.setText(
-                f"{Path(path).name}: fewer than half of the references are JSON objects; "
-                "no schema to offer."
+                f"{name}: fewer than half of the references are JSON objects; no schema to offer."
             )
             return False
         self.schema_edit.setPlainText(json.dumps(schema))
         self.rows["json_schema"].tick.setChecked(True)
         n = sum(r is not None for r in references)
-        self.schema_note.setText(f"offered from {n} reference answers of {Path(path).name}")
+        self.schema_note.setText(f"offered from {n} reference answers of {name}")
         return True
 
     # --- preview --------------------------------------------------------------------------
@@ -461,8 +497,9 @@ class RewardEditor(QWidget):
         if self.config_provider is None or (self.task and self.task.is_running()):
             return
         try:
-            project, config = self.config_provider()
-            config = config.replace(stage="grpo", rewards=self.spec_text())
+            rewards = self.spec_text()
+            project, config = self.config_provider(rewards)
+            config = config.replace(stage="grpo", rewards=rewards)
         except (RewardSpecError, ValueError) as error:
             self.preview_status.setText(str(error))
             return
