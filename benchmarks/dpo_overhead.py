@@ -3,11 +3,9 @@
 Both train the bundled SmolLM2-135M-Instruct with LoRA on preference pairs made from the
 bundled support tickets (chosen: the ticket's own answer; rejected: another ticket's), on
 this CPU, from one recipe; the bare script's DPOConfig and LoraConfig come from our own
-mapping (build_dpo_kwargs, lora_config), so both sides train alike. As in
-training_overhead.py, each round starts the two as concurrent processes with one torch
-thread each, so a noisy shared machine slows both alike. Throughput: TRL's `num_tokens`
-over the Trainer's `train_runtime`, the same measure for both. Target (issue 19): ours /
-bare >= 0.97.
+mapping (build_dpo_kwargs, lora_config), so both sides train alike. The rounds of
+concurrent pairs and the throughput measure are paired_throughput's, as for SFT and GRPO.
+Target (issue 19): ours / bare >= 0.97.
 
     python benchmarks/dpo_overhead.py    (ROUNDS=3 STEPS=4 SEQ=256 MICRO=2)
 """
@@ -16,15 +14,22 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from paired_throughput import (  # beside this script; it also puts the repository on sys.path
+    bare_model,
+    bare_result,
+    paired_rounds,
+    print_median,
+    print_wall_time,
+    train_ours,
+    trl_kwargs,
+    use_bundled_model,
+    worker_main,
+)
 
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 STEPS = int(os.environ.get("STEPS", "4"))
@@ -56,61 +61,31 @@ def recipe(model_dir: Path, train_file: Path):
 def bare_trl(model_dir: Path, train_file: Path, out: Path) -> dict:
     """The baseline: TRL's DPOTrainer script (TRL reads the JSONL and tokenizes it)."""
     from datasets import load_dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import DPOConfig, DPOTrainer
 
-    from core.training.device import resolve_device
-    from core.training.dpo_setup import build_dpo_kwargs
-    from core.training.lora_targets import resolve_targets
-    from core.training.model_loading import lora_config
-    from core.training.schedule import resolve_schedule
+    from core.training.dpo_args import build_dpo_kwargs
 
     config = recipe(model_dir, train_file)
-    plan = resolve_device(config)
-    schedule, _notes = resolve_schedule(config, STEPS, has_eval=False)
-    kwargs, _notes = build_dpo_kwargs(config, plan, schedule, out, False)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    kwargs, _plan = trl_kwargs(config, build_dpo_kwargs, out, STEPS)
+    tokenizer, model, peft_config = bare_model(model_dir, config)
     trainer = DPOTrainer(
         model=model,
         args=DPOConfig(**kwargs),
         train_dataset=load_dataset("json", data_files=str(train_file), split="train"),
         processing_class=tokenizer,
-        peft_config=lora_config(config, resolve_targets(config, model)),
+        peft_config=peft_config,
     )
-    output = trainer.train()
-    tokens = max(h.get("num_tokens", 0) for h in trainer.state.log_history)
-    return {"tokens": float(tokens), "seconds": float(output.metrics["train_runtime"])}
+    return bare_result(trainer)
 
 
 def ours(model_dir: Path, train_file: Path, project_dir: Path) -> dict:
-    from core.project import create_project
-    from core.training.session import TrainingSession
-
-    result = TrainingSession(create_project(project_dir), recipe(model_dir, train_file)).run()
-    assert result.status == "finished", result.reason
-    return {
-        "tokens": float(result.tokens_seen),
-        "seconds": result.train_runtime_s,
-        "bookkeeping": result.bookkeeping_s,
-    }
+    return train_ours(project_dir, recipe(model_dir, train_file))
 
 
-def worker(kind: str, work: Path) -> None:
-    """One run in this process; prints one JSON line."""
-    import torch
-
-    from core.models.bundled import ensure_bundled_model
-
-    torch.set_num_threads(1)
-    model_dir = ensure_bundled_model()
-    train_file = work / "pairs.jsonl"
-    tag = f"{kind}-{time.time_ns()}"
-    if kind == "bare":
-        result = bare_trl(model_dir, train_file, work / tag)
-    else:
-        result = ours(model_dir, train_file, work / tag)
-    print("RESULT " + json.dumps(result), flush=True)
+def work(kind: str, folder: Path, model_dir: Path) -> dict:
+    """One side's run in a worker process."""
+    side = bare_trl if kind == "bare" else ours
+    return side(model_dir, folder / "pairs.jsonl", folder / f"{kind}-{time.time_ns()}")
 
 
 def pairs_file(folder: Path) -> Path:
@@ -140,73 +115,23 @@ def pairs_file(folder: Path) -> Path:
     return path
 
 
-def run_pair(first: str, second: str, work: Path) -> dict[str, dict]:
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS="1",
-        HF_HUB_OFFLINE="1",
-        TOKENIZERS_PARALLELISM="false",
-        FINETUNE_STUDIO_HOME=str(work / "home"),
-        PYTHONPATH=str(REPO),
-    )
-    processes = {
-        kind: subprocess.Popen(
-            [sys.executable, __file__, "--worker", kind, str(work)],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for kind in (first, second)
-    }
-    results = {}
-    for kind, process in processes.items():
-        out, err = process.communicate()
-        line = next((x for x in out.splitlines() if x.startswith("RESULT ")), None)
-        if process.returncode != 0 or line is None:
-            raise SystemExit(f"the {kind} run failed:\n{(out + err)[-3000:]}")
-        results[kind] = json.loads(line[len("RESULT ") :])
-    return results
-
-
-def rate(result: dict) -> float:
-    return result["tokens"] / result["seconds"]
-
-
 def main() -> None:
-    from core.models.bundled import ensure_bundled_model
-
-    os.environ["FINETUNE_STUDIO_MODEL_CACHE"] = str(ensure_bundled_model().parent)
+    use_bundled_model()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as work:
-        work = Path(work)
-        pairs_file(work)
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        pairs_file(folder)
         print(
             f"SmolLM2-135M LoRA r 8 DPO, CPU, {STEPS} steps of {MICRO} pairs x {SEQ} tokens, "
             f"{ROUNDS} rounds, each a concurrent pair of processes with 1 torch thread each",
             flush=True,
         )
-        ratios = []
-        for index in range(ROUNDS):
-            order = ("bare", "ours") if index % 2 == 0 else ("ours", "bare")
-            results = run_pair(*order, work)
-            ratio = rate(results["ours"]) / rate(results["bare"])
-            ratios.append(ratio)
-            print(
-                f"  round {index + 1}: bare {rate(results['bare']):,.1f} tok/s, ours "
-                f"{rate(results['ours']):,.1f} tok/s ({results['ours']['tokens']:,.0f} tokens, "
-                f"bookkeeping {results['ours']['bookkeeping']:.3f} s): ratio {ratio:.3f}",
-                flush=True,
-            )
-        median = statistics.median(ratios)
-        print(f"ratio ours/bare     : median {median:.3f} over {ROUNDS} concurrent pairs")
-        print(f"target >= 0.97      : {'met' if median >= 0.97 else 'NOT met'}")
-    print(f"benchmark wall time: {time.perf_counter() - started:.0f} s")
+        print_median("", paired_rounds(Path(__file__), folder, ROUNDS))
+    print_wall_time(started)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
-        worker(sys.argv[2], Path(sys.argv[3]))
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker_main(sys.argv[2:], work)
     else:
         main()

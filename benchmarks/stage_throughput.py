@@ -5,10 +5,9 @@ script's TRL config and LoraConfig come from our own mapping (build_dpo_kwargs,
 build_grpo_kwargs, lora_config), so both sides train alike. GRPO's data: the bundled
 tickets' prompts with their answers as references, scored by the same two rewards (the
 JSON schema the references share, the category matching the reference) on both sides.
-DPO's pairs and bare script are benchmarks/dpo_overhead.py's. Each round starts the two
-sides as concurrent processes with one torch thread each, so a noisy shared machine slows
-both alike. Throughput: TRL's `num_tokens` over the Trainer's `train_runtime`, the same
-measure for both. Target (issue 19): ours / bare >= 0.97.
+DPO's pairs and bare script are benchmarks/dpo_overhead.py's. The rounds of concurrent
+pairs and the throughput measure are paired_throughput's. Target (issue 19): ours / bare
+>= 0.97.
 
     python benchmarks/stage_throughput.py [dpo] [grpo]   (ROUNDS=3 STEPS=4 MICRO=2)
 """
@@ -17,18 +16,23 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-import dpo_overhead  # noqa: E402  (the DPO side: its pairs, bare script and recipe)
+import dpo_overhead  # beside this script: the DPO side (its pairs, bare script and recipe)
+from paired_throughput import (  # beside this script; it also puts the repository on sys.path
+    bare_model,
+    bare_result,
+    paired_rounds,
+    print_median,
+    print_wall_time,
+    train_ours,
+    trl_kwargs,
+    use_bundled_model,
+    worker_main,
+)
 
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 STEPS = int(os.environ.get("STEPS", "4"))
@@ -81,53 +85,33 @@ def grpo_recipe(model_dir: Path, train_file: Path):
 def grpo_bare(model_dir: Path, train_file: Path, out: Path) -> dict:
     """The GRPO baseline: TRL's GRPOTrainer script on the same prompts and rewards."""
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import GRPOConfig, GRPOTrainer
 
     from core.rewards.spec import parse_spec, trl_reward_functions
-    from core.training.device import resolve_device
     from core.training.grpo_setup import build_grpo_kwargs
-    from core.training.lora_targets import resolve_targets
-    from core.training.model_loading import lora_config
-    from core.training.schedule import resolve_schedule
 
     config = grpo_recipe(model_dir, train_file)
-    plan = resolve_device(config)
-    schedule, _notes = resolve_schedule(config, STEPS, has_eval=False)
-    kwargs, _notes = build_grpo_kwargs(config, plan, schedule, out, False)
+    kwargs, _plan = trl_kwargs(config, build_grpo_kwargs, out, STEPS)
     spec = parse_spec(config.rewards)
     rows = []
     for line in train_file.read_text(encoding="utf-8").splitlines():
         if line.strip():
             messages = json.loads(line)["messages"]
             rows.append({"prompt": messages[:-1], "reference": messages[-1]["content"]})
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    tokenizer, model, peft_config = bare_model(model_dir, config)
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=trl_reward_functions(spec),
         args=GRPOConfig(**kwargs, reward_weights=spec.weights),
         train_dataset=Dataset.from_list(rows),
         processing_class=tokenizer,
-        peft_config=lora_config(config, resolve_targets(config, model)),
+        peft_config=peft_config,
     )
-    output = trainer.train()
-    tokens = max(h.get("num_tokens", 0) for h in trainer.state.log_history)
-    return {"tokens": float(tokens), "seconds": float(output.metrics["train_runtime"])}
+    return bare_result(trainer)
 
 
 def grpo_ours(model_dir: Path, train_file: Path, project_dir: Path) -> dict:
-    from core.project import create_project
-    from core.training.session import TrainingSession
-
-    session = TrainingSession(create_project(project_dir), grpo_recipe(model_dir, train_file))
-    result = session.run()
-    assert result.status == "finished", result.reason
-    return {
-        "tokens": float(result.tokens_seen),
-        "seconds": result.train_runtime_s,
-        "bookkeeping": result.bookkeeping_s,
-    }
+    return train_ours(project_dir, grpo_recipe(model_dir, train_file))
 
 
 def prompts_file(folder: Path) -> Path:
@@ -147,63 +131,20 @@ SIDES = {
 }
 
 
-def worker(stage: str, kind: str, work: Path) -> None:
-    """One run in this process; prints one JSON line."""
-    import torch
-
-    from core.models.bundled import ensure_bundled_model
-
-    torch.set_num_threads(1)
-    model_dir = ensure_bundled_model()
+def work(stage: str, kind: str, folder: Path, model_dir: Path) -> dict:
+    """One side's run of the stage in a worker process."""
     bare, ours, data = SIDES[stage]
     tag = f"{stage}-{kind}-{time.time_ns()}"
-    result = (bare if kind == "bare" else ours)(model_dir, work / data, work / tag)
-    print("RESULT " + json.dumps(result), flush=True)
-
-
-def run_pair(stage: str, order: tuple[str, str], work: Path) -> dict[str, dict]:
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS="1",
-        HF_HUB_OFFLINE="1",
-        TOKENIZERS_PARALLELISM="false",
-        FINETUNE_STUDIO_HOME=str(work / "home"),
-        PYTHONPATH=str(REPO),
-    )
-    processes = {
-        kind: subprocess.Popen(
-            [sys.executable, __file__, "--worker", stage, kind, str(work)],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for kind in order
-    }
-    results = {}
-    for kind, process in processes.items():
-        out, err = process.communicate()
-        line = next((x for x in out.splitlines() if x.startswith("RESULT ")), None)
-        if process.returncode != 0 or line is None:
-            raise SystemExit(f"the {stage} {kind} run failed:\n{(out + err)[-3000:]}")
-        results[kind] = json.loads(line[len("RESULT ") :])
-    return results
-
-
-def rate(result: dict) -> float:
-    return result["tokens"] / result["seconds"]
+    return (bare if kind == "bare" else ours)(model_dir, folder / data, folder / tag)
 
 
 def main(stages: list[str]) -> None:
-    from core.models.bundled import ensure_bundled_model
-
-    os.environ["FINETUNE_STUDIO_MODEL_CACHE"] = str(ensure_bundled_model().parent)
+    use_bundled_model()
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as work:
-        work = Path(work)
-        dpo_overhead.pairs_file(work)
-        prompts_file(work)
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        dpo_overhead.pairs_file(folder)
+        prompts_file(folder)
         for stage in stages:
             what = (
                 f"{MICRO} prompts x {GENERATIONS} answers of up to {ANSWER} tokens"
@@ -215,27 +156,12 @@ def main(stages: list[str]) -> None:
                 f"{ROUNDS} rounds of concurrent processes with 1 torch thread each",
                 flush=True,
             )
-            ratios = []
-            for index in range(ROUNDS):
-                order = ("bare", "ours") if index % 2 == 0 else ("ours", "bare")
-                results = run_pair(stage, order, work)
-                ratio = rate(results["ours"]) / rate(results["bare"])
-                ratios.append(ratio)
-                print(
-                    f"  round {index + 1}: bare {rate(results['bare']):,.1f} tok/s, ours "
-                    f"{rate(results['ours']):,.1f} tok/s ({results['ours']['tokens']:,.0f} "
-                    f"tokens, bookkeeping {results['ours']['bookkeeping']:.3f} s): "
-                    f"ratio {ratio:.3f}",
-                    flush=True,
-                )
-            median = statistics.median(ratios)
-            print(f"{stage} ratio ours/bare: median {median:.3f} over {ROUNDS} rounds", flush=True)
-            print(f"{stage} target >= 0.97 : {'met' if median >= 0.97 else 'NOT met'}", flush=True)
-    print(f"benchmark wall time: {time.perf_counter() - started:.0f} s")
+            print_median(f"{stage} ", paired_rounds(Path(__file__), folder, ROUNDS, (stage,)))
+    print_wall_time(started)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 5 and sys.argv[1] == "--worker":
-        worker(sys.argv[2], sys.argv[3], Path(sys.argv[4]))
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker_main(sys.argv[2:], work)
     else:
         main([a for a in sys.argv[1:] if a in SIDES] or list(SIDES))

@@ -3,14 +3,12 @@
 Both fine-tune the bundled SmolLM2-135M-Instruct with LoRA on the bundled support tickets
 on this CPU, from one recipe: the Train page's CPU defaults (`recipe()` below); the bare
 script's SFTConfig and LoraConfig are derived from it by our own mapping, so a default
-that changes (gradient checkpointing was turned on) changes both sides. Each round starts the two as concurrent processes with one torch thread each,
-so on a 2-core machine they share the same conditions at the same moment: a shared,
-noisy machine slows both alike, and the per-round ratio stays meaningful (run one after
-the other, the same pair of runs varied by +-30 % here). Throughput is real (non-padding)
-tokens per second of train(): TRL's own `num_tokens` over the Trainer's `train_runtime`,
-the same measure for both. Our bookkeeping (records to metrics.jsonl and SQLite every
-step, memory readings, advisor, observer, pause/stop checks) is inside that time, and is
-also timed directly inside our run. Target (issue 5): ours / bare >= 0.97.
+that changes (gradient checkpointing was turned on) changes both sides. The rounds of
+concurrent pairs (one torch thread each) and the throughput measure, real (non-padding)
+tokens per second of train(), are paired_throughput's, as for DPO and GRPO. Our
+bookkeeping (records to metrics.jsonl and SQLite every step, memory readings, advisor,
+observer, pause/stop checks) is inside that time, and is also timed directly inside our
+run. Target (issue 5): ours / bare >= 0.97.
 
 Then the gain from packing: our trainer with packing against the same run with padding,
 also as a concurrent pair.
@@ -22,15 +20,24 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+from paired_throughput import (  # beside this script; it also puts the repository on sys.path
+    bare_model,
+    bare_result,
+    paired_rounds,
+    print_median,
+    print_wall_time,
+    rate,
+    run_pair,
+    train_ours,
+    trl_kwargs,
+    use_bundled_model,
+    worker_main,
+)
 
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
 STEPS = int(os.environ.get("STEPS", "4"))
@@ -65,74 +72,45 @@ def bare_trl(model_dir: Path, train_file: Path, out: Path) -> dict:
     """The baseline: the SFTTrainer script from TRL's docs (TRL reads and tokenizes the
     data itself), with the SFTConfig and LoraConfig our run builds from the recipe."""
     from datasets import load_dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from core.training.device import resolve_device
-    from core.training.lora_targets import resolve_targets
     from core.training.memory_savers import apply_memory_savers
-    from core.training.model_loading import lora_config
-    from core.training.schedule import resolve_schedule
     from core.training.sft_args import build_sft_kwargs
 
     config = recipe(model_dir, train_file)
-    plan = resolve_device(config)
-    schedule, _notes = resolve_schedule(config, STEPS, has_eval=False)
-    kwargs, _notes = build_sft_kwargs(config, plan, schedule, out, False, 0)
+    kwargs, plan = trl_kwargs(
+        config, lambda *args: build_sft_kwargs(*args, warmup_steps=0), out, STEPS
+    )
     # TRL tokenizes the messages itself here, so it must not be told they are ready.
     kwargs.pop("assistant_only_loss", None)
     kwargs.pop("completion_only_loss", None)
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir)
-    dataset = load_dataset("json", data_files=str(train_file), split="train")
+    tokenizer, model, peft_config = bare_model(model_dir, config)
     trainer = SFTTrainer(
         model=model,
         args=SFTConfig(**kwargs),
-        train_dataset=dataset,
+        train_dataset=load_dataset("json", data_files=str(train_file), split="train"),
         processing_class=tokenizer,
-        peft_config=lora_config(config, resolve_targets(config, model)),
+        peft_config=peft_config,
     )
     apply_memory_savers(trainer, config, plan.device)  # what the recipe turns on (CPU: none)
-    output = trainer.train()
-    tokens = max(h.get("num_tokens", 0) for h in trainer.state.log_history)
     return {
-        "tokens": float(tokens),
-        "seconds": float(output.metrics["train_runtime"]),
+        **bare_result(trainer),
         "checkpointing": bool(kwargs.get("activation_checkpointing", False))
         or bool(kwargs.get("gradient_checkpointing", False)),
     }
 
 
 def ours(model_dir: Path, train_file: Path, project_dir: Path, packing: bool) -> dict:
-    from core.project import create_project
-    from core.training.session import TrainingSession
-
     config = recipe(model_dir, train_file, packing)
-    result = TrainingSession(create_project(project_dir), config).run()
-    assert result.status == "finished", result.reason
-    return {
-        "tokens": float(result.tokens_seen),
-        "seconds": result.train_runtime_s,
-        "bookkeeping": result.bookkeeping_s,
-        "checkpointing": config.gradient_checkpointing,
-    }
+    return {**train_ours(project_dir, config), "checkpointing": config.gradient_checkpointing}
 
 
-def worker(kind: str, work: Path) -> None:
-    """One run in this process; prints one JSON line."""
-    import torch
-
-    from core.models.bundled import ensure_bundled_model
-
-    torch.set_num_threads(1)
-    model_dir = ensure_bundled_model()
-    train_file = work / "train.jsonl"
-    tag = f"{kind}-{time.time_ns()}"
+def work(kind: str, folder: Path, model_dir: Path) -> dict:
+    """One run in a worker process: bare, ours, or ours with padding instead of packing."""
+    train_file, out = folder / "train.jsonl", folder / f"{kind}-{time.time_ns()}"
     if kind == "bare":
-        result = bare_trl(model_dir, train_file, work / tag)
-    else:
-        result = ours(model_dir, train_file, work / tag, packing=kind != "padding")
-    print("RESULT " + json.dumps(result), flush=True)
+        return bare_trl(model_dir, train_file, out)
+    return ours(model_dir, train_file, out, packing=kind != "padding")
 
 
 def training_file(folder: Path) -> Path:
@@ -150,50 +128,13 @@ def training_file(folder: Path) -> Path:
     return path
 
 
-def pair(first: str, second: str, work: Path) -> dict[str, dict]:
-    """Start two workers at once and wait for both."""
-    env = dict(
-        os.environ,
-        OMP_NUM_THREADS="1",
-        HF_HUB_OFFLINE="1",
-        TOKENIZERS_PARALLELISM="false",
-        FINETUNE_STUDIO_HOME=str(work / "home"),
-        PYTHONPATH=str(REPO),
-    )
-    processes = {
-        kind: subprocess.Popen(
-            [sys.executable, __file__, "--worker", kind, str(work)],
-            cwd=REPO,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        for kind in (first, second)
-    }
-    results = {}
-    for kind, process in processes.items():
-        out, _ = process.communicate()
-        line = next((x for x in out.splitlines() if x.startswith("RESULT ")), None)
-        if process.returncode != 0 or line is None:
-            raise SystemExit(f"the {kind} run failed:\n{out[-2000:]}")
-        results[kind] = json.loads(line[len("RESULT ") :])
-    return results
-
-
-def rate(result: dict) -> float:
-    return result["tokens"] / result["seconds"]
-
-
 def main() -> None:
-    from core.models.bundled import ensure_bundled_model
-
-    # The workers find the converted model where this process has it (not in their home).
-    os.environ["FINETUNE_STUDIO_MODEL_CACHE"] = str(ensure_bundled_model().parent)
+    use_bundled_model()
+    script = Path(__file__)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as work:
-        work = Path(work)
-        training_file(work)
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        training_file(folder)
         config = recipe(Path("model"), Path("train.jsonl"))
         print(
             f"SmolLM2-135M LoRA r 8, CPU, {STEPS} steps of {MICRO} x {SEQ} tokens, gradient "
@@ -202,39 +143,26 @@ def main() -> None:
             "torch thread each",
             flush=True,
         )
-        ratios, bookkeeping, trained = [], 0.0, 0.0
-        for index in range(ROUNDS):
-            order = ("bare", "ours") if index % 2 == 0 else ("ours", "bare")
-            results = pair(*order, work)
-            ratio = rate(results["ours"]) / rate(results["bare"])
-            if results["ours"]["checkpointing"] != results["bare"]["checkpointing"]:
-                raise SystemExit("the two sides ran with different gradient checkpointing")
-            ratios.append(ratio)
-            bookkeeping += results["ours"]["bookkeeping"]
-            trained += results["ours"]["seconds"]
-            print(
-                f"  round {index + 1}: bare {rate(results['bare']):,.1f} tok/s "
-                f"({results['bare']['tokens']:,.0f} tokens), ours {rate(results['ours']):,.1f} "
-                f"tok/s ({results['ours']['tokens']:,.0f} tokens): ratio {ratio:.3f}",
-                flush=True,
-            )
-        median = statistics.median(ratios)
-        print(f"ratio ours/bare     : median {median:.3f} over {ROUNDS} concurrent pairs")
-        print(f"target >= 0.97      : {'met' if median >= 0.97 else 'NOT met'}")
+        every = paired_rounds(script, folder, ROUNDS)
+        if any(r["ours"]["checkpointing"] != r["bare"]["checkpointing"] for r in every):
+            raise SystemExit("the two sides ran with different gradient checkpointing")
+        print_median("", every)
+        bookkeeping = sum(r["ours"]["bookkeeping"] for r in every)
+        trained = sum(r["ours"]["seconds"] for r in every)
         print(
             f"our bookkeeping     : {bookkeeping:.3f} s of {trained:.1f} s in train() = "
             f"{100 * bookkeeping / trained:.3f} % (timed inside our runs)"
         )
-        results = pair("packing", "padding", work)
+        results = run_pair(script, ("packing", "padding"), folder)
         gain = rate(results["packing"]) / rate(results["padding"])
         print(f"packing  : {rate(results['packing']):,.1f} real tokens/s")
         print(f"padding  : {rate(results['padding']):,.1f} real tokens/s")
         print(f"ratio packing/padding: {gain:.2f}x")
-    print(f"benchmark wall time: {time.perf_counter() - started:.0f} s")
+    print_wall_time(started)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
-        worker(sys.argv[2], Path(sys.argv[3]))
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        worker_main(sys.argv[2:], work)
     else:
         main()
