@@ -12,9 +12,11 @@ from pathlib import Path
 from core.estimate.architecture import load_architecture
 from core.estimate.cpu_ram import estimate_cpu_ram, this_machine_ram
 from core.estimate.estimator import estimate
+from core.estimate.fit import choose, recipe_remedies
 from core.estimate.gpus import detected_gpu
 from core.estimate.run import run_for_recipe
 from core.figures import duration_text
+from core.methods import METHOD_TITLES
 
 GIB = 1024**3
 CHARS_PER_TOKEN = 4  # the usual rough figure for English text
@@ -158,11 +160,66 @@ def summarize_ram(model, settings, facts: DataSeen, ram=None) -> EstimateSummary
     ]
     if result.fits is False:
         details.append(
-            "It would not fit: shorten the max sequence length, lower the micro batch (raise "
-            "gradient accumulation to keep the effective batch), turn on gradient "
-            "checkpointing, or use LoRA instead of full fine-tuning. The memory guard stops "
-            "a run that runs out before the system closes the app."
+            _ram_remedies(model, settings, available, total)
+            + " The memory guard stops a run that runs out before the system closes the app."
         )
     else:
         details.append("Pre-flight measures the real peak and step time on this machine.")
     return EstimateSummary(headline, details, result.fits)
+
+
+def _ram_remedies(model, settings, available: int | None, total: int | None) -> str:
+    """What would make a CPU run fit: the fit engine's remedies for this recipe (only those
+    that change it: no QLoRA for a QLoRA run, no checkpointing where it is on), each
+    re-estimated in RAM; those that fit are named with their RAM."""
+
+    def predict(changes: dict):
+        try:
+            trial = estimate_cpu_ram(model, settings.replace(**changes), available, total)
+        except ValueError:  # settings the estimator cannot take: not a remedy
+            return 0, False, None
+        return trial.peak_bytes, bool(trial.fits), None
+
+    tried = choose(recipe_remedies(settings.recipe, "cpu"), predict, keep_closest=True)
+    fitting = [s for s in tried if s.fits_estimate][:3]
+    if fitting:
+        named = "; ".join(f"{s.label} (about {s.peak_gib:.1f} GiB)" for s in fitting)
+        return f"It would not fit. Settings that should fit here: {named}."
+    # No one remedy is enough: the strongest of each kind tried, all together.
+    together: dict = {}
+    for suggestion in tried:
+        together.update(suggestion.changes)
+    recipe = settings.recipe
+    labels = _changes_text({k: v for k, v in together.items() if getattr(recipe, k) != v})
+    peak, fits, _ = predict(together) if together else (0, False, None)
+    if not peak:
+        return (
+            "It would not fit, and no setting of this recipe makes it smaller: choose a "
+            "smaller model or a machine with more free RAM."
+        )
+    if fits:
+        return f"It would not fit. These together should (about {peak / GIB:.1f} GiB): {labels}."
+    return (
+        f"It would not fit even with all of these together (about {peak / GIB:.1f} GiB): "
+        f"{labels}. Choose a smaller model or a machine with more free RAM."
+    )
+
+
+def _changes_text(changes: dict) -> str:
+    """Remedies merged into one recipe change, in words: 'max sequence length 256, micro
+    batch 1 x accumulation 8, gradient checkpointing on'."""
+    parts = []
+    if "max_seq_length" in changes:
+        parts.append(f"max sequence length {changes['max_seq_length']}")
+    if "micro_batch_size" in changes:
+        parts.append(
+            f"micro batch {changes['micro_batch_size']} x accumulation "
+            f"{changes.get('gradient_accumulation', 1)}"
+        )
+    if changes.get("gradient_checkpointing"):
+        parts.append("gradient checkpointing on")
+    if "optimizer" in changes:
+        parts.append(f"the {changes['optimizer']} optimizer")
+    if "method" in changes:
+        parts.append(METHOD_TITLES.get(changes["method"], changes["method"]))
+    return ", ".join(parts)
