@@ -42,7 +42,9 @@ class _Worker(QObject):
         except TaskFailed as error:
             traceback.print_exc()
             self.failed.emit(str(error))
-        except Exception as error:  # shown to the user, never swallowed
+        # BaseException too (a SystemExit in a library): escaping this slot, it left the
+        # thread running for good, and closing the window then waited on it forever.
+        except BaseException as error:  # shown to the user, never swallowed
             traceback.print_exc()
             self.failed.emit(
                 f"{type(error).__name__}: {error}" if str(error) else type(error).__name__

@@ -33,6 +33,19 @@ def test_failure_is_reported_with_its_message(qtbot):
     qtbot.waitUntil(lambda: not task.is_running(), timeout=5_000)
 
 
+def test_a_system_exit_in_the_work_is_a_failure_and_the_thread_ends(qtbot):
+    """Not only Exception: the thread once kept running and the window hung on close."""
+
+    def work(report, cancelled):
+        raise SystemExit(3)
+
+    task = BackgroundTask(work)
+    with qtbot.waitSignal(task.failed, timeout=10_000) as blocker:
+        task.start()
+    assert blocker.args == ["SystemExit: 3"]
+    assert task.wait(10_000)
+
+
 def test_cancel_reaches_the_work_and_wait_returns_promptly(qtbot):
     def work(report, cancelled):
         while not cancelled():

@@ -31,7 +31,7 @@ from desktop.training.bridge import TrainingSignals
 # kernel then wakes the GUI thread first, and torch's worker threads, created by the
 # training thread, inherit the same niceness. With nothing else running it costs nothing.
 TRAINING_NICENESS = 10
-CRASHED = "The training thread crashed; see the terminal for the traceback."
+SEE_TERMINAL = "see the terminal for the traceback."
 
 
 def lower_this_thread_priority(niceness: int) -> bool:
@@ -166,16 +166,17 @@ class TrainingHost(QObject):
     @Slot(str)
     def _on_crash(self, message: str) -> None:
         if not self._result_seen:  # run() catches failures itself; this is a bug of ours
-            self._end_as_crashed(None, CRASHED.replace("crashed", f"crashed ({message})"))
+            self._end_as_crashed(None, f" ({message})")
 
-    def _end_as_crashed(self, result: RunResult | None, reason: str = CRASHED) -> None:
+    def _end_as_crashed(self, result: RunResult | None, what: str = "") -> None:
+        """End the run as failed although its session did not say how it ended."""
         self._result_seen = True
         if result is None:
             result = RunResult(
                 run_id=(self._session.run_id or "") if self._session else "",
                 folder=None,
                 status=FAILED,
-                reason=reason,
+                reason=f"The training thread crashed{what}; {SEE_TERMINAL}",
             )
         self.finished.emit(result)
 
