@@ -160,3 +160,38 @@ def test_generation_and_the_reference_cost_what_the_estimate_says(simulated):
             f"peak at {result.peak_op.split(':')[0]}  {result.seconds:5.1f} s"
         )
     print("\n" + "\n".join(rows))
+
+
+def test_estimate_simulate_runs_the_grpo_stage(tmp_path, capsys):
+    """`finetune-studio estimate --config grpo.yaml --simulate`: the GRPO step (generation
+    included) beside the GRPO estimate, not an SFT step of the same sequences."""
+    from desktop.launcher import main
+
+    (tmp_path / "config.json").write_text(json.dumps(model_config("llama-3.2-1b")))
+    (tmp_path / "grpo.yaml").write_text(
+        "base_model: simulated\ntrain_file: prompts.jsonl\nstage: grpo\nmethod: lora\n"
+        "rewards: '[{kind: valid_json}]'\nmicro_batch_size: 2\ngradient_accumulation: 8\n"
+        "max_seq_length: 128\ngrpo_num_generations: 8\ngrpo_max_completion_length: 8\n"
+        "gradient_checkpointing: true\noptimizer: adamw_torch\n"
+    )
+    code = main(
+        [
+            "estimate",
+            "--model",
+            str(tmp_path / "config.json"),
+            "--config",
+            str(tmp_path / "grpo.yaml"),
+            "--gpu",
+            "H100 SXM",
+            "--method",
+            "lora",
+            "--simulate",
+            "--json",
+        ]
+    )
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    simulation = data["simulation"]
+    assert "error" not in simulation, simulation
+    assert simulation["estimated_allocated_gb"] == pytest.approx(data["allocated_gb"], abs=0.01)
+    assert abs(simulation["ratio"] - 1) <= TOLERANCE
