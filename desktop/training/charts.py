@@ -32,7 +32,14 @@ def _palette_color(role: QPalette.ColorRole) -> QColor:
 class MetricChart(pg.PlotWidget):
     """One or more curves over optimizer steps, each fed by a SeriesBuffer."""
 
-    def __init__(self, title: str, unit: str = "", grid: bool = False, parent=None) -> None:
+    def __init__(
+        self,
+        title: str,
+        unit: str = "",
+        grid: bool = False,
+        parent=None,
+        step_label: bool = True,
+    ) -> None:
         super().__init__(parent=parent)
         text = _palette_color(QPalette.ColorRole.WindowText)
         self.setBackground(_palette_color(QPalette.ColorRole.Base))
@@ -47,7 +54,14 @@ class MetricChart(pg.PlotWidget):
             axis = item.getAxis(side)
             axis.setPen(text)
             axis.setTextPen(text)
-        item.setLabel("bottom", "step")
+        if step_label:
+            item.setLabel("bottom", "step")
+        else:
+            # A small chart: its x axis is the loss chart's (steps); the label's line is
+            # better spent on the curve, which is short enough already.
+            self.setToolTip(f"{title}, over the run's optimizer steps")
+        # Labels on the major ticks only: the minor ones' labels overlapped on a short chart.
+        item.getAxis("left").setStyle(maxTextLevel=0)
         if unit:
             item.setLabel("left", unit)
         self.setMinimumHeight(110)

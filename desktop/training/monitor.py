@@ -8,6 +8,8 @@ So a burst of records costs the GUI one redraw, not one per record.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -71,6 +73,8 @@ class RunMonitor(QWidget):
         self.memory_kind = ""
         self.max_steps = 0
         self.redraws = 0
+        self._reward_names: list[tuple[str, str]] = []
+        self._preferences_shown = self._rewards_shown = False
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -191,36 +195,51 @@ class RunMonitor(QWidget):
 
     def _small_charts(self) -> QWidget:
         holder = QWidget()
-        grid = QGridLayout(holder)
-        grid.setContentsMargins(0, 0, 0, 0)
-        grid.setSpacing(4)
-        self.lr_chart = MetricChart("Learning rate")
+        self.small_grid = QGridLayout(holder)
+        self.small_grid.setContentsMargins(0, 0, 0, 0)
+        self.small_grid.setSpacing(4)
+
+        def chart(title: str) -> MetricChart:
+            return MetricChart(title, step_label=False)
+
+        self.lr_chart = chart("Learning rate")
         self.lr_chart.add_curve(self.series["learning_rate"], "#7a5cc8")
-        self.grad_chart = MetricChart("Gradient norm")
+        self.grad_chart = chart("Gradient norm")
         self.grad_chart.add_curve(self.series["grad_norm"], "#2a9d8f")
-        self.speed_chart = MetricChart("Tokens per second")
+        self.speed_chart = chart("Tokens per second")
         self.speed_chart.add_curve(self.series["tokens_per_second"], "#5a8f29")
-        self.memory_chart = MetricChart("Memory (GiB)")
+        self.memory_chart = chart("Memory (GiB)")
         self.memory_chart.add_curve(self.series["memory_allocated"], "#b5527a")
         self.memory_chart.add_curve(self.series["memory_peak"], "#e3a3bf")
         # DPO: how far the chosen answers' implicit reward is above the rejected ones', and
         # the share of pairs ranked right; shown once a run reports them.
-        self.margin_chart = MetricChart("DPO margin (chosen - rejected)")
+        self.margin_chart = chart("DPO margin (chosen - rejected)")
         self.margin_chart.add_curve(self.series["rewards_margin"], "#d9822b")
-        self.accuracy_chart = MetricChart("DPO pairs ranked right")
+        self.accuracy_chart = chart("DPO pairs ranked right")
         self.accuracy_chart.add_curve(self.series["rewards_accuracy"], "#3b7dd8")
         self.preference_charts = (self.margin_chart, self.accuracy_chart)
         # GRPO: the weighted reward (and its spread within the step's answers), each
         # reward's mean (a curve per reward, added as the run names them), the KL from the
         # starting model and the answers' length; shown once a run reports rewards.
-        self.reward_chart = MetricChart("GRPO reward (lighter: spread)")
+        self.reward_chart = chart("GRPO reward (lighter: spread)")
         self.reward_chart.add_curve(self.series["reward"], "#d9822b")
         self.reward_chart.add_curve(self.series["reward_std"], "#f0c29a")
-        self.reward_parts_chart = MetricChart("Each reward (mean)")
-        self.reward_parts_chart.getPlotItem().addLegend(offset=(4, 4))
-        self.kl_chart = MetricChart("KL from the starting model")
+        self.reward_parts_chart = chart("Each reward (mean)")
+        # The rewards' names under the chart, wrapped: a legend inside the plot covered
+        # the curves of a short chart once a recipe had more than two or three rewards.
+        self.reward_legend = QLabel()
+        self.reward_legend.setObjectName("rewardLegend")
+        self.reward_legend.setWordWrap(True)
+        self.reward_legend.setStyleSheet("font-size: 11px;")
+        self.reward_parts_box = QWidget()
+        box = QVBoxLayout(self.reward_parts_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(0)
+        box.addWidget(self.reward_parts_chart, 1)
+        box.addWidget(self.reward_legend)
+        self.kl_chart = chart("KL from the starting model")
         self.kl_chart.add_curve(self.series["kl"], "#c0392b")
-        self.length_chart = MetricChart("Answer length (tokens)")
+        self.length_chart = chart("Answer length (tokens)")
         self.length_chart.add_curve(self.series["completion_length"], "#3b7dd8")
         self.reward_charts = (
             self.reward_chart,
@@ -236,27 +255,56 @@ class RunMonitor(QWidget):
             *self.preference_charts,
             *self.reward_charts,
         )
-        for index, chart in enumerate(self.small_charts):
-            grid.addWidget(chart, index // 2, index % 2)
         self._show_preference_charts(False)
         self._show_reward_charts(False)
         return holder
 
+    def _cell(self, chart: MetricChart) -> QWidget:
+        """The widget a chart's grid cell holds (each reward's chart sits over its legend)."""
+        return self.reward_parts_box if chart is self.reward_parts_chart else chart
+
+    def _lay_out_small_charts(self) -> None:
+        """The shown small charts in rows of two, or of three past four charts: a GRPO
+        run's eight in rows of two left each too short to read."""
+        hidden = (() if self._preferences_shown else self.preference_charts) + (
+            () if self._rewards_shown else self.reward_charts
+        )
+        shown = [c for c in self.small_charts if c not in hidden]
+        columns = 2 if len(shown) <= 4 else 3
+        for chart in self.small_charts:
+            self.small_grid.removeWidget(self._cell(chart))
+        for index, chart in enumerate(shown):
+            self.small_grid.addWidget(self._cell(chart), index // columns, index % columns)
+        for column in range(3):
+            self.small_grid.setColumnStretch(column, 1 if column < columns else 0)
+
     def _show_preference_charts(self, shown: bool) -> None:
+        self._preferences_shown = shown
         for chart in self.preference_charts:
             chart.setVisible(shown)
+        self._lay_out_small_charts()
 
     def _show_reward_charts(self, shown: bool) -> None:
+        self._rewards_shown = shown
         for chart in self.reward_charts:
-            chart.setVisible(shown)
+            self._cell(chart).setVisible(shown)
+        self._lay_out_small_charts()
 
     def _reward_part(self, name: str) -> SeriesBuffer:
         """The buffer of one GRPO reward's mean, its curve added the first time it is seen."""
         key = f"reward_part:{name}"
         if key not in self.series:
             self.series[key] = SeriesBuffer()
-            color = REWARD_COLORS[(len(self.series) - 1) % len(REWARD_COLORS)]
+            n = sum(k.startswith("reward_part:") for k in self.series) - 1
+            color = REWARD_COLORS[n % len(REWARD_COLORS)]
             self.reward_parts_chart.add_curve(self.series[key], color, name=name)
+            self._reward_names.append((name, color))
+            self.reward_legend.setText(
+                "&nbsp;&nbsp; ".join(
+                    f"<span style='color:{c}'>━&nbsp;{html.escape(n)}</span>"
+                    for n, c in self._reward_names
+                )
+            )
         return self.series[key]
 
     def _tabs(self) -> QTabWidget:
