@@ -196,3 +196,23 @@ def test_two_hundred_runs_open_quickly_and_only_selected_curves_are_read(qtbot, 
     assert page.tabs.currentIndex() == TAB_COMPARE
     assert len(curves._cache) == 2  # the two selected runs' files, no other
     page.wait_for_background()
+
+
+def test_the_stage_shows_without_scrolling(qtbot, project):
+    """SFT+DPO against SFT is what a user compares first: the Method column (with the
+    stage) sits beside Status, inside the table's view at the page's usual width."""
+    add_run(project, "sft-1")
+    dpo = TrainConfig(
+        base_model="SmolLM2-135M-Instruct", train_file="/d/p.jsonl", stage="dpo", start_from="sft-1"
+    )
+    add_run(project, "dpo-1", config_yaml=config_to_yaml(dpo))
+    page = open_page(qtbot, project)
+    page.wait_for_background()
+    assert cell(page, "dpo-1", "method").endswith(", SFT+DPO")
+    assert "SFT" not in cell(page, "sft-1", "method")
+    table = page.runs_view.table
+    right_edge = table.columnViewportPosition(column("method")) + table.columnWidth(
+        column("method")
+    )
+    assert table.columnViewportPosition(column("method")) >= 0
+    assert right_edge <= table.viewport().width()

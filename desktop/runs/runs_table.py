@@ -38,6 +38,13 @@ COLUMNS = (
     ("name", "Name", "The run's name; double-click or F2 to rename"),
     ("started", "When", "When the run started (UTC)"),
     ("status", "Status", "running, finished, stopped, failed or interrupted, and why"),
+    # The stage (SFT, SFT+DPO, SFT+GRPO) tells runs apart first: seen without scrolling.
+    (
+        "method",
+        "Method",
+        f"The fine-tuning method ({', '.join(METHOD_NAMES)}) and, past SFT, the stage: DPO or "
+        "GRPO, SFT+DPO or SFT+GRPO when it continued a finished run",
+    ),
     ("dataset", "Data", "The dataset version (or training file) it trained on"),
     ("best_val", "Best val loss", "Lowest validation loss (at which step in the tooltip)"),
     ("final_val", "Final val loss", "Validation loss at the end of training"),
@@ -48,12 +55,6 @@ COLUMNS = (
     ("duration", "Duration", "Training time, pauses excluded"),
     ("peak", "Peak memory", "Measured peak: GPU memory on CUDA/MPS, process memory on the CPU"),
     ("estimated_peak", "Est. memory", "The estimator's peak-memory prediction for these settings"),
-    (
-        "method",
-        "Method",
-        f"The fine-tuning method ({', '.join(METHOD_NAMES)}) and, past SFT, the stage: DPO or "
-        "GRPO, SFT+DPO or SFT+GRPO when it continued a finished run",
-    ),
     ("base_model", "Base model", "The model that was fine-tuned"),
     ("settings", "Settings", "The settings that tell runs apart"),
     ("note", "Note", "Your note on the run; double-click to edit"),

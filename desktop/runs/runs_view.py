@@ -29,6 +29,7 @@ WIDE_COLUMNS = {
     "settings": 230,
     "eval": 200,
     "status": 130,
+    "method": 120,
     "note": 160,
 }
 
