@@ -43,17 +43,12 @@ def steps_trainer(
     input_ids and labels), with everything a run of `config` on `plan` would set."""
     from trl import SFTTrainer  # heavy: imported when steps are run, not with the window
 
-    run = config.replace(max_steps=steps, warmup_ratio=0.0, preflight=False)
-    kwargs, _notes = build_sft_kwargs(run, plan, _no_saving(log_every), output_dir, False, 0)
-    kwargs["save_strategy"] = "no"
-    kwargs.update(extra_args or {})
+    run, kwargs = _steps_run(config, plan, steps, output_dir, log_every, extra_args, dpo=False)
     trainer = SFTTrainer(
         model=model,
         args=build_sft_config(**kwargs),
         train_dataset=dataset,
-        peft_config=lora_config(run, resolve_targets(run, model))
-        if run.is_adapter_method
-        else None,
+        peft_config=_peft_config(run, model),
         **trainer_tokenizer_kwarg(tokenizer),
     )
     return _as_a_run_has_it(trainer, run, plan, check_host_ram)
@@ -80,31 +75,49 @@ def dpo_steps_trainer(
     # trl is heavy: imported when steps are run, not with the window
     from trl import DPOConfig, DPOTrainer
 
-    run = config.replace(max_steps=steps, warmup_ratio=0.0, preflight=False)
-    kwargs, _notes = build_dpo_kwargs(run, plan, _no_saving(log_every), output_dir, False)
-    kwargs["save_strategy"] = "no"
-    kwargs.update(extra_args or {})
+    run, kwargs = _steps_run(config, plan, steps, output_dir, log_every, extra_args, dpo=True)
     trainer = DPOTrainer(
         model=model,
         ref_model=ref_model,
         args=DPOConfig(**kwargs),
         train_dataset=dataset,
         processing_class=tokenizer,
-        peft_config=lora_config(run, resolve_targets(run, model))
-        if run.is_adapter_method
-        else None,
+        peft_config=_peft_config(run, model),
     )
     return _as_a_run_has_it(trainer, run, plan, check_host_ram)
 
 
-def _no_saving(log_every: int) -> Schedule:
-    return Schedule(
+def _steps_run(
+    config: TrainConfig,
+    plan: DevicePlan,
+    steps: int,
+    output_dir: Path,
+    log_every: int,
+    extra_args: dict | None,
+    dpo: bool,
+) -> tuple[TrainConfig, dict]:
+    """The recipe cut to `steps` steps from the first (no warmup, no pre-flight) and the
+    SFTConfig's or DPOConfig's arguments for it, never saving."""
+    run = config.replace(max_steps=steps, warmup_ratio=0.0, preflight=False)
+    schedule = Schedule(
         log_every=log_every,
         eval_every=0,
         save_every=10**9,
         keep_checkpoints=1,
         load_best_at_end=False,
     )
+    if dpo:
+        kwargs, _notes = build_dpo_kwargs(run, plan, schedule, output_dir, False)
+    else:
+        kwargs, _notes = build_sft_kwargs(run, plan, schedule, output_dir, False, 0)
+    kwargs["save_strategy"] = "no"
+    kwargs.update(extra_args or {})
+    return run, kwargs
+
+
+def _peft_config(run: TrainConfig, model):
+    """The run's LoraConfig on the model's own module names; None for full fine-tuning."""
+    return lora_config(run, resolve_targets(run, model)) if run.is_adapter_method else None
 
 
 def _as_a_run_has_it(trainer, run: TrainConfig, plan: DevicePlan, check_host_ram: bool):
