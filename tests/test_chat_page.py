@@ -309,3 +309,28 @@ def test_two_runs_side_by_side_an_adapter_and_a_full_model(qtbot, chat_project, 
     assert page.panes[0].streamed == ANSWER
     assert page.panes[1].streamed == bare_greedy_reply(tiny_model_dir, None, messages, 8)
     assert page.panes[1].title_label.text() == "full-run"
+
+
+def test_a_correction_that_makes_no_preference_pair_says_why(qtbot, project):
+    """A correction is kept as a DPO pair over the model's answer; when it cannot be (the
+    model wrote nothing, or the 'correction' is the model's own text) the status says so
+    instead of leaving the user to find no pair waiting on the Dataset page."""
+    from core.chat.store import add_turn, create_conversation, save_answer
+
+    conversation_id = create_conversation(project)
+    empty = add_turn(project, conversation_id, "ticket one")
+    save_answer(project, empty.id, 1, "run-1", "\n\n\n", 3, 0.1, cut_off=True)
+    page = open_page(qtbot, project)
+    page.open_conversation(conversation_id)
+    assert page.edit_last_answer(1, '{"category": "billing"}')
+    assert "model's answer was empty" in page.status_label.text()
+    assert not pending_pairs(project)
+
+    same = add_turn(project, conversation_id, "ticket two")
+    save_answer(project, same.id, 1, "run-1", "billing", 1, 0.1)
+    page.open_conversation(conversation_id)
+    assert page.edit_last_answer(1, "billing")
+    assert "No preference pair for DPO: The correction is the model's own" in (
+        page.status_label.text()
+    )
+    assert not pending_pairs(project)

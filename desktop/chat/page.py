@@ -597,12 +597,20 @@ class ChatPage(QWidget):
         if position is None or not text.strip():
             self._error("Write the answer you want; an empty answer is not saved.")
             return False
-        try:  # the model's own answer is replaced below: the pair is made while it is here
-            pair = preference_pair_from_correction(self.conversation, position, side, text)
-        except (LookupError, ValueError):
-            pair = None  # the same text again, or an answer already corrected
-        if self.conversation.turn(position).answers[side].edited:
-            pair = None  # the stored answer is the user's earlier correction, not the model's
+        original = self.conversation.turn(position).answers[side]
+        pair, no_pair = None, ""
+        if original.edited:
+            pass  # the stored answer is the user's earlier correction: its pair was kept then
+        elif not original.text.strip():
+            no_pair = (
+                " No preference pair for DPO: the model's answer was empty, so there is "
+                "nothing to prefer yours over."
+            )
+        else:
+            try:  # the model's own answer is replaced below: the pair is made while it is here
+                pair = preference_pair_from_correction(self.conversation, position, side, text)
+            except (LookupError, ValueError) as error:
+                no_pair = f" No preference pair for DPO: {error}"
         edit_answer(self.project, self.conversation.turn(position).id, side, text)
         self.conversation = load_conversation(self.project, self.conversation.id)
         self._show_transcripts()
@@ -613,7 +621,10 @@ class ChatPage(QWidget):
                 f" Your answer over the model's is kept as a preference pair for DPO "
                 f"({waiting} waiting on the Dataset page, Preference pairs)."
             )
-        self._say("Answer edited. Save it as a training example or add it to an eval set." + kept)
+        self._say(
+            "Answer edited. Save it as a training example or add it to an eval set."
+            + (kept or no_pair)
+        )
         return True
 
     def ask_edit(self, side: int) -> None:
