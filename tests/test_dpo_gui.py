@@ -85,3 +85,15 @@ def test_start_from_offers_the_finished_lora_runs(qtbot):
     form.set_start_from_runs([])  # the run was deleted: a saved choice still shows, marked
     assert form.values()["start_from"] == "lora-1"
     assert "not in this project" in combo.currentText()
+
+
+def test_a_run_that_ended_before_its_first_step_waits_for_none(qtbot):
+    """A run that failed while loading (max_seq_length too short, say) left every chart
+    saying 'waiting for the first step' under its 'failed' status."""
+    monitor = RunMonitor()
+    qtbot.addWidget(monitor)
+    monitor.reset()
+    assert monitor.loss_chart.empty_text.toPlainText() == "waiting for the first step"
+    monitor.finish_progress(0, 0, "failed")
+    for chart in (monitor.loss_chart, *monitor.small_charts):
+        assert chart.empty_text.toPlainText() == "no steps recorded"

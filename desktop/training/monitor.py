@@ -521,6 +521,9 @@ class RunMonitor(QWidget):
 
     def finish_progress(self, steps_done: int, max_steps: int, text: str) -> None:
         self._progress_shown = self._progress  # the run's end outranks its last step
+        for chart in (self.loss_chart, *self.small_charts):
+            # A run that ended (failed at loading, say) waits for no first step any more.
+            chart.set_empty_text("no steps recorded")
         maximum = max(1, max_steps or steps_done)
         self.progress_bar.setRange(0, maximum)
         self.progress_bar.setValue(min(steps_done, maximum))
