@@ -12,13 +12,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from core.runs import record as runs
 from core.training.callback import make_callback
 from core.training.model_loading import load_base_model, lora_config
 from core.training.observer import LOADING
-from core.training.schedule import provisional_schedule
 from core.training.start_from import adapter_to_continue, load_adapter
-from core.training.trainer_setup import callback_logic, finish_trainer, report_lora_targets
+from core.training.trainer_setup import (
+    callback_logic,
+    finish_trainer,
+    report_lora_targets,
+    trainer_kwargs,
+)
 
 if TYPE_CHECKING:
     from core.training.run_setup import RunInputs
@@ -66,17 +69,9 @@ def build_stage_trainer(
     # datasets is heavy: imported once a run starts
     from datasets import Dataset
 
-    config, data, plan = inputs.config, inputs.data, inputs.plan
+    data = inputs.data
     has_eval = bool(data.valid)
-    kwargs, notes = build_kwargs(
-        config,
-        plan,
-        provisional_schedule(config, has_eval),
-        session.folder / runs.CHECKPOINTS_DIR,
-        has_eval,
-    )
-    for note in notes:
-        session.recorder.log(note)
+    kwargs = trainer_kwargs(session, inputs, build_kwargs, has_eval)
     logic = callback_logic(session, inputs)
     trainer = trainer_class(
         model=model,

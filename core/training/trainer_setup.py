@@ -8,6 +8,7 @@ Every stage checks for a stop request, so Stop works before the first step too.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from core.atomic_file import write_text_atomic
@@ -89,16 +90,9 @@ def build_trainer(session: SessionState, inputs: RunInputs):
     targets = report_lora_targets(session, config, model) if config.is_adapter_method else None
 
     has_eval = bool(data.valid_tokens and data.valid_tokens.examples)
-    kwargs, notes = build_sft_kwargs(
-        config,
-        plan,
-        provisional_schedule(config, has_eval),
-        session.folder / runs.CHECKPOINTS_DIR,
-        has_eval,
-        warmup_steps=0,
+    kwargs = trainer_kwargs(
+        session, inputs, lambda *args: build_sft_kwargs(*args, warmup_steps=0), has_eval
     )
-    for note in notes:
-        recorder.log(note)
     logic = callback_logic(session, inputs)
     trainer = SFTTrainer(
         model=model,
@@ -111,6 +105,28 @@ def build_trainer(session: SessionState, inputs: RunInputs):
     )
     rows_are = "packed" if config.packing else "one conversation each"
     return finish_trainer(session, inputs, trainer, logic, has_eval, rows_are)
+
+
+def trainer_kwargs(
+    session: SessionState,
+    inputs: RunInputs,
+    build_kwargs: Callable[..., tuple[dict, list[str]]],
+    has_eval: bool,
+) -> dict:
+    """The stage config's arguments for the run, from build_kwargs(config, plan, schedule,
+    output_dir, has_eval) on the provisional schedule (finish_trainer sets the real one
+    once the rows are counted); the notes on how settings were mapped go to the log."""
+    config = inputs.config
+    kwargs, notes = build_kwargs(
+        config,
+        inputs.plan,
+        provisional_schedule(config, has_eval),
+        session.folder / runs.CHECKPOINTS_DIR,
+        has_eval,
+    )
+    for note in notes:
+        session.recorder.log(note)
+    return kwargs
 
 
 def callback_logic(session: SessionState, inputs: RunInputs) -> StudioCallbackLogic:
