@@ -175,3 +175,24 @@ def test_make_preference_pairs_on_evaluate_lands_on_the_preference_tab(qtbot, pr
     assert panel.ratings_combo.currentData() == set_id
     evaluate.can_close()
     dataset_page.can_close()
+
+
+def test_the_same_judgment_is_not_added_twice(qtbot, project, tmp_path):
+    """Importing a file again, or adding the same ratings twice, would count each judgment
+    double in DPO: repeats are skipped and counted."""
+    base, tuned = _stored_runs(project, n=3)
+    set_id = create_pair_set(project, base, tuned, seed=5)
+    record_rating(project, blind_pairs(project, set_id)[0].id, "ana", Rating("A"))
+    panel = PreferencePanel(project)
+    qtbot.addWidget(panel)
+    path = _file(tmp_path, n=3)
+    panel.import_file(path)
+    assert panel.table.rowCount() == 3
+    message = panel.import_file(path)
+    assert panel.table.rowCount() == 3
+    assert message.startswith("Added 0 pairs from pairs.jsonl (3 pairs already in the list")
+    panel.add_from_ratings(set_id)
+    assert "Added 1 pair from the A/B ratings;" in panel.status.text()
+    panel.add_from_ratings(set_id)
+    assert panel.table.rowCount() == 4
+    assert "Added 0 pairs from the A/B ratings (1 pair already in the list" in (panel.status.text())

@@ -9,6 +9,7 @@ Train page offers for a DPO run. Problems show under the list as `data validate`
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -219,10 +220,10 @@ class PreferencePanel(QWidget):
         read = read_preference_file(path)
         name = Path(path).name
         # "line 7" alone is ambiguous once pairs from several files sit in one list.
-        self.add_pairs([replace(p, source=f"{name} {p.source}") for p in read.pairs])
+        added = self.add_pairs([replace(p, source=f"{name} {p.source}") for p in read.pairs])
         skipped = [f for f in read.findings if f.is_error]
         self._file_findings = [(name, f) for f in skipped]
-        message = f"Added {count_text(len(read.pairs), 'pair')} from {name}."
+        message = f"Added {count_text(added, 'pair')} from {name}{_repeats(read.pairs, added)}."
         if skipped:
             message += (
                 f" {count_text(len(skipped), 'line')} of the file could not be read and "
@@ -233,9 +234,10 @@ class PreferencePanel(QWidget):
 
     def add_from_ratings(self, pair_set_id: int) -> str:
         rated = preference_pairs_from_ratings(self.project, pair_set_id)
-        self.add_pairs(rated.pairs)
+        added = self.add_pairs(rated.pairs)
         message = (
-            f"Added {count_text(len(rated.pairs), 'pair')} from the A/B ratings; "
+            f"Added {count_text(added, 'pair')} from the A/B ratings"
+            f"{_repeats(rated.pairs, added)}; "
             f"{count_text(rated.ties, 'tie')} skipped"
             + (f", {count_text(rated.unrated, 'pair')} not rated yet." if rated.unrated else ".")
         )
@@ -244,15 +246,27 @@ class PreferencePanel(QWidget):
 
     def add_chat_corrections(self) -> str:
         pairs = take_pending_pairs(self.project)
-        self.add_pairs(pairs)
+        added = self.add_pairs(pairs)
         self.refresh_sources()
-        message = f"Added {count_text(len(pairs), 'pair')} from answers corrected in Chat."
+        message = (
+            f"Added {count_text(added, 'pair')} from answers corrected in Chat"
+            f"{_repeats(pairs, added)}."
+        )
         self._show_pairs(message)
         return message
 
-    def add_pairs(self, pairs: list[PreferencePair]) -> None:
-        self._pairs.extend(pairs)
+    def add_pairs(self, pairs: list[PreferencePair]) -> int:
+        """Add the pairs not in the list yet; how many were new. The same judgment twice
+        (a file imported again, the ratings added twice) would count double in DPO."""
+        seen = {_judgment(p) for p in self._pairs}
+        new = []
+        for pair in pairs:
+            if _judgment(pair) not in seen:
+                seen.add(_judgment(pair))
+                new.append(pair)
+        self._pairs.extend(new)
         self._show_pairs()
+        return len(new)
 
     # --- the list ---------------------------------------------------------------------
     def pairs(self) -> list[PreferencePair]:
@@ -381,3 +395,13 @@ class PreferencePanel(QWidget):
         version_id = self.version_combo.currentData()
         if version_id is not None:
             self.open_version(int(version_id))
+
+
+def _judgment(pair: PreferencePair) -> str:
+    """What a pair says, whatever its source: the prompt, the chosen and the rejected."""
+    return json.dumps([pair.prompt, pair.chosen, pair.rejected], sort_keys=True)
+
+
+def _repeats(pairs: list, added: int) -> str:
+    repeated = len(pairs) - added
+    return f" ({count_text(repeated, 'pair')} already in the list, skipped)" if repeated else ""
