@@ -97,3 +97,18 @@ def test_a_run_that_ended_before_its_first_step_waits_for_none(qtbot):
     monitor.finish_progress(0, 0, "failed")
     for chart in (monitor.loss_chart, *monitor.small_charts):
         assert chart.empty_text.toPlainText() == "no steps recorded"
+
+
+def test_a_dpo_runs_six_small_charts_share_the_height(qtbot):
+    """Six charts go three to a row, two rows of equal height (the first row was squeezed
+    to its minimum while the second took the rest)."""
+    monitor = RunMonitor()
+    qtbot.addWidget(monitor)
+    monitor.resize(760, 800)
+    monitor.show()
+    for record in _dpo_records():
+        monitor.add_record(record)
+    monitor.redraw()
+    shown = [chart for chart in monitor.small_charts if chart.isVisible()]
+    assert len(shown) == 6 and monitor.small_grid.itemAtPosition(0, 2) is not None
+    qtbot.waitUntil(lambda: len({chart.height() for chart in shown}) == 1, timeout=5000)

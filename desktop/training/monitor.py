@@ -277,6 +277,10 @@ class RunMonitor(QWidget):
             self.small_grid.addWidget(self._cell(chart), index // columns, index % columns)
         for column in range(3):
             self.small_grid.setColumnStretch(column, 1 if column < columns else 0)
+        # Rows share the height evenly (a row left from a longer layout kept none).
+        rows = -(-len(shown) // columns)
+        for row in range(-(-len(self.small_charts) // 2)):
+            self.small_grid.setRowStretch(row, 1 if row < rows else 0)
 
     def _show_preference_charts(self, shown: bool) -> None:
         self._preferences_shown = shown
