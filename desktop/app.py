@@ -47,13 +47,18 @@ def _startup_project(requested: str | None) -> tuple[Project, str | None]:
     return ensure_demo_project(), None
 
 
-def build_main_window(project_dir: str | None = None) -> MainWindow:
+def build_main_window(
+    project_dir: str | None = None, *, first_page: str | None = None, remember: bool = True
+) -> MainWindow:
+    """`remember=False` (the screenshot command) leaves the recent-projects list and the
+    saved window size and page as they were, and does not read the latter either."""
     application()
     project, problem = _startup_project(project_dir)
-    remember_project(project.folder)
+    if remember:
+        remember_project(project.folder)
     # NVML only: asking torch would add seconds to start-up; `doctor` asks both.
     context = AppContext(project, detect_hardware(use_torch=False))
-    window = MainWindow(context)
+    window = MainWindow(context, first_page=first_page, remember=remember)
     window.startup_problem = problem
     if problem:
         # The whole story is in the message box; the status bar keeps a line that fits.

@@ -33,9 +33,15 @@ from desktop.theme import ACCENT
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, context: AppContext) -> None:
+    def __init__(
+        self, context: AppContext, *, first_page: str | None = None, remember: bool = True
+    ) -> None:
+        """`first_page` opens on that page (else the one open at the last close);
+        `remember=False` (the screenshot command) neither reads nor writes the saved window
+        size and page, so a render does not depend on, or change, the user's last session."""
         super().__init__()
         self.context = context
+        self.remember = remember
         self.setWindowTitle("FineTune Studio")
         self.setMinimumSize(QSize(960, 620))
         self._specs: list[Feature] = available_pages()
@@ -75,7 +81,7 @@ class MainWindow(QMainWindow):
         context.navigate_requested.connect(self._on_navigate)
         context.status_message.connect(lambda text, ms: self.statusBar().showMessage(text, ms))
         self._on_project_changed(context.project)
-        self._restore_settings()
+        self._restore_settings(first_page)
 
     # Pages -----------------------------------------------------------------
     def page(self, name: str) -> Page:
@@ -213,14 +219,16 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{project.name} — FineTune Studio")
 
     # Settings and closing ----------------------------------------------------
-    def _restore_settings(self) -> None:
-        settings = app_settings()
-        geometry = settings.value("window/geometry")
+    def _restore_settings(self, first_page: str | None) -> None:
+        settings = app_settings() if self.remember else None
+        geometry = settings.value("window/geometry") if settings is not None else None
         if geometry is not None:
             self.restoreGeometry(geometry)
         else:
             self.resize(1200, 780)
-        last = str(settings.value("window/page", ""))
+        # Only the page shown is built: building the last session's page first let its
+        # status-bar messages into a screenshot of another page.
+        last = first_page or (str(settings.value("window/page", "")) if settings else "")
         names = [spec.name for spec in self._specs]
         self.nav.setCurrentRow(names.index(last) if last in names else 0)
 
@@ -235,9 +243,10 @@ class MainWindow(QMainWindow):
             if not page.can_close():
                 event.ignore()
                 return
-        settings = app_settings()
-        settings.setValue("window/geometry", self.saveGeometry())
-        row = self.nav.currentRow()
-        if row >= 0:
-            settings.setValue("window/page", self._specs[row].name)
+        if self.remember:
+            settings = app_settings()
+            settings.setValue("window/geometry", self.saveGeometry())
+            row = self.nav.currentRow()
+            if row >= 0:
+                settings.setValue("window/page", self._specs[row].name)
         super().closeEvent(event)

@@ -1,0 +1,66 @@
+"""`finetune-studio screenshot` renders the same picture whatever the last session left:
+it does not start from the saved page, opens the demo when asked, and writes nothing back
+(window size, last page, recent projects)."""
+
+from __future__ import annotations
+
+from desktop.app import build_main_window
+from desktop.launcher import main
+from desktop.settings import app_settings
+
+GEOMETRY = b"saved by the user's last session"
+
+
+def _last_session(page: str, last_project: str | None = None) -> None:
+    settings = app_settings()
+    settings.setValue("window/page", page)
+    settings.setValue("window/geometry", GEOMETRY)
+    if last_project is not None:
+        settings.setValue("last_project", last_project)
+    settings.sync()
+
+
+def test_a_screenshot_leaves_the_saved_window_and_recent_projects_alone(
+    qapp, tmp_path, studio_home, project
+):
+    _last_session("dataset")
+    out = tmp_path / "runs.png"
+
+    command = ["screenshot", "--project", str(project.folder), "--page", "runs"]
+    assert main([*command, "--out", str(out)]) == 0
+
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    settings = app_settings()
+    assert settings.value("window/page") == "dataset"  # the render wrote "runs" here
+    assert bytes(settings.value("window/geometry")) == GEOMETRY
+    assert not (studio_home / "config" / "recent_projects.json").exists()
+
+
+def test_only_the_page_rendered_is_built_not_the_last_sessions_page(qapp):
+    # The Dataset page, built first because the last session closed on it, put
+    # "Opened support-tickets v1." in the status bar of a screenshot of the Train page.
+    _last_session("dataset")
+    window = build_main_window(first_page="runs", remember=False)
+    try:
+        assert window.nav.currentItem().data(0x0100) == "runs"  # Qt.UserRole
+        assert set(window._pages) == {"runs"}
+        assert window.statusBar().currentMessage() == ""
+    finally:
+        window.close()
+
+
+def test_demo_opens_the_demo_not_the_project_opened_last(qapp, tmp_path, capsys):
+    from core.project import create_project
+
+    other = create_project(tmp_path / "other", name="Legal drafts")
+    other.close()
+    _last_session("project", last_project=str(other.folder))
+    out = tmp_path / "shot.png"
+
+    assert main(["screenshot", "--page", "project", "--out", str(out)]) == 0
+    assert "project Legal drafts" in capsys.readouterr().out
+    assert main(["screenshot", "--demo", "--page", "project", "--out", str(out)]) == 0
+    assert "project Demo project" in capsys.readouterr().out
+    # The app's own --demo, before the command, means the same.
+    assert main(["--demo", "screenshot", "--page", "project", "--out", str(out)]) == 0
+    assert "project Demo project" in capsys.readouterr().out
