@@ -5,11 +5,13 @@ The one place that makes the SFTTrainer (steps_trainer) or the DPOTrainer
 dtype and memory savers. Pre-flight measures the longest batch with them; the simulation
 (core.training.simulate) runs them over FakeTensors on a pretend GPU. The caller loads the
 model, adds what it watches (a timing callback, a memory tracker) and calls
-`trainer.train()`.
+`trainer.train()`. A stage whose trainer is built elsewhere gets its arguments for N steps
+from steps_arguments.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from core.recipe.config import TrainConfig
@@ -43,7 +45,9 @@ def steps_trainer(
     input_ids and labels), with everything a run of `config` on `plan` would set."""
     from trl import SFTTrainer  # heavy: imported when steps are run, not with the window
 
-    run, kwargs = _steps_run(config, plan, steps, output_dir, log_every, extra_args, dpo=False)
+    run, kwargs = steps_arguments(
+        config, plan, steps, output_dir, _sft_kwargs, log_every=log_every, extra_args=extra_args
+    )
     trainer = SFTTrainer(
         model=model,
         args=build_sft_config(**kwargs),
@@ -75,7 +79,15 @@ def dpo_steps_trainer(
     # trl is heavy: imported when steps are run, not with the window
     from trl import DPOConfig, DPOTrainer
 
-    run, kwargs = _steps_run(config, plan, steps, output_dir, log_every, extra_args, dpo=True)
+    run, kwargs = steps_arguments(
+        config,
+        plan,
+        steps,
+        output_dir,
+        build_dpo_kwargs,
+        log_every=log_every,
+        extra_args=extra_args,
+    )
     trainer = DPOTrainer(
         model=model,
         ref_model=ref_model,
@@ -87,17 +99,19 @@ def dpo_steps_trainer(
     return _as_a_run_has_it(trainer, run, plan, check_host_ram)
 
 
-def _steps_run(
+def steps_arguments(
     config: TrainConfig,
     plan: DevicePlan,
     steps: int,
     output_dir: Path,
-    log_every: int,
-    extra_args: dict | None,
-    dpo: bool,
+    build_kwargs: Callable[..., tuple[dict, list[str]]],
+    *,
+    log_every: int = 1,
+    extra_args: dict | None = None,
 ) -> tuple[TrainConfig, dict]:
-    """The recipe cut to `steps` steps from the first (no warmup, no pre-flight) and the
-    SFTConfig's or DPOConfig's arguments for it, never saving."""
+    """The recipe cut to `steps` steps from the first (no warmup, no pre-flight) and its
+    stage config's arguments, never saving: build_kwargs(config, plan, schedule,
+    output_dir, has_eval) is the stage's mapping (sft_args, dpo_args, grpo_setup's)."""
     run = config.replace(max_steps=steps, warmup_ratio=0.0, preflight=False)
     schedule = Schedule(
         log_every=log_every,
@@ -106,13 +120,14 @@ def _steps_run(
         keep_checkpoints=1,
         load_best_at_end=False,
     )
-    if dpo:
-        kwargs, _notes = build_dpo_kwargs(run, plan, schedule, output_dir, False)
-    else:
-        kwargs, _notes = build_sft_kwargs(run, plan, schedule, output_dir, False, 0)
+    kwargs, _notes = build_kwargs(run, plan, schedule, output_dir, False)
     kwargs["save_strategy"] = "no"
     kwargs.update(extra_args or {})
     return run, kwargs
+
+
+def _sft_kwargs(config, plan, schedule, output_dir, has_eval) -> tuple[dict, list[str]]:
+    return build_sft_kwargs(config, plan, schedule, output_dir, has_eval, warmup_steps=0)
 
 
 def _peft_config(run: TrainConfig, model):
