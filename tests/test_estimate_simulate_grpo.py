@@ -40,6 +40,15 @@ TRAINING = {
     "grpo_num_generations": 4,
     "grpo_max_completion_length": 32,
 }
+# 4 prompts x 16 answers of 128 + 16 tokens with checkpointing: 9,216 tokens a micro batch,
+# where recomputing a layer reaches LoRA's fp32 input casts at the down projection.
+CHECKPOINTED = {
+    "max_seq_length": 128,
+    "micro_batch_size": 4,
+    "grpo_num_generations": 16,
+    "grpo_max_completion_length": 16,
+    "gradient_checkpointing": True,
+}
 # One generation for 8 accumulation steps of 2 prompts x 8 answers: 128 answers' prompts
 # go through each layer at once (prefill), more than one micro batch's training step holds.
 PREFILL = {
@@ -67,6 +76,7 @@ CASES = [
     ("llama-3.2-1b", "lora", TRAINING, "train"),
     ("llama-3.2-1b", "qlora", TRAINING, "train"),
     ("llama-3.2-1b", "lora", {**TRAINING, "grpo_beta": 0.0}, "train"),
+    ("llama-3.2-1b", "lora", CHECKPOINTED, "train"),
     ("llama-3.2-1b", "lora", PREFILL, "generation"),
     ("llama-3.2-1b", "qlora", PREFILL, "generation"),
     ("llama-2-7b", "lora", DECODE, "generation"),
@@ -99,7 +109,12 @@ def train_config(method: str, changes: dict) -> TrainConfig:
 
 def case_id(case) -> str:
     name, method, changes, _moment = case
-    words = {id(TRAINING): "training", id(PREFILL): "prefill", id(DECODE): "decode"}
+    words = {
+        id(TRAINING): "training",
+        id(CHECKPOINTED): "checkpointed",
+        id(PREFILL): "prefill",
+        id(DECODE): "decode",
+    }
     kind = words.get(id(changes), "training-beta0")
     return f"{name}-{method}-{kind}"
 

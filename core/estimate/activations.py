@@ -284,6 +284,23 @@ def cross_decoder_layer_bytes(
     return per_decoder_token * batch * decoder_len + per_encoder_token * batch * encoder_len
 
 
+def adapter_cast_bytes_per_token(
+    arch: ModelArchitecture, facts: ActivationFacts, adapter_bytes: int
+) -> float:
+    """Transient bytes per token while the adapter of the widest adapted input runs, on top
+    of what the layer keeps: PEFT casts the 16-bit input to the fp32 adapter's dtype and
+    LoRA dropout writes its fp32 output, before autocast casts that back to 16-bit for
+    lora_A (the 16-bit copy and the dropout mask are kept, counted in _input_group)."""
+    if not facts.roles or adapter_bytes == facts.act_bytes or facts.adapter_input_bytes == 0:
+        return 0.0
+    widths = [arch.hidden_size]
+    if "o" in facts.roles:
+        widths.append(arch.q_dim)
+    if "down" in facts.roles and not arch.is_moe:
+        widths.append(arch.intermediate_size)
+    return max(widths) * adapter_bytes * (2 if facts.lora_dropout else 1)
+
+
 @dataclass(frozen=True)
 class ActivationEstimate:
     saved_bytes: float  # kept for the backward pass at its peak
@@ -347,7 +364,12 @@ def estimate_activations(
                 "wait in CPU RAM, one is back on the GPU while its layer is recomputed"
             )
         saved = kept + layer + final + gradient_flow
-        at_loss, in_layers = kept + final, kept + layer + gradient_flow
+        # The recompute of a layer reaches its widest adapter (LoRA on the down projection)
+        # with the layer's other tensors held: its input casts come on top. The simulated
+        # step's peak is there (lora_A in the recompute); without them a 9k-token batch was
+        # underestimated by 16 % (tests/test_estimate_simulate_grpo.py).
+        casts = adapter_cast_bytes_per_token(arch, facts, adapter_bytes) * tokens
+        at_loss, in_layers = kept + final, kept + layer + gradient_flow + casts
     elif offload:
         offloaded = layers_total
         saved = layer + final + gradient_flow
