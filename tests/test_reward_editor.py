@@ -223,3 +223,32 @@ def test_sampling_works_on_a_new_grpo_recipe_whose_rewards_the_editor_writes(qtb
     form.set_values({"learning_rate": -1.0})  # a real problem elsewhere is still named
     with pytest.raises(ValueError, match="learning_rate"):
         form.reward_preview_source("[{kind: valid_json}]")
+
+
+def test_your_own_python_is_trusted_from_the_editor_after_a_question(qtbot, tmp_path):
+    """Untrusted reward code: the editor offers the way out as a button that asks first
+    (not only a command to type); an empty path says to choose a file, not that the
+    working folder is not a Python file."""
+    folder = tmp_path / "my-rewards"
+    folder.mkdir()
+    (folder / "reward.py").write_text(
+        "def reward(answer, reference):\n    return 0.5 if 'ok' in answer else 0.0\n"
+    )
+    editor = RewardEditor()
+    qtbot.addWidget(editor)
+    editor.show()
+    editor.rows["python"].tick.setChecked(True)
+    assert "no file given: choose the .py file" in editor.error.text()
+    assert not editor.trust_button.isVisible()
+    editor.file_edit.setText(str(folder / "reward.py"))
+    editor._changed()
+    assert "trust its folder" in editor.error.text() and editor.trust_button.isVisible()
+    questions = []
+    editor.confirm = lambda title, text: questions.append(text) or False
+    assert not editor.trust_reward_folder()  # the user said no: still untrusted
+    assert str(folder) in questions[0] and editor.trust_button.isVisible()
+    editor.confirm = lambda title, text: True
+    editor.trust_button.click()
+    assert not editor.error.isVisible() and not editor.trust_button.isVisible()
+    editor.answer_edit.setPlainText("ok then")
+    assert editor.score_typed_answer().answers[0].total == 0.5

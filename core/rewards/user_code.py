@@ -20,6 +20,10 @@ class UntrustedRewardError(ValueError):
 def trusted_reward_file(file: str) -> Path:
     """The reward file's path once it is a .py file in a trusted folder; nothing of it is
     run. ValueError (UntrustedRewardError) says what to do otherwise."""
+    if not str(file).strip():  # resolved, an empty path names the working folder
+        raise ValueError(
+            "no file given: choose the .py file with your function reward(answer, reference)."
+        )
     path = Path(file).expanduser().resolve()
     if not path.is_file() or path.suffix != ".py":
         raise ValueError(f"{path} is not a Python file; give the reward's .py file.")

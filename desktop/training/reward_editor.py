@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMenu,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -43,6 +44,7 @@ from PySide6.QtWidgets import (
 
 from core.evaluation.eval_set import EvalSet, EvalSetError, load_eval_set_file
 from core.evaluation.store import list_eval_sets, load_eval_set
+from core.models.remote_code import trust_folder
 from core.recipe.config import TrainConfig
 from core.rewards.preview import Preview, score_answers
 from core.rewards.schema_inference import infer_schema
@@ -77,6 +79,10 @@ class RewardEditor(QWidget):
         # (project, recipe) for sampling, given the editor's rewards text: the form's own
         # rewards may be the missing ones this editor is writing.
         self.config_provider: Callable[[str], tuple[object, TrainConfig]] | None = None
+        # Asks a yes/no question (tests answer it themselves).
+        self.confirm: Callable[[str, str], bool] = lambda title, text: (
+            QMessageBox.question(self, title, text) == QMessageBox.StandardButton.Yes
+        )
         # The open project, whose stored eval sets the schema can be offered from.
         self.project_provider: Callable[[], Any] | None = None
         layout = QVBoxLayout(self)
@@ -292,17 +298,62 @@ class RewardEditor(QWidget):
             lambda: {"max_chars": self.max_chars.value()},
             lambda o: self.max_chars.setValue(int(o.get("max_chars", 400))),
         )
-        # The user's own file.
+        # The user's own file: chosen with Browse…, run only once its folder is trusted
+        # (here with a question, or by `finetune-studio models trust FOLDER`).
         self.file_edit = self._line("rewardFile", "a .py file with reward(answer, reference)")
+        browse = QPushButton("Browse…")
+        browse.setToolTip("Choose the .py file with your function reward(answer, reference)")
+        browse.clicked.connect(self._choose_reward_file)
+        self.trust_button = QPushButton("Trust its folder…")
+        self.trust_button.setObjectName("trustRewardFolder")
+        self.trust_button.setToolTip(
+            "Allow the Python files of this file's folder to run, as they are now (an edit "
+            "asks again). Only for code you wrote or trust where it came from"
+        )
+        self.trust_button.clicked.connect(self.trust_reward_folder)
+        self.trust_button.hide()
+        file_box = QWidget()
+        file_row = QHBoxLayout(file_box)
+        file_row.setContentsMargins(0, 0, 0, 0)
+        file_row.addWidget(self.file_edit, 1)
+        file_row.addWidget(browse)
+        file_row.addWidget(self.trust_button)
         self._add_row(
             "python",
             "Your own Python",
             "A function reward(answer, reference) -> float in your file. It runs only after "
-            "you trust its folder: finetune-studio models trust FOLDER",
-            self.file_edit,
+            "you trust its folder (Trust its folder…, or finetune-studio models trust FOLDER)",
+            file_box,
             lambda: {"file": self.file_edit.text().strip()},
             lambda o: self.file_edit.setText(o.get("file", "")),
         )
+
+    def _choose_reward_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Your reward function", "", "Python files (*.py);;All files (*)"
+        )
+        if path:
+            self.file_edit.setText(path)
+            self.rows["python"].tick.setChecked(True)
+            self._changed()
+
+    def trust_reward_folder(self) -> bool:
+        """Ask, then trust the reward file's folder (as a model folder's own code is)."""
+        folder = Path(self.file_edit.text().strip()).expanduser().resolve().parent
+        question = (
+            f"Allow the Python code in {folder} to run? Your reward file is imported from "
+            "there during the preview and the run. Allow it only if you wrote it or trust "
+            "where it came from; an edited file asks again."
+        )
+        if not self.confirm("Trust this folder's code?", question):
+            return False
+        try:
+            trust_folder(folder)
+        except (OSError, ValueError) as error:
+            self._show_error(str(error))
+            return False
+        self._changed()
+        return True
 
     # --- the spec ----------------------------------------------------------------------
     def items(self) -> list[dict]:
@@ -351,6 +402,7 @@ class RewardEditor(QWidget):
     def _changed(self, *_args) -> None:
         if self._filling:
             return
+        self.trust_button.hide()
         try:
             if not self.items():
                 raise RewardSpecError("Tick at least one reward.")
@@ -359,6 +411,10 @@ class RewardEditor(QWidget):
             self._show_error(str(error))
             self.text_view.setText("")
             self.validity_changed.emit(False)
+            # Untrusted code: the way out is a button here, not only a command to type.
+            self.trust_button.setVisible(
+                self.rows["python"].tick.isChecked() and "trust its folder" in str(error)
+            )
             return
         self._show_error("")
         self.validity_changed.emit(True)
