@@ -127,8 +127,9 @@ class EstimateResults(QWidget):
         small.setPointSizeF(max(7.0, small.pointSizeF() - 1))
         self.assumptions_view.setFont(small)
         details_layout.addWidget(self.assumptions_view)
-        column.addWidget(details)
-        column.addStretch(1)
+        # The assumptions take the column's spare height: with a stretch below them instead
+        # they scrolled inside a 230 px box above an empty half of the page.
+        column.addWidget(details, 1)
 
     def show_error(self, message: str) -> None:
         self.pick_title.setText("Cannot estimate with these settings")

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Re-render the README's screenshots (resources/screenshots/*.png) as a new user first sees
+# them after `bash packaging/dev.sh run`: the demo project in an empty FineTune Studio home,
+# so nothing saved on this machine (the Estimate page's GPU and model, another project)
+# gets into the pictures. Needs the set-up .venv; converts the bundled model into the
+# temporary home first (about 20 s of CPU work).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PAGES=${*:-estimate decide dataset training evaluation chat}
+home=$(mktemp -d)
+trap 'rm -rf "$home"' EXIT
+export FINETUNE_STUDIO_HOME=$home QT_QPA_PLATFORM=offscreen
+
+.venv/bin/finetune-studio models prepare >/dev/null
+for page in $PAGES; do
+  .venv/bin/finetune-studio screenshot --demo --page "$page" --size 1280x800 \
+    --out "resources/screenshots/$page.png"
+done
