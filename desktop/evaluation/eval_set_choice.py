@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from core.dataset.versions import list_versions
@@ -74,10 +74,17 @@ class EvalSetChoice(QWidget):
         listed = {v.id for v in versions if v.n_valid}
         for version in reversed(versions):
             if version.n_valid:
+                # The count is in the line below the box: with it the name was cut after
+                # "validation split (" beside the file button at the default window size.
                 self.combo.addItem(
-                    f"{version.dataset} {version.label}: validation split "
-                    f"({version.n_valid} examples)",
+                    f"{version.dataset} {version.label}: validation split",
                     ("version", version.id),
+                )
+                self.combo.setItemData(
+                    self.combo.count() - 1,
+                    f"The validation split of {version.dataset} {version.label}: "
+                    f"{version.n_valid} examples",
+                    Qt.ItemDataRole.ToolTipRole,
                 )
         for stored in list_eval_sets(self.project):
             if dataset_version_of(EvalSet(stored.name, stored.source, ())) in listed:
