@@ -117,19 +117,20 @@ def recipe_remedies(recipe: TrainConfig, device: str = "cuda") -> list[Suggestio
         )
         smallest = max(1, recipe.micro_batch_size // 4)
         factor = recipe.micro_batch_size // smallest
-        found.append(
-            Suggestion(
-                "checkpointing",
-                f"gradient checkpointing with micro batch {smallest} x accumulation "
-                f"{accumulation * factor}",
-                {
-                    "gradient_checkpointing": True,
-                    "micro_batch_size": smallest,
-                    "gradient_accumulation": accumulation * factor,
-                },
-                "Both memory savers together.",
+        if smallest < recipe.micro_batch_size:  # at micro batch 1 it is the remedy above
+            found.append(
+                Suggestion(
+                    "checkpointing",
+                    f"gradient checkpointing with micro batch {smallest} x accumulation "
+                    f"{accumulation * factor}",
+                    {
+                        "gradient_checkpointing": True,
+                        "micro_batch_size": smallest,
+                        "gradient_accumulation": accumulation * factor,
+                    },
+                    "Both memory savers together.",
+                )
             )
-        )
     optimizer = recipe.effective_optimizer(device)
     if device == "cuda" and _eight_bit_saves(optimizer):
         found.append(
@@ -167,20 +168,25 @@ def recipe_remedies(recipe: TrainConfig, device: str = "cuda") -> list[Suggestio
                 "of its quality.",
             )
         )
-    together = {
-        "gradient_checkpointing": True,
-        "micro_batch_size": 1,
-        "gradient_accumulation": accumulation * recipe.micro_batch_size,
-    }
-    if device == "cuda" and _eight_bit_saves(optimizer):
+    # Only the savers this recipe lacks, so the label and changes name what really changes;
+    # a single one is already its own remedy above.
+    together: dict = {}
+    named: list[str] = []
+    if not recipe.gradient_checkpointing:
+        together["gradient_checkpointing"] = True
+        named.append("checkpointing")
+    if recipe.micro_batch_size > 1:
+        together["micro_batch_size"] = 1
+        together["gradient_accumulation"] = accumulation * recipe.micro_batch_size
+        named.append("micro batch 1")
+    eight_bit = device == "cuda" and _eight_bit_saves(optimizer)
+    if eight_bit:
         together["optimizer"] = EIGHT_BIT_OPTIMIZER
-    if any(getattr(recipe, name) != value for name, value in together.items()):
+    if len(named) + eight_bit >= 2:
         found.append(
             Suggestion(
                 "combined",
-                "checkpointing, micro batch 1"
-                + (" and an 8-bit optimizer" if "optimizer" in together else "")
-                + " together",
+                ", ".join(named) + (" and an 8-bit optimizer" if eight_bit else "") + " together",
                 together,
                 "The memory savers that cost no quality, all at once.",
             )
