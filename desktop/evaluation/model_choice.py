@@ -27,6 +27,7 @@ from core.evaluation.models import (
     find_trained_model,
     run_spec,
 )
+from core.history.summaries import load_summaries
 from core.models.registry import list_base_models
 from core.runs.record import list_runs
 from desktop.theme import WARNING, status_style
@@ -145,10 +146,17 @@ class ModelChoicePanel(QWidget):
         runs = self._finished_runs()
         if not ticked and not any(checked for _folder, checked in folders):
             ticked = {runs[0].run_id} if runs else set()
+        # The stage (SFT+DPO, SFT+GRPO) and the dataset's name tell the runs to compare
+        # apart: "data v1" was both the chat data of an SFT run and a DPO run's pairs.
+        summaries = {s.run_id: s for s in load_summaries(self.project, [r.run_id for r in runs])}
         for run in runs:
+            summary = summaries.get(run.run_id)
             text = f"{run.name}  ·  {run.method}"
-            if run.dataset_version_label:
-                text += f"  ·  data {run.dataset_version_label}"
+            if summary is not None and summary.stage_label != "SFT":
+                text += f", {summary.stage_label}"
+            dataset = summary.dataset_label if summary is not None else ""
+            if dataset or run.dataset_version_label:
+                text += f"  ·  {dataset or 'data ' + run.dataset_version_label}"
             text += f"  ·  {run.started_at[:16].replace('T', ' ')}"
             item = QListWidgetItem(text)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
