@@ -8,6 +8,7 @@ import pytest
 
 from core.recipe.config import (
     CONFIG_VERSION,
+    CPU_PRESET,
     PRESETS,
     TrainConfig,
     TrainConfigError,
@@ -15,6 +16,7 @@ from core.recipe.config import (
     config_from_dict,
     config_to_yaml,
     field_help,
+    find_preset,
     load_config,
     save_config,
 )
@@ -164,6 +166,14 @@ def test_presets_set_the_guides_ranks():
     assert all(p.lora_alpha == 2 * p.lora_r for p in (apply_preset(base, n) for n in PRESETS))
     with pytest.raises(TrainConfigError):
         apply_preset(base, "magic")
+
+
+def test_a_preset_is_found_by_name_the_cpu_one_included():
+    assert find_preset("cpu") is CPU_PRESET
+    assert find_preset("new_reasoning") is PRESETS["new_reasoning"]
+    assert find_preset("cpu").status_text == f"Preset: CPU. {CPU_PRESET.description}"
+    with pytest.raises(TrainConfigError, match="unknown preset 'magic'"):
+        find_preset("magic")
 
 
 def test_data_is_required_only_when_starting():

@@ -887,6 +887,11 @@ class Preset:
     description: str
     changes: dict
 
+    @property
+    def status_text(self) -> str:
+        """What the Train page's status bar says once the preset is applied."""
+        return f"Preset: {self.label}. {self.description}"
+
 
 PRESETS: dict[str, Preset] = {
     preset.name: preset
@@ -945,16 +950,20 @@ def default_config(has_cuda: bool) -> TrainConfig:
     return config if has_cuda else config.replace(**CPU_PRESET.changes)
 
 
-def apply_preset(config: TrainConfig, name: str) -> TrainConfig:
+def find_preset(name: str) -> Preset:
+    """The guide's preset or the CPU one called `name`."""
     if name == CPU_PRESET.name:
-        return config.replace(**CPU_PRESET.changes)
+        return CPU_PRESET
     try:
-        preset = PRESETS[name]
+        return PRESETS[name]
     except KeyError:
         raise TrainConfigError(
             "preset", f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}."
         ) from None
-    return config.replace(**preset.changes)
+
+
+def apply_preset(config: TrainConfig, name: str) -> TrainConfig:
+    return config.replace(**find_preset(name).changes)
 
 
 # --- YAML ---------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from core.handoff import SettingsForTrain, TrainConfigForEstimate
-from core.recipe.config import CPU_PRESET, PRESETS, TrainConfig, apply_preset
+from core.recipe.config import find_preset
 from core.training.advice_actions import action_for
 from core.training.device import offered_devices
 from core.training.preflight import step_timing
@@ -166,10 +166,9 @@ class TrainingPage(QWidget):
 
     # --- the form: presets, the estimate, changes asked for by the plan and advice ----------
     def apply_preset(self, name: str) -> None:
-        preset = CPU_PRESET if name == CPU_PRESET.name else PRESETS[name]
-        changed = apply_preset(self.form.config() or TrainConfig(), name)
-        self.form.set_values({k: getattr(changed, k) for k in preset.changes})
-        self.context.show_status(f"Preset: {preset.label}. {preset.description}")
+        preset = find_preset(name)
+        self.form.set_values(preset.changes)
+        self.context.show_status(preset.status_text)
 
     def update_estimate(self) -> None:
         config, sources = self.form.config(), self.sources
