@@ -117,11 +117,13 @@ class PreferencePanel(QWidget):
         self.empty_label = QLabel(EMPTY_TEXT)
         self.empty_label.setObjectName("preferencesEmptyState")
         self.empty_label.setWordWrap(True)
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setStyleSheet("color: palette(placeholder-text); font-size: 14px;")
-        self.empty_label.setMargin(40)
+        self.empty_label.setMaximumWidth(720)  # a readable column, its bullets lined up
+        empty_page = QWidget()
+        centred = QVBoxLayout(empty_page)
+        centred.addWidget(self.empty_label, 0, Qt.AlignmentFlag.AlignCenter)
         self.stack = QStackedWidget()
-        self.stack.addWidget(self.empty_label)
+        self.stack.addWidget(empty_page)
         self.stack.addWidget(self.table)
         layout.addWidget(self.stack, 1)
 
@@ -310,7 +312,7 @@ class PreferencePanel(QWidget):
             self.table.setItem(row, REJECTED_COLUMN, QTableWidgetItem(pair.rejected_text))
         self._filling = False
         self.table.resizeRowsToContents()
-        self.stack.setCurrentWidget(self.table if self._pairs else self.empty_label)
+        self.stack.setCurrentIndex(1 if self._pairs else 0)
         self._update_status(message)
 
     def _on_edit(self, item: QTableWidgetItem) -> None:
