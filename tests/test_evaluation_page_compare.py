@@ -20,7 +20,7 @@ from core.handoff import DraftsForDataset
 from core.hardware import HardwareInfo
 from desktop.context import AppContext
 from desktop.evaluation.answer_diff import INSERTED_STYLE
-from desktop.evaluation.page import DRAFT_NOTE, TAB_AB, EvaluatePage
+from desktop.evaluation.page import DRAFT_NOTE, PROBES_HELP, TAB_AB, EvaluatePage
 
 TOPICS = ["billing", "refund", "invoice", "charge", "late parcel", "login", "password", "hi"]
 
@@ -97,6 +97,7 @@ def test_evaluate_base_against_a_lora_run_then_read_filter_draft_export_and_rate
     page.max_tokens_spin.setValue(12)
     page.batch_spin.setValue(8)
     assert page.probes_check.isChecked()
+    assert page.probes_check.isEnabled() and page.probes_check.toolTip() == PROBES_HELP
 
     _evaluate(qtbot, page)
     assert page.last_outcome is not None and not page.last_outcome.cancelled

@@ -26,7 +26,7 @@ from desktop.context import AppContext
 from desktop.evaluation.answer_diff import DELETED_STYLE, INSERTED_STYLE, diff_html
 from desktop.evaluation.metrics_table import build_grid
 from desktop.evaluation.model_choice import NO_RUNS_TEXT
-from desktop.evaluation.page import NO_RESULTS_TEXT, EvaluatePage
+from desktop.evaluation.page import NO_RESULTS_TEXT, PROBES_NEED_A_RUN, EvaluatePage
 from desktop.theme import GOOD, status_color
 
 JSON_ANSWER = '{"intent": "refund"}'
@@ -100,6 +100,7 @@ def test_empty_project_says_what_to_do(qtbot, project, monkeypatch):
     assert page.results_stack.currentIndex() == 0
     assert page.no_results_label.text() == NO_RESULTS_TEXT
     assert not page.probes_check.isEnabled()  # probes need a fine-tuned model
+    assert page.probes_check.toolTip() == PROBES_NEED_A_RUN  # and the greyed box says so
     assert page.ab_view.stack.currentIndex() == 0
     assert "No pairs yet" in page.judge_panel.results_view.toPlainText()
     assert page.start_evaluation() is False

@@ -72,6 +72,14 @@ NO_RESULTS_TEXT = (
     "fine-tuned model has to beat."
 )
 DRAFT_NOTE = "from eval failures"
+PROBES_HELP = (
+    "Also answer 48 general probes (arithmetic, instructions, facts, formats) with the "
+    "base model and each fine-tuned model, to catch catastrophic forgetting"
+)
+PROBES_NEED_A_RUN = (
+    "Tick a fine-tuned model above first: the probes compare it with the base model to "
+    "catch catastrophic forgetting"
+)
 
 
 def create_page(context: AppContext) -> QWidget:
@@ -189,10 +197,7 @@ class EvaluatePage(QWidget):
         run_layout.addLayout(form)
         self.probes_check = QCheckBox("Check for regressions (general-capability probes)")
         self.probes_check.setChecked(True)
-        self.probes_check.setToolTip(
-            "Also answer 48 general probes (arithmetic, instructions, facts, formats) with the "
-            "base model and each fine-tuned model, to catch catastrophic forgetting"
-        )
+        self.probes_check.setToolTip(PROBES_HELP)
         run_layout.addWidget(self.probes_check)
         run_layout.addWidget(
             _muted(
@@ -440,7 +445,10 @@ class EvaluatePage(QWidget):
         ready = bool(self.model_choice.base_model_path) and self.eval_set_choice.combo.count() > 0
         self.run_button.setEnabled(ready and not running)
         self.cancel_button.setEnabled(running)
-        self.probes_check.setEnabled(bool(self.model_choice.checked_items()))
+        comparing = bool(self.model_choice.checked_items())
+        self.probes_check.setEnabled(comparing)
+        # Greyed out but ticked said nothing about why: the probes compare two models.
+        self.probes_check.setToolTip(PROBES_HELP if comparing else PROBES_NEED_A_RUN)
         if not self.model_choice.base_model_path and not running:
             self.run_button.setToolTip(
                 "Prepare the bundled model or add a model folder on the Project page first"
