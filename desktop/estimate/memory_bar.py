@@ -51,13 +51,44 @@ class MemoryBar(QWidget):
         self.setToolTip("Peak memory per GPU, by part; hover a segment for details")
 
     def sizeHint(self) -> QSize:
-        return QSize(520, TOP + BAR_HEIGHT + 10 + 3 * LEGEND_ROW)
+        rows = max(3, self._legend_rows(self.width() - 2)) if self._segments else 3
+        return QSize(520, TOP + BAR_HEIGHT + 10 + rows * LEGEND_ROW)
 
     def set_breakdown(self, segments: list[BarSegment], capacity_gib: float, caption: str) -> None:
         self._segments = [segment for segment in segments if segment.gib > 0.005]
         self._capacity = capacity_gib
         self._caption = caption
+        self._fit_height()
         self.update()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        # The legend wraps to as many rows as the width needs: with a fixed three rows a
+        # narrow column (960 px window) cut off the last parts' names.
+        height = self.sizeHint().height()
+        if height != self.minimumHeight():
+            self.setMinimumHeight(height)
+            self.updateGeometry()
+
+    def _legend_items(self, width: float) -> list[tuple[float, int, str, BarSegment]]:
+        """(x, row, text, segment) of each legend entry, wrapped to `width`."""
+        metrics = QFontMetrics(self.font())
+        items, x, row = [], 1.0, 0
+        for segment in self._segments:
+            text = f"{segment.title} {segment.gib:.1f}"
+            item_width = 14 + metrics.horizontalAdvance(text) + 18
+            if x + item_width > width and x > 1:
+                x, row = 1.0, row + 1
+            items.append((x, row, text, segment))
+            x += item_width
+        return items
+
+    def _legend_rows(self, width: float) -> int:
+        items = self._legend_items(width)
+        return items[-1][1] + 1 if items else 0
 
     @property
     def total_gib(self) -> float:
@@ -80,9 +111,11 @@ class MemoryBar(QWidget):
         per_gib = width / scale_max
 
         painter.setPen(text_color)
-        painter.drawText(
-            QRectF(1, 0, width, CAPTION_ROW), Qt.AlignmentFlag.AlignLeft, self._caption
+        # Elided, not clipped mid-word, when the results column is narrow (960 px window).
+        caption = painter.fontMetrics().elidedText(
+            self._caption, Qt.TextElideMode.ElideRight, int(width)
         )
+        painter.drawText(QRectF(1, 0, width, CAPTION_ROW), Qt.AlignmentFlag.AlignLeft, caption)
 
         background = QRectF(1, top, self._capacity * per_gib, BAR_HEIGHT)
         painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
@@ -121,15 +154,11 @@ class MemoryBar(QWidget):
         painter.end()
 
     def _draw_legend(self, painter: QPainter, top: float, width: float, color: QColor) -> None:
-        font = QFont(self.font())
-        painter.setFont(font)
-        metrics = QFontMetrics(font)
-        x, y = 1.0, top
-        for segment in self._segments:
-            text = f"{segment.title} {segment.gib:.1f}"
+        painter.setFont(QFont(self.font()))
+        metrics = QFontMetrics(self.font())
+        for x, row, text, segment in self._legend_items(width):
+            y = top + row * LEGEND_ROW
             item_width = 14 + metrics.horizontalAdvance(text) + 18
-            if x + item_width > width and x > 1:
-                x, y = 1.0, y + LEGEND_ROW
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(QColor(COLORS.get(segment.key, "#888888")))
             painter.drawRoundedRect(QRectF(x, y + 4, 10, 10), 2, 2)
@@ -137,7 +166,6 @@ class MemoryBar(QWidget):
             painter.drawText(
                 QRectF(x + 14, y, item_width, LEGEND_ROW), Qt.AlignmentFlag.AlignLeft, text
             )
-            x += item_width
 
     def event(self, event) -> bool:
         if event.type() == QEvent.Type.ToolTip:

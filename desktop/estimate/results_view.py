@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QBoxLayout,
     QFrame,
     QGroupBox,
     QHBoxLayout,
@@ -27,6 +28,9 @@ from core.figures import duration_text, money_text
 from core.methods import METHOD_TITLES
 from desktop.estimate.memory_bar import BarSegment, MemoryBar
 from desktop.theme import BAD, GOOD, WARNING, status_color, status_style
+
+# Below this width the title gets the column's whole width and its buttons go under it.
+NARROW_WIDTH = 520
 
 
 class EstimateResults(QWidget):
@@ -55,8 +59,10 @@ class EstimateResults(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(status_style(BAD) + " font-weight: 600;")
         self.error_label.hide()
-        title_row = QHBoxLayout()
+        # The buttons sit beside the title, or under it in a narrow column (see resizeEvent).
+        title_row = self.title_row = QBoxLayout(QBoxLayout.Direction.LeftToRight)
         title_row.addWidget(self.pick_title, 1)
+        buttons = self.title_buttons = QHBoxLayout()
         copy_button = QPushButton("Copy")
         copy_button.setToolTip(
             "Copy the pick, the table and the assumptions as text (Ctrl+Shift+C)"
@@ -68,8 +74,10 @@ class EstimateResults(QWidget):
             "checkpointing, optimizer and LoRA settings"
         )
         self.train_button.clicked.connect(self.train_requested)
-        title_row.addWidget(self.train_button, 0, Qt.AlignmentFlag.AlignTop)
-        title_row.addWidget(copy_button, 0, Qt.AlignmentFlag.AlignTop)
+        buttons.addWidget(self.train_button)
+        buttons.addWidget(copy_button)
+        title_row.addLayout(buttons)
+        title_row.setAlignment(buttons, Qt.AlignmentFlag.AlignTop)
         column.addLayout(title_row)
         column.addWidget(self.pick_reason)
         column.addWidget(self.error_label)
@@ -130,6 +138,20 @@ class EstimateResults(QWidget):
         # The assumptions take the column's spare height: with a stretch below them instead
         # they scrolled inside a 230 px box above an empty half of the page.
         column.addWidget(details, 1)
+
+    def resizeEvent(self, event) -> None:
+        # A QBoxLayout cannot wrap: beside the buttons in the column a 960 px window leaves,
+        # the title was one word per line and the page scrolled sideways.
+        narrow = event.size().width() < NARROW_WIDTH
+        if narrow != (self.title_row.direction() == QBoxLayout.Direction.TopToBottom):
+            self.title_row.setDirection(
+                QBoxLayout.Direction.TopToBottom if narrow else QBoxLayout.Direction.LeftToRight
+            )
+            self.title_row.setAlignment(
+                self.title_buttons,
+                Qt.AlignmentFlag.AlignLeft if narrow else Qt.AlignmentFlag.AlignTop,
+            )
+        super().resizeEvent(event)
 
     def show_error(self, message: str) -> None:
         self.pick_title.setText("Cannot estimate with these settings")
