@@ -3,9 +3,10 @@
 Each case builds the model from a real published config.json (tests/data/architectures,
 no weights; 2 decoder layers at the real widths, heads and vocabulary) and runs the run's
 GRPOTrainer (grpo_step: grpo_setup's arguments; with LoRA the reference log-probabilities
-come from the policy with its adapter disabled) for two optimizer steps in the worst case:
-prompts of max_seq_length tokens, every answer running to grpo_max_completion_length
-through transformers' generate with its KV cache, then TRL's loss and backward. The
+come from the policy with its adapter disabled, with full fine-tuning from TRL's frozen
+copy) for two optimizer steps in the worst case: prompts of max_seq_length tokens, every
+answer running to grpo_max_completion_length through transformers' generate with its KV
+cache, then TRL's loss and backward. The
 estimator, given the same config, must agree within 10 % of the allocated peak and name
 the same moment: the training step, the prompts' forward of generation (prefill) or the
 end of decoding (KV cache and sampling logits).
@@ -77,6 +78,8 @@ CASES = [
     ("llama-3.2-1b", "qlora", TRAINING, "train"),
     ("llama-3.2-1b", "lora", {**TRAINING, "grpo_beta": 0.0}, "train"),
     ("llama-3.2-1b", "lora", CHECKPOINTED, "train"),
+    # Full fine-tuning with a KL weight: TRL's frozen reference copy beside the policy.
+    ("qwen2.5-0.5b", "full", TRAINING, "train"),
     ("llama-3.2-1b", "lora", PREFILL, "generation"),
     ("llama-3.2-1b", "qlora", PREFILL, "generation"),
     ("llama-2-7b", "lora", DECODE, "generation"),

@@ -1,6 +1,8 @@
 """The peak GPU memory of our real training step, simulated on the CPU without weights.
 
-core.training's own model loading and SFTTrainer run one or two optimizer steps over
+core.training's own model loading and the stage's trainer (SFTTrainer; DPOTrainer in
+dpo_step; GRPOTrainer in grpo_step, its answers generated with the KV cache to their full
+length) run one or two optimizer steps over
 FakeTensors on a pretend CUDA GPU (fake_cuda) while every live tensor is counted
 (tracker): the allocated peak torch.cuda.max_memory_allocated() would report, for any
 architecture, method, batch and sequence length, in seconds. It cross-checks the analytic

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.models.load_lock import model_loading
 from core.recipe.config import TrainConfig
 from core.training.device import DevicePlan
 from core.training.dpo_setup import build_dpo_kwargs
@@ -21,7 +20,14 @@ from core.training.lora_targets import resolve_targets
 from core.training.memory_savers import apply_memory_savers
 from core.training.model_loading import drop_console_printer, lora_config, match_adapter_dtype
 from core.training.sft_args import Schedule
-from core.training.simulate.step import EOS, WORD, run_simulated_steps, word_tokenizer
+from core.training.simulate.step import (
+    EOS,
+    WORD,
+    frozen_reference,
+    masks_select_every_element,
+    run_simulated_steps,
+    word_tokenizer,
+)
 
 PROMPT_SHARE = 4  # the prompt is a quarter of the row, the answer the rest (either way:
 # every token of both sequences goes through the model and the fused LM head)
@@ -52,49 +58,6 @@ def _unmasked_forward(module) -> None:
     module.register_forward_pre_hook(drop_mask, with_kwargs=True)
 
 
-def _masks_select_every_element() -> None:
-    """DPOTrainer's metrics pick the answer tokens with a boolean mask (logits[mask]); how
-    many are picked depends on the mask's values, which a FakeTensor has none of. Pick all:
-    an upper bound on a few numbers per token (the log-probabilities are summed over the
-    answer tokens with the mask as a product, not with this selection)."""
-    # torch is heavy (seconds to import): loaded when a model is
-    import torch
-
-    # torch is heavy (seconds to import): loaded when a model is
-    from torch._subclasses import fake_impls
-
-    # torch is heavy (seconds to import): loaded when a model is
-    from torch._subclasses.fake_tensor import FakeTensor
-
-    def every_element(fake_mode, func, arg):
-        meta = torch.empty((arg.numel(), arg.dim()), dtype=torch.int64, device="meta")
-        return FakeTensor(fake_mode, meta, arg.device)
-
-    fake_impls.op_implementations_dict[torch.ops.aten.nonzero.default] = every_element
-
-
-def _frozen_reference(model):
-    """Full fine-tuning's reference: the frozen second copy TRL loads from the model's path
-    in the policy's dtype (DPOTrainer's create_model_from_path), built from the same config
-    on the policy's device here, as the simulation has no weights to load."""
-    # torch is heavy (seconds to import): loaded when a model is
-    import torch
-
-    # torch is heavy (seconds to import): loaded when a model is
-    from torch._subclasses.fake_tensor import unset_fake_temporarily
-
-    # transformers is heavy: loaded when a model is
-    from transformers import AutoModelForCausalLM
-
-    # Plain meta tensors, as step._meta_model builds the policy's: FakeTensorMode's own
-    # would hold weak references that to_empty cannot swap.
-    with unset_fake_temporarily(), model_loading(), torch.device("meta"):
-        reference = AutoModelForCausalLM.from_config(model.config, dtype=model.dtype)
-    reference = reference.to_empty(device=model.device)
-    reference.tie_weights()  # to_empty unties a shared embedding and head (see step)
-    return reference.eval().requires_grad_(False)
-
-
 def dpo_steps_trainer(
     config: TrainConfig, plan: DevicePlan, model, output: Path, steps: int, check_host_ram: bool
 ):
@@ -121,7 +84,7 @@ def dpo_steps_trainer(
     trainer = DPOTrainer(
         model=model,
         # LoRA: the adapter disabled (as dpo_setup); full: TRL's frozen copy
-        ref_model=None if run.is_adapter_method else _frozen_reference(model),
+        ref_model=None if run.is_adapter_method else frozen_reference(model),
         args=DPOConfig(**kwargs),
         train_dataset=Dataset.from_dict(preference_rows(run, steps)),
         processing_class=word_tokenizer(),
@@ -130,7 +93,7 @@ def dpo_steps_trainer(
         else None,
     )
     drop_console_printer(trainer)
-    _masks_select_every_element()
+    masks_select_every_element()
     for module in (trainer.model, trainer.ref_model):  # the reference: full fine-tuning's
         if module is not None:
             _unmasked_forward(module)

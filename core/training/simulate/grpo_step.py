@@ -16,10 +16,18 @@ reads token values too; the answers are max_completion_length tokens, so the sim
 hands TRL that answer (its ids) directly. Everything after (rewards on the CPU, the
 reference and policy log-probabilities, the loss, backward and the optimizer step) is
 TRL's own code. Only in the simulation's worker process.
+
+What differs from a real GPU, all small: the rewards are a stand-in (they score text on the
+CPU and hold no GPU memory); TRL's bookkeeping over answers selects with boolean masks at
+their largest (step.masks_select_every_element); without Triton, TRL's fused LM head
+scores every position of prompt + answer where a GPU scores the answer tokens alone, one
+more copy of the prompts' hidden states (about 2 x hidden size bytes a prompt token).
+Full fine-tuning's frozen reference is built from the config (step.frozen_reference).
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from core.recipe.config import TrainConfig
@@ -29,28 +37,15 @@ from core.training.lora_targets import resolve_targets
 from core.training.memory_savers import apply_memory_savers
 from core.training.model_loading import drop_console_printer, lora_config, match_adapter_dtype
 from core.training.sft_args import Schedule
-from core.training.simulate.step import run_simulated_steps
+from core.training.simulate.step import (
+    SIMULATED_TOKEN,
+    WORD,
+    frozen_reference,
+    masks_select_every_element,
+    run_simulated_steps,
+    word_tokenizer,
+)
 from core.training.simulate.tracker import active_tracker
-
-WORD = "a"  # one token of the simulated vocabulary; the values are never read
-WORD_ID = 3
-EOS = "</s>"
-
-
-def _prompt_tokenizer():
-    """Words split at spaces, one token each, so a prompt's length in tokens is exact."""
-    # tokenizers is heavy: loaded when text is tokenized
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    # transformers is heavy: loaded when a model is
-    from transformers import PreTrainedTokenizerFast
-
-    vocabulary = {"<unk>": 0, "<pad>": 1, EOS: 2, WORD: WORD_ID}
-    tokenizer = Tokenizer(models.WordLevel(vocabulary, unk_token="<unk>"))
-    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, unk_token="<unk>", pad_token="<pad>", eos_token=EOS
-    )
 
 
 def prompt_rows(config: TrainConfig, steps: int) -> dict[str, list[str]]:
@@ -91,23 +86,6 @@ def _stop_at_the_length_only() -> None:
     generation.StopCheck._simulated = True
 
 
-def _nonzero_at_its_largest() -> None:
-    """TRL's bookkeeping selects with boolean masks (the completion lengths of answers that
-    ended, the unscorable rewards): tensors of one value per answer, whose size depends on
-    values a FakeTensor lacks. Give nonzero its largest result, every element selected."""
-    # torch is heavy (seconds to import): loaded when a model is
-    import torch
-    from torch._subclasses import fake_impls
-    from torch._subclasses.fake_tensor import FakeTensor
-
-    def nonzero(fake_mode, func, arg):
-        with fake_impls.in_kernel_invocation_manager(fake_mode):
-            out = torch.empty((arg.numel(), arg.dim()), dtype=torch.int64, device="meta")
-        return FakeTensor(fake_mode, out, arg.device)
-
-    fake_impls.op_implementations_dict[torch.ops.aten.nonzero.default] = nonzero
-
-
 def _unmasked_backbone(model) -> None:
     """The prompts are unpadded and every answer is full length, so the attention mask is
     all ones and transformers drops it on a GPU (causal SDPA, flash). It decides by reading
@@ -133,7 +111,7 @@ def _worst_case_generation(trainer) -> None:
     from trl.trainer.utils import pad
 
     _stop_at_the_length_only()
-    _nonzero_at_its_largest()
+    masks_select_every_element()
     length = trainer.max_completion_length
 
     def generate_single_turn(
@@ -180,9 +158,25 @@ def _worst_case_generation(trainer) -> None:
             if tracker:
                 tracker.phase = phase
         # Every answer is max_completion_length tokens (none ended at an EOS).
-        return [[WORD_ID] * length for _ in prompt_ids], None
+        return [[SIMULATED_TOKEN] * length for _ in prompt_ids], None
 
     trainer._generate_single_turn = generate_single_turn
+
+
+@contextmanager
+def _reference_from_the_config(model):
+    """Full fine-tuning with a KL weight: GRPOTrainer loads its frozen reference from the
+    policy's path (create_model_from_path); the simulation has no weights to load, so the
+    same copy is built from the config on the policy's device (as dpo_step does for DPO)."""
+    # trl is heavy: loaded when training starts
+    from trl.trainer import grpo_trainer
+
+    original = grpo_trainer.create_model_from_path
+    grpo_trainer.create_model_from_path = lambda *args, **kwargs: frozen_reference(model)
+    try:
+        yield
+    finally:
+        grpo_trainer.create_model_from_path = original
 
 
 def grpo_steps_trainer(
@@ -208,16 +202,17 @@ def grpo_steps_trainer(
     kwargs, _notes = build_grpo_kwargs(run, plan, schedule, output, False)
     kwargs["save_strategy"] = "no"
     kwargs["dataloader_pin_memory"] = False
-    trainer = GRPOTrainer(
-        model=model,
-        reward_funcs=[_length_reward],
-        args=GRPOConfig(**kwargs),
-        train_dataset=Dataset.from_dict(prompt_rows(run, steps)),
-        processing_class=_prompt_tokenizer(),
-        peft_config=lora_config(run, resolve_targets(run, model))
-        if run.is_adapter_method
-        else None,
-    )
+    with _reference_from_the_config(model):
+        trainer = GRPOTrainer(
+            model=model,
+            reward_funcs=[_length_reward],
+            args=GRPOConfig(**kwargs),
+            train_dataset=Dataset.from_dict(prompt_rows(run, steps)),
+            processing_class=word_tokenizer(),
+            peft_config=lora_config(run, resolve_targets(run, model))
+            if run.is_adapter_method
+            else None,
+        )
     drop_console_printer(trainer)
     for module in (model, trainer.ref_model):  # the reference: full fine-tuning's copy
         if module is not None:

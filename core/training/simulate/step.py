@@ -64,6 +64,50 @@ def word_tokenizer():
     )
 
 
+def masks_select_every_element() -> None:
+    """Boolean-mask selections whose size depends on values a FakeTensor has none of pick
+    every element: an upper bound on small bookkeeping tensors (DPOTrainer's metrics pick
+    the answer tokens, logits[mask], whose log-probabilities are summed with the mask as a
+    product instead; GRPOTrainer picks among the answers' lengths and rewards)."""
+    # torch is heavy (seconds to import): loaded when a model is
+    import torch
+
+    # torch is heavy (seconds to import): loaded when a model is
+    from torch._subclasses import fake_impls
+
+    # torch is heavy (seconds to import): loaded when a model is
+    from torch._subclasses.fake_tensor import FakeTensor
+
+    def every_element(fake_mode, func, arg):
+        meta = torch.empty((arg.numel(), arg.dim()), dtype=torch.int64, device="meta")
+        return FakeTensor(fake_mode, meta, arg.device)
+
+    fake_impls.op_implementations_dict[torch.ops.aten.nonzero.default] = every_element
+
+
+def frozen_reference(model):
+    """Full fine-tuning's reference: the frozen second copy TRL loads from the model's path
+    in the policy's dtype (DPOTrainer's and GRPOTrainer's create_model_from_path), built
+    from the same config on the policy's device here, as the simulation has no weights to
+    load."""
+    # torch is heavy (seconds to import): loaded when a model is
+    import torch
+
+    # torch is heavy (seconds to import): loaded when a model is
+    from torch._subclasses.fake_tensor import unset_fake_temporarily
+
+    # transformers is heavy: loaded when a model is
+    from transformers import AutoModelForCausalLM
+
+    # Plain meta tensors, as step._meta_model builds the policy's: FakeTensorMode's own
+    # would hold weak references that to_empty cannot swap.
+    with unset_fake_temporarily(), model_loading(), torch.device("meta"):
+        reference = AutoModelForCausalLM.from_config(model.config, dtype=model.dtype)
+    reference = reference.to_empty(device=model.device)
+    reference.tie_weights()  # to_empty unties a shared embedding and head (see step)
+    return reference.eval().requires_grad_(False)
+
+
 def _meta_model(model_config: dict, load_kwargs: dict):
     """The model on the meta device, quantized as from_pretrained would quantize it."""
     # torch is heavy (seconds to import): loaded when a model is
