@@ -333,3 +333,45 @@ def test_each_advice_action_stops_or_sets_up_the_next_run():
     )
     assert fit.changes == {"micro_batch_size": 1} and not fit.stop_reason
     assert action_for(advice(""), config) == AdviceAction()
+
+
+def test_a_dataset_version_of_the_wrong_kind_for_the_stage_is_marked_before_start(
+    qtbot, page, project
+):
+    """A chat version offered for DPO (or pairs for SFT and GRPO) read as any other choice
+    until Start, and the run then failed; the field says why at once, in the run's words."""
+    from core.dataset.model import Dataset, Example
+    from core.dataset.preferences import PreferencePair, answer
+    from core.dataset.preferences_store import save_preference_version
+    from core.dataset.versions import save_version
+    from core.training.stage_data import data_kind_problem
+
+    chats = [
+        [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]
+        for i in range(12)
+    ]
+    chat = save_version(project, Dataset([Example.from_messages(m) for m in chats], "tickets"))
+    pairs = [
+        PreferencePair(({"role": "user", "content": f"t{i}"},), answer(f"good {i}"), answer("bad"))
+        for i in range(12)
+    ]
+    prefs = save_preference_version(project, "prefs", pairs)
+    page.sources.refresh_versions()
+    form = page.form
+    versions, stage = form.editors["dataset_version"].editor, form.editors["stage"].editor
+    error = form.editors["dataset_version"].error
+
+    versions.setCurrentIndex(versions.findData(str(chat.id)))
+    assert "dataset_version" not in form.errors  # conversations suit SFT
+    stage.setCurrentText("dpo")
+    assert error.isVisible() and error.text() == data_kind_problem("dpo", False, "v1")
+    assert "holds conversations; the dpo stage learns from preference pairs" in error.text()
+    assert form.config() is None and page.run_control.start() is False
+    assert "marked in red" in page.run_control.start_hint.text()
+
+    versions.setCurrentIndex(versions.findData(str(prefs.id)))
+    assert "dataset_version" not in form.errors and not error.isVisible()
+    for other in ("sft", "grpo"):
+        stage.setCurrentText(other)
+        assert error.isVisible() and "holds preference pairs" in error.text()
+        assert form.errors["dataset_version"] == data_kind_problem(other, True, "v1")

@@ -32,20 +32,28 @@ def read_stage_data(project, config: TrainConfig):
 def check_data_kind(project, config: TrainConfig) -> None:
     """Raise TrainConfigError when the data is not what the stage learns from."""
     source = resolve_dataset(project, config)
-    pairs = is_preference_file(source.train_path)
-    if pairs == READS_PAIRS[config.stage]:
-        return
-    field = "dataset_version" if config.dataset_version.strip() else "train_file"
     what = source.version_label or source.train_path.name
+    message = data_kind_problem(config.stage, is_preference_file(source.train_path), what)
+    if message:
+        field = "dataset_version" if config.dataset_version.strip() else "train_file"
+        raise TrainConfigError(field, message)
+
+
+def data_kind_problem(stage: str, pairs: bool, what: str) -> str:
+    """Why `what` (a version label or file name) cannot train `stage`, "" when it can.
+
+    One wording for the run that stops on it and the Train form that marks the choice
+    before Start. `pairs`: the data holds preference pairs rather than conversations.
+    """
+    if stage not in READS_PAIRS or pairs == READS_PAIRS[stage]:
+        return ""
     if pairs:
-        message = (
+        return (
             f"{what} holds preference pairs (prompt, chosen, rejected); set the stage to dpo "
-            "to learn from them, or choose conversations for sft."
+            f"to learn from them, or choose conversations for {stage}."
         )
-    else:
-        message = (
-            f"{what} holds conversations; the {config.stage} stage learns from preference "
-            "pairs (prompt, chosen, rejected): choose a preference version or file, or set "
-            "the stage to sft."
-        )
-    raise TrainConfigError(field, message)
+    return (
+        f"{what} holds conversations; the {stage} stage learns from preference "
+        "pairs (prompt, chosen, rejected): choose a preference version or file, or set "
+        "the stage to sft."
+    )

@@ -104,6 +104,9 @@ class ConfigForm(QObject):
         self._loading = False
         # The open project, for the reward preview's data (the Train page sets it).
         self.project_provider: Callable[[], Any] = lambda: None
+        # Problems only the project can tell (a dataset version of the wrong kind for the
+        # stage): {field: message}, shown and blocking Start like TrainConfig's own.
+        self.check_values: Callable[[dict[str, Any]], dict[str, str]] = lambda _values: {}
         # The values of the fields without an editor here (all of them are in a recipe).
         self._hidden: dict[str, Any] = {}
         self.widget = QWidget()
@@ -470,6 +473,8 @@ class ConfigForm(QObject):
                 parse_spec(str(values.get("rewards", "")), load_code=False)
             except RewardSpecError as error:
                 errors["rewards"] = str(error)
+        for name, message in self.check_values(values).items():
+            errors.setdefault(name, message)
         self.errors, self.general_error = errors, general
         for name, editor in self.editors.items():
             message = errors.get(name, "")

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from core.dataset.versions import DatasetVersion, list_versions
+from core.dataset.versions import PREFERENCE_KIND, DatasetVersion, list_versions
 from core.models.registry import list_base_models
 from core.recipe.config import TrainConfig
 from core.training.form_choices import model_choice_text, version_choice_text
+from core.training.stage_data import data_kind_problem
 from desktop.models.picker import attach_model_picker
 from desktop.training.config_form import ConfigForm
 
@@ -28,9 +29,11 @@ class FormSources(QObject):
         super().__init__(parent)
         self.form, self._project = form, project
         self._versions: dict[str, DatasetVersion] = {}
+        self._holds_pairs: dict[str, bool] = {}  # version id -> preference pairs (read once)
         self._model_paths: dict[str, Path | None] = {}
         # The picker (desktop/models): every model on this machine, and Hub downloads.
         attach_model_picker(form.editors["base_model"].editor, project, self._model_picked)
+        form.check_values = self.data_problems
 
     def refresh(self, *_args) -> None:
         models = list_base_models(self._project(), hub_cache=True)
@@ -42,11 +45,23 @@ class FormSources(QObject):
         """Offer the project's dataset versions (a version just saved among them)."""
         versions = list_versions(self._project(), kind=None)  # chat and preference data
         self._versions = {str(v.id): v for v in versions}
+        self._holds_pairs = {str(v.id): v.kind == PREFERENCE_KIND for v in versions}
         self.form.set_dataset_versions(
             [(version_choice_text(v), str(v.id)) for v in reversed(versions)],
             "none: use the training file below" if versions else "none saved yet (Dataset page)",
         )
         self.changed.emit()
+
+    def data_problems(self, values: dict) -> dict[str, str]:
+        """The chosen version's kind against the stage: a DPO run on conversations (or SFT
+        on preference pairs) is marked at the field before Start, as the run would stop."""
+        chosen = str(values.get("dataset_version", "")).strip()
+        version = self._versions.get(chosen)
+        if version is None:
+            return {}
+        stage = str(values.get("stage", ""))
+        message = data_kind_problem(stage, self._holds_pairs[chosen], version.label)
+        return {"dataset_version": message} if message else {}
 
     def version(self, config: TrainConfig | None) -> DatasetVersion | None:
         """The dataset version `config` trains on, if it names one of the project's."""
