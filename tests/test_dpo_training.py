@@ -11,7 +11,7 @@ import pytest
 from killed_run import assert_same_trajectory, kill_at_step, train_records
 from ticket_router_run import tiny_lora_settings
 
-from core.recipe.config import TrainConfig
+from core.recipe.config import TrainConfig, TrainConfigError
 from core.runs.record import RunState, load_run, read_metrics
 from core.training.observer import CollectingObserver
 from core.training.session import resume_run, run_training
@@ -282,6 +282,45 @@ def test_pre_flight_times_real_dpo_steps_on_the_longest_pairs(
     pairs = read_preference_data(project, config)
     count_pair_tokens(pairs, load_tokenizer(tiny_model_dir), config.max_seq_length)
     assert report.batch_tokens == sum(sorted(pairs.train_lengths)[-2:])
+
+
+def test_pre_flight_of_a_continued_dpo_run_loads_the_sft_adapter(
+    project, tiny_model_dir, tmp_path, monkeypatch
+):
+    """A DPO run that continues a finished SFT run trains that adapter against TRL's "ref"
+    copy of it; its pre-flight (the Train page's button and the run's own) does the same,
+    not a new LoRA against the bare base."""
+    from test_training_session import write_dataset
+
+    from core.training.preflight import run_preflight
+
+    sft = TrainConfig(
+        **tiny_lora_settings(tiny_model_dir, write_dataset(tmp_path / "sft.jsonl"), max_steps=2)
+    )
+    first = run_training(project, sft)
+    assert first.status == "finished", first.reason
+    pairs = write_pairs(tmp_path / "pairs.jsonl")
+    config = dpo_config(tiny_model_dir, pairs, start_from=first.run_id, max_steps=2)
+
+    seen = _watch_reference(monkeypatch)
+    report = run_preflight(project, config, verify=False)
+    assert report.measured and report.fits, report.message
+    assert set(seen["reference_adapters"]) == {"ref"}
+    # the SFT adapter and its "ref" copy, each once: no new adapter beside them
+    continued_lora_tensors = seen["lora_tensors"]
+
+    seen = _watch_reference(monkeypatch)
+    result = run_training(project, config.replace(preflight=True), CollectingObserver())
+    assert result.status == "finished", result.reason
+    log = (load_run(project, result.run_id).folder / "train.log").read_text(encoding="utf-8")
+    assert "pre-flight: The longest batch fits" in log
+    # the pre-flight's steps and the run's: every reference forward used the SFT adapter
+    assert set(seen["reference_adapters"]) == {"ref"}
+    assert seen["lora_tensors"] == continued_lora_tensors
+
+    # a start_from that cannot be continued is refused before anything is loaded
+    with pytest.raises(TrainConfigError, match="start_from"):
+        run_preflight(project, config.replace(start_from="no-such-run"), verify=False)
 
 
 def test_a_dpo_run_checks_with_pre_flight_first(project, tiny_model_dir, tmp_path):

@@ -112,6 +112,42 @@ def test_grpo_continues_a_finished_sft_runs_adapter(project, tiny_model_dir, tmp
     assert shown == {sft.run_id: "lora", result.run_id: "lora, SFT+GRPO"}
 
 
+def test_grpo_pre_flight_and_preview_sample_the_continued_sft_adapter(
+    project, tiny_model_dir, tmp_path, monkeypatch
+):
+    """The run's pre-flight and the rewards preview sample answers from the model the run
+    trains: the SFT run's adapter (trained, so its lora_B is not zero) on the base, not the
+    bare base."""
+    import core.training.grpo_preview as grpo_preview
+    import core.training.grpo_setup as grpo_setup
+
+    path = write_tickets(tmp_path / "t.jsonl")
+    sft = run_training(
+        project, TrainConfig(**tiny_lora_settings(tiny_model_dir, path, max_steps=2))
+    )
+    assert sft.status == "finished", sft.reason
+    sampled_from = []
+
+    def watching(original):
+        def preview_samples(model, *args, **kwargs):
+            lora_b = [p for n, p in model.named_parameters() if "lora_B" in n]
+            sampled_from.append(bool(lora_b) and any(bool(p.abs().sum() > 0) for p in lora_b))
+            return original(model, *args, **kwargs)
+
+        return preview_samples
+
+    monkeypatch.setattr(grpo_setup, "preview_samples", watching(grpo_setup.preview_samples))
+    monkeypatch.setattr(grpo_preview, "preview_samples", watching(grpo_preview.preview_samples))
+    config = grpo_config(tiny_model_dir, path, start_from=sft.run_id, max_steps=1, preflight=True)
+    result = run_training(project, config)
+    assert result.status == "finished", result.reason
+    assert (
+        "pre-flight (GRPO)" in (load_run(project, result.run_id).folder / "train.log").read_text()
+    )
+    grpo_preview.preview_rewards(project, config, n_prompts=1, per_prompt=2)
+    assert sampled_from == [True, True]
+
+
 def test_train_cli_runs_a_grpo_config(tiny_model_dir, tmp_path, capsys):
     from core.cli import build_parser
     from core.project import open_project

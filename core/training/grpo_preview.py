@@ -17,9 +17,9 @@ from core.rewards.preview import Preview, score_answers
 from core.rewards.spec import RewardSpec
 from core.training.device import resolve_device
 from core.training.grpo_data import PromptExample, read_prompt_data
-from core.training.model_loading import load_base_model, load_tokenizer
+from core.training.model_loading import load_tokenizer
 from core.training.prepare import resolve_base_model
-from core.training.start_from import adapter_to_continue, load_adapter
+from core.training.start_from import load_policy_model
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,5 @@ def preview_rewards(
     base = resolve_base_model(project, config)
     plan = resolve_device(config)
     tokenizer = load_tokenizer(base.path)
-    model = load_base_model(config, plan, base.path)
-    adapter = adapter_to_continue(project, config, base.path)
-    if adapter is not None:
-        model = load_adapter(model, adapter)
+    model, _adapter = load_policy_model(project, config, plan, base.path)
     return preview_samples(model, tokenizer, data.spec, data.train[:n_prompts], config, per_prompt)

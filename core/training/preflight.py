@@ -54,6 +54,7 @@ from core.training.real_steps import dpo_steps_trainer, steps_trainer
 from core.training.run_plan import StepTiming, plan_run
 from core.training.schedule import total_steps
 from core.training.stage_data import read_stage_data
+from core.training.start_from import adapter_to_continue, load_adapter
 
 PREFLIGHT_STEPS = 3
 
@@ -345,11 +346,14 @@ def measure(
     output_dir: Path,
     watch: PreflightWatch | None = None,
     batch_tokens: int | None = None,
+    adapter_dir: Path | None = None,
 ) -> PreflightReport:
     """Load the model, run PREFLIGHT_STEPS real steps on `rows`, measure, clean up.
 
     `rows` are training rows (input_ids, labels) or, for a DPO recipe, preference records
-    (prompt, chosen, rejected) with the `batch_tokens` they put through the model. A stop
+    (prompt, chosen, rejected) with the `batch_tokens` they put through the model.
+    `adapter_dir`: the finished run's adapter a DPO run continues (start_from), loaded
+    trainable onto the base as the run loads it, instead of a new LoRA. A stop
     asked through `watch` ends the steps early (report.stopped says why); a cancel raises
     PreflightCancelled."""
     # datasets is heavy: loaded when data is tokenized
@@ -376,6 +380,8 @@ def measure(
         watch.progress("loading the model")
         with quiet_progress_bars():
             model = load_base_model(config, plan, model_path)
+            if adapter_dir is not None:
+                model = load_adapter(model, adapter_dir)
             watch.check()
             static = memory_snapshot(plan.device).allocated
             dataset = Dataset.from_list(rows * PREFLIGHT_STEPS)
@@ -526,9 +532,12 @@ def run_dpo_preflight_prepared(
     work_dir: Path,
     verify: bool = False,
     watch: PreflightWatch | None = None,
+    adapter_dir: Path | None = None,
 ) -> PreflightReport:
     """Pre-flight of a DPO recipe on its preference pairs: real DPO steps on the longest
-    pairs (each pair's tokens counted here when not yet)."""
+    pairs (each pair's tokens counted here when not yet). adapter_dir: the adapter the run
+    continues (start_from.adapter_to_continue), so the policy and its reference are the
+    run's."""
     if len(data.train_lengths) != len(data.train):
         count_pair_tokens(data, tokenizer, config.max_seq_length)
 
@@ -548,6 +557,7 @@ def run_dpo_preflight_prepared(
         work_dir,
         verify,
         watch,
+        adapter_dir,
     )
 
 
@@ -563,6 +573,7 @@ def _check(
     work_dir: Path,
     verify: bool,
     watch: PreflightWatch | None,
+    adapter_dir: Path | None = None,
 ) -> PreflightReport:
     """Estimate, measure the longest batch (`longest(config)`: its rows and, when they are
     not input_ids rows, their tokens), time the run by its plan, and when it would not fit
@@ -589,7 +600,9 @@ def _check(
             measured=False,
         )
     rows, batch_tokens = longest(config)
-    report = measure(config, plan, model_path, tokenizer, rows, work_dir, watch, batch_tokens)
+    report = measure(
+        config, plan, model_path, tokenizer, rows, work_dir, watch, batch_tokens, adapter_dir
+    )
     if report.micro_step_time_s:
         # The run's time from the run plan: the measured seconds per token of the longest
         # batch, times the tokens the run computes.
@@ -613,6 +626,7 @@ def _check(
                     work_dir,
                     watch,
                     trial_tokens,
+                    adapter_dir,
                 )
                 suggestion.estimated_peak_bytes = trial.peak_memory_bytes
                 if trial.stopped:
@@ -674,7 +688,15 @@ def run_preflight(
                 cpu_threads(config, plan),
             ):
                 return run_dpo_preflight_prepared(
-                    config, plan, base.path, tokenizer, data, Path(work) / "out", verify, watch
+                    config,
+                    plan,
+                    base.path,
+                    tokenizer,
+                    data,
+                    Path(work) / "out",
+                    verify,
+                    watch,
+                    adapter_to_continue(project, config, base.path),
                 )
         tokenize_data(data, tokenizer, config, base.name)
         watch.check()

@@ -75,7 +75,9 @@ def dpo_steps_trainer(
     """A DPOTrainer that trains `model` for `steps` optimizer steps on `dataset` (rows of
     prompt, chosen and rejected), with DPO's arguments (dpo_setup.build_dpo_kwargs) and
     everything else a run of `config` on `plan` would set. ref_model None is the run's
-    reference: with LoRA the adapter disabled, full fine-tuning TRL's frozen copy."""
+    reference: with LoRA the adapter disabled, full fine-tuning TRL's frozen copy; a `model`
+    with a continued adapter (start_from.load_policy_model) trains it and TRL copies it as
+    the reference, as in the run."""
     # trl is heavy: imported when steps are run, not with the window
     from trl import DPOConfig, DPOTrainer
 
@@ -131,8 +133,12 @@ def _sft_kwargs(config, plan, schedule, output_dir, has_eval) -> tuple[dict, lis
 
 
 def _peft_config(run: TrainConfig, model):
-    """The run's LoraConfig on the model's own module names; None for full fine-tuning."""
-    return lora_config(run, resolve_targets(run, model)) if run.is_adapter_method else None
+    """The run's LoraConfig on the model's own module names; None for full fine-tuning and
+    for a model that carries its adapter already (a stage continuing a finished run trains
+    that adapter, as stage_trainer.load_policy gives it, never a new one)."""
+    if not run.is_adapter_method or getattr(model, "peft_config", None):
+        return None
+    return lora_config(run, resolve_targets(run, model))
 
 
 def _as_a_run_has_it(trainer, run: TrainConfig, plan: DevicePlan, check_host_ram: bool):

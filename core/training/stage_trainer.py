@@ -13,9 +13,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from core.training.callback import make_callback
-from core.training.model_loading import load_base_model, lora_config
+from core.training.model_loading import lora_config
 from core.training.observer import LOADING
-from core.training.start_from import adapter_to_continue, load_adapter
+from core.training.start_from import load_policy_model
 from core.training.trainer_setup import (
     callback_logic,
     finish_trainer,
@@ -36,11 +36,9 @@ def load_policy(
     `continuing` ends the log line of a continued adapter (what it is to the stage)."""
     config, base, plan = inputs.config, inputs.base, inputs.plan
     session.report_status(LOADING, f"loading {base.name} for {stage} ({config.method})")
-    model = load_base_model(config, plan, base.path)
-    adapter_dir = adapter_to_continue(session.project, config, base.path)
+    model, adapter_dir = load_policy_model(session.project, config, plan, base.path)
     peft_config = None
     if adapter_dir is not None:
-        model = load_adapter(model, adapter_dir)
         session.recorder.log(f"continuing the adapter of {config.start_from}{continuing}")
     elif config.is_adapter_method:
         peft_config = lora_config(config, report_lora_targets(session, config, model))

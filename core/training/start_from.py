@@ -7,6 +7,8 @@ from pathlib import Path
 
 from core.recipe.config import TrainConfig, TrainConfigError
 from core.runs import record as runs
+from core.training.device import DevicePlan
+from core.training.model_loading import load_base_model
 
 
 def adapter_to_continue(project, config: TrainConfig, base_path: Path) -> Path | None:
@@ -47,3 +49,15 @@ def load_adapter(model, adapter_dir: Path):
     from peft import PeftModel
 
     return PeftModel.from_pretrained(model, str(adapter_dir), is_trainable=True)
+
+
+def load_policy_model(project, config: TrainConfig, plan: DevicePlan, base_path: Path):
+    """The model a DPO or GRPO stage starts from, as its run loads it: the base with
+    config.start_from's adapter loaded trainable, else the bare base (the stage adds a new
+    LoRA or trains it fully). Returns (model, the adapter folder or None); start_from is
+    checked before anything is loaded."""
+    adapter_dir = adapter_to_continue(project, config, base_path)
+    model = load_base_model(config, plan, base_path)
+    if adapter_dir is not None:
+        model = load_adapter(model, adapter_dir)
+    return model, adapter_dir

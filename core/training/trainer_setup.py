@@ -52,6 +52,7 @@ from core.training.sft_args import (
     build_sft_kwargs,
     trainer_tokenizer_kwarg,
 )
+from core.training.start_from import adapter_to_continue
 
 if TYPE_CHECKING:
     from core.training.lora_targets import LoraTargets
@@ -261,7 +262,16 @@ def preflight_before_training(session: SessionState, inputs: RunInputs, tokenize
     try:
         if config.stage == "dpo":  # DPO's own steps on the longest pairs
             report = run_dpo_preflight_prepared(
-                config, plan, base.path, tokenizer, data, work, verify, watch
+                config,
+                plan,
+                base.path,
+                tokenizer,
+                data,
+                work,
+                verify,
+                watch,
+                # the policy as load_policy gives it: a continued run's adapter, not a new one
+                adapter_to_continue(session.project, config, base.path),
             )
         else:
             rows = len(data.train_tokens.examples)
