@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from recorded_run import add_recorded_run
 
 from core.evaluation.checks import score_answer
 from core.evaluation.eval_set import eval_set_from_examples, load_eval_set_file
@@ -23,9 +24,8 @@ from core.history.grpo_evaluation import (
     evaluation_hacking_advice,
     read_run_with_evaluation_advice,
 )
-from core.recipe.config import TrainConfig, config_to_yaml
-from core.runs.record import insert_run_row
-from core.runs.records import METRICS_FILE, MetricRecord
+from core.recipe.config import TrainConfig
+from core.runs.records import MetricRecord
 from core.training.cli import bundled_example_dataset
 
 N_EXAMPLES = 24
@@ -52,34 +52,20 @@ def eval_set():
 
 
 def add_run(project, run_id: str, config: TrainConfig, rewards=()) -> None:
-    """A finished run as core.training leaves it: its row, config.yaml and metrics.jsonl."""
-    folder = project.runs_dir / run_id
-    folder.mkdir(parents=True)
-    text = config_to_yaml(config)
-    (folder / "config.yaml").write_text(text, encoding="utf-8")
+    """A finished run as core.training leaves it, with one train record per reward."""
     records = [
         MetricRecord(step=step, kind="train", loss=0.1, reward=reward, reward_std=0.3)
         for step, reward in enumerate(rewards, start=1)
     ]
-    (folder / METRICS_FILE).write_text(
-        "".join(r.to_json() + "\n" for r in records), encoding="utf-8"
-    )
-    insert_run_row(
+    add_recorded_run(
         project,
         run_id,
-        {
-            "name": run_id,
-            "status": "finished",
-            "base_model": config.base_model,
-            "method": config.method,
-            "config_yaml": text,
-            "folder": run_id,
-            "device": "CPU (2 cores), fp32",
-            "started_at": f"2026-12-06T10:00:{len(list(project.runs_dir.iterdir())):02d}+00:00",
-            "duration_s": 600.0,
-            "steps_done": len(rewards) or 16,
-            "max_steps": len(rewards) or 16,
-        },
+        config=config,
+        records=records,
+        device="CPU (2 cores), fp32",
+        duration_s=600.0,
+        steps_done=len(rewards) or 16,
+        max_steps=len(rewards) or 16,
     )
 
 
