@@ -12,10 +12,9 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDialog, QWidget
+from recorded_run import add_recorded_run
 
-from core.recipe.config import TrainConfig, config_to_yaml
-from core.runs.record import insert_run_row
-from core.runs.records import METRICS_FILE, MetricRecord
+from core.runs.records import MetricRecord
 from desktop.app import build_main_window
 from desktop.settings import app_settings
 
@@ -23,28 +22,8 @@ from desktop.settings import app_settings
 # --- helpers -------------------------------------------------------------------------------
 def record_run(project, run_id: str) -> str:
     """A finished run as core.training records it (config, metrics, row), without training."""
-    config = TrainConfig(base_model="SmolLM2-135M-Instruct", train_file="/d/t.jsonl")
-    folder = project.runs_dir / run_id
-    folder.mkdir(parents=True)
-    text = config_to_yaml(config)
-    (folder / "config.yaml").write_text(text, encoding="utf-8")
     records = [MetricRecord(step=s, epoch=s / 3, loss=3.0 / s) for s in (1, 2, 3)]
-    (folder / METRICS_FILE).write_text("".join(r.to_json() + "\n" for r in records))
-    insert_run_row(
-        project,
-        run_id,
-        {
-            "name": run_id,
-            "status": "finished",
-            "base_model": config.base_model,
-            "method": config.method,
-            "config_yaml": text,
-            "folder": run_id,
-            "started_at": "2025-03-01T10:00:00+00:00",
-            "duration_s": 60.0,
-        },
-    )
-    return run_id
+    return add_recorded_run(project, run_id, records=records)
 
 
 def _close_extra_windows(window: QWidget) -> list[QWidget]:

@@ -9,6 +9,7 @@ import json
 import math
 
 import pytest
+from recorded_run import add_recorded_run
 
 from core.estimate.gpus import gpu_catalog, save_user_gpu
 from core.history.config_text import config_values, diff_configs, key_settings_text
@@ -27,7 +28,7 @@ from core.runs.export import (
     write_metrics_csv,
     write_tensorboard,
 )
-from core.runs.record import RunBusy, RunLock, RunNotFound, insert_run_row
+from core.runs.record import RunBusy, RunLock, RunNotFound
 from core.runs.records import METRICS_FILE, MetricRecord, read_metrics_file, resumed_marker
 from desktop.launcher import main
 
@@ -36,28 +37,9 @@ CPU = "CPU (2 cores), fp32"
 
 
 def add_run(project, run_id, *, records=(), config=None, **values) -> str:
-    """A run as core.training leaves it: its row, config.yaml and metrics.jsonl."""
-    config = config or TrainConfig(base_model="SmolLM2-135M-Instruct", train_file="/d/t.jsonl")
-    folder = project.runs_dir / run_id
-    folder.mkdir(parents=True)
-    text = config_to_yaml(config)
-    (folder / "config.yaml").write_text(text, encoding="utf-8")
-    lines = [r if isinstance(r, str) else r.to_json() for r in records]
-    (folder / METRICS_FILE).write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    row = {
-        "name": run_id,
-        "status": "finished",
-        "base_model": config.base_model,
-        "method": config.method,
-        "config_yaml": text,
-        "folder": run_id,
-        "device": H100,
-        "started_at": f"2025-03-01T10:00:{len(list(project.runs_dir.iterdir())):02d}+00:00",
-        "duration_s": 3600.0,
-        **values,
-    }
-    insert_run_row(project, run_id, row)
-    return run_id
+    """A run as core.training leaves it, an hour on an H100 unless `values` say otherwise."""
+    values = {"device": H100, "duration_s": 3600.0, **values}
+    return add_recorded_run(project, run_id, config=config, records=records, **values)
 
 
 def catalog_price(name: str) -> float:

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import Qt
+from recorded_run import add_recorded_run
 
 from core.hardware import HardwareInfo
 from core.history.spend import list_expert_hours
 from core.history.spend_settings import load_settings
 from core.recipe.config import TrainConfig, config_to_yaml
-from core.runs.record import insert_run_row, load_run
-from core.runs.records import METRICS_FILE, MetricRecord
+from core.runs.record import load_run
+from core.runs.records import MetricRecord
 from core.runs.store import get_note
 from desktop.context import AppContext
 from desktop.runs.page import TAB_COMPARE, TAB_SPEND, RunsPage
@@ -22,35 +23,14 @@ H100 = "CUDA GPU (NVIDIA H100 80GB HBM3), bf16"
 
 
 def add_run(project, run_id, *, points=3, **values) -> str:
-    config = TrainConfig(base_model="SmolLM2-135M-Instruct", train_file="/d/t.jsonl")
-    folder = project.runs_dir / run_id
-    folder.mkdir(parents=True)
-    text = config_to_yaml(config)
-    (folder / "config.yaml").write_text(text, encoding="utf-8")
+    """A finished run with `points` train steps and one evaluation, half an hour on an H100."""
     records = [
         MetricRecord(step=s, epoch=s / points, loss=3.0 / s, tokens_seen=64 * s)
         for s in range(1, points + 1)
     ]
     records.append(MetricRecord(step=points, kind="eval", epoch=1.0, eval_loss=1.5))
-    (folder / METRICS_FILE).write_text("".join(r.to_json() + "\n" for r in records))
-    insert_run_row(
-        project,
-        run_id,
-        {
-            "name": run_id,
-            "status": "finished",
-            "base_model": config.base_model,
-            "method": config.method,
-            "config_yaml": text,
-            "folder": run_id,
-            "device": H100,
-            "started_at": f"2025-03-01T10:{len(list(project.runs_dir.iterdir())) % 60:02d}:00+00:00",
-            "duration_s": 1800.0,
-            "best_val_loss": 1.5,
-            **values,
-        },
-    )
-    return run_id
+    values = {"device": H100, "duration_s": 1800.0, "best_val_loss": 1.5, **values}
+    return add_recorded_run(project, run_id, records=records, **values)
 
 
 def open_page(qtbot, project) -> RunsPage:
