@@ -7,14 +7,21 @@ from core.recipe.config import TrainConfig
 
 
 def _recipe(**values) -> TrainConfig:
-    return TrainConfig(base_model="m", method="lora", optimizer="adamw_torch", **values)
+    values = {"method": "lora", "optimizer": "adamw_torch", **values}
+    return TrainConfig(base_model="m", **values)
 
 
 @pytest.mark.parametrize("device", ["cuda", "cpu"])
 @pytest.mark.parametrize("checkpointing", [True, False])
 @pytest.mark.parametrize("micro", [1, 2, 8])
-def test_every_remedy_changes_each_field_it_names(device, checkpointing, micro):
-    recipe = _recipe(gradient_checkpointing=checkpointing, micro_batch_size=micro)
+@pytest.mark.parametrize("method, optimizer", [("lora", "adamw_torch"), ("qlora", "auto")])
+def test_every_remedy_changes_each_field_it_names(device, checkpointing, micro, method, optimizer):
+    recipe = _recipe(
+        gradient_checkpointing=checkpointing,
+        micro_batch_size=micro,
+        method=method,
+        optimizer=optimizer,
+    )
     for remedy in recipe_remedies(recipe, device):
         assert all(getattr(recipe, k) != v for k, v in remedy.changes.items()), remedy
         if checkpointing:
