@@ -305,3 +305,18 @@ def test_this_computers_cpu_is_estimated_in_ram(page):
     select(combo, "A100 80GB")
     assert page.cpu_summary is None and page.recommendation is not None
     assert page.results.methods_table.isVisible() and page.form.gpu_count.isEnabled()
+
+
+def test_no_settings_group_repeats_its_title_as_a_field_label(page):
+    from PySide6.QtWidgets import QGroupBox, QLabel
+
+    # "Model" over a "Model" field, "GPU" over a "GPU" field: the same word twice.
+    for box in page.form.findChildren(QGroupBox):
+        title = box.title().replace("&", "")
+        if not title:
+            continue
+        labels = [label.text().replace("&", "") for label in box.findChildren(QLabel)]
+        assert title not in labels, title
+    # The Model group's title still names the model drop-down's shortcut (Alt+M).
+    model_box = page.form.model_combo.parent()
+    assert isinstance(model_box, QGroupBox) and model_box.title() == "&Model"

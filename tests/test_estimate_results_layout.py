@@ -61,3 +61,40 @@ def test_a_wide_column_keeps_the_buttons_beside_the_title(qtbot, project):
     qtbot.waitUntil(lambda: results.pick_title.text().startswith("QLoRA"))
     assert results.train_button.y() < results.pick_title.y() + results.pick_title.height()
     assert results.train_button.x() > results.pick_title.x() + results.pick_title.width() - 5
+
+
+def _method_texts_fit(table) -> bool:
+    """Every method's name shows whole in the table's first column (bold for the pick)."""
+    from PySide6.QtGui import QFontMetrics
+
+    width = table.horizontalHeader().sectionSize(0)
+    for row in range(table.rowCount()):
+        item = table.item(row, 0)
+        needed = QFontMetrics(item.font()).horizontalAdvance(item.text()) + 12
+        if needed > width:
+            return False
+    return True
+
+
+def test_at_960_by_620_the_settings_give_way_so_the_method_names_show_whole(qtbot, project):
+    from desktop.main_window import MainWindow
+
+    window = MainWindow(
+        AppContext(project, HardwareInfo(cpu_cores=2)), first_page="estimate", remember=False
+    )
+    qtbot.addWidget(window)
+    window.resize(960, 620)
+    window.show()
+    page = window.page("estimate")
+    table = page.results.methods_table
+    qtbot.waitUntil(lambda: page.results.pick_title.text().startswith("QLoRA"))
+    qtbot.waitUntil(lambda: page.viewport().width() < 800)
+    # The settings stayed 400 px wide and the table showed "Full fine…" and "QL… (4-…".
+    qtbot.waitUntil(lambda: _method_texts_fit(table))
+    assert page.form.width() < 400
+    assert page.horizontalScrollBar().maximum() == 0
+    # At 1280 x 800 the settings take their full width again and the table is wider still.
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: page.form.width() >= 400)
+    assert page.results.width() > page.form.width()
+    assert _method_texts_fit(table)

@@ -52,6 +52,7 @@ NOT_ESTIMATED = frozenset(
         "lora_bias",
     }
 )
+FORM_WIDTH = 400
 TASK_TITLES = {
     None: "not answered",
     "format": "format or style",
@@ -63,6 +64,13 @@ TASK_TITLES = {
 def _help(kind, name: str) -> str:
     """The help text of one field of a small estimator type (DataFacts, Cluster)."""
     return next(f.metadata["help"] for f in dataclasses.fields(kind) if f.name == name)
+
+
+def _narrowable(combo: QComboBox) -> None:
+    """Let a drop-down with long entries narrow in a small window: the longest entry set
+    the whole form's narrowest width (the open list still shows entries whole)."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(8)
 
 
 def _spin(low: int, high: int, value: int, step: int = 1, suffix: str = "") -> QSpinBox:
@@ -91,10 +99,14 @@ class EstimateForm(QWidget):
         column.addWidget(self.recipe.widget)
         column.addWidget(self._data_box())
         column.addStretch(1)
-        self.setFixedWidth(400)
+        # 400 px when the window has room; in a small window the form gives way down to
+        # what its fields need, so the results keep room for the methods' names.
+        self.setMaximumWidth(FORM_WIDTH)
 
     def _model_box(self, make_model_picker: Callable[[], QWidget]) -> QGroupBox:
-        box = QGroupBox("Model")
+        # The group's title is the combo's label (Alt+M focuses it): a "Model" label inside
+        # a "Model" group said the same word twice.
+        box = QGroupBox("&Model")
         form = QFormLayout(box)
         self.model_combo = QComboBox()
         self.model_combo.setToolTip(
@@ -107,9 +119,7 @@ class EstimateForm(QWidget):
         row.addWidget(self.model_combo, 1)
         row.addWidget(self.open_button)
         row.addWidget(make_model_picker())
-        label = QLabel("&Model")
-        label.setBuddy(self.model_combo)
-        form.addRow(label, row)
+        form.addRow(row)
         self.model_label = QLabel()
         self.model_label.setWordWrap(True)
         self.model_label.setStyleSheet("color: palette(placeholder-text);")
@@ -117,7 +127,7 @@ class EstimateForm(QWidget):
         return box
 
     def _gpu_box(self) -> QGroupBox:
-        box = QGroupBox("GPU")
+        box = QGroupBox("Hardware")
         form = QFormLayout(box)
         self.gpu_combo = QComboBox()
         self.gpu_combo.setToolTip(
@@ -137,8 +147,9 @@ class EstimateForm(QWidget):
         for name in SHARDINGS:
             self.sharding_combo.addItem(SHARDING_TITLES[name], name)
         self.sharding_combo.setCurrentIndex(SHARDINGS.index("fsdp"))
+        _narrowable(self.sharding_combo)
         self.sharding_combo.setToolTip(_help(Cluster, "sharding"))
-        form.addRow("GPUs", self.gpu_count)
+        form.addRow("Number of GPUs", self.gpu_count)
         form.addRow("Sharding", self.sharding_combo)
         self.price_spin = QDoubleSpinBox()
         self.price_spin.setRange(0, 1000)
@@ -164,6 +175,8 @@ class EstimateForm(QWidget):
             spec = OPTIMIZER_STATE.get(optimizer.itemText(index))
             if spec is not None:
                 optimizer.setItemData(index, spec.help, Qt.ItemDataRole.ToolTipRole)
+        for name in ("optimizer", "lora_target_modules"):
+            _narrowable(form.editors[name].editor)
         return form
 
     def _data_box(self) -> QGroupBox:
@@ -192,6 +205,7 @@ class EstimateForm(QWidget):
         self.task_combo = QComboBox()
         for kind in (None, *TASK_KINDS):
             self.task_combo.addItem(TASK_TITLES[kind], kind)
+        _narrowable(self.task_combo)
         self.task_combo.setToolTip(
             "What fine-tuning should teach (the Decide page fills this in). Full fine-tuning "
             "is only recommended for new reasoning patterns with 2,000+ examples."
