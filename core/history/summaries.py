@@ -61,12 +61,13 @@ class RunSummary(RunInfo):
 
     @property
     def stage_label(self) -> str:
-        """SFT, DPO or GRPO; "SFT+GRPO" for a stage that continued a finished run (the
-        Runs page compares these side by side)."""
+        """SFT, DPO or GRPO; "SFT+GRPO" for a stage that continued a finished run, and
+        "SFT (continued)" for SFT on more data that continued a finished run's adapter
+        (the Runs page compares these side by side)."""
         stage = str(self.settings.get("stage") or "sft").upper()
-        if stage != "SFT" and str(self.settings.get("start_from") or "").strip():
-            return f"SFT+{stage}"
-        return stage
+        if not str(self.settings.get("start_from") or "").strip():
+            return stage
+        return "SFT (continued)" if stage == "SFT" else f"SFT+{stage}"
 
     def as_dict(self) -> dict:
         est = self.estimate

@@ -47,6 +47,7 @@ from core.training.preflight import run_preflight, step_timing
 from core.training.project_settings import load_train_settings
 from core.training.run_plan import plan_for_project
 from core.training.session import TrainingSession
+from core.training.start_from import adapter_to_continue
 
 GIB = 1024**3
 
@@ -405,9 +406,14 @@ def run_train_command(args: argparse.Namespace) -> int:
 
     if config is not None:
         try:  # a model folder that cannot be used is bad input (exit 2), as for chat and eval
-            resolve_model(config.base_model, project)
+            base = resolve_model(config.base_model, project)
         except ModelFolderError as error:
             print(f"error: base_model: {error}", file=sys.stderr)
+            return EXIT_USAGE
+        try:  # so is a start_from run that cannot be continued: no run is recorded for it
+            adapter_to_continue(project, config, base.path)
+        except TrainConfigError as error:
+            print(f"error: {error}", file=sys.stderr)
             return EXIT_USAGE
 
     print(f"project: {project.folder}")

@@ -5,8 +5,9 @@ a PEFT model): one copy of the base weights, never two. Continuing a finished SF
 (start_from), TRL copies that adapter as the reference ("ref" adapter, a few MB), so the
 reference is the SFT model and the base is still held once. Full fine-tuning needs a
 frozen copy of the model as reference; TRL loads it and the estimate counts it.
-Loading the policy and building the trainer are stage_trainer's, shared with GRPO;
-everything after the trainer exists is trainer_setup.finish_trainer, as for SFT.
+Loading the policy is trainer_setup.load_policy's, as for SFT; building the trainer is
+stage_trainer's, shared with GRPO; everything after the trainer exists is
+trainer_setup.finish_trainer, as for SFT.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from core.training.chat_tokens import require_chat_template
 from core.training.dpo_args import build_dpo_kwargs
 from core.training.dpo_data import count_pair_tokens
 from core.training.model_loading import load_tokenizer
-from core.training.stage_trainer import build_stage_trainer, load_policy
-from core.training.trainer_setup import preflight_before_training
+from core.training.stage_trainer import build_stage_trainer
+from core.training.trainer_setup import load_policy, preflight_before_training
 
 if TYPE_CHECKING:
     from core.training.run_setup import RunInputs

@@ -6,7 +6,8 @@ micro_batch_size counts prompts, as examples count for SFT, so one micro batch i
 micro_batch_size x grpo_num_generations answers. With a KL weight above 0 the reference is
 the starting model: with LoRA the adapter disabled (base) or, continuing an SFT run, TRL's
 "ref" copy of that adapter; one copy of the base weights either way. Loading the policy
-and building the trainer are stage_trainer's, shared with DPO.
+is trainer_setup.load_policy's, as for SFT; building the trainer is stage_trainer's,
+shared with DPO.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from core.training.grpo_preview import preview_samples
 from core.training.model_loading import load_tokenizer
 from core.training.observer import PREFLIGHT
 from core.training.sft_args import build_sft_kwargs
-from core.training.stage_trainer import build_stage_trainer, load_policy
+from core.training.stage_trainer import build_stage_trainer
+from core.training.trainer_setup import load_policy
 
 if TYPE_CHECKING:
     from core.training.run_setup import RunInputs

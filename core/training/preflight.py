@@ -352,7 +352,7 @@ def measure(
 
     `rows` are training rows (input_ids, labels) or, for a DPO recipe, preference records
     (prompt, chosen, rejected) with the `batch_tokens` they put through the model.
-    `adapter_dir`: the finished run's adapter a DPO run continues (start_from), loaded
+    `adapter_dir`: the finished run's adapter the run continues (start_from), loaded
     trainable onto the base as the run loads it, instead of a new LoRA. A stop
     asked through `watch` ends the steps early (report.stopped says why); a cancel raises
     PreflightCancelled."""
@@ -502,8 +502,10 @@ def run_preflight_prepared(
     verify: bool = False,
     watch: PreflightWatch | None = None,
     valid: TokenizedSplit | None = None,
+    adapter_dir: Path | None = None,
 ) -> PreflightReport:
-    """Pre-flight of an SFT recipe on its tokenized conversations."""
+    """Pre-flight of an SFT recipe on its tokenized conversations. adapter_dir: the adapter
+    the run continues (start_from.adapter_to_continue), trained instead of a new LoRA."""
 
     def longest(trial: TrainConfig) -> tuple[list[dict], int | None]:
         return longest_batch_rows(train, trial), None
@@ -520,6 +522,7 @@ def run_preflight_prepared(
         work_dir,
         verify,
         watch,
+        adapter_dir,
     )
 
 
@@ -676,6 +679,9 @@ def run_preflight(
     try:
         progress("reading and tokenizing the data")
         base = resolve_base_model(project, config)
+        # the policy as the run loads it: a continued run's adapter (start_from), checked
+        # before anything is read or loaded
+        adapter_dir = adapter_to_continue(project, config, base.path)
         data = read_stage_data(project, config)
         plan = resolve_device(config)
         guard.watch_gpu = plan.device == "cuda"
@@ -696,7 +702,7 @@ def run_preflight(
                     Path(work) / "out",
                     verify,
                     watch,
-                    adapter_to_continue(project, config, base.path),
+                    adapter_dir,
                 )
         tokenize_data(data, tokenizer, config, base.name)
         watch.check()
@@ -715,6 +721,7 @@ def run_preflight(
                 verify=verify,
                 watch=watch,
                 valid=data.valid_tokens,
+                adapter_dir=adapter_dir,
             )
     except (PreflightStopped, MemoryGuardInterrupt) as error:
         # Stopped before the steps (while reading the data): nothing measured.

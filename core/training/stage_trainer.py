@@ -1,49 +1,23 @@
 """What the DPO and GRPO stages build alike around TRL's trainer for their stage.
 
-Both start the policy the same way (a finished run's adapter continued, else a new LoRA
-config, else full fine-tuning) and build their trainer the same way: the stage's config
-from the SFT mapping of the shared settings plus its own, our callback, and
-trainer_setup.finish_trainer after. Only the stage's data check, its log lines, GRPO's
+Both load the policy as SFT does (trainer_setup.load_policy: a finished run's adapter
+continued, else a new LoRA config, else full fine-tuning) and build their trainer the same
+way: the stage's config from the SFT mapping of the shared settings plus its own, our
+callback, and trainer_setup.finish_trainer after. Only the stage's data check, its log lines, GRPO's
 pre-flight and the trainer's own arguments differ; those stay in dpo_setup and grpo_setup.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.training.callback import make_callback
-from core.training.model_loading import lora_config
-from core.training.observer import LOADING
-from core.training.start_from import load_policy_model
-from core.training.trainer_setup import (
-    callback_logic,
-    finish_trainer,
-    report_lora_targets,
-    trainer_kwargs,
-)
+from core.training.trainer_setup import callback_logic, finish_trainer, trainer_kwargs
 
 if TYPE_CHECKING:
     from core.training.run_setup import RunInputs
     from core.training.session_state import SessionState
-
-
-def load_policy(
-    session: SessionState, inputs: RunInputs, stage: str, continuing: str = ""
-) -> tuple[Any, Any]:
-    """The model to train and its PEFT config: (model with the continued adapter, None),
-    (base, LoraConfig) for a new adapter, or (base, None) for full fine-tuning.
-    `continuing` ends the log line of a continued adapter (what it is to the stage)."""
-    config, base, plan = inputs.config, inputs.base, inputs.plan
-    session.report_status(LOADING, f"loading {base.name} for {stage} ({config.method})")
-    model, adapter_dir = load_policy_model(session.project, config, plan, base.path)
-    peft_config = None
-    if adapter_dir is not None:
-        session.recorder.log(f"continuing the adapter of {config.start_from}{continuing}")
-    elif config.is_adapter_method:
-        peft_config = lora_config(config, report_lora_targets(session, config, model))
-    session.check_stop()
-    return model, peft_config
 
 
 def build_stage_trainer(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.atomic_file import write_text_atomic
 from core.figures import count_text
@@ -25,7 +25,6 @@ from core.training.memory_savers import apply_memory_savers
 from core.training.model_loading import (
     count_parameters,
     drop_console_printer,
-    load_base_model,
     load_tokenizer,
     lora_config,
     match_adapter_dtype,
@@ -52,7 +51,7 @@ from core.training.sft_args import (
     build_sft_kwargs,
     trainer_tokenizer_kwarg,
 )
-from core.training.start_from import adapter_to_continue
+from core.training.start_from import adapter_to_continue, load_policy_model
 
 if TYPE_CHECKING:
     from core.training.lora_targets import LoraTargets
@@ -63,7 +62,7 @@ def build_trainer(session: SessionState, inputs: RunInputs):
     """The SFTTrainer for the run, its callback logic and its number of optimizer steps."""
     from trl import SFTTrainer  # heavy: imported once a run starts, never by the window
 
-    config, base, data, plan = inputs.config, inputs.base, inputs.data, inputs.plan
+    config, base, data = inputs.config, inputs.base, inputs.data
     checkpoint = inputs.checkpoint
     recorder = session.recorder
     tokenizer = load_tokenizer(base.path)
@@ -83,12 +82,7 @@ def build_trainer(session: SessionState, inputs: RunInputs):
         preflight_before_training(session, inputs, tokenizer)
     session.check_stop()
 
-    session.report_status(LOADING, f"loading {base.name} for {config.method} on {plan.description}")
-    model = load_base_model(config, plan, base.path)
-    session.check_stop()
-
-    # Resolved once, before the trainer is built: a name the model lacks stops here.
-    targets = report_lora_targets(session, config, model) if config.is_adapter_method else None
+    model, peft_config = load_policy(session, inputs, "SFT")
 
     has_eval = bool(data.valid_tokens and data.valid_tokens.examples)
     kwargs = trainer_kwargs(
@@ -100,7 +94,7 @@ def build_trainer(session: SessionState, inputs: RunInputs):
         args=build_sft_config(**kwargs),
         train_dataset=data.train_tokens.to_hf_dataset(),
         eval_dataset=data.valid_tokens.to_hf_dataset() if has_eval else None,
-        peft_config=lora_config(config, targets) if targets else None,
+        peft_config=peft_config,
         callbacks=[make_callback(logic)],
         **trainer_tokenizer_kwarg(tokenizer),
     )
@@ -214,6 +208,26 @@ def finish_trainer(
     return trainer, logic, max_steps
 
 
+def load_policy(
+    session: SessionState, inputs: RunInputs, stage: str, continuing: str = ""
+) -> tuple[Any, Any]:
+    """The model a stage trains and its PEFT config: (model with the continued adapter,
+    None) when config.start_from names a finished run, (base, LoraConfig) for a new
+    adapter, or (base, None) for full fine-tuning. `continuing` ends the log line of a
+    continued adapter (what it is to the stage). The LoRA targets are resolved here, before
+    the trainer is built: a name the model lacks stops the run now."""
+    config, base, plan = inputs.config, inputs.base, inputs.plan
+    session.report_status(LOADING, f"loading {base.name} for {stage} ({config.method})")
+    model, adapter_dir = load_policy_model(session.project, config, plan, base.path)
+    peft_config = None
+    if adapter_dir is not None:
+        session.recorder.log(f"continuing the adapter of {config.start_from}{continuing}")
+    elif config.is_adapter_method:
+        peft_config = lora_config(config, report_lora_targets(session, config, model))
+    session.check_stop()
+    return model, peft_config
+
+
 def report_lora_targets(session: SessionState, config: TrainConfig, model) -> LoraTargets:
     """The run's LoRA targets, saying what LoRA reaches where it is not what the
     settings suggest: the experts of a mixture of experts left out, or LoRA dropout
@@ -259,19 +273,12 @@ def preflight_before_training(session: SessionState, inputs: RunInputs, tokenize
         cancelled=lambda: session.control.stop_requested and not session.memory_stop_reason,
     )
     work, verify = session.folder / "preflight", plan.device != "cpu"
+    # the policy as load_policy gives it: a continued run's adapter, not a new one
+    adapter_dir = adapter_to_continue(session.project, config, base.path)
     try:
         if config.stage == "dpo":  # DPO's own steps on the longest pairs
             report = run_dpo_preflight_prepared(
-                config,
-                plan,
-                base.path,
-                tokenizer,
-                data,
-                work,
-                verify,
-                watch,
-                # the policy as load_policy gives it: a continued run's adapter, not a new one
-                adapter_to_continue(session.project, config, base.path),
+                config, plan, base.path, tokenizer, data, work, verify, watch, adapter_dir
             )
         else:
             rows = len(data.train_tokens.examples)
@@ -288,6 +295,7 @@ def preflight_before_training(session: SessionState, inputs: RunInputs, tokenize
                 verify=verify,
                 watch=watch,
                 valid=data.valid_tokens,
+                adapter_dir=adapter_dir,
             )
     except PreflightCancelled:
         raise RunStopped() from None

@@ -43,7 +43,8 @@ COLUMNS = (
         "method",
         "Method",
         f"The fine-tuning method ({', '.join(METHOD_NAMES)}) and, past SFT, the stage: DPO or "
-        "GRPO, SFT+DPO or SFT+GRPO when it continued a finished run",
+        "GRPO, SFT+DPO or SFT+GRPO when it continued a finished run, SFT (continued) for SFT "
+        "that continued a finished run's adapter",
     ),
     ("dataset", "Data", "The dataset version (or training file) it trained on"),
     ("best_val", "Best val loss", "Lowest validation loss (at which step in the tooltip)"),
