@@ -56,8 +56,8 @@ def why_not_continue(project, run_id: str, training: bool) -> str:
 
 
 def adapter_sources(runs: list[RunInfo]) -> list[tuple[str, str]]:
-    """(label, run id) of the finished runs whose LoRA adapter a DPO or GRPO stage may
-    continue from."""
+    """(label, run id) of the finished runs whose LoRA adapter a stage (SFT on more data,
+    DPO or GRPO) may continue from."""
     return [
         (f"{run.name} ({run.run_id})", run.run_id)
         for run in runs

@@ -1,5 +1,5 @@
 """A stage that continues a finished run: its LoRA adapter loaded onto the same base model,
-trainable, instead of a new adapter (SFT, then DPO or GRPO on top)."""
+trainable, instead of a new adapter (SFT, then DPO or GRPO on top, or SFT on more data)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def load_adapter(model, adapter_dir: Path):
 
 
 def load_policy_model(project, config: TrainConfig, plan: DevicePlan, base_path: Path):
-    """The model a DPO or GRPO stage starts from, as its run loads it: the base with
+    """The model an SFT, DPO or GRPO stage starts from, as its run loads it: the base with
     config.start_from's adapter loaded trainable, else the bare base (the stage adds a new
     LoRA or trains it fully). Returns (model, the adapter folder or None); start_from is
     checked before anything is loaded."""
