@@ -82,3 +82,15 @@ def test_dpo_keeps_no_dropout_copies_since_trl_turns_dropout_off():
     sft = run(method="lora", packing=False, lora_dropout=0.1).memory.breakdown()
     sft_no_dropout = run(method="lora", packing=False, lora_dropout=0.0).memory.breakdown()
     assert sft["activations"] > sft_no_dropout["activations"]  # SFT keeps its dropout
+
+
+@pytest.mark.parametrize(
+    ("stage", "trainer"), [("sft", "SFTTrainer"), ("dpo", "DPOTrainer"), ("grpo", "GRPOTrainer")]
+)
+def test_the_stack_line_names_the_stages_trainer(stage, trainer):
+    # A DPO or GRPO estimate said "via TRL SFTTrainer".
+    (stack,) = [line for line in run(method="lora", stage=stage).assumptions if "Stack:" in line]
+    assert f"TRL {trainer}," in stack
+    assert [name for name in ("SFTTrainer", "DPOTrainer", "GRPOTrainer") if name in stack] == [
+        trainer
+    ]

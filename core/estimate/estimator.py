@@ -10,7 +10,7 @@ from core.estimate.gpus import GpuSpec
 from core.estimate.memory import MemoryEstimate, estimate_memory
 from core.estimate.run import EstimateRun
 from core.estimate.savers import SAVER_FIELDS, has_auto, pick_savers
-from core.estimate.settings import PROJECT_STACK, StackAssumptions
+from core.estimate.settings import PROJECT_STACK, StackAssumptions, stack_for_stage
 from core.estimate.training_time import TimeEstimate, estimate_time
 from core.methods import COMPARED_METHODS, METHOD_TITLES
 
@@ -139,7 +139,7 @@ def estimate_as_given(
         model=model,
         settings=settings,
         gpu=gpu,
-        memory=estimate_memory(model, settings, gpu, stack),
+        memory=estimate_memory(model, settings, gpu, stack_for_stage(stack, settings.recipe.stage)),
         time=estimate_time(model, settings, gpu),
     )
 

@@ -6,9 +6,9 @@ changing only those facts. The run itself is the recipe (core.estimate.run).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from core.recipe.vocabularies import OPTIMIZERS
+from core.recipe.vocabularies import OPTIMIZERS, STAGES
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,11 @@ def _help(text: str, **extra) -> dict:
 assert set(OPTIMIZER_STATE) == set(OPTIMIZERS) - {"auto"}, "optimizer vocabularies differ"
 
 
+# The TRL trainer this project's own stack runs for each stage (core.training.stages).
+STAGE_TRAINERS = {"sft": "SFTTrainer", "dpo": "DPOTrainer", "grpo": "GRPOTrainer"}
+assert set(STAGE_TRAINERS) == set(STAGES), "a stage without its trainer's name"
+
+
 @dataclass(frozen=True)
 class StackAssumptions:
     """How the training software behaves; the default is this project's own trainer.
@@ -75,8 +80,12 @@ class StackAssumptions:
     """
 
     name: str = field(
-        default="FineTune Studio: transformers 5 Trainer via TRL SFTTrainer, PEFT, bitsandbytes 0.44+",
-        metadata=_help("A label for the stack, shown in the assumptions."),
+        default=f"FineTune Studio: transformers 5 Trainer via TRL {STAGE_TRAINERS['sft']}, PEFT, "
+        "bitsandbytes 0.44+",
+        metadata=_help(
+            "A label for the stack, shown in the assumptions (the project's own names the "
+            "stage's TRL trainer)."
+        ),
     )
     fused_lm_head: bool = field(
         default=True,
@@ -170,3 +179,11 @@ class StackAssumptions:
 
 
 PROJECT_STACK = StackAssumptions()
+
+
+def stack_for_stage(stack: StackAssumptions, stage: str) -> StackAssumptions:
+    """The stack as the stage runs it: the project's own names that stage's TRL trainer
+    (its label said SFTTrainer for a DPO or GRPO estimate); another stack is as given."""
+    if stack.name != PROJECT_STACK.name:
+        return stack
+    return replace(stack, name=stack.name.replace(STAGE_TRAINERS["sft"], STAGE_TRAINERS[stage]))
