@@ -161,3 +161,43 @@ def test_train_cli_continues_a_finished_run(tiny_model_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "start_from" in err and "nope-1" in err
     assert len(list_runs(open_project(project_dir))) == 2
+
+
+def test_a_continued_sft_run_killed_with_sigkill_resumes_on_the_same_trajectory(
+    project, tiny_model_dir, tmp_path
+):
+    """Resuming reloads the finished run's adapter, then the checkpoint's weights over it:
+    the same steps as the uninterrupted continued run."""
+    from killed_run import assert_same_trajectory, kill_at_step, train_records
+
+    from core.runs.record import RunState
+    from core.training.session import resume_run
+
+    first = run_training(project, sft_config(tiny_model_dir, write_dataset(tmp_path / "a.jsonl")))
+    assert first.status == "finished", first.reason
+    config = TrainConfig(
+        **tiny_lora_settings(
+            tiny_model_dir,
+            write_dataset(tmp_path / "b.jsonl", n=16, offset=8),
+            start_from=first.run_id,
+            epochs=2.5,
+            lora_dropout=0.1,  # random: the RNG state must come back too
+            checkpoint_every_steps=3,
+            keep_checkpoints=2,
+        )
+    )
+    reference = CollectingObserver()
+    done = run_training(project, config, reference)
+    assert done.status == "finished" and done.max_steps == 10, done.reason
+
+    run_id = kill_at_step(project, config, tmp_path, 8)
+    assert load_run(project, run_id).status == RunState.INTERRUPTED
+    observer = CollectingObserver()
+    result = resume_run(project, run_id, observer)
+    assert result.status == "finished", result.reason
+    assert observer.progress[0].step == 7  # right after checkpoint-6
+    records = train_records(project, run_id)
+    assert [r.step for r in records] == list(range(1, 11))
+    assert_same_trajectory(records, reference.records, ("loss",))
+    log = (load_run(project, run_id).folder / "train.log").read_text(encoding="utf-8")
+    assert log.count(f"continuing the adapter of {first.run_id}") == 2  # started, resumed
