@@ -4,11 +4,15 @@
 2. GRPO continues that adapter (start_from) on CPU with two rewards and no code: the JSON
    schema the eval set's reference answers share (offered by core.rewards.schema_inference)
    and the label (category) matching the reference, plus the priority match.
-3. Evaluate runs the bundled eval set on the base, SFT and SFT+GRPO models and compares
-   them with the existing significance tests (McNemar for compliance and accuracy).
+3. Evaluate runs the bundled eval set (all 60 tickets by default: with 24, McNemar's exact
+   test cannot call a gain significant when the SFT run already passes 20 of them) on the
+   base, SFT and SFT+GRPO models, stores the results in the demo project as the Evaluate
+   page does, and compares them with the existing significance tests (McNemar for
+   compliance and accuracy). The GRPO run's reward-hacking advice from those stored
+   results (core.history.grpo_evaluation) is printed too.
 
-    nice -n 10 .venv/bin/python benchmarks/grpo_demo.py [--sft-steps 16] [--grpo-steps 12]
-        [--eval-examples 24] [--out /tmp/grpo_demo.json]
+    OMP_NUM_THREADS=2 nice -n 5 .venv/bin/python benchmarks/grpo_demo.py [--sft-steps 16]
+        [--grpo-steps 16] [--eval-examples 0 (all)] [--out /tmp/grpo_demo.json]
 
 Prints each phase's numbers and one JSON line at the end (README: "GRPO demo").
 """
@@ -30,6 +34,9 @@ from core.evaluation.generation import GenerationConfig
 from core.evaluation.metrics import compare
 from core.evaluation.models import baseline_spec, run_spec
 from core.evaluation.runner import evaluate_model
+from core.evaluation.store import list_runs as list_evaluations
+from core.evaluation.store import load_result, save_eval_set, save_result
+from core.history.grpo_evaluation import evaluation_hacking_advice
 from core.models.bundled import ensure_bundled_model
 from core.project.store import create_project, open_project
 from core.recipe.config import TrainConfig
@@ -44,7 +51,12 @@ EVAL_FILE = "support_tickets_eval.jsonl"
 
 
 def grpo_settings(sft_run: str, steps: int, rewards: str) -> dict:
-    """The short CPU GRPO: 2 prompts x 4 answers of up to 64 tokens per step."""
+    """The short CPU GRPO: 2 prompts x 4 answers of up to 64 tokens per step.
+
+    Chosen for a CPU before the run, not tuned on its result: no gradient checkpointing
+    (a 135M model's activations fit; recomputing them cost a quarter of each step) and no
+    KL term (TRL's default; it costs a reference forward per step and over a few dozen
+    steps the model stays close to the SFT run anyway: 0.0005 per token after 2 steps)."""
     return {
         **DEMO_SETTINGS,
         "name": "Demo: SFT + GRPO (schema and label rewards)",
@@ -54,11 +66,12 @@ def grpo_settings(sft_run: str, steps: int, rewards: str) -> dict:
         "grpo_num_generations": 4,
         "grpo_max_completion_length": 64,
         "grpo_temperature": 0.9,
-        "grpo_beta": 0.04,
+        "grpo_beta": 0.0,
+        "gradient_checkpointing": False,
         "micro_batch_size": 2,
         "gradient_accumulation": 1,
         "max_steps": steps,
-        "learning_rate": 1e-4,
+        "learning_rate": 2e-4,
         "validation_fraction": 0.0,
         "eval_every_steps": 0,
         "preflight": False,  # the pre-flight's generation is covered by the tests
@@ -91,8 +104,10 @@ def comparison(a, b) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sft-steps", type=int, default=DEMO_SETTINGS["max_steps"])
-    parser.add_argument("--grpo-steps", type=int, default=12)
-    parser.add_argument("--eval-examples", type=int, default=24)
+    parser.add_argument("--grpo-steps", type=int, default=16)
+    parser.add_argument(
+        "--eval-examples", type=int, default=0, help="the eval set's first N tickets (0: all)"
+    )
     parser.add_argument("--project", help="project folder (default: a new temporary one)")
     parser.add_argument(
         "--sft-run", help="a finished SFT run of --project to start from (skips step 1)"
@@ -106,7 +121,7 @@ def main(argv=None) -> int:
     train, _valid = bundled_example_dataset()
     eval_path = train.parent / EVAL_FILE
     full_set = load_eval_set_file(eval_path)
-    examples = full_set.examples[: args.eval_examples]
+    examples = full_set.examples[: args.eval_examples or None]
     eval_set = eval_set_from_examples("demo eval", str(eval_path), [e.as_dict() for e in examples])
     schema = infer_schema([e.reference for e in full_set.examples])
     rewards = spec_from_items(
@@ -151,17 +166,39 @@ def main(argv=None) -> int:
         return 1
     records = [r for r in read_metrics(load_run(project, grpo.run_id)) if r.kind == "train"]
     rewards_seen = [round(r.reward, 3) for r in records if r.reward is not None]
+    for r in records:
+        parts = {name: round(part["mean"], 3) for name, part in (r.reward_parts or {}).items()}
+        print(f"GRPO step {r.step}: reward {r.reward}, parts {parts}", flush=True)
     print(
-        f"GRPO: {grpo.run_id}, {grpo.steps_done} steps, reward per step {rewards_seen}", flush=True
+        f"GRPO: {grpo.run_id}, {grpo.steps_done} steps, reward per step {rewards_seen}, "
+        f"{time.monotonic() - started:.0f} s so far",
+        flush=True,
     )
 
-    base = evaluate_model(eval_set, baseline_spec(base_dir), GENERATION)
-    after_sft = evaluate_model(
-        eval_set, run_spec(sft.folder, base_model=base_dir, label="SFT"), GENERATION
+    eval_set_id = save_eval_set(project, eval_set)
+
+    def evaluated(spec, stored_kind: str = "", training_run: str | None = None):
+        """The model's result, stored in the project; with --sft-run, the base's and the SFT
+        run's result stored by an earlier demo on this eval-set version is reused (greedy
+        decoding of the same model gives the same answers; each takes minutes on a CPU)."""
+        if args.sft_run:
+            for stored in reversed(list_evaluations(project, eval_set_id)):
+                if (stored_kind and stored.kind == stored_kind) or (
+                    training_run and stored.training_run == training_run
+                ):
+                    print(f"reusing stored evaluation {stored.id} ({stored.label})", flush=True)
+                    return load_result(project, stored.id)
+        result = evaluate_model(eval_set, spec, GENERATION)
+        save_result(project, eval_set_id, result)
+        return result
+
+    base = evaluated(baseline_spec(base_dir), stored_kind="base")
+    after_sft = evaluated(
+        run_spec(sft.folder, base_model=base_dir, label="SFT"), training_run=sft.run_id
     )
-    after_grpo = evaluate_model(
-        eval_set, run_spec(grpo.folder, base_model=base_dir, label="SFT+GRPO"), GENERATION
-    )
+    after_grpo = evaluated(run_spec(grpo.folder, base_model=base_dir, label="SFT+GRPO"))
+    advice = evaluation_hacking_advice(project, grpo.run_id)
+    print(f"advice from Evaluate's results: {advice.as_line() if advice else 'none'}", flush=True)
     summary = {
         "eval_examples": len(eval_set.examples),
         "sft_steps": sft_steps,
@@ -174,6 +211,8 @@ def main(argv=None) -> int:
         "base_vs_sft": comparison(base, after_sft),
         "sft_vs_sft_grpo": comparison(after_sft, after_grpo),
         "base_vs_sft_grpo": comparison(base, after_grpo),
+        "reward_hacking_advice": advice.message if advice else None,
+        "project": str(folder),
         "seconds": round(time.monotonic() - started),
     }
     line = json.dumps(summary)
