@@ -201,3 +201,26 @@ def test_a_continued_sft_run_killed_with_sigkill_resumes_on_the_same_trajectory(
     assert_same_trajectory(records, reference.records, ("loss",))
     log = (load_run(project, run_id).folder / "train.log").read_text(encoding="utf-8")
     assert log.count(f"continuing the adapter of {first.run_id}") == 2  # started, resumed
+
+
+def test_the_runs_page_shows_a_continued_sft_run_whole(qtbot, project):
+    """The Method column reads "qlora, SFT (continued)" without eliding it."""
+    from test_runs_page import add_run, cell, open_page
+
+    from core.recipe.config import config_to_yaml
+    from desktop.runs.runs_table import column
+
+    add_run(project, "sft-1")
+    more = TrainConfig(
+        base_model="SmolLM2-135M-Instruct", train_file="/d/more.jsonl", start_from="sft-1"
+    )
+    add_run(project, "sft-2", config_yaml=config_to_yaml(more))
+    page = open_page(qtbot, project)
+    page.wait_for_background()
+    text = cell(page, "sft-2", "method")
+    assert text == f"{more.method}, SFT (continued)"
+    assert cell(page, "sft-1", "method") == more.method
+    table = page.runs_view.table
+    padding = 12  # the cell's margins either side of the text
+    width = table.fontMetrics().horizontalAdvance(text) + padding
+    assert width <= table.columnWidth(column("method"))

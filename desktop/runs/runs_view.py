@@ -29,7 +29,7 @@ WIDE_COLUMNS = {
     "settings": 230,
     "eval": 200,
     "status": 130,
-    "method": 120,
+    "method": 160,  # "qlora, SFT (continued)" whole
     "note": 160,
 }
 
