@@ -196,3 +196,53 @@ def test_the_same_judgment_is_not_added_twice(qtbot, project, tmp_path):
     panel.add_from_ratings(set_id)
     assert panel.table.rowCount() == 4
     assert "Added 0 pairs from the A/B ratings (1 pair already in the list" in (panel.status.text())
+
+
+def test_on_the_pairs_tab_the_header_speaks_for_the_pairs_not_the_chat_data(
+    qtbot, project, tmp_path
+):
+    from core.dataset.model import Dataset
+    from core.dataset.versions import save_version
+    from core.hardware import HardwareInfo
+    from desktop.context import AppContext
+    from desktop.dataset.page import DatasetPage
+
+    chat = [
+        [{"role": "user", "content": f"Q{i}"}, {"role": "assistant", "content": "A"}]
+        for i in range(9)
+    ]
+    save_version(project, Dataset.from_conversations(chat, name="support"), note="first")
+    page = DatasetPage(AppContext(project, HardwareInfo(cpu_cores=2)))
+    qtbot.addWidget(page)
+    page.resize(1200, 800)
+    page.show()
+    header = page.header
+    qtbot.waitUntil(lambda: header.title.text() == "support")
+    assert header.import_button.isVisible() and header.save_button.isVisible()
+
+    # The chat dataset's name, "9 examples" and its Undo/Import/Export/Save read as if
+    # they were the pairs'.
+    page.tabs.setCurrentWidget(page.preferences_panel)
+    assert header.title.text() == "Preference pairs"
+    assert "none yet" in header.state_label.text()
+    assert not any(button.isVisible() for button in header.chat_buttons)
+    panel = page.preferences_panel
+    panel.import_file(_file(tmp_path, n=3))
+    assert (
+        header.state_label.text().startswith("3 pairs") and "not saved" in header.state_label.text()
+    )
+    # A chat edit (undo stack, state line) does not take the header back.
+    page.editor.stack.cleanChanged.emit(False)
+    assert header.title.text() == "Preference pairs"
+    # Ctrl+S saves the chat dataset: not from the pairs' tab.
+    assert not any(shortcut.isEnabled() for shortcut in page._chat_shortcuts)
+    version = panel.save_version()
+    assert f"saved as preferences {version.label}" in header.state_label.text()
+    panel.table.item(0, CHOSEN_COLUMN).setText("another answer")
+    assert "not saved" in header.state_label.text()
+
+    page.tabs.setCurrentIndex(0)
+    assert header.title.text() == "support" and "9 examples" in header.state_label.text()
+    assert all(button.isVisible() for button in header.chat_buttons)
+    assert all(shortcut.isEnabled() for shortcut in page._chat_shortcuts)
+    page.can_close()

@@ -1,5 +1,8 @@
 """The top of the Dataset page: the dataset's name and state, undo and redo, and the
-Import, Export, Bulk actions and Save buttons (the page wires them to their actions)."""
+Import, Export, Bulk actions and Save buttons (the page wires them to their actions).
+
+On the Preference pairs tab it speaks for the pairs instead: their title and state, and
+none of the chat dataset's buttons (the pairs have their own import and save)."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from core.dataset.edit_status import EditState, save_button_text, status_line
 from desktop.dataset.editor import DatasetEditor
+from desktop.dataset.preference_panel import PreferencePanel
 from desktop.theme import ACCENT
 
 
@@ -36,6 +40,8 @@ class DatasetHeader(QWidget):
     def __init__(self, editor: DatasetEditor) -> None:
         super().__init__()
         self.editor = editor
+        self._pairs: PreferencePanel | None = None
+        self._pairs_shown = False
         row = QHBoxLayout(self)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(8)  # as the page's own rows
@@ -82,9 +88,36 @@ class DatasetHeader(QWidget):
         )
         for button in (self.import_button, self.export_button, self.bulk_button, self.save_button):
             row.addWidget(button)
+        # What acts on the chat dataset: hidden while the header speaks for the pairs.
+        self.chat_buttons = (
+            self.undo_button,
+            self.redo_button,
+            self.import_button,
+            self.export_button,
+            self.bulk_button,
+            self.save_button,
+        )
+
+    def follow_pairs(self, panel: PreferencePanel) -> None:
+        """The Preference pairs tab whose title and state this header shows while it is
+        current (show_pairs)."""
+        self._pairs = panel
+        panel.changed.connect(self.show_state)
+
+    def show_pairs(self, shown: bool) -> None:
+        """Speak for the preference pairs (True) or the chat dataset (False). The chat
+        dataset's name and Undo/Import/Export/Save over the pairs read as the pairs'."""
+        self._pairs_shown = shown and self._pairs is not None
+        for button in self.chat_buttons:
+            button.setVisible(not self._pairs_shown)
+        self.show_state()
 
     def show_state(self) -> None:
         """Title, state line and which buttons can act, from the editor's state now."""
+        if self._pairs_shown:
+            self.title.setText("Preference pairs")
+            self.state_label.setText(self._pairs.state_line())
+            return
         editor = self.editor
         state = edit_state(editor)
         self.title.setText(editor.dataset.name if editor.is_open else "Dataset")

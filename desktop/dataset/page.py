@@ -168,6 +168,7 @@ class DatasetPage(QWidget):
         menu.addAction("Mark all shown as reviewed", lambda: examples.mark_shown_reviewed(True))
         menu.addAction("Fix all certain problems", examples.fix_all)
         self.tabs.currentChanged.connect(self._tab_changed)
+        self._chat_shortcuts = []  # off on the Preference pairs tab, as the header's buttons
         for keys, slot in (
             (QKeySequence.StandardKey.Undo, editor.stack.undo),
             ("Ctrl+Shift+Z", editor.stack.redo),
@@ -178,6 +179,12 @@ class DatasetPage(QWidget):
             shortcut = QShortcut(QKeySequence(keys), self)
             shortcut.setContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(slot)
+            if slot != self.focus_search:
+                self._chat_shortcuts.append(shortcut)
+        # On the Preference pairs tab the header speaks for the pairs (header.py).
+        header.follow_pairs(self.preferences_panel)
+        for signal in (self.tabs.currentChanged, self.stack.currentChanged):
+            signal.connect(self._pairs_shown_changed)
 
     # --- the project ----------------------------------------------------------------
     def set_project(self, project) -> None:
@@ -234,6 +241,15 @@ class DatasetPage(QWidget):
             self.stats_panel.refresh_if_stale()
         elif index == TAB_VERSIONS:
             self.versions_panel.refresh()
+
+    def _pairs_shown_changed(self, *_args) -> None:
+        shown = (
+            self.stack.currentWidget() is self.tabs
+            and self.tabs.currentWidget() is self.preferences_panel
+        )
+        self.header.show_pairs(shown)
+        for shortcut in self._chat_shortcuts:
+            shortcut.setEnabled(not shown)
 
     def _bulk_busy(self, busy: bool) -> None:
         self.progress.setVisible(busy)

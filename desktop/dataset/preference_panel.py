@@ -66,11 +66,14 @@ class PreferencePanel(QWidget):
     """A list of preference pairs with their sources, edits and versions."""
 
     version_saved = Signal(int)
+    changed = Signal()  # the pairs or their saved state changed (the page header words them)
 
     def __init__(self, project, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.project = project
         self._pairs: list[PreferencePair] = []
+        # The version the list is, unchanged ("preferences v2"); None once edited.
+        self._saved_as: str | None = None
         self._filling = False
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 6, 0, 0)
@@ -172,6 +175,7 @@ class PreferencePanel(QWidget):
     def set_project(self, project) -> None:
         self.project = project
         self._pairs = []
+        self._saved_as = None
         self.refresh_sources()
         self._show_pairs()
 
@@ -206,6 +210,7 @@ class PreferencePanel(QWidget):
         version = next(v for v in preference_versions(self.project) if v.id == version_id)
         train, valid = load_preference_pairs(version)
         self._pairs = train + valid
+        self._saved_as = f"{version.dataset} {version.label}"
         self.name_edit.setText(version.dataset)
         self._show_pairs(f"Opened {version.dataset} {version.label}.")
 
@@ -267,6 +272,8 @@ class PreferencePanel(QWidget):
                 seen.add(_judgment(pair))
                 new.append(pair)
         self._pairs.extend(new)
+        if new:
+            self._saved_as = None
         self._show_pairs()
         return len(new)
 
@@ -278,6 +285,8 @@ class PreferencePanel(QWidget):
         rows = sorted({index.row() for index in self.table.selectedIndexes()}, reverse=True)
         for row in rows:
             del self._pairs[row]
+        if rows:
+            self._saved_as = None
         self._show_pairs(f"Deleted {count_text(len(rows), 'pair')}." if rows else "")
 
     def save_version(self):
@@ -288,6 +297,7 @@ class PreferencePanel(QWidget):
             self.status.setText(f"Not saved: {error.findings[0].message}")
             return None
         self._file_findings = []
+        self._saved_as = f"{version.dataset} {version.label}"
         self._show_problems([])
         self.refresh_sources()
         self.status.setText(
@@ -295,6 +305,7 @@ class PreferencePanel(QWidget):
             f"{version.n_valid} validation pairs."
         )
         self.version_saved.emit(version.id)
+        self.changed.emit()
         return version
 
     def _show_pairs(self, message: str = "") -> None:
@@ -325,6 +336,7 @@ class PreferencePanel(QWidget):
         else:
             pair = PreferencePair(pair.prompt, pair.chosen, side, pair.source)
         self._pairs[item.row()] = pair
+        self._saved_as = None
         self._update_status()
 
     def _update_status(self, message: str = "") -> None:
@@ -340,6 +352,16 @@ class PreferencePanel(QWidget):
         self.status.setText(" · ".join(parts))
         self.save_button.setEnabled(bool(self._pairs) and not findings)
         self._show_problems(findings)
+        self.changed.emit()
+
+    def state_line(self) -> str:
+        """The pairs' count and whether they are saved, for the page's header."""
+        if not self._pairs:
+            return "For DPO training · none yet: add pairs with the buttons below"
+        pairs = f"{count_text(len(self._pairs), 'pair')} for DPO training"
+        if self._saved_as is not None:
+            return f"{pairs} · saved as {self._saved_as}"
+        return f"{pairs} · not saved yet (Save version, below)"
 
     def _show_problems(self, findings) -> None:
         """Every problem a line, naming the pair (and the file line it came from); rows
