@@ -222,3 +222,66 @@ def test_quitting_the_window_during_a_run_asks_once_then_stops_it(
     assert not page.host.is_busy() and not page.host.is_running()
     run = list_runs(project)[0]
     assert run.status == "stopped" and "window closed" in run.reason
+
+
+@pytest.fixture
+def past_run(qtbot, page, tmp_path):
+    """One finished run in the project, the newest the picker could replay."""
+    from core.recipe.config import TrainConfig
+    from core.training.session import run_training
+
+    config = TrainConfig(
+        base_model="tiny",
+        train_file=str(write_dataset(tmp_path / "past.jsonl", n=8)),
+        method="lora",
+        epochs=1,
+        micro_batch_size=4,
+        max_seq_length=64,
+        packing=False,
+        validation_fraction=0.25,
+        preflight=False,
+        name="past run",
+    )
+    result = run_training(page.context.project, config)
+    assert result.status == "finished", result.reason
+    with qtbot.waitSignal(page.run_list.replay.loaded, timeout=WORK_MS):
+        page.run_list.refresh()  # the visible page shows the newest run: this one
+    return result.run_id
+
+
+def test_a_run_refused_before_it_has_an_id_keeps_its_reason_on_screen(
+    qtbot, page, past_run, tmp_path
+):
+    """Start with data the run refuses (no run folder, so no id): the picker chose nothing,
+    so the newest past run was replayed over the failure and the user saw no error."""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n', encoding="utf-8")
+    fill_form(qtbot, page, bad)
+    with qtbot.waitSignal(page.run_control.ended, timeout=RUN_TIMEOUT_MS) as ended:
+        assert page.run_control.start()
+    assert ended.args == [""]
+    text = page.monitor.status_label.text()
+    assert text.startswith("Failed:") and "line 1" in text, text
+    assert page.run_list.replay.task is None  # nothing replays over it
+    assert page.monitor.run_combo.currentData() != past_run
+    assert "line 1" in page.run_control.start_hint.text()
+    assert page.run_control.start_hint.isVisible()
+    page.hide()
+    page.show()  # showing the page again does not replay the newest run either
+    assert page.run_list.replay.task is None and page.monitor.status_label.text() == text
+
+
+def test_the_run_picker_names_the_live_run_once_it_has_an_id(qtbot, page, past_run, tmp_path):
+    fill_form(qtbot, page, write_dataset(tmp_path / "train.jsonl"))
+    combo = page.monitor.run_combo
+    assert combo.currentData() == past_run
+    with qtbot.waitSignal(page.run_control.identified, timeout=RUN_TIMEOUT_MS) as identified:
+        assert page.run_control.start()
+    live = identified.args[0]
+    assert live and live != past_run and live == page.host.session.run_id
+    assert combo.currentData() == live and "running" in combo.currentText()
+    qtbot.waitUntil(lambda: train_points(page) >= 1, timeout=RUN_TIMEOUT_MS)
+    with qtbot.waitSignal(page.run_control.ended, timeout=RUN_TIMEOUT_MS):
+        page.run_control.stop()
+    items = [combo.itemData(i) for i in range(combo.count())]
+    assert combo.currentData() == live, (items, page.run_control.last_result)

@@ -139,6 +139,7 @@ class TrainingPage(QWidget):
         # A pre-flight verdict (red or green) was for the settings before this run.
         control.started.connect(lambda _resumed: preflight.show_result("", None))
         control.started.connect(self._update_controls)
+        control.identified.connect(runs.live_run_identified)
         control.ended.connect(runs.live_run_ended)
         control.ended.connect(self._update_controls)
         self.context.project_changed.connect(self.set_project)

@@ -35,6 +35,7 @@ class RunControl(QObject):
 
     started = Signal(bool)  # a run's thread began (True: a run continued from a checkpoint)
     ended = Signal(str)  # the run's thread has ended (its run id): another may start
+    identified = Signal(str)  # the live run has its folder and id (the run picker names it)
 
     def __init__(
         self,
@@ -53,6 +54,7 @@ class RunControl(QObject):
         self.confirm_close: Callable[[], bool] = self._ask_to_stop
         self._paused = False
         self._closing = False  # set while the window waits for a stopping run
+        self._identified = ""  # the live run's id, once announced
 
         self.start_button = QPushButton("Start training")
         self.start_button.setObjectName("startButton")
@@ -147,6 +149,7 @@ class RunControl(QObject):
             self.monitor.reset()
         self.last_result = None
         self._paused = False
+        self._identified = ""
         self.hint("")
         self.monitor.status_label.setStyleSheet("")
         self.monitor.set_status("Starting…")
@@ -183,6 +186,7 @@ class RunControl(QObject):
             self.start()
 
     def _on_status(self, state: str, message: str) -> None:
+        self._announce_run_id()
         if state in (FINISHED, STOPPED, FAILED):
             return  # _on_finished says it with the result
         self.monitor.set_status(status_line(state, message))
@@ -194,6 +198,15 @@ class RunControl(QObject):
         elif state == "training" and not self._paused:
             self.monitor.set_controls("running")
 
+    def _announce_run_id(self) -> None:
+        """The session's statuses come through its recorder once the run folder is open:
+        from then on it has an id, which the run picker shows instead of the last run."""
+        session = self.host.session
+        run_id = (session.run_id or "") if session is not None else ""
+        if run_id and run_id != self._identified:
+            self._identified = run_id
+            self.identified.emit(run_id)
+
     # --- the end --------------------------------------------------------------------------
     def _on_finished(self, result: RunResult) -> None:
         self.last_result = result
@@ -203,6 +216,17 @@ class RunControl(QObject):
         self.monitor.finish_progress(
             result.steps_done, result.max_steps, ended_progress_text(result)
         )
+        if result.status == FAILED and not result.run_id:
+            self._show_refusal(result.reason or "")
+
+    def _show_refusal(self, reason: str) -> None:
+        """A run refused before it had a folder (its data or settings): no run record keeps
+        the reason, so it stays under Start, and at its field when it names one
+        (TrainConfigError reads "field: message")."""
+        self.hint(reason)
+        name, _, message = reason.partition(": ")
+        if name in self.form.editors and message:
+            self.form.show_error(name, message)
 
     def _on_thread_finished(self) -> None:
         self._paused = False

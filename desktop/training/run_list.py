@@ -46,6 +46,9 @@ class RunList(QObject):
         self.replay.loaded.connect(self._show_loaded_run)
         self.replay.failed.connect(lambda message: monitor.set_status(f"Could not load: {message}"))
         self._shown_run_id = ""  # the run the monitor shows (live or replayed)
+        # A run refused before it had an id: its reason stays on the monitor, no past run
+        # is replayed over it until the user picks one or starts another.
+        self._keeping_refusal = False
         self.combo.currentIndexChanged.connect(self._run_chosen)
         monitor.installEventFilter(self)  # shown: show the newest run if none is chosen
 
@@ -57,6 +60,9 @@ class RunList(QObject):
         combo = self.combo
         current = select if select is not None else self.chosen()
         combo.blockSignals(True)
+        combo.setPlaceholderText(
+            "the run did not start: why is below" if self._keeping_refusal else ""
+        )
         combo.clear()
         runs = list_runs(self._project())
         if not runs:
@@ -84,6 +90,7 @@ class RunList(QObject):
             and combo.itemData(0)
             and not self._training()
             and self.replay.task is None
+            and not self._keeping_refusal
         ):
             combo.setCurrentIndex(0)  # shows it (_run_chosen)
 
@@ -95,6 +102,8 @@ class RunList(QObject):
     def _run_chosen(self, _index: int) -> None:
         run_id = self.chosen()
         self.update_continue_button()
+        if run_id:
+            self._keeping_refusal = False
         if not run_id or self._training() or run_id == self._shown_run_id:
             return
         self.show_run(run_id)
@@ -121,11 +130,20 @@ class RunList(QObject):
     # --- a live run -------------------------------------------------------------------
     def live_run_started(self, resumed: bool) -> None:
         self.replay.cancel()  # the live run's curves take the monitor
+        self._keeping_refusal = False
         if not resumed:
             self._shown_run_id = ""
         self.update_continue_button()
 
+    def live_run_identified(self, run_id: str) -> None:
+        """The live run has its folder: the picker names it, not the run shown before."""
+        self._shown_run_id = run_id
+        self.refresh(select=run_id)
+
     def live_run_ended(self, run_id: str) -> None:
-        """The live run's thread ended: list it, chosen, without replaying what is shown."""
+        """The live run's thread ended: list it, chosen, without replaying what is shown.
+        A run refused before it had an id keeps its reason on screen: choosing nothing
+        would replay the newest past run over it."""
         self._shown_run_id = run_id or self._shown_run_id
+        self._keeping_refusal = not self._shown_run_id
         self.refresh(select=self._shown_run_id)
