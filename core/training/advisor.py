@@ -45,8 +45,8 @@ class OverfittingAdvisor:
             if _finite(record.loss):
                 self.train.append(record)
             return []
-        if not _finite(record.eval_loss):
-            return []
+        if not _finite(record.eval_loss) or record.reward is not None:
+            return []  # (GRPO's eval loss is a surrogate around 0: RewardAdvisor watches it)
         self.evals.append(record)
         if self.best is None or record.eval_loss < self.best.eval_loss:
             self.best = record
@@ -235,6 +235,7 @@ class RunFacts:
     steps_per_epoch: int
     eval_every: int  # 0 when there is no evaluation
     eval_every_is_auto: bool = True
+    stage: str = "sft"  # what the held-out figures are: loss (sft), margin (dpo), reward
 
 
 def _every_steps(n: int) -> str:
@@ -242,9 +243,34 @@ def _every_steps(n: int) -> str:
     return "every step" if n == 1 else f"every {count_text(n, 'step')}"
 
 
+# What each stage's held-out figures are, and what its examples are called: SFT watches
+# the validation loss; DPO the held-out margin and pairs ranked right; GRPO the held-out
+# reward (its loss is a policy-gradient surrogate around 0, it cannot show overfitting).
+WATCHED = {
+    "sft": "validation loss",
+    "dpo": "held-out margin and pairs ranked right",
+    "grpo": "held-out reward",
+}
+EXAMPLES = {"sft": "training examples", "dpo": "preference pairs", "grpo": "prompts"}
+HELD_OUT = {"sft": "validation examples", "dpo": "held-out pairs", "grpo": "held-out prompts"}
+UNDER = {"sft": "examples", "dpo": "pairs", "grpo": "prompts"}
+TURNS = {
+    "sft": "stop when it turns up",
+    "dpo": "stop when they stop rising",
+    "grpo": "stop when it stops rising",
+}
+
+
 def advice_at_start(facts: RunFacts) -> list[Advice]:
+    stage = facts.stage if facts.stage in WATCHED else "sft"
+    watched, examples = WATCHED[stage], EXAMPLES[stage]
     advice = []
     if facts.n_valid == 0:
+        why = {
+            "sft": "the training loss keeps falling either way",
+            "dpo": "the training margin keeps growing either way",
+            "grpo": "the training reward can rise from answers fitted to these prompts alone",
+        }[stage]
         advice.append(
             Advice(
                 step=0,
@@ -252,36 +278,38 @@ def advice_at_start(facts: RunFacts) -> list[Advice]:
                 kind="no_validation",
                 title="No validation set",
                 message=(
-                    "Without validation examples the run cannot show overfitting: the training "
-                    "loss keeps falling either way. Add a validation file or hold out 10 % of "
-                    "the training examples."
+                    f"Without {HELD_OUT[stage]} the run cannot show overfitting: {why}. Add a validation file or hold out 10 % of the "
+                    f"{examples}."
                 ),
                 action="add_validation",
                 action_label="Hold out 10 % for validation",
             )
         )
-    if facts.n_train < SMALL_DATASET:
+    # GRPO learns from few prompts by design (many answers to each): no size warning, and
+    # nothing about a validation loss.
+    if facts.n_train < SMALL_DATASET and stage != "grpo":
         evals_per_epoch = (
             facts.steps_per_epoch / facts.eval_every
             if facts.eval_every and facts.steps_per_epoch
             else 0
         )
         message = (
-            f"Only {facts.n_train} training examples: with under {SMALL_DATASET:,} examples "
+            f"Only {facts.n_train} {examples}: with under {SMALL_DATASET:,} {UNDER[stage]} "
             "overfitting can begin within the first epoch."
         )
         suggested = max(1, facts.steps_per_epoch // 4)
         often_enough = facts.eval_every <= 1 or evals_per_epoch >= min(4, facts.steps_per_epoch)
+        are = "are" if stage == "dpo" else "is"
         if facts.n_valid and often_enough:
             message += (
-                f" The validation loss is computed {_every_steps(facts.eval_every)} (about "
-                f"{count_text(round(evals_per_epoch), 'time')} per epoch); watch it, and stop "
-                "when it turns up."
+                f" The {watched} {are} computed {_every_steps(facts.eval_every)} (about "
+                f"{count_text(round(evals_per_epoch), 'time')} per epoch); watch "
+                f"{'them' if stage == 'dpo' else 'it'}, and {TURNS[stage]}."
             )
             action, label = "", ""
         elif facts.n_valid:
             message += (
-                f" The validation loss is computed only {_every_steps(facts.eval_every)}; "
+                f" The {watched} {are} computed only {_every_steps(facts.eval_every)}; "
                 f"evaluate {_every_steps(suggested)} or more often to see it begin."
             )
             action, label = "evaluate_more_often", f"Evaluate {_every_steps(suggested)}"

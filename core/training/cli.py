@@ -198,7 +198,9 @@ class ConsoleObserver(TrainingObserver):
             lines.append(f"  steps: {result.steps_done}/{result.max_steps}")
         if result.final_train_loss is not None:
             lines.append(f"  final training loss: {result.final_train_loss:.4f}")
-        if result.best_val_loss is not None:
+        if result.rewards is not None:
+            lines.append(f"  {result.rewards.text()}")
+        elif result.best_val_loss is not None:
             lines.append(
                 f"  best validation loss: {result.best_val_loss:.4f} at step {result.best_step}"
             )

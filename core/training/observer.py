@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.runs.record import RunState
+from core.training.reward_figures import RewardFigures
 
 if TYPE_CHECKING:
     from core.runs.records import Advice, MetricRecord
@@ -59,6 +60,7 @@ class RunResult:
     best_checkpoint: Path | None = None
     best_val_loss: float | None = None
     best_step: int | None = None
+    rewards: RewardFigures | None = None  # GRPO's outcome (its loss is a surrogate around 0)
     final_val_loss: float | None = None
     final_train_loss: float | None = None
     steps_done: int = 0

@@ -24,6 +24,7 @@ from core.runs.records import (
 )
 from core.training.advisor import RunAdvisor
 from core.training.observer import Progress, TrainingObserver
+from core.training.reward_figures import RewardTally
 
 
 class _ObserverLogHandler(logging.Handler):
@@ -59,6 +60,7 @@ class RunRecorder:
         self.peak_memory: int | None = None
         self.memory_kind = ""
         self.best_val: tuple[float, int] | None = None
+        self.rewards = RewardTally()  # a GRPO run's outcome
         self.last_val: float | None = None
         self.last_train: float | None = None
         self.steps_done = 0
@@ -128,8 +130,10 @@ class RunRecorder:
             )
             self.peak_memory = max(self.peak_memory or 0, candidate)
             self.memory_kind = record.memory_kind or self.memory_kind
+        self.rewards.add(record)
         if (
             record.kind == "eval"
+            and record.reward is None  # GRPO's eval loss is a surrogate: its rewards count
             and record.eval_loss is not None
             and math.isfinite(record.eval_loss)
         ):

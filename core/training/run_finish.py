@@ -56,6 +56,7 @@ def finish(
         best_checkpoint=best_checkpoint,
         best_val_loss=recorder.best_val[0] if recorder and recorder.best_val else None,
         best_step=recorder.best_val[1] if recorder and recorder.best_val else None,
+        rewards=recorder.rewards.figures() if recorder else None,
         final_val_loss=recorder.last_val if recorder else None,
         final_train_loss=recorder.last_train if recorder else None,
         steps_done=steps,

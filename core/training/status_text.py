@@ -48,7 +48,8 @@ def status_line(state: str, message: str) -> str:
 
 
 def result_text(result: RunResult) -> str:
-    """How the run ended, its best validation loss, where the model is, and what next."""
+    """How the run ended, its best validation loss (a GRPO run: its rewards), where the
+    model is, and what next."""
     steps = (
         f"{result.steps_done:,} of {count_text(result.max_steps, 'step')}"
         if result.max_steps
@@ -62,7 +63,9 @@ def result_text(result: RunResult) -> str:
         parts.append(f"Stopped{after}. {result.reason}".strip())
     else:
         parts.append(f"Failed: {result.reason}")
-    if result.best_val_loss is not None:
+    if result.rewards is not None:
+        parts.append(result.rewards.text())
+    elif result.best_val_loss is not None:
         parts.append(f"Best validation loss {result.best_val_loss:.4f} at step {result.best_step}.")
     if result.final_model_dir is not None:
         parts.append(f"Final model: {result.final_model_dir}")

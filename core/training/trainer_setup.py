@@ -201,6 +201,7 @@ def finish_trainer(
             steps_per_epoch=per_epoch,
             eval_every=schedule.eval_every,
             eval_every_is_auto=config.eval_every_steps == 0,
+            stage=config.stage,
         )
         for advice in advice_at_start(facts):
             recorder.add_advice(advice)

@@ -9,6 +9,7 @@ from core.figures import count_text, duration_text
 from core.history.grpo_evaluation import read_run_with_evaluation_advice
 from core.runs.record import RunState
 from core.runs.replay import ReplayedRun
+from core.training.reward_figures import reward_figures
 from core.training.status_text import ended_badly
 from desktop.background import BackgroundTask
 from desktop.theme import BAD, status_style
@@ -65,8 +66,11 @@ def show_replayed_run(monitor: RunMonitor, loaded: ReplayedRun, why_not_resumabl
     monitor.finish_progress(
         run.steps_done, run.max_steps, f"{run.status} · {count_text(run.steps_done, 'step')}"
     )
+    rewards = reward_figures(loaded.records)  # GRPO: its loss is a surrogate around 0
     best = (
-        f" Best validation loss {run.best_val_loss:.4f} at step {run.best_step}."
+        f" {rewards.text()}"
+        if rewards is not None
+        else f" Best validation loss {run.best_val_loss:.4f} at step {run.best_step}."
         if run.best_val_loss is not None
         else ""
     )
