@@ -74,9 +74,14 @@ def test_sft_continues_a_finished_sft_runs_adapter(project, tiny_model_dir, tmp_
     seen = _watch_first_steps(monkeypatch)
     more = write_dataset(tmp_path / "b.jsonl", offset=8)
     # preflight on: the run's own pre-flight also steps the continued adapter
-    config = sft_config(tiny_model_dir, more, start_from=first.run_id, preflight=True)
-    result = run_training(project, config, CollectingObserver())
+    # lora_r 4 and alpha 8 against the adapter's 8 and 16: the adapter is trained as it is
+    config = sft_config(
+        tiny_model_dir, more, start_from=first.run_id, preflight=True, lora_r=4, lora_alpha=8
+    )
+    observer = CollectingObserver()
+    result = run_training(project, config, observer)
     assert result.status == "finished", result.reason
+    assert "start_from_lora_kept" in {advice.kind for advice in observer.advice}
 
     # pre-flight's trainer and the run's both start from the finished adapter, not a new
     # LoRA (whose lora_B would be zeros and lora_A a fresh random draw)
@@ -87,6 +92,7 @@ def test_sft_continues_a_finished_sft_runs_adapter(project, tiny_model_dir, tmp_
     log = (run.folder / "train.log").read_text(encoding="utf-8")
     assert f"continuing the adapter of {first.run_id}" in log
     assert "pre-flight: The longest batch fits" in log
+    assert "keeps its own lora_r 8 (set 4), lora_alpha 16 (set 8)" in log
     # it went on learning: its final adapter is not the one it started from
     continued = finished_adapter(run)
     assert set(continued) == set(trained)

@@ -3,6 +3,7 @@ trainable, instead of a new adapter (SFT, then DPO or GRPO on top, or SFT on mor
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from core.recipe.config import TrainConfig, TrainConfigError
@@ -41,6 +42,28 @@ def adapter_to_continue(project, config: TrainConfig, base_path: Path) -> Path |
             "start_from", f"continuing {run_id}'s adapter needs method lora or qlora."
         )
     return folder
+
+
+def kept_lora_settings_note(config: TrainConfig, adapter_dir: Path) -> str:
+    """What the continued adapter keeps of its own run where this recipe says otherwise (its
+    rank and alpha: a loaded adapter is trained as it is, not re-shaped), "" when they
+    agree or the adapter's settings cannot be read."""
+    try:
+        saved = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+        kept = {"lora_r": int(saved["r"]), "lora_alpha": int(saved["lora_alpha"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    differ = [
+        f"{name} {value} (set {getattr(config, name)})"
+        for name, value in kept.items()
+        if value != getattr(config, name)
+    ]
+    if not differ:
+        return ""
+    return (
+        f"the continued adapter keeps its own {', '.join(differ)}: "
+        f"{config.start_from}'s LoRA is trained as it is"
+    )
 
 
 def load_adapter(model, adapter_dir: Path):

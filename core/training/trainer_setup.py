@@ -51,7 +51,11 @@ from core.training.sft_args import (
     build_sft_kwargs,
     trainer_tokenizer_kwarg,
 )
-from core.training.start_from import adapter_to_continue, load_policy_model
+from core.training.start_from import (
+    adapter_to_continue,
+    kept_lora_settings_note,
+    load_policy_model,
+)
 
 if TYPE_CHECKING:
     from core.training.lora_targets import LoraTargets
@@ -223,6 +227,11 @@ def load_policy(
     peft_config = None
     if adapter_dir is not None:
         session.recorder.log(f"continuing the adapter of {config.start_from}{continuing}")
+        note = kept_lora_settings_note(config, adapter_dir)
+        if note:  # the Train page says why changing the rank changed nothing
+            session.recorder.log(note)
+            title = "The continued adapter keeps its LoRA settings"
+            session.recorder.add_advice(Advice(0, INFO, "start_from_lora_kept", title, note))
     elif config.is_adapter_method:
         peft_config = lora_config(config, report_lora_targets(session, config, model))
     session.check_stop()
