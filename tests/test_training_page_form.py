@@ -375,3 +375,28 @@ def test_a_dataset_version_of_the_wrong_kind_for_the_stage_is_marked_before_star
         stage.setCurrentText(other)
         assert error.isVisible() and "holds preference pairs" in error.text()
         assert form.errors["dataset_version"] == data_kind_problem(other, True, "v1")
+
+
+def test_a_long_reward_spec_shows_its_start_elided_with_the_whole_in_the_tooltip(
+    qtbot, page, tmp_path
+):
+    """The Rewards line showed the tail of a long spec (the cursor after the text set)."""
+    spec = (
+        "[{kind: valid_json}, {kind: reference_match, field: team, weight: 2}, "
+        "{kind: regex, pattern: '^\\{', weight: 0.5}, "
+        "{kind: length_penalty, max_chars: 40, weight: 0.5}]"
+    )
+    form = page.form
+    form.set_values({"stage": "grpo", "rewards": spec})
+    line = form.editors["rewards"].editor
+    page.run_control.start_button.setFocus()
+    qtbot.waitUntil(lambda: not line.hasFocus(), timeout=5000)
+    shown = line.shown_text()
+    assert shown.startswith("[{kind: valid_json}") and shown.endswith("…"), shown
+    assert len(shown) < len(spec) and line.cursorPosition() == 0
+    assert line.toolTip().endswith(spec) and "reward" in line.toolTip().lower()
+    assert form.values()["rewards"] == spec  # the value itself is whole
+    line.grab().save(str(tmp_path / "rewards_line.png"))
+    line.setFocus()  # editing shows the whole text, scrollable
+    qtbot.waitUntil(line.hasFocus, timeout=5000)
+    assert line.shown_text() == spec

@@ -40,6 +40,7 @@ from core.recipe.config import (
 from core.recipe.vocabularies import ALL_LINEAR, is_all_linear, parse_targets
 from core.rewards.spec import RewardSpecError, parse_spec
 from desktop.theme import BAD, status_style
+from desktop.training.elided_line import ElidedLineEdit
 from desktop.training.reward_editor import RewardEditorDialog
 
 PERCENT_FIELDS = ("memory_stop_available_percent", "memory_stop_rss_percent")
@@ -226,14 +227,16 @@ class ConfigForm(QObject):
             def set_(value, box=control, optional=optional):
                 box.setText("" if optional and value == 0 else float_text(value))
         else:
-            control = QLineEdit()
+            # A reward spec is long: its start shows, elided, the whole in the tooltip.
+            control = ElidedLineEdit(meta["help"]) if name == "rewards" else QLineEdit()
             control.textEdited.connect(self._edited)
             get = control.text
 
             def set_(value, box=control):
                 box.setText(str(value))
 
-        control.setToolTip(meta["help"])
+        if not isinstance(control, ElidedLineEdit):  # that one adds its value to the tooltip
+            control.setToolTip(meta["help"])
         control.setObjectName(f"field_{name}")
         widget: QWidget = control
         if name in ("train_file", "validation_file"):
