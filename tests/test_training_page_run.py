@@ -252,20 +252,21 @@ def past_run(qtbot, page, tmp_path):
 def test_a_run_refused_before_it_has_an_id_keeps_its_reason_on_screen(
     qtbot, page, past_run, tmp_path
 ):
-    """Start with data the run refuses (no run folder, so no id): the picker chose nothing,
-    so the newest past run was replayed over the failure and the user saw no error."""
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"messages": [{"role": "user", "content": "hi"}]}\n', encoding="utf-8")
-    fill_form(qtbot, page, bad)
+    """DPO on a file of conversations: the run stops before it has a folder (so no id), the
+    picker chose nothing, and the newest past run was replayed over the failure: the user
+    saw no error."""
+    fill_form(qtbot, page, write_dataset(tmp_path / "chats.jsonl"), stage="dpo")
     with qtbot.waitSignal(page.run_control.ended, timeout=RUN_TIMEOUT_MS) as ended:
         assert page.run_control.start()
     assert ended.args == [""]
     text = page.monitor.status_label.text()
-    assert text.startswith("Failed:") and "line 1" in text, text
+    assert text.startswith("Failed: train_file: chats.jsonl holds conversations"), text
     assert page.run_list.replay.task is None  # nothing replays over it
     assert page.monitor.run_combo.currentData() != past_run
-    assert "line 1" in page.run_control.start_hint.text()
+    assert "holds conversations" in page.run_control.start_hint.text()
     assert page.run_control.start_hint.isVisible()
+    error = page.form.editors["train_file"].error
+    assert error.isVisible() and error.text().startswith("chats.jsonl holds conversations")
     page.hide()
     page.show()  # showing the page again does not replay the newest run either
     assert page.run_list.replay.task is None and page.monitor.status_label.text() == text

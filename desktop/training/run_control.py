@@ -199,10 +199,13 @@ class RunControl(QObject):
             self.monitor.set_controls("running")
 
     def _announce_run_id(self) -> None:
-        """The session's statuses come through its recorder once the run folder is open:
-        from then on it has an id, which the run picker shows instead of the last run."""
+        """Once the run's folder and row exist it has an id, which the run picker shows
+        instead of the run shown before."""
         session = self.host.session
-        run_id = (session.run_id or "") if session is not None else ""
+        # The recorder is made once the run's row is in the database (the id is set just
+        # before that, and the picker lists the rows).
+        opened = session is not None and session.recorder is not None
+        run_id = (session.run_id or "") if opened else ""
         if run_id and run_id != self._identified:
             self._identified = run_id
             self.identified.emit(run_id)
@@ -216,8 +219,6 @@ class RunControl(QObject):
         self.monitor.finish_progress(
             result.steps_done, result.max_steps, ended_progress_text(result)
         )
-        if result.status == FAILED and not result.run_id:
-            self._show_refusal(result.reason or "")
 
     def _show_refusal(self, reason: str) -> None:
         """A run refused before it had a folder (its data or settings): no run record keeps
@@ -233,8 +234,13 @@ class RunControl(QObject):
         self.monitor.set_controls("idle")
         self.form.widget.setEnabled(True)
         session = self.host.session
-        run_id = self.last_result.run_id if self.last_result else ""
+        result = self.last_result
+        run_id = result.run_id if result else ""
         self.ended.emit(run_id or (session.run_id if session is not None else "") or "")
+        if result is not None and result.status == FAILED and not result.run_id:
+            # After `ended`: listing the runs again refills the form's lists, which
+            # validates the form and would clear a field's message shown before it.
+            self._show_refusal(result.reason or "")
 
     def can_close(self) -> bool:
         """The window closes: ask during a run, then stop it and wait for its thread."""
