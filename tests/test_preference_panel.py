@@ -246,3 +246,37 @@ def test_on_the_pairs_tab_the_header_speaks_for_the_pairs_not_the_chat_data(
     assert all(button.isVisible() for button in header.chat_buttons)
     assert all(shortcut.isEnabled() for shortcut in page._chat_shortcuts)
     page.can_close()
+
+
+def test_pairs_too_long_for_the_train_settings_are_found_with_their_tokenizer(
+    qtbot, project, tiny_model_dir, tmp_path
+):
+    """Only `data validate --max-seq-len --tokenizer` said which pairs max_seq_length cuts;
+    with the project's Train settings saved, the tab says it too, in the same words."""
+    from core.dataset.preferences import validate_pairs
+    from core.dataset.tokens import load_tokenizer
+    from core.models.registry import add_local_model
+    from core.recipe.config import TrainConfig
+    from core.training.project_settings import save_train_settings
+
+    add_local_model(project, tiny_model_dir, name="tiny")
+    save_train_settings(project, TrainConfig(base_model="tiny", max_seq_length=40))
+    panel = PreferencePanel(project)
+    qtbot.addWidget(panel)
+    panel.show()
+    with qtbot.waitSignal(panel.lengths_checked, timeout=60_000):
+        panel.import_file(_file(tmp_path, n=3))
+    assert panel.problems.count() == 1  # the file's broken line; every pair fits in 40
+    long_answer = " ".join(["billing"] * 60)
+    with qtbot.waitSignal(panel.lengths_checked, timeout=60_000):
+        panel.table.item(1, CHOSEN_COLUMN).setText(long_answer)
+    texts = [panel.problems.item(i).text() for i in range(panel.problems.count())]
+    (too_long,) = [t for t in texts if "max_seq_length" in t]
+    expected = validate_pairs(
+        panel.pairs(), tokenizer=load_tokenizer(tiny_model_dir), max_seq_length=40
+    )
+    assert [f.example for f in expected] == [1]
+    assert too_long.startswith("Pair 2") and expected[0].message.partition(": ")[2] in too_long
+    assert "Raise max_seq_length" in too_long
+    assert panel.save_button.isEnabled()  # a warning: the end is cut, the pair still saves
+    panel.wait_for_lengths()

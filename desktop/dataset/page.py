@@ -280,4 +280,5 @@ class DatasetPage(QWidget):
             wait_for_task(self.bulk.task)
         self.editor.wait_for_save()
         self.stats_panel.stop()
+        self.preferences_panel.wait_for_lengths()
         return True

@@ -4,7 +4,9 @@ Pairs come from a JSONL file (TRL's formats), from Evaluate's blind A/B ratings 
 preferred answer chosen; ties skipped and counted) or from a saved preference version; the
 chosen and rejected answers are edited in place, and "Save version" stores them as the next
 immutable version of the preference dataset (core.dataset.preferences_store), which the
-Train page offers for a DPO run. Problems show under the list as `data validate` words them.
+Train page offers for a DPO run. Problems show under the list as `data validate` words them;
+with the project's Train settings saved and their base model on this machine, pairs longer
+than their max_seq_length are found too (counted in the background with that tokenizer).
 """
 
 from __future__ import annotations
@@ -41,11 +43,16 @@ from core.dataset.preferences_store import (
     save_preference_version,
     take_pending_pairs,
 )
+from core.dataset.tokens import load_tokenizer
 from core.dataset.versions import DatasetHasErrors
 from core.evaluation.ab_pairs import list_pair_sets
 from core.evaluation.ab_preferences import preference_pairs_from_ratings
 from core.figures import count_text
 from core.handoff import RatingsForPreferences
+from core.models.registry import resolve_model
+from core.recipe.config import TrainConfigError
+from core.training.project_settings import load_train_settings
+from desktop.background import BackgroundTask
 from desktop.theme import BAD, status_color
 
 PROMPT_COLUMN, CHOSEN_COLUMN, REJECTED_COLUMN = 0, 1, 2
@@ -67,6 +74,7 @@ class PreferencePanel(QWidget):
 
     version_saved = Signal(int)
     changed = Signal()  # the pairs or their saved state changed (the page header words them)
+    lengths_checked = Signal()  # the pairs' token lengths were counted against max_seq_length
 
     def __init__(self, project, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -144,6 +152,11 @@ class PreferencePanel(QWidget):
         self.problems.hide()
         layout.addWidget(self.problems)
         self._file_findings: list = []
+        # Pairs longer than the Train settings' max_seq_length (counted in the background).
+        self._length_findings: list = []
+        self._length_task: BackgroundTask | None = None
+        self._count_again = False
+        self._tokenizers: dict[str, object] = {}  # base model name -> its loaded tokenizer
 
         bottom = QHBoxLayout()
         self.status = QLabel()
@@ -340,6 +353,11 @@ class PreferencePanel(QWidget):
         self._update_status()
 
     def _update_status(self, message: str = "") -> None:
+        self._length_findings = []  # for other pairs: counted again below
+        self._check_lengths()
+        self._show_status(message)
+
+    def _show_status(self, message: str = "") -> None:
         findings = validate_pairs(self._pairs)
         parts = [message] if message else []
         if self._pairs:
@@ -351,8 +369,65 @@ class PreferencePanel(QWidget):
                 )
         self.status.setText(" · ".join(parts))
         self.save_button.setEnabled(bool(self._pairs) and not findings)
-        self._show_problems(findings)
+        # Too long is a warning (the end of an answer is cut), listed but not blocking.
+        self._show_problems(findings + self._length_findings)
         self.changed.emit()
+
+    # --- lengths against the Train settings ---------------------------------------------
+    def _length_settings(self) -> tuple[str, int] | None:
+        """(base model, max_seq_length) of the project's saved Train settings, if any."""
+        try:
+            config = load_train_settings(self.project) if self.project is not None else None
+        except TrainConfigError:
+            return None  # the Train page says what is wrong with them
+        return (config.base_model, config.max_seq_length) if config is not None else None
+
+    def _check_lengths(self) -> None:
+        """Count the pairs' tokens with the Train settings' base model, off the GUI thread,
+        through the same check as `data validate --max-seq-len --tokenizer`."""
+        settings = self._length_settings()
+        if settings is None or not self._pairs:
+            return
+        if self._length_task is not None:
+            self._count_again = True
+            self._length_task.cancel()
+            return  # its end counts again
+        model, limit = settings
+        pairs, project, tokenizers = list(self._pairs), self.project, self._tokenizers
+
+        def count(_report, _cancelled):
+            if model not in tokenizers:  # a base model not on this machine: nothing counted
+                tokenizers[model] = load_tokenizer(resolve_model(model, project).path)
+            findings = validate_pairs(pairs, tokenizer=tokenizers[model], max_seq_length=limit)
+            return pairs, [f for f in findings if f.code == "preference_too_long"]
+
+        task = BackgroundTask(count, self, name="finetune-studio-pair-lengths")
+        task.succeeded.connect(self._lengths_counted)
+        task.failed.connect(lambda _message: None)  # no tokenizer here: the run counts later
+        task.finished.connect(self._length_task_ended)
+        self._length_task = task
+        task.start()
+
+    def _lengths_counted(self, counted) -> None:
+        pairs, findings = counted
+        if pairs == self._pairs:  # not edited meanwhile
+            self._length_findings = findings
+            self._show_status()
+            self.lengths_checked.emit()
+
+    def _length_task_ended(self) -> None:
+        self._length_task = None
+        if self._count_again:
+            self._count_again = False
+            self._check_lengths()
+
+    def wait_for_lengths(self) -> None:
+        """End the count (closing the page or the app)."""
+        self._count_again = False
+        task = self._length_task
+        if task is not None:
+            task.cancel()
+            task.wait()
 
     def state_line(self) -> str:
         """The pairs' count and whether they are saved, for the page's header."""
