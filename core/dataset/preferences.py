@@ -276,7 +276,7 @@ def _length_findings(pairs, lines, file, tokenizer, max_seq_length) -> list[Find
                     f"({tokenizer_name(tokenizer)}) is more than max_seq_length "
                     f"{max_seq_length:,}; the end of the answer is cut, and a cut answer "
                     "compares less than it says.",
-                    fix=f"Raise max_seq_length to {longest} or shorten the prompt.",
+                    fix=f"Raise max_seq_length to {longest} or shorten the prompt or the answer.",
                     file=file,
                     line=line,
                     example=index,
