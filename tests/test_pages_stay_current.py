@@ -100,6 +100,8 @@ def test_a_dataset_version_just_saved_is_offered_on_train_at_once(qtbot, project
 
     qtbot.waitUntil(lambda: combo.findData(str(version.id)) >= 0, timeout=WORK_MS)
     assert "tickets v1" in combo.itemText(combo.findData(str(version.id)))
+    # The form had no data yet: the first version is chosen (not "none: use the file").
+    assert page.form.values()["dataset_version"] == str(version.id)
 
 
 def test_after_a_restart_train_shows_the_last_run(

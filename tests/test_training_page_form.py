@@ -400,3 +400,53 @@ def test_a_long_reward_spec_shows_its_start_elided_with_the_whole_in_the_tooltip
     line.setFocus()  # editing shows the whole text, scrollable
     qtbot.waitUntil(line.hasFocus, timeout=5000)
     assert line.shown_text() == spec
+
+
+def test_a_recipe_without_data_starts_on_the_projects_newest_version_its_stage_learns_from(
+    qtbot, project, tmp_path
+):
+    """The demo's Train form said "none: use the training file below" beside its
+    support-tickets v1, so the estimate assumed 1,000 made-up examples and no plan showed."""
+    from core.dataset.model import Dataset, Example
+    from core.dataset.preferences import PreferencePair, answer
+    from core.dataset.preferences_store import save_preference_version
+    from core.dataset.versions import save_version
+    from core.training.project_settings import save_train_settings
+
+    def chats(dataset: str):
+        messages = [
+            [{"role": "user", "content": f"{dataset} q{i}"}, {"role": "assistant", "content": "a"}]
+            for i in range(12)
+        ]
+        return Dataset([Example.from_messages(m) for m in messages], dataset)
+
+    save_version(project, chats("older"))
+    newest_chat = save_version(project, chats("tickets"))
+    pairs = [
+        PreferencePair(({"role": "user", "content": f"t{i}"},), answer(f"good {i}"), answer("bad"))
+        for i in range(12)
+    ]
+    prefs = save_preference_version(project, "prefs", pairs)  # newer, but pairs: not for SFT
+
+    def opened():
+        page = TrainingPage(AppContext(project, HardwareInfo(cpu_cores=2)))
+        qtbot.addWidget(page)
+        return page
+
+    page = opened()  # no saved settings: the machine's defaults (SFT)
+    assert page.form.values()["dataset_version"] == str(newest_chat.id)
+    details = page.estimate_box.estimate_details.text()
+    assert "no data chosen" not in details and "(tickets v1," in details
+
+    save_train_settings(project, default_config(has_cuda=False).replace(stage="dpo"))
+    assert opened().form.values()["dataset_version"] == str(prefs.id)
+
+    # Settings that name their data keep it: a version, or a training file.
+    own_file = tmp_path / "own.jsonl"
+    own_file.write_text("")
+    save_train_settings(project, default_config(has_cuda=False).replace(train_file=str(own_file)))
+    values = opened().form.values()
+    assert values["dataset_version"] == "" and values["train_file"] == str(own_file)
+    older = str(newest_chat.id - 1)
+    save_train_settings(project, default_config(has_cuda=False).replace(dataset_version=older))
+    assert opened().form.values()["dataset_version"] == older

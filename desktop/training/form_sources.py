@@ -12,7 +12,11 @@ from PySide6.QtCore import QObject, Signal
 from core.dataset.versions import PREFERENCE_KIND, DatasetVersion, list_versions
 from core.models.registry import list_base_models
 from core.recipe.config import TrainConfig
-from core.training.form_choices import model_choice_text, version_choice_text
+from core.training.form_choices import (
+    model_choice_text,
+    newest_version_for,
+    version_choice_text,
+)
 from core.training.stage_data import data_kind_problem
 from desktop.models.picker import attach_model_picker
 from desktop.training.config_form import ConfigForm
@@ -42,7 +46,8 @@ class FormSources(QObject):
         self.refresh_versions()
 
     def refresh_versions(self, *_args) -> None:
-        """Offer the project's dataset versions (a version just saved among them)."""
+        """Offer the project's dataset versions (a version just saved among them); a form
+        with no data chosen yet takes the newest one its stage learns from."""
         versions = list_versions(self._project(), kind=None)  # chat and preference data
         self._versions = {str(v.id): v for v in versions}
         self._holds_pairs = {str(v.id): v.kind == PREFERENCE_KIND for v in versions}
@@ -50,6 +55,11 @@ class FormSources(QObject):
             [(version_choice_text(v), str(v.id)) for v in reversed(versions)],
             "none: use the training file below" if versions else "none saved yet (Dataset page)",
         )
+        values = self.form.values()
+        if not str(values["dataset_version"]).strip() and not str(values["train_file"]).strip():
+            newest = newest_version_for(versions, str(values["stage"]))
+            if newest is not None:
+                self.form.set_values({"dataset_version": str(newest.id)})
         self.changed.emit()
 
     def data_problems(self, values: dict) -> dict[str, str]:

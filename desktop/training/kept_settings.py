@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from core.dataset.versions import list_versions
 from core.recipe.config import TrainConfigError, default_config
+from core.training.form_choices import with_default_data
 from core.training.project_settings import load_train_settings, save_train_settings
 from desktop.context import AppContext
 from desktop.training.config_form import ConfigForm
@@ -30,7 +32,9 @@ class KeptSettings(QObject):
 
     def restore(self) -> None:
         """The project's last Train settings; a new project starts from this machine's
-        defaults (the CPU preset without a CUDA GPU)."""
+        defaults (the CPU preset without a CUDA GPU). Settings naming no data get the
+        project's newest version their stage learns from; `restored` carries them as saved,
+        so the plan takes that version as new data and applies its defaults."""
         hardware = self.context.hardware
         config = default_config(bool(hardware is not None and hardware.has_cuda))
         note = ""
@@ -38,7 +42,9 @@ class KeptSettings(QObject):
             config = load_train_settings(self.context.project) or config
         except TrainConfigError as error:
             note = f"The saved Train settings could not be used ({error}); defaults shown."
-        self.form.set_config(config)
+        project = self.context.project
+        versions = list_versions(project, kind=None) if project is not None else []
+        self.form.set_config(with_default_data(config, versions))
         self._timer.stop()  # restoring is not an edit: nothing to save back
         self.restored.emit(config)
         if note:
