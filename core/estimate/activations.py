@@ -284,21 +284,40 @@ def cross_decoder_layer_bytes(
     return per_decoder_token * batch * decoder_len + per_encoder_token * batch * encoder_len
 
 
-def adapter_cast_bytes_per_token(
-    arch: ModelArchitecture, facts: ActivationFacts, adapter_bytes: int
+def adapter_cast_bytes(
+    arch: ModelArchitecture,
+    facts: ActivationFacts,
+    adapter_bytes: int,
+    tokens: int,
+    mlp_tokens: int,
 ) -> float:
-    """Transient bytes per token while the adapter of the widest adapted input runs, on top
-    of what the layer keeps: PEFT casts the 16-bit input to the fp32 adapter's dtype and
-    LoRA dropout writes its fp32 output, before autocast casts that back to 16-bit for
-    lora_A (the 16-bit copy and the dropout mask are kept, counted in _input_group)."""
-    if not facts.roles or adapter_bytes == facts.act_bytes or facts.adapter_input_bytes == 0:
+    """Transient bytes while the adapter of the widest adapted input runs, on top of what
+    the layer keeps (the 16-bit copy lora_A keeps and the dropout mask are counted in
+    _input_group). Two cases, the larger counts:
+    - an fp32 adapter on a 16-bit model: PEFT casts the 16-bit input to the adapter's dtype
+      and LoRA dropout writes its fp32 output, before autocast casts that back to 16-bit;
+    - an fp32 stream (the kbit upcast): the adapted layer's input is itself fp32 and kept
+      by nothing (bitsandbytes' 4-bit matmul saves no input, the norm's and the gated
+      product's backward keep their factors), and LoRA dropout writes an fp32 copy of it
+      before autocast casts that to 16-bit for lora_A. The MLP's inputs count for one tile
+      of tokens when the MLP runs in tiles."""
+    if not facts.roles:
         return 0.0
-    widths = [arch.hidden_size]
-    if "o" in facts.roles:
-        widths.append(arch.q_dim)
-    if "down" in facts.roles and not arch.is_moe:
-        widths.append(arch.intermediate_size)
-    return max(widths) * adapter_bytes * (2 if facts.lora_dropout else 1)
+    dropout_copies = 2 if facts.lora_dropout else 1
+    widest = 0.0
+    if adapter_bytes != facts.act_bytes and facts.adapter_input_bytes != 0:
+        widths = [arch.hidden_size * tokens]
+        if "o" in facts.roles:
+            widths.append(arch.q_dim * tokens)
+        if "down" in facts.roles and not arch.is_moe:
+            widths.append(arch.intermediate_size * mlp_tokens)
+        widest = max(widths) * adapter_bytes * dropout_copies
+    if facts.residual_bytes > facts.act_bytes and facts.adapter_input_bytes == 0:
+        widths = [arch.hidden_size * tokens * facts.residual_bytes]
+        if "down" in facts.roles and not arch.is_moe:
+            widths.append(arch.intermediate_size * mlp_tokens * facts.mlp_bytes)
+        widest = max(widest, max(widths) * dropout_copies)
+    return widest
 
 
 @dataclass(frozen=True)
@@ -367,8 +386,10 @@ def estimate_activations(
         # The recompute of a layer reaches its widest adapter (LoRA on the down projection)
         # with the layer's other tensors held: its input casts come on top. The simulated
         # step's peak is there (lora_A in the recompute); without them a 9k-token batch was
-        # underestimated by 16 % (tests/test_estimate_simulate_grpo.py).
-        casts = adapter_cast_bytes_per_token(arch, facts, adapter_bytes) * tokens
+        # underestimated by 16 % (tests/test_estimate_simulate_grpo.py). On an fp32 stream
+        # (QLoRA's upcast) they are the MLP's fp32 product and LoRA dropout's fp32 copy of it:
+        # 0.34 GiB for one 4k-token tile of Llama-2-7B (tests/test_estimate_simulate_savers.py).
+        casts = adapter_cast_bytes(arch, facts, adapter_bytes, tokens, mlp_tokens)
         at_loss, in_layers = kept + final, kept + layer + gradient_flow + casts
     elif offload:
         offloaded = layers_total
@@ -389,12 +410,12 @@ def estimate_activations(
             "runs while these are held, one layer at a time, within the backward pass's "
             "working set: it costs time, not memory"
         )
-    # With a 16-bit stream and checkpointing the two moments are apart: the loss's buffers
-    # are freed before the first layer is recomputed. An fp32 stream (the kbit upcast) keeps
-    # 16-bit casts of it in every layer's working set that the terms above do not list; the
-    # sum of both moments was fitted to it and stays (tests/test_estimate_simulate*.py).
-    apart = settings.gradient_checkpointing and facts.residual_bytes == facts.act_bytes == 2
-    if apart and not arch.layer_norm:
+    # With checkpointing the two moments are apart: the loss's buffers are freed before the
+    # first layer is recomputed. (An fp32 stream's layers once seemed to need their sum: the
+    # simulated GPU ran SiLU's backward as separate steps with fp32 temporaries as large as
+    # the MLP, which a GPU's one kernel never allocates; see fake_cuda.)
+    apart = settings.gradient_checkpointing
+    if apart and facts.residual_bytes == facts.act_bytes == 2 and not arch.layer_norm:
         # HF RMSNorm's backward runs in fp32: past ~16k tokens (the MLP in tiles, attention
         # in flash kernels) it is the layer's biggest moment, about ten fp32 copies of its
         # input (upcast input, its square, the normalised input and their gradients; the

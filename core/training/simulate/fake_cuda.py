@@ -3,11 +3,13 @@
 FakeTensors carry shapes, dtypes and devices but no data, so transformers, PEFT, TRL and
 bitsandbytes (whose fake kernels cover NF4) run their real code and allocate every tensor
 they would allocate on a GPU, in seconds and without memory. A CPU-only torch build lacks
-three things for tensors on "cuda": a device guard, an accelerator for the autograd
-engine's stream bookkeeping, and CUDA's choice of attention kernel. The first two are
-patched into libc10 / libtorch_cpu with ctypes; this depends on torch's C++ layout, so it
-is allowed only on the torch versions it was checked on (KNOWN_TORCH). A CUDA build of
-torch has all three and gets only the Python-level answers to "is there a GPU?".
+four things for tensors on "cuda": a device guard, an accelerator for the autograd
+engine's stream bookkeeping, CUDA's choice of attention kernel, and the fused CUDA kernels
+of a few ops, which would otherwise run as their decomposition with temporaries a GPU never
+allocates (SiLU's backward). The first two are patched into libc10 / libtorch_cpu with
+ctypes; this depends on torch's C++ layout, so it is allowed only on the torch versions it
+was checked on (KNOWN_TORCH). A CUDA build of torch has all four and gets only the
+Python-level answers to "is there a GPU?".
 
 Everything here changes the process for good: it runs only in the simulation's own worker
 process (core.training.simulate.worker), never in the app or the test process.
@@ -135,6 +137,30 @@ def _install_accelerator() -> None:
     atexit.register(lambda: setattr(ctypes.c_void_p.from_address(cuda), "value", original))
     if torch._C._accelerator_getAccelerator().type != "cuda":
         raise RuntimeError("the fake CUDA accelerator did not take")
+
+
+# Ops with a CUDA kernel in a CUDA build of torch and a CompositeImplicitAutograd
+# decomposition besides (the CPU build has only their CPU kernel).
+FUSED_ON_CUDA = ("silu_backward", "mish_backward")
+
+
+def _install_fused_backward_kernels() -> None:
+    """The CPU build has no CUDA kernel for silu_backward, so for "cuda" tensors the
+    dispatcher takes its decomposition (sigmoid, 1 + x * (1 - sigmoid), three products):
+    temporaries as large as the MLP's hidden layer, which a GPU never allocates (its kernel
+    writes the gradient alone) and which made a SwiGLU MLP's backward the simulated peak.
+    Registering a CUDA kernel makes the op dispatch whole, to FakeTensorMode's meta kernel,
+    as on a CUDA build; FakeTensors never reach a backend kernel, so it never runs."""
+    # torch is heavy (seconds to import): loaded when a model is
+    import torch
+
+    def unreachable(*args, **kwargs):
+        raise RuntimeError("the simulation ran a CUDA kernel on a CPU-only torch build")
+
+    library = torch.library.Library("aten", "IMPL")
+    for name in FUSED_ON_CUDA:
+        library.impl(name, unreachable, "CUDA")
+    _keep.append(library)  # the registration lasts as long as the library object
 
 
 def _sdpa_backend(query, key, value, attn_mask, enable_gqa):
@@ -406,6 +432,7 @@ def install() -> None:
     if not torch.version.cuda:
         _install_device_guard()
         _install_accelerator()
+        _install_fused_backward_kernels()
         # autocast("cuda") refuses to switch on without a GPU, which would change dtypes.
         import torch.cuda.amp.common as amp_common
 
