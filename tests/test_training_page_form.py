@@ -450,3 +450,34 @@ def test_a_recipe_without_data_starts_on_the_projects_newest_version_its_stage_l
     older = str(newest_chat.id - 1)
     save_train_settings(project, default_config(has_cuda=False).replace(dataset_version=older))
     assert opened().form.values()["dataset_version"] == older
+
+
+def test_the_form_keeps_most_of_the_height_and_its_texts_show_whole(qtbot, page):
+    """At 1280x800 the form showed about 5 fields above a 200 px estimate, and the base
+    model, file, learning rate and rewards placeholders were cut off."""
+    page.resize(1110, 770)  # the page's share of a 1280x800 window, beside the page list
+    splitter, box = page.form_splitter, page.estimate_box
+    qtbot.waitUntil(lambda: splitter.sizes()[0] > 0, timeout=2000)
+    form_height, below_height = splitter.sizes()
+    assert form_height > 1.2 * below_height, splitter.sizes()
+    # The estimate's headline stays in view; its breakdown is a click away (and hovered).
+    assert box.estimate_label.isVisible() and not box.estimate_details.isVisible()
+    assert box.estimate_label.toolTip() == box.estimate_details.text() != ""
+    box.details_button.click()
+    assert box.estimate_details.isVisible()
+    box.details_button.click()
+
+    form = page.form
+    for name in ("name", "train_file", "validation_file", "learning_rate", "rewards"):
+        line = form.editors[name].editor
+        assert line.placeholderText(), name
+        room = (
+            line.width()
+            - 2 * line.style().pixelMetric(line.style().PixelMetric.PM_DefaultFrameWidth)
+            - 8
+        )
+        assert line.fontMetrics().horizontalAdvance(line.placeholderText()) <= room, name
+    model = form.editors["base_model"].editor
+    assert model.currentText().endswith("(bundled)")
+    shown = model.lineEdit()
+    assert shown.fontMetrics().horizontalAdvance(model.currentText()) <= shown.width() - 4

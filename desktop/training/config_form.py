@@ -44,7 +44,13 @@ from desktop.training.elided_line import ElidedLineEdit
 from desktop.training.reward_editor import RewardEditorDialog
 
 PERCENT_FIELDS = ("memory_stop_available_percent", "memory_stop_rss_percent")
-FLOAT_PLACEHOLDERS = {"learning_rate": "auto: 2e-4 for LoRA and QLoRA, 2e-5 for full"}
+# Placeholders are short enough for the form's column; the field's help (its tooltip,
+# from core/recipe/config.py) says the rest.
+FLOAT_PLACEHOLDERS = {"learning_rate": "auto (2e-4 LoRA, 2e-5 full)"}
+FILE_PLACEHOLDERS = {
+    "train_file": "a .jsonl file, or a version above",
+    "validation_file": "optional: a .jsonl file",
+}
 # LoRA targets: the default in words, and lists people commonly pick instead.
 ALL_LINEAR_LABEL = "all linear layers"
 ALL_LINEAR_TIP = (
@@ -239,11 +245,11 @@ class ConfigForm(QObject):
             control.setToolTip(meta["help"])
         control.setObjectName(f"field_{name}")
         widget: QWidget = control
-        if name in ("train_file", "validation_file"):
-            control.setPlaceholderText("a .jsonl file, or choose a dataset version above")
+        if name in FILE_PLACEHOLDERS:
+            control.setPlaceholderText(FILE_PLACEHOLDERS[name])
             widget = self._with_browse(control, name)
         elif name == "rewards":
-            control.setPlaceholderText("none yet: Edit… picks checkable rewards")
+            control.setPlaceholderText("none yet: press Edit…")
             widget = self._with_reward_editor(control)
         elif name == "name":
             control.setPlaceholderText("automatic: method, model and date")

@@ -12,7 +12,7 @@ the project's events.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
 
 from core.handoff import SettingsForTrain, TrainConfigForEstimate
 from core.recipe.config import find_preset
@@ -30,6 +30,7 @@ from desktop.training.preflight_check import PreflightCheck
 from desktop.training.preset_bar import PresetBar
 from desktop.training.run_control import RunControl
 from desktop.training.run_list import RunList
+from desktop.training.settings_splitter import SettingsSplitter
 
 
 def create_page(context: AppContext) -> QWidget:
@@ -77,18 +78,15 @@ class TrainingPage(QWidget):
         )
         intro.setWordWrap(True)
         intro.setStyleSheet("color: palette(placeholder-text);")
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(self.form.widget)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # The estimate and the plan below the form, a drag apart (the form keeps the room).
+        self.form_splitter = SettingsSplitter(
+            self.form.widget, [self.estimate_box, self.plan_panel]
+        )
         for widget, stretch in (
             (title, 0),
             (intro, 0),
             (self.preset_bar, 0),
-            (scroll, 1),
-            (self.estimate_box, 0),
-            (self.plan_panel, 0),
+            (self.form_splitter, 1),
         ):
             column.addWidget(widget, stretch)
         row = QHBoxLayout()
@@ -107,7 +105,7 @@ class TrainingPage(QWidget):
         splitter.addWidget(self.monitor)
         splitter.setStretchFactor(0, 0)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([430, 800])
+        splitter.setSizes([500, 730])  # the form's names and placeholders whole at 1280
         layout = QVBoxLayout(self)
         layout.setContentsMargins(18, 14, 18, 12)
         layout.addWidget(splitter)
