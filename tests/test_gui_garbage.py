@@ -1,0 +1,42 @@
+"""Qt objects in reference cycles are freed on the GUI thread, never by a gc.collect() a
+worker thread makes (a training run's accelerate.free_memory does): that segfaulted the
+Train page's tests (desktop/gui_garbage.py)."""
+
+import gc
+import threading
+
+from PySide6.QtCore import QObject
+
+from desktop.background import BackgroundTask
+
+
+class Cycle:
+    """A Qt object held only by a reference cycle, as a closed page's widgets are."""
+
+    def __init__(self, freed: list) -> None:
+        self.me = self
+        self.qt = QObject()
+        self.freed = freed
+
+    def __del__(self) -> None:
+        self.freed.append(threading.get_ident())
+
+
+def test_a_workers_gc_collect_leaves_qt_garbage_to_the_gui_thread(qtbot):
+    go = threading.Event()
+    freed: list[int] = []
+
+    def work(report, cancelled):
+        assert go.wait(10)
+        gc.collect()  # as accelerate's release_memory does at a run's start
+        return threading.get_ident()
+
+    task = BackgroundTask(work)
+    task.start()  # garbage made from here on is the kind a worker's gc.collect() found
+    Cycle(freed)
+    with qtbot.waitSignal(task.succeeded, timeout=10_000) as blocker:
+        go.set()
+    worker = blocker.args[0]
+    qtbot.waitUntil(lambda: bool(freed), timeout=10_000)  # the GUI thread's next check
+    assert freed == [threading.get_ident()] and worker != threading.get_ident()
+    qtbot.waitUntil(lambda: not task.is_running(), timeout=5_000)
