@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from desktop.gui_garbage import collect_on_gui_thread
+from desktop.gui_garbage import collect_garbage_on_gui_thread
 
 
 class TaskFailed(Exception):
@@ -87,9 +87,9 @@ class BackgroundTask(QObject):
         self._thread.finished.connect(self.finished)
 
     def start(self) -> None:
-        # The garbage of closed pages and dialogs is freed here, on the GUI thread, not by
-        # a gc.collect() the work makes on its thread (a segfault: desktop/gui_garbage.py).
-        collect_on_gui_thread()
+        # Closed pages' and dialogs' Qt objects are freed on the GUI thread, never by a
+        # gc.collect() the work makes on its thread (a segfault: desktop/gui_garbage.py).
+        collect_garbage_on_gui_thread()
         self._thread.start()
 
     def cancel(self) -> None:

@@ -17,9 +17,9 @@ So, once installed (before the first task's thread starts):
   object (gc.freeze(): the permanent generation, which the collector skips), so it frees
   nothing there; the GUI thread's timer unfreezes them and collects at its next check. A
   training thread's gc.collect() before emptying the CUDA cache thus frees its cycles a
-  moment later, on the GUI thread, and the cache keeps their memory for this process;
-- each task's start collects everything on the GUI thread, so the memory a finished task
-  left in cycles is free before the next one starts.
+  moment later, on the GUI thread, and the cache keeps their memory for this process.
+A full collection costs about a quarter of a second once torch and transformers are loaded,
+so the GUI thread makes one only where another thread asked for it.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ import gc
 import threading
 
 from PySide6.QtCore import QCoreApplication, QThread, QTimer
+
+from core.training.device import give_back_freed_ram
 
 # Milliseconds between the GUI thread's checks for a deferred collection.
 DEFERRED_CHECK_MS = 500
@@ -48,10 +50,11 @@ def _collect_deferred() -> None:
     if gc.get_freeze_count():
         gc.unfreeze()
         gc.collect()
+        give_back_freed_ram()  # what the other thread's free_accelerator_memory meant to do
 
 
-def collect_on_gui_thread() -> bool:
-    """Collect all garbage now, on the GUI thread, and from now on only there.
+def collect_garbage_on_gui_thread() -> bool:
+    """From now on, Python's cycle collector frees objects on the GUI thread only.
 
     Call it on the GUI thread before a worker thread starts; False (nothing done) where
     there is no application or this is not its thread."""
@@ -69,6 +72,4 @@ def collect_on_gui_thread() -> bool:
         deferred.start(DEFERRED_CHECK_MS)
         _installed.extend([GarbageCollector(interval=CHECK_INTERVAL_S), deferred])
         gc.callbacks.append(_defer_other_threads_collections)
-    _collect_deferred()
-    gc.collect()
     return True
