@@ -13,7 +13,7 @@ from killed_run import assert_same_trajectory, kill_at_step, train_records
 from ticket_router_run import tiny_lora_settings
 
 from core.recipe.config import TrainConfig
-from core.runs.record import RunState, load_run, read_metrics
+from core.runs.record import RunState, load_run, read_advice, read_metrics
 from core.training.observer import CollectingObserver
 from core.training.session import resume_run, run_training
 
@@ -226,3 +226,39 @@ def test_train_plan_of_a_grpo_config_measures_no_sft_steps(
     )
     assert args.func(args) == 0, capsys.readouterr()
     assert "optimizer steps" in capsys.readouterr().out
+
+
+def test_a_grpo_run_with_held_out_prompts_keeps_its_best_reward_checkpoint(
+    project, tiny_model_dir, tmp_path
+):
+    """The held-out reward is what GRPO's evaluations record, early stopping watches and the
+    "best" final model is chosen by (the trainer's eval_reward; it was the surrogate loss)."""
+    config = grpo_config(
+        tiny_model_dir,
+        write_tickets(tmp_path / "t.jsonl", n=16),
+        validation_fraction=0.25,
+        eval_every_steps=1,
+        final_model="best",
+        early_stopping_patience=3,
+    )
+    result = run_training(project, config)
+    assert result.status == "finished", result.reason
+    run = load_run(project, result.run_id)
+    evals = [r for r in read_metrics(run) if r.kind == "eval"]
+    assert evals and all(r.reward is not None for r in evals)
+    log = (run.folder / "train.log").read_text()
+    assert "validation loss has not improved" not in log
+    if result.reason:  # stopped early: on the held-out reward, in those words
+        assert "the held-out reward has not improved for 3 evaluations" in result.reason
+    assert "validation_not_measured" not in {a.kind for a in read_advice(run)}
+    assert (run.folder / "final" / "adapter_config.json").is_file()
+    # The trainer chose its best checkpoint by the held-out reward (it found eval_reward in
+    # every evaluation's metrics, or the run would have failed), the highest one (the tiny
+    # random model's rewards may all be 0, so this is checked against what was recorded).
+    import torch  # heavy: only this test reads the trainer's saved arguments
+
+    (args_file,) = sorted(run.folder.glob("**/checkpoint-*/training_args.bin"))[-1:]
+    args = torch.load(args_file, weights_only=False)
+    assert (args.metric_for_best_model, args.greater_is_better) == ("eval_reward", True)
+    state = json.loads((args_file.parent / "trainer_state.json").read_text())
+    assert state["best_metric"] == pytest.approx(max(r.reward for r in evals))

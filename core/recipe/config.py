@@ -498,7 +498,8 @@ class TrainConfig:
         "Monitoring",
         "Final model",
         "best: the checkpoint with the lowest validation loss becomes the final model (the "
-        "guard against overfitting). last: the weights at the last step.",
+        "guard against overfitting; GRPO: the highest held-out reward). last: the weights at "
+        "the last step.",
         FINAL_MODEL,
     )
     early_stopping_patience: int = _f(
@@ -506,7 +507,8 @@ class TrainConfig:
         "Monitoring",
         "Early stopping",
         "Stop when the validation loss has not improved for this many evaluations "
-        "(0: off; the advisor still warns).",
+        "(GRPO: the held-out reward, as its loss is no measure of the answers; "
+        "0: off; the advisor still warns).",
         zero="off",
     )
     preflight: bool = _f(

@@ -469,6 +469,30 @@ class RunOutcome:
     max_learning_rate: float  # the top of the guide's range for the method
     more_steps: dict  # settings that give at least minimum_steps (empty: none found)
     more_steps_count: int = 0
+    stage: str = "sft"
+
+
+# A run that measured nothing on held-out data, in the words of what its stage measures
+# there (held_out.py): SFT's validation loss, DPO's reward margin, GRPO's rewards.
+NOT_MEASURED = {
+    "sft": (
+        "Validation loss not measured",
+        "No validation loss was measured ({why}), so nothing shows whether the model "
+        "learned what generalises or memorised the training set.",
+    ),
+    "dpo": (
+        "Held-out margin not measured",
+        "No reward margin was measured on held-out pairs ({why}), so nothing shows whether "
+        "the model prefers the chosen answer for pairs it did not train on, or only for its "
+        "training pairs.",
+    ),
+    "grpo": (
+        "Held-out rewards not measured",
+        "No reward was measured on held-out prompts ({why}), so nothing shows whether the "
+        "answers score better on prompts the run did not train on, or only on its training "
+        "prompts.",
+    ),
+}
 
 
 def advice_after_run(outcome: RunOutcome) -> list[Advice]:
@@ -545,16 +569,14 @@ def advice_after_run(outcome: RunOutcome) -> list[Advice]:
         else:
             changes, label = {"validation_fraction": 0.1}, "Next run: hold out 10 % for validation"
             why = "the run had no validation examples"
+        title, message = NOT_MEASURED.get(outcome.stage, NOT_MEASURED["sft"])
         advice.append(
             Advice(
                 step=steps,
                 severity=WARNING,
                 kind="validation_not_measured",
-                title="Validation loss not measured",
-                message=(
-                    f"No validation loss was measured ({why}), so nothing shows whether the "
-                    "model learned what generalises or memorised the training set."
-                ),
+                title=title,
+                message=message.format(why=why),
                 action="apply_changes",
                 action_label=label,
                 details={"changes": changes},

@@ -10,13 +10,13 @@ does not import transformers.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
 from core.runs.records import WARNING, Advice, MetricRecord
 from core.training.control import RunControl, RunDeleted, TrainingComplete
 from core.training.device import memory_snapshot
+from core.training.held_out import VALIDATION_LOSS
 from core.training.observer import PAUSED, STOPPING, TRAINING, Progress
 from core.training.recorder import RunRecorder
 
@@ -59,6 +59,7 @@ class StudioCallbackLogic:
         self.diverged_reason = ""
         self.stopped_by_control = False
         self.early_stopping_patience = 0
+        self.held_out = VALIDATION_LOSS  # what early stopping watches (the stage's measure)
         self.early_stopped_reason = ""
         self._best_eval: tuple[float, int] | None = None
         self._evals_since_best = 0
@@ -226,18 +227,21 @@ class StudioCallbackLogic:
                     control.should_save = False
 
     def _early_stopping(self, record: MetricRecord, control) -> None:
-        loss = record.eval_loss
-        if loss is None or not math.isfinite(loss):
+        """Stop once the stage's held-out measure (held_out.py) has not improved for
+        `early_stopping_patience` evaluations."""
+        measure = self.held_out
+        value = measure.value(record)
+        if value is None:
             return
-        if self._best_eval is None or loss < self._best_eval[0]:
-            self._best_eval = (loss, record.step)
+        if self._best_eval is None or measure.better(value, self._best_eval[0]):
+            self._best_eval = (value, record.step)
             self._evals_since_best = 0
             return
         self._evals_since_best += 1
         patience = self.early_stopping_patience
         if patience and self._evals_since_best >= patience and not self.early_stopped_reason:
             self.early_stopped_reason = (
-                f"Early stopping at step {record.step}: the validation loss has not improved "
+                f"Early stopping at step {record.step}: the {measure.name} has not improved "
                 f"for {patience} evaluations (best {self._best_eval[0]:.4f} at step "
                 f"{self._best_eval[1]})."
             )

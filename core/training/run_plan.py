@@ -20,6 +20,7 @@ from core.figures import duration_text
 from core.recipe.config import TrainConfig
 from core.training.advisor import RunOutcome, describe_changes
 from core.training.dpo_data import PreparedPreferences, count_pair_tokens, read_preference_data
+from core.training.held_out import held_out_measure
 from core.training.model_loading import load_tokenizer, quiet_progress_bars
 from core.training.prepare import read_data, resolve_base_model, tokenize_data
 from core.training.schedule import (
@@ -398,6 +399,7 @@ def run_outcome(
     """A finished run's facts for advice_after_run, with the settings that would give the
     next run enough steps (fewer accumulation, then more epochs, on the same rows)."""
     fitted, changes = _more_steps(config, max(1, n_rows), MIN_OPTIMIZER_STEPS, [])
+    measure = held_out_measure(config.stage)
     return RunOutcome(
         steps_done=steps_done,
         minimum_steps=MIN_OPTIMIZER_STEPS,
@@ -406,7 +408,7 @@ def run_outcome(
         train_losses=[r.loss for r in records if r.kind == "train" and r.loss is not None]
         if config.stage == "sft"
         else [],
-        evaluations=sum(1 for r in records if r.kind == "eval" and r.eval_loss is not None),
+        evaluations=sum(1 for r in records if r.kind == "eval" and measure.value(r) is not None),
         has_validation=has_validation,
         learning_rate=config.effective_learning_rate,
         max_learning_rate=MAX_ADAPTER_LEARNING_RATE
@@ -414,4 +416,5 @@ def run_outcome(
         else MAX_FULL_LEARNING_RATE,
         more_steps=changes if total_steps(max(1, n_rows), fitted) > steps_done else {},
         more_steps_count=total_steps(max(1, n_rows), fitted),
+        stage=config.stage,
     )

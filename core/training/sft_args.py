@@ -17,6 +17,7 @@ from pathlib import Path
 from core.recipe.config import TrainConfig
 from core.training.device import DevicePlan
 from core.training.distributed import cpu_fsdp2_launch
+from core.training.held_out import held_out_measure
 from core.training.memory_savers import liger_kernel_reason
 
 
@@ -145,8 +146,9 @@ def build_sft_kwargs(
     put("steps" if has_eval else "no", "eval_strategy", "evaluation_strategy")
     if has_eval:
         put(schedule.eval_every, "eval_steps")
-        put("eval_loss", "metric_for_best_model")
-        put(False, "greater_is_better")
+        measure = held_out_measure(config.stage)  # GRPO's best is its held-out reward
+        put(measure.trainer_metric, "metric_for_best_model")
+        put(measure.higher_is_better, "greater_is_better")
         put(schedule.load_best_at_end, "load_best_model_at_end")
         put(True, "prediction_loss_only", required=False)
     put("steps", "save_strategy")

@@ -20,6 +20,7 @@ from core.training.advisor import RunFacts, advice_at_start
 from core.training.callback import StudioCallbackLogic, make_callback
 from core.training.control import RunStopped
 from core.training.distributed import report_layout, stop_on_every_rank
+from core.training.held_out import held_out_measure
 from core.training.lora_targets import resolve_targets
 from core.training.memory_savers import apply_memory_savers
 from core.training.model_loading import (
@@ -136,6 +137,7 @@ def callback_logic(session: SessionState, inputs: RunInputs) -> StudioCallbackLo
         session.recorder, session.control, plan.device, config.stop_on_divergence
     )
     logic.early_stopping_patience = config.early_stopping_patience
+    logic.held_out = held_out_measure(config.stage)  # GRPO: the held-out reward
     logic.memory_guard = session.memory_guard
     if session.world.distributed:
         logic.synchronize_stop = stop_on_every_rank
