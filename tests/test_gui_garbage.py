@@ -40,3 +40,15 @@ def test_a_workers_gc_collect_leaves_qt_garbage_to_the_gui_thread(qtbot):
     qtbot.waitUntil(lambda: bool(freed), timeout=10_000)  # the GUI thread's next check
     assert freed == [threading.get_ident()] and worker != threading.get_ident()
     qtbot.waitUntil(lambda: not task.is_running(), timeout=5_000)
+
+
+def test_the_monitors_hidden_charts_belong_to_it(qtbot):
+    """A DPO or GRPO chart hidden out of the grid had no parent, so a closed Train page left
+    it (and its pyqtgraph scene) alive in reference cycles for any thread's collection."""
+    from desktop.training.monitor import RunMonitor
+
+    monitor = RunMonitor()
+    qtbot.addWidget(monitor)
+    orphans = [c.getPlotItem().titleLabel.text for c in monitor.small_charts]
+    orphans = [t for c, t in zip(monitor.small_charts, orphans) if not monitor.isAncestorOf(c)]
+    assert orphans == []

@@ -200,7 +200,10 @@ class RunMonitor(QWidget):
         self.small_grid.setSpacing(4)
 
         def chart(title: str) -> MetricChart:
-            return MetricChart(title, step_label=False)
+            # Owned by the holder even while hidden out of the grid: a parentless chart
+            # outlived a closed page in reference cycles, and a training thread's
+            # gc.collect() then destroyed its scene there (a segfault; gui_garbage.py).
+            return MetricChart(title, step_label=False, parent=holder)
 
         self.lr_chart = chart("Learning rate")
         self.lr_chart.add_curve(self.series["learning_rate"], "#7a5cc8")
@@ -231,7 +234,7 @@ class RunMonitor(QWidget):
         self.reward_legend.setObjectName("rewardLegend")
         self.reward_legend.setWordWrap(True)
         self.reward_legend.setStyleSheet("font-size: 11px;")
-        self.reward_parts_box = QWidget()
+        self.reward_parts_box = QWidget(holder)
         box = QVBoxLayout(self.reward_parts_box)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(0)
