@@ -23,6 +23,7 @@ from core.training.advice_actions import AdviceAction, action_for
 from core.training.curves import SeriesBuffer, SmoothedSeries, smooth
 from core.training.session import run_training
 from desktop.context import AppContext
+from desktop.theme import GOOD, status_color
 from desktop.training.monitor import RunMonitor
 from desktop.training.page import TrainingPage
 
@@ -80,6 +81,8 @@ def test_a_wrong_value_is_shown_next_to_its_field_and_blocks_start(qtbot, page):
     qtbot.waitUntil(
         lambda: "marked in red" in page.estimate_box.estimate_label.text(), timeout=2000
     )
+    # Not in the green of the last estimate that fitted.
+    assert status_color(GOOD) not in page.estimate_box.estimate_label.styleSheet()
 
     qtbot.mouseClick(page.run_control.start_button, Qt.MouseButton.LeftButton)
     assert not page.host.is_busy()

@@ -64,6 +64,7 @@ class EstimateBox(QGroupBox):
         dataset version it names (or its files) and the base model's folder."""
         if config is None:
             self.estimate_label.setText("Fix the settings marked in red to see the estimate.")
+            self.estimate_label.setStyleSheet("")  # not the last estimate's green "fits"
             self.estimate_details.setText("")
             self.estimate_label.setToolTip("")
             return
