@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from desktop.gui_garbage import collect_garbage_on_gui_thread
+from desktop import gui_garbage
 
 
 class TaskFailed(Exception):
@@ -89,7 +89,7 @@ class BackgroundTask(QObject):
     def start(self) -> None:
         # Closed pages' and dialogs' Qt objects are freed on the GUI thread, never by a
         # gc.collect() the work makes on its thread (a segfault: desktop/gui_garbage.py).
-        collect_garbage_on_gui_thread()
+        gui_garbage.thread_starting(self._thread)
         self._thread.start()
 
     def cancel(self) -> None:

@@ -40,6 +40,10 @@ def test_a_workers_gc_collect_leaves_qt_garbage_to_the_gui_thread(qtbot):
     qtbot.waitUntil(lambda: bool(freed), timeout=10_000)  # the GUI thread's next check
     assert freed == [threading.get_ident()] and worker != threading.get_ident()
     qtbot.waitUntil(lambda: not task.is_running(), timeout=5_000)
+    # With no task left, collection is the interpreter's again (tests and the CLI's work
+    # without threads would otherwise keep their garbage until a GUI timer ran).
+    qtbot.waitUntil(gc.isenabled, timeout=5_000)
+    assert gc.get_freeze_count() == 0
 
 
 def test_the_monitors_hidden_charts_belong_to_it(qtbot):
