@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 import traceback
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -57,6 +58,15 @@ class _Worker(QObject):
             self.done.emit()
 
 
+# The tasks started so far, for tasks_running(); weak, so a task goes with its parent.
+_started: weakref.WeakSet[BackgroundTask] = weakref.WeakSet()
+
+
+def tasks_running() -> int:
+    """How many tasks' threads run now: `finetune-studio screenshot` waits for none."""
+    return sum(1 for task in list(_started) if task.is_running())
+
+
 class BackgroundTask(QObject):
     progress = Signal(float, str)
     succeeded = Signal(object)
@@ -90,6 +100,7 @@ class BackgroundTask(QObject):
         # Closed pages' and dialogs' Qt objects are freed on the GUI thread, never by a
         # gc.collect() the work makes on its thread (a segfault: desktop/gui_garbage.py).
         gui_garbage.thread_starting(self._thread)
+        _started.add(self)
         self._thread.start()
 
     def cancel(self) -> None:
