@@ -64,3 +64,65 @@ def test_demo_opens_the_demo_not_the_project_opened_last(qapp, tmp_path, capsys)
     # The app's own --demo, before the command, means the same.
     assert main(["--demo", "screenshot", "--page", "project", "--out", str(out)]) == 0
     assert "project Demo project" in capsys.readouterr().out
+
+
+def test_the_train_page_is_grabbed_once_its_plan_is_read_not_while_reading(
+    qapp, tmp_path, monkeypatch
+):
+    # A fixed second caught "Reading and tokenizing the data for the plan…" in the README's
+    # picture of the Train page: reading the demo's data with SmolLM2's tokenizer takes
+    # longer. What the plan panel said at the moment of the grab is recorded here.
+    from PySide6.QtWidgets import QLabel
+
+    from desktop import screenshot
+    from desktop.background import tasks_running
+
+    at_grab: dict[str, object] = {}
+
+    def build(*args, **kwargs):
+        window = build_main_window(*args, **kwargs)
+        grab = window.grab
+
+        def recording_grab(*grab_args):
+            at_grab["plan"] = window.findChild(QLabel, "runPlanSummary").text()
+            at_grab["tasks"] = tasks_running()
+            return grab(*grab_args)
+
+        window.grab = recording_grab
+        return window
+
+    monkeypatch.setattr(screenshot, "build_main_window", build)
+    out = tmp_path / "training.png"
+
+    assert main(["screenshot", "--demo", "--page", "training", "--out", str(out)]) == 0
+
+    assert at_grab["tasks"] == 0
+    assert "Reading and tokenizing" not in at_grab["plan"]
+    assert "optimizer steps" in at_grab["plan"]  # the plan itself
+    assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_waiting_to_settle_waits_for_a_tasks_result_and_gives_up_past_its_timeout(qtbot):
+    import threading
+
+    from PySide6.QtCore import QTimer
+
+    from desktop.background import BackgroundTask, tasks_running
+    from desktop.screenshot import wait_until_settled
+
+    release = threading.Event()
+    results: list[str] = []
+    task = BackgroundTask(lambda report, cancelled: release.wait(60) and "read")
+    task.succeeded.connect(results.append)
+    task.start()
+    try:
+        # Still running past a (gross) timeout: not settled, and the result not in yet.
+        assert not wait_until_settled(timeout_s=0.3)
+        assert tasks_running() == 1 and results == []
+        # Released while waiting (not before): settled only once its result is shown.
+        QTimer.singleShot(100, release.set)
+        assert wait_until_settled(timeout_s=60)
+        assert results == ["read"] and tasks_running() == 0
+    finally:
+        release.set()
+        task.wait()
