@@ -267,9 +267,29 @@ def test_a_run_refused_before_it_has_an_id_keeps_its_reason_on_screen(
     assert page.run_control.start_hint.isVisible()
     error = page.form.editors["train_file"].error
     assert error.isVisible() and error.text().startswith("chats.jsonl holds conversations")
+    # What validates the form later, on its own timers or events, keeps the reason: the
+    # settings' save and the estimate once typing rested, the plan, a project-events
+    # refresh of the run list (the rest timer firing with the run's end cleared it).
+    page.settings.save()
+    page.update_estimate()
+    with qtbot.waitSignal(page.plan_panel.updated, timeout=WORK_MS):
+        page.plan_panel.update_plan()
+    page.context.events.runs_changed.emit("")
+    assert error.isVisible() and error.text().startswith("chats.jsonl holds conversations")
     page.hide()
     page.show()  # showing the page again does not replay the newest run either
     assert page.run_list.replay.task is None and page.monitor.status_label.text() == text
+    assert error.isVisible()
+    # Starting again drops it (the run gives its reason anew) ...
+    with qtbot.waitSignal(page.run_control.ended, timeout=RUN_TIMEOUT_MS):
+        assert page.run_control.start()
+        assert not error.isVisible()
+    assert error.isVisible() and error.text().startswith("chats.jsonl holds conversations")
+    # ... and so does changing the field it names.
+    line = page.form.editors["train_file"].editor
+    line.clear()
+    qtbot.keyClicks(line, str(tmp_path / "pairs.jsonl"))
+    assert not error.isVisible()
 
 
 def test_the_run_picker_names_the_live_run_once_it_has_an_id(qtbot, page, past_run, tmp_path):

@@ -105,6 +105,9 @@ class ConfigForm(QObject):
         self.groups: dict[str, QGroupBox] = {}
         self.errors: dict[str, str] = {}
         self.general_error = ""
+        # Reasons a run gave when it refused these settings (hold_error): {field: (message,
+        # the field's value then)}. Validation does not find them, so it would clear them.
+        self._held: dict[str, tuple[str, Any]] = {}
         self.defaults = TrainConfig()
         self._base_models: list[tuple[str, str]] = []  # (shown text, value)
         self._versions: list[tuple[str, str]] = []
@@ -485,8 +488,11 @@ class ConfigForm(QObject):
         for name, message in self.check_values(values).items():
             errors.setdefault(name, message)
         self.errors, self.general_error = errors, general
+        self._held = {
+            name: held for name, held in self._held.items() if values.get(name) == held[1]
+        }
         for name, editor in self.editors.items():
-            message = errors.get(name, "")
+            message = errors.get(name) or self._held.get(name, ("", None))[0]
             editor.error.setText(message)
             editor.error.setVisible(bool(message))
         return errors
@@ -500,6 +506,22 @@ class ConfigForm(QObject):
         self.errors[name] = message
         editor.error.setText(message)
         editor.error.show()
+
+    def hold_error(self, name: str, message: str) -> None:
+        """A run's reason for refusing these settings, kept at its field through later
+        validations (the plan, the estimate, saving, a list refilled) until that field's
+        value changes or release_held() (a new start). It does not block config(): the same
+        settings may be tried again (the data may have been fixed on disk)."""
+        editor = self.editors[name]
+        self._held[name] = (message, editor.get())
+        editor.error.setText(message)
+        editor.error.show()
+
+    def release_held(self) -> None:
+        """Drop the held reasons (a run starts: it will give its own)."""
+        if self._held:
+            self._held = {}
+            self.validate()
 
     def focus(self, name: str) -> None:
         editor = self.editors[name]

@@ -151,6 +151,7 @@ class RunControl(QObject):
         self._paused = False
         self._identified = ""
         self.hint("")
+        self.form.release_held()
         self.monitor.status_label.setStyleSheet("")
         self.monitor.set_status("Starting…")
         self.monitor.set_controls("running")
@@ -223,11 +224,13 @@ class RunControl(QObject):
     def _show_refusal(self, reason: str) -> None:
         """A run refused before it had a folder (its data or settings): no run record keeps
         the reason, so it stays under Start, and at its field when it names one
-        (TrainConfigError reads "field: message")."""
+        (TrainConfigError reads "field: message"), held there until that field changes or
+        a run starts: the form is validated again later (the settings' save and the plan on
+        their timers, the estimate, a list refilled), which would clear a shown message."""
         self.hint(reason)
         name, _, message = reason.partition(": ")
         if name in self.form.editors and message:
-            self.form.show_error(name, message)
+            self.form.hold_error(name, message)
 
     def _on_thread_finished(self) -> None:
         self._paused = False
@@ -238,8 +241,6 @@ class RunControl(QObject):
         run_id = result.run_id if result else ""
         self.ended.emit(run_id or (session.run_id if session is not None else "") or "")
         if result is not None and result.status == FAILED and not result.run_id:
-            # After `ended`: listing the runs again refills the form's lists, which
-            # validates the form and would clear a field's message shown before it.
             self._show_refusal(result.reason or "")
 
     def can_close(self) -> bool:
