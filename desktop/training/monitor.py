@@ -145,11 +145,15 @@ class RunMonitor(QWidget):
             "Finish the current step, save a checkpoint and the final model, and end (Shift+F5)"
         )
         self.stop_button.clicked.connect(self.stop_clicked)
-        row.addWidget(self.progress_bar, 1)
+        # The buttons share the status line's row (it wraps), the bar has a row of its own:
+        # beside the buttons, the bar's room for its longest text made the monitor wider
+        # than the window gives it at its smallest size (960x620), and the buttons were
+        # drawn over the bar's "not started".
+        row.addWidget(self.status_label, 1)
         for button in (self.pause_button, self.resume_button, self.stop_button):
-            row.addWidget(button)
-        column.addWidget(self.status_label)
+            row.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
         column.addLayout(row)
+        column.addWidget(self.progress_bar)
         return column
 
     def _loss_area(self) -> QWidget:
