@@ -126,3 +126,42 @@ def test_waiting_to_settle_waits_for_a_tasks_result_and_gives_up_past_its_timeou
     finally:
         release.set()
         task.wait()
+
+
+def test_a_past_run_is_grabbed_with_its_curves_not_while_loading(qapp, tmp_path, monkeypatch):
+    # With runs present the Train page caught "Loading <run>…" and empty charts.
+    from recorded_run import add_recorded_run
+
+    from core.project import create_project
+    from core.runs.records import MetricRecord
+    from desktop import screenshot
+    from desktop.training.monitor import RunMonitor
+
+    project = create_project(tmp_path / "with-run", name="With a run")
+    records = [MetricRecord(step=step, loss=2.0 / step, learning_rate=1e-4) for step in (1, 2, 3)]
+    add_recorded_run(project, "sft-run-1", records=records, steps_done=3, max_steps=3)
+    project.close()
+    at_grab: dict[str, object] = {}
+
+    def build(*args, **kwargs):
+        window = build_main_window(*args, **kwargs)
+        grab = window.grab
+
+        def recording_grab(*grab_args):
+            monitor = window.findChild(RunMonitor)
+            at_grab["status"] = monitor.status_label.text()
+            at_grab["points"] = monitor.loss_chart.point_count()
+            return grab(*grab_args)
+
+        window.grab = recording_grab
+        return window
+
+    monkeypatch.setattr(screenshot, "build_main_window", build)
+    out = tmp_path / "training.png"
+    command = ["screenshot", "--project", str(project.folder), "--page", "training"]
+
+    assert main([*command, "--out", str(out)]) == 0
+
+    assert "Loading" not in at_grab["status"]
+    assert "finished" in at_grab["status"]
+    assert at_grab["points"] == 3
