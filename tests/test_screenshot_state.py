@@ -165,3 +165,25 @@ def test_a_past_run_is_grabbed_with_its_curves_not_while_loading(qapp, tmp_path,
     assert "Loading" not in at_grab["status"]
     assert "finished" in at_grab["status"]
     assert at_grab["points"] == 3
+
+
+def test_past_its_timeout_the_page_is_grabbed_anyway_and_stderr_says_so(
+    qtbot, tmp_path, project, capsys
+):
+    import threading
+
+    from desktop.background import BackgroundTask
+
+    release = threading.Event()
+    task = BackgroundTask(lambda report, cancelled: release.wait(60))
+    task.start()
+    out = tmp_path / "project.png"
+    command = ["screenshot", "--project", str(project.folder), "--page", "project"]
+    try:
+        assert main([*command, "--timeout", "0.3", "--out", str(out)]) == 0
+    finally:
+        release.set()
+        task.wait()
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    error = capsys.readouterr().err
+    assert "page project still had background work after 0.3 s; grabbed it as it was" in error
