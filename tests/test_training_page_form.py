@@ -366,7 +366,8 @@ def test_a_dataset_version_of_the_wrong_kind_for_the_stage_is_marked_before_star
 
     versions.setCurrentIndex(versions.findData(str(chat.id)))
     assert "dataset_version" not in form.errors  # conversations suit SFT
-    stage.setCurrentText("dpo")
+    stage.setCurrentText("dpo")  # the stage's change takes the pairs (below)
+    versions.setCurrentIndex(versions.findData(str(chat.id)))  # chosen for DPO: marked
     assert error.isVisible() and error.text() == data_kind_problem("dpo", False, "v1")
     assert "holds conversations; the dpo stage learns from preference pairs" in error.text()
     assert form.config() is None and page.run_control.start() is False
@@ -376,8 +377,86 @@ def test_a_dataset_version_of_the_wrong_kind_for_the_stage_is_marked_before_star
     assert "dataset_version" not in form.errors and not error.isVisible()
     for other in ("sft", "grpo"):
         stage.setCurrentText(other)
+        versions.setCurrentIndex(versions.findData(str(prefs.id)))
         assert error.isVisible() and "holds preference pairs" in error.text()
         assert form.errors["dataset_version"] == data_kind_problem(other, True, "v1")
+
+
+def test_a_stage_change_takes_the_newest_version_of_its_kind_if_the_chosen_one_is_not(
+    qtbot, page, project
+):
+    """SFT -> DPO left the chat version chosen and only marked it red, though the project
+    had preference pairs; with none of the right kind it stays, marked."""
+    from core.dataset.model import Dataset, Example
+    from core.dataset.preferences import PreferencePair, answer
+    from core.dataset.preferences_store import save_preference_version
+    from core.dataset.versions import save_version
+
+    def chats(name: str):
+        rows = [
+            [{"role": "user", "content": f"{name} q{i}"}, {"role": "assistant", "content": "a"}]
+            for i in range(12)
+        ]
+        return Dataset([Example.from_messages(m) for m in rows], name)
+
+    def prefs(name: str):
+        pairs = [
+            PreferencePair(({"role": "user", "content": f"{name} {i}"},), answer("y"), answer("n"))
+            for i in range(12)
+        ]
+        return save_preference_version(project, name, pairs)
+
+    form = page.form
+    versions, stage = form.editors["dataset_version"].editor, form.editors["stage"].editor
+    error = form.editors["dataset_version"].error
+    older_chat, chat = save_version(project, chats("old")), save_version(project, chats("new"))
+    page.sources.refresh_versions()
+    form.set_values({"stage": "sft", "dataset_version": str(older_chat.id)})
+    stage.setCurrentText("dpo")  # no pairs in the project: kept, marked
+    assert form.values()["dataset_version"] == str(older_chat.id)
+    assert error.isVisible() and "preference pairs" in error.text()
+
+    older_pairs, pairs = prefs("old pairs"), prefs("new pairs")
+    page.sources.refresh_versions()
+    stage.setCurrentText("sft")  # the older chat fits SFT: kept
+    assert form.values()["dataset_version"] == str(older_chat.id) and not error.isVisible()
+    stage.setCurrentText("dpo")
+    assert form.values()["dataset_version"] == str(pairs.id) and not error.isVisible()
+    assert form.config() is not None and form.config().dataset_version == str(pairs.id)
+    versions.setCurrentIndex(versions.findData(str(older_pairs.id)))
+    stage.setCurrentText("grpo")
+    assert form.values()["dataset_version"] == str(chat.id) and not error.isVisible()
+    stage.setCurrentText("dpo")  # the newest pairs, not the older ones chosen before
+    assert form.values()["dataset_version"] == str(pairs.id)
+
+
+def test_what_was_set_from_the_data_hides_with_the_plan(qtbot, project, tiny_model_dir, tmp_path):
+    """'Set from the data: ...' stayed under 'Fix the settings marked in red to see the
+    plan.', where no plan is shown."""
+    add_local_model(project, tiny_model_dir, name="tiny")
+    page = TrainingPage(AppContext(project, HardwareInfo(cpu_cores=2)))
+    qtbot.addWidget(page)
+    page.resize(1280, 800)
+    page.show()
+    rows = [
+        {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]}
+        for i in range(40)
+    ]
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    panel = page.plan_panel
+    page.form.set_values({"base_model": "tiny", "train_file": str(train)})
+    qtbot.waitUntil(
+        lambda: panel.data_plan is not None and panel.reasons.isVisible(), timeout=WORK_MS
+    )
+    assert panel.reasons.text().startswith("Set from the data")
+    rate = page.form.editors["learning_rate"].editor
+    rate.clear()
+    with qtbot.waitSignal(panel.updated, timeout=WORK_MS):
+        qtbot.keyClicks(rate, "fast")
+    assert panel.summary.text() == "Fix the settings marked in red to see the plan."
+    assert not panel.reasons.isVisible()
+    panel.wait()
 
 
 def test_a_long_reward_spec_shows_its_start_elided_with_the_whole_in_the_tooltip(

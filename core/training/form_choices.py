@@ -37,6 +37,20 @@ def newest_version_for(versions: Iterable[DatasetVersion], stage: str) -> Datase
     return max(fitting, key=lambda v: v.id, default=None)
 
 
+def version_after_stage_change(
+    versions: Iterable[DatasetVersion], stage: str, chosen: str
+) -> DatasetVersion | None:
+    """The version to take instead of `chosen` once the stage changed to `stage`: the
+    newest of the kind the stage learns from, when `chosen` is a version of the other kind
+    and the project has one; None to keep `chosen` (it fits, names no version of the
+    project, or none fits: the form then marks it)."""
+    versions = list(versions)
+    current = next((v for v in versions if str(v.id) == chosen), None)
+    if current is None or (current.kind == PREFERENCE_KIND) == READS_PAIRS.get(stage, False):
+        return None
+    return newest_version_for(versions, stage)
+
+
 def with_default_data(config: TrainConfig, versions: Iterable[DatasetVersion]) -> TrainConfig:
     """`config` as it is where it names data (a version or a training file); else with the
     project's newest version its stage can learn from, so a new project's form starts on

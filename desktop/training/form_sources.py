@@ -15,6 +15,7 @@ from core.recipe.config import TrainConfig
 from core.training.form_choices import (
     model_choice_text,
     newest_version_for,
+    version_after_stage_change,
     version_choice_text,
 )
 from core.training.stage_data import data_kind_problem
@@ -38,6 +39,8 @@ class FormSources(QObject):
         # The picker (desktop/models): every model on this machine, and Hub downloads.
         attach_model_picker(form.editors["base_model"].editor, project, self._model_picked)
         form.check_values = self.data_problems
+        self._stage = str(form.values()["stage"])  # the stage the chosen version was for
+        form.changed.connect(self._follow_stage)
 
     def refresh(self, *_args) -> None:
         models = list_base_models(self._project(), hub_cache=True)
@@ -61,6 +64,20 @@ class FormSources(QObject):
             if newest is not None:
                 self.form.set_values({"dataset_version": str(newest.id)})
         self.changed.emit()
+
+    def _follow_stage(self) -> None:
+        """The stage changed (SFT <-> DPO): a chosen version of the other kind gives way to
+        the project's newest of the kind the new stage learns from; with none it stays,
+        marked at its field."""
+        values = self.form.values()
+        stage = str(values["stage"])
+        if stage == self._stage:
+            return
+        self._stage = stage
+        chosen = str(values["dataset_version"]).strip()
+        fitting = version_after_stage_change(self._versions.values(), stage, chosen)
+        if fitting is not None:
+            self.form.set_values({"dataset_version": str(fitting.id)})
 
     def data_problems(self, values: dict) -> dict[str, str]:
         """The chosen version's kind against the stage: a DPO run on conversations (or SFT
