@@ -193,6 +193,10 @@ class RunPlanPanel(QGroupBox):
     # --- showing --------------------------------------------------------------------------
     def _show_text(self, text: str, busy: bool = False) -> None:
         self.summary.setText(text)
+        # What was set from the data goes with the plan: not under "Fix the settings
+        # marked in red" or "Choose a dataset version", where no plan is shown.
+        if not busy:
+            self.reasons.hide()
         if not busy:
             self.data_plan = None
             self._set_advice([])
