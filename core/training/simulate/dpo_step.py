@@ -19,7 +19,7 @@ from core.training.dpo_setup import build_dpo_kwargs
 from core.training.lora_targets import resolve_targets
 from core.training.memory_savers import apply_memory_savers
 from core.training.model_loading import drop_console_printer, lora_config, match_adapter_dtype
-from core.training.sft_args import Schedule
+from core.training.real_steps import steps_arguments
 from core.training.simulate.step import (
     EOS,
     WORD,
@@ -70,17 +70,15 @@ def dpo_steps_trainer(
     # trl is heavy: loaded when training starts
     from trl import DPOConfig, DPOTrainer
 
-    run = config.replace(max_steps=steps, warmup_ratio=0.0, preflight=False)
-    schedule = Schedule(
+    run, kwargs = steps_arguments(
+        config,
+        plan,
+        steps,
+        output,
+        build_dpo_kwargs,
         log_every=10**6,  # no loss is logged: .item() cannot read a FakeTensor
-        eval_every=0,
-        save_every=10**9,
-        keep_checkpoints=1,
-        load_best_at_end=False,
+        extra_args={"dataloader_pin_memory": False},
     )
-    kwargs, _notes = build_dpo_kwargs(run, plan, schedule, output, False)
-    kwargs["save_strategy"] = "no"
-    kwargs["dataloader_pin_memory"] = False
     trainer = DPOTrainer(
         model=model,
         # LoRA: the adapter disabled (as dpo_setup); full: TRL's frozen copy
