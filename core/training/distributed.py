@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from dataclasses import dataclass
 
 from core.training.recorder import RunRecorder
@@ -176,15 +175,7 @@ class FollowerRecorder(RunRecorder):
         self.folder = folder
         self.row_key = None
         self.observer = observer
-        self.advisor = None
-        self.advice = []
-        self.peak_memory = None
-        self.memory_kind = ""
-        self.best_val = None
-        self.last_val = None
-        self.last_train = None
-        self.steps_done = 0
-        self._lock = threading.Lock()
+        self._start_tracking()
 
     def notify(self, method: str, *args) -> None:
         callback = getattr(self.observer, method, None)

@@ -55,16 +55,7 @@ class RunRecorder:
         self.observer = observer
         self.metrics = JsonlAppender(folder / METRICS_FILE)
         self.advice_file = JsonlAppender(folder / ADVICE_FILE)
-        self.advisor: RunAdvisor | None = None
-        self.advice: list[Advice] = []
-        self.peak_memory: int | None = None
-        self.memory_kind = ""
-        self.best_val: tuple[float, int] | None = None
-        self.rewards = RewardTally()  # a GRPO run's outcome
-        self.last_val: float | None = None
-        self.last_train: float | None = None
-        self.steps_done = 0
-        self._lock = threading.Lock()
+        self._start_tracking()
         self.logger = logging.getLogger(f"finetune_studio.training.{run_id}")
         self.logger.setLevel(logging.INFO)
         self.logger.propagate = False
@@ -117,6 +108,20 @@ class RunRecorder:
         for record in history:
             self.advisor.observe(record)  # advice on these was given the first time
             self._track(record)
+
+    def _start_tracking(self) -> None:
+        """What the run's records are tracked into (the outcome, the advice): one place, so
+        a recorder that writes nothing (distributed.FollowerRecorder) tracks the same."""
+        self.advisor: RunAdvisor | None = None
+        self.advice: list[Advice] = []
+        self.peak_memory: int | None = None
+        self.memory_kind = ""
+        self.best_val: tuple[float, int] | None = None
+        self.rewards = RewardTally()  # a GRPO run's outcome
+        self.last_val: float | None = None
+        self.last_train: float | None = None
+        self.steps_done = 0
+        self._lock = threading.Lock()
 
     def mark_resumed(self, step: int) -> None:
         self.metrics.append(resumed_marker(step))
